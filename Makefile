@@ -1,0 +1,38 @@
+# `make run` / `make test` from a fresh clone: create .venv, install, then act.
+# Set-up is skipped when pyproject.toml and the dlib shim are unchanged (stamp file).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.sketchlab-installed
+PIPQ   := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+export QT_API := pyside6
+
+.PHONY: setup run test lint bench bundle clean
+
+setup: $(STAMP)
+
+# dlib first, from the shim: face_recognition then finds `dlib` installed and pip
+# never tries to compile it.
+$(STAMP): pyproject.toml packaging/dlib-shim/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing SketchLab into $(VENV) (first time: ~2 min, 6 GB with CUDA torch)"
+	$(PIPQ) ./packaging/dlib-shim
+	$(PIPQ) -e '.[dev]'
+	$(BIN)/python -m pip check
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sketchlab
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check sketchlab trainer tests
+
+bench: $(STAMP)
+	$(BIN)/sketchlab bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,67 @@
+"""`sketchlab`: the GUI when called bare, otherwise a subcommand. No Qt import here.
+
+Each subcommand lives in sketchlab/commands/<name>.py with `register(subparsers)`; its
+handler returns an exit code. Expected failures raise `UserError` (or one of the
+ValueError subclasses from core) and print one readable line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from sketchlab import __version__, logging_setup
+
+log = logging.getLogger(__name__)
+
+COMMANDS = (
+    "sketchlab.commands.invert",
+    "sketchlab.commands.bench",
+    "sketchlab.commands.models",
+)
+
+
+class UserError(Exception):
+    """A failure the user can fix; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sketchlab", description="Forensic face-sketch inversion and gallery search. "
+        "Run without a command to open the app.")
+    parser.add_argument("--version", action="version", version=f"sketchlab {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    logging_setup.configure(verbose=args.verbose)
+    if args.command is None:
+        from sketchlab.__main__ import run_gui
+
+        return run_gui()
+    from sketchlab.core.checkpoint import CheckpointError
+    from sketchlab.core.imageio import ImageLoadError
+    from sketchlab.core.inference import DeviceError
+
+    try:
+        return int(args.handler(args) or 0)
+    except (UserError, CheckpointError, ImageLoadError, DeviceError) as exc:
+        print(f"sketchlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""`sketchlab bench [--json]`: measured latency of what the app does, on this machine.
+
+Sections beyond inversion (gallery search, enrolment, ...) register in SECTIONS as
+"module:function"; each function takes the parsed args and returns keys to merge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from typing import Any
+
+SECTIONS: tuple[str, ...] = (
+    "sketchlab.commands.bench:invert_section",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmark inversion (and more) on this machine")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--model", default=None, help="installed model name or path")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per measurement")
+    p.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes")
+    p.add_argument("--variants", action="store_true",
+                   help="also time alternative network shapes (untrained) for design choices")
+    p.set_defaults(handler=run)
+
+
+def invert_section(args: argparse.Namespace) -> dict[str, Any]:
+    from sketchlab.core.bench import bench_inverter, sweep
+    from sketchlab.core.inference import Inverter, available_devices
+    from sketchlab.core.model_catalog import resolve_model
+    from sketchlab.core.network import count_parameters, estimate_gflops
+
+    runs = 5 if args.quick else args.runs
+    path = resolve_model(args.model)
+    timings: dict[str, Any] = {}
+    inverter = None
+    for device in available_devices():
+        inverter = Inverter(path, device=device)
+        timings[device] = bench_inverter(inverter, runs)
+    assert inverter is not None
+    model = inverter.model
+    out: dict[str, Any] = {
+        "invert": timings,
+        "model": {"name": model.name, "params": count_parameters(model.generator),
+                  "gflops": round(estimate_gflops(model.config), 3), "sha256": model.sha256},
+    }
+    if args.variants:
+        out["variants_cpu"] = sweep("cpu", runs)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from sketchlab.core.bench import machine_info
+
+    result: dict[str, Any] = {}
+    for spec in SECTIONS:
+        module, func = spec.split(":")
+        result.update(getattr(importlib.import_module(module), func)(args))
+    result["machine"] = machine_info()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for device, t in result["invert"].items():
+        h, w = t["resolution"]
+        print(f"invert [{device}] {h}x{w}: median {t['median_ms']} ms, p90 {t['p90_ms']} ms")
+    m = result["model"]
+    print(f"model {m['name']}: {m['params']:,} params, {m['gflops']} GFLOPs/image, "
+          f"sha256 {m['sha256'][:12]}")
+    for key, value in result.items():
+        if key not in ("invert", "model", "machine"):
+            print(f"{key}: {json.dumps(value)}")
+    mi = result["machine"]
+    print(f"machine: {mi['cpu']}, {mi['cpu_count']} cpus, torch {mi['torch']}, "
+          f"threads {mi['torch_threads']}" + (f", GPU {mi['gpu']}" if mi.get("gpu") else ""))
+    return 0

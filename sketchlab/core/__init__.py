@@ -1,0 +1,1 @@
+"""The science, with no Qt: network, checkpoints, preprocessing, inference, matching."""

@@ -1,0 +1,113 @@
+"""Latency measurement shared by `sketchlab bench` and the variant sweep.
+
+Medians and p90 over repeated single-image runs after warm-up; timings on a shared
+2-core machine are noisy, so compare ratios taken in one run rather than across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from sketchlab.core.inference import Inverter, choose_device, configure_cpu_threads
+from sketchlab.core.network import Generator, GeneratorConfig, count_parameters, estimate_gflops
+
+
+def summarise(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return {"median_ms": round(statistics.median(ordered), 2), "p90_ms": round(p90, 2)}
+
+
+def time_call(fn: Callable[[], object], runs: int, warmup: int = 10) -> dict[str, float]:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000.0)
+    return summarise(samples)
+
+
+def bench_inverter(inverter: Inverter, runs: int = 30) -> dict[str, object]:
+    """End-to-end inversion latency: array in, array out, as the app calls it."""
+    rng = np.random.default_rng(0)
+    h, w = inverter.resolution
+    sketch = np.where(rng.random((h, w, 1)) < 0.1, 0, 255).repeat(3, axis=2).astype(np.uint8)
+    out = time_call(lambda: inverter.invert(sketch), runs)
+    return {**out, "resolution": [h, w]}
+
+
+def bench_config(config: GeneratorConfig, device: str = "cpu", runs: int = 20,
+                 channels_last: bool = False) -> dict[str, object]:
+    """Forward latency of an untrained network of this shape (for choosing a design)."""
+    dev = choose_device(device)
+    if dev.type == "cpu":
+        configure_cpu_threads()
+    net = Generator(config).eval().to(dev)
+    x = torch.zeros(1, config.in_channels, config.height, config.width, device=dev)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def step() -> None:
+        with torch.inference_mode():
+            net(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    return {**time_call(step, runs), "params": count_parameters(net),
+            "gflops": round(estimate_gflops(config), 3)}
+
+
+VARIANTS: dict[str, GeneratorConfig] = {
+    "paper-width32-res5-128sq": GeneratorConfig(base_width=32, n_residual=5, height=128,
+                                                width=128, upsample="transpose"),
+    "w32-res6-160x128": GeneratorConfig(base_width=32, n_residual=6),
+    "w24-res6-160x128 (default)": GeneratorConfig(),
+    "w24-res6-160x128-transpose": GeneratorConfig(upsample="transpose"),
+    "w24-res6-128sq-padded": GeneratorConfig(height=128, width=128),
+    "w16-res6-160x128": GeneratorConfig(base_width=16),
+    "w24-res6-256x208": GeneratorConfig(height=256, width=208),
+}
+
+
+def sweep(device: str = "cpu", runs: int = 20) -> dict[str, dict[str, object]]:
+    results = {}
+    for name, cfg in VARIANTS.items():
+        results[name] = bench_config(cfg, device, runs)
+    default = VARIANTS["w24-res6-160x128 (default)"]
+    results["w24-res6-160x128 channels_last"] = bench_config(replace(default), device, runs,
+                                                             channels_last=True)
+    return results
+
+
+def machine_info() -> dict[str, object]:
+    info: dict[str, object] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

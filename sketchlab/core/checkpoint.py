@@ -1,0 +1,136 @@
+"""Save and load generator weights with the config they were built with.
+
+Files are safetensors: tensors plus string metadata, no pickle, so a file a user hands
+us can never run code. The SHA-256 covers the tensors (names, dtypes, shapes, bytes) in
+a fixed order; it identifies a model across renames and is checked on every load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from sketchlab.core.network import Generator, GeneratorConfig
+
+log = logging.getLogger(__name__)
+
+FORMAT = "sketchlab-generator"
+FORMAT_VERSION = "1"
+
+
+class CheckpointError(ValueError):
+    """A model file that is unreadable, foreign, corrupt or inconsistent."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    generator: Generator
+    config: GeneratorConfig
+    sha256: str
+    path: Path
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.get("name") or self.path.stem
+
+
+def weights_sha256(state: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        digest.update(name.encode())
+        digest.update(str(t.dtype).encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def _clean_state(generator: Generator) -> dict[str, torch.Tensor]:
+    # Unwrap torch.compile / DDP wrappers so keys are those of the bare module.
+    module = getattr(generator, "_orig_mod", generator)
+    module = getattr(module, "module", module)
+    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def save_generator(path: str | os.PathLike[str], generator: Generator,
+                   extra: dict[str, str] | None = None) -> str:
+    """Write weights + config + hash atomically; returns the weights' SHA-256."""
+    path = Path(path)
+    state = _clean_state(generator)
+    sha = weights_sha256(state)
+    config = getattr(generator, "_orig_mod", generator)
+    config = getattr(config, "module", config).config
+    metadata = {k: str(v) for k, v in (extra or {}).items()}
+    metadata.update(format=FORMAT, format_version=FORMAT_VERSION,
+                    config=json.dumps(config.to_dict(), sort_keys=True), sha256=sha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return sha
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Header metadata only (cheap: no tensors are read)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if n <= 0 or n > 100_000_000:
+                raise CheckpointError(f"{path.name} is not a SketchLab model file (bad header)")
+            header = json.loads(fh.read(n))
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"cannot read model file {path}: {exc}") from exc
+    meta = header.get("__metadata__") or {}
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path.name} is not a SketchLab generator (format={meta.get('format')!r}); "
+            "export models with `python -m trainer export`.")
+    return dict(meta)
+
+
+def load_generator(path: str | os.PathLike[str], device: str | torch.device = "cpu"
+                   ) -> LoadedModel:
+    """Rebuild the generator from the file alone and verify its hash."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model file not found: {path}")
+    meta = read_metadata(path)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path.name}: unsupported format version "
+                              f"{meta.get('format_version')!r} (this app reads {FORMAT_VERSION})")
+    try:
+        config = GeneratorConfig.from_dict(json.loads(meta["config"]))
+        state = load_file(str(path), device="cpu")
+    except (KeyError, ValueError, TypeError, SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path.name} is damaged or incomplete: {exc}") from exc
+    sha = weights_sha256(state)
+    if meta.get("sha256") and meta["sha256"] != sha:
+        raise CheckpointError(f"{path.name}: weights do not match their recorded SHA-256 "
+                              "(file corrupted or edited)")
+    generator = Generator(config)
+    try:
+        generator.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path.name}: weights do not fit the recorded config: {exc}"
+                              ) from exc
+    generator.eval().to(device)
+    log.info("loaded %s (%s, sha256 %s)", path.name, config, sha[:12])
+    return LoadedModel(generator=generator, config=config, sha256=sha, path=path, metadata=meta)

@@ -1,0 +1,86 @@
+"""The installed models: bundled ones in models/ plus any the user added.
+
+A model is `NAME.safetensors` with an optional model card `NAME.md` beside it. Listing
+reads only safetensors headers, so it is instant even with many models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sketchlab import paths
+from sketchlab.core.checkpoint import CheckpointError, read_metadata
+from sketchlab.core.network import GeneratorConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sketchlab-default"
+SUFFIX = ".safetensors"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: Path
+    sha256: str
+    config: GeneratorConfig
+    styles: tuple[str, ...]
+    summary: str
+    card: Path | None
+
+    def card_text(self) -> str:
+        return self.card.read_text(encoding="utf-8") if self.card else ""
+
+
+def search_dirs() -> list[Path]:
+    dirs = [paths.models_dir(), paths.user_models_dir()]
+    extra = os.environ.get("SKETCHLAB_MODELS")
+    if extra:
+        dirs = [Path(p) for p in extra.split(os.pathsep)] + dirs
+    return dirs
+
+
+def describe(path: Path) -> ModelInfo:
+    meta = read_metadata(path)
+    card = path.with_suffix(".md")
+    styles = tuple(s for s in meta.get("styles", "line,pencil,colour").split(",") if s)
+    return ModelInfo(name=meta.get("name") or path.stem, path=path, sha256=meta.get("sha256", ""),
+                     config=GeneratorConfig.from_dict(json.loads(meta["config"])),
+                     styles=styles, summary=meta.get("summary", ""),
+                     card=card if card.is_file() else None)
+
+
+def list_models(dirs: Iterable[Path] | None = None) -> list[ModelInfo]:
+    """Valid models, first occurrence of each name wins; broken files are logged and skipped."""
+    found: dict[str, ModelInfo] = {}
+    for d in dirs if dirs is not None else search_dirs():
+        for path in sorted(Path(d).glob(f"*{SUFFIX}")):
+            try:
+                info = describe(path)
+            except (CheckpointError, KeyError, ValueError) as exc:
+                log.warning("skipping model %s: %s", path, exc)
+                continue
+            found.setdefault(info.name, info)
+    return sorted(found.values(), key=lambda m: (m.name != DEFAULT_MODEL, m.name))
+
+
+def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
+    """A model name from the catalog, or a path; None means the default model."""
+    if name_or_path is not None:
+        candidate = Path(name_or_path)
+        if candidate.suffix == SUFFIX or candidate.exists():
+            if not candidate.is_file():
+                raise CheckpointError(f"model file not found: {candidate}")
+            return candidate
+    wanted = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
+    for info in list_models():
+        if info.name == wanted:
+            return info.path
+    names = ", ".join(m.name for m in list_models()) or "none"
+    raise CheckpointError(f"no installed model named {wanted!r} (installed: {names}); "
+                          f"models are looked for in {', '.join(map(str, search_dirs()))}")

@@ -1,0 +1,299 @@
+"""Turn any sketch or photo into the network's canonical frame, and say how it got there.
+
+The canonical frame is the CUFS framing (head, hair and neck, 4:5), scaled to the
+network's resolution. Eye and mouth positions below were measured with dlib landmarks on
+60 CUFS photos: eyes at (74.0, 126.4) and (125.6, 126.5), mouth at (100.3, 181.7) in the
+200x250 originals, with under 1 px spread. Faces are aligned by a similarity transform
+(landmarks where dlib finds them, the ink's bounding box otherwise) and padded, never
+stretched, so the face keeps its aspect ratio. The transform is returned so results can
+be mapped back onto the source.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from sketchlab.core.imageio import ImageSource, load_image
+
+log = logging.getLogger(__name__)
+
+# Fractions of (width, height) of the canonical frame.
+LEFT_EYE = (0.370, 0.5056)
+RIGHT_EYE = (0.628, 0.5060)
+MOUTH = (0.5015, 0.7268)
+# Where the ink of a CUFS sketch (hair top to chin/neck) sits in the frame, as fractions
+# (x0, y0, x1, y1); used when no landmarks are found.
+HEAD_BOX = (0.13, 0.10, 0.87, 0.97)
+
+Source = Literal["auto", "canvas", "scan", "photo"]
+Style = Literal["auto", "line", "pencil", "colour"]
+Method = Literal["canvas", "landmarks", "ink_bbox", "empty", "centre"]
+
+_DETECT_MAX_SIDE = 640
+_WORK_MAX_SIDE = 2048
+_INK_LEVEL = 200  # after normalisation, pixels darker than this count as ink
+
+
+@dataclass(frozen=True)
+class AlignTransform:
+    """Affine map from source pixels to canonical-frame pixels."""
+
+    matrix: np.ndarray  # 2x3 float64
+    source_size: tuple[int, int]  # (height, width) of the original input
+    frame_size: tuple[int, int]  # (height, width) of the canonical frame
+    method: Method
+
+    @property
+    def inverse(self) -> np.ndarray:
+        return cv2.invertAffineTransform(self.matrix)
+
+    def to_frame(self, points: np.ndarray) -> np.ndarray:
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        return pts @ self.matrix[:, :2].T + self.matrix[:, 2]
+
+    def to_source(self, points: np.ndarray) -> np.ndarray:
+        inv = self.inverse
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        return pts @ inv[:, :2].T + inv[:, 2]
+
+    def map_back(self, frame_image: np.ndarray, border: int = 255) -> np.ndarray:
+        """Warp a canonical-frame image (e.g. the synthesized photo) onto the source size."""
+        h, w = self.source_size
+        return cv2.warpAffine(frame_image, self.inverse, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A sketch or photo in the canonical frame, with the transform that put it there."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    transform: AlignTransform
+    colour: bool
+    empty: bool = False
+
+
+def is_colour(rgb: np.ndarray, threshold: float = 12.0) -> bool:
+    """True when the image carries real chroma (not grey content stored as RGB)."""
+    small = _downscale(rgb, 256)[0].astype(np.int16)
+    spread = small.max(axis=2) - small.min(axis=2)
+    return float(np.percentile(spread, 95)) > threshold
+
+
+def _downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    h, w = img.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    if s >= 1.0:
+        return img, 1.0
+    return cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA), s
+
+
+def normalise_paper(rgb: np.ndarray) -> np.ndarray:
+    """Flatten paper tone and uneven lighting to white, and stretch faint strokes.
+
+    Dividing by a background estimate (a large closing that erases strokes) removes the
+    shadows and yellow cast of a phone photo of paper; a drawn canvas passes unchanged.
+    """
+    img = rgb.astype(np.float32)
+    h, w = img.shape[:2]
+    k = max(15, (min(h, w) // 12) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    bg = cv2.morphologyEx(img, cv2.MORPH_CLOSE, kernel)
+    bg = cv2.GaussianBlur(bg, (0, 0), k / 3)
+    flat = np.clip(img / np.maximum(bg, 1.0) * 255.0, 0, 255)
+    gray = flat.mean(axis=2)
+    ink = gray[gray < 250]
+    if ink.size < 0.0005 * gray.size:
+        return np.full_like(rgb, 255)
+    lo = float(np.percentile(ink, 2))
+    # Map the darkest strokes to near-black, keep paper white; never amplify more than 4x
+    # so noise on an almost empty page stays noise.
+    gain = min(4.0, (255.0 - 20.0) / max(255.0 - lo, 1.0))
+    out = 255.0 - (255.0 - flat) * gain
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    m, _ = cv2.estimateAffinePartial2D(src.astype(np.float32), dst.astype(np.float32),
+                                       method=cv2.LMEDS)
+    if m is None:
+        raise ValueError("degenerate landmarks")
+    return m.astype(np.float64)
+
+
+def canonical_points(frame: tuple[int, int]) -> np.ndarray:
+    h, w = frame
+    return np.array([[LEFT_EYE[0] * w, LEFT_EYE[1] * h],
+                     [RIGHT_EYE[0] * w, RIGHT_EYE[1] * h],
+                     [MOUTH[0] * w, MOUTH[1] * h]])
+
+
+def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
+    """Left eye, right eye and mouth centres of the largest face, or None.
+
+    dlib's HOG detector finds faces in most pencil sketches as well as photos (60/60 on
+    CUFS sketches); line drawings often fail and fall back to the ink box.
+    """
+    import face_recognition  # heavy (≈2 s): imported only when alignment needs it
+
+    small, s = _downscale(rgb, _DETECT_MAX_SIDE)
+    small = np.ascontiguousarray(small)
+    boxes = face_recognition.face_locations(small, number_of_times_to_upsample=1)
+    if not boxes and max(small.shape[:2]) < 320:
+        boxes = face_recognition.face_locations(small, number_of_times_to_upsample=2)
+    if not boxes:
+        return None
+    box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
+    marks = face_recognition.face_landmarks(small, [box], model="large")
+    if not marks:
+        return None
+    lm = marks[0]
+    pts = np.array([np.mean(lm["left_eye"], axis=0), np.mean(lm["right_eye"], axis=0),
+                    np.mean(lm["top_lip"] + lm["bottom_lip"], axis=0)], dtype=np.float64)
+    return pts / s
+
+
+def ink_bbox(gray: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Robust (x0, y0, x1, y1) of the strokes, ignoring specks and scanner edges."""
+    mask = (gray < _INK_LEVEL).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    ys, xs = np.nonzero(mask)
+    if xs.size < 20:
+        return None
+    x0, x1 = np.percentile(xs, [0.5, 99.5])
+    y0, y1 = np.percentile(ys, [0.5, 99.5])
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    return float(x0), float(y0), float(x1 + 1), float(y1 + 1)
+
+
+def _fit_box(box: tuple[float, float, float, float], frame: tuple[int, int],
+             target: tuple[float, float, float, float]) -> np.ndarray:
+    """Scale (uniformly) and translate `box` into the target box of the frame, centred."""
+    h, w = frame
+    x0, y0, x1, y1 = box
+    tx0, ty0, tx1, ty1 = target[0] * w, target[1] * h, target[2] * w, target[3] * h
+    s = min((tx1 - tx0) / (x1 - x0), (ty1 - ty0) / (y1 - y0))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    tcx, tcy = (tx0 + tx1) / 2, (ty0 + ty1) / 2
+    return np.array([[s, 0, tcx - s * cx], [0, s, tcy - s * cy]], dtype=np.float64)
+
+
+def _with_prescale(m: np.ndarray, s: float) -> np.ndarray:
+    """Compose a transform found on an image downscaled by s with that downscale."""
+    out = m.copy()
+    out[:, :2] *= s
+    return out
+
+
+def estimate_transform(rgb: np.ndarray, frame: tuple[int, int], source: Source = "auto",
+                       use_landmarks: bool = True) -> AlignTransform:
+    """How to bring `rgb` into the canonical frame (sketches and photos alike)."""
+    h0, w0 = rgb.shape[:2]
+    if source == "canvas":
+        m = _fit_box((0, 0, w0, h0), frame, (0, 0, 1, 1))
+        return AlignTransform(m, (h0, w0), frame, "canvas")
+    if use_landmarks:
+        try:
+            pts = find_landmarks(rgb)
+        except Exception:  # dlib can raise on odd inputs; alignment then falls back
+            log.exception("landmark detection failed")
+            pts = None
+        if pts is not None:
+            try:
+                m = _similarity(pts, canonical_points(frame))
+                return AlignTransform(m, (h0, w0), frame, "landmarks")
+            except ValueError:
+                pass
+    if source == "photo":
+        side = min(h0, w0)
+        box = ((w0 - side) / 2, (h0 - side) / 2, (w0 + side) / 2, (h0 + side) / 2)
+        return AlignTransform(_fit_box(box, frame, HEAD_BOX), (h0, w0), frame, "centre")
+    work, s = _downscale(rgb, _WORK_MAX_SIDE)
+    box = ink_bbox(normalise_paper(work).min(axis=2))
+    if box is None:
+        return AlignTransform(_fit_box((0, 0, w0, h0), frame, (0, 0, 1, 1)), (h0, w0), frame,
+                              "empty")
+    m = _fit_box(box, frame, HEAD_BOX)
+    return AlignTransform(_with_prescale(m, s), (h0, w0), frame, "ink_bbox")
+
+
+def warp(rgb: np.ndarray, transform: AlignTransform, border: int | None = 255) -> np.ndarray:
+    """Apply a transform; border=None reflects the edge (for photos), else pads with a grey."""
+    h, w = transform.frame_size
+    scale = float(np.sqrt(abs(np.linalg.det(transform.matrix[:, :2]))))
+    flags = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    if scale < 0.5:
+        # INTER_AREA is ignored by warpAffine; pre-blur so strokes don't alias away.
+        rgb = cv2.GaussianBlur(rgb, (0, 0), 0.4 / scale)
+        flags = cv2.INTER_LINEAR
+    if border is None:
+        return cv2.warpAffine(rgb, transform.matrix, (w, h), flags=flags,
+                              borderMode=cv2.BORDER_REFLECT101)
+    return cv2.warpAffine(rgb, transform.matrix, (w, h), flags=flags,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3)
+
+
+def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
+                   source: Source = "auto", style: Style = "auto",
+                   use_landmarks: bool = True) -> Prepared:
+    """Any sketch input (canvas, scan, phone photo, colour sketch, artwork) -> canonical frame.
+
+    An empty canvas gives a defined result: a white frame with `empty=True`.
+    """
+    rgb = load_image(image)
+    colour = style == "colour" or (style == "auto" and is_colour(rgb))
+    work, s = (rgb, 1.0) if source == "canvas" else _downscale(rgb, _WORK_MAX_SIDE)
+    clean = work if source == "canvas" else normalise_paper(work)
+    if not colour:
+        gray = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
+        clean = np.repeat(gray[..., None], 3, axis=2)
+    if bool((clean.min(axis=2) < _INK_LEVEL).sum() < 20):
+        t = estimate_transform(rgb, frame, "canvas")
+        blank = np.full((frame[0], frame[1], 3), 255, np.uint8)
+        return Prepared(blank, AlignTransform(t.matrix, t.source_size, frame, "empty"),
+                        colour=colour, empty=True)
+    t = estimate_transform(clean, frame, source, use_landmarks=use_landmarks)
+    image = warp(clean, t, 255)
+    transform = AlignTransform(_with_prescale(t.matrix, s), rgb.shape[:2], frame, t.method)
+    return Prepared(image, transform, colour=colour)
+
+
+def prepare_photo(image: ImageSource, frame: tuple[int, int] = (160, 128),
+                  use_landmarks: bool = True) -> Prepared:
+    """A face photo -> canonical frame (landmarks, else a centred square crop)."""
+    rgb = load_image(image)
+    transform = estimate_transform(rgb, frame, "photo", use_landmarks=use_landmarks)
+    return Prepared(warp(rgb, transform, None), transform, colour=is_colour(rgb))
+
+
+def align_pair(sketch: ImageSource, photo: ImageSource, frame: tuple[int, int] = (160, 128),
+               transform: AlignTransform | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                AlignTransform]:
+    """Align a drawn-from-photo pair with one transform, found on the photo.
+
+    The artist traced the photo, so landmarks from the photo (more reliable than the
+    sketch's) place both. Sketch pixels are paper-normalised; photos are left as taken.
+    """
+    s_rgb, p_rgb = load_image(sketch), load_image(photo)
+    if s_rgb.shape[:2] != p_rgb.shape[:2]:
+        s_rgb = cv2.resize(s_rgb, (p_rgb.shape[1], p_rgb.shape[0]), interpolation=cv2.INTER_AREA)
+    if transform is None:
+        transform = estimate_transform(p_rgb, frame, "photo")
+    return (warp(normalise_paper(s_rgb), transform, 255), warp(p_rgb, transform, None),
+            transform)
+
+
+def to_tensor_array(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1], the network's input scale."""
+    return (rgb.astype(np.float32).transpose(2, 0, 1) / 127.5) - 1.0
+
+
+def from_tensor_array(chw: np.ndarray) -> np.ndarray:
+    """(3, H, W) float in [-1, 1] -> (H, W, 3) uint8."""
+    return np.clip((chw.transpose(1, 2, 0) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,66 @@
+"""Where bundled assets live (frozen or from source) and where user data goes (appdirs).
+
+User data is never written next to the code or inside a frozen bundle. Every user
+directory can be redirected with SKETCHLAB_HOME, which tests and portable installs use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import appdirs
+
+APP_NAME = "SketchLab"
+APP_AUTHOR = "SketchLab"
+
+
+def bundle_root() -> Path:
+    """Root holding models/ and resources/: the PyInstaller dir when frozen, else the repo."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen)
+    return Path(__file__).resolve().parent.parent
+
+
+def models_dir() -> Path:
+    return bundle_root() / "models"
+
+
+def resources_dir() -> Path:
+    return bundle_root() / "resources"
+
+
+def _user_dir(kind: str) -> Path:
+    home = os.environ.get("SKETCHLAB_HOME")
+    if home:
+        path = Path(home) / kind
+    else:
+        fn = {"data": appdirs.user_data_dir, "config": appdirs.user_config_dir,
+              "cache": appdirs.user_cache_dir, "log": appdirs.user_log_dir}[kind]
+        path = Path(fn(APP_NAME, APP_AUTHOR))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def user_data_dir() -> Path:
+    return _user_dir("data")
+
+
+def user_config_dir() -> Path:
+    return _user_dir("config")
+
+
+def user_cache_dir() -> Path:
+    return _user_dir("cache")
+
+
+def user_log_dir() -> Path:
+    return _user_dir("log")
+
+
+def user_models_dir() -> Path:
+    path = user_data_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,60 @@
+"""Shared fixtures: an isolated user home per test, tiny models, and the shared data path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("SKETCHLAB_NO_LOG_FILE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                   ) -> Path:
+    """No test reads or writes the real user directories."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("SKETCHLAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "cufs_cuhk" / "manifest.csv").is_file():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA} (set SKETCHLAB_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small, untrained generator saved in the real checkpoint format."""
+    import torch
+
+    from sketchlab.core.checkpoint import save_generator
+    from sketchlab.core.network import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(base_width=8, n_residual=1, height=64, width=48)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_generator(path, Generator(cfg), extra={"name": "tiny", "summary": "test model"})
+    return path
+
+
+@pytest.fixture
+def face_sketch() -> np.ndarray:
+    """A synthetic line drawing of a face on off-white paper (no dataset needed)."""
+    import cv2
+
+    img = np.full((250, 200, 3), 235, np.uint8)
+    cv2.ellipse(img, (100, 130), (60, 80), 0, 0, 360, (40, 40, 40), 2)
+    cv2.circle(img, (75, 120), 8, (30, 30, 30), 2)
+    cv2.circle(img, (125, 120), 8, (30, 30, 30), 2)
+    cv2.line(img, (100, 125), (95, 160), (60, 60, 60), 2)
+    cv2.ellipse(img, (100, 180), (22, 8), 0, 0, 180, (50, 50, 50), 2)
+    return img

@@ -1,0 +1,96 @@
+"""Bad and unusual input: each gets a clear ImageLoadError or a correct RGB array."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sketchlab.core.imageio import ImageLoadError, as_rgb_array, load_image, save_image
+
+
+def _png_bytes(im: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_corrupt_file(tmp_path):
+    p = tmp_path / "bad.png"
+    p.write_bytes(b"this is not an image at all")
+    with pytest.raises(ImageLoadError, match="not a recognised image"):
+        load_image(p)
+
+
+def test_truncated_jpeg(tmp_path):
+    data = _png_bytes(Image.new("RGB", (300, 300), (200, 10, 10)).effect_spread(5), "JPEG")
+    p = tmp_path / "trunc.jpg"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageLoadError, match="damaged or truncated"):
+        load_image(p)
+
+
+def test_decompression_bomb_refused_without_decoding(tmp_path):
+    # A 20000x20000 PNG header over a tiny body: refused from the header alone.
+    im = Image.new("1", (20000, 20000))
+    p = tmp_path / "bomb.png"
+    im.save(p, optimize=True)
+    with pytest.raises(ImageLoadError, match="too large"):
+        load_image(p)
+
+
+def test_missing_and_tiny(tmp_path):
+    with pytest.raises(ImageLoadError, match="not found"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageLoadError, match="too small"):
+        load_image(_png_bytes(Image.new("L", (4, 4))))
+
+
+def test_cmyk_is_converted():
+    rgb = load_image(_png_bytes(Image.new("CMYK", (32, 32), (0, 255, 255, 0)), "JPEG"))
+    assert rgb.shape == (32, 32, 3) and rgb.dtype == np.uint8
+    assert rgb[..., 0].mean() > 200 and rgb[..., 1].mean() < 60
+
+
+def test_16bit_gray_is_scaled():
+    arr = np.full((20, 20), 65535 // 2, np.uint16)
+    rgb = load_image(_png_bytes(Image.fromarray(arr)))
+    assert rgb.shape == (20, 20, 3)
+    assert 120 <= rgb.mean() <= 135
+
+
+def test_paletted_with_transparency_becomes_white_paper():
+    im = Image.new("P", (16, 16), 0)
+    im.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    im.info["transparency"] = 0
+    rgb = load_image(_png_bytes(im))
+    assert (rgb == 255).all()
+
+
+def test_rgba_alpha_composited_on_white():
+    arr = np.zeros((10, 10, 4), np.uint8)
+    arr[..., 3] = 0
+    arr[5, 5] = (0, 0, 0, 255)
+    rgb = as_rgb_array(arr)
+    assert rgb[0, 0].tolist() == [255, 255, 255] and rgb[5, 5].tolist() == [0, 0, 0]
+
+
+def test_exif_orientation_applied():
+    im = Image.new("RGB", (40, 20), (255, 255, 255))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    rgb = load_image(_png_bytes_with_exif(im, exif))
+    assert rgb.shape[:2] == (40, 20)
+
+
+def _png_bytes_with_exif(im, exif):
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", exif=exif)
+    return buf.getvalue()
+
+
+def test_save_image_atomic(tmp_path):
+    target = tmp_path / "out.png"
+    save_image(target, np.zeros((8, 8), np.uint8))
+    assert load_image(target).shape == (8, 8, 3)
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from sketchlab.core.inference import DeviceError, Inverter, choose_device
+
+
+def test_invert_single_and_batch(tiny_model):
+    inv = Inverter(tiny_model, device="cpu")
+    h, w = inv.resolution
+    a = np.full((h, w, 3), 255, np.uint8)
+    b = a.copy()
+    b[10:20, 10:20] = 0
+    out = inv.invert(a)
+    assert out.shape == (h, w, 3) and out.dtype == np.uint8
+    batch = inv.invert_batch([a, b])
+    assert np.array_equal(batch[0], out)
+    assert not np.array_equal(batch[0], batch[1])
+    assert inv.last_ms > 0
+    assert "CPU" in inv.device_label
+
+
+def test_wrong_shape_is_explained(tiny_model):
+    inv = Inverter(tiny_model, device="cpu", warmup=False)
+    with pytest.raises(ValueError, match="canonical frame"):
+        inv.invert(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_device_choice():
+    assert choose_device("cpu").type == "cpu"
+    assert choose_device("auto").type in ("cpu", "cuda")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="no usable NVIDIA GPU"):
+            choose_device("cuda")

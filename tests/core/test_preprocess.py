@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from sketchlab.core.preprocess import (
+    AlignTransform,
+    canonical_points,
+    ink_bbox,
+    is_colour,
+    normalise_paper,
+    prepare_photo,
+    prepare_sketch,
+)
+
+FRAME = (160, 128)
+
+
+def test_empty_canvas_has_defined_result():
+    out = prepare_sketch(np.full((300, 240, 3), 255, np.uint8), FRAME, source="canvas")
+    assert out.empty and out.image.shape == (160, 128, 3) and (out.image == 255).all()
+    assert out.transform.method == "empty"
+
+
+def test_blank_paper_scan_is_empty():
+    rng = np.random.default_rng(0)
+    paper = (230 + rng.integers(-3, 3, (400, 300, 1))).repeat(3, 2).astype(np.uint8)
+    assert prepare_sketch(paper, FRAME).empty
+
+
+def test_normalise_paper_flattens_uneven_light(face_sketch):
+    # A phone photo: dim, yellowish paper with a lighting gradient.
+    grad = np.linspace(0.6, 1.0, face_sketch.shape[1])[None, :, None]
+    tint = np.array([1.0, 0.95, 0.8])
+    photo = (face_sketch.astype(np.float64) * grad * tint).astype(np.uint8)
+    clean = normalise_paper(photo)
+    paper = clean[5:40, 5:40]
+    assert paper.mean() > 245  # paper is white again on the dark side
+    assert clean.min() < 60  # strokes stay dark
+
+
+def test_canvas_keeps_aspect_with_padding():
+    canvas = np.full((400, 400, 3), 255, np.uint8)
+    canvas[100:300, 150:250] = 0
+    out = prepare_sketch(canvas, FRAME, source="canvas")
+    assert out.transform.method == "canvas"
+    m = out.transform.matrix
+    assert m[0, 0] == pytest.approx(m[1, 1])  # uniform scale: no stretching
+    assert out.image.shape == (160, 128, 3)
+
+
+def test_ink_bbox_alignment_maps_into_head_box(face_sketch):
+    big = np.full((1000, 800, 3), 255, np.uint8)
+    big[300:550, 500:700] = face_sketch  # small face off-centre in a big page
+    out = prepare_sketch(big, FRAME, use_landmarks=False)
+    assert out.transform.method == "ink_bbox"
+    ys, xs = np.nonzero(out.image.min(axis=2) < 200)
+    assert 20 < xs.mean() < 108 and 30 < ys.mean() < 140
+    assert xs.max() - xs.min() > 60  # it was scaled up to fill the frame
+
+
+def test_transform_maps_points_back_and_forth():
+    m = np.array([[0.5, 0.1, 3.0], [-0.1, 0.5, 7.0]])
+    t = AlignTransform(m, (100, 80), FRAME, "landmarks")
+    pts = np.array([[10.0, 20.0], [50.0, 60.0]])
+    assert np.allclose(t.to_source(t.to_frame(pts)), pts)
+    back = t.map_back(np.zeros((160, 128, 3), np.uint8))
+    assert back.shape == (100, 80, 3)
+
+
+def test_colour_detection():
+    gray = np.full((50, 50, 3), 128, np.uint8)
+    assert not is_colour(gray)
+    col = gray.copy()
+    col[:, :25] = (200, 40, 40)
+    assert is_colour(col)
+    out = prepare_sketch(col, FRAME, style="auto", use_landmarks=False)
+    assert out.colour
+    out = prepare_sketch(col, FRAME, style="pencil", use_landmarks=False)
+    assert not out.colour and (out.image[..., 0] == out.image[..., 1]).all()
+
+
+def test_ink_bbox_none_for_specks():
+    g = np.full((100, 100), 255, np.uint8)
+    g[50, 50] = 0
+    assert ink_bbox(g) is None
+
+
+def test_photo_without_face_centre_crops():
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    out = prepare_photo(noise, FRAME)
+    assert out.transform.method == "centre" and out.image.shape == (160, 128, 3)
+
+
+def test_cufs_sketch_aligns_with_landmarks(shared_data):
+    from sketchlab.core.imageio import load_image
+
+    path = shared_data / "cufs_cuhk" / "test" / "sketches" / "f1-001-01-sz1.jpg"
+    out = prepare_sketch(path, FRAME)
+    assert out.transform.method == "landmarks"
+    # The eyes land on the canonical eye positions within a few pixels.
+    from sketchlab.core.preprocess import find_landmarks
+
+    found = find_landmarks(out.image)
+    assert found is not None
+    assert np.abs(found[:2] - canonical_points(FRAME)[:2]).max() < 4
+    assert load_image(path).shape == (250, 200, 3)

@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+from PIL import Image
+
+from sketchlab.cli import main
+
+
+def test_invert_writes_png(tmp_path, tiny_model, face_sketch, capsys):
+    src = tmp_path / "s.png"
+    Image.fromarray(face_sketch).save(src)
+    out = tmp_path / "photo.png"
+    assert main(["invert", str(src), "-o", str(out), "--model", str(tiny_model)]) == 0
+    im = np.asarray(Image.open(out))
+    assert im.shape == (64, 48, 3)
+
+
+def test_invert_many_to_folder_and_bad_input(tmp_path, tiny_model, face_sketch, capsys):
+    good = tmp_path / "a.png"
+    Image.fromarray(face_sketch).save(good)
+    bad = tmp_path / "b.png"
+    bad.write_bytes(b"junk")
+    out = tmp_path / "out"
+    rc = main(["invert", str(good), str(bad), "-o", str(out), "--model", str(tiny_model)])
+    assert rc == 1
+    assert (out / "a_photo.png").is_file()
+    assert "not a recognised image" in capsys.readouterr().err
+
+
+def test_missing_model_is_a_clear_error(tmp_path, face_sketch, capsys):
+    src = tmp_path / "s.png"
+    Image.fromarray(face_sketch).save(src)
+    rc = main(["invert", str(src), "-o", str(tmp_path / "o.png"), "--model", "no-such-model"])
+    assert rc == 2
+    assert "no installed model named 'no-such-model'" in capsys.readouterr().err
+
+
+def test_bench_json_shape(tiny_model, capsys):
+    assert main(["bench", "--json", "--model", str(tiny_model), "--quick"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    cpu = data["invert"]["cpu"]
+    assert cpu["median_ms"] > 0 and cpu["p90_ms"] >= cpu["median_ms"]
+    assert cpu["resolution"] == [64, 48]
+    assert set(data["model"]) == {"name", "params", "gflops", "sha256"}
+    assert data["machine"]["cpu_count"] >= 1
+
+
+def test_models_lists_user_models(tiny_model, monkeypatch, capsys):
+    monkeypatch.setenv("SKETCHLAB_MODELS", str(tiny_model.parent))
+    assert main(["models", "--json"]) == 0
+    names = [m["name"] for m in json.loads(capsys.readouterr().out)]
+    assert "tiny" in names
