@@ -1,0 +1,157 @@
+"""Face embeddings and ranking: numpy in, numpy out, in the shape of face_recognition's API.
+
+Embeddings are dlib's 128-d ResNet face descriptors (via face_recognition). An inverted
+photo is already in the canonical frame, so its face box is known (CANONICAL_FACE_BOX,
+measured with dlib's HOG detector on 40 aligned CUFS photos: spread under 4 px) and the
+detector, which often fails on synthesized faces, is not needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+
+EMBEDDING_MODEL = "dlib_face_recognition_resnet_model_v1"
+EMBEDDING_DIM = 128
+DEFAULT_THRESHOLD = 0.6  # dlib's own same-person threshold on LFW
+
+# (top, right, bottom, left) as fractions of (height, width) of the canonical frame.
+CANONICAL_FACE_BOX = (0.3875, 0.8094, 0.8575, 0.2297)
+
+Box = tuple[int, int, int, int]  # (top, right, bottom, left), face_recognition's order
+
+
+def canonical_face_box(frame: tuple[int, int]) -> Box:
+    h, w = frame
+    t, r, b, l = CANONICAL_FACE_BOX
+    return (round(t * h), round(r * w), round(b * h), round(l * w))
+
+
+def _fr():
+    import face_recognition  # ~2 s import; only when embedding is really needed
+
+    return face_recognition
+
+
+def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[Box]:
+    """HOG face boxes, largest first (the CNN detector is ~60x slower on CPU)."""
+    boxes = _fr().face_locations(np.ascontiguousarray(rgb), number_of_times_to_upsample=upsample)
+    return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[1] - b[3]))
+
+
+def embed(rgb: np.ndarray, box: Box | None = None) -> np.ndarray | None:
+    """128-d float32 descriptor of the face in `box` (or the largest detected), else None."""
+    rgb = np.ascontiguousarray(rgb)
+    if box is None:
+        boxes = detect_faces(rgb)
+        if not boxes:
+            return None
+        box = boxes[0]
+    enc = _fr().face_encodings(rgb, [tuple(int(v) for v in box)])
+    return np.asarray(enc[0], dtype=np.float32) if enc else None
+
+
+def embed_aligned(rgb: np.ndarray) -> np.ndarray:
+    """Descriptor of a canonical-frame face (e.g. an inverted sketch): the box is known."""
+    vec = embed(rgb, canonical_face_box(rgb.shape[:2]))
+    if vec is None:  # cannot happen with a box given, but keep the contract explicit
+        raise ValueError("could not embed aligned face")
+    return vec
+
+
+def distances(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """Euclidean distances from one (128,) query to an (N, 128) float32 matrix."""
+    q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+    g = np.asarray(gallery, dtype=np.float32)
+    if g.size == 0:
+        return np.zeros(0, np.float32)
+    # |g|^2 - 2 g.q + |q|^2 with one matrix-vector product: memory-bound, no (N,128) temp.
+    sq = np.einsum("ij,ij->i", g, g) - 2.0 * (g @ q[0]) + float(q[0] @ q[0])
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def rank(query: np.ndarray, gallery: np.ndarray, k: int = 10,
+         norms_sq: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and distances of the k nearest gallery rows, nearest first.
+
+    Pass precomputed squared row norms (a cached matrix's) to skip recomputing them.
+    """
+    g = np.asarray(gallery, dtype=np.float32)
+    n = g.shape[0]
+    if n == 0 or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    q = np.asarray(query, dtype=np.float32).reshape(-1)
+    nsq = norms_sq if norms_sq is not None else np.einsum("ij,ij->i", g, g)
+    sq = nsq - 2.0 * (g @ q) + float(q @ q)
+    k = min(k, n)
+    idx = np.argpartition(sq, k - 1)[:k] if k < n else np.arange(n)
+    idx = idx[np.argsort(sq[idx], kind="stable")]
+    return idx.astype(np.int64), np.sqrt(np.maximum(sq[idx], 0.0)).astype(np.float32)
+
+
+def similarity(distance: np.ndarray | float, threshold: float = DEFAULT_THRESHOLD,
+               scale: float = 0.06) -> np.ndarray:
+    """A 0..1 score that is 0.5 at the threshold (logistic in distance).
+
+    The slope is a default; `sketchlab.db` may calibrate it on labelled pairs.
+    """
+    d = np.asarray(distance, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp((d - threshold) / scale))
+
+
+class EmbeddingCache:
+    """Disk cache of descriptors keyed by (image SHA-256, embedding model, box).
+
+    Embedding 13k LFW photos takes ~25 min on 2 cores; evaluation and enrolment share
+    this cache so that work is done once per machine. Thread-safe; one SQLite file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS emb (sha TEXT, model TEXT, box TEXT, "
+                         "vec BLOB, PRIMARY KEY (sha, model, box))")
+
+    @staticmethod
+    def _box_key(box: Box | None) -> str:
+        return "detect" if box is None else ",".join(str(int(v)) for v in box)
+
+    def get(self, sha: str, box: Box | None = None, model: str = EMBEDDING_MODEL
+            ) -> tuple[bool, np.ndarray | None]:
+        """(hit, vector); a hit with None means 'no face found' was cached."""
+        with self._lock:
+            row = self._db.execute("SELECT vec FROM emb WHERE sha=? AND model=? AND box=?",
+                                   (sha, model, self._box_key(box))).fetchone()
+        if row is None:
+            return False, None
+        return True, (np.frombuffer(row[0], np.float32).copy() if row[0] else None)
+
+    def put(self, sha: str, vec: np.ndarray | None, box: Box | None = None,
+            model: str = EMBEDDING_MODEL) -> None:
+        blob = None if vec is None else np.asarray(vec, np.float32).tobytes()
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO emb VALUES (?,?,?,?)",
+                             (sha, model, self._box_key(box), blob))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
