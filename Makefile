@@ -26,6 +26,7 @@ run: $(STAMP)
 	$(BIN)/sketchlab
 
 test: $(STAMP)
+	$(BIN)/ruff check sketchlab trainer tests
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

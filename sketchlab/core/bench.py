@@ -22,7 +22,7 @@ from sketchlab.core.network import Generator, GeneratorConfig, count_parameters,
 
 def summarise(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return {"median_ms": round(statistics.median(ordered), 2), "p90_ms": round(p90, 2)}
 
 

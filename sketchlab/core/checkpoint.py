@@ -41,7 +41,7 @@ class LoadedModel:
 
     @property
     def name(self) -> str:
-        return self.metadata.get("name") or self.path.stem
+        return self.path.stem
 
 
 def weights_sha256(state: dict[str, torch.Tensor]) -> str:

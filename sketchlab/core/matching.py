@@ -27,8 +27,8 @@ Box = tuple[int, int, int, int]  # (top, right, bottom, left), face_recognition'
 
 def canonical_face_box(frame: tuple[int, int]) -> Box:
     h, w = frame
-    t, r, b, l = CANONICAL_FACE_BOX
-    return (round(t * h), round(r * w), round(b * h), round(l * w))
+    top, right, bottom, left = CANONICAL_FACE_BOX
+    return (round(top * h), round(right * w), round(bottom * h), round(left * w))
 
 
 def _fr():

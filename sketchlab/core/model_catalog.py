@@ -1,6 +1,7 @@
 """The installed models: bundled ones in models/ plus any the user added.
 
-A model is `NAME.safetensors` with an optional model card `NAME.md` beside it. Listing
+A model is `NAME.safetensors` with an optional model card `NAME.md` beside it; the file
+name is the model's name, so what users see in the folder is what they pick. Listing
 reads only safetensors headers, so it is instant even with many models.
 """
 
@@ -49,7 +50,7 @@ def describe(path: Path) -> ModelInfo:
     meta = read_metadata(path)
     card = path.with_suffix(".md")
     styles = tuple(s for s in meta.get("styles", "line,pencil,colour").split(",") if s)
-    return ModelInfo(name=meta.get("name") or path.stem, path=path, sha256=meta.get("sha256", ""),
+    return ModelInfo(name=path.stem, path=path, sha256=meta.get("sha256", ""),
                      config=GeneratorConfig.from_dict(json.loads(meta["config"])),
                      styles=styles, summary=meta.get("summary", ""),
                      card=card if card.is_file() else None)

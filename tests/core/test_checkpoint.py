@@ -17,7 +17,7 @@ def test_roundtrip_rebuilds_from_file_alone(tmp_path):
     path = tmp_path / "m.safetensors"
     sha = save_generator(path, net, extra={"name": "m"})
     loaded = load_generator(path)
-    assert loaded.sha256 == sha and loaded.name == "m"
+    assert loaded.sha256 == sha and loaded.name == "m" and loaded.metadata["name"] == "m"
     assert loaded.config == net.config
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
