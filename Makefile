@@ -26,11 +26,11 @@ run: $(STAMP)
 	$(BIN)/sketchlab
 
 test: $(STAMP)
-	$(BIN)/ruff check sketchlab trainer tests
+	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check sketchlab trainer tests
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/sketchlab bench
