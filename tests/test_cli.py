@@ -50,3 +50,21 @@ def test_models_lists_user_models(tiny_model, monkeypatch, capsys):
     assert main(["models", "--json"]) == 0
     names = [m["name"] for m in json.loads(capsys.readouterr().out)]
     assert "tiny" in names
+
+
+def test_invert_refuses_a_decompression_bomb(tmp_path, tiny_model, capsys):
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb, optimize=True)
+    rc = main(["invert", str(bomb), "-o", str(tmp_path / "o.png"), "--model", str(tiny_model)])
+    assert rc == 1
+    assert "too large" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_empty_canvas_inverts_to_a_defined_result(tmp_path, tiny_model, capsys):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (256, 320), "white").save(blank)
+    out = tmp_path / "o.png"
+    assert main(["invert", str(blank), "-o", str(out), "--model", str(tiny_model),
+                 "--source", "canvas"]) == 0
+    assert "(empty sketch)" in capsys.readouterr().out and out.is_file()

@@ -104,3 +104,25 @@ def test_cufs_sketch_aligns_with_landmarks(shared_data):
     assert found is not None
     assert np.abs(found[:2] - canonical_points(FRAME)[:2]).max() < 4
     assert load_image(path).shape == (250, 200, 3)
+
+
+def test_phone_photo_of_paper_sketch_is_straightened(shared_data):
+    """Rotated, scaled, shadowed and yellowed page: still lands on the canonical eyes."""
+    import cv2
+
+    from sketchlab.core.imageio import load_image
+    from sketchlab.core.preprocess import find_landmarks
+
+    sk = load_image(shared_data / "cufs_cuhk" / "test" / "sketches" / "f1-005-01-sz1.jpg")
+    page = np.full((900, 700, 3), 255, np.uint8)
+    page[200:450, 250:450] = sk
+    m = cv2.getRotationMatrix2D((350, 450), 12, 1.3)
+    page = cv2.warpAffine(page, m, (700, 900), borderValue=(255, 255, 255))
+    shade = np.linspace(0.55, 1.0, 700)[None, :, None] * np.array([1.0, 0.93, 0.75])
+    phone = (page * shade).astype(np.uint8)
+    out = prepare_sketch(phone, FRAME)
+    assert out.transform.method == "landmarks" and not out.colour
+    found = find_landmarks(out.image)
+    assert found is not None
+    assert np.abs(found[:2] - canonical_points(FRAME)[:2]).max() < 4
+    assert out.image[:10, :10].mean() > 235  # the shadowed paper came out white
