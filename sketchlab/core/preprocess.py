@@ -247,9 +247,10 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
     An empty canvas gives a defined result: a white frame with `empty=True`.
     """
     rgb = load_image(image)
-    colour = style == "colour" or (style == "auto" and is_colour(rgb))
     work, s = (rgb, 1.0) if source == "canvas" else _downscale(rgb, _WORK_MAX_SIDE)
     clean = work if source == "canvas" else normalise_paper(work)
+    # Judge colour after paper normalisation: yellow paper or warm light is not a colour sketch.
+    colour = style == "colour" or (style == "auto" and is_colour(clean))
     if not colour:
         gray = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
         clean = np.repeat(gray[..., None], 3, axis=2)
