@@ -21,6 +21,7 @@ COMMANDS = (
     "sketchlab.commands.invert",
     "sketchlab.commands.bench",
     "sketchlab.commands.models",
+    "sketchlab.commands.case",
 )
 
 

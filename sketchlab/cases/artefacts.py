@@ -1,0 +1,108 @@
+"""Content-addressed artefact files: the bytes of a sketch, photo or stroke file, by SHA-256.
+
+Files (not SQLite blobs) because: identical bytes are stored once however many cases
+use them; the database stays small and fast to back up; export copies files straight
+into a bundle; and `verify` re-hashes each file, so a changed byte shows up as a file
+whose content no longer matches its name. Writes are atomic (temp file, then rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/tiff": ".tif",
+              "image/bmp": ".bmp", "image/webp": ".webp", "application/json": ".json",
+              "application/pdf": ".pdf", "application/octet-stream": ".bin"}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sniff_media_type(data: bytes) -> str:
+    """The media type of artefact bytes, from their content (not a file name)."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = (im.format or "").lower()
+    except (UnidentifiedImageError, OSError):
+        fmt = ""
+    if fmt:
+        return {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
+                "bmp": "image/bmp", "webp": "image/webp"}.get(fmt, f"image/{fmt}")
+    stripped = data.lstrip()
+    if stripped[:1] in (b"{", b"["):
+        return "application/json"
+    return "application/octet-stream"
+
+
+def extension(media_type: str) -> str:
+    return EXTENSIONS.get(media_type, ".bin")
+
+
+def is_sha256(text: str) -> bool:
+    return bool(_SHA_RE.match(text))
+
+
+class ArtefactStore:
+    """objects/ab/abcdef... files under `root`; names are the SHA-256 of the content."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha: str) -> Path:
+        if not is_sha256(sha):
+            raise ValueError(f"not a SHA-256: {sha!r}")
+        return self.root / sha[:2] / sha
+
+    def put(self, data: bytes) -> str:
+        sha = sha256_bytes(data)
+        target = self.path(sha)
+        if target.is_file() and target.stat().st_size == len(data):
+            return sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{sha[:8]}.", suffix=".part", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return sha
+
+    def has(self, sha: str) -> bool:
+        return self.path(sha).is_file()
+
+    def read(self, sha: str) -> bytes:
+        try:
+            return self.path(sha).read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"artefact {sha[:12]} is missing from {self.root}") from None
+
+    def check(self, sha: str) -> str | None:
+        """None when the file exists and its bytes hash to its name, else what is wrong."""
+        p = self.path(sha)
+        if not p.is_file():
+            return f"artefact {sha[:12]} is missing ({p})"
+        digest = hashlib.sha256()
+        with p.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        if digest.hexdigest() != sha:
+            return f"artefact {sha[:12]} was modified: its bytes now hash to " \
+                   f"{digest.hexdigest()[:12]} ({p})"
+        return None

@@ -1,0 +1,326 @@
+"""Case bundles: one ZIP that carries a case to another lab and proves it arrived intact.
+
+Layout (every member listed with its SHA-256 in manifest.json):
+
+    manifest.json        format, case, audit head and length, files + SHA-256 + size
+    case.json            the case as the tables hold it (checked against the log)
+    audit.jsonl          the audit chain, one canonical JSON entry per line
+    artefacts/<sha>.ext  every image and stroke file the log refers to
+    report.pdf           the human-readable report (when a renderer is given)
+
+Export writes a temp file beside the target and renames it only when complete, so the
+final name never holds half a bundle. Reading never extracts by member name: only a
+fixed set of names is accepted, sizes are capped while reading (headers can lie), and
+artefacts go into the content-addressed store under their verified hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sketchlab import __version__
+from sketchlab.cases import projection as P
+from sketchlab.cases.artefacts import extension, sha256_bytes
+from sketchlab.cases.audit import AuditEntry, canonical_json, verify_chain
+from sketchlab.cases.report_data import ReportData, build_report_data
+from sketchlab.cases.store import CaseError, CaseStore, VerifyResult, check_views, utc_now
+
+log = logging.getLogger(__name__)
+
+FORMAT = "sketchlab-case-bundle"
+FORMAT_VERSION = 1
+MAX_MEMBERS = 5000
+MAX_MEMBER_BYTES = 100 * 1024 * 1024  # one artefact (same cap as the store)
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+MAX_RATIO = 200  # uncompressed / compressed; JSON logs reach ~10, PNGs ~1
+_RATIO_MIN_BYTES = 1024 * 1024  # tiny members may compress absurdly well; that is harmless
+_ARTEFACT_RE = re.compile(r"^artefacts/([0-9a-f]{64})\.[a-z0-9]{1,5}$")
+_FIXED = ("manifest.json", "case.json", "audit.jsonl", "report.pdf")
+
+ReportRenderer = Callable[[ReportData], bytes]
+
+
+class BundleError(CaseError):
+    """A bundle that is unsafe or not a SketchLab case bundle; nothing was imported."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    sha256: str
+    files: int
+    size: int
+    entries: int
+    head: str
+
+
+# ---- export -------------------------------------------------------------------------
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.external_attr = (stat.S_IFREG | 0o644) << 16
+    zf.writestr(info, data)
+
+
+def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
+                  render_pdf: ReportRenderer | None = None, overwrite: bool = False
+                  ) -> ExportResult:
+    """Write the case to `out` atomically and record the export in the case's log.
+
+    The case is verified first: a case that fails verification is not exported, because
+    the bundle would carry the damage under a fresh manifest.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise CaseError(f"{out} already exists; choose another name or pass --force")
+    result = store.verify(ref)
+    if not result.ok:
+        raise CaseError(f"case {result.case_number} fails verification, not exported:\n  "
+                        + "\n  ".join(result.problems))
+    case = store.get(ref)
+    entries = store.entries(ref)
+    snapshot = store.snapshot(ref)
+    files: dict[str, bytes] = {
+        "case.json": json.dumps(snapshot, indent=2, ensure_ascii=False).encode(),
+        "audit.jsonl": "".join(e.to_json() + "\n" for e in entries).encode(),
+    }
+    types = {a.sha256: a.media_type for e in entries for a in e.artefacts}
+    for sha in sorted(types):
+        files[f"artefacts/{sha}{extension(types[sha])}"] = store.artefacts.read(sha)
+    if render_pdf is not None:
+        files["report.pdf"] = render_pdf(build_report_data(store, case, result))
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "created_at": utc_now(),
+        "app": f"sketchlab {__version__}",
+        "case": {"uid": case.info.uid, "number": case.info.number, "title": case.info.title},
+        "audit": {"entries": len(entries), "head": entries[-1].hash},
+        "files": [{"path": n, "sha256": sha256_bytes(d), "size": len(d)}
+                  for n, d in sorted(files.items())],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w") as zf:
+                _write_member(zf, "manifest.json",
+                              json.dumps(manifest, indent=2).encode(), compress=True)
+                for name, data in sorted(files.items()):
+                    _write_member(zf, name, data, compress=not name.startswith("artefacts/"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(out.parent)
+    digest = _sha256_file(out)
+    store.record_event(ref, P.CASE_EXPORT, {
+        "file": out.name, "bundle_sha256": digest, "entries": len(entries),
+        "head": entries[-1].hash, "report": render_pdf is not None})
+    log.info("exported case %s to %s (%d files, sha256 %s)", case.info.number, out,
+             len(files) + 1, digest[:12])
+    return ExportResult(out, digest, len(files) + 1, out.stat().st_size, len(entries),
+                        entries[-1].hash)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---- reading safely -----------------------------------------------------------------
+
+
+def _check_name(name: str) -> None:
+    p = PurePosixPath(name)
+    if (name.startswith(("/", "\\")) or "\\" in name or ".." in p.parts
+            or re.match(r"^[A-Za-z]:", name) or "\x00" in name):
+        raise BundleError(f"refused: member {name!r} points outside the bundle (zip-slip); "
+                          "this file is not a safe SketchLab bundle")
+    if name not in _FIXED and not _ARTEFACT_RE.match(name):
+        raise BundleError(f"refused: unexpected member {name!r}; a SketchLab bundle holds "
+                          "only manifest.json, case.json, audit.jsonl, report.pdf and "
+                          "artefacts/<sha256>.<ext>")
+
+
+def _check_infos(infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > MAX_MEMBERS:
+        raise BundleError(f"refused: {len(infos)} members (limit {MAX_MEMBERS})")
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        _check_name(info.filename)
+        if info.filename in seen:
+            raise BundleError(f"refused: member {info.filename!r} appears twice")
+        seen.add(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode) or info.is_dir():
+            raise BundleError(f"refused: member {info.filename!r} is a link or folder")
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise BundleError(f"refused: member {info.filename!r} is "
+                              f"{info.file_size / 1e6:.0f} MB uncompressed (limit "
+                              f"{MAX_MEMBER_BYTES / 1e6:.0f} MB)")
+        if (info.file_size > _RATIO_MIN_BYTES
+                and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+            raise BundleError(f"refused: member {info.filename!r} expands "
+                              f"{info.file_size / max(info.compress_size, 1):.0f}x "
+                              "(a zip bomb?)")
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise BundleError(f"refused: the bundle expands to more than "
+                              f"{MAX_TOTAL_BYTES / 1e9:.0f} GB")
+
+
+def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """Read a member, stopping at its declared size: a lying header cannot inflate it."""
+    with zf.open(info) as fh:
+        data = fh.read(info.file_size + 1)
+    if len(data) > info.file_size or len(data) > MAX_MEMBER_BYTES:
+        raise BundleError(f"refused: member {info.filename!r} is larger than its header says")
+    return data
+
+
+@dataclass(frozen=True)
+class BundleContents:
+    manifest: dict[str, Any]
+    entries: list[AuditEntry]
+    case_json: dict[str, Any]
+    artefacts: dict[str, bytes]
+    report: bytes | None
+
+
+def read_bundle(path: str | os.PathLike[str]) -> tuple[BundleContents | None, VerifyResult]:
+    """Open, check and verify a bundle. Unsafe bundles raise BundleError; a safe bundle
+    with failed checks returns its problems (contents None when unreadable)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CaseError(f"{path}: file not found")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"{path.name} is not a readable ZIP file ({exc})") from exc
+    problems: list[str] = []
+    with zf:
+        infos = zf.infolist()
+        _check_infos(infos)
+        by_name = {i.filename: i for i in infos}
+        if "manifest.json" not in by_name:
+            raise BundleError(f"{path.name} has no manifest.json: not a SketchLab case bundle")
+        try:
+            manifest = json.loads(_read_capped(zf, by_name["manifest.json"]))
+        except ValueError as exc:
+            raise BundleError(f"{path.name}: manifest.json is not valid JSON ({exc})") from exc
+        if manifest.get("format") != FORMAT:
+            raise BundleError(f"{path.name} is not a SketchLab case bundle "
+                              f"(format {manifest.get('format')!r})")
+        if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+            raise BundleError(f"{path.name} was written by a newer SketchLab (bundle format "
+                              f"{manifest.get('format_version')}); update SketchLab")
+        listed = {f["path"]: f for f in manifest.get("files", [])}
+        data: dict[str, bytes] = {}
+        for name in sorted(set(by_name) - {"manifest.json"}):
+            blob = _read_capped(zf, by_name[name])
+            if name not in listed:
+                problems.append(f"{name} is in the bundle but not in the manifest: added "
+                                "after export")
+                continue
+            if sha256_bytes(blob) != listed[name]["sha256"]:
+                problems.append(f"{name} does not match its SHA-256 in the manifest: "
+                                "the file was changed")
+            data[name] = blob
+        for name in sorted(set(listed) - set(by_name)):
+            problems.append(f"{name} is listed in the manifest but missing from the bundle")
+    case_uid = manifest.get("case", {}).get("uid", "")
+    number = manifest.get("case", {}).get("number", "?")
+    try:
+        entries = [AuditEntry.from_dict(json.loads(line))
+                   for line in data.get("audit.jsonl", b"").decode().splitlines()
+                   if line.strip()]
+        case_json = json.loads(data["case.json"]) if "case.json" in data else {}
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"audit.jsonl or case.json cannot be read: {exc}")
+        return None, VerifyResult(number, 0, "", 0, tuple(problems))
+    audit = manifest.get("audit", {})
+    problems += verify_chain(entries, case_uid, expected_head=audit.get("head"),
+                             expected_count=audit.get("entries"))
+    artefacts: dict[str, bytes] = {}
+    for name, blob in data.items():
+        m = _ARTEFACT_RE.match(name)
+        if m:
+            if sha256_bytes(blob) != m.group(1):
+                problems.append(f"{name}: its bytes do not match the SHA-256 in its name: "
+                                "the image or file was changed")
+            artefacts[m.group(1)] = blob
+    needed = sorted({a.sha256 for e in entries for a in e.artefacts})
+    problems += [f"artefact {sha[:12]} named in the audit log is missing from the bundle"
+                 for sha in needed if sha not in artefacts]
+    problems += check_views(entries, case_json, "case.json")
+    return (BundleContents(manifest, entries, case_json, artefacts, data.get("report.pdf")),
+            VerifyResult(number, len(entries), entries[-1].hash if entries else "",
+                         len(needed), tuple(problems)))
+
+
+def verify_bundle(path: str | os.PathLike[str]) -> VerifyResult:
+    return read_bundle(path)[1]
+
+
+def import_bundle(store: CaseStore, path: str | os.PathLike[str]) -> tuple[str, VerifyResult]:
+    """Verify a bundle and add its case to the store; returns the case number.
+
+    Refused (BundleError, nothing written to the case tables) when the bundle is unsafe,
+    fails any check, or the case is already in the store.
+    """
+    path = Path(path)
+    contents, result = read_bundle(path)
+    if contents is None or not result.ok:
+        raise BundleError(f"refused: {path.name} fails verification (tampered or damaged), "
+                          "nothing was imported:\n  " + "\n  ".join(result.problems))
+    needed = {a.sha256 for e in contents.entries for a in e.artefacts}
+    info = store.adopt(contents.entries, {s: contents.artefacts[s] for s in needed})
+    store.record_event(info.uid, P.CASE_IMPORT, {
+        "file": path.name, "bundle_sha256": _sha256_file(path),
+        "bundle_created_at": contents.manifest.get("created_at", ""),
+        "bundle_app": contents.manifest.get("app", "")})
+    log.info("imported case %s from %s", info.number, path)
+    return info.number, result
+
+
+__all__ = [
+    "BundleError",
+    "ExportResult",
+    "ReportRenderer",
+    "canonical_json",
+    "export_bundle",
+    "import_bundle",
+    "read_bundle",
+    "verify_bundle",
+]

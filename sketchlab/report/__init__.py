@@ -1,0 +1,1 @@
+"""Report renderers (Qt lives here, never in sketchlab.cases)."""

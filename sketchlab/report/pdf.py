@@ -1,0 +1,197 @@
+"""Render a case report (ReportData) to PDF bytes with Qt's QTextDocument and QPdfWriter.
+
+Qt is already a dependency, lays out Unicode text with the system's fonts (names and
+witness statements are not always Latin-1), paginates HTML tables, and runs offscreen;
+so no PDF library is added. The only Qt module in the report path; the CLI imports it
+lazily, and it starts an offscreen QGuiApplication when the process has none.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from datetime import datetime
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF, QUrl
+from PySide6.QtGui import QGuiApplication, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+
+from sketchlab.cases.report_data import ReportData
+
+log = logging.getLogger(__name__)
+
+_app: QGuiApplication | None = None
+_IMG_W = 175  # points for the sketch and photo, side by side, leaving room for candidates
+_THUMB_W = 80
+_GRID_COLS = 5
+_CSS = """
+body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #111; }
+h1 { font-size: 16pt; margin: 0; }
+h2 { font-size: 11.5pt; margin-top: 10px; margin-bottom: 3px; color: #223; }
+td, th { padding: 2px 4px; vertical-align: top; }
+th { background: #e8eaf0; text-align: left; }
+.meta td { padding: 1px 6px 1px 0; }
+.caution { background: #fff3cd; border: 1px solid #c9a227; padding: 6px; }
+.small { font-size: 7.5pt; color: #444; }
+.mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt; }
+.ok { color: #0a6b2d; font-weight: bold; }
+.bad { color: #a40000; font-weight: bold; }
+"""
+
+
+def _ensure_app() -> None:
+    """QTextDocument needs a QGuiApplication for fonts; make an offscreen one if absent."""
+    global _app
+    if QGuiApplication.instance() is not None:
+        return
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    _app = QGuiApplication(["sketchlab-report"])
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text if text is not None else ""))
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
+
+
+def _add_image(doc: QTextDocument, name: str, data: bytes | None) -> tuple[int, int] | None:
+    if not data:
+        return None
+    img = QImage.fromData(QByteArray(data))
+    if img.isNull():
+        log.warning("report: image %s could not be decoded", name)
+        return None
+    doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"img://{name}"), img)
+    return img.width(), img.height()
+
+
+def _img_tag(doc: QTextDocument, name: str, data: bytes | None, width: int) -> str:
+    size = _add_image(doc, name, data)
+    if size is None:
+        return "<i>(no image)</i>"
+    w, h = size
+    return f'<img src="img://{name}" width="{width}" height="{round(width * h / max(w, 1))}">'
+
+
+def _header(r: ReportData) -> str:
+    i = r.case.info
+    rows = [("Case", f"<b>{_e(i.number)}</b> &nbsp; {_e(i.title)}"), ("Status", _e(i.status)),
+            ("Artist", _e(i.artist)), ("Investigator", _e(i.investigator)),
+            ("Opened", f"{_when(i.created_at)} by {_e(i.created_by)}"),
+            ("Last activity", _when(i.updated_at)),
+            ("Witness description", _e(i.witness_description) or "<i>none recorded</i>")]
+    return ("<h1>SketchLab case report</h1><table class='meta'>"
+            + "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+            + "</table>")
+
+
+def _pair(doc: QTextDocument, r: ReportData) -> str:
+    if r.sketch is None:
+        return "<h2>Sketch and synthesized photo</h2><p><i>No sketch recorded.</i></p>"
+    s, inv = r.sketch, r.inversion
+    left = _img_tag(doc, "sketch", r.sketch_image, _IMG_W)
+    right = _img_tag(doc, "photo", r.photo_image, _IMG_W) if inv else "<i>not inverted</i>"
+    cap_l = (f"Sketch version {s.version}, {_when(s.created_at)}, {_e(s.author)}"
+             + (f"<br>Note: {_e(s.note)}" if s.note else "")
+             + f"<br><span class='mono'>SHA-256 {s.image_sha256}</span>")
+    cap_r = ("" if inv is None else
+             f"Inversion {inv.number}: {_e(inv.model_name)} on {_e(inv.device)}"
+             + (f", {inv.ms:.0f} ms" if inv.ms is not None else "")
+             + f", {_when(inv.created_at)}<br><span class='mono'>SHA-256 {inv.photo_sha256}"
+             "</span>")
+    return ("<h2>Sketch and synthesized photo</h2>"
+            "<table width='100%'><tr>"
+            f"<td width='50%' align='center'>{left}</td>"
+            f"<td width='50%' align='center'>{right}</td></tr>"
+            f"<tr><td class='small'>{cap_l}</td><td class='small'>{cap_r}</td></tr></table>")
+
+
+def _grid(doc: QTextDocument, r: ReportData) -> str:
+    m = r.match
+    if m is None:
+        return "<h2>Gallery candidates</h2><p><i>No gallery search recorded.</i></p>"
+    thr = f"{m.threshold:.3f}" if m.threshold is not None else "n/a"
+    head = (f"<h2>Gallery candidates (match run {m.number})</h2>"
+            f"<p>Gallery <span class='mono'>{_e(m.gallery.location)}</span>, "
+            f"{m.gallery.size} photos, fingerprint <span class='mono'>"
+            f"{_e(m.gallery.fingerprint[:16])}</span>; searched {_when(m.created_at)} by "
+            f"{_e(m.author)}. Distance threshold <b>{thr}</b> (lower distance = more alike; "
+            "&#10003; = within the threshold). Score is 0.5 at the threshold.</p>")
+    if not m.candidates:
+        return head + "<p><i>The search returned no candidates.</i></p>"
+    cells = []
+    for c in m.candidates:
+        data = r.thumbnails.get(c.thumbnail_sha256 or "")
+        pic = _img_tag(doc, f"cand{c.rank}", data, _THUMB_W) if data else "<i>no thumbnail</i>"
+        mark = "<span class='ok'>&#10003; within</span>" if c.within_threshold else "outside"
+        cells.append(f"<td align='center' width='{100 // _GRID_COLS}%'>{pic}<br>"
+                     f"<b>#{c.rank}</b> {_e(c.subject)}<br>d = {c.distance:.3f}, "
+                     f"score {c.score:.2f}<br>{mark}</td>")
+    rows = ["<tr>" + "".join(cells[i:i + _GRID_COLS]) + "</tr>"
+            for i in range(0, len(cells), _GRID_COLS)]
+    return head + "<table width='100%' border='0'>" + "".join(rows) + "</table>"
+
+
+def _model(r: ReportData) -> str:
+    inv = r.inversion
+    if inv is None:
+        return ""
+    card = _e(r.model_summary).replace("\n", "<br>")
+    settings = ", ".join(f"{_e(k)}={_e(v)}" for k, v in sorted(inv.settings.items()))
+    return ("<h2>Model</h2>"
+            f"<p><b>{_e(inv.model_name)}</b>, weights SHA-256 <span class='mono'>"
+            f"{_e(inv.model_sha256)}</span><br>Settings: {settings or 'defaults'}</p>"
+            f"<p class='small'>{card}</p>")
+
+
+def _audit(r: ReportData) -> str:
+    status = ("<span class='ok'>intact</span>: every entry hash, link and artefact checked"
+              if r.verified else "<span class='bad'>FAILED</span>: "
+              + "; ".join(_e(p) for p in r.problems[:5]))
+    counts = ", ".join(f"{v} {_e(k)}" for k, v in sorted(r.action_counts.items()))
+    rows = "".join(f"<tr><td>{e.seq}</td><td>{_when(e.time)}</td><td>{_e(e.who)}</td>"
+                   f"<td>{_e(e.summary)}</td><td class='mono'>{e.hash[:16]}</td></tr>"
+                   for e in r.audit_lines)
+    notes = "".join(f"<p class='small'>{_e(n)}</p>" for n in r.notes)
+    return ("<h2>Audit trail</h2>"
+            f"<p>{r.audit_count} entries ({counts}) by {_e(', '.join(r.people))}. Chain "
+            f"{status}.<br>Head hash (compare with the bundle's manifest and the store): "
+            f"<span class='mono'>{r.audit_head}</span></p>"
+            "<table width='100%' class='small' cellspacing='0'><tr><th>#</th><th>time</th>"
+            f"<th>who</th><th>what</th><th>entry hash</th></tr>{rows}</table>{notes}")
+
+
+def report_html(doc: QTextDocument, r: ReportData) -> str:
+    return (f"<html><head><style>{_CSS}</style></head><body>"
+            + _header(r)
+            + f"<p class='caution'><b>Caution.</b> {_e(r.caution)}</p>"
+            + _pair(doc, r) + _grid(doc, r) + _model(r) + _audit(r)
+            + f"<p class='small'>Generated {_when(r.generated_at)} by {_e(r.generated_by)} "
+            f"with SketchLab {_e(r.app_version)}.</p></body></html>")
+
+
+def render_report(r: ReportData) -> bytes:
+    """The report as PDF bytes (A4, 15 mm margins)."""
+    _ensure_app()
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buf)
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
+                                     QPageLayout.Orientation.Portrait,
+                                     QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter))
+    writer.setResolution(300)
+    writer.setTitle(f"SketchLab case {r.case.info.number}")
+    writer.setCreator(f"SketchLab {r.app_version}")
+    doc = QTextDocument()
+    doc.setDocumentMargin(0)
+    doc.setHtml(report_html(doc, r))
+    doc.setPageSize(QSizeF(writer.pageLayout().paintRectPoints().size()))
+    doc.print_(writer)
+    del writer  # finishes the PDF into the buffer
+    buf.close()
+    return bytes(buf.data().data())

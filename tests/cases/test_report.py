@@ -1,0 +1,50 @@
+import shutil
+import subprocess
+import unicodedata
+import zipfile
+
+import pytest
+from PIL import Image
+
+from sketchlab.cases.bundle import export_bundle, verify_bundle
+from sketchlab.cases.report_data import CAUTION, build_report_data
+
+
+def test_report_data_picks_latest_work(store, worked_case):
+    case = store.get(worked_case)
+    data = build_report_data(store, case, store.verify(worked_case))
+    assert data.sketch.version == case.latest_inversion.sketch_version == 2
+    assert data.sketch_image and data.photo_image
+    assert len(data.thumbnails) == 6 and data.verified
+    assert data.audit_count == 6 and data.audit_head == case.info.audit_head
+    assert "not installed" not in data.model_summary or data.inversion.model_name
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+def test_pdf_in_bundle_opens_and_renders(store, worked_case, tmp_path):
+    pytest.importorskip("PySide6.QtGui")
+    from sketchlab.report.pdf import render_report
+
+    path = export_bundle(store, worked_case, tmp_path / "b.zip", render_pdf=render_report).path
+    assert verify_bundle(path).ok
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(zipfile.ZipFile(path).read("report.pdf"))
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    subprocess.run(["pdftoppm", "-r", "50", "-f", "1", "-l", "1", "-png", str(pdf),
+                    str(tmp_path / "page")], check=True, timeout=60)
+    page = next(tmp_path.glob("page*.png"))
+    with Image.open(page) as im:
+        w, h = im.size
+        extrema = im.convert("L").getextrema()
+    # A4 is 595 x 842 pt: at 50 dpi pdftoppm gives 413-414 x 584-585 pixels
+    assert abs(w - 595 / 72 * 50) <= 1 and abs(h - 842 / 72 * 50) <= 1, (w, h)
+    assert extrema[0] < 60  # there is ink on the page
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        squashed = " ".join(unicodedata.normalize("NFKC", text).split())  # ligatures
+        assert worked_case in squashed
+        assert " ".join(CAUTION.split()[:8]) in squashed
+        assert "subject-001" in squashed and "Audit trail" in squashed
+        assert store.get(worked_case).latest_inversion.model_sha256[:32] in squashed.replace(
+            " ", "")

@@ -1,0 +1,157 @@
+import sqlite3
+
+import pytest
+
+from sketchlab.cases import CaseError, CaseStore, GalleryIdentity
+from sketchlab.cases.projection import replay
+
+
+def db(store: CaseStore) -> sqlite3.Connection:
+    con = sqlite3.connect(store.db_path)
+    con.isolation_level = None
+    return con
+
+
+def test_round_trip_records_everything(store, worked_case, tiny_model):
+    from sketchlab.core.checkpoint import load_generator
+
+    case = store.get(worked_case)
+    assert [v.version for v in case.sketches] == [1, 2]
+    assert case.sketches[0].strokes_sha256 and case.sketches[1].strokes_sha256 is None
+    inv = case.latest_inversion
+    assert inv.sketch_version == 2  # the latest version by default
+    assert inv.model_sha256 == load_generator(tiny_model).sha256
+    assert inv.device.startswith("CPU") and inv.ms > 0
+    assert inv.settings["resolution"] == [64, 48]
+    assert store.artefacts.has(inv.photo_sha256) and store.artefacts.has(inv.input_sha256)
+    m = case.latest_match
+    assert m.inversion == 1 and m.gallery.size == 250 and m.threshold == 0.6
+    assert [c.rank for c in m.candidates] == list(range(1, 7))
+    assert all(store.artefacts.has(c.thumbnail_sha256) for c in m.candidates)
+    assert case.info.status == "closed"
+    entries = store.entries(worked_case)
+    assert [e.action for e in entries] == ["case.create", "sketch.add", "sketch.add",
+                                           "inversion.add", "match.add", "case.update"]
+    assert all(e.who for e in entries)
+    assert replay(entries) == store.snapshot(worked_case)
+    result = store.verify(worked_case)
+    assert result.ok, result.problems
+    assert result.entries == 6 and result.head == entries[-1].hash
+
+
+def test_audit_table_refuses_update_and_delete(store, worked_case):
+    con = db(store)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("UPDATE audit_entries SET who='mallory' WHERE seq=2")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("DELETE FROM audit_entries WHERE seq=2")
+
+
+def _untriggered(store):
+    con = db(store)
+    con.execute("DROP TRIGGER audit_no_update")
+    con.execute("DROP TRIGGER audit_no_delete")
+    return con
+
+
+def test_changed_image_byte_is_detected(store, worked_case):
+    sha = store.get(worked_case).sketches[0].image_sha256
+    path = store.artefacts.path(sha)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    problems = store.verify(worked_case).problems
+    assert any(sha[:12] in p and "modified" in p for p in problems)
+
+
+def test_edited_log_entry_is_detected(store, worked_case):
+    con = _untriggered(store)
+    con.execute("UPDATE audit_entries SET who='mallory' WHERE seq=3")
+    problems = store.verify(worked_case).problems
+    assert any("entry #3" in p and "edited" in p for p in problems)
+
+
+def test_dropped_log_entry_is_detected(store, worked_case):
+    con = _untriggered(store)
+    con.execute("DELETE FROM audit_entries WHERE seq=4")
+    assert any("removed" in p for p in store.verify(worked_case).problems)
+
+
+def test_dropped_last_entry_is_detected(store, worked_case):
+    con = _untriggered(store)
+    con.execute("DELETE FROM audit_entries WHERE seq=6")
+    problems = store.verify(worked_case).problems
+    assert any("end of the log" in p for p in problems)
+
+
+def test_reordered_log_entries_are_detected(store, worked_case):
+    con = _untriggered(store)
+    rows = con.execute("SELECT id, seq, time, who, action, details_json, artefacts_json, "
+                       "prev_hash, hash FROM audit_entries WHERE seq IN (2, 3) ORDER BY seq"
+                       ).fetchall()
+    # Swap the two entries' contents between their rows (ids keep the table order).
+    con.execute("UPDATE audit_entries SET hash='x', prev_hash='x2', seq=-1 WHERE id=?",
+                (rows[0][0],))
+    for (rid, *_), (_, *content) in ((rows[1], rows[0]), (rows[0], rows[1])):
+        con.execute("UPDATE audit_entries SET seq=?, time=?, who=?, action=?, details_json=?, "
+                    "artefacts_json=?, prev_hash=?, hash=? WHERE id=?", (*content, rid))
+    problems = store.verify(worked_case).problems
+    assert any("reordered" in p or "moved" in p for p in problems)
+
+
+def test_edited_table_row_is_detected(store, worked_case):
+    con = db(store)
+    con.execute("UPDATE inversions SET model_sha256=? WHERE number=1", ("0" * 64,))
+    con.execute("UPDATE match_candidates SET distance=0.01 WHERE rank=3")
+    problems = store.verify(worked_case).problems
+    assert any("model_sha256" in p for p in problems)
+    assert any("candidates[2].distance" in p for p in problems)
+
+
+def test_clear_errors(store, worked_case, tmp_path):
+    with pytest.raises(CaseError, match="no case 'nope'"):
+        store.get("nope")
+    with pytest.raises(CaseError, match="already exists"):
+        store.create_case(worked_case)
+    with pytest.raises(CaseError, match="no sketch version 9"):
+        store.add_inversion(worked_case, 9, b"x", "m", "0" * 64, "cpu", 1.0)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(CaseError, match="sketch image rejected"):
+        store.add_sketch(worked_case, bad)
+    with pytest.raises(CaseError, match="not JSON"):
+        store.add_sketch(worked_case, store.artefacts.read(
+            store.get(worked_case).sketches[0].image_sha256), strokes=b"\x00garbage")
+    with pytest.raises(CaseError, match="status must be"):
+        store.update_case(worked_case, status="lost")
+    assert store.verify(worked_case).ok  # failed requests left no trace
+
+
+def test_case_numbers_and_lookup(store):
+    a = store.create_case(title="a")
+    b = store.create_case(title="b")
+    assert a.number != b.number and a.number.endswith("0001") and b.number.endswith("0002")
+    assert store.get(a.uid[:8]).info.number == a.number
+    assert [c.number for c in store.list_cases()] == [b.number, a.number]
+
+
+def test_match_accepts_objects_and_no_thumbnails(store):
+    from sketchlab.cases import Candidate
+
+    n = store.create_case().number
+    run = store.add_match(n, [Candidate(1, "x", "f" * 64, 0.3, 0.9, True)],
+                          GalleryIdentity("g", "f" * 64, 1), 0.6)
+    assert run == 1 and store.get(n).matches[0].candidates[0].thumbnail_sha256 is None
+    assert store.verify(n).ok
+
+
+def test_two_stores_on_one_file_do_not_fork_the_chain(tmp_path, face_sketch):
+    from tests.cases.conftest import png
+
+    a, b = CaseStore(tmp_path / "s"), CaseStore(tmp_path / "s")
+    n = a.create_case().number
+    for i in range(4):
+        (a if i % 2 else b).add_sketch(n, png(face_sketch), note=str(i))
+    assert a.verify(n).ok and a.verify(n).entries == 5
+    a.close()
+    b.close()
