@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -31,10 +32,23 @@ def canonical_face_box(frame: tuple[int, int]) -> Box:
     return (round(top * h), round(right * w), round(bottom * h), round(left * w))
 
 
-def _fr():
-    import face_recognition  # ~2 s import; only when embedding is really needed
+def face_recognition_api() -> ModuleType:
+    """face_recognition, imported on first use (~2 s).
 
+    Its import sets PIL's global `ImageFile.LOAD_TRUNCATED_IMAGES = True`, after which
+    truncated files would load silently as half-grey images; put the flag back so
+    sketchlab.core.imageio keeps refusing them.
+    """
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    import face_recognition
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = before
     return face_recognition
+
+
+_fr = face_recognition_api
 
 
 def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[Box]:

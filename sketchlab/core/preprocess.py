@@ -139,7 +139,9 @@ def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     dlib's HOG detector finds faces in most pencil sketches as well as photos (60/60 on
     CUFS sketches); line drawings often fail and fall back to the ink box.
     """
-    import face_recognition  # heavy (≈2 s): imported only when alignment needs it
+    from sketchlab.core.matching import face_recognition_api
+
+    face_recognition = face_recognition_api()  # heavy (≈2 s): only when alignment needs it
 
     small, s = _downscale(rgb, _DETECT_MAX_SIDE)
     small = np.ascontiguousarray(small)

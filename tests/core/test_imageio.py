@@ -94,3 +94,10 @@ def test_save_image_atomic(tmp_path):
     save_image(target, np.zeros((8, 8), np.uint8))
     assert load_image(target).shape == (8, 8, 3)
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_truncated_jpeg_still_refused_after_face_recognition_import(tmp_path):
+    from sketchlab.core.matching import face_recognition_api
+
+    face_recognition_api()  # its import sets PIL's LOAD_TRUNCATED_IMAGES globally
+    test_truncated_jpeg(tmp_path)
