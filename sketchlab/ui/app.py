@@ -1,0 +1,80 @@
+"""Start the desktop app: QApplication, high-DPI, icon, error dialogs, recovery, main window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from types import TracebackType
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from sketchlab import __version__, paths
+
+log = logging.getLogger(__name__)
+
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
+def app_icon() -> QIcon:
+    icon = QIcon()
+    folder = paths.resources_dir() / "icons"
+    for size in ICON_SIZES:
+        f = folder / f"sketchlab-{size}.png"
+        if f.is_file():
+            icon.addFile(str(f))
+    return icon
+
+
+class ErrorReporter:
+    """sys.excepthook: log the traceback and show a readable dialog; the app keeps running.
+
+    Qt calls Python slots from its event loop, so an exception there would otherwise only
+    reach stderr (or abort). Re-entrant errors while a dialog is up are logged, not shown.
+    """
+
+    def __init__(self) -> None:
+        self._showing = False
+
+    def __call__(self, etype: type[BaseException], value: BaseException,
+                 tb: TracebackType | None) -> None:
+        if issubclass(etype, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        log.error("unhandled error", exc_info=(etype, value, tb))
+        if self._showing or QApplication.instance() is None:
+            return
+        self._showing = True
+        try:
+            box = QMessageBox(QMessageBox.Icon.Critical, "SketchLab: unexpected error",
+                              f"Something went wrong: {value}\n\nYour sketch is autosaved; "
+                              "you can carry on working. Details are in the log file "
+                              f"({paths.user_log_dir() / 'sketchlab.log'}).")
+            box.setDetailedText("".join(traceback.format_exception(etype, value, tb)))
+            box.exec()
+        finally:
+            self._showing = False
+
+
+def run(argv: list[str]) -> int:
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("SketchLab")
+    app.setOrganizationName("SketchLab")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("sketchlab")
+    app.setWindowIcon(app_icon())
+    sys.excepthook = ErrorReporter()
+
+    from sketchlab.ui.main_window import MainWindow
+
+    window = MainWindow(confirm_close=True)
+    window.show()
+    QTimer.singleShot(0, window.offer_recovery)
+    log.info("SketchLab %s started", __version__)
+    code = app.exec()
+    window.shutdown()
+    return int(code)

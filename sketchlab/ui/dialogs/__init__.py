@@ -1,0 +1,1 @@
+"""Modal and modeless dialogs of the desktop app."""

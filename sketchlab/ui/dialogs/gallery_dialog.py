@@ -1,0 +1,222 @@
+"""Gallery manager: list subjects and photos, enrol a folder (with progress and Cancel), remove.
+
+All database work runs on worker threads; enrolment reports progress per file and stops
+cooperatively at Cancel (what was already committed stays enrolled).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sketchlab.ui.gallery_handle import GalleryHandle
+from sketchlab.ui.workers import Worker, start_worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GalleryListing:
+    stats: object  # GalleryStats
+    subjects: list  # list[SubjectInfo]
+    photos: dict  # subject id -> list[PhotoInfo]
+
+
+def load_listing(handle: GalleryHandle) -> GalleryListing:
+    g = handle.get()
+    by_subject: dict[int, list] = {}
+    for p in g.photos():
+        by_subject.setdefault(p.subject_id, []).append(p)
+    return GalleryListing(g.stats(), g.subjects(), by_subject)
+
+
+def enrol_folder(handle: GalleryHandle, folder: Path, progress, cancel):
+    return handle.get().enroll([folder], progress=progress, cancel=cancel)
+
+
+def remove_items(handle: GalleryHandle, subject_ids: list[int], photo_shas: list[str]) -> int:
+    g = handle.get()
+    n = 0
+    for sid in subject_ids:
+        n += g.remove_subject(sid)
+    for sha in photo_shas:
+        n += int(g.remove_photo(sha))
+    return n
+
+
+class GalleryDialog(QDialog):
+    listing_loaded = Signal()
+    enrolment_finished = Signal(object)  # EnrollSummary
+
+    def __init__(self, handle: GalleryHandle, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.handle = handle
+        self.listing: GalleryListing | None = None
+        self._workers: list[Worker] = []
+        self._progress: QProgressDialog | None = None
+        self._enrol: Worker | None = None
+        self.setWindowTitle("Gallery")
+        self.where = QLabel(f"Database: {handle.display_url()}")
+        self.where.setWordWrap(True)
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary = QLabel("Loading…")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Subject / photo", "Photos", "Source", "Added"])
+        self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
+        self.tree.setColumnWidth(0, 220)
+        self.enrol_button = QPushButton("Enrol folder…")
+        self.enrol_button.setToolTip("Add every face photo in a folder (one subject per "
+                                     "sub-folder, or a manifest.csv)")
+        self.enrol_button.clicked.connect(self.choose_folder)
+        self.remove_button = QPushButton("Remove selected")
+        self.remove_button.clicked.connect(self.remove_selected)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        for b in (self.enrol_button, self.remove_button, refresh):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.where)
+        lay.addWidget(self.summary)
+        lay.addWidget(self.tree, 1)
+        lay.addLayout(buttons)
+        self.resize(760, 560)
+        self.refresh()
+
+    def _run(self, fn, *args, **connect) -> Worker:
+        w = start_worker(fn, *args, connect=connect)
+        self._workers.append(w)
+        w.finished.connect(lambda: w in self._workers and self._workers.remove(w))
+        return w
+
+    def _error(self, what: str, exc: Exception) -> None:
+        self.summary.setText(f"{what} failed: {exc}")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Gallery", f"{what} failed:\n{exc}",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # --- listing ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.summary.setText("Loading…")
+        self._run(load_listing, self.handle, returned=self._show,
+                  errored=lambda e: self._error("Reading the gallery", e))
+
+    def _show(self, listing: GalleryListing) -> None:
+        self.listing = listing
+        st = listing.stats
+        self.summary.setText(f"{st.subjects} subjects, {st.photos} photos, "
+                             f"{st.embeddings} face descriptors")
+        self.tree.clear()
+        for subj in listing.subjects:
+            top = QTreeWidgetItem([subj.name, str(subj.n_photos), subj.external_ref or "",
+                                   subj.created_at.strftime("%Y-%m-%d")])
+            top.setData(0, Qt.ItemDataRole.UserRole, ("subject", subj.id))
+            for p in listing.photos.get(subj.id, []):
+                child = QTreeWidgetItem([f"{p.width}x{p.height} · {p.sha256[:10]}", "",
+                                         p.source_path, p.added_at.strftime("%Y-%m-%d")])
+                child.setData(0, Qt.ItemDataRole.UserRole, ("photo", p.sha256))
+                top.addChild(child)
+            self.tree.addTopLevelItem(top)
+        self.listing_loaded.emit()
+
+    # --- enrolment --------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Enrol a folder of face photos")
+        if folder:
+            self.enrol(Path(folder))
+
+    def enrol(self, folder: Path) -> Worker:
+        prog = QProgressDialog(f"Enrolling {folder.name}…", "Cancel", 0, 0, self)
+        prog.setWindowTitle("Enrolling photos")
+        prog.setWindowModality(Qt.WindowModality.WindowModal)
+        prog.setMinimumDuration(0)
+        prog.setAutoClose(False)
+        prog.setAutoReset(False)
+        self._progress = prog
+        self.enrol_button.setEnabled(False)
+        w = self._run(enrol_folder, self.handle, folder, yielded=self._on_progress,
+                      returned=self._on_enrolled,
+                      errored=lambda e: self._error(f"Enrolling {folder}", e))
+        w.finished.connect(self._enrol_finished)
+        prog.canceled.connect(w.quit)
+        prog.canceled.connect(lambda: prog.setLabelText("Stopping after the current photo…"))
+        self._enrol = w
+        prog.show()
+        return w
+
+    def _on_progress(self, p) -> None:
+        if self._progress is None:
+            return
+        self._progress.setMaximum(max(p.total, 1))
+        self._progress.setValue(p.done)
+        if not self._progress.wasCanceled():
+            self._progress.setLabelText(
+                f"{p.done}/{p.total} files · {p.enrolled} enrolled · {p.duplicates} already "
+                f"in the gallery · {p.skipped} skipped\n{Path(p.path).name}")
+
+    def _on_enrolled(self, summary) -> None:
+        skipped = summary.counts()
+        detail = ", ".join(f"{n} {why}" for why, n in skipped.items()) or "none"
+        state = "Cancelled" if summary.cancelled else "Done"
+        self.summary.setText(f"{state}: {summary.enrolled} photos enrolled, "
+                             f"{summary.duplicates} already there, skipped: {detail} "
+                             f"({summary.seconds:.1f} s)")
+        self.enrolment_finished.emit(summary)
+
+    def _enrol_finished(self) -> None:
+        self._enrol = None
+        if self._progress is not None:
+            self._progress.close()
+            self._progress.deleteLater()
+            self._progress = None
+        self.enrol_button.setEnabled(True)
+        self.refresh()
+
+    # --- removal ----------------------------------------------------------------------
+    def remove_selected(self) -> None:
+        subjects, photos = [], []
+        for item in self.tree.selectedItems():
+            kind, key = item.data(0, Qt.ItemDataRole.UserRole)
+            (subjects if kind == "subject" else photos).append(key)
+        if not subjects and not photos:
+            return
+        answer = QMessageBox.question(
+            self, "Remove from gallery",
+            f"Remove {len(subjects)} subject(s) and {len(photos)} photo(s) from the gallery? "
+            "The image files on disk are not touched.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.remove(subjects, photos)
+
+    def remove(self, subject_ids: list[int], photo_shas: list[str]) -> Worker:
+        return self._run(remove_items, self.handle, subject_ids, photo_shas,
+                         returned=lambda n: self.summary.setText(f"Removed {n} entries."),
+                         errored=lambda e: self._error("Removing", e),
+                         finished=self.refresh)
+
+    def done(self, r: int) -> None:
+        for w in list(self._workers):
+            w.quit()
+        for w in list(self._workers):
+            w.wait(60000)
+        super().done(r)

@@ -1,0 +1,131 @@
+"""Settings: model, device, style, threshold, gallery location, autosave; applied on OK/Apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sketchlab.core.model_catalog import ModelInfo
+from sketchlab.ui.settings import DEVICES, STYLES, AppSettings, SettingsStore, default_gallery_url
+
+SQLITE = "sqlite:///"
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, store: SettingsStore, models: list[ModelInfo], cuda: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.store = store
+        s = store.value
+        self.model = QComboBox()
+        for m in models:
+            self.model.addItem(f"{m.name}  ({m.config.height}x{m.config.width})", m.name)
+        if self.model.findData(s.model) < 0:
+            self.model.addItem(f"{s.model} (not installed)", s.model)
+        self.model.setCurrentIndex(self.model.findData(s.model))
+        self.device = QComboBox()
+        for d in DEVICES:
+            label = {"auto": "Automatic (GPU when present)", "cpu": "CPU",
+                     "cuda": "NVIDIA GPU (CUDA)" + ("" if cuda else " — none found")}[d]
+            self.device.addItem(label, d)
+        self.device.setCurrentIndex(self.device.findData(s.device))
+        self.style = QComboBox()
+        for st in STYLES:
+            self.style.addItem(st.capitalize(), st)
+        self.style.setCurrentIndex(self.style.findData(s.style))
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.2, 1.2)
+        self.threshold.setSingleStep(0.01)
+        self.threshold.setDecimals(2)
+        self.threshold.setValue(s.threshold)
+        self.threshold.setToolTip("Face distance at or below which a candidate is marked as "
+                                  "within threshold (0.6 is dlib's same-person threshold)")
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 100)
+        self.top_k.setValue(s.top_k)
+        self.gallery = QLineEdit(self._url_to_path(s.resolved_gallery_url))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        gal = QHBoxLayout()
+        gal.addWidget(self.gallery, 1)
+        gal.addWidget(browse)
+        self.autosave = QSpinBox()
+        self.autosave.setRange(1, 3600)
+        self.autosave.setSuffix(" s")
+        self.autosave.setValue(s.autosave_seconds)
+        self.live = QCheckBox("Update the photo while drawing")
+        self.live.setChecked(s.live_preview)
+        form = QFormLayout()
+        form.addRow("Model", self.model)
+        form.addRow("Device", self.device)
+        form.addRow("Sketch style", self.style)
+        form.addRow("Match threshold", self.threshold)
+        form.addRow("Candidates shown", self.top_k)
+        form.addRow("Gallery database", gal)
+        form.addRow("Autosave every", self.autosave)
+        form.addRow("", self.live)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #d9534f")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Apply
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._ok)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.error)
+        lay.addWidget(buttons)
+
+    @staticmethod
+    def _url_to_path(url: str) -> str:
+        return url[len(SQLITE):] if url.startswith(SQLITE) else url
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Gallery database", self.gallery.text(), "SQLite database (*.sqlite *.db)",
+            options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.gallery.setText(path)
+
+    def edited(self) -> AppSettings:
+        text = self.gallery.text().strip()
+        url = text if "://" in text else f"{SQLITE}{Path(text).expanduser()}" if text else ""
+        if url == default_gallery_url():
+            url = ""
+        return self.store.value.replace(
+            model=self.model.currentData(), device=self.device.currentData(),
+            style=self.style.currentData(), threshold=round(self.threshold.value(), 3),
+            top_k=self.top_k.value(), gallery_url=url, autosave_seconds=self.autosave.value(),
+            live_preview=self.live.isChecked())
+
+    def apply(self) -> bool:
+        try:
+            self.store.update(self.edited())
+        except ValueError as exc:
+            self.error.setText(str(exc))
+            return False
+        self.error.clear()
+        return True
+
+    def _ok(self) -> None:
+        if self.apply():
+            self.accept()

@@ -1,0 +1,661 @@
+"""The main window: canvas on the left, live photo and gallery matches on the right.
+
+Wiring only; the parts live in widgets/, dialogs/, workers.py, autosave.py and
+settings.py. Signals at the bottom of the class (sketch_saved, inversion_done, ...) are
+the hooks other features (e.g. case recording) connect to without editing this file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sketchlab.core.imageio import ImageLoadError
+from sketchlab.core.model_catalog import ModelInfo, list_models
+from sketchlab.ui.autosave import Autosaver, Recoverable
+from sketchlab.ui.brush import BrushParams
+from sketchlab.ui.dialogs.help_dialog import TextDialog, about_html, shortcuts_html
+from sketchlab.ui.dialogs.import_dialog import ImportDialog
+from sketchlab.ui.dialogs.settings_dialog import SettingsDialog
+from sketchlab.ui.document import SketchDocument, SketchFileError
+from sketchlab.ui.settings import STYLES, AppSettings, SettingsStore
+from sketchlab.ui.widgets.canvas import IMAGE_SUFFIXES, CanvasView
+from sketchlab.ui.widgets.photo_pane import PhotoPane
+from sketchlab.ui.workers import InversionResult, InversionService, ModelStatus
+
+log = logging.getLogger(__name__)
+
+THROTTLE_MS = 60  # live requests while drawing: at most one per 60 ms (a 16 Hz preview)
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+
+
+def show_error(parent: QWidget | None, title: str, text: str) -> QMessageBox:
+    """A non-blocking, readable error box; the app keeps running."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                      parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setObjectName("errorBox")
+    box.open()
+    log.warning("%s: %s", title, text)
+    return box
+
+
+class MainWindow(QMainWindow):
+    # Hooks for other features (case recording, tests); all carry plain data.
+    sketch_saved = Signal(Path)
+    sketch_opened = Signal(Path)
+    sketch_imported = Signal(Path)
+    inversion_done = Signal(object)  # InversionResult, once on screen
+    match_done = Signal(object)  # MatchOutcome (sketchlab.ui.widgets.match_panel)
+    settings_applied = Signal(object)  # AppSettings
+
+    def __init__(self, store: SettingsStore | None = None, *, autosave_root: Path | None = None,
+                 confirm_close: bool = False) -> None:
+        super().__init__()
+        self.store = store or SettingsStore(parent=self)
+        self.confirm_close = confirm_close
+        self.current_path: Path | None = None
+        self.models: list[ModelInfo] = []
+        self._closing = False
+        self.setWindowTitle("SketchLab")
+        self.setAcceptDrops(True)
+        self.setWindowIcon(QIcon.fromTheme("sketchlab"))  # app.py sets the real icon
+
+        self.document = SketchDocument(parent=self)
+        self.canvas = CanvasView(self.document)
+        self.photo_pane = PhotoPane()
+        self.service = InversionService(self)
+        self._throttle = QTimer(self)
+        self._throttle.setObjectName("inversion-throttle")
+        self._throttle.setSingleShot(True)
+        self._throttle.setInterval(THROTTLE_MS)
+        self._throttle.timeout.connect(lambda: self.request_inversion(final=False))
+        self.autosaver = Autosaver(self.document, self.store.value.autosave_seconds,
+                                   root=autosave_root, parent=self)
+
+        self._build_right_panel()
+        self.match_panel.is_current = lambda r: r.request_id == self.service.latest_id
+        self._build_actions()
+        self._build_status_bar()
+        self._build_toolbars()
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.canvas)
+        splitter.addWidget(self.right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([640, 420])
+        self.splitter = splitter
+        self.setCentralWidget(splitter)
+
+        self.canvas.stroke_moved.connect(self._on_stroke_moved)
+        self.canvas.files_dropped.connect(lambda paths: self.import_file(paths[0]))
+        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.document.undo_stack.indexChanged.connect(self._on_history_changed)
+        self.document.undo_stack.cleanChanged.connect(self._update_title)
+        self.service.result.connect(self._on_inversion)
+        self.service.model_changed.connect(self._on_model_changed)
+        self.service.error.connect(self._on_service_error)
+        self.photo_pane.photo_shown.connect(self.inversion_done)
+        self.autosaver.saved.connect(
+            lambda p: self.autosave_label.setText(f"autosaved {time.strftime('%H:%M:%S')}"))
+        self.autosaver.failed.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+        self.store.changed.connect(self.apply_settings)
+
+        self._loaded_device = self.store.value.device
+        self.refresh_models()
+        self._load_model()
+        self.autosaver.start()
+        self._update_title()
+        geometry = self.store.ui_value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+
+    # --- construction ---------------------------------------------------------------
+    def _build_right_panel(self) -> None:
+        from sketchlab.ui.widgets.match_panel import MatchPanel
+
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("Sketch-inversion model (installed models)")
+        self.model_combo.activated.connect(
+            lambda _i: self._set_setting(model=self.model_combo.currentData()))
+        self.style_combo = QComboBox()
+        self.style_combo.setToolTip("What kind of sketch this is; Auto decides from the "
+                                    "strokes (colour strokes make it a colour sketch)")
+        for st in STYLES:
+            self.style_combo.addItem(st.capitalize(), st)
+        self.style_combo.activated.connect(
+            lambda _i: self._set_setting(style=self.style_combo.currentData()))
+        selectors = QHBoxLayout()
+        selectors.addWidget(QLabel("Model"))
+        selectors.addWidget(self.model_combo, 1)
+        selectors.addWidget(QLabel("Style"))
+        selectors.addWidget(self.style_combo)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(6, 6, 6, 6)
+        tl.addLayout(selectors)
+        tl.addWidget(self.photo_pane, 1)
+        self.match_panel = MatchPanel(self.store, self)
+        self.match_panel.search_done.connect(self.match_done)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(self.match_panel)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        self.right = right
+
+    def _action(self, menu: str, text: str, slot, shortcut: str | QKeySequence.StandardKey |
+                list | None = None, tip: str = "", checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        a.setProperty("menu", menu)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            a.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(f"{text.replace('&', '')} ({a.shortcut().toString()})"
+                         if a.shortcuts() else tip)
+        a.setCheckable(checkable)
+        a.triggered.connect(slot)
+        self.addAction(a)  # shortcuts work even when the toolbar is hidden
+        return a
+
+    def _build_actions(self) -> None:
+        S = QKeySequence.StandardKey
+        A = self._action
+        self.act_new = A("File", "&New sketch", self.new_sketch, S.New, "Start a blank canvas")
+        self.act_open = A("File", "&Open sketch…", self.open_dialog, S.Open,
+                          "Open a SketchLab sketch (PNG + strokes)")
+        self.act_import = A("File", "&Import sketch or photo of one…", self.import_dialog,
+                            "Ctrl+I", "Align a scanned or photographed sketch onto the canvas")
+        self.act_save = A("File", "&Save", self.save, S.Save, "Save the sketch")
+        self.act_save_as = A("File", "Save &as…", self.save_as, "Ctrl+Shift+S")
+        self.act_export = A("File", "&Export synthesized photo…", self.export_photo,
+                            "Ctrl+E", "Save the synthesized photo as an image")
+        self.act_quit = A("File", "&Quit", self.close, S.Quit)
+        stack = self.document.undo_stack
+        self.act_undo = A("Edit", "&Undo", stack.undo, [S.Undo], "Undo the last stroke")
+        self.act_redo = A("Edit", "&Redo", stack.redo, [S.Redo, "Ctrl+Y"], "Redo")
+        stack.canUndoChanged.connect(self.act_undo.setEnabled)
+        stack.canRedoChanged.connect(self.act_redo.setEnabled)
+        self.act_undo.setEnabled(False)
+        self.act_redo.setEnabled(False)
+        self.act_clear = A("Edit", "&Clear canvas", self.document.clear, "Delete",
+                           "Clear the canvas (undoable)")
+        self.act_brush = A("Tools", "&Brush", lambda: self.set_tool("brush"), "B",
+                           "Draw; pressure sets width and darkness", checkable=True)
+        self.act_eraser = A("Tools", "&Eraser", lambda: self.set_tool("eraser"), "E",
+                            "Erase to paper", checkable=True)
+        group = QActionGroup(self)
+        group.addAction(self.act_brush)
+        group.addAction(self.act_eraser)
+        self.act_brush.setChecked(True)
+        self.act_smaller = A("Tools", "Smaller brush", lambda: self.scale_size(1 / 1.2), "[")
+        self.act_bigger = A("Tools", "Bigger brush", lambda: self.scale_size(1.2), "]")
+        self.act_softer = A("Tools", "Softer brush", lambda: self.step_hardness(-0.1), ",")
+        self.act_harder = A("Tools", "Harder brush", lambda: self.step_hardness(0.1), ".")
+        self.act_colour = A("Tools", "Brush &colour…", self.pick_colour, "C",
+                            "Colour strokes are hints for the colour-sketch model")
+        self.act_black = A("Tools", "Reset colour to pencil grey", self.reset_colour, "D")
+        self.act_zoom_in = A("View", "Zoom &in", self.canvas.zoom_in, [S.ZoomIn, "Ctrl+="])
+        self.act_zoom_out = A("View", "Zoom &out", self.canvas.zoom_out, S.ZoomOut)
+        self.act_fit = A("View", "&Fit canvas", self.canvas.fit, "Ctrl+0")
+        self.act_actual = A("View", "Actual &pixels", self.canvas.actual_size, "Ctrl+1")
+        self.act_guide = A("View", "Face &guide", self.canvas.set_guide_visible, "G",
+                           "Show the network's canonical face frame", checkable=True)
+        self.act_guide.setChecked(True)
+        self.act_search = A("Gallery", "&Search gallery", self.match_panel.search, "Ctrl+F",
+                            "Rank gallery faces against the synthesized photo")
+        self.act_gallery = A("Gallery", "&Manage gallery…", self.manage_gallery, "Ctrl+G")
+        self.act_settings = A("Settings", "&Settings…", self.settings_dialog,
+                              [S.Preferences, "Ctrl+,"])
+        self.act_help = A("Help", "&Shortcuts and help", self.help_dialog, S.HelpContents)
+        self.act_about = A("Help", "&About SketchLab", self.about_dialog)
+        menus: dict[str, list[QAction | None]] = {
+            "&File": [self.act_new, self.act_open, self.act_import, None, self.act_save,
+                      self.act_save_as, self.act_export, None, self.act_quit],
+            "&Edit": [self.act_undo, self.act_redo, None, self.act_clear],
+            "&Tools": [self.act_brush, self.act_eraser, None, self.act_smaller,
+                       self.act_bigger, self.act_softer, self.act_harder, self.act_colour,
+                       self.act_black],
+            "&View": [self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual,
+                      None, self.act_guide],
+            "&Gallery": [self.act_search, self.act_gallery],
+            "&Settings": [self.act_settings],
+            "&Help": [self.act_help, self.act_about],
+        }
+        for title, acts in menus.items():
+            m = self.menuBar().addMenu(title)
+            for a in acts:
+                if a is None:
+                    m.addSeparator()
+                else:
+                    m.addAction(a)
+
+    def _build_toolbars(self) -> None:
+        tb = QToolBar("Tools")
+        tb.setObjectName("tools")
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in (self.act_new, self.act_open, self.act_import, self.act_save):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(self.act_undo)
+        tb.addAction(self.act_redo)
+        tb.addAction(self.act_clear)
+        tb.addSeparator()
+        tb.addAction(self.act_brush)
+        tb.addAction(self.act_eraser)
+        tb.addWidget(QLabel(" Size "))
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(1, 120)
+        self.size_slider.setFixedWidth(110)
+        self.size_slider.setToolTip("Brush size in canvas pixels ([ and ])")
+        self.size_slider.valueChanged.connect(self._on_size)
+        tb.addWidget(self.size_slider)
+        self.size_label = QLabel()
+        self.size_label.setMinimumWidth(34)
+        tb.addWidget(self.size_label)
+        tb.addWidget(QLabel(" Hardness "))
+        self.hard_slider = QSlider(Qt.Orientation.Horizontal)
+        self.hard_slider.setRange(0, 100)
+        self.hard_slider.setFixedWidth(80)
+        self.hard_slider.setToolTip("Brush hardness (, and .)")
+        self.hard_slider.valueChanged.connect(self._on_hardness)
+        tb.addWidget(self.hard_slider)
+        self.colour_button = QToolButton()
+        self.colour_button.setToolTip("Brush colour (C); colour strokes are hints for the "
+                                      "colour-sketch model")
+        self.colour_button.clicked.connect(self.pick_colour)
+        tb.addWidget(self.colour_button)
+        tb.addSeparator()
+        tb.addAction(self.act_guide)
+        tb.addAction(self.act_fit)
+        tb.addSeparator()
+        tb.addAction(self.act_search)
+        self.addToolBar(tb)
+        self._sync_brush_widgets()
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.tool_label = QLabel()
+        self.zoom_label = QLabel("100%")
+        self.latency_label = QLabel()
+        self.latency_label.setToolTip("Median time from the end of a stroke to the new photo "
+                                      "on screen, this session")
+        self.autosave_label = QLabel()
+        for w in (self.tool_label, self.zoom_label, self.latency_label, self.autosave_label):
+            sb.addPermanentWidget(w)
+
+    # --- brush ------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        (self.act_eraser if tool == "eraser" else self.act_brush).setChecked(True)
+        self._sync_brush_widgets()
+
+    def _sync_brush_widgets(self) -> None:
+        b = self.canvas.brush
+        size = self.canvas.eraser_size if self.canvas.tool == "eraser" else b.size
+        for w, v in ((self.size_slider, round(size)), (self.hard_slider, round(b.hardness * 100))):
+            w.blockSignals(True)
+            w.setValue(int(v))
+            w.blockSignals(False)
+        self.size_label.setText(f"{size:.0f} px")
+        pm = QPixmap(16, 16)
+        pm.fill(QColor(*b.color))
+        self.colour_button.setIcon(QIcon(pm))
+        self.tool_label.setText(f"{self.canvas.tool} {size:.0f} px, hardness {b.hardness:.1f}")
+        self.canvas.update()
+
+    def _set_brush(self, **changes: object) -> None:
+        import dataclasses
+
+        self.canvas.brush = dataclasses.replace(self.canvas.brush, **changes)
+        self._sync_brush_widgets()
+
+    def _on_size(self, value: int) -> None:
+        if self.canvas.tool == "eraser":
+            self.canvas.eraser_size = float(value)
+            self._sync_brush_widgets()
+        else:
+            self._set_brush(size=float(value))
+
+    def _on_hardness(self, value: int) -> None:
+        self._set_brush(hardness=value / 100.0)
+
+    def scale_size(self, factor: float) -> None:
+        if self.canvas.tool == "eraser":
+            self.canvas.eraser_size = min(400.0, max(1.0, self.canvas.eraser_size * factor))
+            self._sync_brush_widgets()
+        else:
+            self._set_brush(size=min(400.0, max(1.0, self.canvas.brush.size * factor)))
+
+    def step_hardness(self, delta: float) -> None:
+        self._set_brush(hardness=min(1.0, max(0.0, self.canvas.brush.hardness + delta)))
+
+    def pick_colour(self) -> None:
+        c = QColorDialog.getColor(QColor(*self.canvas.brush.color), self, "Brush colour")
+        if c.isValid():
+            self._set_brush(color=(c.red(), c.green(), c.blue()))
+
+    def reset_colour(self) -> None:
+        self._set_brush(color=BrushParams().color)
+
+    # --- inversion --------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        try:
+            self.models = list_models()
+        except OSError as exc:
+            log.error("cannot list models: %s", exc)
+            self.models = []
+        self.model_combo.clear()
+        for m in self.models:
+            self.model_combo.addItem(m.name, m.name)
+        s = self.store.value
+        if self.model_combo.findData(s.model) < 0:
+            self.model_combo.addItem(f"{s.model} (not installed)", s.model)
+        self.model_combo.setCurrentIndex(self.model_combo.findData(s.model))
+        self.style_combo.setCurrentIndex(self.style_combo.findData(s.style))
+
+    def _load_model(self) -> None:
+        s = self.store.value
+        if not any(m.name == s.model for m in self.models) and not Path(s.model).is_file():
+            names = ", ".join(m.name for m in self.models)
+            hint = (f"Installed: {names}. Pick one in the Model list or in Settings."
+                    if names else "No model is installed.")
+            self.photo_pane.set_model_status(
+                None, f"The model “{s.model}” is not installed.\n\n{hint}\n\n"
+                      "You can keep drawing meanwhile.")
+            self.match_panel.set_inversion_available(False)
+            return
+        self.photo_pane.show_loading(s.model)
+        self.service.load_model(s.model, s.device)
+
+    def _on_model_changed(self, status: ModelStatus | None) -> None:
+        self.match_panel.set_inversion_available(status is not None)
+        if status is None:
+            return  # the error handler shows why
+        self.photo_pane.set_model_status(status)
+        self.request_inversion(final=True)
+
+    def _on_service_error(self, exc: Exception) -> None:
+        if self.service.status is None:
+            self.photo_pane.set_model_status(
+                None, f"The model could not be loaded:\n{exc}\n\nPick another model or "
+                      "device in Settings. You can keep drawing meanwhile.")
+        else:
+            self.statusBar().showMessage(f"Inversion failed: {exc}", 10000)
+
+    def request_inversion(self, final: bool = True) -> None:
+        if self._closing:
+            return
+        if final:
+            self._throttle.stop()
+        self.service.submit(self.document.snapshot(), self.store.value.style, final=final)
+
+    def _on_stroke_moved(self) -> None:
+        if self.store.value.live_preview and not self._throttle.isActive():
+            self._throttle.start()
+
+    def _on_history_changed(self, _index: int) -> None:
+        self.request_inversion(final=True)
+
+    def _on_inversion(self, result: InversionResult) -> None:
+        if self._closing:
+            return
+        self.photo_pane.show_result(result)
+        self.match_panel.set_query(result)
+        med = self.photo_pane.median_latency_ms()
+        if med is not None:
+            self.latency_label.setText(f"stroke→photo {med:.0f} ms (median)")
+
+    # --- files ------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        name = self.current_path.name if self.current_path else "Untitled sketch"
+        dirty = "" if self.document.undo_stack.isClean() else " •"
+        self.setWindowTitle(f"{name}{dirty} — SketchLab")
+
+    def _start_dir(self) -> str:
+        d = self.store.ui_value("last_dir", "")
+        return str(d) if d else str(Path.home())
+
+    def _remember_dir(self, path: Path) -> None:
+        self.store.set_ui_value("last_dir", str(path.parent))
+
+    def new_sketch(self) -> None:
+        self.document.clear()
+        self.current_path = None
+        self.autosaver.source = ""
+        self._update_title()
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open sketch", self._start_dir(),
+                                              "SketchLab sketch (*.png);;" + IMAGE_FILTER)
+        if path:
+            self.open_file(Path(path))
+
+    def open_file(self, path: Path) -> bool:
+        try:
+            replayed = self.document.open(path)
+        except SketchFileError as exc:
+            # Not a canvas-shaped PNG: it is an image to import and align instead.
+            log.info("%s", exc)
+            self.import_file(path)
+            return False
+        except (ImageLoadError, OSError) as exc:
+            show_error(self, "Cannot open sketch", f"{exc}\n\nThe current sketch is unchanged.")
+            return False
+        self.current_path = path
+        self.autosaver.source = str(path)
+        self.autosaver.mark_saved()
+        self._remember_dir(path)
+        self._update_title()
+        self.statusBar().showMessage(
+            f"Opened {path.name}" + (" with its strokes" if replayed else ""), 5000)
+        self.request_inversion(final=True)
+        self.sketch_opened.emit(path)
+        return True
+
+    def save(self) -> bool:
+        if self.current_path is None:
+            return self.save_as()
+        return self._save_to(self.current_path)
+
+    def save_as(self) -> bool:
+        start = str(self.current_path or Path(self._start_dir()) / "sketch.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save sketch", start,
+                                              "SketchLab sketch (*.png)")
+        if not path:
+            return False
+        p = Path(path)
+        return self._save_to(p if p.suffix.lower() == ".png" else p.with_suffix(".png"))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except OSError as exc:
+            show_error(self, "Cannot save sketch",
+                       f"Saving to {path} failed: {exc}\n\nNothing was lost: the sketch is "
+                       "still open and autosaved. Try another folder.")
+            return False
+        self.current_path = path
+        self.autosaver.source = str(path)
+        self._remember_dir(path)
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self.sketch_saved.emit(path)
+        return True
+
+    def export_photo(self) -> None:
+        last = self.photo_pane.last
+        if last is None or last.photo is None:
+            show_error(self, "No photo yet", "Draw or import a sketch first; the synthesized "
+                       "photo appears once a model is loaded.")
+            return
+        start = str(Path(self._start_dir()) / "synthesized.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Export synthesized photo", start,
+                                              "PNG image (*.png)")
+        if path:
+            from sketchlab.core.imageio import save_image
+
+            try:
+                save_image(path, last.photo)
+            except OSError as exc:
+                show_error(self, "Cannot export photo", str(exc))
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import sketch", self._start_dir(),
+                                              IMAGE_FILTER)
+        if path:
+            self.import_file(Path(path))
+
+    def import_file(self, path: Path, *, modal: bool = True) -> ImportDialog:
+        """Open the alignment preview; accepting it puts the sketch on the canvas."""
+        dlg = ImportDialog(path, self.document.size, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self._accept_import(dlg, path))
+        dlg.analysed.connect(lambda: dlg.error is not None and (
+            dlg.reject(), show_error(self, "Cannot import image",
+                                     f"{dlg.error}\n\nThe current sketch is unchanged.")))
+        self._remember_dir(path)
+        if modal:
+            dlg.open()
+        return dlg
+
+    def _accept_import(self, dlg: ImportDialog, path: Path) -> None:
+        if dlg.result_image is None:
+            return
+        self.document.set_image(dlg.result_image, f"Import {path.name}")
+        self.statusBar().showMessage(f"Imported {path.name}", 5000)
+        self.sketch_imported.emit(path)
+
+    def dragEnterEvent(self, event) -> None:
+        self.canvas.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        self.canvas.dropEvent(event)
+
+    # --- recovery ---------------------------------------------------------------------
+    def offer_recovery(self) -> bool:
+        """Ask (modally) whether to recover a crashed session's sketch; app start calls this."""
+        found = self.autosaver.find_recoverable()
+        if not found:
+            return False
+        rec = found[0]
+        answer = QMessageBox.question(
+            self, "Recover sketch?",
+            f"SketchLab did not close properly last time. Recover {rec.describe()}?\n\n"
+            "If you choose No, it is kept in the autosave folder's “declined” directory.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes)
+        if answer == QMessageBox.StandardButton.Yes:
+            return self.recover(rec, others=found[1:])
+        for r in found:
+            self.autosaver.set_aside(r)
+        return False
+
+    def recover(self, rec: Recoverable, others: list[Recoverable] | None = None) -> bool:
+        try:
+            self.document.open(rec.sketch)
+        except (ImageLoadError, SketchFileError, OSError) as exc:
+            show_error(self, "Cannot recover sketch", f"{exc}\n\nThe files stay in {rec.folder}.")
+            return False
+        self.current_path = Path(rec.source) if rec.source else None
+        self.autosaver.source = rec.source
+        self.document.undo_stack.resetClean()  # recovered work is not saved yet
+        for r in [rec, *(others or [])]:
+            self.autosaver.set_aside(r)
+        self.autosaver.save_now()
+        self._update_title()
+        self.request_inversion(final=True)
+        self.statusBar().showMessage(f"Recovered {rec.describe()}", 8000)
+        return True
+
+    # --- dialogs ----------------------------------------------------------------------
+    def _set_setting(self, **changes: object) -> None:
+        try:
+            self.store.update(self.store.value.replace(**changes))
+        except ValueError as exc:
+            show_error(self, "Invalid setting", str(exc))
+
+    def apply_settings(self, s: AppSettings) -> None:
+        """Apply a settings change live (the store emits `changed` after saving it)."""
+        self.autosaver.set_interval(s.autosave_seconds)
+        self.refresh_models()
+        status = self.service.status
+        if status is None or status.name != s.model or self._loaded_device != s.device:
+            self._load_model()
+        else:
+            self.request_inversion(final=True)
+        self._loaded_device = s.device
+        self.match_panel.apply_settings(s)
+        self.settings_applied.emit(s)
+
+    def settings_dialog(self) -> None:
+        from sketchlab.core.inference import available_devices
+
+        dlg = SettingsDialog(self.store, list_models(), "cuda" in available_devices(), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+
+    def help_dialog(self) -> None:
+        TextDialog("SketchLab help", shortcuts_html(self.actions()), self).open()
+
+    def about_dialog(self) -> None:
+        loaded = self.service.status.name if self.service.status else None
+        TextDialog("About SketchLab", about_html(list_models(), loaded), self).open()
+
+    def manage_gallery(self) -> None:
+        from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
+
+        dlg = GalleryDialog(self.match_panel.gallery, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+
+    # --- shutdown ---------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.confirm_close and not self.document.undo_stack.isClean():
+            answer = QMessageBox.question(
+                self, "Save sketch?", "The sketch has unsaved changes. Save them?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+            if answer == QMessageBox.StandardButton.Cancel or (
+                    answer == QMessageBox.StandardButton.Save and not self.save()):
+                event.ignore()
+                return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop every timer and thread; a clean exit removes this session's autosave."""
+        if self._closing:
+            return
+        self._closing = True
+        self.store.set_ui_value("geometry", self.saveGeometry())
+        self._throttle.stop()
+        self.statusBar().clearMessage()  # stops its message timer
+        self.autosaver.discard()
+        self.match_panel.shutdown()
+        self.service.shutdown()
+

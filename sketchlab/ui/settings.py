@@ -1,0 +1,121 @@
+"""AppSettings (a frozen dataclass) and the QSettings store that persists and broadcasts it.
+
+The rest of the app only sees AppSettings values; the store is the one place that knows
+the INI keys. The file lives in the user config dir, so SKETCHLAB_HOME isolates tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from sketchlab import paths
+from sketchlab.core.matching import DEFAULT_THRESHOLD
+from sketchlab.core.model_catalog import DEFAULT_MODEL
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+STYLES = ("auto", "line", "pencil", "colour")
+
+
+def default_gallery_url() -> str:
+    return f"sqlite:///{paths.user_data_dir() / 'gallery.sqlite'}"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything the user can set in the Settings dialog; applied live when it changes."""
+
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    style: str = "auto"
+    threshold: float = DEFAULT_THRESHOLD
+    top_k: int = 10
+    gallery_url: str = ""  # empty: default_gallery_url()
+    autosave_seconds: int = 5
+    live_preview: bool = True
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {self.style!r}")
+        if not 0.0 < self.threshold < 2.0:
+            raise ValueError("threshold must be a face distance between 0 and 2")
+        if not 1 <= self.top_k <= 100:
+            raise ValueError("top_k must be between 1 and 100")
+        if not 1 <= self.autosave_seconds <= 3600:
+            raise ValueError("autosave interval must be between 1 s and 1 h")
+
+    @property
+    def resolved_gallery_url(self) -> str:
+        return self.gallery_url or default_gallery_url()
+
+    def replace(self, **changes: object) -> AppSettings:
+        return dataclasses.replace(self, **changes)
+
+
+def settings_path() -> Path:
+    return paths.user_config_dir() / "sketchlab.ini"
+
+
+class SettingsStore(QObject):
+    """Loads AppSettings from QSettings, saves edits, and emits `changed` with the new value."""
+
+    changed = Signal(object)  # AppSettings
+
+    def __init__(self, path: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._qs = QSettings(str(path or settings_path()), QSettings.Format.IniFormat)
+        self._value = self._load()
+
+    @property
+    def value(self) -> AppSettings:
+        return self._value
+
+    def _load(self) -> AppSettings:
+        defaults = AppSettings()
+        raw: dict[str, object] = {}
+        for f in dataclasses.fields(AppSettings):
+            default = getattr(defaults, f.name)
+            v = self._qs.value(f"app/{f.name}", default)
+            try:
+                if isinstance(default, bool):
+                    v = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
+                elif isinstance(default, int):
+                    v = int(v)
+                elif isinstance(default, float):
+                    v = float(v)
+                else:
+                    v = str(v)
+            except (TypeError, ValueError):
+                log.warning("ignoring bad setting %s=%r", f.name, v)
+                v = default
+            raw[f.name] = v
+        try:
+            return AppSettings(**raw)  # type: ignore[arg-type]
+        except ValueError as exc:
+            log.warning("settings file has invalid values (%s); using defaults", exc)
+            return defaults
+
+    def update(self, new: AppSettings) -> None:
+        """Persist and broadcast; no signal when nothing changed."""
+        if new == self._value:
+            return
+        for f in dataclasses.fields(AppSettings):
+            self._qs.setValue(f"app/{f.name}", getattr(new, f.name))
+        self._qs.sync()
+        self._value = new
+        self.changed.emit(new)
+
+    # Window geometry and the like: not part of AppSettings, they are not "settings".
+    def ui_value(self, key: str, default: object = None) -> object:
+        return self._qs.value(f"ui/{key}", default)
+
+    def set_ui_value(self, key: str, value: object) -> None:
+        self._qs.setValue(f"ui/{key}", value)

@@ -1,0 +1,40 @@
+"""UI test fixtures: every test must leave no thread or timer running."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks(qapp):
+    """Fail a test that leaves a worker thread, a Python thread or an active timer behind.
+
+    pytest-qt closes the test's widgets before fixtures are torn down, so this checks
+    that closing a window really stops its work.
+    """
+    from PySide6.QtCore import QThreadPool, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from sketchlab.ui import workers
+
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    QApplication.processEvents()
+    problems = [f"thread {t.objectName() or t} still running" for t in workers.live_threads()]
+    pool = QThreadPool.globalInstance()
+    if pool.activeThreadCount():
+        problems.append(f"{pool.activeThreadCount()} QThreadPool jobs still running")
+    problems += [f"Python thread {t.name} still running" for t in threading.enumerate()
+                 if t.ident not in before and t.is_alive()]
+    for w in QApplication.topLevelWidgets():
+        for timer in w.findChildren(QTimer):
+            if timer.isActive():
+                owner = timer.parent()
+                problems.append(f"timer {timer.objectName() or '(unnamed)'} of "
+                                f"{type(owner).__name__} in {type(w).__name__} still active")
+    for t in workers.live_threads():  # don't let one leak cascade into later tests
+        t.quit()
+        t.wait(5000)
+    assert not problems, "; ".join(problems)

@@ -1,0 +1,133 @@
+"""The main window end to end (offscreen): live photo, no-model state, import, autosave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from sketchlab.ui.main_window import MainWindow
+from sketchlab.ui.settings import SettingsStore
+from tests.ui.helpers import tablet_stroke
+
+WAIT_MS = 10000  # generous for a loaded 2-core CI machine; typical is well under 1 s
+
+
+def _make_window(qtbot, model: str, tmp_path=None) -> MainWindow:
+    store = SettingsStore()
+    store.update(store.value.replace(model=model, device="cpu"))
+    w = MainWindow(store, autosave_root=tmp_path)
+    qtbot.addWidget(w)
+    w.resize(1100, 760)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path):
+    w = _make_window(qtbot, str(tiny_model), tmp_path / "autosave")
+    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
+    return w
+
+
+def _draw(w: MainWindow, y: float = 300.0, pressure: float = 0.8) -> None:
+    c = w.canvas
+    pts = []
+    for x in range(120, 400, 8):
+        wp = c._transform().map(__import__("PySide6.QtCore").QtCore.QPointF(x, y))
+        pts.append((wp.x(), wp.y()))
+    tablet_stroke(c, pts, pressure)
+
+
+def test_photo_pane_updates_after_a_stroke(qtbot, window):
+    shown = []
+    window.inversion_done.connect(shown.append)
+    _draw(window)
+    qtbot.waitUntil(lambda: any(r.final and r.photo is not None for r in shown),
+                    timeout=WAIT_MS)
+    res = [r for r in shown if r.final][-1]
+    assert res.photo.shape == (64, 48, 3)  # the tiny model's frame
+    assert res.request_id == window.service.latest_id
+    assert window.photo_pane.view.pixmap() is not None
+    assert "CPU" in window.photo_pane.info.text() and "ms" in window.photo_pane.info.text()
+    assert window.photo_pane.median_latency_ms() is not None
+
+
+def test_no_model_installed_keeps_canvas_usable(qtbot, tmp_path):
+    w = _make_window(qtbot, "no-such-model", tmp_path / "autosave")
+    assert w.photo_pane.status is None
+    assert "not installed" in w.photo_pane.view.text()
+    _draw(w)
+    assert len(w.document.strokes) == 1
+    assert not w.match_panel.button.isEnabled()
+
+
+def test_open_bad_file_shows_error_and_keeps_sketch(qtbot, window, tmp_path):
+    _draw(window)
+    before = window.document.snapshot()
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    assert window.open_file(bad) is False
+    boxes = [b for b in QApplication.topLevelWidgets()
+             if isinstance(b, QMessageBox) and b.isVisible()]
+    assert boxes and "not a recognised image" in boxes[0].text()
+    assert np.array_equal(window.document.pixels, before)
+    boxes[0].close()
+
+
+def test_autosave_and_recovery_after_crash(qtbot, tiny_model, tmp_path):
+    root = tmp_path / "autosave"
+    crashed = _make_window(qtbot, str(tiny_model), root)
+    _draw(crashed)
+    _draw(crashed, y=420, pressure=0.4)
+    drawn = crashed.document.snapshot()
+    assert crashed.autosaver.save_now()
+    # A crash: the process dies without shutdown(); its autosave folder stays behind.
+    crashed.autosaver.stop()
+    folder = crashed.autosaver.folder
+    assert (folder / "sketch.png").is_file()
+
+    fresh = _make_window(qtbot, str(tiny_model), root)
+    found = fresh.autosaver.find_recoverable()
+    assert [r.folder for r in found] == [folder]
+    assert fresh.recover(found[0])
+    assert np.array_equal(fresh.document.pixels, drawn)
+    assert len(fresh.document.strokes) == 2  # strokes came back, undoable
+    assert not fresh.document.undo_stack.isClean()
+    assert fresh.autosaver.find_recoverable() == []  # set aside, not offered twice
+    assert (root / "declined").is_dir() or not folder.exists()
+    crashed.shutdown()
+    fresh.shutdown()
+    assert not fresh.autosaver.folder.exists()  # a clean exit leaves no autosave
+
+
+def test_help_lists_every_tool_shortcut(window):
+    from sketchlab.ui.dialogs.help_dialog import shortcut_rows
+
+    rows = {t: k for _m, t, k in shortcut_rows(window.actions())}
+    for name in ("Brush", "Eraser", "Undo", "Redo", "Clear canvas", "Bigger brush",
+                 "Smaller brush", "Face guide", "Fit canvas", "Search gallery",
+                 "Import sketch or photo of one…", "Brush colour…"):
+        assert name in rows, name
+
+
+def test_import_cufs_sketch_fills_canvas(qtbot, window, shared_data):
+    sketch = shared_data / "cufs_cuhk" / "test" / "sketches" / "f1-001-01-sz1.jpg"
+    dlg = window.import_file(sketch)
+    qtbot.waitUntil(lambda: dlg.analysis is not None or dlg.error is not None, timeout=30000)
+    assert dlg.error is None
+    assert dlg.analysis.method == "landmarks"
+    assert window.document.is_blank  # nothing happens before the user accepts
+    dlg.dx.setValue(4.0)  # a correction in the preview reaches the canvas
+    dlg.accept()
+    px = window.document.pixels
+    ink = px.min(axis=2) < 160
+    h, w = px.shape[:2]
+    assert ink.mean() > 0.05  # a real pencil sketch, not a few specks
+    ys, xs = np.nonzero(ink)
+    # The face fills the frame the way CUFS does: ink spans most of both axes.
+    assert xs.max() - xs.min() > 0.6 * w and ys.max() - ys.min() > 0.6 * h
+    assert window.document.undo_stack.undoText().startswith("Import")
+    window.document.undo_stack.undo()
+    assert window.document.is_blank
