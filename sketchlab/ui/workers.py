@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ def start_worker(fn: Callable[..., Any], *args: Any, connect: dict[str, Callable
     for name, slot in (connect or {}).items():
         getattr(worker, name).connect(slot)
     thread.started.connect(worker.run)
-    worker.finished.connect(thread.quit)
+    # Direct: QThread.quit is thread-safe, and a queued call would need the UI event loop,
+    # so wait() from the UI thread could never return.
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     ref = weakref.ref(thread)
     thread.finished.connect(lambda: (t := ref()) is not None and _forget(t))
     _LIVE.add(thread)

@@ -7,6 +7,31 @@ import threading
 import pytest
 
 
+def leaks(threads_before: set[int]) -> list[str]:
+    """Threads, pool jobs and active timers that outlived a test (empty when clean)."""
+    from PySide6.QtCore import QThreadPool, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from sketchlab.ui import workers
+
+    problems = [f"thread {t.objectName() or t} still running" for t in workers.live_threads()]
+    pool = QThreadPool.globalInstance()
+    if pool.activeThreadCount():
+        problems.append(f"{pool.activeThreadCount()} QThreadPool jobs still running")
+    # _DummyThread: Python's stand-in for a foreign (Qt) thread that logged; it never
+    # "ends", and the QThreads themselves are checked above.
+    problems += [f"Python thread {t.name} still running" for t in threading.enumerate()
+                 if t.ident not in threads_before and t.is_alive()
+                 and not isinstance(t, threading._DummyThread)]
+    for w in QApplication.topLevelWidgets():
+        for timer in w.findChildren(QTimer):
+            if timer.isActive():
+                owner = timer.parent()
+                problems.append(f"timer {timer.objectName() or '(unnamed)'} of "
+                                f"{type(owner).__name__} in {type(w).__name__} still active")
+    return problems
+
+
 @pytest.fixture(autouse=True)
 def _no_leaks(qapp):
     """Fail a test that leaves a worker thread, a Python thread or an active timer behind.
@@ -14,7 +39,6 @@ def _no_leaks(qapp):
     pytest-qt closes the test's widgets before fixtures are torn down, so this checks
     that closing a window really stops its work.
     """
-    from PySide6.QtCore import QThreadPool, QTimer
     from PySide6.QtWidgets import QApplication
 
     from sketchlab.ui import workers
@@ -22,18 +46,7 @@ def _no_leaks(qapp):
     before = {t.ident for t in threading.enumerate()}
     yield
     QApplication.processEvents()
-    problems = [f"thread {t.objectName() or t} still running" for t in workers.live_threads()]
-    pool = QThreadPool.globalInstance()
-    if pool.activeThreadCount():
-        problems.append(f"{pool.activeThreadCount()} QThreadPool jobs still running")
-    problems += [f"Python thread {t.name} still running" for t in threading.enumerate()
-                 if t.ident not in before and t.is_alive()]
-    for w in QApplication.topLevelWidgets():
-        for timer in w.findChildren(QTimer):
-            if timer.isActive():
-                owner = timer.parent()
-                problems.append(f"timer {timer.objectName() or '(unnamed)'} of "
-                                f"{type(owner).__name__} in {type(w).__name__} still active")
+    problems = leaks(before)
     for t in workers.live_threads():  # don't let one leak cascade into later tests
         t.quit()
         t.wait(5000)
