@@ -22,6 +22,8 @@ COMMANDS = (
     "sketchlab.commands.bench",
     "sketchlab.commands.models",
     "sketchlab.commands.case",
+    "sketchlab.commands.gallery",
+    "sketchlab.commands.match",
 )
 
 
@@ -65,4 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Re-import under the package name so `python -m sketchlab.cli` raises and catches the
+    # same UserError class the commands import.
+    from sketchlab.cli import main as _main
+
+    sys.exit(_main())

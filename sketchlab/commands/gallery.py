@@ -1,0 +1,205 @@
+"""`sketchlab gallery enroll|list|remove|stats`: manage the photo gallery searched by `match`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tqdm import tqdm
+
+
+def add_db_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=None, metavar="URL",
+                   help="SQLAlchemy URL or SQLite file (default: $SKETCHLAB_DB or the "
+                   "gallery in the user data folder)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gallery", help="enrol, list, remove and count gallery photos")
+    gsub = p.add_subparsers(dest="gallery_command", metavar="ACTION", required=True)
+
+    e = gsub.add_parser("enroll", help="add photos: folders (recursive), files, manifest.csv")
+    e.add_argument("paths", nargs="+", metavar="PATH")
+    add_db_argument(e)
+    e.add_argument("--subject", default=None,
+                   help="enrol every photo as this one subject (default: manifest identity, "
+                   "else sub-folder name, else file name)")
+    e.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    e.add_argument("--batch-size", type=int, default=64,
+                   help="photos per commit; a crash loses at most one batch (default 64)")
+    e.add_argument("--largest-face", action="store_true",
+                   help="enrol the largest face of multi-face photos instead of skipping them")
+    e.add_argument("--no-cache", action="store_true",
+                   help="ignore the shared embedding cache (for timing)")
+    e.add_argument("--json", action="store_true", help="print the summary as JSON")
+    e.add_argument("--show-skipped", type=int, default=20, metavar="N",
+                   help="list up to N skipped files with reasons (default 20)")
+    e.set_defaults(handler=run_enroll)
+
+    ls = gsub.add_parser("list", help="list subjects, or the photos of one subject")
+    add_db_argument(ls)
+    ls.add_argument("--subject", default=None, metavar="ID|NAME",
+                    help="list this subject's photos")
+    ls.add_argument("--photos", action="store_true", help="list every photo")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=run_list)
+
+    rm = gsub.add_parser("remove", help="remove a subject (with photos) or one photo")
+    add_db_argument(rm)
+    what = rm.add_mutually_exclusive_group(required=True)
+    what.add_argument("--subject", metavar="ID|NAME")
+    what.add_argument("--photo", metavar="SHA256", help="full SHA-256 or a unique prefix")
+    rm.set_defaults(handler=run_remove)
+
+    st = gsub.add_parser("stats", help="counts, size and schema of the gallery")
+    add_db_argument(st)
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(handler=run_stats)
+
+
+def _open(args: argparse.Namespace):
+    from sketchlab.cli import UserError
+    from sketchlab.db.engine import GalleryDBError
+    from sketchlab.db.gallery import open_gallery
+
+    try:
+        g = open_gallery(args.db)
+    except GalleryDBError as exc:
+        raise UserError(str(exc)) from exc
+    if g.backup is not None:
+        print(f"gallery schema upgraded; backup of the old database: {g.backup}",
+              file=sys.stderr)
+    return g
+
+
+def _subject_ids(g, key: str) -> list[int]:
+    from sketchlab.cli import UserError
+
+    if key.isdigit() and g.subject(int(key)) is not None:
+        return [int(key)]
+    ids = [s.id for s in g.subjects(name=key)]
+    if not ids:
+        raise UserError(f"no subject with id or name {key!r}; see `sketchlab gallery list`")
+    return ids
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    from sketchlab.db.enroll import EnrollProgress
+
+    g = _open(args)
+    bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr, dynamic_ncols=True,
+               disable=None)
+
+    def progress(p: EnrollProgress) -> None:
+        if bar.total != p.total:
+            bar.total = p.total
+        bar.n = p.done
+        bar.set_postfix(enrolled=p.enrolled, dup=p.duplicates, skipped=p.skipped,
+                        refresh=False)
+        bar.refresh()
+
+    try:
+        summary = g.enroll(args.paths, subject=args.subject, workers=args.workers,
+                           batch_size=max(1, args.batch_size), largest_face=args.largest_face,
+                           use_cache=not args.no_cache, progress=progress)
+    finally:
+        bar.close()
+        g.close()
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        counts = summary.counts()
+        skipped = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
+        print(f"enrolled {summary.enrolled} of {summary.total} photos "
+              f"({summary.new_subjects} new subjects) in {summary.seconds:.1f} s "
+              f"= {summary.faces_per_s:.1f} faces/s on {summary.workers} worker(s); "
+              f"{summary.duplicates} already in the gallery; "
+              f"{len(summary.skipped)} skipped" + (f" ({skipped})" if skipped else ""))
+        for s in summary.skipped[:max(0, args.show_skipped)]:
+            print(f"  skipped {s.path}: {s.reason}")
+        if len(summary.skipped) > args.show_skipped:
+            print(f"  ... and {len(summary.skipped) - args.show_skipped} more (use --json)")
+        if summary.cancelled:
+            print("cancelled: committed photos are kept; rerun to continue")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    g = _open(args)
+    try:
+        if args.subject is not None or args.photos:
+            ids = _subject_ids(g, args.subject) if args.subject is not None else [None]
+            photos = [p for sid in ids for p in g.photos(subject_id=sid)]
+            if args.json:
+                print(json.dumps([{"id": p.id, "sha256": p.sha256, "subject_id": p.subject_id,
+                                   "subject": p.subject_name, "source_path": p.source_path,
+                                   "width": p.width, "height": p.height,
+                                   "added_at": p.added_at.isoformat(),
+                                   "box": list(p.box) if p.box else None} for p in photos],
+                                 indent=2))
+            else:
+                for p in photos:
+                    print(f"{p.sha256[:16]}  {p.subject_id:>6}  {p.subject_name:24.24s}  "
+                          f"{p.width}x{p.height}  {p.source_path}")
+                print(f"{len(photos)} photo(s)")
+            return 0
+        subjects = g.subjects()
+        if args.json:
+            print(json.dumps([{"id": s.id, "name": s.name, "external_ref": s.external_ref,
+                               "notes": s.notes, "photos": s.n_photos,
+                               "created_at": s.created_at.isoformat()} for s in subjects],
+                             indent=2))
+        else:
+            for s in subjects:
+                ref = f"  [{s.external_ref}]" if s.external_ref else ""
+                print(f"{s.id:>6}  {s.name}{ref}  ({s.n_photos} photo{'s' * (s.n_photos != 1)})")
+            print(f"{len(subjects)} subject(s)")
+        return 0
+    finally:
+        g.close()
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from sketchlab.cli import UserError
+
+    g = _open(args)
+    try:
+        if args.photo:
+            try:
+                ok = g.remove_photo(args.photo)
+            except ValueError as exc:
+                raise UserError(str(exc)) from exc
+            if not ok:
+                raise UserError(f"no photo with SHA-256 {args.photo}")
+            print(f"removed photo {args.photo}")
+            return 0
+        ids = _subject_ids(g, args.subject)
+        if len(ids) > 1:
+            raise UserError(f"{len(ids)} subjects are named {args.subject!r} "
+                            f"(ids {', '.join(map(str, ids))}); remove one by id")
+        n = g.remove_subject(ids[0])
+        print(f"removed subject {ids[0]} and {n} photo(s)")
+        return 0
+    finally:
+        g.close()
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    g = _open(args)
+    try:
+        st = g.stats()
+    finally:
+        g.close()
+    if args.json:
+        print(json.dumps(st.as_dict(), indent=2))
+        return 0
+    print(f"gallery   {st.url}")
+    print(f"schema    {st.schema}   revision {st.revision}")
+    print(f"subjects  {st.subjects}")
+    print(f"photos    {st.photos}")
+    for model, n in st.models.items():
+        print(f"faces     {n}  ({model})")
+    if st.db_bytes is not None:
+        print(f"size      {st.db_bytes / 1e6:.1f} MB")
+    return 0

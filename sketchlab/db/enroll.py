@@ -1,0 +1,465 @@
+"""Bulk enrolment: folders, files and manifest.csv in; subjects, photos and descriptors out.
+
+The work is split so that the slow part parallelises and the database keeps one writer:
+- this process walks the inputs, hashes each file (SHA-256, the dedupe key), skips what
+  the gallery already holds, and looks up the shared EmbeddingCache;
+- worker processes (one per core, `spawn`, so it is safe from a GUI thread) decode the
+  image, run dlib's HOG detector and the 128-d descriptor (~80 ms a face) and cut a
+  face-centred thumbnail;
+- this process writes results in batches, one transaction each, so a kill -9 loses at
+  most the batch in flight and a rerun skips everything already committed.
+A bad file (corrupt, not an image, no face, several faces, too big) is reported with its
+reason and skipped; nothing aborts the batch.
+
+Identities: a manifest's `identity` (or `subject`/`name`) column; for folders, the name
+of the sub-folder a file sits in, or the file's stem when it sits at the top; `subject=`
+overrides both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from sketchlab.core.matching import FaceScan, sha256_file
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+THUMB_SIZE = 128
+DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; embed at full size
+DEFAULT_BATCH = 64
+MIN_POOL_JOBS = 24
+
+Status = Literal["enrolled", "duplicate", "no_face", "multi_face", "unreadable", "missing",
+                 "not_image"]
+
+
+@dataclass(frozen=True)
+class EnrollItem:
+    path: Path
+    subject: str
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnrollProgress:
+    """Sent after every file; plain data, safe to hand to another thread."""
+
+    done: int
+    total: int
+    enrolled: int
+    duplicates: int
+    skipped: int
+    committed: int
+    path: str
+    elapsed_s: float
+
+
+@dataclass
+class EnrollSummary:
+    total: int = 0
+    enrolled: int = 0
+    duplicates: int = 0
+    new_subjects: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+    computed: int = 0  # descriptors computed (not from the cache)
+    workers: int = 1
+
+    @property
+    def faces_per_s(self) -> float:
+        return self.enrolled / self.seconds if self.seconds > 0 else 0.0
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.skipped:
+            out[s.status] = out.get(s.status, 0) + 1
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        return {"total": self.total, "enrolled": self.enrolled, "duplicates": self.duplicates,
+                "new_subjects": self.new_subjects, "skipped": self.counts(),
+                "cancelled": self.cancelled, "seconds": round(self.seconds, 2),
+                "faces_per_s": round(self.faces_per_s, 2), "computed": self.computed,
+                "workers": self.workers,
+                "skipped_files": [{"path": s.path, "status": s.status, "reason": s.reason}
+                                  for s in self.skipped]}
+
+
+# ---------------------------------------------------------------- inputs
+
+def _manifest_items(path: Path, subject: str | None) -> Iterator[EnrollItem | SkippedFile]:
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (generator)
+    except OSError as exc:
+        yield SkippedFile(str(path), "unreadable", f"cannot read manifest: {exc}")
+        return
+    with fh:
+        reader = csv.DictReader(fh)
+        cols = {c.strip().lower(): c for c in reader.fieldnames or []}
+        photo_col = next((cols[c] for c in ("photo", "path", "file", "image") if c in cols),
+                         None)
+        id_col = next((cols[c] for c in ("identity", "subject", "name") if c in cols), None)
+        ref_col = cols.get("external_ref")
+        if photo_col is None:
+            yield SkippedFile(str(path), "unreadable", "manifest has no photo/path column "
+                              f"(columns: {', '.join(cols) or 'none'})")
+            return
+        for row in reader:
+            rel = (row.get(photo_col) or "").strip()
+            if not rel:
+                continue  # e.g. a sketch-only row
+            p = Path(rel) if Path(rel).is_absolute() else path.parent / rel
+            name = subject or (row.get(id_col) or "").strip() if id_col else subject
+            yield EnrollItem(p, name or p.stem,
+                             (row.get(ref_col) or "").strip() or None if ref_col else None)
+
+
+def iter_items(paths: Iterable[str | os.PathLike[str]], subject: str | None = None
+               ) -> Iterator[EnrollItem | SkippedFile]:
+    """Expand PATHs (folders recursively, image files, manifest.csv) into work items.
+
+    Inside folders, files whose suffix is not an image type are reported as `not_image`
+    (hidden files are ignored); files named on the command line are always tried.
+    """
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if not f.is_file() or any(part.startswith(".") for part in
+                                          f.relative_to(p).parts):
+                    continue
+                if f.suffix.lower() not in IMAGE_SUFFIXES:
+                    yield SkippedFile(str(f), "not_image",
+                                      f"not an image file type ({f.suffix or 'no suffix'})")
+                    continue
+                rel = f.relative_to(p)
+                name = subject or (rel.parent.name if len(rel.parts) > 1 else f.stem)
+                yield EnrollItem(f, name)
+        elif p.suffix.lower() == ".csv" and p.is_file():
+            yield from _manifest_items(p, subject)
+        elif p.is_file():
+            yield EnrollItem(p, subject or p.stem)
+        else:
+            yield SkippedFile(str(p), "missing", "no such file or folder")
+
+
+# ---------------------------------------------------------------- worker side
+
+@dataclass(frozen=True)
+class _Task:
+    index: int
+    path: str
+    sha256: str
+    cached: FaceScan | None
+    largest_face: bool
+
+
+@dataclass(frozen=True)
+class _Result:
+    index: int
+    sha256: str
+    status: Status
+    reason: str = ""
+    scan: FaceScan | None = None  # to write back to the cache (None: nothing new)
+    width: int = 0
+    height: int = 0
+    thumbnail: bytes = b""
+
+
+def _init_worker() -> None:
+    # One BLAS/OpenMP thread per worker: the pool already uses every core.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import warnings
+
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    from sketchlab.core import matching
+
+    matching._fr()  # pay the ~2 s import once per worker, not on the first photo
+
+
+def face_thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = THUMB_SIZE
+                   ) -> bytes:
+    """A square JPEG around the face with room for hair and chin."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    top, right, bottom, left = box
+    cy, cx = (top + bottom) / 2, (left + right) / 2
+    half = max(bottom - top, right - left) * 0.9
+    y0, y1 = int(max(0, cy - half)), int(min(h, cy + half))
+    x0, x1 = int(max(0, cx - half)), int(min(w, cx + half))
+    crop = Image.fromarray(rgb[y0:y1, x0:x1])
+    crop.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    crop.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _detect_scaled(rgb: np.ndarray) -> tuple[list[tuple[int, int, int, int]], float]:
+    import cv2
+
+    from sketchlab.core.matching import detect_faces
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
+                                                interpolation=cv2.INTER_AREA)
+    boxes = detect_faces(small)
+    if scale != 1.0:
+        boxes = [(round(t / scale), min(w, round(r / scale)), min(h, round(b / scale)),
+                  round(left / scale)) for t, r, b, left in boxes]
+    return boxes, scale
+
+
+def process(task: _Task) -> _Result:
+    """Decode, detect, embed and thumbnail one photo. Runs in a worker (or inline)."""
+    from sketchlab.core.imageio import ImageLoadError, load_image
+    from sketchlab.core.matching import scan_faces
+
+    try:
+        rgb = load_image(task.path)
+    except ImageLoadError as exc:
+        return _Result(task.index, task.sha256, "unreadable", str(exc))
+    except Exception as exc:  # a decoder bug must not end the batch
+        return _Result(task.index, task.sha256, "unreadable", f"cannot decode: {exc}")
+    h, w = rgb.shape[:2]
+    cached, fresh = task.cached, None
+    try:
+        known_none = cached is not None and cached.vector is None and cached.n_faces == 0
+        known_face = cached is not None and cached.box is not None and cached.n_faces > 0
+        if known_none or known_face:
+            scan = cached
+        else:
+            boxes, _ = _detect_scaled(rgb)
+            vec = cached.vector if cached is not None else None
+            scan = (FaceScan(None, None, 0) if not boxes else
+                    scan_faces(rgb, box=boxes[0], vector=vec, n_faces=len(boxes)))
+            fresh = scan
+    except Exception as exc:
+        return _Result(task.index, task.sha256, "unreadable", f"face detection failed: {exc}")
+    if scan.n_faces == 0 or scan.vector is None or scan.box is None:
+        return _Result(task.index, task.sha256, "no_face",
+                       "no face found (the HOG detector needs a roughly frontal face of at "
+                       "least ~40 px)", scan=fresh)
+    if scan.n_faces > 1 and not task.largest_face:
+        return _Result(task.index, task.sha256, "multi_face",
+                       f"{scan.n_faces} faces found; crop it to one person, or enrol with "
+                       "--largest-face", scan=fresh)
+    return _Result(task.index, task.sha256, "enrolled", scan=fresh, width=w, height=h,
+                   thumbnail=face_thumbnail(rgb, scan.box))
+
+
+# ---------------------------------------------------------------- driver
+
+@dataclass(frozen=True)
+class EnrolledPhoto:
+    """One result ready to write: what Gallery.write_batch needs."""
+
+    item: EnrollItem
+    sha256: str
+    scan: FaceScan
+    width: int
+    height: int
+    thumbnail: bytes
+
+
+ProgressFn = Callable[[EnrollProgress], None]
+WriteFn = Callable[[Sequence[EnrolledPhoto]], int]  # returns new subjects
+ExistingFn = Callable[[Sequence[str]], set[str]]
+
+
+def default_workers() -> int:
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, n or 1)
+
+
+def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: ExistingFn,
+                  write: WriteFn, cache: object | None = None, workers: int | None = None,
+                  batch_size: int = DEFAULT_BATCH, largest_face: bool = False,
+                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                  ) -> EnrollSummary:
+    """Drive one enrolment. `existing(shas)` says which are already in the gallery,
+    `write(batch)` commits a batch; `cache` is an EmbeddingCache or None."""
+    t0 = time.perf_counter()
+    summary = EnrollSummary(workers=workers or default_workers())
+    all_items = list(items)
+    summary.total = len(all_items)
+    pending: list[EnrolledPhoto] = []
+    pending_scans: list[tuple[str, FaceScan]] = []
+    seen: set[str] = set()
+    committed = 0
+    done = 0
+    last_path = ""
+
+    def flush() -> None:
+        nonlocal committed, pending, pending_scans
+        if pending:
+            summary.new_subjects += write(pending)
+            committed += len(pending)
+        if pending_scans and cache is not None:
+            cache.put_scans(pending_scans)  # type: ignore[attr-defined]
+        pending, pending_scans = [], []
+
+    def report() -> None:
+        if progress is not None:
+            progress(EnrollProgress(done, summary.total, summary.enrolled, summary.duplicates,
+                                    len(summary.skipped), committed, last_path,
+                                    time.perf_counter() - t0))
+
+    def skip(path: str, status: Status, reason: str) -> None:
+        nonlocal done, last_path
+        summary.skipped.append(SkippedFile(path, status, reason))
+        log.info("skipped %s: %s", path, reason)
+        done += 1
+        last_path = path
+        report()
+
+    # Pass 1 (this process): hash, dedupe, consult the cache. Cheap next to embedding.
+    tasks: list[_Task] = []
+    by_index: dict[int, EnrollItem] = {}
+    work = [x for x in all_items if isinstance(x, EnrollItem)]
+    for x in all_items:
+        if isinstance(x, SkippedFile):
+            summary.skipped.append(x)
+            done += 1
+    for start in range(0, len(work), 512):
+        if cancel is not None and cancel.is_set():
+            break
+        chunk = work[start:start + 512]
+        shas: list[str | None] = []
+        for item in chunk:
+            try:
+                shas.append(sha256_file(item.path))
+            except OSError as exc:
+                shas.append(None)
+                skip(str(item.path), "missing" if isinstance(exc, FileNotFoundError)
+                     else "unreadable", f"cannot read file: {exc.strerror or exc}")
+        known = existing([s for s in shas if s])
+        for item, sha in zip(chunk, shas, strict=True):
+            if sha is None:
+                continue
+            if sha in known or sha in seen:
+                summary.duplicates += 1
+                done += 1
+                last_path = str(item.path)
+                report()
+                continue
+            seen.add(sha)
+            cached = None
+            if cache is not None:
+                hit, cached = cache.get_scan(sha)  # type: ignore[attr-defined]
+                if hit and cached is not None and cached.n_faces == -1:
+                    cached = FaceScan(cached.vector, None, -1)  # vector known, box not
+            idx = len(tasks)
+            by_index[idx] = item
+            tasks.append(_Task(idx, str(item.path), sha, cached, largest_face))
+
+    def handle(res: _Result) -> None:
+        nonlocal done, last_path
+        item = by_index[res.index]
+        if res.scan is not None:
+            pending_scans.append((res.sha256, res.scan))
+            summary.computed += 1
+        if res.status == "enrolled":
+            cached = tasks[res.index].cached
+            scan = res.scan if res.scan is not None else cached
+            assert scan is not None
+            pending.append(EnrolledPhoto(item, res.sha256, scan, res.width, res.height,
+                                         res.thumbnail))
+            summary.enrolled += 1
+            done += 1
+            last_path = str(item.path)
+            report()
+        else:
+            skip(str(item.path), res.status, res.reason)
+        if len(pending) >= batch_size or len(pending_scans) >= 4 * batch_size:
+            flush()
+
+    n_compute = sum(1 for t in tasks if t.cached is None or t.cached.box is None)
+    # Starting a worker costs ~2.5 s (spawn + importing dlib): not worth it for a handful.
+    n_workers = 1 if n_compute < MIN_POOL_JOBS else min(summary.workers, n_compute)
+    summary.workers = n_workers
+    try:
+        if n_workers <= 1:
+            for task in tasks:
+                if cancel is not None and cancel.is_set():
+                    summary.cancelled = True
+                    break
+                handle(process(task))
+        else:
+            _run_pool(tasks, n_workers, handle, cancel, summary)
+    finally:
+        flush()  # commit whatever finished, also on error or Ctrl-C
+        summary.seconds = time.perf_counter() - t0
+    if cancel is not None and cancel.is_set():
+        summary.cancelled = True
+    return summary
+
+
+def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], None],
+              cancel: threading.Event | None, summary: EnrollSummary) -> None:
+    """Feed tasks to a process pool, a bounded window at a time. If a worker dies (a
+    decoder crashing on a hostile file), start a new pool and retry what was in flight
+    once; a file in flight during two crashes is reported, not retried again."""
+    ctx = multiprocessing.get_context("spawn")  # fork is unsafe under a GUI's threads
+    window = n_workers * 4  # bounded in flight: cancel is quick, memory stays flat
+    queue: list[_Task] = list(reversed(tasks))
+    crashes: dict[int, int] = {}
+    while queue:
+        inflight: dict[Future[_Result], _Task] = {}
+        pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker)
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    summary.cancelled = True
+                    queue.clear()
+                    break
+                while len(inflight) < window and queue:
+                    task = queue.pop()
+                    inflight[pool.submit(process, task)] = task
+                if not inflight:
+                    break
+                finished, _ = wait(inflight, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    task = inflight.pop(fut)
+                    handle(fut.result())
+            # Let the in-flight few finish so their work is kept (each is < 1 s).
+            for fut in list(inflight):
+                task = inflight.pop(fut)
+                if not fut.cancel():
+                    handle(fut.result())
+        except BrokenProcessPool:
+            log.warning("an enrolment worker died; restarting the pool")
+            lost = [task, *inflight.values()]
+            for t in lost:
+                crashes[t.index] = crashes.get(t.index, 0) + 1
+                if crashes[t.index] >= 2:
+                    handle(_Result(t.index, t.sha256, "unreadable",
+                                   "the image decoder or face detector crashed on this file"))
+                else:
+                    queue.append(t)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,381 @@
+"""The gallery API used by the CLI and the desktop app. No Qt; plain dataclasses out.
+
+    from sketchlab.db.gallery import open_gallery
+    g = open_gallery()                  # default: SQLite in the user data dir (or $SKETCHLAB_DB)
+    g = open_gallery("postgresql+psycopg://lab@server/gallery")   # any SQLAlchemy URL
+    summary = g.enroll(["photos/", "more/manifest.csv"], progress=cb, cancel=event)
+    g.subjects(); g.photos(subject_id=3); g.stats(); g.thumbnail(sha)
+    g.remove_subject(3); g.remove_photo(sha)
+    g.matcher().search(embedding, k=10)   # see sketchlab.db.search
+
+`open_gallery` migrates the schema to the newest revision (backing up an existing SQLite
+file first). A Gallery is thread-safe: every call opens its own short session, and the
+objects it returns (SubjectInfo, PhotoInfo, GalleryStats, EnrollSummary, ...) are frozen
+or plain dataclasses, never ORM objects, so they can cross threads. `enroll` blocks; run
+it on a worker thread and pass `progress` (called on that thread) and a `cancel` Event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from sketchlab import paths
+from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL, EmbeddingCache
+from sketchlab.db.engine import (
+    default_url,
+    make_engine,
+    migrate,
+    normalise_url,
+    session_factory,
+    session_scope,
+    sqlite_path,
+)
+from sketchlab.db.enroll import (
+    DEFAULT_BATCH,
+    EnrolledPhoto,
+    EnrollSummary,
+    ProgressFn,
+    iter_items,
+    run_enrolment,
+)
+from sketchlab.db.models import Embedding, GalleryState, Photo, Subject
+
+if TYPE_CHECKING:
+    from sketchlab.db.search import Matcher
+
+log = logging.getLogger(__name__)
+
+
+def embedding_model_version() -> str:
+    """Versions that change the descriptor: the dlib weights package and dlib itself."""
+    parts = []
+    for dist in ("face_recognition_models", "dlib-bin", "dlib"):
+        try:
+            parts.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            continue
+        if dist == "dlib-bin":
+            break
+    return "; ".join(parts)[:64] or "unknown"
+
+
+@dataclass(frozen=True)
+class SubjectInfo:
+    id: int
+    name: str
+    external_ref: str | None
+    notes: str
+    n_photos: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    id: int
+    sha256: str
+    subject_id: int
+    subject_name: str
+    source_path: str
+    width: int
+    height: int
+    added_at: datetime
+    box: tuple[int, int, int, int] | None  # (top, right, bottom, left) of the current model
+
+
+@dataclass(frozen=True)
+class GalleryStats:
+    url: str
+    subjects: int
+    photos: int
+    embeddings: int
+    models: dict[str, int]
+    revision: int
+    db_bytes: int | None  # SQLite file + WAL, None for servers
+    schema: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"url": self.url, "subjects": self.subjects, "photos": self.photos,
+                "embeddings": self.embeddings, "models": self.models,
+                "revision": self.revision, "db_bytes": self.db_bytes, "schema": self.schema}
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Gallery:
+    """One gallery database. Create with `open_gallery`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = session_factory(self.engine)
+        self._matcher: Matcher | None = None
+        self._lock = threading.Lock()
+        self.backup: Path | None = None  # set by open_gallery when a migration backed up
+
+    def __repr__(self) -> str:
+        return f"Gallery({_redact(self.url)!r})"
+
+    def session(self):  # -> contextmanager[Session]
+        """session_scope() on this gallery: commits, rolls back on error, closes."""
+        return session_scope(self._sessions)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ reading
+
+    def revision(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(GalleryState.revision).where(GalleryState.id == 1)) or 0)
+
+    def subjects(self, name: str | None = None) -> list[SubjectInfo]:
+        """All subjects (or those with exactly this name), with their photo counts."""
+        counts = (select(Photo.subject_id, func.count(Photo.id).label("n"))
+                  .group_by(Photo.subject_id).subquery())
+        q = (select(Subject, func.coalesce(counts.c.n, 0))
+             .outerjoin(counts, counts.c.subject_id == Subject.id).order_by(Subject.id))
+        if name is not None:
+            q = q.where(Subject.name == name)
+        with self.session() as s:
+            return [SubjectInfo(sub.id, sub.name, sub.external_ref, sub.notes, int(n),
+                                sub.created_at) for sub, n in s.execute(q)]
+
+    def subject(self, subject_id: int) -> SubjectInfo | None:
+        return next((x for x in self.subjects() if x.id == subject_id), None)
+
+    def photos(self, subject_id: int | None = None, model: str = EMBEDDING_MODEL
+               ) -> list[PhotoInfo]:
+        q = (select(Photo.id, Photo.sha256, Photo.subject_id, Subject.name, Photo.source_path,
+                    Photo.width, Photo.height, Photo.added_at, Embedding.box_top,
+                    Embedding.box_right, Embedding.box_bottom, Embedding.box_left)
+             .join(Subject, Subject.id == Photo.subject_id)
+             .outerjoin(Embedding, (Embedding.photo_id == Photo.id) & (Embedding.model == model))
+             .order_by(Photo.id))
+        if subject_id is not None:
+            q = q.where(Photo.subject_id == subject_id)
+        with self.session() as s:
+            return [PhotoInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                              None if r[8] is None else (r[8], r[9], r[10], r[11]))
+                    for r in s.execute(q)]
+
+    def thumbnail(self, sha256: str) -> bytes | None:
+        """The stored face thumbnail (JPEG bytes, <= 128 px a side), None if unknown."""
+        with self.session() as s:
+            return s.scalar(select(Photo.thumbnail).where(Photo.sha256 == sha256))
+
+    def known_sha256(self, shas: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        with self.session() as s:
+            for i in range(0, len(shas), 500):
+                out.update(s.scalars(select(Photo.sha256)
+                                     .where(Photo.sha256.in_(shas[i:i + 500]))))
+        return out
+
+    def stats(self) -> GalleryStats:
+        from sketchlab.db.engine import current_revision
+
+        with self.session() as s:
+            subjects = s.scalar(select(func.count(Subject.id))) or 0
+            photos = s.scalar(select(func.count(Photo.id))) or 0
+            models = {m: int(n) for m, n in s.execute(
+                select(Embedding.model, func.count(Embedding.id)).group_by(Embedding.model))}
+            rev = int(s.scalar(select(GalleryState.revision).where(GalleryState.id == 1)) or 0)
+        path = sqlite_path(self.url)
+        size = None
+        if path is not None:
+            size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal"))
+                       if p.exists())
+        return GalleryStats(_redact(self.url), subjects, photos, sum(models.values()), models,
+                            rev, size, current_revision(self.engine))
+
+    def load_embeddings(self, model: str = EMBEDDING_MODEL
+                        ) -> tuple[int, np.ndarray, np.ndarray]:
+        """(revision, photo_ids int64 (N,), vectors float32 (N, 128)) for one model.
+
+        The revision is read first: if a writer commits in between, the next freshness
+        check sees a newer revision and reloads, so a stale matrix never sticks.
+        """
+        rev = self.revision()
+        with self.session() as s:
+            rows = s.execute(select(Embedding.photo_id, Embedding.vector)
+                             .where(Embedding.model == model).order_by(Embedding.id)).all()
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        if not rows:
+            return rev, ids, np.zeros((0, EMBEDDING_DIM), np.float32)
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), np.float32)
+        return rev, ids, vecs.reshape(len(rows), -1).copy()
+
+    def photo_details(self, photo_ids: Sequence[int], thumbnails: bool = True
+                      ) -> dict[int, tuple[int, str, str, str, bytes | None]]:
+        """photo id -> (subject_id, subject_name, sha256, source_path, thumbnail)."""
+        cols = [Photo.id, Photo.subject_id, Subject.name, Photo.sha256, Photo.source_path]
+        if thumbnails:
+            cols.append(Photo.thumbnail)
+        q = (select(*cols).join(Subject, Subject.id == Photo.subject_id)
+             .where(Photo.id.in_([int(i) for i in photo_ids])))
+        with self.session() as s:
+            return {r[0]: (r[1], r[2], r[3], r[4], r[5] if thumbnails else None)
+                    for r in s.execute(q)}
+
+    def matcher(self) -> Matcher:
+        """The shared search index over this gallery (built lazily, refreshed on change)."""
+        from sketchlab.db.search import Matcher
+
+        with self._lock:
+            if self._matcher is None:
+                self._matcher = Matcher(self)
+            return self._matcher
+
+    # ------------------------------------------------------------ writing
+
+    @staticmethod
+    def _bump(s: Session) -> None:
+        s.execute(update(GalleryState).where(GalleryState.id == 1)
+                  .values(revision=GalleryState.revision + 1))
+
+    def add_subject(self, name: str, external_ref: str | None = None, notes: str = "") -> int:
+        with self.session() as s:
+            sub = Subject(name=name, external_ref=external_ref, notes=notes)
+            s.add(sub)
+            s.flush()
+            return sub.id
+
+    def update_subject(self, subject_id: int, *, name: str | None = None,
+                       external_ref: str | None = None, notes: str | None = None) -> None:
+        values = {k: v for k, v in (("name", name), ("external_ref", external_ref),
+                                    ("notes", notes)) if v is not None}
+        if values:
+            with self.session() as s:
+                s.execute(update(Subject).where(Subject.id == subject_id).values(**values))
+
+    def remove_subject(self, subject_id: int) -> int:
+        """Delete a subject with its photos and descriptors; returns photos removed (or -1
+        if there was no such subject)."""
+        with self.session() as s:
+            if s.get(Subject, subject_id) is None:
+                return -1
+            n = s.scalar(select(func.count(Photo.id)).where(Photo.subject_id == subject_id))
+            s.execute(delete(Subject).where(Subject.id == subject_id))
+            self._bump(s)
+            return int(n or 0)
+
+    def remove_photo(self, sha256: str) -> bool:
+        """Delete one photo (by full SHA-256, or a unique prefix of >= 8 hex digits)."""
+        with self.session() as s:
+            sha = self._resolve_sha(s, sha256)
+            if sha is None:
+                return False
+            s.execute(delete(Photo).where(Photo.sha256 == sha))
+            self._bump(s)
+            return True
+
+    @staticmethod
+    def _resolve_sha(s: Session, sha: str) -> str | None:
+        sha = sha.strip().lower()
+        if len(sha) == 64:
+            return sha if s.scalar(select(Photo.id).where(Photo.sha256 == sha)) else None
+        if len(sha) < 8:
+            raise ValueError("give at least 8 hex digits of the photo's SHA-256")
+        found = s.scalars(select(Photo.sha256).where(Photo.sha256.like(f"{sha}%")).limit(2)).all()
+        if len(found) > 1:
+            raise ValueError(f"SHA-256 prefix {sha} matches several photos; give more digits")
+        return found[0] if found else None
+
+    def write_batch(self, batch: Sequence[EnrolledPhoto],
+                    model_version: str | None = None) -> int:
+        """Insert enrolled photos (and subjects as needed) in one transaction; returns the
+        number of new subjects. Photos already present (same SHA-256) are left alone."""
+        version = model_version or embedding_model_version()
+        new_subjects = 0
+        with self.session() as s:
+            present = set(s.scalars(select(Photo.sha256).where(
+                Photo.sha256.in_([b.sha256 for b in batch]))))
+            refs = {b.item.external_ref for b in batch if b.item.external_ref}
+            names = {b.item.subject for b in batch if not b.item.external_ref}
+            by_ref = {x.external_ref: x.id for x in s.scalars(
+                select(Subject).where(Subject.external_ref.in_(refs)))} if refs else {}
+            by_name: dict[str, int] = {}
+            if names:
+                for sid, nm in s.execute(select(Subject.id, Subject.name)
+                                         .where(Subject.name.in_(names)).order_by(Subject.id)):
+                    by_name.setdefault(nm, sid)
+            for b in batch:
+                if b.sha256 in present:
+                    continue
+                present.add(b.sha256)
+                key_map, key = ((by_ref, b.item.external_ref) if b.item.external_ref
+                                else (by_name, b.item.subject))
+                sid = key_map.get(key)
+                if sid is None:
+                    sub = Subject(name=b.item.subject, external_ref=b.item.external_ref)
+                    s.add(sub)
+                    s.flush()
+                    sid = key_map[key] = sub.id
+                    new_subjects += 1
+                photo = Photo(subject_id=sid, sha256=b.sha256, source_path=str(b.item.path),
+                              width=b.width, height=b.height, thumbnail=b.thumbnail)
+                assert b.scan.vector is not None and b.scan.box is not None
+                t, r, bt, lf = b.scan.box
+                photo.embeddings.append(Embedding(
+                    model=EMBEDDING_MODEL, model_version=version, dim=int(b.scan.vector.size),
+                    vector=np.asarray(b.scan.vector, "<f4").tobytes(), box_top=t, box_right=r,
+                    box_bottom=bt, box_left=lf))
+                s.add(photo)
+            self._bump(s)
+        return new_subjects
+
+    def enroll(self, paths_: Iterable[str | os.PathLike[str]], *, subject: str | None = None,
+               workers: int | None = None, batch_size: int = DEFAULT_BATCH,
+               largest_face: bool = False, use_cache: bool = True,
+               progress: ProgressFn | None = None,
+               cancel: threading.Event | None = None) -> EnrollSummary:
+        """Enrol folders (recursive), image files and manifest.csv files; see
+        sketchlab.db.enroll. Blocks; commits every `batch_size` photos."""
+        cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
+            else None
+        version = embedding_model_version()
+        try:
+            return run_enrolment(iter_items(paths_, subject), existing=self.known_sha256,
+                                 write=lambda b: self.write_batch(b, version), cache=cache,
+                                 workers=workers, batch_size=batch_size,
+                                 largest_face=largest_face, progress=progress, cancel=cancel)
+        finally:
+            if cache is not None:
+                cache.close()
+
+
+def open_gallery(url: str | os.PathLike[str] | None = None, *, migrate_schema: bool = True
+                 ) -> Gallery:
+    """Open (creating if needed) the gallery at `url` (a SQLAlchemy URL or a file path;
+    default: $SKETCHLAB_DB or user_data_dir()/gallery.sqlite) and migrate it to the
+    newest schema, backing up an existing SQLite file first (Gallery.backup)."""
+    gallery = Gallery(normalise_url(url) if url is not None else default_url())
+    if migrate_schema:
+        try:
+            gallery.backup = migrate(gallery.engine)
+        except Exception:
+            gallery.close()
+            raise
+    return gallery

@@ -1,0 +1,123 @@
+"""The gallery schema: subjects, their photos, and one face descriptor per photo and model.
+
+Typed SQLAlchemy 2.0 models. The schema itself is owned by the Alembic migrations in
+sketchlab/db/migrations; these classes must match the newest revision (a test checks
+that `alembic check` finds nothing to autogenerate). ORM objects never leave a session:
+sketchlab.db.gallery hands out plain dataclasses instead.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: object
+                             ) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Subject(Base):
+    """A person in the gallery. `name` is for display; `external_ref` is the lab's own id
+    (booking number, case reference) when there is one."""
+
+    __tablename__ = "subject"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    external_ref: Mapped[str | None] = mapped_column(String(255), unique=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    photos: Mapped[list[Photo]] = relationship(back_populates="subject",
+                                               cascade="all, delete-orphan",
+                                               passive_deletes=True)
+
+
+class Photo(Base):
+    """One enrolled image, identified by the SHA-256 of its file bytes (the dedupe key)."""
+
+    __tablename__ = "photo"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"),
+                                            index=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # A face-centred JPEG, <= THUMB_SIZE px a side, so candidate lists never touch the
+    # original files (which may have moved or be on an unmounted share).
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subject: Mapped[Subject] = relationship(back_populates="photos")
+    embeddings: Mapped[list[Embedding]] = relationship(back_populates="photo",
+                                                       cascade="all, delete-orphan",
+                                                       passive_deletes=True)
+
+
+class Embedding(Base):
+    """A face descriptor: float32 little-endian bytes, with the model that made it and the
+    face box (top, right, bottom, left) in source-image pixels."""
+
+    __tablename__ = "embedding"
+    __table_args__ = (UniqueConstraint("photo_id", "model", name="uq_embedding_photo_model"),
+                      Index("ix_embedding_model_id", "model", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    box_top: Mapped[int] = mapped_column(Integer)
+    box_right: Mapped[int] = mapped_column(Integer)
+    box_bottom: Mapped[int] = mapped_column(Integer)
+    box_left: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="embeddings")
+
+
+class GalleryState(Base):
+    """One row whose `revision` goes up in every transaction that changes the searchable
+    set, so a search index (in any process) can tell with one cheap query that it is stale."""
+
+    __tablename__ = "gallery_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,63 @@
+import json
+import shutil
+
+from sketchlab.cli import main
+
+
+def test_gallery_cli_roundtrip(cufs_photos, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for p in cufs_photos[:3]:
+        shutil.copy(p, folder / p.name)
+    (folder / "junk.jpg").write_bytes(b"nope")
+    db = str(tmp_path / "g.sqlite")
+    assert main(["gallery", "enroll", str(folder), "--db", db, "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "enrolled 3 of 4 photos" in out and "1 unreadable" in out and "junk.jpg" in out
+    assert main(["gallery", "enroll", str(folder), "--db", db, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["duplicates"] == 3 and summary["enrolled"] == 0
+    assert main(["gallery", "stats", "--db", db, "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert (st["subjects"], st["photos"], st["embeddings"]) == (3, 3, 3)
+    assert main(["gallery", "list", "--db", db, "--json"]) == 0
+    subjects = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in subjects] == [p.stem for p in cufs_photos[:3]]
+    assert main(["gallery", "list", "--db", db, "--subject", subjects[0]["name"]]) == 0
+    assert "1 photo(s)" in capsys.readouterr().out
+    assert main(["gallery", "remove", "--db", db, "--subject", str(subjects[0]["id"])]) == 0
+    assert main(["gallery", "remove", "--db", db, "--subject", "nobody"]) == 2
+    assert "no subject with id or name 'nobody'" in capsys.readouterr().err
+    assert main(["gallery", "list", "--db", db, "--photos", "--json"]) == 0
+    photos = json.loads(capsys.readouterr().out)
+    assert len(photos) == 2
+    assert main(["gallery", "remove", "--db", db, "--photo", photos[0]["sha256"][:10]]) == 0
+    assert main(["gallery", "stats", "--db", db]) == 0
+    assert "photos    1" in capsys.readouterr().out
+
+
+def test_match_cli(cufs_gallery, cufs_photos, shared_data, tiny_model, tmp_path, capsys):
+    db = cufs_gallery.url
+    name = cufs_photos[0].stem
+    sketch = shared_data / "cufs_cuhk" / "test" / "sketches" / f"{name}-sz1.jpg"
+    assert main(["match", str(sketch), "--db", db, "--top", "3", "--json",
+                 "--model", str(tiny_model), "--save-photo", str(tmp_path / "q.png")]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [c["rank"] for c in got] == [1, 2, 3]
+    assert set(got[0]) == {"rank", "subject", "photo_sha256", "distance", "score"}
+    assert got[0]["distance"] <= got[1]["distance"] <= got[2]["distance"]
+    assert (tmp_path / "q.png").is_file()
+    assert main(["match", str(sketch), "--db", db, "--raw", "--top", "2",
+                 "--threshold", "0.7"]) == 0
+    out = capsys.readouterr()
+    assert "rank  subject" in out.out and "sketch itself (raw)" in out.err
+    assert "investigative leads" in out.err
+
+
+def test_match_empty_gallery_is_a_clear_error(tmp_path, face_sketch, capsys):
+    from PIL import Image
+
+    src = tmp_path / "s.png"
+    Image.fromarray(face_sketch).save(src)
+    assert main(["match", str(src), "--raw", "--db", str(tmp_path / "empty.sqlite")]) == 2
+    assert "the gallery is empty" in capsys.readouterr().err

@@ -1,0 +1,179 @@
+import io
+import itertools
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sketchlab.core.imageio import load_image
+from sketchlab.core.matching import scan_faces
+from sketchlab.db.gallery import open_gallery
+
+
+def _perturbed(path, tmp_path):
+    """A different file of the same face: smaller, mirrored, recompressed."""
+    im = Image.open(path).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    im = im.resize((int(im.width * 0.8), int(im.height * 0.8)), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=70)
+    out = tmp_path / f"query_{path.name}"
+    out.write_bytes(buf.getvalue())
+    return out
+
+
+def test_known_person_ranks_first(cufs_gallery, cufs_photos, tmp_path):
+    for target in (cufs_photos[3], cufs_photos[11]):
+        query = scan_faces(load_image(_perturbed(target, tmp_path))).vector
+        cands = cufs_gallery.matcher().search(query, k=5)
+        assert cands[0].subject_name == target.stem
+        assert cands[0].rank == 1 and cands[0].within_threshold
+        assert [c.rank for c in cands] == [1, 2, 3, 4, 5]
+        assert all(a.distance <= b.distance for a, b in itertools.pairwise(cands))
+        assert cands[0].thumbnail[:2] == b"\xff\xd8"  # a JPEG face thumbnail
+        assert set(cands[0].as_json()) == {"rank", "subject", "photo_sha256", "distance",
+                                           "score"}
+
+
+def test_enrolled_rows_are_complete(cufs_gallery, cufs_photos):
+    st = cufs_gallery.stats()
+    assert (st.subjects, st.photos, st.embeddings) == (len(cufs_photos),) * 3
+    photos = cufs_gallery.photos()
+    p = photos[0]
+    top, right, bottom, left = p.box
+    assert 0 <= top < bottom <= p.height and 0 <= left < right <= p.width
+    assert len(p.sha256) == 64 and p.added_at.tzinfo is not None
+    _, _, vecs = cufs_gallery.load_embeddings()
+    assert vecs.dtype == np.float32 and vecs.shape == (len(cufs_photos), 128)
+    assert np.all(np.abs(np.linalg.norm(vecs, axis=1) - 1.0) < 0.5)
+    thumb = Image.open(io.BytesIO(cufs_gallery.thumbnail(p.sha256)))
+    assert max(thumb.size) <= 128
+
+
+def test_dedupe_by_content(cufs_gallery, cufs_photos, tmp_path):
+    copy = tmp_path / "renamed_copy.jpg"
+    shutil.copy(cufs_photos[0], copy)
+    s = cufs_gallery.enroll([copy, cufs_photos[1], cufs_photos[1]], workers=1)
+    assert (s.enrolled, s.duplicates, s.total) == (0, 3, 3)
+    assert cufs_gallery.stats().photos == len(cufs_photos)
+
+
+def test_removal_updates_search(cufs_gallery, cufs_photos):
+    target = cufs_photos[2].stem
+    m = cufs_gallery.matcher()
+    query = cufs_gallery.load_embeddings()[2][2]
+    assert m.search(query, 1)[0].subject_name == target
+    sid = cufs_gallery.subjects(name=target)[0].id
+    assert cufs_gallery.remove_subject(sid) == 1
+    assert cufs_gallery.remove_subject(sid) == -1
+    assert m.search(query, 1)[0].subject_name != target
+    assert len(m.index) == len(cufs_photos) - 1
+    sha = cufs_gallery.photos()[0].sha256
+    assert cufs_gallery.remove_photo(sha[:12]) is True
+    assert cufs_gallery.remove_photo(sha) is False
+    with pytest.raises(ValueError):
+        cufs_gallery.remove_photo("abc")
+    assert cufs_gallery.stats().embeddings == len(cufs_photos) - 2  # cascaded
+
+
+def test_bad_files_are_reported_not_fatal(bad_files, tmp_path):
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        s = g.enroll([bad_files["root"]], workers=1, use_cache=False)
+    by_path = {x.path: x for x in s.skipped}
+    assert s.enrolled == 1 and s.total == 7
+    assert by_path[str(bad_files["corrupt"])].status == "unreadable"
+    assert "corrupt.jpg" in by_path[str(bad_files["corrupt"])].reason
+    assert by_path[str(bad_files["notimage"])].status == "unreadable"
+    assert by_path[str(bad_files["text"])].status == "not_image"
+    assert by_path[str(bad_files["noface"])].status == "no_face"
+    assert by_path[str(bad_files["big"])].status == "no_face"
+    bomb = by_path[str(bad_files["bomb"])]
+    assert bomb.status == "unreadable" and "too large" in bomb.reason
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        assert [x.name for x in g.subjects()] == ["sub"]  # named after its folder
+
+
+def test_manifest_identities_and_multi_face(cufs_photos, tmp_path):
+    a, b = (np.asarray(Image.open(p).convert("RGB")) for p in cufs_photos[:2])
+    pair = tmp_path / "two_people.png"
+    Image.fromarray(np.concatenate([a, b], axis=1)).save(pair)
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("sketch,photo,identity,split\n"
+                        f",{cufs_photos[4]},Alice,test\n"
+                        f",{cufs_photos[5].name},Bob,test\n"  # relative: not found here
+                        f"x.jpg,,,test\n"
+                        f",two_people.png,Carol,test\n")
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        s = g.enroll([manifest], workers=1)
+        statuses = {x.status for x in s.skipped}
+        assert s.enrolled == 1 and statuses == {"missing", "multi_face"}
+        assert "2 faces" in next(x.reason for x in s.skipped if x.status == "multi_face")
+        s2 = g.enroll([manifest], workers=1, largest_face=True)
+        assert s2.enrolled == 1 and s2.duplicates == 1 and s2.computed == 0  # from cache
+        assert sorted(x.name for x in g.subjects()) == ["Alice", "Carol"]
+
+
+def test_subject_override_and_grouping(cufs_photos, tmp_path):
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        s = g.enroll(cufs_photos[:2], subject="Same Person", workers=1)
+        assert s.new_subjects == 1
+        (subj,) = g.subjects()
+        assert subj.n_photos == 2
+        assert len(g.photos(subject_id=subj.id)) == 2
+        cands = g.matcher().search(g.load_embeddings()[2][0], k=5)
+        assert len(cands) == 1  # distinct subjects by default
+        assert len(g.matcher().search(g.load_embeddings()[2][0], k=5,
+                                      distinct_subjects=False)) == 2
+
+
+def test_search_while_enrolling(cufs_photos, tmp_path):
+    """A reader thread searches continuously while another thread enrols in batches."""
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        g.enroll(cufs_photos[:2], workers=1)
+        query = g.load_embeddings()[2][0]
+        errors: list[BaseException] = []
+        sizes: list[int] = []
+        stop = threading.Event()
+
+        def searcher() -> None:
+            try:
+                with open_gallery(tmp_path / "g.sqlite") as reader:
+                    m = reader.matcher()
+                    while not stop.is_set():
+                        cands = m.search(query, k=3)
+                        assert cands[0].subject_name == cufs_photos[0].stem
+                        sizes.append(len(m.index))
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=searcher)
+        t.start()
+        try:
+            s = g.enroll(cufs_photos[2:10], workers=1, batch_size=2)
+        finally:
+            stop.set()
+            t.join(30)
+        assert not errors, errors
+        assert s.enrolled == 8
+        assert sizes and sizes == sorted(sizes) and sizes[0] >= 2
+        assert len(set(sizes)) > 1  # it saw committed batches arrive
+
+
+def test_cancel_keeps_committed_work(cufs_photos, tmp_path):
+    cancel = threading.Event()
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        if p.done == 3:
+            cancel.set()
+
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        s = g.enroll(cufs_photos[:8], workers=1, batch_size=2, progress=progress,
+                     cancel=cancel)
+        assert s.cancelled and s.enrolled == 3
+        assert g.stats().photos == 3
+        assert seen[-1].total == 8
+        s2 = g.enroll(cufs_photos[:8], workers=1)
+        assert (s2.duplicates, s2.enrolled) == (3, 5)

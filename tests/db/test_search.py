@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from sketchlab.db.search import EmbeddingIndex
+
+
+def test_index_topk_matches_bruteforce():
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(2000, 128)).astype(np.float32)
+    ids = np.arange(100, 2100)
+    index = EmbeddingIndex(v, ids)
+    q = rng.normal(size=128).astype(np.float32)
+    got_ids, got_d = index.topk(q, 10)
+    brute = np.linalg.norm(v - q, axis=1)
+    assert got_ids.tolist() == (np.argsort(brute)[:10] + 100).tolist()
+    assert np.allclose(got_d, np.sort(brute)[:10], atol=1e-3)
+    assert index.nbytes == v.nbytes + 2000 * 4 + 2000 * 8
+
+
+def test_index_rejects_wrong_shapes():
+    with pytest.raises(ValueError):
+        EmbeddingIndex(np.zeros((3, 64), np.float32), np.arange(3))
+    with pytest.raises(ValueError):
+        EmbeddingIndex(np.zeros((3, 128), np.float32), np.arange(2))
+    empty = EmbeddingIndex(np.zeros((0, 128), np.float32), np.zeros(0, np.int64))
+    assert empty.topk(np.zeros(128), 5)[0].size == 0
