@@ -151,7 +151,7 @@ class EmbeddingCache:
     this cache so that work is done once per machine. Thread-safe; one SQLite file.
 
     For detected faces (box=None) the row may also hold the detected box and the number
-    of faces found (`get_scan`/`put_scan`, used by gallery enrolment). Plain `put` leaves
+    of faces found (`get_scan`/`put_scans`, used by gallery enrolment). Plain `put` leaves
     them NULL, and `get_scan` then reports only the vector, so enrolment re-runs the cheap
     detector (~7 ms) but not the descriptor (~80 ms).
     """

@@ -197,7 +197,7 @@ def _init_worker() -> None:
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     from sketchlab.core import matching
 
-    matching._fr()  # pay the ~2 s import once per worker, not on the first photo
+    matching.face_recognition_api()  # pay the ~2 s import once per worker, not on the first photo
 
 
 def face_thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = THUMB_SIZE
