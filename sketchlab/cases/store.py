@@ -359,9 +359,9 @@ class CaseStore:
     def add_match(self, ref: str, candidates: Sequence[Any], gallery: GalleryIdentity,
                   threshold: float | None, k: int | None = None,
                   inversion: int | None = None) -> int:
-        """Record a match run. Candidates are dicts or objects with rank, subject,
-        photo_sha256, distance, score, within_threshold and optional thumbnail (RGB array
-        or image bytes); returns the match run number."""
+        """Record a match run. Candidates are dicts or objects with rank, subject (or
+        subject_name), photo_sha256, distance, score, within_threshold and an optional
+        thumbnail (RGB array or image bytes); returns the match run number."""
         cands, arts = [], []
         for i, c in enumerate(candidates, start=1):
             thumb = _field(c, "thumbnail")
@@ -372,7 +372,8 @@ class CaseStore:
                 if all(x.sha256 != a.sha256 for x in arts):
                     arts.append(a)
             cands.append({
-                "rank": int(_field(c, "rank", i)), "subject": str(_field(c, "subject", "")),
+                "rank": int(_field(c, "rank", i)),
+                "subject": str(_field(c, "subject", None) or _field(c, "subject_name", "")),
                 "photo_sha256": str(_field(c, "photo_sha256", "")),
                 "distance": float(_field(c, "distance")), "score": float(_field(c, "score")),
                 "within_threshold": bool(_field(c, "within_threshold")),

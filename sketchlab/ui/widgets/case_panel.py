@@ -1,0 +1,306 @@
+"""The case panel: create, open and switch cases, see their audit trail, verify and export.
+
+The main window connects its `sketch_saved`, `inversion_done` and `match_done` signals
+to the slots here; what gets recorded, and when, is decided by the Qt-free
+`sketchlab.cases.recorder.CaseRecorder`. A recording failure never interrupts drawing:
+it is shown in the panel (and emitted as `error`) and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sketchlab.cases import CaseError, CaseInfo, CaseStore, CaseStoreError
+from sketchlab.cases.recorder import CaseRecorder
+from sketchlab.cases.report_data import summarise
+
+log = logging.getLogger(__name__)
+
+_ERRORS = (CaseError, CaseStoreError, OSError, ValueError)
+
+
+class NewCaseDialog(QDialog):
+    """Case number (optional), title, people and the witness description."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New case")
+        self.number = QLineEdit()
+        self.number.setPlaceholderText("automatic (YYYY-NNNN)")
+        self.title_edit = QLineEdit()
+        self.artist = QLineEdit()
+        self.investigator = QLineEdit()
+        self.witness = QPlainTextEdit()
+        self.witness.setPlaceholderText("What the witness said, in their words")
+        form = QFormLayout(self)
+        form.addRow("Case &number", self.number)
+        form.addRow("&Title", self.title_edit)
+        form.addRow("&Artist", self.artist)
+        form.addRow("&Investigator", self.investigator)
+        form.addRow("&Witness description", self.witness)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict[str, Any]:
+        return {"number": self.number.text().strip() or None,
+                "title": self.title_edit.text().strip(), "artist": self.artist.text().strip(),
+                "investigator": self.investigator.text().strip(),
+                "witness_description": self.witness.toPlainText().strip()}
+
+
+class CasePanel(QWidget):
+    """Pick the open case; everything the app does is then recorded in it."""
+
+    case_changed = Signal(object)  # CaseInfo | None
+    recorded = Signal(str)  # a one-line description of what was recorded
+    error = Signal(str)
+
+    def __init__(self, store: CaseStore | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store if store is not None else CaseStore()
+        self.recorder = CaseRecorder(self.store)
+        self.combo = QComboBox()
+        self.combo.setToolTip("The open case: saved sketches, inversions and searches are "
+                              "recorded in it")
+        self.combo.activated.connect(lambda _i: self.open_case(self.combo.currentData()))
+        self.new_button = QPushButton("&New case…")
+        self.new_button.clicked.connect(self.new_case_dialog)
+        self.import_button = QPushButton("&Import…")
+        self.import_button.clicked.connect(self.import_dialog)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.log_view = QTreeWidget()
+        self.log_view.setHeaderLabels(["#", "time (UTC)", "who", "what"])
+        self.log_view.setRootIsDecorated(False)
+        self.log_view.setAlternatingRowColors(True)
+        self.verify_button = QPushButton("&Verify")
+        self.verify_button.clicked.connect(self.verify)
+        self.export_button = QPushButton("&Export…")
+        self.export_button.clicked.connect(self.export_dialog)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.last_error = ""
+        self.export_action = QAction("E&xport case…", self)
+        self.export_action.setStatusTip("Write the open case as a verifiable ZIP bundle with "
+                                        "a PDF report")
+        self.export_action.triggered.connect(self.export_dialog)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Case"))
+        top.addWidget(self.combo, 1)
+        top.addWidget(self.new_button)
+        top.addWidget(self.import_button)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.verify_button)
+        bottom.addWidget(self.export_button)
+        bottom.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addLayout(top)
+        lay.addWidget(self.info)
+        lay.addWidget(self.log_view, 1)
+        lay.addLayout(bottom)
+        lay.addWidget(self.status)
+        self.refresh()
+
+    # ---- state ----------------------------------------------------------------------
+
+    @property
+    def current(self) -> str | None:
+        """UID of the open case, or None."""
+        return self.recorder.case
+
+    def refresh(self) -> None:
+        """Reload the case list and the open case's details and log."""
+        try:
+            cases = self.store.list_cases()
+        except _ERRORS as exc:
+            self._fail(f"Cannot read the case store: {exc}")
+            cases = []
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem("No case (nothing is recorded)", None)
+        for c in cases:
+            self.combo.addItem(f"{c.number} — {c.title or 'untitled'} [{c.status}]", c.uid)
+        idx = self.combo.findData(self.current) if self.current else 0
+        self.combo.setCurrentIndex(max(idx, 0))
+        self.combo.blockSignals(False)
+        has_case = self.current is not None
+        self.verify_button.setEnabled(has_case)
+        self.export_button.setEnabled(has_case)
+        self.export_action.setEnabled(has_case)
+        self.log_view.clear()
+        if not has_case:
+            self.info.setText("Open or create a case to record saved sketches, inversions "
+                              "and gallery searches with an audit trail.")
+            return
+        try:
+            case = self.store.get(self.current)
+            entries = self.store.entries(self.current)
+        except _ERRORS as exc:
+            self._fail(f"Cannot read the case: {exc}")
+            return
+        i = case.info
+        self.info.setText(
+            f"<b>{i.number}</b> {i.title} — {i.status}<br>Artist: {i.artist or '–'}; "
+            f"investigator: {i.investigator or '–'}<br>{len(case.sketches)} sketch versions, "
+            f"{len(case.inversions)} inversions, {len(case.matches)} searches")
+        for e in entries:
+            QTreeWidgetItem(self.log_view, [str(e.seq), e.time[:19].replace("T", " "), e.who,
+                                            summarise(e.action, e.details)])
+        self.log_view.scrollToBottom()
+
+    def open_case(self, ref: str | None) -> None:
+        try:
+            self.recorder.open(ref)
+        except _ERRORS as exc:
+            self._fail(str(exc))
+            return
+        self.status.clear()
+        self.refresh()
+        info: CaseInfo | None = self.store.get(ref).info if ref else None
+        self.case_changed.emit(info)
+
+    def _fail(self, text: str) -> None:
+        log.warning("case panel: %s", text)
+        self.last_error = text
+        self.status.setStyleSheet("color: #a40000")
+        self.status.setText(text)
+        self.error.emit(text)
+
+    def _done(self, text: str) -> None:
+        self.status.setStyleSheet("")
+        self.status.setText(text)
+        self.recorded.emit(text)
+        self.refresh()
+
+    # ---- recording (connect the main window's signals here) ---------------------------
+
+    def on_sketch_saved(self, path: Path | str) -> None:
+        if self.current is None:
+            return
+        try:
+            version = self.recorder.on_sketch_saved(Path(path))
+        except _ERRORS as exc:
+            self._fail(f"The sketch was saved, but recording it in the case failed: {exc}")
+            return
+        self._done(f"Recorded sketch version {version} in the case")
+
+    def on_inversion(self, result: object) -> None:
+        self.recorder.on_inversion(result)
+
+    def on_match(self, outcome: object) -> None:
+        if self.current is None:
+            return
+        try:
+            number = self.recorder.on_match(outcome)
+        except _ERRORS as exc:
+            self._fail(f"Recording the gallery search in the case failed: {exc}")
+            return
+        self._done(f"Recorded search {number} in the case")
+
+    # ---- actions ----------------------------------------------------------------------
+
+    def new_case_dialog(self) -> None:
+        dlg = NewCaseDialog(self)
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.create_case(**dlg.values())
+
+    def create_case(self, **values: Any) -> CaseInfo | None:
+        try:
+            info = self.store.create_case(**values)
+        except _ERRORS as exc:
+            self._fail(str(exc))
+            return None
+        self.open_case(info.uid)
+        self._done(f"Opened new case {info.number}")
+        return info
+
+    def verify(self) -> bool:
+        if self.current is None:
+            return False
+        try:
+            result = self.store.verify(self.current)
+        except _ERRORS as exc:
+            self._fail(str(exc))
+            return False
+        if result.ok:
+            self._done(f"Case {result.case_number} verified: {result.entries} entries and "
+                       f"{result.artefacts} files intact")
+        else:
+            self._fail(f"Case {result.case_number} FAILED verification:\n"
+                       + "\n".join(result.problems[:8]))
+        return result.ok
+
+    def export_dialog(self) -> None:
+        if self.current is None:
+            return
+        number = self.store.get(self.current).info.number
+        path, _ = QFileDialog.getSaveFileName(self, "Export case", f"case-{number}.zip",
+                                              "Case bundle (*.zip)")
+        if path:
+            p = Path(path)
+            self.export_to(p if p.suffix.lower() == ".zip" else p.with_suffix(".zip"),
+                           overwrite=True)  # the dialog already asked about replacing
+
+    def export_to(self, path: Path, overwrite: bool = False) -> Path | None:
+        """Write the bundle (with its PDF report); about a second on a CPU."""
+        from sketchlab.cases.bundle import export_bundle
+        from sketchlab.report.pdf import render_report
+
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            r = export_bundle(self.store, self.current, path, render_pdf=render_report,
+                              overwrite=overwrite)
+        except _ERRORS as exc:
+            self._fail(f"Export failed, nothing was written to {path.name}: {exc}")
+            return None
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        self._done(f"Exported to {r.path} ({r.size / 1024:.0f} KiB, sha256 {r.sha256[:12]}…)")
+        return r.path
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import case bundle", "",
+                                              "Case bundle (*.zip)")
+        if path and self.import_from(Path(path)) is None:
+            QMessageBox.warning(self, "Import refused", self.last_error)
+
+    def import_from(self, path: Path) -> str | None:
+        from sketchlab.cases.bundle import import_bundle
+
+        try:
+            number, _ = import_bundle(self.store, path)
+        except _ERRORS as exc:
+            self._fail(str(exc))
+            return None
+        self.open_case(number)
+        self._done(f"Imported and verified case {number}")
+        return number

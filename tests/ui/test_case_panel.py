@@ -1,0 +1,78 @@
+"""The case panel: create, switch, record, verify, export, import (pytest-qt, offscreen)."""
+
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sketchlab.cases import CaseStore
+from sketchlab.ui.widgets.case_panel import CasePanel
+
+
+@dataclass(frozen=True)
+class Result:
+    sketch: np.ndarray
+    photo: np.ndarray
+    ms: float
+    model: str
+    device_label: str = "CPU"
+    final: bool = True
+    colour: bool = False
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    p = CasePanel(CaseStore(tmp_path / "store"))
+    qtbot.addWidget(p)
+    yield p
+    p.store.close()
+
+
+def test_create_switch_and_record(panel, qtbot, tmp_path, face_sketch):
+    assert panel.current is None and not panel.export_action.isEnabled()
+    with qtbot.waitSignal(panel.case_changed):
+        a = panel.create_case(title="First", artist="Ann")
+    b = panel.create_case(title="Second")
+    assert panel.current == b.uid and panel.combo.count() == 3
+    panel.open_case(a.uid)
+    assert panel.current == a.uid and panel.combo.currentData() == a.uid
+    assert panel.export_action.isEnabled()
+    png = tmp_path / "s.png"
+    Image.fromarray(face_sketch).save(png)
+    with qtbot.waitSignal(panel.recorded):
+        panel.on_sketch_saved(png)
+    assert len(panel.store.get(a.uid).sketches) == 1
+    assert len(panel.store.get(b.uid).sketches) == 0
+    assert panel.log_view.topLevelItemCount() == 2
+    assert "sketch version 1" in panel.log_view.topLevelItem(1).text(3)
+    assert panel.verify()
+    panel.open_case(None)
+    panel.on_sketch_saved(png)  # no case open: nothing recorded, no error
+    assert len(panel.store.get(a.uid).sketches) == 1
+
+
+def test_recording_error_is_shown_not_raised(panel, qtbot, tmp_path):
+    panel.create_case(title="x")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    with qtbot.waitSignal(panel.error):
+        panel.on_sketch_saved(bad)
+    assert "recording it in the case failed" in panel.status.text()
+
+
+def test_export_and_import(panel, qtbot, tmp_path, face_sketch):
+    info = panel.create_case(title="Exported")
+    png = tmp_path / "s.png"
+    Image.fromarray(face_sketch).save(png)
+    panel.on_inversion(Result(face_sketch, face_sketch, 5.0, "no-such-model"))
+    panel.on_sketch_saved(png)
+    out = panel.export_to(tmp_path / "case.zip")
+    assert out is not None and "report.pdf" in zipfile.ZipFile(out).namelist()
+    other = CasePanel(CaseStore(tmp_path / "other"))
+    qtbot.addWidget(other)
+    assert other.import_from(out) == info.number
+    assert other.current == info.uid and "Imported" in other.status.text()
+    assert other.import_from(out) is None and "already" in other.last_error
+    other.store.close()
