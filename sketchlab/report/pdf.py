@@ -40,12 +40,18 @@ th { background: #e8eaf0; text-align: left; }
 
 
 def _ensure_app() -> None:
-    """QTextDocument needs a QGuiApplication for fonts; make an offscreen one if absent."""
+    """QTextDocument needs a Qt application for fonts; make an offscreen one if absent.
+
+    A QApplication (not just a QGuiApplication): the process may show widgets later
+    (tests, or the app itself), and Qt cannot upgrade a QGuiApplication to one.
+    """
     global _app
     if QGuiApplication.instance() is not None:
         return
+    from PySide6.QtWidgets import QApplication
+
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    _app = QGuiApplication(["sketchlab-report"])
+    _app = QApplication(["sketchlab-report"])
 
 
 def _e(text: object) -> str:
