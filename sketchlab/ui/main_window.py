@@ -161,13 +161,17 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(top)
         right.addWidget(self.match_panel)
-        right.setStretchFactor(0, 1)
-        right.setStretchFactor(1, 1)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        right.setSizes([460, 340])
         self.right = right
 
     def _action(self, menu: str, text: str, slot, shortcut: str | QKeySequence.StandardKey |
-                list | None = None, tip: str = "", checkable: bool = False) -> QAction:
+                list | None = None, tip: str = "", checkable: bool = False,
+                short: str = "") -> QAction:
         a = QAction(text, self)
+        if short:
+            a.setIconText(short)  # the toolbar label
         a.setProperty("menu", menu)
         if shortcut is not None:
             keys = shortcut if isinstance(shortcut, list) else [shortcut]
@@ -184,11 +188,13 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         S = QKeySequence.StandardKey
         A = self._action
-        self.act_new = A("File", "&New sketch", self.new_sketch, S.New, "Start a blank canvas")
+        self.act_new = A("File", "&New sketch", self.new_sketch, S.New, "Start a blank canvas",
+                         short="New")
         self.act_open = A("File", "&Open sketch…", self.open_dialog, S.Open,
-                          "Open a SketchLab sketch (PNG + strokes)")
+                          "Open a SketchLab sketch (PNG + strokes)", short="Open")
         self.act_import = A("File", "&Import sketch or photo of one…", self.import_dialog,
-                            "Ctrl+I", "Align a scanned or photographed sketch onto the canvas")
+                            "Ctrl+I", "Align a scanned or photographed sketch onto the canvas",
+                            short="Import")
         self.act_save = A("File", "&Save", self.save, S.Save, "Save the sketch")
         self.act_save_as = A("File", "Save &as…", self.save_as, "Ctrl+Shift+S")
         self.act_export = A("File", "&Export synthesized photo…", self.export_photo,
@@ -202,7 +208,7 @@ class MainWindow(QMainWindow):
         self.act_undo.setEnabled(False)
         self.act_redo.setEnabled(False)
         self.act_clear = A("Edit", "&Clear canvas", self.document.clear, "Delete",
-                           "Clear the canvas (undoable)")
+                           "Clear the canvas (undoable)", short="Clear")
         self.act_brush = A("Tools", "&Brush", lambda: self.set_tool("brush"), "B",
                            "Draw; pressure sets width and darkness", checkable=True)
         self.act_eraser = A("Tools", "&Eraser", lambda: self.set_tool("eraser"), "E",
@@ -220,10 +226,11 @@ class MainWindow(QMainWindow):
         self.act_black = A("Tools", "Reset colour to pencil grey", self.reset_colour, "D")
         self.act_zoom_in = A("View", "Zoom &in", self.canvas.zoom_in, [S.ZoomIn, "Ctrl+="])
         self.act_zoom_out = A("View", "Zoom &out", self.canvas.zoom_out, S.ZoomOut)
-        self.act_fit = A("View", "&Fit canvas", self.canvas.fit, "Ctrl+0")
+        self.act_fit = A("View", "&Fit canvas", self.canvas.fit, "Ctrl+0", short="Fit")
         self.act_actual = A("View", "Actual &pixels", self.canvas.actual_size, "Ctrl+1")
         self.act_guide = A("View", "Face &guide", self.canvas.set_guide_visible, "G",
-                           "Show the network's canonical face frame", checkable=True)
+                           "Show the network's canonical face frame", checkable=True,
+                           short="Guide")
         self.act_guide.setChecked(True)
         self.act_search = A("Gallery", "&Search gallery", self.match_panel.search, "Ctrl+F",
                             "Rank gallery faces against the synthesized photo")

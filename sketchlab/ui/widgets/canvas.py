@@ -29,7 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from sketchlab.core import preprocess
+from sketchlab.core import matching, preprocess
 from sketchlab.ui.brush import BrushParams, dab_radius
 from sketchlab.ui.document import SketchDocument
 
@@ -162,31 +162,34 @@ class CanvasView(QWidget):
         p.end()
 
     def _paint_guide(self, p: QPainter, w: int, h: int) -> None:
-        """The canonical frame: head box, eye line, eye and mouth marks (from preprocess)."""
+        """The canonical frame, from the measured constants the network was trained with.
+
+        Eyes and mouth come from preprocess (dlib landmarks on CUFS), the face box (brows
+        to chin) from matching.CANONICAL_FACE_BOX, the hair-to-neck extent from HEAD_BOX.
+        """
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen = QPen(QColor(40, 140, 220, 150), 1.5 / self._zoom, Qt.PenStyle.DashLine)
         p.setPen(pen)
-        x0, y0, x1, y1 = preprocess.HEAD_BOX
-        head = QRectF(x0 * w, y0 * h, (x1 - x0) * w, (y1 - y0) * h)
-        # The head outline: an ellipse over the top 3/4 of the box, the neck below it.
-        face = QRectF(head.left() + 0.08 * head.width(), head.top(), 0.84 * head.width(),
-                      0.78 * head.height())
-        p.drawEllipse(face)
-        path = QPainterPath()
-        neck_y = face.bottom() - 0.06 * head.height()
-        path.moveTo(w * 0.5 - 0.16 * head.width(), neck_y)
-        path.lineTo(w * 0.5 - 0.16 * head.width(), head.bottom())
-        path.moveTo(w * 0.5 + 0.16 * head.width(), neck_y)
-        path.lineTo(w * 0.5 + 0.16 * head.width(), head.bottom())
-        p.drawPath(path)
+        _top, right, bottom, left = matching.CANONICAL_FACE_BOX
+        head_top = preprocess.HEAD_BOX[1]
+        cx = (preprocess.LEFT_EYE[0] + preprocess.RIGHT_EYE[0]) / 2  # face centre line
+        half = (right - left) / 2 + 0.03
+        head = QRectF((cx - half) * w, (head_top + 0.03) * h, 2 * half * w,
+                      (bottom - head_top - 0.03) * h)
+        p.drawEllipse(head)
+        neck = QPainterPath()
+        for x in (cx - 0.11, cx + 0.11):
+            neck.moveTo(x * w, (bottom - 0.04) * h)
+            neck.lineTo(x * w, preprocess.HEAD_BOX[3] * h)
+        p.drawPath(neck)
         eye_y = (preprocess.LEFT_EYE[1] + preprocess.RIGHT_EYE[1]) / 2 * h
-        p.drawLine(QPointF(face.left(), eye_y), QPointF(face.right(), eye_y))
-        mouth_y = preprocess.MOUTH[1] * h
-        p.drawLine(QPointF(w * 0.40, mouth_y), QPointF(w * 0.60, mouth_y))
-        p.drawLine(QPointF(w * 0.5, face.top()), QPointF(w * 0.5, face.bottom()))
+        p.drawLine(QPointF(head.left(), eye_y), QPointF(head.right(), eye_y))
+        p.drawLine(QPointF(cx * w, head.top()), QPointF(cx * w, head.bottom()))
         p.setPen(QPen(QColor(40, 140, 220, 190), 1.5 / self._zoom))
         for fx, fy in (preprocess.LEFT_EYE, preprocess.RIGHT_EYE):
             p.drawEllipse(QPointF(fx * w, fy * h), 0.055 * w, 0.022 * h)
+        mx, my = preprocess.MOUTH[0] * w, preprocess.MOUTH[1] * h
+        p.drawLine(QPointF(mx - 0.09 * w, my), QPointF(mx + 0.09 * w, my))
 
     # --- stroke input -----------------------------------------------------------------
     def _point(self, pos: QPointF, pressure: float, xt: float = 0.0, yt: float = 0.0
