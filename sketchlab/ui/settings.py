@@ -23,10 +23,6 @@ DEVICES = ("auto", "cpu", "cuda")
 STYLES = ("auto", "line", "pencil", "colour")
 
 
-def default_gallery_url() -> str:
-    return f"sqlite:///{paths.user_data_dir() / 'gallery.sqlite'}"
-
-
 @dataclass(frozen=True)
 class AppSettings:
     """Everything the user can set in the Settings dialog; applied live when it changes."""
@@ -36,7 +32,7 @@ class AppSettings:
     style: str = "auto"
     threshold: float = DEFAULT_THRESHOLD
     top_k: int = 10
-    gallery_url: str = ""  # empty: default_gallery_url()
+    gallery_url: str = ""  # empty: sketchlab.db's default ($SKETCHLAB_DB or the user data dir)
     autosave_seconds: int = 5
     live_preview: bool = True
 
@@ -51,10 +47,6 @@ class AppSettings:
             raise ValueError("top_k must be between 1 and 100")
         if not 1 <= self.autosave_seconds <= 3600:
             raise ValueError("autosave interval must be between 1 s and 1 h")
-
-    @property
-    def resolved_gallery_url(self) -> str:
-        return self.gallery_url or default_gallery_url()
 
     def replace(self, **changes: object) -> AppSettings:
         return dataclasses.replace(self, **changes)

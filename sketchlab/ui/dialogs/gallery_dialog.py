@@ -54,7 +54,7 @@ def remove_items(handle: GalleryHandle, subject_ids: list[int], photo_shas: list
     g = handle.get()
     n = 0
     for sid in subject_ids:
-        n += g.remove_subject(sid)
+        n += max(0, g.remove_subject(sid))  # -1: already gone
     for sha in photo_shas:
         n += int(g.remove_photo(sha))
     return n
@@ -159,7 +159,8 @@ class GalleryDialog(QDialog):
                       returned=self._on_enrolled,
                       errored=lambda e: self._error(f"Enrolling {folder}", e))
         w.finished.connect(self._enrol_finished)
-        prog.canceled.connect(w.quit)
+        # Direct: the worker's thread is busy enrolling and would never run a queued call.
+        prog.canceled.connect(w.quit, Qt.ConnectionType.DirectConnection)
         prog.canceled.connect(lambda: prog.setLabelText("Stopping after the current photo…"))
         self._enrol = w
         prog.show()

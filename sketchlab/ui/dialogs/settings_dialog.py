@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from sketchlab.core.model_catalog import ModelInfo
-from sketchlab.ui.settings import DEVICES, STYLES, AppSettings, SettingsStore, default_gallery_url
+from sketchlab.db.engine import default_url
+from sketchlab.ui.settings import DEVICES, STYLES, AppSettings, SettingsStore
 
 SQLITE = "sqlite:///"
 
@@ -60,7 +61,7 @@ class SettingsDialog(QDialog):
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 100)
         self.top_k.setValue(s.top_k)
-        self.gallery = QLineEdit(self._url_to_path(s.resolved_gallery_url))
+        self.gallery = QLineEdit(self._url_to_path(s.gallery_url or default_url()))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         gal = QHBoxLayout()
@@ -109,7 +110,7 @@ class SettingsDialog(QDialog):
     def edited(self) -> AppSettings:
         text = self.gallery.text().strip()
         url = text if "://" in text else f"{SQLITE}{Path(text).expanduser()}" if text else ""
-        if url == default_gallery_url():
+        if url == default_url():
             url = ""
         return self.store.value.replace(
             model=self.model.currentData(), device=self.device.currentData(),

@@ -1,0 +1,126 @@
+"""Match panel and gallery manager against a real temp gallery of CUFS photos."""
+
+from __future__ import annotations
+
+import pytest
+
+from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
+from sketchlab.ui.gallery_handle import GalleryHandle
+from sketchlab.ui.main_window import MainWindow
+from sketchlab.ui.settings import SettingsStore
+from tests.ui.helpers import tablet_stroke
+
+WAIT_MS = 30000
+N_PHOTOS = 4
+
+
+@pytest.fixture(scope="module")
+def cufs_photos(shared_data):
+    photos = sorted((shared_data / "cufs_cuhk" / "test" / "photos").glob("*.jpg"))
+    assert len(photos) >= N_PHOTOS
+    return photos[:N_PHOTOS]
+
+
+@pytest.fixture
+def gallery_url(tmp_path, cufs_photos):
+    """A fresh gallery with a few real CUFS test photos, enrolled through the real API."""
+    from sketchlab.db.gallery import open_gallery
+
+    url = f"sqlite:///{tmp_path / 'gallery.sqlite'}"
+    with open_gallery(url) as g:
+        summary = g.enroll(cufs_photos, workers=1)
+    assert summary.enrolled == N_PHOTOS
+    return url
+
+
+def test_match_panel_lists_candidates(qtbot, tiny_model, gallery_url, tmp_path):
+    store = SettingsStore()
+    store.update(store.value.replace(model=str(tiny_model), device="cpu",
+                                     gallery_url=gallery_url, top_k=3))
+    w = MainWindow(store, autosave_root=tmp_path / "autosave")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
+    c = w.canvas
+    from PySide6.QtCore import QPointF
+
+    pts = [c._transform().map(QPointF(x, 300)) for x in range(120, 400, 8)]
+    tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
+    done = []
+    w.match_done.connect(done.append)
+    w.act_search.trigger()  # may wait for the photo of the current canvas first
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    outcome = done[0]
+    assert outcome.gallery_size == N_PHOTOS
+    assert outcome.query.request_id == w.service.latest_id  # searched the current sketch
+    table = w.match_panel.table
+    assert table.rowCount() == 3
+    dists = [float(table.item(r, 3).text()) for r in range(3)]
+    assert dists == sorted(dists)
+    names = [table.item(r, 2).text() for r in range(3)]
+    assert all(names) and len(set(names)) == 3
+    assert not table.item(0, 1).icon().isNull()  # the face thumbnail
+    assert "leads, not identifications" in w.match_panel.disclaimer.text()
+    # A stricter threshold is applied live: nothing is within 0.05 of an untrained photo.
+    store.update(store.value.replace(threshold=0.21))
+    assert all("above" in table.item(r, 5).text() for r in range(3))
+    # Click -> side-by-side comparison.
+    from sketchlab.ui.dialogs.compare_dialog import CompareDialog
+
+    w.match_panel._on_clicked(0, 2)
+    dlgs = w.match_panel.findChildren(CompareDialog)
+    assert dlgs and dlgs[0].views[2].image() is not None
+    dlgs[0].close()
+
+
+def test_gallery_manager_lists_enrols_and_removes(qtbot, gallery_url, cufs_photos, tmp_path,
+                                                   shared_data):
+    handle = GalleryHandle(gallery_url)
+    dlg = GalleryDialog(handle)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
+    assert dlg.tree.topLevelItemCount() == N_PHOTOS
+    assert f"{N_PHOTOS} photos" in dlg.summary.text()
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    extra = sorted((shared_data / "cufs_cuhk" / "test" / "photos").glob("*.jpg"))[N_PHOTOS]
+    (folder / extra.name).symlink_to(extra)
+    with qtbot.waitSignal(dlg.enrolment_finished, timeout=WAIT_MS) as got:
+        dlg.enrol(folder)
+    assert got.args[0].enrolled == 1
+    qtbot.waitUntil(lambda: dlg.tree.topLevelItemCount() == N_PHOTOS + 1, timeout=WAIT_MS)
+
+    first = dlg.listing.subjects[0]
+    dlg.listing = None
+    dlg.remove([first.id], [])
+    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
+    assert dlg.tree.topLevelItemCount() == N_PHOTOS
+    assert first.name not in [s.name for s in dlg.listing.subjects]
+    dlg.close()
+    handle.close()
+
+
+def _click_cancel(progress) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    button = progress.findChild(QPushButton)
+    if button is not None and button.isEnabled():
+        button.click()
+
+
+def test_enrolment_cancel_stops_early(qtbot, shared_data, tmp_path):
+    handle = GalleryHandle(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    dlg = GalleryDialog(handle)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
+    folder = shared_data / "cufs_cuhk" / "test" / "photos"
+    with qtbot.waitSignal(dlg.enrolment_finished, timeout=60000) as got:
+        worker = dlg.enrol(folder)
+        worker.yielded.connect(lambda _p: dlg._progress and _click_cancel(dlg._progress))
+    summary = got.args[0]
+    assert summary.cancelled and summary.enrolled < 100
+    dlg.close()
+    handle.close()
