@@ -203,3 +203,21 @@ def run_stats(args: argparse.Namespace) -> int:
     if st.db_bytes is not None:
         print(f"size      {st.db_bytes / 1e6:.1f} MB")
     return 0
+
+
+def bench_sections(args: argparse.Namespace) -> dict:
+    """`sketchlab bench` keys: search_1m (top-10 over 1M synthetic descriptors; 100k with
+    --quick) and enroll_faces_per_s (200 real photos on all cores; 6 inline with --quick)."""
+    from sketchlab.db.bench import bench_enroll, bench_search, sample_photos
+
+    out: dict = {"search_1m": bench_search(100_000 if args.quick else 1_000_000, k=10,
+                                           runs=5 if args.quick else max(5, args.runs))}
+    photos = sample_photos(6 if args.quick else 200)
+    if not photos:
+        out["enroll_faces_per_s"] = None
+        out["enroll"] = {"error": "no face photos found (set SKETCHLAB_SHARED_DATA)"}
+        return out
+    enroll = bench_enroll(photos, workers=1 if args.quick else None)
+    out["enroll_faces_per_s"] = enroll.pop("faces_per_s")
+    out["enroll"] = enroll
+    return out

@@ -23,6 +23,7 @@ import io
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -190,8 +191,9 @@ class _Result:
 
 
 def _init_worker() -> None:
-    # One BLAS/OpenMP thread per worker: the pool already uses every core.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Ctrl-C is the parent's to handle (it commits, then stops the pool); a worker that
+    # died of it would look like a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import warnings
 
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")

@@ -24,3 +24,16 @@ def test_index_rejects_wrong_shapes():
         EmbeddingIndex(np.zeros((3, 128), np.float32), np.arange(2))
     empty = EmbeddingIndex(np.zeros((0, 128), np.float32), np.zeros(0, np.int64))
     assert empty.topk(np.zeros(128), 5)[0].size == 0
+
+
+def test_bench_sections_quick_shape(cufs_photos):
+    import argparse
+
+    from sketchlab.commands.gallery import bench_sections
+
+    out = bench_sections(argparse.Namespace(quick=True, runs=5))
+    s = out["search_1m"]
+    assert set(s) == {"median_ms", "p90_ms", "matrix_mb", "n", "k"}
+    assert s["n"] == 100_000 and s["p90_ms"] >= s["median_ms"] > 0
+    assert s["matrix_mb"] > 100_000 * 128 * 4 / 1e6
+    assert out["enroll_faces_per_s"] > 0 and out["enroll"]["enrolled"] >= 5
