@@ -40,7 +40,8 @@ def bench_search(n: int = 1_000_000, k: int = 10, runs: int = 30, seed: int = 0
         index.topk(q, k)
         if i >= 3:  # the first queries page the matrix in
             samples.append((time.perf_counter() - t0) * 1000.0)
-    return {**summarise(samples), "matrix_mb": round(index.nbytes / 1e6, 1), "n": n, "k": k}
+    return {**summarise(samples), "matrix_mb": round(index.nbytes / 1e6, 1), "n": n, "k": k,
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def shared_data_dir() -> Path:
@@ -65,15 +66,31 @@ def sample_photos(count: int, root: Path | None = None) -> list[Path]:
     return cufs[:count]
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def bench_enroll(photos: list[Path], workers: int | None = None) -> dict[str, Any]:
     """End-to-end enrolment rate of `photos` into a fresh temporary gallery."""
     from sketchlab.db.gallery import open_gallery
 
+    cpu0 = _cpu_seconds()
     with tempfile.TemporaryDirectory() as tmp, open_gallery(Path(tmp) / "bench.sqlite") as g:
         t0 = time.perf_counter()
         summary = g.enroll(photos, workers=workers, use_cache=False)
         seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0  # this process + its finished workers
+    per_face = cpu / max(1, summary.enrolled)
     return {"faces_per_s": round(summary.enrolled / seconds, 2), "photos": len(photos),
+            # CPU time per face, worker start-up included: on an idle machine N cores give
+            # about N / cpu_s_per_face faces/s; a busy machine shows less wall-clock rate.
+            "cpu_s_per_face": round(per_face, 4),
+            "faces_per_s_per_idle_core": round(1 / per_face, 2) if per_face else None,
+            "load_avg_1m": round(os.getloadavg()[0], 2),
             "enrolled": summary.enrolled, "skipped": len(summary.skipped),
             "workers": summary.workers, "seconds": round(seconds, 2),
             "source": str(photos[0].parent) if photos else None}

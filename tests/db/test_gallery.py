@@ -177,3 +177,28 @@ def test_cancel_keeps_committed_work(cufs_photos, tmp_path):
         assert seen[-1].total == 8
         s2 = g.enroll(cufs_photos[:8], workers=1)
         assert (s2.duplicates, s2.enrolled) == (3, 5)
+
+
+def test_reuses_vectors_cached_by_plain_put(cufs_photos, tmp_path):
+    """Rows the trainer's evaluation wrote with EmbeddingCache.put (vector only) are reused:
+    enrolment re-runs only the detector and stores the same vector."""
+    from sketchlab import paths
+    from sketchlab.core.matching import EmbeddingCache, embed, sha256_file
+
+    cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite")
+    fake = np.full(128, 0.05, np.float32)  # distinguishable from any real descriptor
+    cache.put(sha256_file(cufs_photos[0]), fake)
+    cache.put(sha256_file(cufs_photos[1]), None)  # "no face" as the trainer cached it
+    cache.close()
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        s = g.enroll(cufs_photos[:3], workers=1)
+        assert s.enrolled == 2 and s.skipped[0].status == "no_face"
+        vecs = dict(zip(g.load_embeddings()[1].tolist(), g.load_embeddings()[2], strict=True))
+        first = g.photos()[0]
+        assert np.array_equal(vecs[first.id], fake) and first.box is not None
+        real = embed(load_image(cufs_photos[2]))
+        assert np.allclose(vecs[g.photos()[1].id], real, atol=1e-6)
+    cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite")
+    hit, scan = cache.get_scan(sha256_file(cufs_photos[0]))
+    assert hit and scan.n_faces == 1 and scan.box == first.box  # completed in place
+    cache.close()

@@ -33,7 +33,7 @@ def test_bench_sections_quick_shape(cufs_photos):
 
     out = bench_sections(argparse.Namespace(quick=True, runs=5))
     s = out["search_1m"]
-    assert set(s) == {"median_ms", "p90_ms", "matrix_mb", "n", "k"}
+    assert {"median_ms", "p90_ms", "matrix_mb", "n", "k"} <= set(s)
     assert s["n"] == 100_000 and s["p90_ms"] >= s["median_ms"] > 0
     assert s["matrix_mb"] > 100_000 * 128 * 4 / 1e6
     assert out["enroll_faces_per_s"] > 0 and out["enroll"]["enrolled"] >= 5
