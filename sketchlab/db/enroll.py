@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -400,6 +400,18 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
         if len(pending) >= batch_size or len(pending_scans) >= 4 * batch_size:
             flush()
 
+    def fresh(task: _Task) -> _Task:
+        """Look the cache up again just before dispatch: another process (the trainer's
+        evaluation, a second enrolment) may have embedded this photo meanwhile."""
+        if cache is None or (task.cached is not None and task.cached.box is not None):
+            return task
+        hit, scan = cache.get_scan(task.sha256)  # type: ignore[attr-defined]
+        if not hit or scan is None or (scan.box is None and task.cached is not None):
+            return task  # nothing new
+        updated = replace(task, cached=scan)
+        tasks[task.index] = updated
+        return updated
+
     n_compute = sum(1 for t in tasks if t.cached is None or t.cached.box is None)
     # Starting a worker costs ~2.5 s (spawn + importing dlib): not worth it for a handful.
     n_workers = 1 if n_compute < MIN_POOL_JOBS else min(summary.workers, n_compute)
@@ -410,9 +422,9 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
                 if cancel is not None and cancel.is_set():
                     summary.cancelled = True
                     break
-                handle(process(task))
+                handle(process(fresh(task)))
         else:
-            _run_pool(tasks, n_workers, handle, cancel, summary)
+            _run_pool(tasks, n_workers, handle, cancel, summary, fresh)
     finally:
         flush()  # commit whatever finished, also on error or Ctrl-C
         summary.seconds = time.perf_counter() - t0
@@ -422,7 +434,8 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
 
 
 def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], None],
-              cancel: threading.Event | None, summary: EnrollSummary) -> None:
+              cancel: threading.Event | None, summary: EnrollSummary,
+              fresh: Callable[[_Task], _Task]) -> None:
     """Feed tasks to a process pool, a bounded window at a time. If a worker dies (a
     decoder crashing on a hostile file), start a new pool and retry what was in flight
     once; a file in flight during two crashes is reported, not retried again."""
@@ -441,6 +454,7 @@ def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], No
                     break
                 while len(inflight) < window and queue:
                     task = queue.pop()
+                    task = fresh(task)
                     inflight[pool.submit(process, task)] = task
                 if not inflight:
                     break

@@ -202,3 +202,25 @@ def test_reuses_vectors_cached_by_plain_put(cufs_photos, tmp_path):
     hit, scan = cache.get_scan(sha256_file(cufs_photos[0]))
     assert hit and scan.n_faces == 1 and scan.box == first.box  # completed in place
     cache.close()
+
+
+def test_cache_filled_during_the_run_is_used(cufs_photos, tmp_path):
+    """A descriptor cached by another process after the run started is not recomputed."""
+    from sketchlab import paths
+    from sketchlab.core.matching import EmbeddingCache, sha256_file
+
+    fake = np.full(128, 0.07, np.float32)
+    late = sha256_file(cufs_photos[2])
+
+    def progress(p):
+        if p.done == 1:
+            other = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite")
+            other.put(late, fake)
+            other.close()
+
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        s = g.enroll(cufs_photos[:3], workers=1, progress=progress)
+        assert s.enrolled == 3 and s.computed == 3  # 2 full scans + 1 detection only
+        pid = next(p.id for p in g.photos() if p.sha256 == late)
+        _, ids, vecs = g.load_embeddings()
+        assert np.array_equal(vecs[ids.tolist().index(pid)], fake)
