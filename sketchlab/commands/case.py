@@ -62,6 +62,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--save", type=Path, default=None, help="also write the photo here")
     q.set_defaults(case_handler=_invert)
 
+    q = cs.add_parser("match", help="search the gallery with a recorded photo and record "
+                      "the candidates (investigative leads, not identifications)")
+    q.add_argument("case", metavar="CASE")
+    q.add_argument("--inversion", type=int, default=None, help="inversion number (default: "
+                   "latest)")
+    q.add_argument("--db", default=None, metavar="URL",
+                   help="gallery: SQLAlchemy URL or SQLite file (default: $SKETCHLAB_DB or the "
+                   "gallery in the user data folder)")
+    q.add_argument("--top", type=int, default=10, metavar="K", help="candidates (default 10)")
+    q.add_argument("--threshold", type=float, default=None,
+                   help="distance counted as a likely match (default 0.6, dlib's)")
+    q.add_argument("--all-photos", action="store_true",
+                   help="rank photos, not subjects (a subject may appear several times)")
+    q.set_defaults(case_handler=_match)
+
     q = cs.add_parser("export", help="write a verifiable ZIP bundle with a PDF report")
     q.add_argument("case", metavar="CASE")
     q.add_argument("--out", type=Path, required=True, metavar="FILE.zip")
@@ -183,6 +198,31 @@ def _invert(store: CaseStore, args: argparse.Namespace) -> int:
         save_image(args.save, load_image(store.artefacts.read(inv.photo_sha256)))
     print(f"case {args.case}: inversion {number} of sketch v{inv.sketch_version} recorded "
           f"({inv.model_name}, {inv.ms:.0f} ms on {inv.device})")
+    return 0
+
+
+def _match(store: CaseStore, args: argparse.Namespace) -> int:
+    from sketchlab.cases.gallery_link import match_inversion
+    from sketchlab.cli import UserError
+    from sketchlab.commands.gallery import _open
+
+    if args.top < 1:
+        raise UserError("--top must be at least 1")
+    gallery = _open(args)
+    try:
+        number = match_inversion(store, args.case, gallery, inversion=args.inversion,
+                                 k=args.top, threshold=args.threshold,
+                                 distinct_subjects=not args.all_photos)
+    finally:
+        gallery.close()
+    run = store.get(args.case).matches[number - 1]
+    print(f"case {args.case}: match run {number} recorded: {len(run.candidates)} candidates "
+          f"from {run.gallery.size} faces (gallery {run.gallery.fingerprint[:12]}), "
+          f"threshold {run.threshold:g}")
+    for c in run.candidates:
+        mark = "yes" if c.within_threshold else "-"
+        print(f"  {c.rank:>3}  {c.subject[:28]:28s} {c.distance:8.4f} {c.score:6.3f}  {mark}")
+    print("Candidates are investigative leads, not identifications.", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,9 @@ from PIL import Image
 from sketchlab.cases import CaseStore, GalleryIdentity
 from sketchlab.cases.actions import invert_sketch
 
+# The gallery's own CUFS fixtures (a real 16-photo gallery; skipped without shared data).
+from tests.db.conftest import cufs_gallery, cufs_gallery_file, cufs_photos  # noqa: F401
+
 
 def png(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()

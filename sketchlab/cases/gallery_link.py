@@ -1,0 +1,65 @@
+"""Searching a gallery for a case, and naming that gallery in the record.
+
+A match run records which gallery it searched: its location (password hidden), its size,
+and a fingerprint, the SHA-256 of exactly what was searched (embedding model, photo ids
+and the descriptor matrix). Enrolling or removing one photo changes the fingerprint, so
+a later reader can tell whether a rerun searched the same gallery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from sketchlab.cases.records import GalleryIdentity
+from sketchlab.cases.store import CaseError, CaseStore
+
+if TYPE_CHECKING:
+    from sketchlab.db.gallery import Gallery
+    from sketchlab.db.search import Matcher
+
+
+def display_location(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def gallery_identity(gallery: Gallery, matcher: Matcher | None = None) -> GalleryIdentity:
+    """Location, fingerprint and size of the gallery as the matcher searches it now."""
+    m = matcher if matcher is not None else gallery.matcher()
+    m.refresh()
+    index = m.index
+    digest = hashlib.sha256()
+    digest.update(m.model.encode())
+    digest.update(index.ids.astype("<i8").tobytes())
+    digest.update(index.vectors.astype("<f4").tobytes())
+    return GalleryIdentity(location=display_location(gallery.url),
+                           fingerprint=digest.hexdigest(), size=len(index))
+
+
+def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int | None = None,
+                    k: int = 10, threshold: float | None = None,
+                    distinct_subjects: bool = True) -> int:
+    """Search the gallery with a recorded synthesized photo (latest by default) and record
+    the candidates, with thumbnails; returns the match run number."""
+    from sketchlab.core.imageio import load_image
+    from sketchlab.core.matching import DEFAULT_THRESHOLD, embed_aligned
+
+    case = store.get(ref)
+    if not case.inversions:
+        raise CaseError(f"case {case.info.number} has no inversion to search with; run "
+                        "`sketchlab case invert` first")
+    number = inversion if inversion is not None else case.inversions[-1].number
+    if not 1 <= number <= len(case.inversions):
+        raise CaseError(f"case {case.info.number} has no inversion {number}")
+    photo = load_image(store.artefacts.read(case.inversions[number - 1].photo_sha256))
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    matcher = gallery.matcher()
+    identity = gallery_identity(gallery, matcher)
+    if identity.size == 0:
+        raise CaseError("the gallery is empty; add photos with `sketchlab gallery enroll`")
+    candidates = matcher.search(embed_aligned(photo), k, threshold=threshold,
+                                distinct_subjects=distinct_subjects, thumbnails=True)
+    return store.add_match(ref, candidates, identity, threshold=threshold, k=k,
+                           inversion=number)
