@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
 
 from sketchlab.cases.models import SCHEMA_VERSION, Base
+from sketchlab.db.engine import session_scope
+
+__all__ = ["CaseStoreError", "make_engine", "session_scope"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ def make_engine(path: str | os.PathLike[str]) -> Engine:
     """Open (creating if needed) the case database at `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Witness statements and faces are personal data: owner-only, like the gallery.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
@@ -66,17 +69,3 @@ def make_engine(path: str | os.PathLike[str]) -> Engine:
         if version < SCHEMA_VERSION:
             conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
     return engine
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Commit on success, roll back on any error, always close."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()

@@ -116,7 +116,7 @@ class CaseStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db_path = self.root / "cases.sqlite"
         self.engine = make_engine(self.db_path)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
