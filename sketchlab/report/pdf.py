@@ -198,6 +198,11 @@ def render_report(r: ReportData) -> bytes:
     doc.setHtml(report_html(doc, r))
     doc.setPageSize(QSizeF(writer.pageLayout().paintRectPoints().size()))
     doc.print_(writer)
-    del writer  # finishes the PDF into the buffer
+    # Destroy the Qt objects here, on the thread that made them (exports run on a worker
+    # thread; a later garbage collection on the UI thread would stop their timers from
+    # the wrong thread). Deleting the writer finishes the PDF into the buffer.
+    del writer, doc
     buf.close()
-    return bytes(buf.data().data())
+    data = bytes(buf.data().data())
+    del buf
+    return data

@@ -9,6 +9,7 @@ from PIL import Image
 
 from sketchlab.cases import CaseStore
 from sketchlab.ui.widgets.case_panel import CasePanel
+from sketchlab.ui.workers import live_threads
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,20 @@ def test_export_and_import(panel, qtbot, tmp_path, face_sketch):
     assert other.current == info.uid and "Imported" in other.status.text()
     assert other.import_from(out) is None and "already" in other.last_error
     other.store.close()
+
+
+def test_export_runs_off_the_ui_thread(panel, qtbot, tmp_path, face_sketch):
+    panel.create_case(title="Threaded")
+    png = tmp_path / "s.png"
+    Image.fromarray(face_sketch).save(png)
+    panel.on_sketch_saved(png)
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as got:
+        panel.start_export(tmp_path / "t.zip")
+        assert not panel.export_action.isEnabled()  # one export at a time
+    assert got.args[0] == tmp_path / "t.zip" and (tmp_path / "t.zip").is_file()
+    qtbot.waitUntil(lambda: panel.export_action.isEnabled(), timeout=10000)
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as got:
+        panel.start_export(tmp_path / "t.zip")  # exists, no overwrite: a readable error
+    assert got.args[0] is None and "already exists" in panel.last_error
+    qtbot.waitUntil(lambda: panel.export_action.isEnabled() and not live_threads(),
+                    timeout=10000)

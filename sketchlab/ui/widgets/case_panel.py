@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -79,6 +79,7 @@ class CasePanel(QWidget):
     case_changed = Signal(object)  # CaseInfo | None
     recorded = Signal(str)  # a one-line description of what was recorded
     error = Signal(str)
+    export_finished = Signal(object)  # the bundle's Path, or None when it failed
 
     def __init__(self, store: CaseStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +107,7 @@ class CasePanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.last_error = ""
+        self._export_worker: Any = None
         self.export_action = QAction("E&xport case…", self)
         self.export_action.setStatusTip("Write the open case as a verifiable ZIP bundle with "
                                         "a PDF report")
@@ -152,9 +154,10 @@ class CasePanel(QWidget):
         self.combo.setCurrentIndex(max(idx, 0))
         self.combo.blockSignals(False)
         has_case = self.current is not None
+        can_export = has_case and self._export_worker is None
         self.verify_button.setEnabled(has_case)
-        self.export_button.setEnabled(has_case)
-        self.export_action.setEnabled(has_case)
+        self.export_button.setEnabled(can_export)
+        self.export_action.setEnabled(can_export)
         self.log_view.clear()
         if not has_case:
             self.info.setText("Open or create a case to record saved sketches, inversions "
@@ -267,11 +270,44 @@ class CasePanel(QWidget):
                                               "Case bundle (*.zip)")
         if path:
             p = Path(path)
-            self.export_to(p if p.suffix.lower() == ".zip" else p.with_suffix(".zip"),
-                           overwrite=True)  # the dialog already asked about replacing
+            # The dialog already asked about replacing an existing file.
+            self.start_export(p if p.suffix.lower() == ".zip" else p.with_suffix(".zip"),
+                              overwrite=True)
+
+    def start_export(self, path: Path, overwrite: bool = False) -> None:
+        """Export on a worker thread (verify + PDF take about a second); the result comes
+        as `export_finished`. Drawing and recording carry on meanwhile."""
+        from sketchlab.cases.bundle import export_bundle
+        from sketchlab.report.pdf import render_report
+        from sketchlab.ui.workers import start_worker
+
+        if self.current is None or self._export_worker is not None:
+            return
+        self.export_button.setEnabled(False)
+        self.export_action.setEnabled(False)
+        self.status.setStyleSheet("")
+        self.status.setText(f"Exporting to {path.name}…")
+
+        def failed(exc: Exception) -> None:
+            self._fail(f"Export failed, nothing was written to {path.name}: {exc}")
+            self.export_finished.emit(None)
+
+        def done(r: Any) -> None:
+            self._done(f"Exported to {r.path} ({r.size / 1024:.0f} KiB, "
+                       f"sha256 {r.sha256[:12]}…)")
+            self.export_finished.emit(r.path)
+
+        def finished() -> None:
+            self._export_worker = None
+            self.refresh()
+
+        self._export_worker = start_worker(
+            export_bundle, self.store, self.current, path, render_pdf=render_report,
+            overwrite=overwrite, connect={"returned": done, "errored": failed,
+                                          "finished": finished})
 
     def export_to(self, path: Path, overwrite: bool = False) -> Path | None:
-        """Write the bundle (with its PDF report); about a second on a CPU."""
+        """Export on this thread (scripts and tests); see `start_export`."""
         from sketchlab.cases.bundle import export_bundle
         from sketchlab.report.pdf import render_report
 
@@ -286,6 +322,15 @@ class CasePanel(QWidget):
             QGuiApplication.restoreOverrideCursor()
         self._done(f"Exported to {r.path} ({r.size / 1024:.0f} KiB, sha256 {r.sha256[:12]}…)")
         return r.path
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Let a running export finish (it is atomic either way) before the app exits."""
+        if self._export_worker is not None:
+            self._export_worker.wait(timeout_ms)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
 
     def import_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import case bundle", "",
