@@ -224,3 +224,32 @@ def test_cache_filled_during_the_run_is_used(cufs_photos, tmp_path):
         pid = next(p.id for p in g.photos() if p.sha256 == late)
         _, ids, vecs = g.load_embeddings()
         assert np.array_equal(vecs[ids.tolist().index(pid)], fake)
+
+
+def test_lfw_other_photo_of_a_person_ranks_first(shared_data, tmp_path):
+    """Different photos of the same people (LFW), not copies: identification works."""
+    import csv
+    from collections import defaultdict
+
+    root = shared_data / "lfw"
+    by_id: dict[str, list[str]] = defaultdict(list)
+    with open(root / "manifest.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            by_id[row["identity"]].append(row["photo"])
+    people = sorted(k for k, v in by_id.items() if len(v) >= 2)[:12]
+    singles = sorted(k for k, v in by_id.items() if len(v) == 1)[:12]
+    manifest = tmp_path / "gallery.csv"
+    manifest.write_text("photo,identity\n" + "".join(
+        f"{root / by_id[p][0]},{p}\n" for p in people + singles))
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        s = g.enroll([manifest], workers=1)
+        assert s.enrolled >= 22, s.as_dict()
+        enrolled = {x.name for x in g.subjects()}
+        hits = total = 0
+        for p in people:
+            query = scan_faces(load_image(root / by_id[p][1])).vector
+            if p not in enrolled or query is None:
+                continue
+            total += 1
+            hits += g.matcher().search(query, k=1)[0].subject_name == p
+    assert total >= 10 and hits >= total - 1, (hits, total)
