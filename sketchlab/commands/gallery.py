@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 
 from tqdm import tqdm
@@ -88,8 +89,10 @@ def run_enroll(args: argparse.Namespace) -> int:
     from sketchlab.db.enroll import EnrollProgress
 
     g = _open(args)
-    bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr, dynamic_ncols=True,
-               disable=None)
+    # A pty with no size (script, CI logs) reports 0x0, and tqdm then draws nothing.
+    size = shutil.get_terminal_size((100, 20))
+    bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr,
+               ncols=min(size.columns or 100, 120), nrows=size.lines or 20, disable=None)
 
     def progress(p: EnrollProgress) -> None:
         if bar.total != p.total:
