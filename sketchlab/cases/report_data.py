@@ -41,7 +41,8 @@ class AuditLine:
 class ReportData:
     case: CaseFile
     sketch: SketchVersion | None
-    sketch_image: bytes | None
+    sketch_image: bytes | None  # the version as given (scan, canvas export)
+    input_image: bytes | None  # the same sketch aligned to the network's frame, as inverted
     inversion: Inversion | None
     photo_image: bytes | None
     match: MatchRun | None
@@ -128,6 +129,7 @@ def build_report_data(store: CaseStore, case: CaseFile, verification: VerifyResu
         lines = lines[-max_audit_lines:]
     return ReportData(
         case=case, sketch=sketch, sketch_image=blob(sketch.image_sha256) if sketch else None,
+        input_image=blob(inversion.input_sha256) if inversion else None,
         inversion=inversion,
         photo_image=blob(inversion.photo_sha256) if inversion else None,
         match=match, thumbnails=thumbs,

@@ -21,18 +21,20 @@ from sketchlab.cases.report_data import ReportData
 log = logging.getLogger(__name__)
 
 _app: QGuiApplication | None = None
-_IMG_W = 175  # points for the sketch and photo, side by side, leaving room for candidates
-_THUMB_W = 80
+_IMG_W = 150  # points for the sketch and photo, side by side, leaving room for candidates
+_THUMB_W = 64
+_THUMB_H = 80
 _GRID_COLS = 5
 _CSS = """
 body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #111; }
-h1 { font-size: 16pt; margin: 0; }
-h2 { font-size: 11.5pt; margin-top: 10px; margin-bottom: 3px; color: #223; }
+h1 { font-size: 15pt; margin: 0; }
+h2 { font-size: 11pt; margin-top: 6px; margin-bottom: 2px; color: #223; }
 td, th { padding: 2px 4px; vertical-align: top; }
 th { background: #e8eaf0; text-align: left; }
 .meta td { padding: 1px 6px 1px 0; }
-.caution { background: #fff3cd; border: 1px solid #c9a227; padding: 6px; }
+.caution { background: #fff3cd; border: 1px solid #c9a227; padding: 4px; font-size: 8.5pt; }
 .small { font-size: 7.5pt; color: #444; }
+.cand { font-size: 7.5pt; }
 .mono { font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt; }
 .ok { color: #0a6b2d; font-weight: bold; }
 .bad { color: #a40000; font-weight: bold; }
@@ -76,21 +78,27 @@ def _add_image(doc: QTextDocument, name: str, data: bytes | None) -> tuple[int, 
     return img.width(), img.height()
 
 
-def _img_tag(doc: QTextDocument, name: str, data: bytes | None, width: int) -> str:
+def _img_tag(doc: QTextDocument, name: str, data: bytes | None, width: int,
+             height: int | None = None) -> str:
+    """An image `width` wide, or fitted inside width x height, aspect kept."""
     size = _add_image(doc, name, data)
     if size is None:
         return "<i>(no image)</i>"
     w, h = size
-    return f'<img src="img://{name}" width="{width}" height="{round(width * h / max(w, 1))}">'
+    scale = width / max(w, 1)
+    if height is not None:
+        scale = min(scale, height / max(h, 1))
+    return (f'<img src="img://{name}" width="{round(w * scale)}" '
+            f'height="{round(h * scale)}">')
 
 
 def _header(r: ReportData) -> str:
     i = r.case.info
-    rows = [("Case", f"<b>{_e(i.number)}</b> &nbsp; {_e(i.title)}"), ("Status", _e(i.status)),
-            ("Artist", _e(i.artist)), ("Investigator", _e(i.investigator)),
-            ("Opened", f"{_when(i.created_at)} by {_e(i.created_by)}"),
-            ("Last activity", _when(i.updated_at)),
-            ("Witness description", _e(i.witness_description) or "<i>none recorded</i>")]
+    rows = [("Case", f"<b>{_e(i.number)}</b> &nbsp; {_e(i.title)} &nbsp; [{_e(i.status)}]"),
+            ("People", f"artist {_e(i.artist) or '–'}; investigator {_e(i.investigator) or '–'}"),
+            ("Dates", f"opened {_when(i.created_at)} by {_e(i.created_by)}; last activity "
+                      f"{_when(i.updated_at)}"),
+            ("Witness", _e(i.witness_description) or "<i>no description recorded</i>")]
     return ("<h1>SketchLab case report</h1><table class='meta'>"
             + "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
             + "</table>")
@@ -100,11 +108,16 @@ def _pair(doc: QTextDocument, r: ReportData) -> str:
     if r.sketch is None:
         return "<h2>Sketch and synthesized photo</h2><p><i>No sketch recorded.</i></p>"
     s, inv = r.sketch, r.inversion
-    left = _img_tag(doc, "sketch", r.sketch_image, _IMG_W)
+    # Show the sketch as the network saw it (same frame as the photo, so the two compare
+    # feature by feature); the original is named by its hash and is in the bundle.
+    aligned = inv is not None and r.input_image is not None
+    left = _img_tag(doc, "sketch", r.input_image if aligned else r.sketch_image, _IMG_W)
     right = _img_tag(doc, "photo", r.photo_image, _IMG_W) if inv else "<i>not inverted</i>"
-    cap_l = (f"Sketch version {s.version}, {_when(s.created_at)}, {_e(s.author)}"
+    cap_l = (f"Sketch version {s.version}{' as inverted (aligned)' if aligned else ''}, "
+             f"{_when(s.created_at)}, {_e(s.author)}"
              + (f"<br>Note: {_e(s.note)}" if s.note else "")
-             + f"<br><span class='mono'>SHA-256 {s.image_sha256}</span>")
+             + f"<br>Original ({s.width}x{s.height}) <span class='mono'>SHA-256 "
+               f"{s.image_sha256}</span>")
     cap_r = ("" if inv is None else
              f"Inversion {inv.number}: {_e(inv.model_name)} on {_e(inv.device)}"
              + (f", {inv.ms:.0f} ms" if inv.ms is not None else "")
@@ -133,11 +146,12 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
     cells = []
     for c in m.candidates:
         data = r.thumbnails.get(c.thumbnail_sha256 or "")
-        pic = _img_tag(doc, f"cand{c.rank}", data, _THUMB_W) if data else "<i>no thumbnail</i>"
-        mark = "<span class='ok'>&#10003; within</span>" if c.within_threshold else "outside"
+        pic = (_img_tag(doc, f"cand{c.rank}", data, _THUMB_W, height=_THUMB_H) if data
+               else "<i>no thumbnail</i>")
+        mark = " <span class='ok'>&#10003;</span>" if c.within_threshold else ""
         cells.append(f"<td align='center' width='{100 // _GRID_COLS}%'>{pic}<br>"
-                     f"<b>#{c.rank}</b> {_e(c.subject)}<br>d = {c.distance:.3f}, "
-                     f"score {c.score:.2f}<br>{mark}</td>")
+                     f"<span class='cand'><b>#{c.rank}</b> {_e(c.subject)}<br>"
+                     f"d {c.distance:.3f} &middot; score {c.score:.2f}{mark}</span></td>")
     rows = ["<tr>" + "".join(cells[i:i + _GRID_COLS]) + "</tr>"
             for i in range(0, len(cells), _GRID_COLS)]
     return head + "<table width='100%' border='0'>" + "".join(rows) + "</table>"
