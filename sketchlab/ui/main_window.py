@@ -381,7 +381,9 @@ class MainWindow(QMainWindow):
             self.model_combo.addItem(m.name, m.name)
         s = self.store.value
         if self.model_combo.findData(s.model) < 0:
-            self.model_combo.addItem(f"{s.model} (not installed)", s.model)
+            path = Path(s.model)
+            label = f"{path.stem} (file)" if path.is_file() else f"{s.model} (not installed)"
+            self.model_combo.addItem(label, s.model)
         self.model_combo.setCurrentIndex(self.model_combo.findData(s.model))
         self.style_combo.setCurrentIndex(self.style_combo.findData(s.style))
 

@@ -71,6 +71,7 @@ class GalleryDialog(QDialog):
         self._workers: list[Worker] = []
         self._progress: QProgressDialog | None = None
         self._enrol: Worker | None = None
+        self._closed = False
         self.setWindowTitle("Gallery")
         self.where = QLabel(f"Database: {handle.display_url()}")
         self.where.setWordWrap(True)
@@ -118,6 +119,8 @@ class GalleryDialog(QDialog):
 
     # --- listing ----------------------------------------------------------------------
     def refresh(self) -> None:
+        if self._closed:  # a job that ends after the dialog closed must not start another
+            return
         self.summary.setText("Loading…")
         self._run(load_listing, self.handle, returned=self._show,
                   errored=lambda e: self._error("Reading the gallery", e))
@@ -216,6 +219,7 @@ class GalleryDialog(QDialog):
                          finished=self.refresh)
 
     def done(self, r: int) -> None:
+        self._closed = True
         for w in list(self._workers):
             w.quit()
         for w in list(self._workers):

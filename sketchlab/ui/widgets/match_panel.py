@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 DISCLAIMER = ("Results are investigative leads, not identifications. A sketch-derived "
               "likeness can resemble many people; every lead needs independent confirmation.")
-THUMB = 64
+THUMB = 52
 
 
 @dataclass(frozen=True)
