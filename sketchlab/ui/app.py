@@ -32,11 +32,12 @@ class ErrorReporter:
     """sys.excepthook: log the traceback and show a readable dialog; the app keeps running.
 
     Qt calls Python slots from its event loop, so an exception there would otherwise only
-    reach stderr (or abort). Re-entrant errors while a dialog is up are logged, not shown.
+    reach stderr. The dialog is non-blocking; while one is open, further errors are only
+    logged, so a failure that repeats on every repaint cannot bury the user in dialogs.
     """
 
     def __init__(self) -> None:
-        self._showing = False
+        self.box: QMessageBox | None = None
 
     def __call__(self, etype: type[BaseException], value: BaseException,
                  tb: TracebackType | None) -> None:
@@ -44,18 +45,21 @@ class ErrorReporter:
             QApplication.quit()
             return
         log.error("unhandled error", exc_info=(etype, value, tb))
-        if self._showing or QApplication.instance() is None:
+        if QApplication.instance() is None or (self.box is not None and self.box.isVisible()):
             return
-        self._showing = True
-        try:
-            box = QMessageBox(QMessageBox.Icon.Critical, "SketchLab: unexpected error",
-                              f"Something went wrong: {value}\n\nYour sketch is autosaved; "
-                              "you can carry on working. Details are in the log file "
-                              f"({paths.user_log_dir() / 'sketchlab.log'}).")
-            box.setDetailedText("".join(traceback.format_exception(etype, value, tb)))
-            box.exec()
-        finally:
-            self._showing = False
+        box = QMessageBox(QMessageBox.Icon.Critical, "SketchLab: unexpected error",
+                          f"Something went wrong: {value}\n\nYour sketch is autosaved; you "
+                          "can carry on working. Details are in the log file "
+                          f"({paths.user_log_dir() / 'sketchlab.log'}).",
+                          QMessageBox.StandardButton.Ok, QApplication.activeWindow())
+        box.setDetailedText("".join(traceback.format_exception(etype, value, tb)))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.destroyed.connect(self._forget)
+        box.open()
+        self.box = box
+
+    def _forget(self) -> None:
+        self.box = None
 
 
 def run(argv: list[str]) -> int:

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKe
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -661,6 +662,9 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        for dlg in self.findChildren(QDialog):  # their done() stops their workers
+            if dlg.isVisible():
+                dlg.reject()
         self.store.set_ui_value("geometry", self.saveGeometry())
         self._throttle.stop()
         self.statusBar().clearMessage()  # stops its message timer
