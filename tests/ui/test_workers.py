@@ -1,4 +1,8 @@
-"""Workers report through signals, stop cooperatively, and leaks are detected."""
+"""Workers report through signals, stop cooperatively, and leaks are detected.
+
+Slots are connected through start_worker(connect=...), before the thread starts: a fast
+job can finish before a connection made after start_worker returns.
+"""
 
 from __future__ import annotations
 
@@ -19,33 +23,43 @@ def _count(n: int, cancel: threading.Event, progress):
     return "done"
 
 
+def _run(qtbot, fn, *args, quit_after_start: bool = False):
+    got: dict[str, list] = {"yielded": [], "returned": [], "errored": [], "finished": []}
+    connect = {k: (lambda v=None, k=k: got[k].append(v)) for k in got}
+    w = start_worker(fn, *args, connect=connect)
+    if quit_after_start:
+        w.quit()
+    qtbot.waitUntil(lambda: bool(got["finished"]), timeout=10000)
+    assert w.wait(5000)
+    return got
+
+
 def test_worker_signals_and_result(qtbot):
-    seen = []
-    w = start_worker(_count, 5, connect={"yielded": seen.append})
-    with qtbot.waitSignal(w.returned, timeout=5000) as blocker:
-        pass
-    assert blocker.args == ["done"]
+    got = _run(qtbot, _count, 5)
+    assert got["yielded"] == [0, 1, 2, 3, 4] and got["returned"] == ["done"]
     qtbot.waitUntil(lambda: not live_threads(), timeout=5000)
-    assert seen == [0, 1, 2, 3, 4]
 
 
 def test_worker_quits_cooperatively(qtbot):
-    w = start_worker(_count, 10_000)
-    with qtbot.waitSignal(w.returned, timeout=5000) as blocker:
-        w.quit()
-    assert blocker.args == ["stopped"]
-    assert w.wait(5000)
+    got = _run(qtbot, _count, 10_000, quit_after_start=True)
+    assert got["returned"] == ["stopped"] and len(got["yielded"]) < 10_000
 
 
 def test_worker_error_reaches_errored(qtbot):
     def boom():
         raise ValueError("bad input")
 
-    w = start_worker(boom)
-    with qtbot.waitSignal(w.errored, timeout=5000) as blocker:
-        pass
-    assert isinstance(blocker.args[0], ValueError)
-    w.wait(5000)
+    got = _run(qtbot, boom)
+    assert isinstance(got["errored"][0], ValueError) and got["returned"] == []
+
+
+def test_generator_jobs_yield(qtbot):
+    def gen():
+        yield from range(3)
+        return "end"
+
+    got = _run(qtbot, gen)
+    assert got["returned"] == ["end"] and got["yielded"] == [0, 1, 2]
 
 
 def test_leak_check_sees_running_thread_and_timer(qtbot):
@@ -64,16 +78,3 @@ def test_leak_check_sees_running_thread_and_timer(qtbot):
     timer.stop()
     w.wait(5000)
     qtbot.waitUntil(lambda: not leaks(before), timeout=5000)
-
-
-def test_generator_jobs_yield(qtbot):
-    def gen():
-        yield from range(3)
-        return "end"
-
-    seen = []
-    w = start_worker(gen, connect={"yielded": seen.append})
-    with qtbot.waitSignal(w.returned, timeout=5000) as blocker:
-        pass
-    assert blocker.args == ["end"] and seen == [0, 1, 2]
-    w.wait(5000)
