@@ -35,5 +35,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/sketchlab bench
 
+# dist/sketchlab/: a PyInstaller bundle that runs without Python or network, built from
+# its own CPU-only venv in build/ (packaging/build_bundle.sh, packaging/README.md).
+# Rebuilt only when something that goes into it changed.
+BUNDLE_INPUTS := $(shell find sketchlab models resources packaging pyproject.toml -type f \
+                   ! -path '*/__pycache__/*' 2>/dev/null)
+bundle: dist/sketchlab/sketchlab
+
+dist/sketchlab/sketchlab: $(BUNDLE_INPUTS)
+	./packaging/build_bundle.sh
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info
