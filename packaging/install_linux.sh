@@ -25,7 +25,7 @@ mkdir -p "$PREFIX" "$BIN_DIR" "$DATA_DIR/applications"
 cp -a "$bundle/." "$PREFIX/"
 ln -sfn "$PREFIX/sketchlab" "$BIN_DIR/sketchlab"
 for n in $SIZES; do
-  install -Dm644 "$here/icons/sketchlab-$n.png" "$DATA_DIR/icons/hicolor/${n}x${n}/apps/sketchlab.png"
+  install -Dm644 "$here/../resources/icons/sketchlab-$n.png" "$DATA_DIR/icons/hicolor/${n}x${n}/apps/sketchlab.png"
 done
 # Absolute Exec/TryExec: menus do not always search ~/.local/bin.
 sed -e "s|^Exec=sketchlab|Exec=$PREFIX/sketchlab|" -e "s|^TryExec=sketchlab|TryExec=$PREFIX/sketchlab|" \

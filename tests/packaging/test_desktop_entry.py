@@ -1,4 +1,4 @@
-"""The .desktop entry and the icon set that packaging/install_linux.sh installs."""
+"""The .desktop entry and the icon set (resources/icons) that install_linux.sh installs."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
+REPO = Path(__file__).resolve().parents[2]
+PACKAGING = REPO / "packaging"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
 def test_icon_set_has_every_size_square_and_transparent_corners():
     for n in SIZES:
-        with Image.open(PACKAGING / "icons" / f"sketchlab-{n}.png") as im:
+        with Image.open(REPO / "resources" / "icons" / f"sketchlab-{n}.png") as im:
             assert im.size == (n, n)
             assert im.mode == "RGBA"
             assert im.getpixel((0, 0))[3] == 0, "rounded tile: corners are transparent"
