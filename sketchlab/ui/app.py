@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from types import TracebackType
@@ -78,6 +79,9 @@ def run(argv: list[str]) -> int:
     window = MainWindow(confirm_close=True)
     window.show()
     QTimer.singleShot(0, window.offer_recovery)
+    quit_after = os.environ.get("SKETCHLAB_QUIT_AFTER_MS")
+    if quit_after:  # smoke tests (tests/packaging): start for real, then leave unasked
+        QTimer.singleShot(int(quit_after), lambda: app.exit(0))
     log.info("SketchLab %s started", __version__)
     code = app.exec()
     window.shutdown()
