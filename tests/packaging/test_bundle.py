@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,40 @@ def test_frozen_bench_json(bundle: Path, frozen_env: dict[str, str], tiny_model:
     assert result["invert"]["cpu"]["median_ms"] > 0
     assert result["model"]["params"] > 0
     assert not result["machine"]["cuda"]
+
+
+def test_frozen_gallery_enroll_and_match(bundle: Path, frozen_env: dict[str, str],
+                                         shared_data: Path, tiny_model: Path,
+                                         tmp_path: Path) -> None:
+    """Alembic migrations, spawned enrolment workers and dlib models, all from the bundle."""
+    cufs = shared_data / "cufs_cuhk"
+    photos = [str(cufs / f"test/photos/f1-00{i}-01.jpg") for i in (1, 2, 3)]
+    out = _run(["gallery", "enroll", *photos, "--workers", "2", "--json"], frozen_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = _run(["gallery", "stats", "--json"], frozen_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["embeddings"] == 3, out.stdout
+    out = _run(["match", str(cufs / CUFS_SKETCH), "--top", "3", "--json",
+                *_model_args(tiny_model)], frozen_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(json.loads(out.stdout)) == 3
+
+
+def test_frozen_case_export_with_pdf_report(bundle: Path, frozen_env: dict[str, str],
+                                            shared_data: Path, tiny_model: Path,
+                                            tmp_path: Path) -> None:
+    """A case from sketch to a verified ZIP with its PDF report (Qt's PDF writer, frozen)."""
+    steps = [["case", "new", "--number", "T-1", "--title", "bundle smoke test"],
+             ["case", "add-sketch", "T-1", str(shared_data / "cufs_cuhk" / CUFS_SKETCH)],
+             ["case", "invert", "T-1", *_model_args(tiny_model)],
+             ["case", "export", "T-1", "--out", str(tmp_path / "T-1.zip")],
+             ["case", "verify", str(tmp_path / "T-1.zip")]]
+    for step in steps:  # no QT_QPA_PLATFORM, no display: the report must still render
+        out = _run(step, frozen_env)
+        assert out.returncode == 0, f"{step}: {out.stdout}{out.stderr}"
+    with zipfile.ZipFile(tmp_path / "T-1.zip") as z:
+        pdfs = [n for n in z.namelist() if n.endswith(".pdf")]
+        assert pdfs and z.read(pdfs[0]).startswith(b"%PDF")
 
 
 def _gui_cases() -> list:
