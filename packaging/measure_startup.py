@@ -4,7 +4,7 @@
                                         [--bundle dist/sketchlab/sketchlab] [--cold]
 
 Each case is a fresh process in a fresh SKETCHLAB_HOME, timed wall-clock from spawn to
-exit: `--version` (interpreter and CLI start), `models` (imports torch and reads the
+exit: `--version` (interpreter and CLI start), `models --json` (imports torch, reads the
 model headers), and the GUI offscreen until its main window is shown and the event loop
 runs (SKETCHLAB_QUIT_AFTER_MS=0). `--cold` drops the page cache before every run (root
 only; slows everything else on the machine for a moment) to time a first start after boot.
@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CASES = {
     "--version": (["--version"], {}),
-    "models": (["models"], {}),
+    "models --json": (["models", "--json"], {}),
     "gui (window shown)": ([], {"QT_QPA_PLATFORM": "offscreen", "SKETCHLAB_QUIT_AFTER_MS": "0"}),
 }
 
