@@ -1,5 +1,6 @@
 """Print the bundle's requirements: pyproject's runtime dependencies minus torch/torchvision,
-plus the `bundle` extra (PyInstaller). torch is installed separately (the CPU build).
+plus the `postgres` extra (a lab's shared gallery) and the `bundle` extra (PyInstaller).
+torch is installed separately (the CPU build).
 
     python packaging/bundle_requirements.py > build/bundle-requirements.txt
 
@@ -19,7 +20,8 @@ LEFT_OUT = {"torch", "torchvision"}
 
 def requirements(pyproject: Path) -> list[str]:
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    reqs = project["dependencies"] + project["optional-dependencies"]["bundle"]
+    extras = project["optional-dependencies"]
+    reqs = project["dependencies"] + extras.get("postgres", []) + extras["bundle"]
     return [r for r in reqs if re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0].lower() not in LEFT_OUT]
 
 
