@@ -209,6 +209,29 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
+def _parse_manifest(name: str, raw: bytes) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The manifest and its file list by path; any malformed part is a BundleError."""
+    try:
+        manifest = json.loads(raw)
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+        if manifest.get("format") != FORMAT:
+            raise BundleError(f"{name} is not a SketchLab case bundle "
+                              f"(format {manifest.get('format')!r})")
+        if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+            raise BundleError(f"{name} was written by a newer SketchLab (bundle format "
+                              f"{manifest.get('format_version')}); update SketchLab")
+        listed = {str(f["path"]): {"sha256": str(f["sha256"]), "size": int(f["size"])}
+                  for f in manifest.get("files", [])}
+        for key in ("case", "audit"):
+            if not isinstance(manifest.get(key), dict):
+                raise ValueError(f"no {key!r} section")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{name}: manifest.json is damaged ({exc}); the bundle cannot be "
+                          "checked") from exc
+    return manifest, listed
+
+
 @dataclass(frozen=True)
 class BundleContents:
     manifest: dict[str, Any]
@@ -235,17 +258,7 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[BundleContents | None, Ve
         by_name = {i.filename: i for i in infos}
         if "manifest.json" not in by_name:
             raise BundleError(f"{path.name} has no manifest.json: not a SketchLab case bundle")
-        try:
-            manifest = json.loads(_read_capped(zf, by_name["manifest.json"]))
-        except ValueError as exc:
-            raise BundleError(f"{path.name}: manifest.json is not valid JSON ({exc})") from exc
-        if manifest.get("format") != FORMAT:
-            raise BundleError(f"{path.name} is not a SketchLab case bundle "
-                              f"(format {manifest.get('format')!r})")
-        if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
-            raise BundleError(f"{path.name} was written by a newer SketchLab (bundle format "
-                              f"{manifest.get('format_version')}); update SketchLab")
-        listed = {f["path"]: f for f in manifest.get("files", [])}
+        manifest, listed = _parse_manifest(path.name, _read_capped(zf, by_name["manifest.json"]))
         data: dict[str, bytes] = {}
         for name in sorted(set(by_name) - {"manifest.json"}):
             blob = _read_capped(zf, by_name[name])
@@ -266,7 +279,7 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[BundleContents | None, Ve
                    for line in data.get("audit.jsonl", b"").decode().splitlines()
                    if line.strip()]
         case_json = json.loads(data["case.json"]) if "case.json" in data else {}
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         problems.append(f"audit.jsonl or case.json cannot be read: {exc}")
         return None, VerifyResult(number, 0, "", 0, tuple(problems))
     audit = manifest.get("audit", {})

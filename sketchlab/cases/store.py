@@ -449,8 +449,8 @@ def check_views(entries: Sequence[AuditEntry], view: dict[str, Any], what: str) 
     """Differences between a stored view of the case and a replay of its log."""
     try:
         expected = P.replay(entries)
-    except P.ReplayError as exc:
-        return [f"the audit log cannot be replayed: {exc}"]
+    except (P.ReplayError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        return [f"the audit log cannot be replayed: {exc!r}"]
     return [f"{what} disagree with the audit log at {d}" for d in P.diff(expected, view)]
 
 

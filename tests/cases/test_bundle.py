@@ -244,3 +244,25 @@ def test_kill_9_during_export_leaves_no_bundle(store, worked_case, tmp_path):
     # the store is unharmed and a new export works
     assert store.verify(worked_case).ok
     assert verify_bundle(export_bundle(store, worked_case, out).path).ok
+
+
+@pytest.mark.parametrize("member", ["audit.jsonl", "case.json", "manifest.json"])
+def test_random_corruption_is_refused_never_crashes(bundle, tmp_path, member):
+    """Flipped bytes anywhere in the JSON members: a clear refusal, never a traceback."""
+    import random
+
+    rng = random.Random(member)
+    for i in range(25):
+        def corrupt(data: bytes) -> bytes:
+            b = bytearray(data)
+            for _ in range(rng.randint(1, 3)):
+                j = rng.randrange(len(b))
+                b[j] = (b[j] + rng.randrange(1, 256)) % 256  # always a different byte
+            return bytes(b)
+        path = rewrite_zip(bundle, tmp_path / f"c{i}.zip",
+                           _edit_member(lambda n: n == member, corrupt))
+        try:
+            result = verify_bundle(path)
+        except BundleError:
+            continue
+        assert not result.ok
