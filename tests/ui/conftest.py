@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
+
+UI_TEST_TIMEOUT_S = 180
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A hung UI test (a deadlocked thread, a dialog waiting for input) fails with
+    tracebacks after 3 minutes instead of stalling the whole run."""
+    here = str(Path(__file__).parent)
+    for item in items:
+        if str(item.path).startswith(here) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(UI_TEST_TIMEOUT_S))
 
 
 def leaks(threads_before: set[int]) -> list[str]:
