@@ -167,9 +167,8 @@ class MainWindow(QMainWindow):
         right.setSizes([460, 340])
         self.right = right
 
-    def _action(self, menu: str, text: str, slot, shortcut: str | QKeySequence.StandardKey |
-                list | None = None, tip: str = "", checkable: bool = False,
-                short: str = "") -> QAction:
+    def _action(self, menu: str, text: str, slot, shortcut: str | list[str] | None = None,
+                tip: str = "", checkable: bool = False, short: str = "") -> QAction:
         a = QAction(text, self)
         if short:
             a.setIconText(short)  # the toolbar label
@@ -187,23 +186,23 @@ class MainWindow(QMainWindow):
         return a
 
     def _build_actions(self) -> None:
-        S = QKeySequence.StandardKey
         A = self._action
-        self.act_new = A("File", "&New sketch", self.new_sketch, S.New, "Start a blank canvas",
+        self.act_new = A("File", "&New sketch", self.new_sketch, "Ctrl+N", "Start a blank canvas",
                          short="New")
-        self.act_open = A("File", "&Open sketch…", self.open_dialog, S.Open,
+        self.act_open = A("File", "&Open sketch…", self.open_dialog, "Ctrl+O",
                           "Open a SketchLab sketch (PNG + strokes)", short="Open")
         self.act_import = A("File", "&Import sketch or photo of one…", self.import_dialog,
                             "Ctrl+I", "Align a scanned or photographed sketch onto the canvas",
                             short="Import")
-        self.act_save = A("File", "&Save", self.save, S.Save, "Save the sketch")
+        self.act_save = A("File", "&Save", self.save, "Ctrl+S", "Save the sketch")
         self.act_save_as = A("File", "Save &as…", self.save_as, "Ctrl+Shift+S")
         self.act_export = A("File", "&Export synthesized photo…", self.export_photo,
                             "Ctrl+E", "Save the synthesized photo as an image")
-        self.act_quit = A("File", "&Quit", self.close, S.Quit)
+        self.act_quit = A("File", "&Quit", self.close, "Ctrl+Q")
         stack = self.document.undo_stack
-        self.act_undo = A("Edit", "&Undo", stack.undo, [S.Undo], "Undo the last stroke")
-        self.act_redo = A("Edit", "&Redo", stack.redo, [S.Redo, "Ctrl+Y"], "Redo")
+        self.act_undo = A("Edit", "&Undo", stack.undo, "Ctrl+Z", "Undo the last stroke")
+        self.act_redo = A("Edit", "&Redo", stack.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
+                          "Redo")
         stack.canUndoChanged.connect(self.act_undo.setEnabled)
         stack.canRedoChanged.connect(self.act_redo.setEnabled)
         self.act_undo.setEnabled(False)
@@ -225,8 +224,8 @@ class MainWindow(QMainWindow):
         self.act_colour = A("Tools", "Brush &colour…", self.pick_colour, "C",
                             "Colour strokes are hints for the colour-sketch model")
         self.act_black = A("Tools", "Reset colour to pencil grey", self.reset_colour, "D")
-        self.act_zoom_in = A("View", "Zoom &in", self.canvas.zoom_in, [S.ZoomIn, "Ctrl+="])
-        self.act_zoom_out = A("View", "Zoom &out", self.canvas.zoom_out, S.ZoomOut)
+        self.act_zoom_in = A("View", "Zoom &in", self.canvas.zoom_in, ["Ctrl++", "Ctrl+="])
+        self.act_zoom_out = A("View", "Zoom &out", self.canvas.zoom_out, "Ctrl+-")
         self.act_fit = A("View", "&Fit canvas", self.canvas.fit, "Ctrl+0", short="Fit")
         self.act_actual = A("View", "Actual &pixels", self.canvas.actual_size, "Ctrl+1")
         self.act_guide = A("View", "Face &guide", self.canvas.set_guide_visible, "G",
@@ -236,9 +235,8 @@ class MainWindow(QMainWindow):
         self.act_search = A("Gallery", "&Search gallery", self.match_panel.search, "Ctrl+F",
                             "Rank gallery faces against the synthesized photo")
         self.act_gallery = A("Gallery", "&Manage gallery…", self.manage_gallery, "Ctrl+G")
-        self.act_settings = A("Settings", "&Settings…", self.settings_dialog,
-                              [S.Preferences, "Ctrl+,"])
-        self.act_help = A("Help", "&Shortcuts and help", self.help_dialog, S.HelpContents)
+        self.act_settings = A("Settings", "&Settings…", self.settings_dialog, "Ctrl+,")
+        self.act_help = A("Help", "&Shortcuts and help", self.help_dialog, "F1")
         self.act_about = A("Help", "&About SketchLab", self.about_dialog)
         menus: dict[str, list[QAction | None]] = {
             "&File": [self.act_new, self.act_open, self.act_import, None, self.act_save,

@@ -110,6 +110,8 @@ def test_help_lists_every_tool_shortcut(window):
                  "Smaller brush", "Face guide", "Fit canvas", "Search gallery",
                  "Import sketch or photo of one…", "Brush colour…"):
         assert name in rows, name
+    keys = [k.toString() for a in window.actions() for k in a.shortcuts()]
+    assert len(keys) == len(set(keys)), "ambiguous shortcut"
 
 
 def test_import_cufs_sketch_fills_canvas(qtbot, window, shared_data):

@@ -39,7 +39,9 @@ class SettingsDialog(QDialog):
         for m in models:
             self.model.addItem(f"{m.name}  ({m.config.height}x{m.config.width})", m.name)
         if self.model.findData(s.model) < 0:
-            self.model.addItem(f"{s.model} (not installed)", s.model)
+            path = Path(s.model)
+            label = f"{path.stem} (file)" if path.is_file() else f"{s.model} (not installed)"
+            self.model.addItem(label, s.model)
         self.model.setCurrentIndex(self.model.findData(s.model))
         self.device = QComboBox()
         for d in DEVICES:
