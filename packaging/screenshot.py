@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"search: {len(outcome.candidates)} candidates of {outcome.gallery_size}; top "
           f"{top.subject_name} at {top.distance:.3f}; true subject rank: "
           f"{hit[0] if hit else 'not in top ' + str(len(outcome.candidates))}")
+    w.act_guide.trigger()  # guide off: the sketch itself is what the picture is about
     w.match_panel.table.selectRow(0)
     w.canvas.setFocus()
     end = time.time() + 1.5  # let every pane repaint at its final size
