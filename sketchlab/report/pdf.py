@@ -13,14 +13,25 @@ import logging
 import os
 from datetime import datetime
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF, QUrl
-from PySide6.QtGui import QGuiApplication, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QTextDocument,
+)
 
 from sketchlab.cases.report_data import ReportData
 
 log = logging.getLogger(__name__)
 
 _app: QGuiApplication | None = None
+_RES = 300  # PDF writer resolution (dpi)
 _IMG_W = 150  # points for the sketch and photo, side by side, leaving room for candidates
 _THUMB_W = 64
 _THUMB_H = 80
@@ -88,8 +99,10 @@ def _img_tag(doc: QTextDocument, name: str, data: bytes | None, width: int,
     scale = width / max(w, 1)
     if height is not None:
         scale = min(scale, height / max(h, 1))
-    return (f'<img src="img://{name}" width="{round(w * scale)}" '
-            f'height="{round(h * scale)}">')
+    # Qt sizes <img> in CSS pixels (1/96 inch) and scales them to the PDF writer's dpi.
+    px = 96.0 / 72.0
+    return (f'<img src="img://{name}" width="{round(w * scale * px)}" '
+            f'height="{round(h * scale * px)}">')
 
 
 def _header(r: ReportData) -> str:
@@ -196,26 +209,57 @@ def report_html(doc: QTextDocument, r: ReportData) -> str:
 
 
 def render_report(r: ReportData) -> bytes:
-    """The report as PDF bytes (A4, 15 mm margins)."""
+    """The report as PDF bytes: A4, 15 mm margins, a footer on every page with the case
+    number, the audit head hash and the page number.
+
+    The layout is done on the PDF writer itself (not the screen), so the report looks the
+    same whether it is made offscreen by the CLI or inside the app on any display.
+    """
     _ensure_app()
     buf = QBuffer()
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(buf)
+    writer.setResolution(_RES)
     writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
                                      QPageLayout.Orientation.Portrait,
-                                     QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter))
-    writer.setResolution(300)
+                                     QMarginsF(15, 15, 15, 12), QPageLayout.Unit.Millimeter))
     writer.setTitle(f"SketchLab case {r.case.info.number}")
     writer.setCreator(f"SketchLab {r.app_version}")
+    page = writer.pageLayout().paintRectPixels(_RES)
+    footer_h = _RES * 0.3  # 0.3 inch
+    body = QSizeF(page.width(), page.height() - footer_h)
     doc = QTextDocument()
+    doc.documentLayout().setPaintDevice(writer)
     doc.setDocumentMargin(0)
     doc.setHtml(report_html(doc, r))
-    doc.setPageSize(QSizeF(writer.pageLayout().paintRectPoints().size()))
-    doc.print_(writer)
+    doc.setPageSize(body)
+    pages = doc.pageCount()
+    font = QFont("DejaVu Sans")
+    font.setPointSizeF(7)
+    foot = QRectF(0, body.height(), body.width(), footer_h)
+    left = (f"SketchLab case {r.case.info.number} \u2014 audit head {r.audit_head[:16]} "
+            f"\u2014 generated {_when(r.generated_at)}")
+    painter = QPainter(writer)
+    try:
+        for i in range(pages):
+            if i:
+                writer.newPage()
+            painter.save()
+            painter.translate(0, -i * body.height())
+            doc.drawContents(painter, QRectF(0, i * body.height(), body.width(), body.height()))
+            painter.restore()
+            painter.setFont(font)
+            painter.setPen(QColor("#555555"))
+            align = Qt.AlignmentFlag.AlignBottom
+            painter.drawText(foot, align | Qt.AlignmentFlag.AlignLeft, left)
+            painter.drawText(foot, align | Qt.AlignmentFlag.AlignRight,
+                             f"page {i + 1} of {pages}")
+    finally:
+        painter.end()
     # Destroy the Qt objects here, on the thread that made them (exports run on a worker
     # thread; a later garbage collection on the UI thread would stop their timers from
     # the wrong thread). Deleting the writer finishes the PDF into the buffer.
-    del writer, doc
+    del painter, writer, doc
     buf.close()
     data = bytes(buf.data().data())
     del buf
