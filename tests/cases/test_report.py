@@ -46,5 +46,7 @@ def test_pdf_in_bundle_opens_and_renders(store, worked_case, tmp_path):
         assert worked_case in squashed
         assert " ".join(CAUTION.split()[:8]) in squashed
         assert "subject-001" in squashed and "Audit trail" in squashed
+        head = store.entries(worked_case)[-2].hash  # the export itself came after the report
+        assert f"audit head {head[:16]}" in squashed and "page 1 of" in squashed
         assert store.get(worked_case).latest_inversion.model_sha256[:32] in squashed.replace(
             " ", "")
