@@ -101,7 +101,8 @@ class CaseRecorder:
             self.case, version, result.photo, model_name=str(result.model),
             model_sha256=self._sha(str(result.model)), device=str(result.device_label),
             ms=float(result.ms), settings={"colour": bool(getattr(result, "colour", False)),
-                                           "source": "canvas"},
+                                           "source": "canvas",
+                                           "resolution": list(result.photo.shape[:2])},
             input_image=result.sketch)
         self._recorded[id(result)] = number
         self._keep.append(result)
