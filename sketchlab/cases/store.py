@@ -104,10 +104,14 @@ def _field(obj: Any, name: str, default: Any = None) -> Any:
 
 
 def _entry(row: AuditRow, case_uid: str) -> AuditEntry:
+    try:
+        details = json.loads(row.details_json)
+        artefacts = tuple(Artefact.from_dict(a) for a in json.loads(row.artefacts_json))
+    except (ValueError, KeyError, TypeError):
+        # Garbled by hand: keep the raw text so the hash check reports the entry as edited.
+        details, artefacts = {"unreadable": f"{row.details_json} {row.artefacts_json}"}, ()
     return AuditEntry(case_uid=case_uid, seq=row.seq, time=row.time, who=row.who,
-                      action=row.action, details=json.loads(row.details_json),
-                      artefacts=tuple(Artefact.from_dict(a)
-                                      for a in json.loads(row.artefacts_json)),
+                      action=row.action, details=details, artefacts=artefacts,
                       prev_hash=row.prev_hash, hash=row.hash)
 
 

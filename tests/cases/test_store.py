@@ -155,3 +155,10 @@ def test_two_stores_on_one_file_do_not_fork_the_chain(tmp_path, face_sketch):
     assert a.verify(n).ok and a.verify(n).entries == 5
     a.close()
     b.close()
+
+
+def test_garbled_log_entry_is_reported_not_crashing(store, worked_case):
+    con = _untriggered(store)
+    con.execute("UPDATE audit_entries SET details_json='{not json' WHERE seq=2")
+    problems = store.verify(worked_case).problems
+    assert any("entry #2" in p and "edited" in p for p in problems)
