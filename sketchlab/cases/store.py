@@ -103,6 +103,13 @@ def _field(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+def _json_or_raw(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable": text}  # shows up as a difference from the log
+
+
 def _entry(row: AuditRow, case_uid: str) -> AuditEntry:
     try:
         details = json.loads(row.details_json)
@@ -194,7 +201,7 @@ class CaseStore:
                 "number": i.number, "sketch_version": i.sketch_version,
                 "photo_sha256": i.photo_sha256, "input_sha256": i.input_sha256,
                 "model_name": i.model_name, "model_sha256": i.model_sha256,
-                "settings": json.loads(i.settings_json), "device": i.device, "ms": i.ms,
+                "settings": _json_or_raw(i.settings_json), "device": i.device, "ms": i.ms,
                 "author": i.author, "created_at": i.created_at} for i in row.inversions],
             "matches": [{
                 "number": m.number, "inversion": m.inversion,
