@@ -7,6 +7,7 @@ the hooks other features (e.g. case recording) connect to without editing this f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -335,8 +336,6 @@ class MainWindow(QMainWindow):
         self.canvas.update()
 
     def _set_brush(self, **changes: object) -> None:
-        import dataclasses
-
         self.canvas.brush = dataclasses.replace(self.canvas.brush, **changes)
         self._sync_brush_widgets()
 
@@ -543,13 +542,17 @@ class MainWindow(QMainWindow):
         dlg = ImportDialog(path, self.document.size, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.accepted.connect(lambda: self._accept_import(dlg, path))
-        dlg.analysed.connect(lambda: dlg.error is not None and (
-            dlg.reject(), show_error(self, "Cannot import image",
-                                     f"{dlg.error}\n\nThe current sketch is unchanged.")))
+        dlg.analysed.connect(lambda: self._on_import_analysed(dlg))
         self._remember_dir(path)
         if modal:
             dlg.open()
         return dlg
+
+    def _on_import_analysed(self, dlg: ImportDialog) -> None:
+        if dlg.error is not None:
+            dlg.reject()
+            show_error(self, "Cannot import image",
+                       f"{dlg.error}\n\nThe current sketch is unchanged.")
 
     def _accept_import(self, dlg: ImportDialog, path: Path) -> None:
         if dlg.result_image is None:

@@ -255,9 +255,8 @@ class InversionWorker(QObject):
         from sketchlab.core.preprocess import prepare_sketch
 
         inv = self._inverter
-        style = "auto" if req.style == "auto" else req.style
         prep = prepare_sketch(req.image, frame=inv.resolution, source="canvas",
-                              style=style)  # type: ignore[arg-type]
+                              style=req.style)  # type: ignore[arg-type]
         photo = None if prep.empty else inv.invert(prep.image)
         return InversionResult(req.id, prep.image, photo, 0.0 if prep.empty else inv.last_ms,
                                self._model_name, inv.device_label, req.submitted, req.final,

@@ -91,3 +91,13 @@ def test_dropping_an_image_opens_the_import_preview(qtbot, tiny_model, tmp_path,
     qtbot.waitUntil(lambda: dlgs[0].analysis is not None, timeout=30000)
     dlgs[0].accept()
     assert not w.document.is_blank
+
+
+def test_about_shows_model_card_data(tiny_model):
+    from sketchlab.core.model_catalog import describe
+    from sketchlab.ui.dialogs.help_dialog import about_html
+
+    info = describe(tiny_model)
+    text = about_html([info], loaded=info.name)
+    assert "tiny (in use)" in text and info.sha256[:16] in text and "64x48" in text
+    assert "No model is installed" in about_html([], None)

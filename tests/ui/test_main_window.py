@@ -133,3 +133,15 @@ def test_import_cufs_sketch_fills_canvas(qtbot, window, shared_data):
     assert window.document.undo_stack.undoText().startswith("Import")
     window.document.undo_stack.undo()
     assert window.document.is_blank
+
+
+def test_import_of_a_bad_file_says_why(qtbot, window, tmp_path):
+    bad = tmp_path / "scan.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    dlg = window.import_file(bad)
+    qtbot.waitUntil(lambda: dlg.error is not None, timeout=10000)
+    boxes = [b for b in QApplication.topLevelWidgets()
+             if isinstance(b, QMessageBox) and b.isVisible()]
+    assert boxes and "scan.jpg" in boxes[0].text()
+    assert window.document.is_blank
+    boxes[0].close()
