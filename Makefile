@@ -38,8 +38,10 @@ bench: $(STAMP)
 # dist/sketchlab/: a PyInstaller bundle that runs without Python or network, built from
 # its own CPU-only venv in build/ (packaging/build_bundle.sh, packaging/README.md).
 # Rebuilt only when something that goes into it changed.
-BUNDLE_INPUTS := $(shell find sketchlab models resources packaging pyproject.toml -type f \
-                   ! -path '*/__pycache__/*' 2>/dev/null)
+BUNDLE_INPUTS := pyproject.toml $(addprefix packaging/,sketchlab.spec build_bundle.sh \
+                   bundle_requirements.py entry.py rthook_sketchlab.py dlib-shim/pyproject.toml) \
+                 $(shell find sketchlab models resources -type f ! -path '*/__pycache__/*' \
+                   ! -path 'resources/screenshots/*' 2>/dev/null)
 bundle: dist/sketchlab/sketchlab
 
 dist/sketchlab/sketchlab: $(BUNDLE_INPUTS)
