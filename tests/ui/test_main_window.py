@@ -145,3 +145,20 @@ def test_import_of_a_bad_file_says_why(qtbot, window, tmp_path):
     assert boxes and "scan.jpg" in boxes[0].text()
     assert window.document.is_blank
     boxes[0].close()
+
+
+def test_colour_strokes_make_a_colour_sketch(qtbot, window):
+    from sketchlab.ui.brush import BrushParams
+
+    shown = []
+    window.inversion_done.connect(shown.append)
+    _draw(window, y=250)
+    qtbot.waitUntil(lambda: any(r.final and r.request_id == window.service.latest_id
+                                for r in shown), timeout=WAIT_MS)
+    assert not shown[-1].colour  # pencil grey
+    window.canvas.brush = BrushParams(size=24, color=(200, 40, 40))
+    for y in (300, 330, 360):
+        _draw(window, y=y)
+    qtbot.waitUntil(lambda: shown[-1].request_id == window.service.latest_id, timeout=WAIT_MS)
+    assert shown[-1].colour
+    assert shown[-1].sketch[..., 0].mean() > shown[-1].sketch[..., 2].mean()  # red kept
