@@ -78,3 +78,37 @@ def test_leak_check_sees_running_thread_and_timer(qtbot):
     timer.stop()
     w.wait(5000)
     qtbot.waitUntil(lambda: not leaks(before), timeout=5000)
+
+
+def test_inversion_serves_only_the_newest_request(qtbot, tiny_model):
+    import numpy as np
+
+    from sketchlab.ui.workers import InversionService
+
+    service = InversionService()
+    with qtbot.waitSignal(service.model_changed, timeout=10000):
+        service.load_model(str(tiny_model), "cpu")
+    gate, started = threading.Event(), threading.Event()
+    real = service._worker._invert
+
+    def slow_first(req):
+        if req.id == 1:
+            started.set()
+            gate.wait(10)
+        return real(req)
+
+    service._worker._invert = slow_first
+    results = []
+    service.result.connect(results.append)
+    canvas = np.full((640, 512, 3), 255, np.uint8)
+    canvas[300:310, 100:400] = 0
+    service.submit(canvas)
+    assert started.wait(10)  # request 1 is on the network now
+    for _ in range(3):
+        service.submit(canvas)  # 2 and 3 are superseded before the worker is free
+    gate.set()
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=10000)
+    qtbot.wait(100)
+    assert [r.request_id for r in results] == [1, 4]
+    assert results[-1].photo.shape == (64, 48, 3)
+    service.shutdown()
