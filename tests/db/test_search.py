@@ -37,3 +37,22 @@ def test_bench_sections_quick_shape(cufs_photos):
     assert s["n"] == 100_000 and s["p90_ms"] >= s["median_ms"] > 0
     assert s["matrix_mb"] > 100_000 * 128 * 4 / 1e6
     assert out["enroll_faces_per_s"] > 0 and out["enroll"]["enrolled"] >= 5
+
+
+def test_calibration_fit_recovers_a_known_logistic():
+    from sketchlab.db.calibrate import fit_logistic
+
+    rng = np.random.default_rng(0)
+    d = rng.uniform(0.2, 1.0, 20000)
+    p = 1 / (1 + np.exp((d - 0.55) / 0.05))
+    y = (rng.uniform(size=d.size) < p).astype(float)
+    t, s = fit_logistic(d, y)
+    assert abs(t - 0.55) < 0.01 and abs(s - 0.05) < 0.01
+
+
+def test_read_lfw_pairs(tmp_path):
+    from sketchlab.db.calibrate import read_pairs
+
+    f = tmp_path / "pairs.txt"
+    f.write_text("2\nA_B\t1\t2\nC\t3\tD_E\t14\n")
+    assert read_pairs(f) == [("A_B_0001", "A_B_0002", True), ("C_0003", "D_E_0014", False)]
