@@ -13,7 +13,8 @@ counter moves (one tiny query per search), so a search during enrolment sees eac
 committed batch and never a half-written one.
 
 Candidates are investigative leads, not identifications: `score` is a logistic map of
-the distance (0.5 at the threshold), not a probability of identity.
+the distance (0.5 at the threshold, slope fitted on LFW photo pairs by
+sketchlab.db.calibrate), not a probability of identity for a sketch.
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     photo = None if raw else inverter.invert(prepared.image)  # type: ignore[union-attr]
     invert_ms = (time.perf_counter() - t0) * 1000
     emb = embed_aligned(prepared.image if photo is None else photo)
+    matcher.refresh()  # (re)load the matrix outside the timed search
     t1 = time.perf_counter()
     cands = matcher.search(emb, k, threshold=threshold, distinct_subjects=distinct_subjects,
                            thumbnails=thumbnails)
