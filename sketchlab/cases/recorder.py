@@ -66,6 +66,10 @@ class CaseRecorder:
         self._recorded.clear()
         self._keep.clear()
 
+    def note_model(self, name: str, sha256: str) -> None:
+        """The app loaded this model: use its hash (the catalog may not list it)."""
+        self._sha_cache[name] = sha256
+
     def _sha(self, model: str) -> str:
         if model not in self._sha_cache:
             self._sha_cache[model] = model_sha256(model)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
     QDialog,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self._build_toolbars()
+        self._build_case_panel()
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.right)
@@ -167,6 +169,32 @@ class MainWindow(QMainWindow):
         right.setStretchFactor(1, 2)
         right.setSizes([460, 340])
         self.right = right
+
+    def _build_case_panel(self) -> None:
+        """The open case, in a dock; it records through the signals above (the rules are
+        in sketchlab.cases.recorder) and adds File > Export case."""
+        from sketchlab.ui.widgets.case_panel import CasePanel
+
+        self.case_panel = CasePanel(parent=self, gallery=self.match_panel.gallery)
+        dock = QDockWidget("Case", self)
+        dock.setObjectName("case-dock")
+        dock.setWidget(self.case_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
+        self.case_dock = dock
+        self.sketch_saved.connect(self.case_panel.on_sketch_saved)
+        self.inversion_done.connect(self.case_panel.on_inversion)
+        self.service.model_changed.connect(self.case_panel.on_model_loaded)
+        self.match_done.connect(self.case_panel.on_match)
+        self.case_panel.recorded.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.case_panel.error.connect(lambda m: self.statusBar().showMessage(m, 15000))
+        for a in self.menuBar().actions():
+            if a.menu() is not None and a.text() == "&File":
+                acts = a.menu().actions()
+                after = acts[acts.index(self.act_export) + 1]
+                a.menu().insertAction(after, self.case_panel.export_action)
+            elif a.menu() is not None and a.text() == "&View":
+                a.menu().addAction(dock.toggleViewAction())
 
     def _action(self, menu: str, text: str, slot, shortcut: str | list[str] | None = None,
                 tip: str = "", checkable: bool = False, short: str = "") -> QAction:
@@ -671,5 +699,6 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()  # stops its message timer
         self.autosaver.discard()
         self.match_panel.shutdown()
+        self.case_panel.shutdown()
         self.service.shutdown()
 

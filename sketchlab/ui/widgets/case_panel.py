@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
@@ -35,6 +35,9 @@ from PySide6.QtWidgets import (
 from sketchlab.cases import CaseError, CaseInfo, CaseStore, CaseStoreError
 from sketchlab.cases.recorder import CaseRecorder
 from sketchlab.cases.report_data import summarise
+
+if TYPE_CHECKING:
+    from sketchlab.ui.gallery_handle import GalleryHandle
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +84,18 @@ class CasePanel(QWidget):
     error = Signal(str)
     export_finished = Signal(object)  # the bundle's Path, or None when it failed
 
-    def __init__(self, store: CaseStore | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, store: CaseStore | None = None, parent: QWidget | None = None, *,
+                 gallery: GalleryHandle | None = None) -> None:
         super().__init__(parent)
+        self._owns_store = store is None
         self.store = store if store is not None else CaseStore()
+        self.gallery = gallery  # to fingerprint the gallery a search ran against
         self.recorder = CaseRecorder(self.store)
         self.combo = QComboBox()
         self.combo.setToolTip("The open case: saved sketches, inversions and searches are "
                               "recorded in it")
         self.combo.activated.connect(lambda _i: self.open_case(self.combo.currentData()))
-        self.new_button = QPushButton("&New case…")
+        self.new_button = QPushButton("&New…")
         self.new_button.clicked.connect(self.new_case_dialog)
         self.import_button = QPushButton("&Import…")
         self.import_button.clicked.connect(self.import_dialog)
@@ -113,21 +119,23 @@ class CasePanel(QWidget):
                                         "a PDF report")
         self.export_action.triggered.connect(self.export_dialog)
 
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Case"))
-        top.addWidget(self.combo, 1)
-        top.addWidget(self.new_button)
-        top.addWidget(self.import_button)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.verify_button)
-        bottom.addWidget(self.export_button)
-        bottom.addStretch(1)
+        # Narrow by design: it lives in a dock beside the canvas and photo.
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(14)
+        self.log_view.setColumnWidth(0, 28)
+        self.log_view.setColumnWidth(1, 84)
+        self.log_view.setColumnWidth(2, 56)
+        buttons = QHBoxLayout()
+        for b in (self.new_button, self.import_button, self.verify_button, self.export_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        lay.addLayout(top)
+        lay.addWidget(self.combo)
+        lay.addLayout(buttons)
         lay.addWidget(self.info)
         lay.addWidget(self.log_view, 1)
-        lay.addLayout(bottom)
         lay.addWidget(self.status)
         self.refresh()
 
@@ -175,8 +183,10 @@ class CasePanel(QWidget):
             f"investigator: {i.investigator or '–'}<br>{len(case.sketches)} sketch versions, "
             f"{len(case.inversions)} inversions, {len(case.matches)} searches")
         for e in entries:
-            QTreeWidgetItem(self.log_view, [str(e.seq), e.time[:19].replace("T", " "), e.who,
-                                            summarise(e.action, e.details)])
+            what = summarise(e.action, e.details)
+            item = QTreeWidgetItem(self.log_view, [str(e.seq), e.time[5:16].replace("T", " "),
+                                                   e.who, what])
+            item.setToolTip(3, f"{what}\n{e.time}\nentry hash {e.hash}")
         self.log_view.scrollToBottom()
 
     def open_case(self, ref: str | None) -> None:
@@ -215,14 +225,33 @@ class CasePanel(QWidget):
             return
         self._done(f"Recorded sketch version {version} in the case")
 
+    def on_model_loaded(self, status: Any) -> None:
+        """ModelStatus from the inversion service: remember the weights hash by name."""
+        if status is not None:
+            self.recorder.note_model(str(status.name), str(status.sha256))
+
     def on_inversion(self, result: object) -> None:
         self.recorder.on_inversion(result)
 
-    def on_match(self, outcome: object) -> None:
+    def _fingerprint(self, outcome: Any) -> str:
+        """The searched gallery's fingerprint; '' when it changed since the search (its
+        size differs) or cannot be read, so a wrong fingerprint is never recorded."""
+        if self.gallery is None:
+            return ""
+        from sketchlab.cases.gallery_link import gallery_identity
+
+        try:
+            ident = gallery_identity(self.gallery.get())
+        except Exception as exc:  # the record is still worth keeping without it
+            log.warning("cannot fingerprint the gallery: %s", exc)
+            return ""
+        return ident.fingerprint if ident.size == int(outcome.gallery_size) else ""
+
+    def on_match(self, outcome: Any) -> None:
         if self.current is None:
             return
         try:
-            number = self.recorder.on_match(outcome)
+            number = self.recorder.on_match(outcome, self._fingerprint(outcome))
         except _ERRORS as exc:
             self._fail(f"Recording the gallery search in the case failed: {exc}")
             return
@@ -327,6 +356,8 @@ class CasePanel(QWidget):
         """Let a running export finish (it is atomic either way) before the app exits."""
         if self._export_worker is not None:
             self._export_worker.wait(timeout_ms)
+        if self._owns_store:
+            self.store.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
