@@ -14,6 +14,7 @@ from typing import Any
 SECTIONS: tuple[str, ...] = (
     "sketchlab.commands.bench:invert_section",
     "sketchlab.commands.gallery:bench_sections",
+    "sketchlab.commands.case:bench_section",
 )
 
 

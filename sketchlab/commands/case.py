@@ -281,3 +281,60 @@ def _import(store: CaseStore, args: argparse.Namespace) -> int:
     print(f"imported case {number} from {args.bundle.name}: {result.entries} audit entries, "
           f"{result.artefacts} artefacts, verified")
     return 0
+
+
+def bench_section(args: argparse.Namespace) -> dict[str, Any]:
+    """`sketchlab bench`: verify and export times for a typical case (4 sketch versions,
+    2 inversions, a 10-candidate search), in a temporary store."""
+    import tempfile
+    import time
+
+    import numpy as np
+
+    from sketchlab.cases import CaseStore, GalleryIdentity
+    from sketchlab.cases.bundle import export_bundle, verify_bundle
+    from sketchlab.core.bench import summarise
+
+    runs = 5 if args.quick else min(args.runs, 10)
+    rng = np.random.default_rng(0)
+
+    def image(h: int, w: int) -> np.ndarray:
+        return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+    def timed(fn: Any) -> dict[str, float]:
+        samples = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - t0) * 1000)
+        return summarise(samples)
+
+    with tempfile.TemporaryDirectory() as tmp, CaseStore(Path(tmp) / "store") as store:
+        n = store.create_case(title="bench").number
+        for v in range(1, 5):
+            store.add_sketch(n, image(600, 480), strokes=b'{"strokes": []}', note=f"v{v}")
+        for v in (3, 4):
+            store.add_inversion(n, v, image(160, 128), "bench", "0" * 64, "CPU", 100.0,
+                                input_image=image(160, 128))
+        store.add_match(n, [{"rank": i, "subject": f"s{i}", "photo_sha256": f"{i:064x}",
+                             "distance": 0.4 + i / 100, "score": 0.5, "within_threshold": True,
+                             "thumbnail": image(100, 80)} for i in range(1, 11)],
+                        GalleryIdentity("bench", "0" * 64, 1000), 0.6, k=10)
+        count = [0]
+
+        def export(pdf: Any = None) -> None:
+            count[0] += 1
+            export_bundle(store, n, Path(tmp) / f"b{count[0]}.zip", render_pdf=pdf)
+
+        out: dict[str, Any] = {"verify": timed(lambda: store.verify(n)),
+                               "export_no_pdf": timed(export)}
+        bundle = Path(tmp) / "b1.zip"
+        out["verify_bundle"] = timed(lambda: verify_bundle(bundle))
+        try:
+            from sketchlab.report.pdf import render_report
+        except ImportError:  # a headless install without Qt: no report timing
+            return {"case": out}
+        export(render_report)  # the first PDF pays Qt's font start-up once
+        out["export_with_pdf"] = timed(lambda: export(render_report))
+        out["bundle_kib"] = round(bundle.stat().st_size / 1024, 1)
+    return {"case": out}

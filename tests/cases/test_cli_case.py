@@ -60,3 +60,14 @@ def test_cli_verify_reports_tampering(tmp_path, face_sketch, capsys):
     con.close()
     assert main([*store, "verify", "T-1"]) == 1
     assert "FAILED" in capsys.readouterr().err
+
+
+def test_bench_section_times_a_case():
+    import argparse
+
+    from sketchlab.commands.case import bench_section
+
+    out = bench_section(argparse.Namespace(quick=True, runs=5))["case"]
+    for key in ("verify", "export_no_pdf", "verify_bundle", "export_with_pdf"):
+        assert out[key]["median_ms"] > 0
+    assert out["bundle_kib"] > 0
