@@ -47,7 +47,7 @@ class ReportData:
     photo_image: bytes | None
     match: MatchRun | None
     thumbnails: dict[str, bytes]
-    model_summary: str
+    model_summary: str  # Markdown
     audit_lines: tuple[AuditLine, ...]
     audit_head: str
     audit_count: int
@@ -86,8 +86,31 @@ def summarise(action: str, details: dict) -> str:
     return action
 
 
-def model_summary(model_sha256: str, model_name: str, max_chars: int = 1500) -> str:
-    """The model card of the installed model with this weights hash, shortened."""
+CARD_SECTIONS = ("summary", "evaluation", "metric", "limitation", "status", "caveat")
+
+
+def card_summary(markdown: str, max_chars: int = 4000) -> str:
+    """The parts of a model card a report reader needs (Markdown): the opening lines and
+    the summary, evaluation, limitation and status sections; no images or commands."""
+    keep: list[str] = []
+    section = "intro"
+    for line in markdown.splitlines():
+        if line.startswith("# "):
+            continue  # the title is the model name, shown anyway
+        if line.startswith("## "):
+            section = line[3:].strip().lower()
+            line = "#### " + line[3:]  # under the report's own "Model" heading
+        if (section == "intro" or any(k in section for k in CARD_SECTIONS)) \
+                and not line.lstrip().startswith("!["):
+            keep.append(line)
+    text = "\n".join(keep).strip()
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit("\n", 1)[0] + "\n\n[... see the full model card]"
+    return text
+
+
+def model_summary(model_sha256: str, model_name: str) -> str:
+    """A summary (Markdown) of the card of the installed model with this weights hash."""
     try:
         from sketchlab.core.model_catalog import list_models
 
@@ -97,10 +120,7 @@ def model_summary(model_sha256: str, model_name: str, max_chars: int = 1500) -> 
         models = []
     for m in models:
         if m.sha256 == model_sha256:
-            text = m.card_text().strip() or m.summary
-            if len(text) > max_chars:
-                text = text[:max_chars].rsplit("\n", 1)[0] + "\n[... see the full model card]"
-            return text or f"{m.name}: no model card."
+            return card_summary(m.card_text()) or m.summary or f"{m.name}: no model card."
     return (f"Model {model_name!r} with this hash is not installed on the machine that wrote "
             "this report, so its card is not reproduced; the hash identifies the weights.")
 

@@ -174,12 +174,23 @@ def _model(r: ReportData) -> str:
     inv = r.inversion
     if inv is None:
         return ""
-    card = _e(r.model_summary).replace("\n", "<br>")
+    card = _markdown_html(r.model_summary)
     settings = ", ".join(f"{_e(k)}={_e(v)}" for k, v in sorted(inv.settings.items()))
     return ("<h2>Model</h2>"
             f"<p><b>{_e(inv.model_name)}</b>, weights SHA-256 <span class='mono'>"
             f"{_e(inv.model_sha256)}</span><br>Settings: {settings or 'defaults'}</p>"
-            f"<p class='small'>{card}</p>")
+            f"<div class='small'>{card}</div>")
+
+
+def _markdown_html(markdown: str) -> str:
+    """Markdown (a model card) as an HTML fragment, through Qt's own Markdown reader."""
+    tmp = QTextDocument()
+    tmp.setMarkdown(markdown)
+    text = tmp.toHtml()
+    del tmp
+    start = text.find(">", text.find("<body")) + 1
+    end = text.rfind("</body>")
+    return text[start:end] if start > 0 and end > start else _e(markdown)
 
 
 def _audit(r: ReportData) -> str:

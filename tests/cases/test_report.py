@@ -50,3 +50,15 @@ def test_pdf_in_bundle_opens_and_renders(store, worked_case, tmp_path):
         assert f"audit head {head[:16]}" in squashed and "page 1 of" in squashed
         assert store.get(worked_case).latest_inversion.model_sha256[:32] in squashed.replace(
             " ", "")
+
+
+def test_card_summary_keeps_what_a_reader_needs():
+    from sketchlab.cases.report_data import card_summary
+
+    card = ("# m\n\nOne-line description.\n\n## Summary\n\n| a | b |\n|---|---|\n| x | y |\n\n"
+            "## Command\n\n```\npython -m trainer train\n```\n\n## Evaluation\n\nPSNR 20.1\n\n"
+            "## Samples\n\n![s](s.png)\n")
+    text = card_summary(card)
+    assert "One-line description." in text and "#### Summary" in text and "| x | y |" in text
+    assert "PSNR 20.1" in text
+    assert "trainer train" not in text and "s.png" not in text and "# m" not in text
