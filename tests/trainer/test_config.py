@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainer.config import TrainConfig, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "trainer" / "configs"
+
+
+def test_default_config_uses_the_app_network_and_train_splits_only() -> None:
+    from sketchlab.core.network import GeneratorConfig
+
+    cfg = load_config(CONFIGS / "default.toml")
+    assert cfg.generator == GeneratorConfig()  # the app's default network, unchanged
+    assert {s.split for s in cfg.sources} == {"train"}
+    assert {s.name for s in cfg.sources} == {"cufs", "fs2k", "celeba", "lfw"}
+
+
+def test_toml_round_trip(tmp_path: Path) -> None:
+    cfg = load_config(CONFIGS / "default.toml")
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.to_toml())
+    assert load_config(path) == cfg
+
+
+def test_test_split_and_unknown_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[[sources]]\nname = "x"\nmanifest = "m.csv"\nsplit = "test"\n')
+    with pytest.raises(ValueError, match="test split"):
+        load_config(path)
+    path.write_text('stepz = 3\n[[sources]]\nname = "x"\nmanifest = "m.csv"\n')
+    with pytest.raises(ValueError, match="stepz"):
+        load_config(path)
+
+
+def test_adversarial_ramp() -> None:
+    cfg = TrainConfig.from_dict({"sources": [{"name": "a", "manifest": "m"}],
+                                 "loss": {"adv_start": 10, "adv_ramp": 4}})
+    f = [cfg.loss.adv_factor(s) for s in (0, 9, 10, 11, 13, 100)]
+    assert f == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.model_catalog import list_models
+from trainer.evaluate import JSON_KEYS, format_table, rank_hits
+from trainer.export import export
+from trainer.train import Trainer
+
+
+def test_rank_hits_hand_example() -> None:
+    gallery = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]], np.float32)
+    queries = np.array([[0.9, 0.0], [0.9, 0.0], [2.9, 0.0]], np.float32)
+    truth = [1, 0, 1]  # ranks: 1, 2, 2
+    hits = rank_hits(queries, gallery, truth, ks=(1, 2, 3))
+    assert hits == {1: pytest.approx(1 / 3), 2: 1.0, 3: 1.0}
+
+
+def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_path) -> None:
+    t = Trainer(tiny_config.replace(steps=2), sources=tiny_sources, progress=False)
+    t.fit()
+    ev = tmp_path / "eval" / "cufs.json"
+    ev.parent.mkdir()
+    summary = dict.fromkeys(JSON_KEYS, 0.5) | {"n_queries": 3, "gallery_size": 9,
+                                                "model_sha256": "x"}
+    ev.write_text(json.dumps({
+        "summary": summary, "split": "test", "model": "m.safetensors", "distractors": [],
+        "sets": [{"name": "cufs_cuhk", "n": 3, "fsim": 0.5, "fsim_colour": 0.4, "ssim": 0.3,
+                  "ssim_colour": 0.2, "pearson_r": 0.6, "pearson_r_colour": 0.5,
+                  "rank1": 0.5, "rank5": 1.0, "rank10": 1.0, "rank1_raw_sketch": 0.0}]}))
+    models = tmp_path / "models"
+    path = export(t.run_dir, "unit-model", evals=[ev], command="python -m trainer train X",
+                  models_dir=models)
+    loaded = load_generator(path)
+    assert loaded.metadata["name"] == "unit-model" and loaded.metadata["step"] == "2"
+    card = path.with_suffix(".md").read_text()
+    assert loaded.sha256 in card and "python -m trainer train X" in card
+    assert "| cufs_cuhk | 3 | 0.500 |" in card and "pairs" in card
+    assert (models / "unit-model-losses.png").is_file()
+    assert [m.name for m in list_models([models])] == ["unit-model"]
+    assert "rank-1" in format_table(json.loads(ev.read_text()))

@@ -1,0 +1,101 @@
+"""`python -m trainer train|evaluate|export`: the lab's offline retraining tool."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from trainer.config import load_config
+    from trainer.train import train
+
+    overrides = {}
+    if args.steps:
+        overrides["steps"] = args.steps
+    if args.name:
+        overrides["name"] = args.name
+    if args.device:
+        overrides["device"] = args.device
+    cfg = load_config(args.config, overrides)
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    t = train(cfg, resume=args.resume or False, run_dir=run_dir)
+    if t.dist.main:
+        print(f"done: {t.run_dir} at step {t.step} ({t.wall_s / 60:.1f} min of training)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from trainer.evaluate import main as evaluate_main
+
+    return evaluate_main(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from trainer.export import main as export_main
+
+    return export_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a generator from a TOML config")
+    t.add_argument("--config", required=True, help="e.g. trainer/configs/default.toml")
+    t.add_argument("--resume", nargs="?", const=True, default=None,
+                   help="continue the run's latest checkpoint (or the given .pt)")
+    t.add_argument("--steps", type=int, help="override the config's total steps")
+    t.add_argument("--name", help="override the run name (runs/NAME)")
+    t.add_argument("--run-dir", help="run directory (default: out_dir/name)")
+    t.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="quality and identification metrics of a model")
+    e.add_argument("--model", default=None, help="model name, .safetensors file or run dir "
+                   "(default: the app's default model)")
+    e.add_argument("--manifest", required=True, action="append",
+                   help="paired manifest(s) to evaluate, e.g. $DATA/cufs_cuhk/manifest.csv")
+    e.add_argument("--split", default="test")
+    e.add_argument("--distractors", action="append", default=[],
+                   help="photo manifest(s) added to the gallery (all splits)")
+    e.add_argument("--max-distractors", type=int, default=0, help="cap (0 = all)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--out", help="also write the results JSON (and samples) here")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--workers", type=int, default=2, help="processes for gallery embedding")
+    e.set_defaults(func=_evaluate)
+
+    x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")
+    x.add_argument("run", help="run directory (runs/NAME) or a training checkpoint .pt")
+    x.add_argument("--name", required=True)
+    x.add_argument("--summary", default="")
+    x.add_argument("--eval", action="append", default=[],
+                   help="evaluation JSON file(s) (from evaluate --out) for the card's table")
+    x.add_argument("--command", dest="train_command", default="",
+                   help="the exact training command, recorded in the card")
+    x.add_argument("--notes", default="", help="markdown file with extra notes for the card")
+    x.add_argument("--models-dir", default=None, help="default: the repo's models/")
+    x.set_defaults(func=_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        logging.getLogger("trainer").debug("failed", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

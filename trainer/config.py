@@ -1,0 +1,192 @@
+"""TrainConfig: every option of a training run, frozen, loaded from a TOML file.
+
+A run directory keeps a copy of the exact config it ran with (config.toml), so a run can be
+reproduced or resumed from its directory alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sketchlab.core.network import GeneratorConfig
+
+STYLES = ("line", "pencil", "colour")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One manifest to draw training samples from.
+
+    kind "paired" uses the manifest's own sketches; "synthetic" draws a sketch from each
+    photo in one of `styles`. `weight` is the source's share of each batch (normalised over
+    all sources), `max_items` caps how many images are aligned and used (0 = all, else a
+    seed-fixed subset).
+    """
+
+    name: str
+    manifest: str
+    kind: str = "paired"
+    split: str = "train"
+    weight: float = 1.0
+    styles: tuple[str, ...] = STYLES
+    max_items: int = 0
+    subset: str = ""  # keep only photos whose manifest path starts with this
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("paired", "synthetic"):
+            raise ValueError(f"source {self.name}: kind must be 'paired' or 'synthetic'")
+        if self.weight <= 0:
+            raise ValueError(f"source {self.name}: weight must be > 0")
+        if self.split == "test":
+            # Benchmarks are reported on test splits; training on them would void them.
+            raise ValueError(f"source {self.name}: refusing to train on a test split")
+        bad = set(self.styles) - set(STYLES)
+        if bad:
+            raise ValueError(f"source {self.name}: unknown styles {sorted(bad)}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    l1: float = 10.0
+    adversarial: float = 1.0
+    feature_matching: float = 10.0
+    tv: float = 0.05
+    gan_mode: str = "hinge"  # "hinge" or "lsgan"
+    # Adversarial and feature-matching terms are off before adv_start and ramp linearly to
+    # full weight over adv_ramp steps: with few steps, L1 first gets the layout right.
+    adv_start: int = 300
+    adv_ramp: int = 300
+
+    def __post_init__(self) -> None:
+        if self.gan_mode not in ("hinge", "lsgan"):
+            raise ValueError("gan_mode must be 'hinge' or 'lsgan'")
+
+    def adv_factor(self, step: int) -> float:
+        if step < self.adv_start:
+            return 0.0
+        if self.adv_ramp <= 0:
+            return 1.0
+        return min(1.0, (step - self.adv_start + 1) / self.adv_ramp)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "run"
+    out_dir: str = "runs"
+    seed: int = 0
+    steps: int = 1000
+    batch_size: int = 8  # per process
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # Linear decay to zero over the last `lr_decay_steps` steps (pix2pix's schedule).
+    lr_decay_steps: int = 0
+    disc_width: int = 32
+    disc_layers: int = 3
+    device: str = "auto"
+    amp: bool = True  # mixed precision; only used on CUDA
+    num_workers: int = 1
+    threads: int = 0  # CPU threads for torch (0 = one per core)
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    sample_count: int = 8
+    log_every: int = 10
+    align_workers: int = 2
+    cache_dir: str = ""  # aligned-frame cache; "" = the user cache directory
+    augment_rotate: float = 5.0  # degrees
+    augment_scale: float = 0.05
+    augment_shift: float = 0.04  # fraction of the frame
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    sources: tuple[SourceConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if not self.sources:
+            raise ValueError("a training config needs at least one [[sources]] entry")
+
+    @property
+    def frame(self) -> tuple[int, int]:
+        return self.generator.resolution
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return _to_toml(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        gen = GeneratorConfig.from_dict(data.pop("generator", {}) or {})
+        loss = LossConfig(**(data.pop("loss", {}) or {}))
+        sources = []
+        for s in data.pop("sources", []) or []:
+            s = dict(s)
+            if "styles" in s:
+                s["styles"] = tuple(s["styles"])
+            sources.append(SourceConfig(**s))
+        return cls(generator=gen, loss=loss, sources=tuple(sources), **data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a TOML config; relative manifest paths are resolved against the repo's parent
+    `shared/data` only if they start with '$DATA/' (see configs/default.toml)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read training config {path}: {exc}") from exc
+    data.update(overrides or {})
+    try:
+        return TrainConfig.from_dict(data)
+    except TypeError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _to_toml(d: dict[str, Any]) -> str:
+    """Minimal TOML writer for TrainConfig's shape (scalars, tables, array of tables)."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    arrays: list[tuple[str, list[dict[str, Any]]]] = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            tables.append((k, v))
+        elif isinstance(v, (list, tuple)) and v and isinstance(v[0], dict):
+            arrays.append((k, list(v)))
+        else:
+            lines.append(f"{k} = {_toml_value(v)}")
+    for k, v in tables:
+        lines.append(f"\n[{k}]")
+        lines.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())
+    for k, items in arrays:
+        for item in items:
+            lines.append(f"\n[[{k}]]")
+            lines.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in item.items())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Training data: manifests, the aligned-frame cache, synthetic sketch styles, augmentation."""
