@@ -69,7 +69,7 @@ def style_grid(cfg: TrainConfig, per_style: int = 4, seed: int = 7) -> np.ndarra
     return grid(rows)
 
 
-def _png(path: Path, rgb: np.ndarray, max_width: int = 1100) -> None:
+def _png(path: Path, rgb: np.ndarray, max_width: int = 800) -> None:
     h, w = rgb.shape[:2]
     if w > max_width:
         rgb = cv2.resize(rgb, (max_width, round(h * max_width / w)), interpolation=cv2.INTER_AREA)
