@@ -42,11 +42,14 @@ def save_loss_plot(history: History, path: Path, size: tuple[int, int] = (360, 9
     for n, key in enumerate(keys):
         y0, x0 = (n // cols) * ph, (n % cols) * pw
         vals = np.asarray(history.values[key], np.float64)
+        # Terms that start later (the adversarial ramp) are plotted from where they start.
+        first = int(np.flatnonzero(vals)[0])
+        vals, st = vals[first:], steps[first:]
         lo, hi = float(np.min(vals)), float(np.max(vals))
         hi = hi if hi > lo else lo + 1e-9
         left, top, right, bottom = x0 + 50, y0 + 22, x0 + pw - 10, y0 + ph - 22
         cv2.rectangle(canvas, (left, top), (right, bottom), (200, 200, 200), 1)
-        sx = (steps - steps.min()) / max(steps.max() - steps.min(), 1.0)
+        sx = (st - steps.min()) / max(steps.max() - steps.min(), 1.0)
         xs = left + sx * (right - left)
         ys = bottom - (vals - lo) / (hi - lo) * (bottom - top)
         pts = np.stack([xs, ys], axis=1).round().astype(np.int32)
