@@ -5,8 +5,8 @@ is what a user sees. Enrols the CUFS test photos into a temporary gallery throug
 API (sketchlab.db), imports a CUFS test sketch through the import dialog (automatic
 alignment, accepted as is), waits for the synthesized photo, searches, and saves.
 
-    xvfb-run -a -s "-screen 0 1440x900x24" env QT_QPA_PLATFORM=xcb \\
-        .venv/bin/python packaging/screenshot.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb \\
+        .venv/bin/python packaging/screenshot.py --size 1600x1000
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder enrolled as the gallery")
     ap.add_argument("--model", default="sketchlab-default")
     ap.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots" / "main.png")
-    ap.add_argument("--size", default="1440x900")
+    ap.add_argument("--size", default="1600x1000")
     ap.add_argument("--home", type=Path, help="SKETCHLAB_HOME to use (default: a temp dir)")
     args = ap.parse_args(argv)
 
