@@ -17,7 +17,9 @@ class _Emitter(QObject):
 def test_signal_emit_keeps_bool_refcounts(qapp):
     e = _Emitter()
     e.ping.connect(lambda: None)
-    before = sys.getrefcount(True), sys.getrefcount(False)
-    for _ in range(50):
+    before = sys.getrefcount(True)
+    for _ in range(300):
         e.ping.emit()
-    assert (sys.getrefcount(True), sys.getrefcount(False)) == before
+    # The broken build loses one reference per emit (-300); other threads' bool traffic
+    # can move the count by a few, so allow slack rather than demand equality.
+    assert sys.getrefcount(True) - before > -100
