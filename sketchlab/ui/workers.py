@@ -108,19 +108,72 @@ class Worker(QObject):
             self.finished.emit()
 
 
+class _Relay(QObject):
+    """Delivers a worker's signals to plain callables on the thread that started it.
+
+    PySide calls a plain function or lambda connected to a signal *in the emitting
+    thread*, so `connect={'returned': lambda r: label.setText(...)}` would touch widgets
+    from the worker thread and crash. The relay is a QObject living on the starting
+    (UI) thread, so Qt queues each signal to it; it keeps itself alive until `finished`,
+    the last signal a Worker emits, has been delivered.
+    """
+
+    def __init__(self, slots: dict[str, Callable[..., Any]]) -> None:
+        super().__init__()
+        self._slots = slots
+        _RELAYS.add(self)
+
+    def _call(self, name: str, *args: Any) -> None:
+        fn = self._slots.get(name)
+        if fn is not None:
+            fn(*args)
+
+    @Slot()
+    def on_started(self) -> None:
+        self._call("started")
+
+    @Slot(object)
+    def on_yielded(self, value: object) -> None:
+        self._call("yielded", value)
+
+    @Slot(object)
+    def on_returned(self, value: object) -> None:
+        self._call("returned", value)
+
+    @Slot(object)
+    def on_errored(self, exc: object) -> None:
+        self._call("errored", exc)
+
+    @Slot()
+    def on_finished(self) -> None:
+        try:
+            self._call("finished")
+        finally:
+            _RELAYS.discard(self)
+
+
+_RELAYS: set[_Relay] = set()
+
+
 def start_worker(fn: Callable[..., Any], *args: Any, connect: dict[str, Callable] | None = None,
                  **kwargs: Any) -> Worker:
     """Create a Worker, connect `connect={'returned': slot, ...}`, and start it on a new thread.
 
-    Slots are connected before the thread starts, so no signal can be missed.
+    The `connect` callables run on the calling (UI) thread whatever they are (bound
+    methods, closures, lambdas), and are connected before the thread starts, so no
+    signal can be missed.
     """
+    unknown = set(connect or {}) - {"started", "yielded", "returned", "errored", "finished"}
+    if unknown:
+        raise ValueError(f"unknown worker signals: {sorted(unknown)}")
     worker = Worker(fn, *args, **kwargs)
+    relay = _Relay(dict(connect or {}))
+    for name in ("started", "yielded", "returned", "errored", "finished"):
+        getattr(worker, name).connect(getattr(relay, f"on_{name}"))
     thread = QThread()
     thread.setObjectName(f"worker:{getattr(fn, '__name__', 'job')}")
     worker.moveToThread(thread)
     worker.thread_ = thread
-    for name, slot in (connect or {}).items():
-        getattr(worker, name).connect(slot)
     thread.started.connect(worker.run)
     # Direct: QThread.quit is thread-safe, and a queued call would need the UI event loop,
     # so wait() from the UI thread could never return.

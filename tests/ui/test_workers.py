@@ -112,3 +112,24 @@ def test_inversion_serves_only_the_newest_request(qtbot, tiny_model):
     assert [r.request_id for r in results] == [1, 4]
     assert results[-1].photo.shape == (64, 48, 3)
     service.shutdown()
+
+
+def test_connect_callables_run_on_the_ui_thread(qtbot):
+    """Closures in connect= must not run on the worker thread (they touch widgets)."""
+    ui = threading.get_ident()
+    where: dict[str, int] = {}
+    connect = {name: (lambda *a, n=name: where.__setitem__(n, threading.get_ident()))
+               for name in ("started", "yielded", "returned", "finished")}
+
+    def job(progress):
+        progress(1)
+        return threading.get_ident()
+
+    got = []
+    connect["returned"] = lambda r: (got.append(r), where.__setitem__("returned",
+                                                                     threading.get_ident()))
+    w = start_worker(job, connect=connect)
+    qtbot.waitUntil(lambda: "finished" in where, timeout=10000)
+    w.wait(5000)
+    assert got and got[0] != ui  # the job itself ran elsewhere
+    assert set(where.values()) == {ui}, where
