@@ -32,13 +32,12 @@ from tqdm import tqdm
 
 from sketchlab import paths
 from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.hashing import sha256_bytes, sha256_file
 from sketchlab.core.matching import (
     EmbeddingCache,
     canonical_face_box,
     embed,
     embed_aligned,
-    sha256_bytes,
-    sha256_file,
 )
 from sketchlab.core.model_catalog import resolve_model
 from trainer import metrics

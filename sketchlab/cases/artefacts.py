@@ -8,7 +8,6 @@ whose content no longer matches its name. Writes are atomic (temp file, then ren
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -17,15 +16,13 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from sketchlab.core.hashing import sha256_bytes, sha256_file
+
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/tiff": ".tif",
               "image/bmp": ".bmp", "image/webp": ".webp", "application/json": ".json",
               "application/pdf": ".pdf", "application/octet-stream": ".bin"}
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def sniff_media_type(data: bytes) -> str:
@@ -98,11 +95,7 @@ class ArtefactStore:
         p = self.path(sha)
         if not p.is_file():
             return f"artefact {sha[:12]} is missing ({p})"
-        digest = hashlib.sha256()
-        with p.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-        if digest.hexdigest() != sha:
-            return f"artefact {sha[:12]} was modified: its bytes now hash to " \
-                   f"{digest.hexdigest()[:12]} ({p})"
+        actual = sha256_file(p)
+        if actual != sha:
+            return f"artefact {sha[:12]} was modified: its bytes now hash to {actual[:12]} ({p})"
         return None

@@ -16,7 +16,6 @@ artefacts go into the content-addressed store under their verified hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,10 +30,11 @@ from typing import Any
 
 from sketchlab import __version__
 from sketchlab.cases import projection as P
-from sketchlab.cases.artefacts import extension, sha256_bytes
+from sketchlab.cases.artefacts import extension
 from sketchlab.cases.audit import AuditEntry, canonical_json, verify_chain
 from sketchlab.cases.report_data import ReportData, build_report_data
 from sketchlab.cases.store import CaseError, CaseStore, VerifyResult, check_views, utc_now
+from sketchlab.core.hashing import sha256_bytes, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(out.parent)
-    digest = _sha256_file(out)
+    digest = sha256_file(out)
     store.record_event(ref, P.CASE_EXPORT, {
         "file": out.name, "bundle_sha256": digest, "entries": len(entries),
         "head": entries[-1].hash, "report": render_pdf is not None})
@@ -147,14 +147,6 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---- reading safely -----------------------------------------------------------------
@@ -320,7 +312,7 @@ def import_bundle(store: CaseStore, path: str | os.PathLike[str]) -> tuple[str, 
     needed = {a.sha256 for e in contents.entries for a in e.artefacts}
     info = store.adopt(contents.entries, {s: contents.artefacts[s] for s in needed})
     store.record_event(info.uid, P.CASE_IMPORT, {
-        "file": path.name, "bundle_sha256": _sha256_file(path),
+        "file": path.name, "bundle_sha256": sha256_file(path),
         "bundle_created_at": contents.manifest.get("created_at", ""),
         "bundle_app": contents.manifest.get("app", "")})
     log.info("imported case %s from %s", info.number, path)

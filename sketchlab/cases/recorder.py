@@ -89,7 +89,7 @@ class CaseRecorder:
         strokes = side.read_bytes() if side.is_file() else None
         case = self.store.get(self.case)
         latest = case.sketch()
-        from sketchlab.cases.artefacts import sha256_bytes
+        from sketchlab.core.hashing import sha256_bytes
 
         if latest is not None and latest.image_sha256 == sha256_bytes(data):
             version = latest.version  # saved again without changes

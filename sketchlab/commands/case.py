@@ -287,13 +287,12 @@ def bench_section(args: argparse.Namespace) -> dict[str, Any]:
     """`sketchlab bench`: verify and export times for a typical case (4 sketch versions,
     2 inversions, a 10-candidate search), in a temporary store."""
     import tempfile
-    import time
 
     import numpy as np
 
     from sketchlab.cases import CaseStore, GalleryIdentity
     from sketchlab.cases.bundle import export_bundle, verify_bundle
-    from sketchlab.core.bench import summarise
+    from sketchlab.core.bench import time_call
 
     runs = 5 if args.quick else min(args.runs, 10)
     rng = np.random.default_rng(0)
@@ -302,12 +301,7 @@ def bench_section(args: argparse.Namespace) -> dict[str, Any]:
         return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
 
     def timed(fn: Any) -> dict[str, float]:
-        samples = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t0) * 1000)
-        return summarise(samples)
+        return time_call(fn, runs, warmup=0)
 
     with tempfile.TemporaryDirectory() as tmp, CaseStore(Path(tmp) / "store") as store:
         n = store.create_case(title="bench").number

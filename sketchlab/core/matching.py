@@ -8,7 +8,6 @@ detector, which often fails on synthesized faces, is not needed.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -233,15 +232,3 @@ class EmbeddingCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()

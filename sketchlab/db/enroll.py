@@ -35,7 +35,8 @@ from typing import Literal
 
 import numpy as np
 
-from sketchlab.core.matching import FaceScan, sha256_file
+from sketchlab.core.hashing import sha256_file
+from sketchlab.core.matching import FaceScan
 
 log = logging.getLogger(__name__)
 
