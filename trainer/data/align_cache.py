@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,7 @@ def load_aligned(manifest: str | os.PathLike[str], split: str | None, frame: tup
     _atomic_save(files["photos"], photos)
     if sketches is not None:
         _atomic_save(files["sketches"], sketches)
-    methods_file.write_text("\n".join(methods) + "\n")
+    _atomic_save(methods_file, "\n".join(methods) + "\n")
     return AlignedSet(tuple(rows), photos, sketches, tuple(methods))
 
 
@@ -135,7 +136,21 @@ def _store(photos: np.ndarray, sketches: np.ndarray | None, methods: list[str], 
     methods.append(m)
 
 
-def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+def _atomic_save(path: Path, arr: np.ndarray | str) -> None:
+    """Write via a temp file unique to this process, then rename.
+
+    DDP ranks (or two trainers) may build the same cache at once; a shared temp name let
+    one rank rename the other's file away mid-write. Both write identical bytes, so the
+    last rename wins harmlessly.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if isinstance(arr, str):
+                fh.write(arr.encode())
+            else:
+                np.save(fh, arr)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
