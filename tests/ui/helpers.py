@@ -37,3 +37,19 @@ def tablet_stroke(widget: QWidget, points: list[tuple[float, float]], pressure: 
                           tilt[0], tilt[1], 0.0, 0.0, 0.0, Qt.KeyboardModifier.NoModifier,
                           button, buttons)
         QApplication.sendEvent(widget, ev)
+
+
+def open_searchable_window(qtbot, model, gallery_url: str, autosave_root, top_k: int = 3,
+                           wait_ms: int = 30000):
+    """A shown main window on `model` (CPU) and a gallery, once its photo pane is ready."""
+    from sketchlab.ui.main_window import MainWindow
+    from sketchlab.ui.settings import SettingsStore
+
+    store = SettingsStore()
+    store.update(store.value.replace(model=str(model), device="cpu", gallery_url=gallery_url,
+                                     top_k=top_k))
+    w = MainWindow(store, autosave_root=autosave_root)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=wait_ms)
+    return w

@@ -10,10 +10,8 @@ from sketchlab.cases.bundle import verify_bundle
 from sketchlab.cases.gallery_link import gallery_identity
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.db.gallery import open_gallery
-from sketchlab.ui.main_window import MainWindow
-from sketchlab.ui.settings import SettingsStore
 from tests.ui import test_gallery_ui
-from tests.ui.helpers import tablet_stroke
+from tests.ui.helpers import open_searchable_window, tablet_stroke
 
 # The match panel tests' real temp gallery (4 CUFS photos, enrolled through the real API).
 cufs_photos = test_gallery_ui.cufs_photos
@@ -24,13 +22,8 @@ WAIT_MS = 30000
 
 def test_saving_and_searching_are_recorded_in_the_open_case(qtbot, tiny_model, gallery_url,
                                                             tmp_path):
-    store = SettingsStore()
-    store.update(store.value.replace(model=str(tiny_model), device="cpu",
-                                     gallery_url=gallery_url, top_k=3))
-    w = MainWindow(store, autosave_root=tmp_path / "autosave")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
+    w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
+                               wait_ms=WAIT_MS)
     file_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&File")
     assert w.case_panel.export_action in file_menu.actions()
     assert not w.case_panel.export_action.isEnabled()  # no case open yet

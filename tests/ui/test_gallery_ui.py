@@ -6,9 +6,7 @@ import pytest
 
 from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
-from sketchlab.ui.main_window import MainWindow
-from sketchlab.ui.settings import SettingsStore
-from tests.ui.helpers import tablet_stroke
+from tests.ui.helpers import open_searchable_window, tablet_stroke
 
 WAIT_MS = 30000
 N_PHOTOS = 4
@@ -34,13 +32,8 @@ def gallery_url(tmp_path, cufs_photos):
 
 
 def test_match_panel_lists_candidates(qtbot, tiny_model, gallery_url, tmp_path):
-    store = SettingsStore()
-    store.update(store.value.replace(model=str(tiny_model), device="cpu",
-                                     gallery_url=gallery_url, top_k=3))
-    w = MainWindow(store, autosave_root=tmp_path / "autosave")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
+    w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
+                               wait_ms=WAIT_MS)
     c = w.canvas
     from PySide6.QtCore import QPointF
 
@@ -62,7 +55,7 @@ def test_match_panel_lists_candidates(qtbot, tiny_model, gallery_url, tmp_path):
     assert not table.item(0, 1).icon().isNull()  # the face thumbnail
     assert "leads, not identifications" in w.match_panel.disclaimer.text()
     # A stricter threshold is applied live: nothing is within 0.05 of an untrained photo.
-    store.update(store.value.replace(threshold=0.21))
+    w.store.update(w.store.value.replace(threshold=0.21))
     assert all("above" in table.item(r, 5).text() for r in range(3))
     # Click -> side-by-side comparison.
     from sketchlab.ui.dialogs.compare_dialog import CompareDialog
