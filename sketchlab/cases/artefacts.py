@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from sketchlab.core.atomic import atomic_write
 from sketchlab.core.hashing import sha256_bytes, sha256_file
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -68,17 +68,8 @@ class ArtefactStore:
         target = self.path(sha)
         if target.is_file() and target.stat().st_size == len(data):
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{sha[:8]}.", suffix=".part", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(target, suffix=".part") as fh:
+            fh.write(data)
         return sha
 
     def has(self, sha: str) -> bool:

@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import stat
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from sketchlab.cases.artefacts import extension
 from sketchlab.cases.audit import AuditEntry, canonical_json, verify_chain
 from sketchlab.cases.report_data import ReportData, build_report_data
 from sketchlab.cases.store import CaseError, CaseStore, VerifyResult, check_views, utc_now
+from sketchlab.core.atomic import atomic_write
 from sketchlab.core.hashing import sha256_bytes, sha256_file
 
 log = logging.getLogger(__name__)
@@ -110,21 +110,11 @@ def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
         "files": [{"path": n, "sha256": sha256_bytes(d), "size": len(d)}
                   for n, d in sorted(files.items())],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w") as zf:
-                _write_member(zf, "manifest.json",
-                              json.dumps(manifest, indent=2).encode(), compress=True)
-                for name, data in sorted(files.items()):
-                    _write_member(zf, name, data, compress=not name.startswith("artefacts/"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(out, suffix=".part") as fh, zipfile.ZipFile(fh, "w") as zf:
+        _write_member(zf, "manifest.json", json.dumps(manifest, indent=2).encode(),
+                      compress=True)
+        for name, data in sorted(files.items()):
+            _write_member(zf, name, data, compress=not name.startswith("artefacts/"))
     _fsync_dir(out.parent)
     digest = sha256_file(out)
     store.record_event(ref, P.CASE_EXPORT, {

@@ -11,14 +11,15 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
+from sketchlab.core.atomic import atomic_write
 from sketchlab.core.network import Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
@@ -73,15 +74,8 @@ def save_generator(path: str | os.PathLike[str], generator: Generator,
     metadata = {k: str(v) for k, v in (extra or {}).items()}
     metadata.update(format=FORMAT, format_version=FORMAT_VERSION,
                     config=json.dumps(config.to_dict(), sort_keys=True), sha256=sha)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(safetensors_bytes(state, metadata=metadata))
     return sha
 
 

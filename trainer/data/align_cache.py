@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sketchlab import paths
+from sketchlab.core.atomic import atomic_write
 from sketchlab.core.preprocess import align_pair, prepare_photo
 from trainer.data.manifest import Row, read_manifest, resolve_manifest
 
@@ -137,20 +137,12 @@ def _store(photos: np.ndarray, sketches: np.ndarray | None, methods: list[str], 
 
 
 def _atomic_save(path: Path, arr: np.ndarray | str) -> None:
-    """Write via a temp file unique to this process, then rename.
+    """Atomic, with a per-call temp name: DDP ranks may build the same cache at once.
 
-    DDP ranks (or two trainers) may build the same cache at once; a shared temp name let
-    one rank rename the other's file away mid-write. Both write identical bytes, so the
-    last rename wins harmlessly.
+    Both write identical bytes, so the last rename wins harmlessly.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if isinstance(arr, str):
-                fh.write(arr.encode())
-            else:
-                np.save(fh, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        if isinstance(arr, str):
+            fh.write(arr.encode())
+        else:
+            np.save(fh, arr)
