@@ -1,4 +1,4 @@
-"""`python -m trainer train|evaluate|export`: the lab's offline retraining tool."""
+"""`python -m trainer train|evaluate|export|bench-step`: the lab's offline retraining tool."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def _export(args: argparse.Namespace) -> int:
     from trainer.export import main as export_main
 
     return export_main(args)
+
+
+def _bench_step(args: argparse.Namespace) -> int:
+    from trainer.step_bench import main as bench_main
+
+    return bench_main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--notes", default="", help="markdown file with extra notes for the card")
     x.add_argument("--models-dir", default=None, help="default: the repo's models/")
     x.set_defaults(func=_export)
+
+    b = sub.add_parser("bench-step", help="time training steps: fp32, channels-last, bf16")
+    b.add_argument("--config", required=True)
+    b.add_argument("--rounds", type=int, default=3)
+    b.add_argument("--steps", type=int, default=3, help="timed steps per variant per round")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_bench_step)
     return p
 
 

@@ -61,6 +61,10 @@ class LossConfig:
     # full weight over adv_ramp steps: with few steps, L1 first gets the layout right.
     adv_start: int = 300
     adv_ramp: int = 300
+    # dlib face network terms (0 = off, and the network is not loaded): descriptor
+    # distance to the true photo's, and L1 on its intermediate activations.
+    identity: float = 0.0
+    perceptual: float = 0.0
 
     def __post_init__(self) -> None:
         if self.gan_mode not in ("hinge", "lsgan"):
@@ -91,6 +95,10 @@ class TrainConfig:
     disc_layers: int = 3
     device: str = "auto"
     amp: bool = True  # mixed precision; only used on CUDA
+    # CPU speed options, off by default: `python -m trainer bench-step` measures whether
+    # they pay on the machine at hand (bf16 autocast needs AVX-512 BF16 or AMX to).
+    cpu_bf16: bool = False
+    channels_last: bool = False
     num_workers: int = 1
     threads: int = 0  # CPU threads for torch (0 = one per core)
     checkpoint_every: int = 100
@@ -99,6 +107,9 @@ class TrainConfig:
     log_every: int = 10
     align_workers: int = 2
     cache_dir: str = ""  # aligned-frame cache; "" = the user cache directory
+    # Fine-tune: start the generator from these weights (a .safetensors model; a relative
+    # path is taken from the repo root). Ignored on --resume, which restores everything.
+    init_generator: str = ""
     augment_rotate: float = 5.0  # degrees
     augment_scale: float = 0.05
     augment_shift: float = 0.04  # fraction of the frame

@@ -4,14 +4,20 @@ Quality (see trainer.metrics for exact definitions): each test sketch is aligned
 photo (one transform found on the photo, `preprocess.align_pair`), inverted, and compared
 with the aligned photo in the network's frame. Figures are means over pairs.
 
-Identification: the gallery is every test photo of the evaluated manifests plus every
+Identification runs on the app's path: each test sketch file goes through
+`sketchlab.core.query.sketch_query`, the function behind `sketchlab match` (aligned on its
+own, inverted, embedded at the canonical face box); the raw-sketch comparison is the same
+call with raw=True. The gallery is every test photo of the evaluated manifests plus every
 photo of the distractor manifests, embedded by face_recognition on the original file
 (HOG-detected largest face); a photo with no detected face is enrolled anyway from its
-aligned frame with the known canonical face box. Queries are the inverted sketches
-(canonical box), and, for comparison, the aligned raw sketches the same way. Rank-k is the
-share of queries whose own photo is among the k nearest gallery descriptors (ties count in
-the query's favour). Gallery descriptors live in the shared EmbeddingCache, keyed by file
-SHA-256 and model, so gallery enrolment and reruns do not embed LFW again.
+aligned frame with the known canonical face box. Rank-k is the share of queries whose own
+photo is among the k nearest gallery descriptors (ties count in the query's favour).
+
+LFW distractors are grayscale while CUFS/FS2K photos are colour, so colour alone can pull
+a colour query toward the colour test photos. Every rank figure is therefore reported
+twice: as is, and "grey", with every query and gallery image converted to luma before
+embedding. Gallery descriptors live in the shared EmbeddingCache, keyed by file SHA-256
+and model, so gallery enrolment and reruns do not embed LFW again.
 """
 
 from __future__ import annotations
@@ -34,12 +40,15 @@ from sketchlab import paths
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.hashing import sha256_bytes, sha256_file
 from sketchlab.core.matching import (
+    EMBEDDING_MODEL,
     EmbeddingCache,
     canonical_face_box,
-    embed,
+    distances,
     embed_aligned,
+    embed_batch,
 )
 from sketchlab.core.model_catalog import resolve_model
+from sketchlab.core.query import sketch_query, to_grey
 from trainer import metrics
 from trainer.data.align_cache import load_aligned
 from trainer.data.manifest import read_manifest, resolve_manifest
@@ -47,7 +56,9 @@ from trainer.data.manifest import read_manifest, resolve_manifest
 log = logging.getLogger(__name__)
 
 JSON_KEYS = ("fsim", "ssim", "pearson_r", "rank1", "rank5", "rank10", "rank1_raw_sketch",
-             "n_queries", "gallery_size", "model_sha256")
+             "rank10_raw_sketch", "rank1_grey", "rank10_grey", "rank1_raw_sketch_grey",
+             "rank10_raw_sketch_grey", "n_queries", "gallery_size", "model_sha256")
+GREY_MODEL = EMBEDDING_MODEL + "+grey"  # cache key of descriptors of luma-only images
 
 
 def embedding_cache() -> EmbeddingCache:
@@ -65,14 +76,57 @@ def model_path(spec: str | None) -> Path:
 
 
 # --- embedding, in worker processes ------------------------------------------------------
-def _embed_file(path: str) -> np.ndarray | None:
+def _embed_files(jobs: list[tuple[str, bool]]) -> list[np.ndarray | None]:
+    """Detected-face descriptors of a chunk of files, batched through the PyTorch port
+    (`embed_batch`, interchangeable with face_recognition's `embed`)."""
+    import torch
+
     from sketchlab.core.imageio import load_image
 
-    return embed(load_image(path))
+    torch.set_num_threads(1)  # one process per core
+    images = []
+    for path, grey in jobs:
+        rgb = load_image(path)
+        images.append(to_grey(rgb) if grey else rgb)
+    return embed_batch(images)
 
 
-def _embed_frame(frame: np.ndarray) -> np.ndarray:
-    return embed_aligned(frame)
+_QUERY_INVERTER: Any = None
+
+
+def _init_query_worker(model_file: str, device: str, threads: int) -> None:
+    global _QUERY_INVERTER
+    from sketchlab.core.inference import Inverter, configure_cpu_threads
+
+    configure_cpu_threads(threads)
+    _QUERY_INVERTER = Inverter(model_file, device=device, warmup=False)
+
+
+QUERY_KINDS = ("inverted", "raw", "inverted_grey", "raw_grey")
+
+
+def _app_queries(sketch_file: str) -> tuple[np.ndarray, ...]:
+    """One test sketch as `sketchlab match` sees it: the descriptors of its inverted photo
+    and of the raw sketch, in colour and in grey (QUERY_KINDS order)."""
+    q = sketch_query(sketch_file, _QUERY_INVERTER)
+    raw = sketch_query(q.prepared, None, raw=True)
+    raw_grey = sketch_query(q.prepared, None, raw=True, grey=True)
+    return q.embedding, raw.embedding, embed_aligned(to_grey(q.photo)), raw_grey.embedding
+
+
+def app_path_queries(model_file: Path, sketch_files: Sequence[Path], device: str,
+                     workers: int, desc: str) -> dict[str, np.ndarray]:
+    """Descriptors of every test sketch on the app's path, one process per worker."""
+    if workers <= 1 or device.startswith("cuda"):
+        _init_query_worker(str(model_file), device, 0)
+        rows = [_app_queries(str(f)) for f in tqdm(sketch_files, desc=desc, leave=False)]
+    else:
+        with ProcessPoolExecutor(workers, initializer=_init_query_worker,
+                                 initargs=(str(model_file), device, 1)) as pool:
+            rows = list(tqdm(pool.map(_app_queries, [str(f) for f in sketch_files],
+                                      chunksize=8), total=len(sketch_files), desc=desc,
+                             leave=False))
+    return {k: np.stack([r[i] for r in rows]) for i, k in enumerate(QUERY_KINDS)}
 
 
 def _pmap(fn: Any, items: Sequence[Any], workers: int, desc: str) -> list[Any]:
@@ -85,29 +139,43 @@ def _pmap(fn: Any, items: Sequence[Any], workers: int, desc: str) -> list[Any]:
                          leave=False))
 
 
+def _is_grey_file(path: Path) -> bool:
+    from sketchlab.core.imageio import load_image
+
+    rgb = load_image(path).astype(np.int16)
+    return bool(np.abs(rgb - rgb[..., :1]).max() <= 1)
+
+
 def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int = 2,
-                      desc: str = "embedding gallery") -> list[np.ndarray]:
+                      desc: str = "embedding gallery", grey: bool = False) -> list[np.ndarray]:
     """Descriptors of photo files (detected face), from the cache or computed and cached;
-    files with no detectable face are embedded from their aligned frame (canonical box)."""
+    files with no detectable face are embedded from their aligned frame (canonical box).
+    `grey` embeds each photo's luma; a photo that is grey already keeps its descriptor."""
     from sketchlab.core.preprocess import prepare_photo
 
+    model = GREY_MODEL if grey else EMBEDDING_MODEL
     shas = [sha256_file(f) for f in files]
     out: list[np.ndarray | None] = [None] * len(files)
     todo = []
     for i, sha in enumerate(shas):
-        hit, vec = cache.get(sha, None)
+        hit, vec = cache.get(sha, None, model)
+        if not hit and grey:
+            hit, vec = cache.get(sha, None)  # the colour descriptor, valid if grey already
+            hit = hit and _is_grey_file(files[i])
         if hit:
             out[i] = vec
         else:
             todo.append(i)
     log.info("%s: %d of %d cached", desc, len(files) - len(todo), len(files))
-    chunk = 256  # write to the cache as we go so an interrupted run keeps its work
+    chunk = 2048  # write to the cache as we go so an interrupted run keeps its work
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        vecs = _pmap(_embed_file, [str(files[i]) for i in part], workers,
-                     f"{desc} {start + len(part)}/{len(todo)}")
+        jobs = [(str(files[i]), grey) for i in part]
+        chunks = _pmap(_embed_files, [jobs[j:j + 16] for j in range(0, len(jobs), 16)],
+                       workers, f"{desc} {start + len(part)}/{len(todo)}")
+        vecs = [v for c in chunks for v in c]
         for i, v in zip(part, vecs, strict=True):
-            cache.put(shas[i], v, None)
+            cache.put(shas[i], v, None, model)
             out[i] = v
     missing = [i for i, v in enumerate(out) if v is None]
     if missing:
@@ -115,6 +183,7 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
                  desc, len(missing))
     for i in missing:
         frame = prepare_photo(files[i]).image
+        frame = to_grey(frame) if grey else frame
         fsha = sha256_bytes(frame.tobytes())
         box = canonical_face_box(frame.shape[:2])
         hit, vec = cache.get(fsha, box)
@@ -152,11 +221,9 @@ def _metrics_pair(args: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
 def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
               ks: Sequence[int] = (1, 5, 10)) -> dict[int, float]:
     """Share of queries whose true gallery row is within the k nearest (ties favourable)."""
-    g = np.asarray(gallery, np.float32)
-    gsq = np.einsum("ij,ij->i", g, g)
     ranks = []
     for q, t in zip(queries, truth, strict=True):
-        d = gsq - 2.0 * (g @ q)  # |q|^2 is common to all rows
+        d = distances(q, gallery)
         ranks.append(int((d < d[t]).sum()) + 1)
     r = np.asarray(ranks)
     return {k: float((r <= k).mean()) if len(r) else 0.0 for k in ks}
@@ -170,13 +237,15 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     frame = loaded.config.resolution
     cache = embedding_cache()
     sets: list[SetResult] = []
-    q_inv, q_raw, truth_keys = [], [], []
+    queries: dict[str, list[np.ndarray]] = {k: [] for k in QUERY_KINDS}
+    truth_keys: list[tuple[str, str]] = []
     gallery_files: list[Path] = []
     gallery_keys: list[tuple[str, str]] = []
     per_pair: list[dict[str, float]] = []
     for spec in manifests:
         mpath = resolve_manifest(spec)
         name = mpath.parent.name
+        # Quality: sketch and photo aligned with one transform, compared pixel by pixel.
         data = load_aligned(mpath, split, frame, paired=True, workers=workers)
         preds = _invert_all(loaded, data.sketches, device)
         pairs = [(preds[i], np.asarray(data.photos[i])) for i in range(len(data))]
@@ -184,9 +253,11 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         per_pair.extend(q)
         quality = {k: float(np.mean([m[k] for m in q])) for k in q[0]}
         sets.append(SetResult(name, len(data), quality))
-        q_inv.extend(_pmap(_embed_frame, list(preds), workers, f"embedding inverted {name}"))
-        q_raw.extend(_pmap(_embed_frame, [np.asarray(s) for s in data.sketches], workers,
-                           f"embedding raw sketches {name}"))
+        # Identification: the sketch file on the app's own path.
+        found = app_path_queries(loaded.path, [r.sketch for r in data.rows], device, workers,
+                                 f"queries {name}")
+        for k in QUERY_KINDS:
+            queries[k].extend(found[k])
         truth_keys.extend((name, r.identity) for r in data.rows)
         for r in data.rows:
             gallery_files.append(r.photo)
@@ -206,37 +277,46 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
             rows = rows[:max_distractors]
         gallery_files.extend(r.photo for r in rows)
         gallery_keys.extend((f"distractor:{mpath.parent.name}", r.identity) for r in rows)
-    gvecs = np.stack(embed_photo_files(gallery_files, cache, workers))
-    index = {}
+    galleries = {"": np.stack(embed_photo_files(gallery_files, cache, workers)),
+                 "_grey": np.stack(embed_photo_files(gallery_files, cache, workers,
+                                                     "embedding gallery (grey)", grey=True))}
+    index: dict[tuple[str, str], int] = {}
     for i, key in enumerate(gallery_keys):
         index.setdefault(key, i)
     truth = [index[k] for k in truth_keys]
-    inv_hits = rank_hits(np.stack(q_inv), gvecs, truth)
-    raw_hits = rank_hits(np.stack(q_raw), gvecs, truth)
-    # Per set, against the same full gallery.
+
+    def ranks(sl: slice) -> dict[str, float]:
+        out = {}
+        for suffix, g in galleries.items():
+            inv = rank_hits(np.stack(queries["inverted" + suffix][sl]), g, truth[sl])
+            raw = rank_hits(np.stack(queries["raw" + suffix][sl]), g, truth[sl])
+            for k in (1, 5, 10):
+                out[f"rank{k}{suffix}"] = inv[k]
+                out[f"rank{k}_raw_sketch{suffix}"] = raw[k]
+        return out
+
     start = 0
-    for s in sets:
-        sl = slice(start, start + s.n)
-        hi = rank_hits(np.stack(q_inv[sl]), gvecs, truth[sl])
-        hr = rank_hits(np.stack(q_raw[sl]), gvecs, truth[sl])
-        s.ranks = {"rank1": hi[1], "rank5": hi[5], "rank10": hi[10], "rank1_raw_sketch": hr[1],
-                   "rank5_raw_sketch": hr[5], "rank10_raw_sketch": hr[10]}
+    for s in sets:  # per set, against the same full gallery
+        s.ranks = ranks(slice(start, start + s.n))
         start += s.n
+    everything = ranks(slice(0, len(truth)))
     summary = {
         "fsim": float(np.mean([m["fsim"] for m in per_pair])),
         "ssim": float(np.mean([m["ssim"] for m in per_pair])),
         "pearson_r": float(np.mean([m["pearson_r"] for m in per_pair])),
-        "rank1": inv_hits[1], "rank5": inv_hits[5], "rank10": inv_hits[10],
-        "rank1_raw_sketch": raw_hits[1],
+        **{k: everything[k] for k in JSON_KEYS if k in everything},
         "n_queries": len(truth), "gallery_size": len(gallery_files),
         "model_sha256": loaded.sha256,
     }
+    summary = {k: summary[k] for k in JSON_KEYS}
     details = {
         "summary": summary,
         "model": str(loaded.path), "model_name": loaded.name, "split": split,
         "manifests": [str(resolve_manifest(m)) for m in manifests],
         "distractors": [str(resolve_manifest(m)) for m in distractors],
         "sets": [{"name": s.name, "n": s.n, **s.quality, **s.ranks} for s in sets],
+        "queries": "app path (sketchlab.core.query.sketch_query: sketch aligned on its own)",
+        "ranks": everything,
         "colour": {k: float(np.mean([m[k] for m in per_pair]))
                    for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
         "seconds": round(time.time() - t0, 1),
@@ -246,15 +326,30 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
 
 
 def format_table(details: dict[str, Any]) -> str:
-    head = ("| set | n | FSIM | FSIMc | SSIM | SSIM (colour) | R | R (colour) | rank-1 | "
-            "rank-5 | rank-10 | rank-1 raw sketch |")
-    lines = [head, "|" + "---|" * 12]
+    lines = ["| set | n | FSIM | FSIMc | SSIM | SSIM (colour) | R | R (colour) |",
+             "|" + "---|" * 8]
     for s in details["sets"]:
         lines.append(
             f"| {s['name']} | {s['n']} | {s['fsim']:.3f} | {s['fsim_colour']:.3f} | "
             f"{s['ssim']:.3f} | {s['ssim_colour']:.3f} | {s['pearson_r']:.3f} | "
-            f"{s['pearson_r_colour']:.3f} | {100 * s['rank1']:.1f}% | {100 * s['rank5']:.1f}% | "
-            f"{100 * s['rank10']:.1f}% | {100 * s['rank1_raw_sketch']:.1f}% |")
+            f"{s['pearson_r_colour']:.3f} |")
+    lines += ["", "Identification on the app's path (each sketch aligned on its own, as "
+              "`sketchlab match`):", "",
+              "| set | images | rank-1 | rank-5 | rank-10 | raw sketch rank-1 | raw rank-5 | "
+              "raw rank-10 | rank-1 vs raw |", "|" + "---|" * 9]
+
+    def pct(v: float) -> str:
+        return f"{100 * v:.1f}%"
+
+    for s in details["sets"]:
+        for suffix, label in (("", "as is"), ("_grey", "all grey")):
+            inv, raw = s[f"rank1{suffix}"], s[f"rank1_raw_sketch{suffix}"]
+            ratio = f"{inv / raw:.1f}x" if raw > 0 else ("-" if inv == 0 else "inf")
+            lines.append(
+                f"| {s['name']} | {label} | {pct(inv)} | {pct(s[f'rank5{suffix}'])} | "
+                f"{pct(s[f'rank10{suffix}'])} | {pct(raw)} | "
+                f"{pct(s[f'rank5_raw_sketch{suffix}'])} | "
+                f"{pct(s[f'rank10_raw_sketch{suffix}'])} | {ratio} |")
     g = details["summary"]["gallery_size"]
     lines.append(f"\nGallery: {g} photos (test photos + distractors: "
                  f"{', '.join(Path(d).parent.name for d in details['distractors']) or 'none'}).")

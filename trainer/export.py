@@ -140,7 +140,10 @@ def _card(name: str, summary: str, cfg: TrainConfig, state: dict[str, Any], sha:
              f"| training wall time | {wall / 60:.0f} min (sum over resumed sessions) |",
              f"| losses | L1 x{cfg.loss.l1}, {cfg.loss.gan_mode} PatchGAN x{cfg.loss.adversarial}"
              f" + feature matching x{cfg.loss.feature_matching} (ramped in from step "
-             f"{cfg.loss.adv_start} over {cfg.loss.adv_ramp}), TV x{cfg.loss.tv} |",
+             f"{cfg.loss.adv_start} over {cfg.loss.adv_ramp}), TV x{cfg.loss.tv}"
+             + (f", identity (dlib descriptor distance) x{cfg.loss.identity}, perceptual "
+                f"(dlib ResNet activations) x{cfg.loss.perceptual}"
+                if cfg.loss.identity or cfg.loss.perceptual else "") + " |",
              f"| optimiser | Adam lr G {cfg.lr_g} / D {cfg.lr_d}, betas ({cfg.beta1}, "
              f"{cfg.beta2}), linear decay over the last {cfg.lr_decay_steps} steps |",
              "", "## Command", "", "```", command, "```", "",
@@ -166,8 +169,12 @@ def _card(name: str, summary: str, cfg: TrainConfig, state: dict[str, Any], sha:
         lines += ["Definitions: FSIM/FSIMc per Zhang et al. 2011 (phase congruency, ported "
                   "from the authors' MATLAB), SSIM with an 11x11 sigma-1.5 Gaussian window, "
                   "Pearson R of pixel values; grey = BT.601 luma, colour = RGB (see "
-                  "`trainer/metrics.py`). Rank-k: the true photo among the k nearest dlib "
-                  "descriptors in the whole gallery.", ""]
+                  "`trainer/metrics.py`); quality pairs are aligned with the photo's "
+                  "transform. Rank-k: the true photo among the k nearest dlib descriptors "
+                  "in the whole gallery, each query sketch aligned on its own and searched "
+                  "as `sketchlab match` does; \"all grey\": every query and gallery image "
+                  "converted to luma before embedding (LFW distractors are grey, the test "
+                  "photos colour).", ""]
     else:
         lines += ["Not evaluated yet.", ""]
     if images:

@@ -1,7 +1,9 @@
-"""Generator and discriminator losses: L1, hinge/LSGAN adversarial, feature matching, TV.
+"""Generator and discriminator losses: L1, hinge/LSGAN adversarial, feature matching, TV,
+and identity + perceptual losses on dlib's face network.
 
-No pretrained network is involved (no ImageNet VGG can be downloaded here); feature
-matching on the discriminator's own features (pix2pixHD) plays the perceptual role.
+No ImageNet VGG can be downloaded here; the face network the app matches with
+(sketchlab.core.face_net, dlib's ResNet read from its own `.dat`) plays VGG's role in the
+CSI paper, and its descriptor distance is the very quantity a gallery search ranks by.
 """
 
 from __future__ import annotations
@@ -33,3 +35,19 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Anisotropic TV: mean absolute difference of horizontal and vertical neighbours."""
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + \
         (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+def identity_loss(fake_desc: torch.Tensor, real_desc: torch.Tensor) -> torch.Tensor:
+    """Mean Euclidean distance between dlib descriptors (what the gallery ranks by)."""
+    return (fake_desc - real_desc.detach()).norm(dim=1).mean()
+
+
+def perceptual_loss(real_feats: list[torch.Tensor], fake_feats: list[torch.Tensor]
+                    ) -> torch.Tensor:
+    """L1 between face-network activations per level, each scaled by the real features'
+    mean magnitude so that no level dominates by its scale."""
+    terms = []
+    for r, f in zip(real_feats, fake_feats, strict=True):
+        r = r.detach()
+        terms.append(F.l1_loss(f, r) / (r.abs().mean() + 1e-6))
+    return torch.stack(terms).mean()

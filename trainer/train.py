@@ -44,7 +44,7 @@ from trainer.plots import save_loss_plot, save_sample_grid
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "sketchlab-train-state-1"
-LOSS_KEYS = ("g_l1", "g_adv", "g_fm", "g_tv", "g_total", "d")
+LOSS_KEYS = ("g_l1", "g_adv", "g_fm", "g_tv", "g_id", "g_perc", "g_total", "d")
 
 
 @dataclass
@@ -161,12 +161,24 @@ class Trainer:
         self.progress = progress and self.dist.main
         seed_everything(cfg.seed)
         self.G = Generator(cfg.generator).to(self.device)
+        if cfg.init_generator:
+            self._init_generator(cfg.init_generator)
+        self.face_net = None
+        if cfg.loss.identity > 0 or cfg.loss.perceptual > 0:
+            from sketchlab.core.face_net import load_face_net
+
+            self.face_net = load_face_net(device=self.device)
         self.D = PatchDiscriminator(cfg.generator.in_channels + cfg.generator.out_channels,
                                     cfg.disc_width, cfg.disc_layers).to(self.device)
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
         self.amp = cfg.amp and self.device.type == "cuda"
+        self.cpu_bf16 = cfg.cpu_bf16 and self.device.type == "cpu"
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        if cfg.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
         if self.dist.world > 1:
@@ -179,10 +191,38 @@ class Trainer:
         self._sources = sources
         self._preview: tuple[torch.Tensor, torch.Tensor] | None = None
 
+    def _init_generator(self, spec: str) -> None:
+        from sketchlab.core.checkpoint import load_generator
+
+        path = Path(spec)
+        if not path.is_absolute() and not path.exists():
+            path = Path(__file__).resolve().parent.parent / spec
+        loaded = load_generator(path)
+        if loaded.config != self.cfg.generator:
+            raise ValueError(f"init_generator {path}: its network {loaded.config} differs "
+                             f"from the config's {self.cfg.generator}")
+        self.G.load_state_dict(loaded.generator.state_dict())
+        log.info("generator initialised from %s (sha256 %s)", path, loaded.sha256[:12])
+
+    def _face_terms(self, real: torch.Tensor, fake: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Identity and perceptual losses through dlib's network (frozen, fp32)."""
+        from sketchlab.core.face_net import canonical_chips
+
+        net = self.face_net
+        with torch.no_grad():
+            real_f = net.features(canonical_chips(real))
+            real_d = net.head(real_f[-1])
+        fake_f = net.features(canonical_chips(fake.float()))
+        fake_d = net.head(fake_f[-1])
+        return losses.identity_loss(fake_d, real_d), losses.perceptual_loss(real_f, fake_f)
+
     # --- one step -------------------------------------------------------------------
     def _autocast(self):
         if self.amp:
             return torch.autocast("cuda", dtype=torch.float16)
+        if self.cpu_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
         return nullcontext()
 
     def _set_lr(self) -> None:
@@ -218,6 +258,11 @@ class Trainer:
             l1 = torch.nn.functional.l1_loss(fake.float(), real)
             tv = losses.total_variation(fake.float())
             total = lc.l1 * l1 + lc.tv * tv
+            if self.face_net is not None:
+                with torch.autocast(self.device.type, enabled=False):
+                    ident, perc = self._face_terms(real, fake)
+                total = total + lc.identity * ident + lc.perceptual * perc
+                out.update(g_id=float(ident.detach()), g_perc=float(perc.detach()))
             if adv_w > 0:
                 # D is frozen and called unwrapped: its weights get no gradient and DDP
                 # sees no half-finished reduction.
@@ -243,8 +288,8 @@ class Trainer:
         self._set_lr()
         self.G.train()
         self.D.train()
-        sketch = sketch.to(self.device, non_blocking=True)
-        real = real.to(self.device, non_blocking=True)
+        sketch = sketch.to(self.device, non_blocking=True, memory_format=self.memory_format)
+        real = real.to(self.device, non_blocking=True, memory_format=self.memory_format)
         adv_w = self.cfg.loss.adv_factor(self.step)
         with self._autocast():
             fake = self.G(sketch)

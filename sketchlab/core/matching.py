@@ -95,6 +95,55 @@ def scan_faces(rgb: np.ndarray, box: Box | None = None, vector: np.ndarray | Non
     return FaceScan(None if vector is None else np.asarray(vector, np.float32), box, n_faces)
 
 
+def face_chip(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """The 150x150 chip dlib's descriptor network sees, cut exactly as
+    face_recognition.face_encodings cuts it (5-point landmarks, padding 0.25)."""
+    import dlib
+
+    fr = _fr()
+    t, r, b, left = (int(v) for v in box)
+    shape = fr.api.pose_predictor_5_point(rgb, dlib.rectangle(left, t, r, b))
+    return np.asarray(dlib.get_face_chip(rgb, shape, 150, 0.25))
+
+
+_FACE_NET: object | None = None
+
+
+def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
+                batch: int = 32) -> list[np.ndarray | None]:
+    """`embed` for many images: chips cut by dlib, descriptors from the PyTorch port of
+    dlib's network (sketchlab.core.face_net) in batches. Interchangeable with `embed`:
+    tests/core/test_face_net.py holds the port within 1e-3 of dlib per component (3.9e-7
+    measured); it is ~2x faster per face on CPU and batches on a GPU."""
+    import torch
+
+    from sketchlab.core.face_net import load_face_net
+
+    global _FACE_NET
+    if _FACE_NET is None:
+        _FACE_NET = load_face_net()
+    boxes = boxes if boxes is not None else [None] * len(images)
+    chips: list[np.ndarray] = []
+    where: list[int] = []
+    for i, (rgb, box) in enumerate(zip(images, boxes, strict=True)):
+        rgb = np.ascontiguousarray(rgb)
+        if box is None:
+            found = detect_faces(rgb)
+            if not found:
+                continue
+            box = found[0]
+        chips.append(face_chip(rgb, box))
+        where.append(i)
+    out: list[np.ndarray | None] = [None] * len(images)
+    for start in range(0, len(chips), batch):
+        x = torch.from_numpy(np.stack(chips[start:start + batch])).permute(0, 3, 1, 2).float()
+        with torch.inference_mode():
+            vecs = _FACE_NET(x).numpy().astype(np.float32)  # type: ignore[operator]
+        for j, v in enumerate(vecs):
+            out[where[start + j]] = v
+    return out
+
+
 def embed_aligned(rgb: np.ndarray) -> np.ndarray:
     """Descriptor of a canonical-frame face (e.g. an inverted sketch): the box is known."""
     vec = embed(rgb, canonical_face_box(rgb.shape[:2]))

@@ -31,7 +31,6 @@ from sketchlab.core.matching import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     EMBEDDING_MODEL,
-    embed_aligned,
     rank,
     similarity,
 )
@@ -183,25 +182,15 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
                  distinct_subjects: bool = True, thumbnails: bool = True) -> MatchResult:
     """Align the sketch, invert it (unless `raw`), embed with the known canonical face box,
     and rank the gallery. `inverter` may be None only for a raw query."""
-    from sketchlab.core.preprocess import Prepared, prepare_sketch
+    from sketchlab.core.query import sketch_query
     from sketchlab.db.gallery import Gallery
 
-    if inverter is None and not raw:
-        raise ValueError("an Inverter is needed unless raw=True")
-    if isinstance(sketch, Prepared):
-        prepared = sketch
-    else:
-        frame = inverter.resolution if inverter is not None else (160, 128)
-        prepared = prepare_sketch(sketch, frame)
+    q = sketch_query(sketch, inverter, raw=raw)
     matcher = gallery.matcher() if isinstance(gallery, Gallery) else gallery
-    t0 = time.perf_counter()
-    photo = None if raw else inverter.invert(prepared.image)  # type: ignore[union-attr]
-    invert_ms = (time.perf_counter() - t0) * 1000
-    emb = embed_aligned(prepared.image if photo is None else photo)
     matcher.refresh()  # (re)load the matrix outside the timed search
     t1 = time.perf_counter()
-    cands = matcher.search(emb, k, threshold=threshold, distinct_subjects=distinct_subjects,
+    cands = matcher.search(q.embedding, k, threshold=threshold, distinct_subjects=distinct_subjects,
                            thumbnails=thumbnails)
     search_ms = (time.perf_counter() - t1) * 1000
-    return MatchResult(cands, "raw" if raw else "inverted", prepared.image, photo, emb,
-                       threshold, invert_ms, search_ms, len(matcher.index))
+    return MatchResult(cands, "raw" if raw else "inverted", q.prepared.image, q.photo,
+                       q.embedding, threshold, q.invert_ms, search_ms, len(matcher.index))

@@ -31,7 +31,8 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
         "summary": summary, "split": "test", "model": "m.safetensors", "distractors": [],
         "sets": [{"name": "cufs_cuhk", "n": 3, "fsim": 0.5, "fsim_colour": 0.4, "ssim": 0.3,
                   "ssim_colour": 0.2, "pearson_r": 0.6, "pearson_r_colour": 0.5,
-                  "rank1": 0.5, "rank5": 1.0, "rank10": 1.0, "rank1_raw_sketch": 0.0}]}))
+                  **{f"rank{k}{raw}{grey}": 0.5 for k in (1, 5, 10)
+                     for raw in ("", "_raw_sketch") for grey in ("", "_grey")}}]}))
     models = tmp_path / "models"
     path = export(t.run_dir, "unit-model", evals=[ev], command="python -m trainer train X",
                   models_dir=models)
@@ -40,6 +41,7 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
     card = path.with_suffix(".md").read_text()
     assert loaded.sha256 in card and "python -m trainer train X" in card
     assert "| cufs_cuhk | 3 | 0.500 |" in card and "pairs" in card
+    assert "| cufs_cuhk | all grey | 50.0% |" in card
     assert (models / "unit-model-losses.png").is_file()
     assert [m.name for m in list_models([models])] == ["unit-model"]
     assert "rank-1" in format_table(json.loads(ev.read_text()))

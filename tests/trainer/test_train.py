@@ -73,3 +73,42 @@ def test_checkpoint_loads_with_weights_only(tiny_config, tiny_sources) -> None:
     assert path is not None and path.name == "step_0000002.pt"
     state = torch.load(path, weights_only=True)
     assert state["step"] == 2 and state["format"] == "sketchlab-train-state-1"
+
+
+def test_face_terms_pull_the_descriptor_toward_the_photo(tiny_config, tiny_sources) -> None:
+    """Identity and perceptual losses run through dlib's network, frozen, and only an
+    identity loss moves the generator when every other term is off."""
+    import dataclasses
+
+    loss = dataclasses.replace(tiny_config.loss, l1=0.0, tv=0.0, adv_start=10**6,
+                               identity=1.0, perceptual=0.5)
+    t = Trainer(tiny_config.replace(steps=2, loss=loss), sources=tiny_sources,
+                progress=False)
+    before = _params(t)
+    face_before = {k: v.clone() for k, v in t.face_net.state_dict().items()}
+    t.fit()
+    assert t.history.values["g_id"][0] > 0 and t.history.values["g_perc"][0] > 0
+    after = _params(t)
+    assert any(not torch.equal(before[k], after[k]) for k in before if not k.startswith("D."))
+    assert all(torch.equal(v, t.face_net.state_dict()[k]) for k, v in face_before.items())
+
+
+def test_init_generator_starts_from_given_weights(tiny_config, tiny_sources, tmp_path) -> None:
+    from sketchlab.core.checkpoint import save_generator
+
+    donor = Trainer(tiny_config, sources=tiny_sources, progress=False)
+    torch.nn.init.constant_(next(donor.G.parameters()), 0.25)
+    path = tmp_path / "donor.safetensors"
+    save_generator(path, donor.G, extra={"name": "donor"})
+    t = Trainer(tiny_config.replace(init_generator=str(path)), sources=tiny_sources,
+                progress=False)
+    assert torch.equal(next(t.G.parameters()), next(donor.G.parameters()))
+
+
+def test_step_bench_times_every_variant(tiny_config, tiny_sources) -> None:
+    from trainer.step_bench import VARIANTS, bench_steps
+
+    r = bench_steps(tiny_config, rounds=1, steps=1, warmup=1, sources=tiny_sources)
+    assert set(r["variants"]) == set(VARIANTS)
+    assert all(v["median_s"] > 0 and v["n"] == 1 for v in r["variants"].values())
+    assert r["variants"]["fp32"]["ratio_to_fp32"] == 1.0
