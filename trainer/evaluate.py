@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Sequence
@@ -92,6 +93,9 @@ def _embed_files(jobs: list[tuple[str, bool]]) -> list[np.ndarray | None]:
 
 
 _QUERY_INVERTER: Any = None
+# Workers are spawned, not forked: a child forked after the parent ran torch's OpenMP pool
+# (the inversions above) deadlocks the first time it runs torch itself.
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 def _init_query_worker(model_file: str, device: str, threads: int) -> None:
@@ -121,7 +125,7 @@ def app_path_queries(model_file: Path, sketch_files: Sequence[Path], device: str
         _init_query_worker(str(model_file), device, 0)
         rows = [_app_queries(str(f)) for f in tqdm(sketch_files, desc=desc, leave=False)]
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_query_worker,
+        with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init_query_worker,
                                  initargs=(str(model_file), device, 1)) as pool:
             rows = list(tqdm(pool.map(_app_queries, [str(f) for f in sketch_files],
                                       chunksize=8), total=len(sketch_files), desc=desc,
@@ -134,7 +138,7 @@ def _pmap(fn: Any, items: Sequence[Any], workers: int, desc: str) -> list[Any]:
         return []
     if workers <= 1:
         return [fn(x) for x in tqdm(items, desc=desc, leave=False)]
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_SPAWN) as pool:
         return list(tqdm(pool.map(fn, items, chunksize=8), total=len(items), desc=desc,
                          leave=False))
 
