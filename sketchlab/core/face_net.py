@@ -209,7 +209,6 @@ def load_face_net(dat_path: str | Path | None = None, cache_dir: str | Path | No
             log.warning("ignoring face net cache %s: %s", cached, exc)
     if state is None:
         state = state_from_dat(dat)
-        cache.mkdir(parents=True, exist_ok=True)
         with atomic_write(cached) as fh:
             fh.write(safetensors_bytes(state, metadata={
                 "format": CACHE_FORMAT, "source_sha256": sha, "source": dat.name}))
@@ -260,12 +259,12 @@ def canonical_chips(frames: torch.Tensor) -> torch.Tensor:
 def measure_canonical_chip(frames: list) -> torch.Tensor:
     """Mean chip->frame affine (2x3) of aligned uint8 RGB frames, as dlib would cut it."""
     import dlib
-    import face_recognition_models as frm
     import numpy as np
 
-    from sketchlab.core.matching import canonical_face_box
+    from sketchlab.core.matching import canonical_face_box, face_recognition_api
 
-    predictor = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+    # face_recognition's own 5-point predictor: the landmarks its encodings are cut from.
+    predictor = face_recognition_api().api.pose_predictor_5_point
     mats = []
     for frame in frames:
         t, r, b, left = canonical_face_box(frame.shape[:2])

@@ -8,13 +8,18 @@ detector, which often fails on synthesized faces, is not needed.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sketchlab.core.face_net import FaceDescriptorNet
 
 EMBEDDING_MODEL = "dlib_face_recognition_resnet_model_v1"
 EMBEDDING_DIM = 128
@@ -100,13 +105,19 @@ def face_chip(rgb: np.ndarray, box: Box) -> np.ndarray:
     face_recognition.face_encodings cuts it (5-point landmarks, padding 0.25)."""
     import dlib
 
-    fr = _fr()
+    from sketchlab.core.face_net import CHIP_PADDING, CHIP_SIZE
+
     t, r, b, left = (int(v) for v in box)
-    shape = fr.api.pose_predictor_5_point(rgb, dlib.rectangle(left, t, r, b))
-    return np.asarray(dlib.get_face_chip(rgb, shape, 150, 0.25))
+    shape = _fr().api.pose_predictor_5_point(rgb, dlib.rectangle(left, t, r, b))
+    return np.asarray(dlib.get_face_chip(rgb, shape, CHIP_SIZE, CHIP_PADDING))
 
 
-_FACE_NET: object | None = None
+@functools.cache
+def _face_net() -> FaceDescriptorNet:
+    """The PyTorch port, loaded once per process on first use."""
+    from sketchlab.core.face_net import load_face_net
+
+    return load_face_net()
 
 
 def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
@@ -117,11 +128,7 @@ def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
     measured); it is ~2x faster per face on CPU and batches on a GPU."""
     import torch
 
-    from sketchlab.core.face_net import load_face_net
-
-    global _FACE_NET
-    if _FACE_NET is None:
-        _FACE_NET = load_face_net()
+    net = _face_net()
     boxes = boxes if boxes is not None else [None] * len(images)
     chips: list[np.ndarray] = []
     where: list[int] = []
@@ -138,7 +145,7 @@ def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
     for start in range(0, len(chips), batch):
         x = torch.from_numpy(np.stack(chips[start:start + batch])).permute(0, 3, 1, 2).float()
         with torch.inference_mode():
-            vecs = _FACE_NET(x).numpy().astype(np.float32)  # type: ignore[operator]
+            vecs = net(x).numpy().astype(np.float32)
         for j, v in enumerate(vecs):
             out[where[start + j]] = v
     return out

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from sketchlab.core.imageio import ImageSource
     from sketchlab.core.inference import Inverter
 
-DEFAULT_FRAME = (160, 128)
-
 
 @dataclass(frozen=True)
 class SketchQuery:
@@ -31,11 +29,6 @@ class SketchQuery:
     photo: np.ndarray | None  # the synthesized photo (None for a raw-sketch query)
     embedding: np.ndarray
     invert_ms: float
-
-    @property
-    def searched_image(self) -> np.ndarray:
-        """The image whose descriptor is searched with."""
-        return self.prepared.image if self.photo is None else self.photo
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
@@ -52,9 +45,10 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
         raise ValueError("an Inverter is needed unless raw=True")
     if isinstance(sketch, Prepared):
         prepared = sketch
+    elif inverter is not None:
+        prepared = prepare_sketch(sketch, inverter.resolution)
     else:
-        frame = inverter.resolution if inverter is not None else DEFAULT_FRAME
-        prepared = prepare_sketch(sketch, frame)
+        prepared = prepare_sketch(sketch)  # the canonical frame's default size
     t0 = time.perf_counter()
     photo = None if raw else inverter.invert(prepared.image)  # type: ignore[union-attr]
     invert_ms = (time.perf_counter() - t0) * 1000

@@ -13,7 +13,6 @@ import torch
 from sketchlab.core import dlib_dat
 from sketchlab.core.face_net import (
     CANONICAL_CHIP,
-    CHIP_PADDING,
     CHIP_SIZE,
     canonical_chips,
     dlib_model_path,
@@ -25,6 +24,7 @@ from sketchlab.core.matching import (
     canonical_face_box,
     detect_faces,
     embed_batch,
+    face_chip,
     face_recognition_api,
 )
 from sketchlab.core.preprocess import prepare_photo, prepare_sketch, to_tensor_array
@@ -109,19 +109,13 @@ def net(tmp_path_factory):
 
 @pytest.mark.slow
 def test_port_equals_face_recognition_on_real_faces(shared_data, net):
-    import dlib
-    import face_recognition_models as frm
-
     fr = face_recognition_api()
-    predictor = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
     faces = _real_faces(shared_data)
     assert len(faces) >= 30
     ref, chips = [], []
     for _, img, box in faces:
         ref.append(fr.face_encodings(img, [tuple(int(v) for v in box)])[0])
-        t, r, b, left = (int(v) for v in box)
-        shape = predictor(img, dlib.rectangle(left, t, r, b))
-        chips.append(dlib.get_face_chip(img, shape, CHIP_SIZE, CHIP_PADDING))
+        chips.append(face_chip(img, box))
     ref = np.stack(ref).astype(np.float32)
     x = torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float()
     with torch.no_grad():
@@ -170,9 +164,6 @@ def test_weights_are_frozen_and_state_complete(net):
 # --- the canonical chip --------------------------------------------------------------------
 @pytest.mark.slow
 def test_canonical_chip_matches_dlibs_cut_and_passes_gradients(shared_data, net):
-    import dlib
-    import face_recognition_models as frm
-
     with open(shared_data / "cufs_cuhk" / "manifest.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["split"] == "test"][:8]
     frames = [prepare_photo(shared_data / "cufs_cuhk" / r["photo"]).image for r in rows]
@@ -180,14 +171,11 @@ def test_canonical_chip_matches_dlibs_cut_and_passes_gradients(shared_data, net)
     assert np.abs(measured[:, :2] - np.array(CANONICAL_CHIP)[:, :2]).max() < 0.03
     assert np.abs(measured[:, 2] - np.array(CANONICAL_CHIP)[:, 2]).max() < 3.0
 
-    predictor = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
     x = torch.stack([torch.from_numpy(to_tensor_array(f)) for f in frames]).requires_grad_()
     chips = canonical_chips(x)
     assert chips.shape == (len(frames), 3, CHIP_SIZE, CHIP_SIZE)
     for frame, chip in zip(frames, chips.detach(), strict=True):
-        t, r, b, left = canonical_face_box(frame.shape[:2])
-        shape = predictor(frame, dlib.rectangle(left, t, r, b))
-        ref = dlib.get_face_chip(frame, shape, CHIP_SIZE, CHIP_PADDING).astype(np.float32)
+        ref = face_chip(frame, canonical_face_box(frame.shape[:2])).astype(np.float32)
         # Per-face landmarks vs one fixed affine: a pixel or so of offset, no more.
         assert np.abs(chip.permute(1, 2, 0).numpy() - ref).mean() < 25
     fr = face_recognition_api()
