@@ -29,8 +29,9 @@ def invert_sketch(store: CaseStore, ref: str, inverter: Inverter, version: int |
         raise CaseError(f"case {case.info.number} has no sketch"
                         + (f" version {version}" if version else "")
                         + "; add one with `sketchlab case add-sketch`")
+    original = store.artefacts.read(sketch.image_sha256)
     try:
-        prepared = prepare_sketch(store.artefacts.read(sketch.image_sha256), inverter.resolution,
+        prepared = prepare_sketch(original, inverter.resolution,
                                   source=source, style=style)  # type: ignore[arg-type]
     except ImageLoadError as exc:
         raise CaseError(f"sketch version {sketch.version} cannot be read: {exc}") from exc
@@ -40,6 +41,6 @@ def invert_sketch(store: CaseStore, ref: str, inverter: Inverter, version: int |
                 "colour": prepared.colour, "empty": prepared.empty,
                 "resolution": list(inverter.resolution)}
     return store.add_inversion(
-        ref, sketch.version, photo, model_name=meta.get("name") or inverter.model.name,
+        ref, photo, source=original, model_name=meta.get("name") or inverter.model.name,
         model_sha256=inverter.sha256, device=inverter.device_label, ms=inverter.last_ms,
         settings=settings, input_image=prepared.image)

@@ -8,11 +8,13 @@ whose content no longer matches its name. Writes are atomic (temp file, then ren
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sketchlab.core.atomic import atomic_write
@@ -90,3 +92,20 @@ class ArtefactStore:
         if actual != sha:
             return f"artefact {sha[:12]} was modified: its bytes now hash to {actual[:12]} ({p})"
         return None
+
+
+def rgb_sha256(rgb: np.ndarray) -> str:
+    """SHA-256 of an (H, W, 3) uint8 picture with its size: the same picture gives the
+    same digest whichever encoder wrote its file, so the canvas as inverted can be matched
+    to the sketch file saved from it."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    digest = hashlib.sha256(f"rgb8 {rgb.shape[0]}x{rgb.shape[1]}\n".encode())
+    digest.update(rgb.tobytes())
+    return digest.hexdigest()
+
+
+def pixels_sha256(data: bytes) -> str:
+    """`rgb_sha256` of an image file's decoded pixels; ImageLoadError for non-images."""
+    from sketchlab.core.imageio import load_image
+
+    return rgb_sha256(load_image(data))

@@ -3,7 +3,7 @@
 Layout (every member listed with its SHA-256 in manifest.json):
 
     manifest.json        format, case, audit head and length, files + SHA-256 + size
-    case.json            the case as the tables hold it (checked against the log)
+    case.json            the case as its log replays (checked against the log)
     audit.jsonl          the audit chain, one canonical JSON entry per line
     artefacts/<sha>.ext  every image and stroke file the log refers to
     report.pdf           the human-readable report (when a renderer is given)
@@ -39,7 +39,9 @@ from sketchlab.core.hashing import sha256_bytes, sha256_file
 log = logging.getLogger(__name__)
 
 FORMAT = "sketchlab-case-bundle"
-FORMAT_VERSION = 1
+# 2: case.json is `CaseFile.to_dict()`. Format 1's case.json (the old mirror tables'
+# shape) is a view nothing reads: its log, manifest and artefacts are verified as before.
+FORMAT_VERSION = 2
 MAX_MEMBERS = 5000
 MAX_MEMBER_BYTES = 100 * 1024 * 1024  # one artefact (same cap as the store)
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
@@ -92,9 +94,8 @@ def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
                         + "\n  ".join(result.problems))
     case = store.get(ref)
     entries = store.entries(ref)
-    snapshot = store.snapshot(ref)
     files: dict[str, bytes] = {
-        "case.json": json.dumps(snapshot, indent=2, ensure_ascii=False).encode(),
+        "case.json": json.dumps(case.to_dict(), indent=2, ensure_ascii=False).encode(),
         "audit.jsonl": "".join(e.to_json() + "\n" for e in entries).encode(),
     }
     types = {a.sha256: a.media_type for e in entries for a in e.artefacts}
@@ -278,7 +279,9 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[BundleContents | None, Ve
     needed = sorted({a.sha256 for e in entries for a in e.artefacts})
     problems += [f"artefact {sha[:12]} named in the audit log is missing from the bundle"
                  for sha in needed if sha not in artefacts]
-    problems += check_views(entries, case_json, "case.json")
+    legacy = int(manifest.get("format_version", 0)) < 2 and "info" not in case_json
+    if not legacy:
+        problems += check_views(entries, case_json, "case.json")
     return (BundleContents(manifest, entries, case_json, artefacts, data.get("report.pdf")),
             VerifyResult(number, len(entries), entries[-1].hash if entries else "",
                          len(needed), tuple(problems)))

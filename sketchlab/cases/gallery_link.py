@@ -62,4 +62,4 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
     candidates = matcher.search(embed_aligned(photo), k, threshold=threshold,
                                 distinct_subjects=distinct_subjects, thumbnails=True)
     return store.add_match(ref, candidates, identity, threshold=threshold, k=k,
-                           inversion=number)
+                           inversions=[number])

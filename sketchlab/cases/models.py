@@ -1,17 +1,20 @@
 """SQLAlchemy tables of the case store (typed `Mapped[]` columns).
 
-Times are kept as the exact UTC ISO strings written in the audit log, so the tables can
-be compared with a replay of the log field for field. `audit_entries` is append-only:
-SQLite triggers refuse UPDATE and DELETE (see `db.py`), and `verify` catches anyone who
-drops them.
+The audit log is the store's only truth: `audit_entries` holds every entry, and
+SQLite triggers refuse UPDATE and DELETE on it (see `db.py`; `verify` catches anyone
+who drops them). `cases` is only the index that finds a case's log: its UID, the number
+users type (unique, so two cases cannot share one), and the head hash and length of
+its chain, kept apart from the chain so that entries cut from the end show up. Titles,
+sketches, inversions and matches are replayed from the log (see `projection.py`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 1
+# 1: mirror tables beside the log; 2: the log alone (migrated in db.py, after a backup)
+SCHEMA_VERSION = 2
 
 
 class Base(DeclarativeBase):
@@ -24,25 +27,11 @@ class CaseRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
-    title: Mapped[str] = mapped_column(Text, default="")
-    artist: Mapped[str] = mapped_column(Text, default="")
-    investigator: Mapped[str] = mapped_column(Text, default="")
-    witness_description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[str] = mapped_column(String(40))
-    created_by: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[str] = mapped_column(String(40))
     audit_count: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64), default="")
 
     entries: Mapped[list[AuditRow]] = relationship(
         back_populates="case", order_by="AuditRow.seq", cascade="all, delete-orphan")
-    sketches: Mapped[list[SketchRow]] = relationship(
-        order_by="SketchRow.version", cascade="all, delete-orphan")
-    inversions: Mapped[list[InversionRow]] = relationship(
-        order_by="InversionRow.number", cascade="all, delete-orphan")
-    matches: Mapped[list[MatchRow]] = relationship(
-        order_by="MatchRow.number", cascade="all, delete-orphan")
 
 
 class AuditRow(Base):
@@ -61,73 +50,3 @@ class AuditRow(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     case: Mapped[CaseRow] = relationship(back_populates="entries")
-
-
-class SketchRow(Base):
-    __tablename__ = "sketch_versions"
-    __table_args__ = (UniqueConstraint("case_id", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    image_sha256: Mapped[str] = mapped_column(String(64))
-    image_type: Mapped[str] = mapped_column(String(40))
-    strokes_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    note: Mapped[str] = mapped_column(Text, default="")
-    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    author: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[str] = mapped_column(String(40))
-
-
-class InversionRow(Base):
-    __tablename__ = "inversions"
-    __table_args__ = (UniqueConstraint("case_id", "number"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    number: Mapped[int] = mapped_column(Integer)
-    sketch_version: Mapped[int] = mapped_column(Integer)
-    photo_sha256: Mapped[str] = mapped_column(String(64))
-    input_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    model_name: Mapped[str] = mapped_column(Text)
-    model_sha256: Mapped[str] = mapped_column(String(64))
-    settings_json: Mapped[str] = mapped_column(Text)
-    device: Mapped[str] = mapped_column(Text)
-    ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    author: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[str] = mapped_column(String(40))
-
-
-class MatchRow(Base):
-    __tablename__ = "match_runs"
-    __table_args__ = (UniqueConstraint("case_id", "number"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    number: Mapped[int] = mapped_column(Integer)
-    inversion: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    gallery_location: Mapped[str] = mapped_column(Text)
-    gallery_fingerprint: Mapped[str] = mapped_column(Text)
-    gallery_size: Mapped[int] = mapped_column(Integer)
-    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
-    k: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    author: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[str] = mapped_column(String(40))
-
-    candidates: Mapped[list[CandidateRow]] = relationship(
-        order_by="CandidateRow.rank", cascade="all, delete-orphan")
-
-
-class CandidateRow(Base):
-    __tablename__ = "match_candidates"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    match_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id"), index=True)
-    rank: Mapped[int] = mapped_column(Integer)
-    subject: Mapped[str] = mapped_column(Text)
-    photo_sha256: Mapped[str] = mapped_column(String(64))
-    distance: Mapped[float] = mapped_column(Float)
-    score: Mapped[float] = mapped_column(Float)
-    within_threshold: Mapped[bool]
-    thumbnail_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,17 +1,26 @@
-"""Replay an audit log into the case it describes.
+"""Replay an audit log into the case it describes: the only place an entry becomes a record.
 
-The log is the record; the database tables (and a bundle's case.json) are views of it
-kept for queries. `replay()` rebuilds the view from the log alone, so verification can
-compare the two and catch an edited table row or case.json that the chain cannot see.
+The log is the case store's only truth; nothing else holds sketches, inversions or
+matches. `CaseBuilder` applies entries one at a time, appending to its lists (no copy
+of the case per entry), so replaying a case costs one pass over its entries.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
 from sketchlab.cases.audit import AuditEntry
+from sketchlab.cases.records import (
+    Candidate,
+    CaseFile,
+    CaseInfo,
+    GalleryIdentity,
+    Inversion,
+    MatchRun,
+    SketchVersion,
+    known_fields,
+)
 
 CASE_CREATE = "case.create"
 CASE_UPDATE = "case.update"
@@ -29,91 +38,115 @@ class ReplayError(ValueError):
     """The log describes something impossible (e.g. an inversion of a missing sketch)."""
 
 
-def _artefact(entry: AuditEntry, role: str) -> dict[str, Any] | None:
-    for a in entry.artefacts:
-        if a.role == role:
-            return {"sha256": a.sha256, "media_type": a.media_type, "size": a.size}
-    return None
+def _artefact(entry: AuditEntry, role: str) -> str | None:
+    return next((a.sha256 for a in entry.artefacts if a.role == role), None)
 
 
-def apply(snapshot: dict[str, Any] | None, entry: AuditEntry) -> dict[str, Any]:
-    """The case after `entry` (a new dict; the input is not changed)."""
-    d = entry.details
-    if entry.action == CASE_CREATE:
-        if snapshot is not None:
-            raise ReplayError(f"seq {entry.seq}: the case is created twice")
-        return {"uid": entry.case_uid, **{k: d.get(k, "") for k in HEADER_FIELDS},
-                "created_at": entry.time, "created_by": entry.who, "updated_at": entry.time,
-                "sketches": [], "inversions": [], "matches": []}
-    if snapshot is None:
-        raise ReplayError(f"seq {entry.seq}: {entry.action} before the case was created")
-    s = copy.deepcopy(snapshot)
-    s["updated_at"] = entry.time
-    if entry.action == CASE_UPDATE:
-        for k, v in d.get("changes", {}).items():
-            if k not in HEADER_FIELDS:
-                raise ReplayError(f"seq {entry.seq}: unknown case field {k!r}")
-            s[k] = v
-    elif entry.action == SKETCH_ADD:
-        image = _artefact(entry, "sketch")
-        strokes = _artefact(entry, "strokes")
+class CaseBuilder:
+    """The case as of the entries applied so far."""
+
+    def __init__(self) -> None:
+        self.header: dict[str, Any] | None = None
+        self.sketches: list[SketchVersion] = []
+        self.inversions: list[Inversion] = []
+        self.matches: list[MatchRun] = []
+        self.count = 0
+        self.head = ""
+
+    def apply(self, entry: AuditEntry) -> None:
+        d, where = entry.details, f"seq {entry.seq}"
+        if entry.action == CASE_CREATE:
+            if self.header is not None:
+                raise ReplayError(f"{where}: the case is created twice")
+            self.header = {"uid": entry.case_uid, **{k: d.get(k, "") for k in HEADER_FIELDS},
+                           "created_at": entry.time, "created_by": entry.who}
+        elif self.header is None:
+            raise ReplayError(f"{where}: {entry.action} before the case was created")
+        elif entry.action == CASE_UPDATE:
+            for k, v in d.get("changes", {}).items():
+                if k not in HEADER_FIELDS:
+                    raise ReplayError(f"{where}: unknown case field {k!r}")
+                self.header[k] = v
+        elif entry.action == SKETCH_ADD:
+            self._sketch(entry, where)
+        elif entry.action == INVERSION_ADD:
+            self._inversion(entry, where)
+        elif entry.action == MATCH_ADD:
+            self._match(entry, where)
+        elif entry.action not in (CASE_EXPORT, CASE_IMPORT):
+            raise ReplayError(f"{where}: unknown action {entry.action!r}")
+        # export and import are chain-of-custody events; they change nothing else
+        self.header["updated_at"] = entry.time
+        self.count, self.head = entry.seq, entry.hash
+
+    def _sketch(self, e: AuditEntry, where: str) -> None:
+        d = e.details
+        image = next((a for a in e.artefacts if a.role == "sketch"), None)
         if image is None:
-            raise ReplayError(f"seq {entry.seq}: sketch entry without an image")
-        if d.get("version") != len(s["sketches"]) + 1:
-            raise ReplayError(f"seq {entry.seq}: sketch version {d.get('version')} out of order")
-        s["sketches"].append({
-            "version": d["version"], "image_sha256": image["sha256"],
-            "image_type": image["media_type"],
-            "strokes_sha256": strokes["sha256"] if strokes else None,
-            "note": d.get("note", ""), "width": d.get("width"), "height": d.get("height"),
-            "author": entry.who, "created_at": entry.time})
-    elif entry.action == INVERSION_ADD:
-        photo, inp = _artefact(entry, "photo"), _artefact(entry, "input")
+            raise ReplayError(f"{where}: sketch entry without an image")
+        if d.get("version") != len(self.sketches) + 1:
+            raise ReplayError(f"{where}: sketch version {d.get('version')} out of order")
+        self.sketches.append(SketchVersion(
+            version=d["version"], image_sha256=image.sha256, image_type=image.media_type,
+            strokes_sha256=_artefact(e, "strokes"), note=d.get("note", ""),
+            width=d.get("width"), height=d.get("height"), author=e.who, created_at=e.time,
+            pixels_sha256=d.get("pixels_sha256")))
+
+    def _inversion(self, e: AuditEntry, where: str) -> None:
+        d = e.details
+        photo = _artefact(e, "photo")
         if photo is None:
-            raise ReplayError(f"seq {entry.seq}: inversion entry without a photo")
-        if not 1 <= int(d.get("sketch_version", 0)) <= len(s["sketches"]):
-            raise ReplayError(f"seq {entry.seq}: inversion of unknown sketch version "
-                              f"{d.get('sketch_version')}")
-        if d.get("number") != len(s["inversions"]) + 1:
-            raise ReplayError(f"seq {entry.seq}: inversion {d.get('number')} out of order")
-        s["inversions"].append({
-            "number": d["number"], "sketch_version": d["sketch_version"],
-            "photo_sha256": photo["sha256"], "input_sha256": inp["sha256"] if inp else None,
-            "model_name": d.get("model_name", ""), "model_sha256": d.get("model_sha256", ""),
-            "settings": d.get("settings", {}), "device": d.get("device", ""),
-            "ms": d.get("ms"), "author": entry.who, "created_at": entry.time})
-    elif entry.action == MATCH_ADD:
-        inv = d.get("inversion")
-        if inv is not None and not 1 <= int(inv) <= len(s["inversions"]):
-            raise ReplayError(f"seq {entry.seq}: match of unknown inversion {inv}")
-        if d.get("number") != len(s["matches"]) + 1:
-            raise ReplayError(f"seq {entry.seq}: match run {d.get('number')} out of order")
+            raise ReplayError(f"{where}: inversion entry without a photo")
+        version = d.get("sketch_version")
+        if version is not None and not 1 <= int(version) <= len(self.sketches):
+            raise ReplayError(f"{where}: inversion of unknown sketch version {version}")
+        if d.get("number") != len(self.inversions) + 1:
+            raise ReplayError(f"{where}: inversion {d.get('number')} out of order")
+        self.inversions.append(Inversion(
+            number=d["number"], sketch_version=version, photo_sha256=photo,
+            input_sha256=_artefact(e, "input"), model_name=d.get("model_name", ""),
+            model_sha256=d.get("model_sha256", ""), settings=d.get("settings", {}),
+            device=d.get("device", ""), ms=d.get("ms"), author=e.who, created_at=e.time,
+            source_sha256=_artefact(e, "source"), variant=d.get("variant")))
+
+    def _match(self, e: AuditEntry, where: str) -> None:
+        d = e.details
+        # Logs before several queries per search name one inversion (or none).
+        used = d["inversions"] if "inversions" in d else (
+            [d["inversion"]] if d.get("inversion") is not None else [])
+        for n in used:
+            if not 1 <= int(n) <= len(self.inversions):
+                raise ReplayError(f"{where}: match of unknown inversion {n}")
+        if d.get("number") != len(self.matches) + 1:
+            raise ReplayError(f"{where}: match run {d.get('number')} out of order")
         g = d.get("gallery", {})
-        s["matches"].append({
-            "number": d["number"], "inversion": inv,
-            "gallery_location": g.get("location", ""),
-            "gallery_fingerprint": g.get("fingerprint", ""), "gallery_size": g.get("size", 0),
-            "threshold": d.get("threshold"), "k": d.get("k"),
-            "candidates": [dict(c) for c in d.get("candidates", [])],
-            "author": entry.who, "created_at": entry.time})
-    elif entry.action in (CASE_EXPORT, CASE_IMPORT):
-        pass  # chain-of-custody events; they change nothing in the case itself
-    else:
-        raise ReplayError(f"seq {entry.seq}: unknown action {entry.action!r}")
-    return s
+        self.matches.append(MatchRun(
+            number=d["number"], inversions=tuple(int(n) for n in used),
+            gallery=GalleryIdentity(g.get("location", ""), g.get("fingerprint", ""),
+                                    g.get("size", 0)),
+            threshold=d.get("threshold"), k=d.get("k"),
+            candidates=tuple(Candidate(**known_fields(Candidate, c))
+                             for c in d.get("candidates", [])),
+            author=e.who, created_at=e.time, calibration=d.get("calibration", "")))
+
+    def case(self) -> CaseFile:
+        if self.header is None:
+            raise ReplayError("the audit log is empty")
+        info = CaseInfo(**self.header, audit_count=self.count, audit_head=self.head)
+        return CaseFile(info, tuple(self.sketches), tuple(self.inversions),
+                        tuple(self.matches))
 
 
-def replay(entries: Iterable[AuditEntry]) -> dict[str, Any]:
-    snapshot: dict[str, Any] | None = None
+def replay(entries: Iterable[AuditEntry]) -> CaseFile:
+    """The case the entries describe; ReplayError when they describe no valid case."""
+    builder = CaseBuilder()
     for entry in entries:
-        snapshot = apply(snapshot, entry)
-    if snapshot is None:
-        raise ReplayError("the audit log is empty")
-    return snapshot
+        builder.apply(entry)
+    return builder.case()
 
 
 def diff(expected: Any, actual: Any, path: str = "case") -> list[str]:
-    """Where two snapshots disagree, as readable paths (first 20)."""
+    """Where two JSON-like views disagree, as readable paths (first 20)."""
     out: list[str] = []
 
     def walk(a: Any, b: Any, p: str) -> None:
@@ -122,7 +155,7 @@ def diff(expected: Any, actual: Any, path: str = "case") -> list[str]:
         if isinstance(a, dict) and isinstance(b, dict):
             for k in sorted(set(a) | set(b)):
                 walk(a.get(k, "<missing>"), b.get(k, "<missing>"), f"{p}.{k}")
-        elif isinstance(a, list) and isinstance(b, list):
+        elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
             if len(a) != len(b):
                 out.append(f"{p}: {len(b)} items, the log has {len(a)}")
             for i, (x, y) in enumerate(zip(a, b, strict=False)):

@@ -2,29 +2,45 @@
 
 Live preview inverts after every stroke; recording each of those would bury the log in
 previews nobody relied on. So the recorder keeps the newest *final* inversion and
-records it when it is used:
+records inversions only when they are used:
 
 * saving the sketch records a sketch version (image + strokes; an unchanged image is
-  not recorded twice) and the newest inversion with it;
-* a gallery search records the inversion it searched with (first recording the network
-  input as an automatic sketch version if nothing was saved yet) and then the match run.
+  not recorded twice), and the newest inversion with it when that inversion is of the
+  very picture saved;
+* a gallery search records every photo it searched (one per sketch variant) as an
+  inversion, then the match run naming those inversions.
 
-Each inversion keeps its exact network input as an artefact, so the record says what
-was inverted even when the canvas moved on between the inversion and the save.
+Each inversion carries the exact image it consumed (`canvas`, the snapshot the worker
+inverted), so the record never depends on what was saved: the store itself decides
+which saved version, if any, that image equals.
+
+The API, for any code that searches (e.g. N sketch variants per search):
+
+* an inversion result is any object with `canvas` (RGB array: the image consumed; the
+  network input `sketch` is used when absent), `sketch` (the network input), `photo`,
+  `model`, `device_label`, `ms`, `colour`, and optionally `variant` (a JSON-able dict:
+  how this input was varied from the canvas);
+* `record_inversion(result) -> int` records one (once per result object);
+* `record_search(queries, candidates, gallery, threshold, k, calibration) -> int`
+  records the queries, then the match run; candidates may carry `stability` and
+  `false_match_rate` (see `records.Candidate`);
+* `on_match(outcome)` does the same for a match panel outcome: `outcome.queries` (or
+  `[outcome.query]`), `candidates`, `threshold`, `k`, `gallery_size`, `gallery_url`,
+  optional `calibration`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sketchlab.cases.artefacts import rgb_sha256
 from sketchlab.cases.records import GalleryIdentity
 from sketchlab.cases.store import CaseError, CaseStore
 
 log = logging.getLogger(__name__)
-
-AUTO_NOTE = "automatic: the canvas as searched (not saved as a file)"
 
 
 def strokes_sidecar(png: Path) -> Path:
@@ -46,6 +62,12 @@ def model_sha256(model: str) -> str:
         return ""
 
 
+def consumed(result: Any) -> Any:
+    """The image an inversion result consumed: the canvas snapshot, else its input."""
+    canvas = getattr(result, "canvas", None)
+    return canvas if canvas is not None else result.sketch
+
+
 class CaseRecorder:
     """Turns app events (saved sketch, inversion result, match outcome) into case records."""
 
@@ -53,8 +75,8 @@ class CaseRecorder:
         self.store = store
         self.case: str | None = None
         self._pending: Any = None  # newest final inversion result, not yet recorded
-        self._recorded: dict[int, int] = {}  # id(result) -> inversion number
-        self._keep: list[Any] = []  # results recorded, kept so their ids stay unique
+        # id(result) -> (result, inversion number); the result is kept so its id stays unique
+        self._recorded: dict[int, tuple[Any, int]] = {}
         self._sha_cache: dict[str, str] = {}
         if case is not None:
             self.open(case)
@@ -64,7 +86,6 @@ class CaseRecorder:
         self.case = self.store.get(case).info.uid if case else None
         self._pending = None
         self._recorded.clear()
-        self._keep.clear()
 
     def note_model(self, name: str, sha256: str) -> None:
         """The app loaded this model: use its hash (the catalog may not list it)."""
@@ -87,49 +108,61 @@ class CaseRecorder:
         data = png.read_bytes()
         side = strokes_sidecar(png)
         strokes = side.read_bytes() if side.is_file() else None
-        case = self.store.get(self.case)
-        latest = case.sketch()
         from sketchlab.core.hashing import sha256_bytes
 
+        latest = self.store.get(self.case).sketch()
         if latest is not None and latest.image_sha256 == sha256_bytes(data):
             version = latest.version  # saved again without changes
         else:
             version = self.store.add_sketch(self.case, data, strokes=strokes,
                                             note=f"saved as {png.name}")
-        if self._pending is not None and id(self._pending) not in self._recorded:
-            self._record_inversion(self._pending, version)
+        saved = self.store.get(self.case).sketch(version)
+        pending = self._pending
+        if (pending is not None and id(pending) not in self._recorded
+                and rgb_sha256(consumed(pending)) == self.store.version_pixels(saved)):
+            self.record_inversion(pending)  # the photo on screen is of the saved picture
         return version
 
-    def _record_inversion(self, result: Any, version: int) -> int:
+    def record_inversion(self, result: Any) -> int:
+        """Record one inversion result (see the module doc); once per result object."""
+        if self.case is None:
+            raise CaseError("no case is open")
+        if id(result) in self._recorded:
+            return self._recorded[id(result)][1]
+        if getattr(result, "photo", None) is None:
+            raise CaseError("the canvas was empty: there is no photo to record")
+        settings = {"colour": bool(getattr(result, "colour", False)), "source": "canvas",
+                    "resolution": list(result.photo.shape[:2])}
         number = self.store.add_inversion(
-            self.case, version, result.photo, model_name=str(result.model),
-            model_sha256=self._sha(str(result.model)), device=str(result.device_label),
-            ms=float(result.ms), settings={"colour": bool(getattr(result, "colour", False)),
-                                           "source": "canvas",
-                                           "resolution": list(result.photo.shape[:2])},
-            input_image=result.sketch)
-        self._recorded[id(result)] = number
-        self._keep.append(result)
+            self.case, result.photo, source=consumed(result), input_image=result.sketch,
+            model_name=str(result.model), model_sha256=self._sha(str(result.model)),
+            device=str(result.device_label), ms=float(result.ms), settings=settings,
+            variant=getattr(result, "variant", None))
+        self._recorded[id(result)] = (result, number)
         return number
 
+    def record_search(self, queries: Sequence[Any], candidates: Sequence[Any],
+                      gallery: GalleryIdentity, threshold: float | None, k: int | None,
+                      calibration: str = "") -> int:
+        """Record the photos searched (each an inversion) and the match run naming them."""
+        if self.case is None:
+            raise CaseError("no case is open")
+        numbers = [self.record_inversion(q) for q in queries]
+        return self.store.add_match(self.case, list(candidates), gallery, threshold=threshold,
+                                    k=k, inversions=numbers, calibration=calibration)
+
     def on_match(self, outcome: Any, gallery_fingerprint: str = "") -> int | None:
-        """Record the inversion searched with (if new) and the match run; returns its number."""
+        """Record a match panel outcome; returns the match run number (None: no case)."""
         if self.case is None:
             return None
-        q = outcome.query
-        inversion = self._recorded.get(id(q))
-        if inversion is None:
-            case = self.store.get(self.case)
-            version = (case.sketch().version if case.sketches else
-                       self.store.add_sketch(self.case, q.sketch, note=AUTO_NOTE))
-            inversion = self._record_inversion(q, version)
+        queries = list(getattr(outcome, "queries", None) or [outcome.query])
         gallery = GalleryIdentity(location=str(outcome.gallery_url),
                                   fingerprint=gallery_fingerprint
                                   or str(getattr(outcome, "gallery_fingerprint", "")),
                                   size=int(outcome.gallery_size))
-        return self.store.add_match(self.case, list(outcome.candidates), gallery,
-                                    threshold=float(outcome.threshold), k=int(outcome.k),
-                                    inversion=inversion)
+        return self.record_search(queries, outcome.candidates, gallery,
+                                  threshold=float(outcome.threshold), k=int(outcome.k),
+                                  calibration=str(getattr(outcome, "calibration", "") or ""))
 
 
-__all__ = ["AUTO_NOTE", "CaseError", "CaseRecorder", "model_sha256", "strokes_sidecar"]
+__all__ = ["CaseError", "CaseRecorder", "consumed", "model_sha256", "strokes_sidecar"]

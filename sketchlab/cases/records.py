@@ -1,11 +1,12 @@
 """Plain, frozen records of a case: what crosses threads and layers (never ORM objects).
 
-They are built from a snapshot dict (see projection.py), so the tables, a replayed log
-and a bundle's case.json all turn into the same objects.
+A case is never stored as these records: they are what a replay of its audit log
+produces (see `projection.py`), the one place a log entry becomes a record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,14 @@ class GalleryIdentity:
 
 @dataclass(frozen=True)
 class Candidate:
+    """One ranked gallery face of a match run.
+
+    `stability`: the share (0..1) of the run's queries (the N sketch variants of one
+    search) in whose top k this face appeared; None for a single-photo search.
+    `false_match_rate`: from the model's sketch-query calibration, the share of non-mates
+    at least this close (None when the score is not calibrated for the query kind).
+    """
+
     rank: int
     subject: str
     photo_sha256: str
@@ -28,10 +37,19 @@ class Candidate:
     score: float
     within_threshold: bool
     thumbnail_sha256: str | None = None
+    stability: float | None = None
+    false_match_rate: float | None = None
 
 
 @dataclass(frozen=True)
 class SketchVersion:
+    """A sketch the artist saved (or added by hand), kept byte for byte.
+
+    `pixels_sha256` (see `pixels_digest`) identifies the picture whatever its file
+    encoding, so an inversion of the same canvas can be tied to this version; None in
+    records from before it was kept.
+    """
+
     version: int
     image_sha256: str
     image_type: str
@@ -41,12 +59,24 @@ class SketchVersion:
     height: int | None
     author: str
     created_at: str
+    pixels_sha256: str | None = None
 
 
 @dataclass(frozen=True)
 class Inversion:
+    """One synthesized photo and the exact image it came from.
+
+    `source_sha256` is the image the inversion consumed (the canvas snapshot or the file as
+    given), `input_sha256` the network input made from it (aligned, possibly a variant),
+    `photo_sha256` the output. `sketch_version` is the saved version whose picture equals
+    the source, decided by the store from the bytes (None: the source was never saved).
+    Records from before sources were kept have `source_sha256` None and carry the version
+    the app claimed. `variant` describes how the input was varied from the source (the
+    N-variant search), None for the sketch as drawn.
+    """
+
     number: int
-    sketch_version: int
+    sketch_version: int | None
     photo_sha256: str
     input_sha256: str | None
     model_name: str
@@ -56,18 +86,32 @@ class Inversion:
     ms: float | None
     author: str
     created_at: str
+    source_sha256: str | None = None
+    variant: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class MatchRun:
+    """One gallery search: the inversions whose photos were its queries, and the ranking.
+
+    `calibration` says what the scores mean (e.g. which calibration and false-match rate
+    the threshold is set at); empty for the plain logistic score.
+    """
+
     number: int
-    inversion: int | None
+    inversions: tuple[int, ...]
     gallery: GalleryIdentity
     threshold: float | None
     k: int | None
     candidates: tuple[Candidate, ...]
     author: str
     created_at: str
+    calibration: str = ""
+
+    @property
+    def inversion(self) -> int | None:
+        """The first (for a single-photo search, the only) inversion searched."""
+        return self.inversions[0] if self.inversions else None
 
 
 @dataclass(frozen=True)
@@ -95,33 +139,15 @@ class CaseFile:
     inversions: tuple[Inversion, ...] = field(default_factory=tuple)
     matches: tuple[MatchRun, ...] = field(default_factory=tuple)
 
-    @classmethod
-    def from_snapshot(cls, s: dict[str, Any], audit_count: int = 0, audit_head: str = ""
-                      ) -> CaseFile:
-        info = CaseInfo(uid=s["uid"], number=s["number"], title=s["title"], artist=s["artist"],
-                        investigator=s["investigator"],
-                        witness_description=s["witness_description"], status=s["status"],
-                        created_at=s["created_at"], created_by=s["created_by"],
-                        updated_at=s["updated_at"], audit_count=audit_count,
-                        audit_head=audit_head)
-        return cls(
-            info=info,
-            sketches=tuple(SketchVersion(**v) for v in s["sketches"]),
-            inversions=tuple(Inversion(**v) for v in s["inversions"]),
-            matches=tuple(MatchRun(
-                number=m["number"], inversion=m["inversion"],
-                gallery=GalleryIdentity(m["gallery_location"], m["gallery_fingerprint"],
-                                        m["gallery_size"]),
-                threshold=m["threshold"], k=m["k"],
-                candidates=tuple(Candidate(**c) for c in m["candidates"]),
-                author=m["author"], created_at=m["created_at"]) for m in s["matches"]))
-
     def sketch(self, version: int | None = None) -> SketchVersion | None:
         if not self.sketches:
             return None
         if version is None:
             return self.sketches[-1]
         return next((v for v in self.sketches if v.version == version), None)
+
+    def inversion(self, number: int) -> Inversion | None:
+        return self.inversions[number - 1] if 1 <= number <= len(self.inversions) else None
 
     @property
     def latest_inversion(self) -> Inversion | None:
@@ -130,3 +156,14 @@ class CaseFile:
     @property
     def latest_match(self) -> MatchRun | None:
         return self.matches[-1] if self.matches else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The case as JSON-ready data (a bundle's case.json, `case show --json`)."""
+        return dataclasses.asdict(self)
+
+
+def known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The keys of `data` that `cls` has fields for (records written by a newer
+    SketchLab may carry more)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}

@@ -39,10 +39,14 @@ class AuditLine:
 
 @dataclass(frozen=True)
 class ReportData:
+    """What the report shows. The images are the exact ones the reported inversion
+    consumed and produced, each named by its own hash; `sketch` is the saved version the
+    source equals (None when it was never saved), never a "nearest" version."""
+
     case: CaseFile
     sketch: SketchVersion | None
-    sketch_image: bytes | None  # the version as given (scan, canvas export)
-    input_image: bytes | None  # the same sketch aligned to the network's frame, as inverted
+    source_image: bytes | None  # the image the inversion consumed (canvas snapshot, file)
+    input_image: bytes | None  # the network input made from it (aligned), as inverted
     inversion: Inversion | None
     photo_image: bytes | None
     match: MatchRun | None
@@ -60,6 +64,8 @@ class ReportData:
     app_version: str = __version__
     caution: str = CAUTION
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # further photos the reported search used (sketch variants): (inversion, photo)
+    variants: tuple[tuple[Inversion, bytes | None], ...] = field(default_factory=tuple)
 
 
 def summarise(action: str, details: dict) -> str:
@@ -72,13 +78,21 @@ def summarise(action: str, details: dict) -> str:
         note = f": {details['note']}" if details.get("note") else ""
         return f"sketch version {details.get('version')}{note}"
     if action == "inversion.add":
-        return (f"inversion {details.get('number')} of sketch v{details.get('sketch_version')}"
+        version = details.get("sketch_version")
+        of = f"sketch v{version}" if version is not None else "the canvas (not a saved version)"
+        variant = " (a variant)" if details.get("variant") else ""
+        return (f"inversion {details.get('number')} of {of}{variant}"
                 f" with {details.get('model_name', '?')} "
                 f"({str(details.get('model_sha256', ''))[:12]}) on {details.get('device', '?')}")
     if action == "match.add":
         g = details.get("gallery", {})
-        return (f"match run {details.get('number')}: {len(details.get('candidates', []))} "
-                f"candidates from a gallery of {g.get('size', '?')}")
+        used = details["inversions"] if "inversions" in details else (
+            [details["inversion"]] if details.get("inversion") is not None else [])
+        photos = (f" with the photo of inversion {used[0]}" if len(used) == 1 else
+                  f" with the photos of inversions {', '.join(map(str, used))}" if used else "")
+        return (f"match run {details.get('number')}{photos}: "
+                f"{len(details.get('candidates', []))} candidates from a gallery of "
+                f"{g.get('size', '?')}")
     if action == "case.export":
         return f"exported to {details.get('file', '?')}"
     if action == "case.import":
@@ -125,14 +139,23 @@ def model_summary(model_sha256: str, model_name: str) -> str:
             "this report, so its card is not reproduced; the hash identifies the weights.")
 
 
+def reported_search(case: CaseFile) -> MatchRun | None:
+    """The latest search whose query photos are recorded (older logs could record a
+    search without one; such a search is not reported)."""
+    return next((m for m in reversed(case.matches) if m.inversions), None)
+
+
 def build_report_data(store: CaseStore, case: CaseFile, verification: VerifyResult,
                       max_audit_lines: int = 60) -> ReportData:
-    """The latest inversion, its sketch and the latest match run, plus the audit summary."""
+    """The latest search of recorded photos, with the exact images of the inversion(s) it
+    searched (else the latest inversion), plus the audit summary."""
     from sketchlab.cases.store import current_user, utc_now
 
-    inversion = case.latest_inversion
-    sketch = case.sketch(inversion.sketch_version if inversion else None)
-    match = case.latest_match
+    match = reported_search(case)
+    used = [case.inversion(n) for n in match.inversions] if match else []
+    inversion = used[0] if used else case.latest_inversion
+    sketch = (case.sketch(inversion.sketch_version)
+              if inversion and inversion.sketch_version is not None else None)
 
     def blob(sha: str | None) -> bytes | None:
         return store.artefacts.read(sha) if sha and store.artefacts.has(sha) else None
@@ -148,7 +171,8 @@ def build_report_data(store: CaseStore, case: CaseFile, verification: VerifyResu
                      "the bundle's audit.jsonl holds all of them.")
         lines = lines[-max_audit_lines:]
     return ReportData(
-        case=case, sketch=sketch, sketch_image=blob(sketch.image_sha256) if sketch else None,
+        case=case, sketch=sketch,
+        source_image=blob(inversion.source_sha256) if inversion else None,
         input_image=blob(inversion.input_sha256) if inversion else None,
         inversion=inversion,
         photo_image=blob(inversion.photo_sha256) if inversion else None,
@@ -159,4 +183,5 @@ def build_report_data(store: CaseStore, case: CaseFile, verification: VerifyResu
         audit_count=len(entries), action_counts=dict(Counter(e.action for e in entries)),
         people=tuple(sorted({e.who for e in entries})), verified=verification.ok,
         problems=verification.problems, generated_at=utc_now(), generated_by=current_user(),
-        notes=tuple(notes))
+        notes=tuple(notes),
+        variants=tuple((inv, blob(inv.photo_sha256)) for inv in used[1:]))

@@ -1,9 +1,11 @@
 """CaseStore: create cases and record their work, each step sealed into the audit chain.
 
-Every change is one transaction that appends an audit entry and updates the tables from
-that same entry, so the log and the tables cannot drift apart except by tampering,
-which `verify` reports. Artefacts are written (content-addressed) before the
-transaction, so a crash leaves at worst an unreferenced file, never a dangling entry.
+The audit log is the only record of a case: every change appends one entry, and
+reading a case replays its entries (`projection.CaseBuilder`). Artefacts are written
+(content-addressed) before the transaction, so a crash leaves at worst an unreferenced
+file, never a dangling entry. The store decides for itself which saved sketch version
+an inversion's source equals, from the bytes: a caller cannot attribute an inversion to
+a sketch it did not consume.
 """
 
 from __future__ import annotations
@@ -27,17 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sketchlab import paths
 from sketchlab.cases import projection as P
-from sketchlab.cases.artefacts import ArtefactStore, sniff_media_type
+from sketchlab.cases.artefacts import ArtefactStore, pixels_sha256, sniff_media_type
 from sketchlab.cases.audit import Artefact, AuditEntry, seal_next, verify_chain
 from sketchlab.cases.db import CaseStoreError, make_engine, session_scope
-from sketchlab.cases.models import (
-    AuditRow,
-    CandidateRow,
-    CaseRow,
-    InversionRow,
-    MatchRow,
-    SketchRow,
-)
+from sketchlab.cases.models import AuditRow, CaseRow
 from sketchlab.cases.records import CaseFile, CaseInfo, GalleryIdentity
 
 log = logging.getLogger(__name__)
@@ -103,13 +98,6 @@ def _field(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def _json_or_raw(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {"unreadable": text}  # shows up as a difference from the log
-
-
 def _entry(row: AuditRow, case_uid: str) -> AuditEntry:
     try:
         details = json.loads(row.details_json)
@@ -132,6 +120,7 @@ class CaseStore:
         self.engine = make_engine(self.db_path)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.artefacts = ArtefactStore(self.root / "objects")
+        self._pixels: dict[str, str] = {}  # artefact SHA-256 -> pixels_sha256 (immutable)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -157,64 +146,68 @@ class CaseStore:
         raise CaseError(f"no case {ref!r} in {self.root}; `sketchlab case list` shows the cases")
 
     @staticmethod
-    def _info(row: CaseRow) -> CaseInfo:
-        return CaseInfo(uid=row.uid, number=row.number, title=row.title, artist=row.artist,
-                        investigator=row.investigator,
-                        witness_description=row.witness_description, status=row.status,
-                        created_at=row.created_at, created_by=row.created_by,
-                        updated_at=row.updated_at, audit_count=row.audit_count,
-                        audit_head=row.audit_head)
+    def _rows(s: Session, row: CaseRow) -> list[AuditEntry]:
+        return [_entry(e, row.uid) for e in s.scalars(
+            select(AuditRow).where(AuditRow.case_id == row.id).order_by(AuditRow.id))]
+
+    @staticmethod
+    def _replay(row: CaseRow, entries: Sequence[AuditEntry]) -> CaseFile:
+        try:
+            return P.replay(entries)
+        except (P.ReplayError, ValueError, TypeError, KeyError) as exc:
+            raise CaseError(f"case {row.number}: its audit log cannot be replayed ({exc}); "
+                            f"run `sketchlab case verify {row.number}`") from exc
+
+    def _load(self, s: Session, row: CaseRow) -> CaseFile:
+        return self._replay(row, self._rows(s, row))
 
     def list_cases(self) -> list[CaseInfo]:
+        """Every case, most recently active first (one pass over the whole log)."""
         with session_scope(self._sessions) as s:
-            return [self._info(r) for r in s.scalars(
-                select(CaseRow).order_by(CaseRow.updated_at.desc()))]
+            rows = {r.id: r for r in s.scalars(select(CaseRow))}
+            builders = {i: P.CaseBuilder() for i in rows}
+            broken: set[int] = set()
+            for a in s.scalars(select(AuditRow).order_by(AuditRow.case_id, AuditRow.id)):
+                if a.case_id in broken:
+                    continue
+                try:
+                    builders[a.case_id].apply(_entry(a, rows[a.case_id].uid))
+                except (P.ReplayError, ValueError, TypeError, KeyError) as exc:
+                    log.warning("case %s cannot be listed: %s", rows[a.case_id].number, exc)
+                    broken.add(a.case_id)
+        # A damaged log still lists (as far as it replays), so it can be opened and verified.
+        infos = [b.case().info for b in builders.values() if b.header is not None]
+        return sorted(infos, key=lambda c: c.updated_at, reverse=True)
 
     def get(self, ref: str) -> CaseFile:
         with session_scope(self._sessions) as s:
-            row = self._case_row(s, ref)
-            return CaseFile.from_snapshot(self._snapshot(row), row.audit_count, row.audit_head)
+            return self._load(s, self._case_row(s, ref))
 
     def entries(self, ref: str) -> list[AuditEntry]:
         with session_scope(self._sessions) as s:
-            row = self._case_row(s, ref)
-            return [_entry(e, row.uid) for e in s.scalars(
-                select(AuditRow).where(AuditRow.case_id == row.id).order_by(AuditRow.id))]
+            return self._rows(s, self._case_row(s, ref))
 
-    def snapshot(self, ref: str) -> dict[str, Any]:
-        """The case as the tables hold it, in the same shape as `projection.replay`."""
-        with session_scope(self._sessions) as s:
-            return self._snapshot(self._case_row(s, ref))
+    def pixels(self, sha: str) -> str:
+        """pixels_sha256 of a stored image artefact (cached: artefacts never change)."""
+        if sha not in self._pixels:
+            self._pixels[sha] = pixels_sha256(self.artefacts.read(sha))
+        return self._pixels[sha]
 
-    @staticmethod
-    def _snapshot(row: CaseRow) -> dict[str, Any]:
-        return {
-            "uid": row.uid, **{k: getattr(row, k) for k in P.HEADER_FIELDS},
-            "created_at": row.created_at, "created_by": row.created_by,
-            "updated_at": row.updated_at,
-            "sketches": [{
-                "version": v.version, "image_sha256": v.image_sha256,
-                "image_type": v.image_type, "strokes_sha256": v.strokes_sha256,
-                "note": v.note, "width": v.width, "height": v.height, "author": v.author,
-                "created_at": v.created_at} for v in row.sketches],
-            "inversions": [{
-                "number": i.number, "sketch_version": i.sketch_version,
-                "photo_sha256": i.photo_sha256, "input_sha256": i.input_sha256,
-                "model_name": i.model_name, "model_sha256": i.model_sha256,
-                "settings": _json_or_raw(i.settings_json), "device": i.device, "ms": i.ms,
-                "author": i.author, "created_at": i.created_at} for i in row.inversions],
-            "matches": [{
-                "number": m.number, "inversion": m.inversion,
-                "gallery_location": m.gallery_location,
-                "gallery_fingerprint": m.gallery_fingerprint, "gallery_size": m.gallery_size,
-                "threshold": m.threshold, "k": m.k,
-                "candidates": [{
-                    "rank": c.rank, "subject": c.subject, "photo_sha256": c.photo_sha256,
-                    "distance": c.distance, "score": c.score,
-                    "within_threshold": c.within_threshold,
-                    "thumbnail_sha256": c.thumbnail_sha256} for c in m.candidates],
-                "author": m.author, "created_at": m.created_at} for m in row.matches],
-        }
+    def version_pixels(self, v: Any) -> str | None:
+        """pixels_sha256 of a sketch version (recorded, or computed for old records)."""
+        if v.pixels_sha256:
+            return v.pixels_sha256
+        try:  # versions recorded before the digest was kept
+            return self.pixels(v.image_sha256)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def matching_version(self, case: CaseFile, sha: str, pixels: str) -> int | None:
+        """The newest saved version whose file (or picture) equals this image, if any."""
+        for v in reversed(case.sketches):
+            if v.image_sha256 == sha or self.version_pixels(v) == pixels:
+                return v.version
+        return None
 
     # ---- writing -------------------------------------------------------------------
 
@@ -227,49 +220,15 @@ class CaseStore:
         self._insert_entry(s, row, entry)
         return entry
 
-    def _insert_entry(self, s: Session, row: CaseRow, entry: AuditEntry) -> None:
+    @staticmethod
+    def _insert_entry(s: Session, row: CaseRow, entry: AuditEntry) -> None:
         s.add(AuditRow(case_id=row.id, seq=entry.seq, time=entry.time, who=entry.who,
                        action=entry.action, details_json=json.dumps(entry.details),
                        artefacts_json=json.dumps([a.to_dict() for a in entry.artefacts]),
                        prev_hash=entry.prev_hash, hash=entry.hash))
         row.audit_count = entry.seq
         row.audit_head = entry.hash
-        row.updated_at = entry.time
-        self._project(s, row, entry)
         s.flush()
-
-    @staticmethod
-    def _project(s: Session, row: CaseRow, e: AuditEntry) -> None:
-        """Write the table rows an entry implies (mirrors projection.apply)."""
-        d = e.details
-        art = {a.role: a for a in e.artefacts}
-        if e.action == P.CASE_UPDATE:
-            for k, v in d["changes"].items():
-                setattr(row, k, v)
-        elif e.action == P.SKETCH_ADD:
-            strokes = art.get("strokes")
-            row.sketches.append(SketchRow(
-                version=d["version"], image_sha256=art["sketch"].sha256,
-                image_type=art["sketch"].media_type,
-                strokes_sha256=strokes.sha256 if strokes else None, note=d.get("note", ""),
-                width=d.get("width"), height=d.get("height"), author=e.who,
-                created_at=e.time))
-        elif e.action == P.INVERSION_ADD:
-            inp = art.get("input")
-            row.inversions.append(InversionRow(
-                number=d["number"], sketch_version=d["sketch_version"],
-                photo_sha256=art["photo"].sha256, input_sha256=inp.sha256 if inp else None,
-                model_name=d.get("model_name", ""), model_sha256=d.get("model_sha256", ""),
-                settings_json=json.dumps(d.get("settings", {})), device=d.get("device", ""),
-                ms=d.get("ms"), author=e.who, created_at=e.time))
-        elif e.action == P.MATCH_ADD:
-            g = d.get("gallery", {})
-            row.matches.append(MatchRow(
-                number=d["number"], inversion=d.get("inversion"),
-                gallery_location=g.get("location", ""),
-                gallery_fingerprint=g.get("fingerprint", ""), gallery_size=g.get("size", 0),
-                threshold=d.get("threshold"), k=d.get("k"), author=e.who, created_at=e.time,
-                candidates=[CandidateRow(**c) for c in d.get("candidates", [])]))
 
     def _store_artefact(self, role: str, data: bytes) -> Artefact:
         if len(data) > MAX_ARTEFACT_BYTES:
@@ -277,6 +236,21 @@ class CaseStore:
                             f"{MAX_ARTEFACT_BYTES / 1e6:.0f} MB")
         sha = self.artefacts.put(data)
         return Artefact(role=role, sha256=sha, media_type=sniff_media_type(data), size=len(data))
+
+    def _image_artefact(self, role: str, image: bytes | np.ndarray | os.PathLike[str] | str
+                        ) -> tuple[Artefact, str, tuple[int, int]]:
+        """Store an image exactly as given; its artefact, pixel digest and (height, width)."""
+        from sketchlab.core.imageio import ImageLoadError, load_image
+
+        data = _image_bytes(image)
+        try:
+            h, w = load_image(data).shape[:2]
+            pixels = pixels_sha256(data)
+        except ImageLoadError as exc:
+            raise CaseError(f"{role} image rejected: {exc}") from exc
+        art = self._store_artefact(role, data)
+        self._pixels[art.sha256] = pixels
+        return art, pixels, (h, w)
 
     def create_case(self, number: str | None = None, title: str = "", artist: str = "",
                     investigator: str = "", witness_description: str = "") -> CaseInfo:
@@ -293,21 +267,15 @@ class CaseStore:
             number = number.strip()
             if s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
                 raise CaseError(f"case {number!r} already exists; pick another number")
-            uid = str(uuid.uuid4())
-            now = utc_now()
-            row = CaseRow(uid=uid, number=number, title=title, artist=artist,
-                          investigator=investigator, witness_description=witness_description,
-                          status="open", created_at=now, created_by=current_user(),
-                          updated_at=now)
+            row = CaseRow(uid=str(uuid.uuid4()), number=number)
             s.add(row)
             s.flush()
-            entry = self._append(s, row, P.CASE_CREATE, {
+            self._append(s, row, P.CASE_CREATE, {
                 "number": number, "title": title, "artist": artist,
                 "investigator": investigator, "witness_description": witness_description,
                 "status": "open"})
-            row.created_at, row.created_by = entry.time, entry.who
-            log.info("created case %s (%s)", number, uid)
-            return self._info(row)
+            log.info("created case %s (%s)", number, row.uid)
+            return self._load(s, row).info
 
     def update_case(self, ref: str, **changes: str) -> CaseInfo:
         bad = [k for k in changes if k not in P.HEADER_FIELDS or k == "number"]
@@ -318,22 +286,18 @@ class CaseStore:
             raise CaseError(f"status must be one of {', '.join(P.STATUSES)}")
         with session_scope(self._sessions) as s:
             row = self._case_row(s, ref)
-            real = {k: v for k, v in changes.items() if getattr(row, k) != v}
-            if real:
-                self._append(s, row, P.CASE_UPDATE, {"changes": real})
-            return self._info(row)
+            info = self._load(s, row).info
+            real = {k: v for k, v in changes.items() if getattr(info, k) != v}
+            if not real:
+                return info
+            self._append(s, row, P.CASE_UPDATE, {"changes": real})
+            return self._load(s, row).info
 
     def add_sketch(self, ref: str, image: bytes | np.ndarray | os.PathLike[str] | str,
                    strokes: bytes | None = None, note: str = "") -> int:
         """Record a sketch version (image bytes kept exactly as given); returns its number."""
-        from sketchlab.core.imageio import ImageLoadError, load_image
-
-        data = _image_bytes(image)
-        try:
-            h, w = load_image(data).shape[:2]
-        except ImageLoadError as exc:
-            raise CaseError(f"sketch image rejected: {exc}") from exc
-        arts = [self._store_artefact("sketch", data)]
+        art, pixels, (h, w) = self._image_artefact("sketch", image)
+        arts = [art]
         if strokes is not None:
             try:
                 json.loads(strokes)
@@ -343,36 +307,50 @@ class CaseStore:
             arts.append(self._store_artefact("strokes", strokes))
         with session_scope(self._sessions) as s:
             row = self._case_row(s, ref)
-            version = len(row.sketches) + 1
-            self._append(s, row, P.SKETCH_ADD,
-                         {"version": version, "note": note, "width": w, "height": h}, arts)
+            version = len(self._load(s, row).sketches) + 1
+            self._append(s, row, P.SKETCH_ADD, {"version": version, "note": note, "width": w,
+                                                "height": h, "pixels_sha256": pixels}, arts)
             return version
 
-    def add_inversion(self, ref: str, sketch_version: int, photo: np.ndarray | bytes,
-                      model_name: str, model_sha256: str, device: str,
-                      ms: float | None, settings: Mapping[str, Any] | None = None,
-                      input_image: np.ndarray | bytes | None = None) -> int:
-        """Record a synthesized photo and how it was made; returns the inversion number."""
-        arts = [self._store_artefact("photo", _image_bytes(photo))]
+    def add_inversion(self, ref: str, photo: np.ndarray | bytes, *,
+                      source: np.ndarray | bytes | os.PathLike[str] | str,
+                      model_name: str, model_sha256: str, device: str, ms: float | None,
+                      settings: Mapping[str, Any] | None = None,
+                      input_image: np.ndarray | bytes | None = None,
+                      variant: Mapping[str, Any] | None = None) -> int:
+        """Record a synthesized photo and exactly what it was made from; returns its number.
+
+        `source` is the image the inversion consumed (the canvas snapshot, or the sketch
+        file as given), `input_image` the network input made from it, `variant` how that
+        input was varied (None for the sketch as drawn). Which saved sketch version the
+        source equals, if any, is decided here from the pixels.
+        """
+        src, pixels, _ = self._image_artefact("source", source)
+        arts = [src, self._store_artefact("photo", _image_bytes(photo))]
         if input_image is not None:
             arts.append(self._store_artefact("input", _image_bytes(input_image)))
         with session_scope(self._sessions) as s:
             row = self._case_row(s, ref)
-            if not 1 <= sketch_version <= len(row.sketches):
-                raise CaseError(f"case {row.number} has no sketch version {sketch_version}")
-            number = len(row.inversions) + 1
+            case = self._load(s, row)
+            number = len(case.inversions) + 1
             self._append(s, row, P.INVERSION_ADD, {
-                "number": number, "sketch_version": sketch_version, "model_name": model_name,
-                "model_sha256": model_sha256, "settings": dict(settings or {}),
-                "device": device, "ms": None if ms is None else round(float(ms), 3)}, arts)
+                "number": number,
+                "sketch_version": self.matching_version(case, src.sha256, pixels),
+                "model_name": model_name, "model_sha256": model_sha256,
+                "settings": dict(settings or {}), "device": device,
+                "ms": None if ms is None else round(float(ms), 3),
+                "variant": None if variant is None else dict(variant)}, arts)
             return number
 
     def add_match(self, ref: str, candidates: Sequence[Any], gallery: GalleryIdentity,
                   threshold: float | None, k: int | None = None,
-                  inversion: int | None = None) -> int:
-        """Record a match run. Candidates are dicts or objects with rank, subject (or
-        subject_name), photo_sha256, distance, score, within_threshold and an optional
-        thumbnail (RGB array or image bytes); returns the match run number."""
+                  inversions: Sequence[int] | int | None = None, calibration: str = "") -> int:
+        """Record a search whose queries were the photos of `inversions` (recorded first;
+        None means the latest). Candidates are dicts or objects with rank, subject (or
+        subject_name), photo_sha256, distance, score, within_threshold, optional
+        thumbnail (RGB array or image bytes), stability and false_match_rate; returns the
+        match run number. A search must have recorded queries: the report lists only
+        searches of recorded images."""
         cands, arts = [], []
         for i, c in enumerate(candidates, start=1):
             thumb = _field(c, "thumbnail")
@@ -382,26 +360,39 @@ class CaseStore:
                 thumb_sha = a.sha256
                 if all(x.sha256 != a.sha256 for x in arts):
                     arts.append(a)
+            stability, fmr = _field(c, "stability"), _field(c, "false_match_rate")
             cands.append({
                 "rank": int(_field(c, "rank", i)),
                 "subject": str(_field(c, "subject", None) or _field(c, "subject_name", "")),
                 "photo_sha256": str(_field(c, "photo_sha256", "")),
                 "distance": float(_field(c, "distance")), "score": float(_field(c, "score")),
                 "within_threshold": bool(_field(c, "within_threshold")),
-                "thumbnail_sha256": thumb_sha})
+                "thumbnail_sha256": thumb_sha,
+                "stability": None if stability is None else float(stability),
+                "false_match_rate": None if fmr is None else float(fmr)})
         with session_scope(self._sessions) as s:
             row = self._case_row(s, ref)
-            if inversion is None and row.inversions:
-                inversion = row.inversions[-1].number
-            if inversion is not None and not 1 <= inversion <= len(row.inversions):
-                raise CaseError(f"case {row.number} has no inversion {inversion}")
-            number = len(row.matches) + 1
+            case = self._load(s, row)
+            if inversions is None:
+                if not case.inversions:
+                    raise CaseError(f"case {row.number} has no inversion: record the photo "
+                                    "that was searched first")
+                inversions = [case.inversions[-1].number]
+            elif isinstance(inversions, int):
+                inversions = [inversions]
+            used = [int(n) for n in inversions]
+            if not used:
+                raise CaseError("a search needs at least one recorded query photo")
+            for n in used:
+                if case.inversion(n) is None:
+                    raise CaseError(f"case {row.number} has no inversion {n}")
+            number = len(case.matches) + 1
             self._append(s, row, P.MATCH_ADD, {
-                "number": number, "inversion": inversion,
+                "number": number, "inversions": used,
                 "gallery": {"location": gallery.location, "fingerprint": gallery.fingerprint,
                             "size": int(gallery.size)},
                 "threshold": None if threshold is None else float(threshold),
-                "k": k, "candidates": cands}, arts)
+                "k": k, "calibration": calibration, "candidates": cands}, arts)
             return number
 
     def record_event(self, ref: str, action: str, details: dict[str, Any]) -> AuditEntry:
@@ -412,57 +403,90 @@ class CaseStore:
             return self._append(s, self._case_row(s, ref), action, details)
 
     def adopt(self, entries: Sequence[AuditEntry], artefacts: Mapping[str, bytes]) -> CaseInfo:
-        """Take in a verified case from elsewhere (import): its entries unchanged, then
-        the tables rebuilt from them. The caller has verified chain and bytes."""
+        """Take in a verified case from elsewhere (import): its entries unchanged. The
+        caller has verified chain and bytes."""
         first = entries[0]
-        snap = P.replay(entries)
+        case = P.replay(entries)
+        number = first.details["number"]
         for sha, data in artefacts.items():
             if self.artefacts.put(data) != sha:
                 raise CaseError(f"artefact {sha[:12]} changed while importing")
         with session_scope(self._sessions) as s:
             if s.scalar(select(CaseRow.id).where(CaseRow.uid == first.case_uid)):
-                raise CaseError(f"case {snap['number']} ({first.case_uid}) is already in this "
+                raise CaseError(f"case {number} ({first.case_uid}) is already in this "
                                 "store; nothing was imported")
-            if s.scalar(select(CaseRow.id).where(CaseRow.number == snap["number"])):
-                raise CaseError(f"another case already uses number {snap['number']!r}; "
+            if s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
+                raise CaseError(f"another case already uses number {number!r}; "
                                 "nothing was imported")
-            d = first.details
-            row = CaseRow(uid=first.case_uid, number=d["number"], title=d.get("title", ""),
-                          artist=d.get("artist", ""), investigator=d.get("investigator", ""),
-                          witness_description=d.get("witness_description", ""),
-                          status=d.get("status", "open"), created_at=first.time,
-                          created_by=first.who, updated_at=first.time)
+            row = CaseRow(uid=first.case_uid, number=number)
             s.add(row)
             s.flush()
             for e in entries:
                 self._insert_entry(s, row, e)
-            return self._info(row)
+            return case.info
 
     # ---- verification --------------------------------------------------------------
 
     def verify(self, ref: str) -> VerifyResult:
-        """Check the chain, the recorded head, every artefact's bytes, and the tables."""
+        """Check the chain, the recorded head, every artefact's bytes, that the log
+        replays, the case index, and that each inversion's source is the sketch version
+        the log ties it to."""
         with session_scope(self._sessions) as s:
             row = self._case_row(s, ref)
             number, uid, head, count = row.number, row.uid, row.audit_head, row.audit_count
-            entries = [_entry(e, uid) for e in s.scalars(
-                select(AuditRow).where(AuditRow.case_id == row.id).order_by(AuditRow.id))]
-            tables = self._snapshot(row)
+            entries = self._rows(s, row)
         problems = verify_chain(entries, uid, expected_head=head, expected_count=count)
         shas = sorted({a.sha256 for e in entries for a in e.artefacts})
-        problems += [p for sha in shas if (p := self.artefacts.check(sha))]
-        problems += check_views(entries, tables, "case tables")
+        bad = {sha: p for sha in shas if (p := self.artefacts.check(sha))}
+        problems += bad.values()
+        try:
+            case = P.replay(entries)
+        except (P.ReplayError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            problems.append(f"the audit log cannot be replayed: {exc!r}")
+        else:
+            if case.info.number != number:
+                problems.append(f"the case index names this case {number!r} but its log "
+                                f"says {case.info.number!r}: the index was edited")
+            problems += self._check_sources(case, set(bad))
         return VerifyResult(number, len(entries), entries[-1].hash if entries else "",
                             len(shas), tuple(problems))
 
+    def _check_sources(self, case: CaseFile, damaged: set[str]) -> list[str]:
+        """Pixels recomputed from the artefacts: each version's recorded digest, and each
+        inversion's source against the version the log ties it to."""
+        problems = []
+        for v in case.sketches:
+            if v.pixels_sha256 and v.image_sha256 not in damaged and \
+                    self._safe_pixels(v.image_sha256) != v.pixels_sha256:
+                problems.append(f"sketch version {v.version}: its image's pixels do not "
+                                "match the digest recorded with it")
+        for inv in case.inversions:
+            if inv.source_sha256 is None or inv.sketch_version is None:
+                continue
+            v = case.sketch(inv.sketch_version)
+            if {inv.source_sha256, v.image_sha256} & damaged:
+                continue  # already reported as a modified artefact
+            if self._safe_pixels(inv.source_sha256) != self._safe_pixels(v.image_sha256):
+                problems.append(f"inversion {inv.number} is recorded as of sketch version "
+                                f"{v.version}, but the image it consumed is a different "
+                                "picture")
+        return problems
+
+    def _safe_pixels(self, sha: str) -> str | None:
+        try:
+            return self.pixels(sha)
+        except (FileNotFoundError, ValueError):
+            return None
+
 
 def check_views(entries: Sequence[AuditEntry], view: dict[str, Any], what: str) -> list[str]:
-    """Differences between a stored view of the case and a replay of its log."""
+    """Differences between a stored view of the case (a bundle's case.json) and a replay
+    of its log."""
     try:
-        expected = P.replay(entries)
+        expected = P.replay(entries).to_dict()
     except (P.ReplayError, ValueError, TypeError, KeyError, AttributeError) as exc:
         return [f"the audit log cannot be replayed: {exc!r}"]
-    return [f"{what} disagree with the audit log at {d}" for d in P.diff(expected, view)]
+    return [f"{what} disagrees with the audit log at {d}" for d in P.diff(expected, view)]
 
 
 __all__ = ["CaseError", "CaseStore", "CaseStoreError", "VerifyResult", "check_views"]

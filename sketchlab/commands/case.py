@@ -137,7 +137,7 @@ def _show(store: CaseStore, args: argparse.Namespace) -> int:
     case = store.get(args.case)
     entries = store.entries(case.info.uid)
     if args.json:
-        print(json.dumps({"case": asdict(case), "audit": [e.to_dict() for e in entries]},
+        print(json.dumps({"case": case.to_dict(), "audit": [e.to_dict() for e in entries]},
                          indent=2, ensure_ascii=False))
         return 0
     i = case.info
@@ -149,7 +149,9 @@ def _show(store: CaseStore, args: argparse.Namespace) -> int:
               f"{v.created_at[:19]} {v.author}  {v.note}")
     for n in case.inversions:
         ms = f"{n.ms:.0f} ms" if n.ms is not None else "?"
-        print(f"  inversion {n.number}: sketch v{n.sketch_version} -> {n.photo_sha256[:12]} "
+        of = (f"sketch v{n.sketch_version}" if n.sketch_version is not None
+              else f"unsaved image {(n.source_sha256 or '')[:12]}")
+        print(f"  inversion {n.number}: {of} -> {n.photo_sha256[:12]} "
               f"with {n.model_name} ({n.model_sha256[:12]}) on {n.device}, {ms}")
     for m in case.matches:
         best = m.candidates[0] if m.candidates else None
@@ -305,10 +307,12 @@ def bench_section(args: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp, CaseStore(Path(tmp) / "store") as store:
         n = store.create_case(title="bench").number
-        for v in range(1, 5):
-            store.add_sketch(n, image(600, 480), strokes=b'{"strokes": []}', note=f"v{v}")
-        for v in (3, 4):
-            store.add_inversion(n, v, image(160, 128), "bench", "0" * 64, "CPU", 100.0,
+        sketches = [image(600, 480) for _ in range(4)]
+        for v, sketch in enumerate(sketches, start=1):
+            store.add_sketch(n, sketch, strokes=b'{"strokes": []}', note=f"v{v}")
+        for sketch in sketches[2:]:
+            store.add_inversion(n, image(160, 128), source=sketch, model_name="bench",
+                                model_sha256="0" * 64, device="CPU", ms=100.0,
                                 input_image=image(160, 128))
         store.add_match(n, [{"rank": i, "subject": f"s{i}", "photo_sha256": f"{i:064x}",
                              "distance": 0.4 + i / 100, "score": 0.5, "within_threshold": True,
@@ -320,7 +324,8 @@ def bench_section(args: argparse.Namespace) -> dict[str, Any]:
             count[0] += 1
             export_bundle(store, n, Path(tmp) / f"b{count[0]}.zip", render_pdf=pdf)
 
-        out: dict[str, Any] = {"verify": timed(lambda: store.verify(n)),
+        out: dict[str, Any] = {"get": timed(lambda: store.get(n)),
+                               "verify": timed(lambda: store.verify(n)),
                                "export_no_pdf": timed(export)}
         bundle = Path(tmp) / "b1.zip"
         out["verify_bundle"] = timed(lambda: verify_bundle(bundle))

@@ -118,29 +118,54 @@ def _header(r: ReportData) -> str:
 
 
 def _pair(doc: QTextDocument, r: ReportData) -> str:
-    if r.sketch is None:
-        return "<h2>Sketch and synthesized photo</h2><p><i>No sketch recorded.</i></p>"
-    s, inv = r.sketch, r.inversion
-    # Show the sketch as the network saw it (same frame as the photo, so the two compare
-    # feature by feature); the original is named by its hash and is in the bundle.
-    aligned = inv is not None and r.input_image is not None
-    left = _img_tag(doc, "sketch", r.input_image if aligned else r.sketch_image, _IMG_W)
-    right = _img_tag(doc, "photo", r.photo_image, _IMG_W) if inv else "<i>not inverted</i>"
-    cap_l = (f"Sketch version {s.version}{' as inverted (aligned)' if aligned else ''}, "
-             f"{_when(s.created_at)}, {_e(s.author)}"
-             + (f"<br>Note: {_e(s.note)}" if s.note else "")
-             + f"<br>Original ({s.width}x{s.height}) <span class='mono'>SHA-256 "
-               f"{s.image_sha256}</span>")
-    cap_r = ("" if inv is None else
-             f"Inversion {inv.number}: {_e(inv.model_name)} on {_e(inv.device)}"
-             + (f", {inv.ms:.0f} ms" if inv.ms is not None else "")
-             + f", {_when(inv.created_at)}<br><span class='mono'>SHA-256 {inv.photo_sha256}"
-             "</span>")
-    return ("<h2>Sketch and synthesized photo</h2>"
-            "<table width='100%'><tr>"
-            f"<td width='50%' align='center'>{left}</td>"
-            f"<td width='50%' align='center'>{right}</td></tr>"
-            f"<tr><td class='small'>{cap_l}</td><td class='small'>{cap_r}</td></tr></table>")
+    """The exact images of the reported inversion, each captioned with its own hash: the
+    image it consumed, the network input made from it, and the synthesized photo."""
+    inv, s = r.inversion, r.sketch
+    if inv is None:
+        return "<h2>Sketch and synthesized photo</h2><p><i>No inversion recorded.</i></p>"
+    when = f"{_when(inv.created_at)}, {_e(inv.author)}"
+    if s is not None:
+        saved = (f"Saved sketch version {s.version}, {_when(s.created_at)}, {_e(s.author)}"
+                 + (f"<br>Note: {_e(s.note)}" if s.note else ""))
+        if inv.source_sha256 is not None and inv.source_sha256 != s.image_sha256:
+            saved += (f"<br>Same picture as the version's file <span class='mono'>SHA-256 "
+                      f"{s.image_sha256}</span>")
+    else:
+        saved = ("<b>The canvas as drawn at the time; never saved as a sketch version.</b>")
+    cols: list[tuple[str, str]] = []
+    if inv.source_sha256 is not None:
+        cols.append((_img_tag(doc, "source", r.source_image, _IMG_W * 2 // 3),
+                     f"Image inverted ({when})<br>{saved}<br><span class='mono'>SHA-256 "
+                     f"{inv.source_sha256}</span>"))
+    else:  # recorded before the consumed image was kept: the network input is exact
+        cols.append((_img_tag(doc, "input", r.input_image, _IMG_W * 2 // 3),
+                     "Network input as inverted. Recorded by an older SketchLab as of "
+                     f"sketch version {inv.sketch_version}.<br><span class='mono'>SHA-256 "
+                     f"{inv.input_sha256 or 'not recorded'}</span>"))
+    if inv.source_sha256 is not None and r.input_image is not None:
+        variant = ", a variant" if inv.variant else ""
+        cols.append((_img_tag(doc, "input", r.input_image, _IMG_W * 2 // 3),
+                     f"Network input (aligned{variant})<br><span class='mono'>SHA-256 "
+                     f"{inv.input_sha256}</span>"))
+    cols.append((_img_tag(doc, "photo", r.photo_image, _IMG_W * 2 // 3),
+                 f"Inversion {inv.number}: {_e(inv.model_name)} on {_e(inv.device)}"
+                 + (f", {inv.ms:.0f} ms" if inv.ms is not None else "")
+                 + f"<br><span class='mono'>SHA-256 {inv.photo_sha256}</span>"))
+    width = 100 // len(cols)
+    html_ = ("<h2>Sketch and synthesized photo</h2><table width='100%'><tr>"
+             + "".join(f"<td width='{width}%' align='center'>{img}</td>" for img, _ in cols)
+             + "</tr><tr>"
+             + "".join(f"<td class='small'>{cap}</td>" for _, cap in cols) + "</tr></table>")
+    if r.variants:
+        cells = "".join(
+            f"<td align='center' class='cand'>"
+            f"{_img_tag(doc, f'variant{v.number}', data, _THUMB_W, height=_THUMB_H)}<br>"
+            f"inversion {v.number}<br><span class='mono'>{v.photo_sha256[:12]}</span></td>"
+            for v, data in r.variants)
+        html_ += (f"<p class='small'>The search also used {len(r.variants)} more photos "
+                  "(variants of the same image, each recorded with its own input):</p>"
+                  f"<table><tr>{cells}</tr></table>")
+    return html_
 
 
 def _grid(doc: QTextDocument, r: ReportData) -> str:
@@ -148,12 +173,16 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
     if m is None:
         return "<h2>Gallery candidates</h2><p><i>No gallery search recorded.</i></p>"
     thr = f"{m.threshold:.3f}" if m.threshold is not None else "n/a"
+    used = ", ".join(str(n) for n in m.inversions)
+    meaning = (_e(m.calibration) if m.calibration else "Score is 0.5 at the threshold.")
     head = (f"<h2>Gallery candidates (match run {m.number})</h2>"
-            f"<p>Gallery <span class='mono'>{_e(m.gallery.location)}</span>, "
+            f"<p>Searched with the photo{'s' if len(m.inversions) > 1 else ''} of inversion"
+            f"{'s' if len(m.inversions) > 1 else ''} {used}. "
+            f"Gallery <span class='mono'>{_e(m.gallery.location)}</span>, "
             f"{m.gallery.size} photos, fingerprint <span class='mono'>"
             f"{_e(m.gallery.fingerprint[:16])}</span>; searched {_when(m.created_at)} by "
             f"{_e(m.author)}. Distance threshold <b>{thr}</b> (lower distance = more alike; "
-            "&#10003; = within the threshold). Score is 0.5 at the threshold.</p>")
+            f"&#10003; = within the threshold). {meaning}</p>")
     if not m.candidates:
         return head + "<p><i>The search returned no candidates.</i></p>"
     cells = []
@@ -162,9 +191,14 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
         pic = (_img_tag(doc, f"cand{c.rank}", data, _THUMB_W, height=_THUMB_H) if data
                else "<i>no thumbnail</i>")
         mark = " <span class='ok'>&#10003;</span>" if c.within_threshold else ""
+        extra = ""
+        if c.stability is not None:
+            extra += f"<br>top-{m.k} in {c.stability:.0%} of variants"
+        if c.false_match_rate is not None:
+            extra += f"<br>false-match rate {c.false_match_rate:.2%}"
         cells.append(f"<td align='center' width='{100 // _GRID_COLS}%'>{pic}<br>"
                      f"<span class='cand'><b>#{c.rank}</b> {_e(c.subject)}<br>"
-                     f"d {c.distance:.3f} &middot; score {c.score:.2f}{mark}</span></td>")
+                     f"d {c.distance:.3f} &middot; score {c.score:.2f}{mark}{extra}</span></td>")
     rows = ["<tr>" + "".join(cells[i:i + _GRID_COLS]) + "</tr>"
             for i in range(0, len(cells), _GRID_COLS)]
     return head + "<table width='100%' border='0'>" + "".join(rows) + "</table>"

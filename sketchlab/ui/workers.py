@@ -220,6 +220,7 @@ class InversionResult:
     submitted: float
     final: bool
     colour: bool
+    canvas: np.ndarray | None = None  # the image this inversion consumed (the request's)
 
 
 class InversionWorker(QObject):
@@ -313,7 +314,7 @@ class InversionWorker(QObject):
         photo = None if prep.empty else inv.invert(prep.image)
         return InversionResult(req.id, prep.image, photo, 0.0 if prep.empty else inv.last_ms,
                                self._model_name, inv.device_label, req.submitted, req.final,
-                               prep.colour)
+                               prep.colour, canvas=req.image)
 
 
 class InversionService(QObject):

@@ -55,7 +55,11 @@ def test_cli_verify_reports_tampering(tmp_path, face_sketch, capsys):
     Image.fromarray(face_sketch).save(sketch)
     main([*store, "add-sketch", "T-1", str(sketch)])
     con = sqlite3.connect(tmp_path / "store" / "cases.sqlite")
-    con.execute("UPDATE sketch_versions SET note='changed'")
+    # The note lives only in the log now; changing it means getting past the triggers.
+    con.execute("DROP TRIGGER audit_no_update")
+    con.execute("UPDATE audit_entries SET details_json=replace(details_json, '\"note\": \"\"',"
+                " '\"note\": \"changed\"') WHERE seq=2")
+    assert con.total_changes == 1
     con.commit()
     con.close()
     assert main([*store, "verify", "T-1"]) == 1

@@ -14,7 +14,8 @@ def test_report_data_picks_latest_work(store, worked_case):
     case = store.get(worked_case)
     data = build_report_data(store, case, store.verify(worked_case))
     assert data.sketch.version == case.latest_inversion.sketch_version == 2
-    assert data.sketch_image and data.photo_image
+    assert data.source_image and data.input_image and data.photo_image
+    assert data.inversion.source_sha256 == data.sketch.image_sha256
     assert len(data.thumbnails) == 6 and data.verified
     assert data.audit_count == 6 and data.audit_head == case.info.audit_head
     assert "not installed" not in data.model_summary or data.inversion.model_name

@@ -1,3 +1,4 @@
+import json
 import sqlite3
 
 import pytest
@@ -20,12 +21,13 @@ def test_round_trip_records_everything(store, worked_case, tiny_model):
     assert case.sketches[0].strokes_sha256 and case.sketches[1].strokes_sha256 is None
     inv = case.latest_inversion
     assert inv.sketch_version == 2  # the latest version by default
+    assert inv.source_sha256 == case.sketches[1].image_sha256  # the file, as consumed
     assert inv.model_sha256 == load_generator(tiny_model).sha256
     assert inv.device.startswith("CPU") and inv.ms > 0
     assert inv.settings["resolution"] == [64, 48]
     assert store.artefacts.has(inv.photo_sha256) and store.artefacts.has(inv.input_sha256)
     m = case.latest_match
-    assert m.inversion == 1 and m.gallery.size == 250 and m.threshold == 0.6
+    assert m.inversions == (1,) and m.gallery.size == 250 and m.threshold == 0.6
     assert [c.rank for c in m.candidates] == list(range(1, 7))
     assert all(store.artefacts.has(c.thumbnail_sha256) for c in m.candidates)
     assert case.info.status == "closed"
@@ -33,7 +35,7 @@ def test_round_trip_records_everything(store, worked_case, tiny_model):
     assert [e.action for e in entries] == ["case.create", "sketch.add", "sketch.add",
                                            "inversion.add", "match.add", "case.update"]
     assert all(e.who for e in entries)
-    assert replay(entries) == store.snapshot(worked_case)
+    assert replay(entries) == case  # the log is the only record
     result = store.verify(worked_case)
     assert result.ok, result.problems
     assert result.entries == 6 and result.head == entries[-1].hash
@@ -99,13 +101,52 @@ def test_reordered_log_entries_are_detected(store, worked_case):
     assert any("reordered" in p or "moved" in p for p in problems)
 
 
-def test_edited_table_row_is_detected(store, worked_case):
+def test_edited_case_index_is_detected(store, worked_case):
     con = db(store)
-    con.execute("UPDATE inversions SET model_sha256=? WHERE number=1", ("0" * 64,))
-    con.execute("UPDATE match_candidates SET distance=0.01 WHERE rank=3")
+    con.execute("UPDATE cases SET number='1999-0001'")
+    problems = store.verify("1999-0001").problems
+    assert any("index" in p and worked_case in p for p in problems)
+    con.execute(f"UPDATE cases SET number='{worked_case}', audit_head='{'0' * 64}'")
+    assert any("end of the log" in p for p in store.verify(worked_case).problems)
+
+
+def _reseal(store, edit) -> None:
+    """Rewrite the whole chain after `edit(entries)`: what a tamperer with write access
+    and no honest copy of the head would do. The chain then checks out."""
+    from sketchlab.cases.audit import AuditEntry
+
+    entries = store.entries(store.list_cases()[0].uid)
+    edit(entries)
+    con = _untriggered(store)
+    prev = "0" * 64
+    for e in entries:
+        e = AuditEntry(**{**e.__dict__, "prev_hash": prev}).sealed()
+        con.execute("UPDATE audit_entries SET details_json=?, prev_hash=?, hash=? WHERE seq=?",
+                    (json.dumps(e.details), e.prev_hash, e.hash, e.seq))
+        prev = e.hash
+    con.execute("UPDATE cases SET audit_head=?", (prev,))
+
+
+def test_resealed_misattribution_is_still_detected(store, worked_case):
+    """Even a log rewritten with valid hashes cannot tie an inversion to a sketch version
+    whose picture is not the image the inversion consumed."""
+    def claim_version_1(entries):
+        inv = next(e for e in entries if e.action == "inversion.add")
+        inv.details["sketch_version"] = 1  # it consumed version 2
+
+    _reseal(store, claim_version_1)
     problems = store.verify(worked_case).problems
-    assert any("model_sha256" in p for p in problems)
-    assert any("candidates[2].distance" in p for p in problems)
+    assert list(problems) == ["inversion 1 is recorded as of sketch version 1, but the image it "
+                        "consumed is a different picture"]
+
+
+def test_resealed_pixel_digest_is_still_detected(store, worked_case):
+    def forge(entries):
+        entries[1].details["pixels_sha256"] = "f" * 64
+
+    _reseal(store, forge)
+    assert any("sketch version 1" in p and "digest" in p
+               for p in store.verify(worked_case).problems)
 
 
 def test_clear_errors(store, worked_case, tmp_path):
@@ -113,8 +154,11 @@ def test_clear_errors(store, worked_case, tmp_path):
         store.get("nope")
     with pytest.raises(CaseError, match="already exists"):
         store.create_case(worked_case)
-    with pytest.raises(CaseError, match="no sketch version 9"):
-        store.add_inversion(worked_case, 9, b"x", "m", "0" * 64, "cpu", 1.0)
+    with pytest.raises(CaseError, match="source image rejected"):
+        store.add_inversion(worked_case, b"x", source=b"not an image", model_name="m",
+                            model_sha256="0" * 64, device="cpu", ms=1.0)
+    with pytest.raises(CaseError, match="no inversion 7"):
+        store.add_match(worked_case, [], GalleryIdentity("g", "f" * 64, 1), 0.6, inversions=7)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     with pytest.raises(CaseError, match="sketch image rejected"):
@@ -135,13 +179,18 @@ def test_case_numbers_and_lookup(store):
     assert [c.number for c in store.list_cases()] == [b.number, a.number]
 
 
-def test_match_accepts_objects_and_no_thumbnails(store):
+def test_match_accepts_objects_and_no_thumbnails(store, face_sketch):
     from sketchlab.cases import Candidate
 
     n = store.create_case().number
+    with pytest.raises(CaseError, match="record the photo that was searched first"):
+        store.add_match(n, [], GalleryIdentity("g", "f" * 64, 1), 0.6)
+    store.add_inversion(n, face_sketch[:64, :48], source=face_sketch, model_name="m",
+                        model_sha256="0" * 64, device="cpu", ms=1.0)
     run = store.add_match(n, [Candidate(1, "x", "f" * 64, 0.3, 0.9, True)],
                           GalleryIdentity("g", "f" * 64, 1), 0.6)
     assert run == 1 and store.get(n).matches[0].candidates[0].thumbnail_sha256 is None
+    assert store.get(n).inversions[0].sketch_version is None  # never saved
     assert store.verify(n).ok
 
 
