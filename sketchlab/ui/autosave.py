@@ -50,6 +50,7 @@ class Recoverable:
     sketch: Path
     saved_at: float
     source: str  # the file the user was editing, if any
+    case: str = ""  # UID of the case that was open, if any
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.saved_at))
@@ -70,6 +71,7 @@ class Autosaver(QObject):
         self.root = root or autosave_root()
         self.folder = self.root / f"{os.getpid()}-{int(time.time() * 1000)}"
         self.source = ""
+        self.case = ""  # UID of the open case: recovery reopens it
         self._saved_revision = document.revision
         self._timer = QTimer(self)
         self._timer.setObjectName("autosave")
@@ -95,8 +97,7 @@ class Autosaver(QObject):
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.document.write(self.folder / SKETCH)
-            write_text_atomic(self.folder / SESSION, json.dumps(
-                {"pid": os.getpid(), "saved_at": time.time(), "source": self.source}))
+            self._write_session()
         except OSError as exc:
             log.error("autosave to %s failed: %s", self.folder, exc)
             self.failed.emit(f"Autosave failed: {exc}. Save your sketch with File > Save As.")
@@ -104,6 +105,20 @@ class Autosaver(QObject):
         self._saved_revision = self.document.revision
         self.saved.emit(self.folder / SKETCH)
         return True
+
+    def _write_session(self) -> None:
+        write_text_atomic(self.folder / SESSION, json.dumps(
+            {"pid": os.getpid(), "saved_at": time.time(), "source": self.source,
+             "case": self.case}))
+
+    def set_case(self, uid: str) -> None:
+        """The open case changed: a crash from now on recovers into this case."""
+        self.case = uid
+        if (self.folder / SESSION).is_file():
+            try:
+                self._write_session()
+            except OSError as exc:
+                log.warning("cannot note the open case in %s: %s", self.folder, exc)
 
     def discard(self) -> None:
         """Clean exit: this session's autosave is no longer needed."""
@@ -126,7 +141,7 @@ class Autosaver(QObject):
             if pid != os.getpid() and _pid_alive(pid):
                 continue  # another SketchLab window is running and owns it
             found.append(Recoverable(folder, sketch, float(data.get("saved_at", 0)),
-                                     str(data.get("source", ""))))
+                                     str(data.get("source", "")), str(data.get("case", ""))))
         return sorted(found, key=lambda r: -r.saved_at)
 
     def set_aside(self, rec: Recoverable) -> Path:

@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_toolbars()
         self._build_case_panel()
+        self.restore_case()
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.right)
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         self.inversion_done.connect(self.case_panel.on_inversion)
         self.service.model_changed.connect(self.case_panel.on_model_loaded)
         self.match_done.connect(self.case_panel.on_match)
+        self.case_panel.case_changed.connect(self._remember_case)
         self.case_panel.recorded.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.case_panel.error.connect(lambda m: self.statusBar().showMessage(m, 15000))
         for a in self.menuBar().actions():
@@ -195,6 +197,30 @@ class MainWindow(QMainWindow):
                 a.menu().insertAction(after, self.case_panel.export_action)
             elif a.menu() is not None and a.text() == "&View":
                 a.menu().addAction(dock.toggleViewAction())
+
+    def _remember_case(self, info: object) -> None:
+        """The open case survives a restart (settings) and a crash (the autosave)."""
+        uid = getattr(info, "uid", "") or ""
+        self.store.set_ui_value("open_case", uid)
+        self.autosaver.set_case(uid)
+
+    def restore_case(self, uid: str | None = None) -> bool:
+        """Reopen the case open last time (or `uid`), so work keeps being recorded in it;
+        says so when it is gone from the case store."""
+        uid = uid if uid is not None else str(self.store.ui_value("open_case", "") or "")
+        if not uid or uid == self.case_panel.current:
+            return bool(uid)
+        self.case_panel.open_case(uid)
+        if self.case_panel.current != uid:
+            self.store.set_ui_value("open_case", "")
+            show_error(self, "Case not reopened",
+                       f"The case open last time ({uid}) is not in the case store any more, "
+                       "so nothing is being recorded. Open or import it in the Case panel.")
+            return False
+        info = self.case_panel.store.get(uid).info
+        self.statusBar().showMessage(f"Case {info.number} is open: your work is recorded "
+                                     "in it", 8000)
+        return True
 
     def _action(self, menu: str, text: str, slot, shortcut: str | list[str] | None = None,
                 tip: str = "", checkable: bool = False, short: str = "") -> QAction:
@@ -447,7 +473,9 @@ class MainWindow(QMainWindow):
             return
         if final:
             self._throttle.stop()
-        self.service.submit(self.document.snapshot(), self.store.value.style, final=final)
+        image = self.document.snapshot()
+        self.match_panel.note_sketch(image)  # results of another picture: out of date
+        self.service.submit(image, self.store.value.style, final=final)
 
     def _on_stroke_moved(self) -> None:
         if self.store.value.live_preview and not self._throttle.isActive():
@@ -622,6 +650,8 @@ class MainWindow(QMainWindow):
             return False
         self.current_path = Path(rec.source) if rec.source else None
         self.autosaver.source = rec.source
+        if rec.case:
+            self.restore_case(rec.case)  # the case the crashed session was recording in
         self.document.undo_stack.resetClean()  # recovered work is not saved yet
         for r in [rec, *(others or [])]:
             self.autosaver.set_aside(r)

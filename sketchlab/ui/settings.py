@@ -35,6 +35,7 @@ class AppSettings:
     gallery_url: str = ""  # empty: sketchlab.db's default ($SKETCHLAB_DB or the user data dir)
     autosave_seconds: int = 5
     live_preview: bool = True
+    search_again: bool = False  # re-run a search when the sketch changes (else: mark stale)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -111,3 +112,4 @@ class SettingsStore(QObject):
 
     def set_ui_value(self, key: str, value: object) -> None:
         self._qs.setValue(f"ui/{key}", value)
+        self._qs.sync()  # written now: a crash must not lose it (e.g. the open case)

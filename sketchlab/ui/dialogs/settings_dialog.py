@@ -75,6 +75,11 @@ class SettingsDialog(QDialog):
         self.autosave.setValue(s.autosave_seconds)
         self.live = QCheckBox("Update the photo while drawing")
         self.live.setChecked(s.live_preview)
+        self.research = QCheckBox("Search the gallery again when the sketch changes")
+        self.research.setToolTip("Off: candidates of an earlier sketch are marked out of "
+                                 "date. On: each finished change is searched (and recorded "
+                                 "in the open case) again.")
+        self.research.setChecked(s.search_again)
         form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("Device", self.device)
@@ -84,6 +89,7 @@ class SettingsDialog(QDialog):
         form.addRow("Gallery database", gal)
         form.addRow("Autosave every", self.autosave)
         form.addRow("", self.live)
+        form.addRow("", self.research)
         self.error = QLabel()
         self.error.setStyleSheet("color: #d9534f")
         self.error.setWordWrap(True)
@@ -118,7 +124,7 @@ class SettingsDialog(QDialog):
             model=self.model.currentData(), device=self.device.currentData(),
             style=self.style.currentData(), threshold=round(self.threshold.value(), 3),
             top_k=self.top_k.value(), gallery_url=url, autosave_seconds=self.autosave.value(),
-            live_preview=self.live.isChecked())
+            live_preview=self.live.isChecked(), search_again=self.research.isChecked())
 
     def apply(self) -> bool:
         try:

@@ -3,6 +3,11 @@
 The query is the photo on screen (the one the user judges), embedded with the canonical
 face box (sketchlab.core.matching.embed_aligned) and ranked by the gallery's Matcher. If
 the canvas changed since that photo, the search waits for the fresh photo first.
+
+Results say what they belong to: once the canvas shows another picture than the one
+searched (a stroke, undo, import, clear), the list is marked out of date, or searched
+again when the `search_again` setting is on. Undoing back to the searched picture
+makes it current again.
 """
 
 from __future__ import annotations
@@ -69,6 +74,13 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, threshold:
                         handle.display_url())
 
 
+def same_picture(canvas: np.ndarray, query: InversionResult) -> bool:
+    """Whether `canvas` is the picture `query` was inverted from."""
+    searched = getattr(query, "canvas", None)
+    return (searched is not None and searched.shape == canvas.shape
+            and bool(np.array_equal(searched, canvas)))
+
+
 def thumbnail_pixmap(data: bytes | None, size: int = THUMB) -> QPixmap:
     img = QImage.fromData(data) if data else QImage()
     if img.isNull():
@@ -96,6 +108,9 @@ class MatchPanel(QWidget):
         self._again = False
         self._inversion_available = True
         self.outcome: MatchOutcome | None = None
+        self.stale = False  # the outcome is of another picture than the canvas shows
+        self._searched_at = ""
+        self._canvas: np.ndarray | None = None  # the picture on the canvas now
 
         title = QLabel("<b>Gallery matches</b>")
         self.button = QPushButton("Search gallery")
@@ -112,6 +127,12 @@ class MatchPanel(QWidget):
                                       " padding: 6px; border-radius: 4px; }")
         self.status = QLabel("Draw a sketch, then search the gallery.")
         self.status.setWordWrap(True)
+        self.stale_label = QLabel()
+        self.stale_label.setObjectName("stale")
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setStyleSheet("QLabel#stale { background: #6b2d1e; color: #ffd9cc;"
+                                       " padding: 6px; border-radius: 4px; }")
+        self.stale_label.hide()
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -129,6 +150,7 @@ class MatchPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(head)
         lay.addWidget(self.disclaimer)
+        lay.addWidget(self.stale_label)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.status)
 
@@ -145,6 +167,26 @@ class MatchPanel(QWidget):
         if self._waiting and self.is_current(result):
             self._waiting = False
             self.search()
+        elif (self.stale and self.store.value.search_again and result.final
+              and result.photo is not None and self.is_current(result)):
+            self.search()
+
+    def note_sketch(self, canvas: np.ndarray) -> None:
+        """The canvas now shows `canvas`: mark the candidates out of date unless they are
+        of this very picture."""
+        self._canvas = canvas
+        if self.outcome is not None:
+            self._set_stale(not same_picture(canvas, self.outcome.query))
+
+    def _set_stale(self, stale: bool) -> None:
+        self.stale = stale
+        self.stale_label.setText(
+            f"Out of date: these candidates are for the sketch as searched at "
+            f"{self._searched_at}, not the one on the canvas. Search again (Ctrl+F)"
+            + (" — searching again when the new photo is ready." if
+               self.store.value.search_again else "."))
+        self.stale_label.setVisible(stale)
+        self.table.setStyleSheet("QTableWidget { color: #8a8a8a; }" if stale else "")
 
     def apply_settings(self, s: AppSettings) -> None:
         self.gallery.set_url(s.gallery_url)
@@ -187,6 +229,10 @@ class MatchPanel(QWidget):
 
     def _on_done(self, outcome: MatchOutcome) -> None:
         self.outcome = outcome
+        self._searched_at = time.strftime("%H:%M:%S")
+        # The canvas may have changed while the search ran.
+        self._set_stale(self._canvas is not None
+                        and not same_picture(self._canvas, outcome.query))
         self._show(outcome)
         self.search_done.emit(outcome)
 
