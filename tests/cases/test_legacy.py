@@ -121,3 +121,24 @@ def test_format_1_bundle_with_an_edited_log_is_still_refused(tmp_path: Path):
     bad = rewrite_zip(LEGACY / "legacy-format1.zip", tmp_path / "bad.zip", edit)
     problems = verify_bundle(bad).problems
     assert any("audit.jsonl" in p for p in problems) and any("edited" in p for p in problems)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_report_of_an_old_inversion_shows_its_exact_input(legacy_store: Path, tmp_path: Path):
+    """Old records kept the network input, not the image consumed: the report shows that
+    input under its own hash and says the version was the app's claim."""
+    import subprocess
+    import unicodedata
+
+    pytest.importorskip("PySide6.QtGui")
+    from sketchlab.report.pdf import render_report
+
+    with CaseStore(legacy_store) as store:
+        case = store.get(NUMBER)
+        pdf = tmp_path / "r.pdf"
+        pdf.write_bytes(render_report(build_report_data(store, case, store.verify(NUMBER))))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    flat = "".join(unicodedata.normalize("NFKC", text).split())
+    assert "RecordedbyanolderSketchLabasofsketchversion2" in flat
+    assert case.inversions[0].input_sha256 in flat and "subject-1" in flat
