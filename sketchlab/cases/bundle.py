@@ -29,10 +29,17 @@ from typing import Any
 
 from sketchlab import __version__
 from sketchlab.cases import projection as P
-from sketchlab.cases.artefacts import extension
+from sketchlab.cases.artefacts import extension, pixels_sha256
 from sketchlab.cases.audit import AuditEntry, canonical_json, verify_chain
 from sketchlab.cases.report_data import ReportData, build_report_data
-from sketchlab.cases.store import CaseError, CaseStore, VerifyResult, check_views, utc_now
+from sketchlab.cases.store import (
+    CaseError,
+    CaseStore,
+    VerifyResult,
+    check_sources,
+    check_views,
+    utc_now,
+)
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.hashing import sha256_bytes, sha256_file
 
@@ -269,22 +276,32 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[BundleContents | None, Ve
     problems += verify_chain(entries, case_uid, expected_head=audit.get("head"),
                              expected_count=audit.get("entries"))
     artefacts: dict[str, bytes] = {}
+    damaged: set[str] = set()
     for name, blob in data.items():
         m = _ARTEFACT_RE.match(name)
         if m:
             if sha256_bytes(blob) != m.group(1):
                 problems.append(f"{name}: its bytes do not match the SHA-256 in its name: "
                                 "the image or file was changed")
+                damaged.add(m.group(1))
             artefacts[m.group(1)] = blob
     needed = sorted({a.sha256 for e in entries for a in e.artefacts})
     problems += [f"artefact {sha[:12]} named in the audit log is missing from the bundle"
                  for sha in needed if sha not in artefacts]
+    problems += check_sources(entries, lambda sha: _pixels(artefacts.get(sha)), damaged)
     legacy = int(manifest.get("format_version", 0)) < 2 and "info" not in case_json
     if not legacy:
         problems += check_views(entries, case_json, "case.json")
     return (BundleContents(manifest, entries, case_json, artefacts, data.get("report.pdf")),
             VerifyResult(number, len(entries), entries[-1].hash if entries else "",
                          len(needed), tuple(problems)))
+
+
+def _pixels(data: bytes | None) -> str | None:
+    try:
+        return pixels_sha256(data) if data is not None else None
+    except ValueError:  # not an image: reported by the checks above or harmless
+        return None
 
 
 def verify_bundle(path: str | os.PathLike[str]) -> VerifyResult:

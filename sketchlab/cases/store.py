@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -447,36 +447,48 @@ class CaseStore:
             if case.info.number != number:
                 problems.append(f"the case index names this case {number!r} but its log "
                                 f"says {case.info.number!r}: the index was edited")
-            problems += self._check_sources(case, set(bad))
+            problems += check_sources(entries, self._safe_pixels, set(bad))
         return VerifyResult(number, len(entries), entries[-1].hash if entries else "",
                             len(shas), tuple(problems))
-
-    def _check_sources(self, case: CaseFile, damaged: set[str]) -> list[str]:
-        """Pixels recomputed from the artefacts: each version's recorded digest, and each
-        inversion's source against the version the log ties it to."""
-        problems = []
-        for v in case.sketches:
-            if v.pixels_sha256 and v.image_sha256 not in damaged and \
-                    self._safe_pixels(v.image_sha256) != v.pixels_sha256:
-                problems.append(f"sketch version {v.version}: its image's pixels do not "
-                                "match the digest recorded with it")
-        for inv in case.inversions:
-            if inv.source_sha256 is None or inv.sketch_version is None:
-                continue
-            v = case.sketch(inv.sketch_version)
-            if {inv.source_sha256, v.image_sha256} & damaged:
-                continue  # already reported as a modified artefact
-            if self._safe_pixels(inv.source_sha256) != self._safe_pixels(v.image_sha256):
-                problems.append(f"inversion {inv.number} is recorded as of sketch version "
-                                f"{v.version}, but the image it consumed is a different "
-                                "picture")
-        return problems
 
     def _safe_pixels(self, sha: str) -> str | None:
         try:
             return self.pixels(sha)
         except (FileNotFoundError, ValueError):
             return None
+
+
+def check_sources(entries: Sequence[AuditEntry], pixels_of: Callable[[str], str | None],
+                  damaged: set[str]) -> list[str]:
+    """Pixels recomputed from the artefacts (`pixels_of(sha)`, None when unreadable): each
+    version's recorded digest, and each inversion's tie to a sketch version (or to none)
+    against the versions saved before it, so neither a false tie nor a hidden one passes,
+    even in a log re-sealed with valid hashes. `damaged` artefacts are skipped (they are
+    reported as changed already)."""
+    problems: list[str] = []
+    saved: list[tuple[int, str | None]] = []  # (version, pixels of its image)
+    for e in entries:
+        d, art = e.details, {a.role: a.sha256 for a in e.artefacts}
+        if e.action == P.SKETCH_ADD and "sketch" in art:
+            pixels = None if art["sketch"] in damaged else pixels_of(art["sketch"])
+            saved.append((d.get("version"), pixels))
+            if d.get("pixels_sha256") and pixels and pixels != d["pixels_sha256"]:
+                problems.append(f"sketch version {d.get('version')}: its image's pixels "
+                                "do not match the digest recorded with it")
+        if e.action != P.INVERSION_ADD or "source" not in art or art["source"] in damaged:
+            continue  # older records keep no source; damage is reported already
+        pixels = pixels_of(art["source"])
+        equal = [v for v, px in saved if px is not None and px == pixels]
+        claimed = d.get("sketch_version")
+        if claimed is None and equal:
+            problems.append(f"inversion {d.get('number')} is recorded as of no saved "
+                            f"sketch, but the image it consumed is sketch version "
+                            f"{equal[-1]}")
+        elif claimed is not None and claimed not in equal:
+            problems.append(f"inversion {d.get('number')} is recorded as of sketch "
+                            f"version {claimed}, but the image it consumed is a "
+                            "different picture")
+    return problems
 
 
 def check_views(entries: Sequence[AuditEntry], view: dict[str, Any], what: str) -> list[str]:
@@ -489,4 +501,5 @@ def check_views(entries: Sequence[AuditEntry], view: dict[str, Any], what: str) 
     return [f"{what} disagrees with the audit log at {d}" for d in P.diff(expected, view)]
 
 
-__all__ = ["CaseError", "CaseStore", "CaseStoreError", "VerifyResult", "check_views"]
+__all__ = ["CaseError", "CaseStore", "CaseStoreError", "VerifyResult", "check_sources",
+           "check_views"]

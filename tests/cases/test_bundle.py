@@ -266,3 +266,51 @@ def test_random_corruption_is_refused_never_crashes(bundle, tmp_path, member):
         except BundleError:
             continue
         assert not result.ok
+
+
+def _resealed(src: Path, dst: Path, edit_entries) -> Path:
+    """The thorough forgery: edit the log, re-seal every hash, rewrite case.json from the
+    edited log and the manifest to match. Only the pictures can give it away."""
+    from sketchlab.cases.audit import GENESIS, AuditEntry
+    from sketchlab.cases.projection import replay
+
+    def edit(members):
+        d = dict(members)
+        entries = [AuditEntry.from_dict(json.loads(x)) for x in d["audit.jsonl"].splitlines()]
+        edit_entries(entries)
+        prev, sealed = GENESIS, []
+        for e in entries:
+            e = AuditEntry(**{**e.__dict__, "prev_hash": prev}).sealed()
+            sealed.append(e)
+            prev = e.hash
+        d["audit.jsonl"] = "".join(e.to_json() + "\n" for e in sealed).encode()
+        d["case.json"] = json.dumps(replay(sealed).to_dict()).encode()
+        m = json.loads(d["manifest.json"])
+        m["audit"]["head"] = prev
+        m["files"] = [{"path": n, "sha256": B.sha256_bytes(x), "size": len(x)}
+                      for n, x in d.items() if n != "manifest.json"]
+        d["manifest.json"] = json.dumps(m).encode()
+        return list(d.items())
+    return rewrite_zip(src, dst, edit)
+
+
+def test_resealed_misattribution_in_a_bundle_is_detected(bundle, tmp_path):
+    def claim_version_1(entries):
+        next(e for e in entries if e.action == "inversion.add").details["sketch_version"] = 1
+
+    forged = _resealed(bundle, tmp_path / "forged.zip", claim_version_1)
+    assert list(verify_bundle(forged).problems) == [
+        "inversion 1 is recorded as of sketch version 1, but the image it consumed is a "
+        "different picture"]
+    with CaseStore(tmp_path / "s") as s, pytest.raises(BundleError, match="different picture"):
+        import_bundle(s, forged)
+
+
+def test_resealed_hidden_tie_in_a_bundle_is_detected(bundle, tmp_path):
+    def claim_unsaved(entries):
+        next(e for e in entries if e.action == "inversion.add").details["sketch_version"] = None
+
+    forged = _resealed(bundle, tmp_path / "forged.zip", claim_unsaved)
+    assert list(verify_bundle(forged).problems) == [
+        "inversion 1 is recorded as of no saved sketch, but the image it consumed is sketch "
+        "version 2"]

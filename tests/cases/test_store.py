@@ -140,6 +140,16 @@ def test_resealed_misattribution_is_still_detected(store, worked_case):
                         "consumed is a different picture"]
 
 
+def test_resealed_hidden_tie_is_still_detected(store, worked_case):
+    def claim_unsaved(entries):
+        next(e for e in entries if e.action == "inversion.add").details["sketch_version"] = None
+
+    _reseal(store, claim_unsaved)
+    assert list(store.verify(worked_case).problems) == [
+        "inversion 1 is recorded as of no saved sketch, but the image it consumed is sketch "
+        "version 2"]
+
+
 def test_resealed_pixel_digest_is_still_detected(store, worked_case):
     def forge(entries):
         entries[1].details["pixels_sha256"] = "f" * 64
