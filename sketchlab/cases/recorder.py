@@ -78,6 +78,7 @@ class CaseRecorder:
         # id(result) -> (result, inversion number); the result is kept so its id stays unique
         self._recorded: dict[int, tuple[Any, int]] = {}
         self._sha_cache: dict[str, str] = {}
+        self._png: tuple[str, bytes] = ("", b"")  # rgb_sha256 -> PNG of the last source
         if case is not None:
             self.open(case)
 
@@ -134,12 +135,22 @@ class CaseRecorder:
         settings = {"colour": bool(getattr(result, "colour", False)), "source": "canvas",
                     "resolution": list(result.photo.shape[:2])}
         number = self.store.add_inversion(
-            self.case, result.photo, source=consumed(result), input_image=result.sketch,
+            self.case, result.photo, source=self._source_png(consumed(result)),
+            input_image=result.sketch,
             model_name=str(result.model), model_sha256=self._sha(str(result.model)),
             device=str(result.device_label), ms=float(result.ms), settings=settings,
             variant=getattr(result, "variant", None))
         self._recorded[id(result)] = (result, number)
         return number
+
+    def _source_png(self, rgb: Any) -> bytes:
+        """PNG bytes of a consumed image, encoded once for the N variants of one canvas."""
+        from sketchlab.cases.store import png_bytes
+
+        key = rgb_sha256(rgb)
+        if self._png[0] != key:
+            self._png = (key, png_bytes(rgb))
+        return self._png[1]
 
     def record_search(self, queries: Sequence[Any], candidates: Sequence[Any],
                       gallery: GalleryIdentity, threshold: float | None, k: int | None,

@@ -29,11 +29,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sketchlab import paths
 from sketchlab.cases import projection as P
-from sketchlab.cases.artefacts import ArtefactStore, pixels_sha256, sniff_media_type
+from sketchlab.cases.artefacts import (
+    ArtefactStore,
+    pixels_sha256,
+    rgb_sha256,
+    sniff_media_type,
+)
 from sketchlab.cases.audit import Artefact, AuditEntry, seal_next, verify_chain
 from sketchlab.cases.db import CaseStoreError, make_engine, session_scope
 from sketchlab.cases.models import AuditRow, CaseRow
 from sketchlab.cases.records import CaseFile, CaseInfo, GalleryIdentity
+from sketchlab.core.hashing import sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +127,7 @@ class CaseStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.artefacts = ArtefactStore(self.root / "objects")
         self._pixels: dict[str, str] = {}  # artefact SHA-256 -> pixels_sha256 (immutable)
+        self._sizes: dict[str, tuple[int, int]] = {}  # artefact SHA-256 -> (height, width)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -243,14 +250,15 @@ class CaseStore:
         from sketchlab.core.imageio import ImageLoadError, load_image
 
         data = _image_bytes(image)
-        try:
-            h, w = load_image(data).shape[:2]
-            pixels = pixels_sha256(data)
-        except ImageLoadError as exc:
-            raise CaseError(f"{role} image rejected: {exc}") from exc
+        sha = sha256_bytes(data)
+        if sha not in self._sizes:  # decoded once per image (N variants share a canvas)
+            try:
+                rgb = load_image(data)
+            except ImageLoadError as exc:
+                raise CaseError(f"{role} image rejected: {exc}") from exc
+            self._pixels[sha], self._sizes[sha] = rgb_sha256(rgb), rgb.shape[:2]
         art = self._store_artefact(role, data)
-        self._pixels[art.sha256] = pixels
-        return art, pixels, (h, w)
+        return art, self._pixels[sha], self._sizes[sha]
 
     def create_case(self, number: str | None = None, title: str = "", artist: str = "",
                     investigator: str = "", witness_description: str = "") -> CaseInfo:
