@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder enrolled as the gallery")
     ap.add_argument("--model", default="sketchlab-default")
     ap.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots" / "main.png")
+    ap.add_argument("--panel-out", type=Path, default=None,
+                    help="also save the match panel alone (variants, stability, rates)")
     ap.add_argument("--size", default="1600x1000")
     ap.add_argument("--home", type=Path, help="SKETCHLAB_HOME to use (default: a temp dir)")
     args = ap.parse_args(argv)
@@ -100,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not shot.save(str(args.out)):
         raise SystemExit(f"could not write {args.out}")
+    if args.panel_out is not None:
+        panel = w.match_panel
+        pos = panel.mapToGlobal(panel.rect().topLeft())
+        part = w.screen().grabWindow(0, pos.x(), pos.y(), panel.width(), panel.height())
+        if not part.save(str(args.panel_out)):
+            raise SystemExit(f"could not write {args.panel_out}")
+        within = sum(c.within_threshold for c in outcome.candidates)
+        print(f"wrote {args.panel_out}; {within} of {len(outcome.candidates)} within the "
+              f"threshold {outcome.threshold:.3f}; stability "
+              f"{[c.stability for c in outcome.candidates]}")
     print(f"wrote {args.out} ({shot.width()}x{shot.height()}) on {app.platformName()}; "
           f"photo by {w.photo_pane.status.name} on {w.photo_pane.status.device_label}")
     w.close()

@@ -47,6 +47,27 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def calibrated_tiny_model(tiny_model: Path, tmp_path: Path):
+    """(path, calibrations): the tiny model with a synthetic sketch-query calibration
+    (genuine ~ N(0.3, 0.05), impostor ~ N(0.5, 0.05)) stored in its metadata."""
+    import shutil
+
+    from sketchlab.core.calibration import ScoreCalibration
+    from sketchlab.core.checkpoint import read_metadata
+    from sketchlab.core.model_catalog import write_calibration
+
+    model = tmp_path / "calibrated.safetensors"
+    shutil.copy(tiny_model, model)
+    rng = np.random.default_rng(0)
+    kinds = {k: ScoreCalibration.fit(k, rng.normal(0.3, 0.05, 500),
+                                     rng.normal(0.5, 0.05, 50_000), "test pairs")
+             for k in ("single", "variants", "raw")}
+    write_calibration(model, kinds, {"raw_weight": 0.2, "variants": 8,
+                                     "model_sha256": read_metadata(model)["sha256"]})
+    return model, kinds
+
+
+@pytest.fixture
 def face_sketch() -> np.ndarray:
     """A synthetic line drawing of a face on off-white paper (no dataset needed)."""
     import cv2

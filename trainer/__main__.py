@@ -40,6 +40,12 @@ def _export(args: argparse.Namespace) -> int:
     return export_main(args)
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from trainer.calibrate import main as calibrate_main
+
+    return calibrate_main(args)
+
+
 def _bench_step(args: argparse.Namespace) -> int:
     from trainer.step_bench import main as bench_main
 
@@ -87,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--notes", default="", help="markdown file with extra notes for the card")
     x.add_argument("--models-dir", default=None, help="default: the repo's models/")
     x.set_defaults(func=_export)
+
+    c = sub.add_parser("calibrate", help="score calibration for sketch queries, and the "
+                       "one-photo / variants / raw-fusion comparison")
+    c.add_argument("--model", default=None, help="model name or .safetensors file")
+    c.add_argument("--write", action="store_true",
+                   help="store the calibration in the model file")
+    c.add_argument("--test", action="store_true",
+                   help="report ranks and error rates on CUFS/FS2K test vs test photos + LFW")
+    c.add_argument("--lfw-queries", type=int, default=300,
+                   help="synthetic sketches of LFW train identities (default 300)")
+    c.add_argument("--max-per-set", type=int, default=0,
+                   help="search with a seeded sample of at most this many sketches per set "
+                        "(0 = all; every photo stays in the gallery)")
+    c.add_argument("--workers", type=int, default=2)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_calibrate)
 
     b = sub.add_parser("bench-step", help="time training steps: fp32, channels-last, bf16")
     b.add_argument("--config", required=True)

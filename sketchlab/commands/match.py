@@ -1,6 +1,8 @@
 """`sketchlab match SKETCH`: invert a sketch and rank the gallery against it.
 
-Candidates are investigative leads, not identifications.
+Candidates are investigative leads, not identifications. Each comes with how many
+non-mates come as close (the model's calibration for sketch queries) and, when the sketch
+was searched as several variants, in how many of them it reached the top k.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sketch", type=Path, metavar="SKETCH")
     add_db_argument(p)
     p.add_argument("--top", type=int, default=10, metavar="K", help="candidates (default 10)")
+    p.add_argument("--fmr", type=float, default=None, metavar="RATE",
+                   help="mark candidates closer than this share of non-mates (default 0.01, "
+                        "from the model's calibration)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="distance counted as a likely match (default 0.6, dlib's)")
+                   help="mark candidates within this distance instead (overrides --fmr)")
+    p.add_argument("--variants", type=int, default=None, metavar="N",
+                   help="search with N plausible variants of the sketch (default: the "
+                        "model's calibrated setting; 1 = the sketch as drawn only)")
     p.add_argument("--raw", action="store_true",
                    help="query with the sketch itself, not the inverted photo (for comparison)")
     p.add_argument("--all-photos", action="store_true",
@@ -36,27 +44,34 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sketchlab.cli import UserError
     from sketchlab.commands.gallery import _open
+    from sketchlab.core.calibration import DEFAULT_FMR, fmr_phrase
     from sketchlab.core.imageio import save_image
-    from sketchlab.core.matching import DEFAULT_THRESHOLD
+    from sketchlab.core.model_catalog import read_calibration, resolve_model
+    from sketchlab.core.variants import DEFAULT_VARIANTS
     from sketchlab.db.search import match_sketch
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
-    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    if args.fmr is not None and not 0 < args.fmr < 1:
+        raise UserError("--fmr is a share of non-mates between 0 and 1, e.g. 0.01")
+    if args.variants is not None and not 1 <= args.variants <= DEFAULT_VARIANTS:
+        raise UserError(f"--variants must be between 1 and {DEFAULT_VARIANTS}")
+    model_path = resolve_model(args.model)
+    calibration = read_calibration(model_path)  # --raw too: the raw kind is measured with it
     inverter = None
     if not args.raw:
         from sketchlab.core.inference import Inverter
-        from sketchlab.core.model_catalog import resolve_model
 
-        inverter = Inverter(resolve_model(args.model), device=args.device)
+        inverter = Inverter(model_path, device=args.device)
     g = _open(args)
     try:
         if g.stats().embeddings == 0:
             raise UserError("the gallery is empty; add photos with "
                             "`sketchlab gallery enroll PATH...`")
-        result = match_sketch(args.sketch, inverter, g, k=args.top, threshold=threshold,
-                              raw=args.raw, distinct_subjects=not args.all_photos,
-                              thumbnails=False)
+        result = match_sketch(args.sketch, inverter, g, k=args.top, threshold=args.threshold,
+                              raw=args.raw, fmr=args.fmr or DEFAULT_FMR,
+                              variants=args.variants, calibration=calibration,
+                              distinct_subjects=not args.all_photos, thumbnails=False)
     finally:
         g.close()
     if args.save_photo is not None and result.photo is not None:
@@ -65,12 +80,21 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([c.as_json() for c in result.candidates], indent=2))
         return 0
     what = "sketch itself (raw)" if args.raw else "inverted photo"
+    if len(result.variant_names) > 1:
+        what = f"{len(result.variant_names)} inverted variants"
+        if result.raw_weight:
+            what += f" + raw sketch ({result.raw_weight:g})"
     print(f"query: {args.sketch} -> {what}; {result.gallery_size} faces searched in "
-          f"{result.search_ms:.1f} ms; threshold {threshold:g}", file=sys.stderr)
-    print(f"{'rank':>4}  {'subject':28s} {'distance':>8} {'score':>6}  match  photo")
+          f"{result.search_ms:.1f} ms", file=sys.stderr)
+    print(result.rule.describe(), file=sys.stderr)
+    print(f"{'rank':>4}  {'subject':28s} {'distance':>8}  {'non-mates this close':>26}  "
+          f"{'stable':>6}  match  photo")
     for c in result.candidates:
         mark = "yes" if c.within_threshold else "-"
-        print(f"{c.rank:>4}  {c.subject_name[:28]:28s} {c.distance:8.4f} {c.score:6.3f}  "
-              f"{mark:5s}  {c.photo_sha256[:12]}  {c.source_path}")
+        rate = ("uncalibrated" if c.false_match_rate is None or result.rule.calibration is None
+                else fmr_phrase(c.false_match_rate, result.rule.calibration.min_fmr))
+        stable = "" if c.stability is None else f"{c.stability}/{c.n_variants}"
+        print(f"{c.rank:>4}  {c.subject_name[:28]:28s} {c.distance:8.4f}  {rate:>26}  "
+              f"{stable:>6}  {mark:5s}  {c.photo_sha256[:12]}  {c.source_path}")
     print("Candidates are investigative leads, not identifications.", file=sys.stderr)
     return 0

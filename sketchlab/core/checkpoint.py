@@ -128,3 +128,16 @@ def load_generator(path: str | os.PathLike[str], device: str | torch.device = "c
     generator.eval().to(device)
     log.info("loaded %s (%s, sha256 %s)", path.name, config, sha[:12])
     return LoadedModel(generator=generator, config=config, sha256=sha, path=path, metadata=meta)
+
+
+def update_metadata(path: str | os.PathLike[str], updates: dict[str, str]) -> None:
+    """Rewrite a model file's metadata (e.g. its score calibration), weights untouched;
+    refuses a file whose weights do not match their recorded hash."""
+    path = Path(path)
+    meta = read_metadata(path)
+    state = load_file(str(path), device="cpu")
+    if meta.get("sha256") and weights_sha256(state) != meta["sha256"]:
+        raise CheckpointError(f"{path.name}: weights do not match their recorded SHA-256")
+    meta.update(updates)
+    with atomic_write(path) as fh:
+        fh.write(safetensors_bytes(state, metadata=meta))

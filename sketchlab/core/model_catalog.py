@@ -13,9 +13,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sketchlab import paths
-from sketchlab.core.checkpoint import CheckpointError, read_metadata
+from sketchlab.core import calibration
+from sketchlab.core.checkpoint import CheckpointError, read_metadata, update_metadata
 from sketchlab.core.network import GeneratorConfig
 
 log = logging.getLogger(__name__)
@@ -85,3 +87,29 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
     names = ", ".join(m.name for m in list_models()) or "none"
     raise CheckpointError(f"no installed model named {wanted!r} (installed: {names}); "
                           f"models are looked for in {', '.join(map(str, search_dirs()))}")
+
+
+def read_calibration(path: str | os.PathLike[str]
+                     ) -> tuple[dict[str, calibration.ScoreCalibration], dict[str, Any]]:
+    """The model's score calibration by query kind, and its recorded fields (raw_weight,
+    variants, model_sha256); ({}, {"error": why}) when it has none or it does not fit."""
+    meta = read_metadata(Path(path))
+    text = meta.get(calibration.METADATA_KEY)
+    if not text:
+        return {}, {"error": "no score calibration in the model file"}
+    try:
+        kinds, extra = calibration.loads(text)
+    except calibration.CalibrationError as exc:
+        log.warning("%s: ignoring its score calibration: %s", Path(path).name, exc)
+        return {}, {"error": str(exc)}
+    if extra.get("model_sha256") != meta.get("sha256"):
+        log.warning("%s: its score calibration was made for other weights", Path(path).name)
+        return {}, {"error": "the score calibration was made for other weights"}
+    return kinds, extra
+
+
+def write_calibration(path: str | os.PathLike[str],
+                      kinds: dict[str, calibration.ScoreCalibration],
+                      extra: dict[str, Any]) -> None:
+    """Store a calibration in the model file it describes."""
+    update_metadata(path, {calibration.METADATA_KEY: calibration.dumps(kinds, extra)})

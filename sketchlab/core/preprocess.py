@@ -78,6 +78,13 @@ class Prepared:
     empty: bool = False
 
 
+def as_prepared(frame: np.ndarray, colour: bool) -> Prepared:
+    """A frame that is already canonical (the app's network input) as a Prepared."""
+    h, w = frame.shape[:2]
+    ident = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return Prepared(frame, AlignTransform(ident, (h, w), (h, w), "canvas"), colour=colour)
+
+
 def is_colour(rgb: np.ndarray, threshold: float = 12.0) -> bool:
     """True when the image carries real chroma (not grey content stored as RGB)."""
     small = _downscale(rgb, 256)[0].astype(np.int16)

@@ -4,6 +4,11 @@ and `python -m trainer evaluate`, so a figure the evaluation reports is what a u
 The sketch is aligned on its own (`prepare_sketch`: the app never has the true photo to
 align it with), inverted unless the query is the raw sketch, and embedded with dlib's
 descriptor at the canonical face box.
+
+With `variants=N` the aligned sketch is read N ways (`sketchlab.core.variants`), all N
+are inverted in one batch, and the searched descriptor is their mean, optionally pulled
+toward the raw sketch's own descriptor (`raw_weight`); each variant's descriptor is kept
+so the search can say how stable each candidate is.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from sketchlab.core.matching import embed_aligned
+from sketchlab.core.matching import canonical_face_box, embed_aligned, embed_batch
 from sketchlab.core.preprocess import Prepared, prepare_sketch
+from sketchlab.core.variants import sketch_variants, variant_names
 
 if TYPE_CHECKING:
     from sketchlab.core.imageio import ImageSource
@@ -27,8 +33,12 @@ if TYPE_CHECKING:
 class SketchQuery:
     prepared: Prepared  # the aligned sketch, canonical frame
     photo: np.ndarray | None  # the synthesized photo (None for a raw-sketch query)
-    embedding: np.ndarray
+    embedding: np.ndarray  # the descriptor searched with
     invert_ms: float
+    variant_names: tuple[str, ...] = ()
+    variant_photos: tuple[np.ndarray, ...] = ()  # variants[0] is `photo`
+    variant_embeddings: np.ndarray | None = None  # (N, 128)
+    raw_weight: float = 0.0  # share of the raw sketch's descriptor in `embedding`
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
@@ -37,10 +47,22 @@ def to_grey(rgb: np.ndarray) -> np.ndarray:
     return np.repeat(g[..., None], 3, axis=2)
 
 
+def fuse(variant_embeddings: np.ndarray, raw_embedding: np.ndarray | None = None,
+         raw_weight: float = 0.0) -> np.ndarray:
+    """The searched descriptor: the variants' mean, with `raw_weight` of the raw sketch's."""
+    e = np.asarray(variant_embeddings, np.float32).mean(axis=0)
+    if raw_weight > 0.0 and raw_embedding is not None:
+        e = (1.0 - raw_weight) * e + raw_weight * np.asarray(raw_embedding, np.float32)
+    return e.astype(np.float32)
+
+
 def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw: bool = False,
-                 grey: bool = False) -> SketchQuery:
+                 grey: bool = False, variants: int = 1, raw_weight: float = 0.0
+                 ) -> SketchQuery:
     """Align (unless already Prepared), invert (unless `raw`), embed. `grey` embeds the
-    luma of the searched image (evaluation's colour-blind variant)."""
+    luma of the searched image (evaluation's colour-blind variant). `variants` > 1 inverts
+    that many readings of the sketch in one batch and searches with their fused
+    descriptor."""
     if inverter is None and not raw:
         raise ValueError("an Inverter is needed unless raw=True")
     if isinstance(sketch, Prepared):
@@ -49,9 +71,23 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
         prepared = prepare_sketch(sketch, inverter.resolution)
     else:
         prepared = prepare_sketch(sketch)  # the canonical frame's default size
+    if raw:
+        emb = embed_aligned(to_grey(prepared.image) if grey else prepared.image)
+        return SketchQuery(prepared, None, emb, 0.0)
+    assert inverter is not None
     t0 = time.perf_counter()
-    photo = None if raw else inverter.invert(prepared.image)  # type: ignore[union-attr]
+    if variants <= 1:
+        photo = inverter.invert(prepared.image)
+        invert_ms = (time.perf_counter() - t0) * 1000
+        emb = embed_aligned(to_grey(photo) if grey else photo)
+        return SketchQuery(prepared, photo, emb, invert_ms)
+    photos = inverter.invert_batch(sketch_variants(prepared.image, variants))
     invert_ms = (time.perf_counter() - t0) * 1000
-    image = prepared.image if photo is None else photo
-    emb = embed_aligned(to_grey(image) if grey else image)
-    return SketchQuery(prepared, photo, emb, invert_ms)
+    searched = [to_grey(p) if grey else p for p in photos]
+    box = canonical_face_box(prepared.image.shape[:2])
+    embs = np.stack(embed_batch(searched, [box] * len(searched)))  # type: ignore[arg-type]
+    raw_emb = None
+    if raw_weight > 0.0:
+        raw_emb = embed_aligned(to_grey(prepared.image) if grey else prepared.image)
+    return SketchQuery(prepared, photos[0], fuse(embs, raw_emb, raw_weight), invert_ms,
+                       tuple(variant_names(variants)), tuple(photos), embs, raw_weight)

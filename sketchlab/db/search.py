@@ -1,9 +1,9 @@
 """Top-k search over the gallery, and the one-call `match_sketch` used by CLI and app.
 
     from sketchlab.db.search import match_sketch
-    result = match_sketch("sketch.png", inverter, gallery, k=10, threshold=0.6)
+    result = match_sketch("sketch.png", inverter, gallery, k=10)
     for c in result.candidates:          # Candidate: frozen dataclass, thread-safe
-        c.rank, c.subject_name, c.distance, c.score, c.within_threshold, c.thumbnail
+        c.rank, c.subject_name, c.distance, c.false_match_rate, c.stability, c.thumbnail
 
 Descriptors live in one C-contiguous float32 matrix with its squared row norms cached
 (EmbeddingIndex), so a query is one BLAS matrix-vector product plus an argpartition:
@@ -12,13 +12,17 @@ Matcher keeps that matrix for a Gallery and reloads it when the gallery's revisi
 counter moves (one tiny query per search), so a search during enrolment sees each
 committed batch and never a half-written one.
 
-Candidates are investigative leads, not identifications: `score` is a logistic map of
-the distance (0.5 at the threshold, slope fitted on LFW photo pairs by
-sketchlab.db.calibrate), not a probability of identity for a sketch.
+Candidates are investigative leads, not identifications. With a calibrated model each
+candidate carries its false-match rate (the share of non-mates that come as close, measured
+for this model and kind of query by `python -m trainer calibrate`), `score` is 1 minus
+it, and the threshold is set at a stated rate (`calibration.DEFAULT_FMR`). A sketch is
+searched as several plausible variants (`sketchlab.core.variants`) and each candidate's
+`stability` says in how many of the variant searches it reached the top k.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -27,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sketchlab.core.calibration import DEFAULT_FMR, ScoreRule, score_rule
 from sketchlab.core.matching import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     EMBEDDING_MODEL,
     rank,
-    similarity,
 )
 
 if TYPE_CHECKING:
@@ -83,12 +87,21 @@ class Candidate:
     score: float
     within_threshold: bool
     thumbnail: bytes | None = None
+    false_match_rate: float | None = None  # share of non-mates this close; None: uncalibrated
+    stability: int | None = None  # of `n_variants` variant searches, how many had it in top k
+    n_variants: int = 1
 
     def as_json(self) -> dict[str, Any]:
         """The `sketchlab match --json` record."""
-        return {"rank": self.rank, "subject": self.subject_name,
-                "photo_sha256": self.photo_sha256, "distance": round(self.distance, 4),
-                "score": round(self.score, 4)}
+        out: dict[str, Any] = {
+            "rank": self.rank, "subject": self.subject_name,
+            "photo_sha256": self.photo_sha256, "distance": round(self.distance, 4),
+            "score": round(self.score, 4), "within_threshold": self.within_threshold,
+            "false_match_rate": (None if self.false_match_rate is None
+                                 else float(f"{self.false_match_rate:.4g}"))}
+        if self.stability is not None:
+            out["stability"] = f"{self.stability}/{self.n_variants}"
+        return out
 
 
 class Matcher:
@@ -123,13 +136,40 @@ class Matcher:
             return True
 
     def search(self, embedding: np.ndarray, k: int = 10, *,
-               threshold: float = DEFAULT_THRESHOLD, distinct_subjects: bool = True,
-               thumbnails: bool = True) -> list[Candidate]:
-        """The k nearest photos (by default the best photo of each of k distinct subjects)."""
+               threshold: float = DEFAULT_THRESHOLD, rule: ScoreRule | None = None,
+               distinct_subjects: bool = True, thumbnails: bool = True) -> list[Candidate]:
+        """The k nearest photos (by default the best photo of each of k distinct subjects),
+        scored and marked by `rule` (default: `threshold`, uncalibrated)."""
+        rule = rule if rule is not None else ScoreRule(threshold)
+        chosen = self._nearest(embedding, k, distinct_subjects)
+        details = self.gallery.photo_details([p for p, _ in chosen], thumbnails=thumbnails)
+        out = []
+        for r, (pid, d) in enumerate(chosen, 1):
+            if pid not in details:  # removed in the meantime
+                continue
+            sid, name, sha, src, thumb = details[pid]
+            out.append(Candidate(r, sid, name, pid, sha, src, float(d), rule.score(d),
+                                 bool(d <= rule.threshold), thumb if thumbnails else None,
+                                 rule.fmr(d)))
+        return out
+
+    def top_keys(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
+                 ) -> set[int]:
+        """Subject ids (or photo ids) of the k nearest: what one variant search puts on top."""
+        chosen = self._nearest(embedding, k, distinct_subjects)
+        if not distinct_subjects:
+            return {p for p, _ in chosen}
+        details = self.gallery.photo_details([p for p, _ in chosen], thumbnails=False)
+        return {details[p][0] for p, _ in chosen if p in details}
+
+    def _nearest(self, embedding: np.ndarray, k: int, distinct_subjects: bool
+                 ) -> list[tuple[int, float]]:
+        """(photo id, distance) of the k nearest, one per subject when asked."""
         self.refresh()
         index = self._index  # a consistent snapshot even if another thread refreshes
         if k <= 0 or len(index) == 0:
             return []
+        chosen: list[tuple[int, float]] = []
         fetch = k
         while True:
             ids, dist = index.topk(embedding, fetch)
@@ -150,15 +190,7 @@ class Matcher:
             if len(chosen) == k or fetch >= len(index):
                 break
             fetch = min(len(index), fetch * 4)
-        thumbs = (self.gallery.photo_details([p for p, _ in chosen], thumbnails=True)
-                  if thumbnails else details)
-        scores = similarity(np.array([d for _, d in chosen]), threshold)
-        out = []
-        for r, ((pid, d), sc) in enumerate(zip(chosen, scores.tolist(), strict=True), 1):
-            sid, name, sha, src, thumb = thumbs.get(pid, details[pid])
-            out.append(Candidate(r, sid, name, pid, sha, src, float(d), float(sc),
-                                 bool(d <= threshold), thumb))
-        return out
+        return chosen
 
 
 @dataclass(frozen=True)
@@ -174,23 +206,52 @@ class MatchResult:
     invert_ms: float
     search_ms: float
     gallery_size: int
+    rule: ScoreRule = dataclasses.field(default_factory=lambda: ScoreRule(DEFAULT_THRESHOLD))
+    variant_names: tuple[str, ...] = ()  # the readings of the sketch searched together
+    variant_photos: tuple[np.ndarray, ...] = ()
+    raw_weight: float = 0.0
 
 
 def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
                  gallery: Gallery | Matcher, k: int = 10,
-                 threshold: float = DEFAULT_THRESHOLD, raw: bool = False, *,
+                 threshold: float | None = None, raw: bool = False, *,
+                 fmr: float | None = DEFAULT_FMR, variants: int | None = None,
+                 calibration: tuple[dict, dict] | None = None,
                  distinct_subjects: bool = True, thumbnails: bool = True) -> MatchResult:
-    """Align the sketch, invert it (unless `raw`), embed with the known canonical face box,
-    and rank the gallery. `inverter` may be None only for a raw query."""
+    """Align the sketch, invert it (unless `raw`) as `variants` plausible readings (default:
+    as many as the model's calibration was measured with, else one), embed with the known
+    canonical face box, rank the gallery, and score candidates by the model's calibration
+    for this kind of query. An explicit `threshold` (a distance) overrides the threshold
+    set at `fmr`. `calibration` is (kinds, fields) from `model_catalog.read_calibration`;
+    by default it is read from the inverter's model file. `inverter` may be None only for
+    a raw query."""
+    from sketchlab.core.model_catalog import read_calibration
     from sketchlab.core.query import sketch_query
     from sketchlab.db.gallery import Gallery
 
-    q = sketch_query(sketch, inverter, raw=raw)
+    if calibration is None:
+        calibration = read_calibration(inverter.model.path) if inverter else ({}, {})
+    kinds, fields = calibration
+    if raw:
+        n, w, kind = 1, 0.0, "raw"
+    else:
+        n = int(variants if variants is not None else fields.get("variants", 1))
+        w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
+        kind = "variants" if n > 1 else "single"
+    rule = score_rule(kinds, kind, fmr, threshold)
+    q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w)
     matcher = gallery.matcher() if isinstance(gallery, Gallery) else gallery
     matcher.refresh()  # (re)load the matrix outside the timed search
     t1 = time.perf_counter()
-    cands = matcher.search(q.embedding, k, threshold=threshold, distinct_subjects=distinct_subjects,
+    cands = matcher.search(q.embedding, k, rule=rule, distinct_subjects=distinct_subjects,
                            thumbnails=thumbnails)
+    if q.variant_embeddings is not None:
+        tops = [matcher.top_keys(e, k, distinct_subjects) for e in q.variant_embeddings]
+        n_var = len(tops)
+        cands = [dataclasses.replace(
+            c, stability=sum((c.subject_id if distinct_subjects else c.photo_id) in t
+                             for t in tops), n_variants=n_var) for c in cands]
     search_ms = (time.perf_counter() - t1) * 1000
     return MatchResult(cands, "raw" if raw else "inverted", q.prepared.image, q.photo,
-                       q.embedding, threshold, q.invert_ms, search_ms, len(matcher.index))
+                       q.embedding, rule.threshold, q.invert_ms, search_ms, len(matcher.index),
+                       rule, q.variant_names, q.variant_photos, q.raw_weight)

@@ -454,7 +454,7 @@ class MainWindow(QMainWindow):
         self.service.load_model(s.model, s.device)
 
     def _on_model_changed(self, status: ModelStatus | None) -> None:
-        self.match_panel.set_inversion_available(status is not None)
+        self.match_panel.set_model(status)
         if status is None:
             return  # the error handler shows why
         self.photo_pane.set_model_status(status)

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from sketchlab import paths
-from sketchlab.core.matching import DEFAULT_THRESHOLD
+from sketchlab.core.calibration import DEFAULT_FMR
 from sketchlab.core.model_catalog import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ class AppSettings:
     model: str = DEFAULT_MODEL
     device: str = "auto"
     style: str = "auto"
-    threshold: float = DEFAULT_THRESHOLD
+    match_fmr: float = DEFAULT_FMR  # candidates this rare among non-mates are marked
+    threshold: float = 0.0  # a fixed distance instead of match_fmr; 0 = use match_fmr
     top_k: int = 10
     gallery_url: str = ""  # empty: sketchlab.db's default ($SKETCHLAB_DB or the user data dir)
     autosave_seconds: int = 5
@@ -42,8 +43,11 @@ class AppSettings:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}, got {self.style!r}")
-        if not 0.0 < self.threshold < 2.0:
-            raise ValueError("threshold must be a face distance between 0 and 2")
+        if not 0.0 <= self.threshold < 2.0:
+            raise ValueError("threshold must be a face distance between 0 and 2 (0: use "
+                             "the false-match rate)")
+        if not 0.0 < self.match_fmr < 1.0:
+            raise ValueError("the false-match rate must be between 0 and 1")
         if not 1 <= self.top_k <= 100:
             raise ValueError("top_k must be between 1 and 100")
         if not 1 <= self.autosave_seconds <= 3600:
@@ -90,6 +94,9 @@ class SettingsStore(QObject):
                 log.warning("ignoring bad setting %s=%r", f.name, v)
                 v = default
             raw[f.name] = v
+        if not self._qs.contains("app/match_fmr") and raw.get("threshold") == 0.6:
+            # Files from before calibration stored dlib's 0.6 as a default, not a choice.
+            raw["threshold"] = 0.0
         try:
             return AppSettings(**raw)  # type: ignore[arg-type]
         except ValueError as exc:

@@ -221,6 +221,7 @@ class InversionResult:
     final: bool
     colour: bool
     canvas: np.ndarray | None = None  # the image this inversion consumed (the request's)
+    variant: dict | None = None  # for a search's variant: its name, index and change
 
 
 class InversionWorker(QObject):

@@ -1,6 +1,8 @@
 import json
 import shutil
 
+import pytest
+
 from sketchlab.cli import main
 
 
@@ -44,7 +46,9 @@ def test_match_cli(cufs_gallery, cufs_photos, shared_data, tiny_model, tmp_path,
                  "--model", str(tiny_model), "--save-photo", str(tmp_path / "q.png")]) == 0
     got = json.loads(capsys.readouterr().out)
     assert [c["rank"] for c in got] == [1, 2, 3]
-    assert set(got[0]) == {"rank", "subject", "photo_sha256", "distance", "score"}
+    assert set(got[0]) == {"rank", "subject", "photo_sha256", "distance", "score",
+                           "within_threshold", "false_match_rate"}
+    assert got[0]["false_match_rate"] is None  # the tiny model has no calibration
     assert got[0]["distance"] <= got[1]["distance"] <= got[2]["distance"]
     assert (tmp_path / "q.png").is_file()
     assert main(["match", str(sketch), "--db", db, "--raw", "--top", "2",
@@ -61,3 +65,39 @@ def test_match_empty_gallery_is_a_clear_error(tmp_path, face_sketch, capsys):
     Image.fromarray(face_sketch).save(src)
     assert main(["match", str(src), "--raw", "--db", str(tmp_path / "empty.sqlite")]) == 2
     assert "the gallery is empty" in capsys.readouterr().err
+
+
+def test_match_cli_with_calibration_and_variants(cufs_gallery, cufs_photos, shared_data,
+                                                 calibrated_tiny_model, capsys):
+    model, kinds = calibrated_tiny_model
+    sketch = shared_data / "cufs_cuhk" / "test" / "sketches" / f"{cufs_photos[0].stem}-sz1.jpg"
+    assert main(["match", str(sketch), "--db", cufs_gallery.url, "--top", "5", "--json",
+                 "--model", str(model)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    thr = kinds["variants"].threshold_at(0.01)
+    for c in got:
+        assert c["false_match_rate"] == pytest.approx(float(kinds["variants"].fmr(
+            c["distance"])), rel=1e-2, abs=1e-4)
+        assert c["within_threshold"] == (c["distance"] <= thr + 1e-4)
+        n, of = map(int, c["stability"].split("/"))
+        assert of == 8 and 0 <= n <= 8
+    assert main(["match", str(sketch), "--db", cufs_gallery.url, "--top", "3",
+                 "--model", str(model), "--fmr", "0.1", "--variants", "2"]) == 0
+    out = capsys.readouterr()
+    assert "2 inverted variants + raw sketch (0.2)" in out.err
+    assert "1 in 10 non-mates come this close" in out.err
+    assert "non-mates this close" in out.out
+    assert main(["match", str(sketch), "--db", cufs_gallery.url, "--model", str(model),
+                 "--variants", "99"]) == 2
+    assert main(["match", str(sketch), "--db", cufs_gallery.url, "--model", str(model),
+                 "--fmr", "2"]) == 2
+
+
+def test_calibration_for_other_weights_is_ignored(calibrated_tiny_model):
+    from sketchlab.core.model_catalog import read_calibration, write_calibration
+
+    model, kinds = calibrated_tiny_model
+    assert set(read_calibration(model)[0]) == {"single", "variants", "raw"}
+    write_calibration(model, kinds, {"model_sha256": "0" * 64})
+    got, info = read_calibration(model)
+    assert got == {} and "other weights" in info["error"]

@@ -66,6 +66,36 @@ def test_match_panel_lists_candidates(qtbot, tiny_model, gallery_url, tmp_path):
     dlgs[0].close()
 
 
+def test_match_panel_shows_variants_stability_and_rates(qtbot, calibrated_tiny_model,
+                                                        gallery_url, tmp_path):
+    """A calibrated model: the search inverts 8 variants, shows them, and says for each
+    candidate how many variant searches kept it and how many non-mates come as close."""
+    model, kinds = calibrated_tiny_model
+    w = open_searchable_window(qtbot, model, gallery_url, tmp_path / "autosave",
+                               wait_ms=WAIT_MS)
+    from PySide6.QtCore import QPointF
+
+    c = w.canvas
+    pts = [c._transform().map(QPointF(x, 300)) for x in range(120, 400, 8)]
+    tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
+    done = []
+    w.match_done.connect(done.append)
+    w.act_search.trigger()
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    outcome, panel = done[0], w.match_panel
+    assert len(outcome.variant_photos) == 8 and outcome.variant_names[0] == "as drawn"
+    assert panel.variant_box.isVisible() and panel.variants.count() == 9  # 8 + stretch
+    assert outcome.rule.threshold == pytest.approx(kinds["variants"].threshold_at(0.01))
+    table = panel.table
+    for r in range(table.rowCount()):
+        assert table.item(r, 6).text().endswith("/8")
+        assert "non-mates" in table.item(r, 4).text()
+    assert "1 in 100 non-mates come this close" in panel.rule_label.text()
+    # Changing the rate in Settings re-marks the same candidates.
+    w.store.update(w.store.value.replace(match_fmr=0.1))
+    assert "1 in 10 non-mates" in panel.rule_label.text()
+
+
 def test_gallery_manager_lists_enrols_and_removes(qtbot, gallery_url, cufs_photos, tmp_path,
                                                    shared_data):
     handle = GalleryHandle(gallery_url)

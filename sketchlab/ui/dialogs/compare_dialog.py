@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sketchlab.core.calibration import ScoreRule
 from sketchlab.core.imageio import ImageLoadError, load_image
 from sketchlab.ui.widgets.image_view import ImageView
 from sketchlab.ui.widgets.match_panel import DISCLAIMER
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class CompareDialog(QDialog):
-    def __init__(self, query: InversionResult, candidate, threshold: float,
+    def __init__(self, query: InversionResult, candidate, rule: ScoreRule,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         c = candidate
@@ -43,9 +44,13 @@ class CompareDialog(QDialog):
             grid.setColumnStretch(col, 1)
         self.views = views
         mark = "within" if c.within_threshold else "above"
+        stable = ("" if c.stability is None else
+                  f" · in the top list of {c.stability} of {c.n_variants} sketch variants")
         facts = QLabel(
             f"<b>{html.escape(c.subject_name)}</b> · rank {c.rank} · distance "
-            f"{c.distance:.3f} ({mark} the threshold {threshold:.2f}) · score {c.score:.2f}"
+            f"{c.distance:.3f} ({mark} the threshold {rule.threshold:.3f}) · "
+            f"{html.escape(rule.phrase(c.distance))}{stable}"
+            f"<br>{html.escape(rule.describe())}"
             f"<br>Photo: {html.escape(c.source_path)}<br>SHA-256 {c.photo_sha256[:16]}…")
         facts.setWordWrap(True)
         warn = QLabel(DISCLAIMER)

@@ -1,4 +1,6 @@
-"""Settings: model, device, style, threshold, gallery location, autosave; applied on OK/Apply."""
+"""Settings: model, device, style, match threshold, gallery location, autosave; applied on
+OK/Apply. The match threshold is chosen as a false-match rate ("1 in 100 non-mates"), which
+the model's calibration turns into a distance; a fixed distance stays available."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from sketchlab.db.engine import default_url
 from sketchlab.ui.settings import DEVICES, STYLES, AppSettings, SettingsStore
 
 SQLITE = "sqlite:///"
+FMR_CHOICES = (0.1, 0.01, 0.001, 0.0001)
 
 
 class SettingsDialog(QDialog):
@@ -53,13 +56,28 @@ class SettingsDialog(QDialog):
         for st in STYLES:
             self.style.addItem(st.capitalize(), st)
         self.style.setCurrentIndex(self.style.findData(s.style))
+        self.fmr = QComboBox()
+        for rate in FMR_CHOICES:
+            self.fmr.addItem(f"1 in {round(1 / rate):,} non-mates (false-match rate "
+                             f"{rate:.2%})", rate)
+        self.fmr.addItem("A fixed distance…", 0.0)
+        fixed = s.threshold > 0 or self.fmr.findData(s.match_fmr) < 0
+        self.fmr.setCurrentIndex(self.fmr.count() - 1 if fixed
+                                 else self.fmr.findData(s.match_fmr))
+        self.fmr.setToolTip("Mark candidates that come as close as only this share of people "
+                            "who are NOT the person would (measured for the model on sketch "
+                            "queries; see the model card)")
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.2, 1.2)
         self.threshold.setSingleStep(0.01)
         self.threshold.setDecimals(2)
-        self.threshold.setValue(s.threshold)
-        self.threshold.setToolTip("Face distance at or below which a candidate is marked as "
-                                  "within threshold (0.6 is dlib's same-person threshold)")
+        self.threshold.setValue(s.threshold or 0.6)
+        self.threshold.setToolTip("Face distance at or below which a candidate is marked "
+                                  "(0.6 is dlib's photo-to-photo threshold; sketch queries sit "
+                                  "closer to everybody)")
+        self.threshold.setEnabled(fixed)
+        self.fmr.currentIndexChanged.connect(
+            lambda _i: self.threshold.setEnabled(self.fmr.currentData() == 0.0))
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 100)
         self.top_k.setValue(s.top_k)
@@ -84,7 +102,8 @@ class SettingsDialog(QDialog):
         form.addRow("Model", self.model)
         form.addRow("Device", self.device)
         form.addRow("Sketch style", self.style)
-        form.addRow("Match threshold", self.threshold)
+        form.addRow("Mark candidates closer than", self.fmr)
+        form.addRow("Fixed distance", self.threshold)
         form.addRow("Candidates shown", self.top_k)
         form.addRow("Gallery database", gal)
         form.addRow("Autosave every", self.autosave)
@@ -122,7 +141,9 @@ class SettingsDialog(QDialog):
             url = ""
         return self.store.value.replace(
             model=self.model.currentData(), device=self.device.currentData(),
-            style=self.style.currentData(), threshold=round(self.threshold.value(), 3),
+            style=self.style.currentData(),
+            match_fmr=self.fmr.currentData() or self.store.value.match_fmr,
+            threshold=0.0 if self.fmr.currentData() else round(self.threshold.value(), 3),
             top_k=self.top_k.value(), gallery_url=url, autosave_seconds=self.autosave.value(),
             live_preview=self.live.isChecked(), search_again=self.research.isChecked())
 

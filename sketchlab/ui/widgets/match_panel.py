@@ -1,8 +1,10 @@
-"""Gallery search: rank enrolled faces against the synthesized photo, off the UI thread.
+"""Gallery search: rank enrolled faces against the sketch on screen, off the UI thread.
 
-The query is the photo on screen (the one the user judges), embedded with the canonical
-face box (sketchlab.core.matching.embed_aligned) and ranked by the gallery's Matcher. If
-the canvas changed since that photo, the search waits for the fresh photo first.
+The search runs the same pipeline as `sketchlab match` (`db.search.match_sketch`) on the
+sketch the on-screen photo was made from: its plausible variants are inverted together,
+shown in a strip, and each candidate gets a stability figure and the false-match rate of
+its distance from the model's calibration. If the canvas changed since that photo, the
+search waits for the fresh one first.
 
 Results say what they belong to: once the canvas shows another picture than the one
 searched (a stroke, undo, import, clear), the list is marked out of date, or searched
@@ -13,10 +15,12 @@ makes it current again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -33,10 +37,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sketchlab.core.matching import similarity
+from sketchlab.core.calibration import ScoreRule, fmr_phrase, score_rule
+from sketchlab.core.variants import VARIANT_KINDS
 from sketchlab.ui.gallery_handle import GalleryHandle
+from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.settings import AppSettings, SettingsStore
-from sketchlab.ui.workers import InversionResult, Worker, start_worker
+from sketchlab.ui.workers import InversionResult, ModelStatus, Worker, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -50,28 +56,58 @@ class MatchOutcome:
     """One finished search, with what it searched with (for display and case records)."""
 
     candidates: list  # list[sketchlab.db.search.Candidate]
-    query: InversionResult
+    query: InversionResult  # the on-screen inversion whose sketch was searched
     embedding: np.ndarray
     k: int
     threshold: float
-    search_ms: float  # embedding + ranking
+    search_ms: float  # inversion of the variants + embedding + ranking
     gallery_size: int
     gallery_url: str
+    rule: ScoreRule = dataclasses.field(default_factory=lambda: ScoreRule(0.6))
+    variant_names: tuple[str, ...] = ()
+    variant_photos: tuple[np.ndarray, ...] = ()
+    model_calibration: tuple[dict, dict] = ({}, {})
+    queries: tuple[InversionResult, ...] = ()  # every photo searched (one per variant)
+
+    @property
+    def calibration(self) -> str:
+        """What the threshold means, in words (recorded with the match run)."""
+        return self.rule.describe()
 
 
-def run_search(handle: GalleryHandle, query: InversionResult, k: int, threshold: float
-               ) -> MatchOutcome:
-    """Worker job: embed the synthesized photo and rank the gallery."""
-    from sketchlab.core.matching import embed_aligned
+@functools.lru_cache(maxsize=1)
+def _search_inverter(model_path: str, device: str) -> Any:
+    """The search thread's own Inverter (the live one belongs to the inversion thread)."""
+    from sketchlab.core.inference import Inverter
+
+    return Inverter(model_path, device=device, warmup=False)
+
+
+def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: AppSettings,
+               model_path: str) -> MatchOutcome:
+    """Worker job: `match_sketch` on the sketch behind the on-screen photo."""
+    from sketchlab.core.model_catalog import read_calibration
+    from sketchlab.core.preprocess import as_prepared
+    from sketchlab.db.search import match_sketch
 
     gallery = handle.get()
     t0 = time.perf_counter()
-    emb = embed_aligned(query.photo)
-    matcher = gallery.matcher()
-    cands = matcher.search(emb, k, threshold=threshold)
+    inverter = _search_inverter(model_path, settings.device)
+    calibration = read_calibration(model_path)
+    res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery, k,
+                       threshold=settings.threshold or None, fmr=settings.match_fmr,
+                       calibration=calibration)
     ms = (time.perf_counter() - t0) * 1000.0
-    return MatchOutcome(cands, query, emb, k, threshold, ms, len(matcher.index),
-                        handle.display_url())
+    per_variant = (res.invert_ms / max(1, len(res.variant_photos)))
+    queries = tuple(
+        dataclasses.replace(query, sketch=sk, photo=ph, ms=per_variant,
+                            variant={"name": name, "index": i, "of": len(res.variant_names),
+                                     "change": VARIANT_KINDS.get(name, name)})
+        for i, (name, sk, ph) in enumerate(zip(res.variant_names, res.variant_sketches,
+                                               res.variant_photos, strict=True)))
+    return MatchOutcome(res.candidates, query, res.embedding, k, res.threshold, ms,
+                        res.gallery_size, handle.display_url(), res.rule, res.variant_names,
+                        res.variant_photos, calibration, queries or (query,))
 
 
 def same_picture(canvas: np.ndarray, query: InversionResult) -> bool:
@@ -95,7 +131,8 @@ class MatchPanel(QWidget):
     search_done = Signal(object)  # MatchOutcome
     candidate_activated = Signal(object)  # Candidate
 
-    COLUMNS = ("#", "Face", "Subject", "Distance", "Score", "Threshold")
+    COLUMNS = ("#", "Face", "Subject", "Distance", "Non-mates this close", "Threshold",
+               "Stable")
 
     def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,6 +144,7 @@ class MatchPanel(QWidget):
         self._worker: Worker | None = None
         self._again = False
         self._inversion_available = True
+        self._model: ModelStatus | None = None
         self.outcome: MatchOutcome | None = None
         self.stale = False  # the outcome is of another picture than the canvas shows
         self._searched_at = ""
@@ -133,6 +171,16 @@ class MatchPanel(QWidget):
         self.stale_label.setStyleSheet("QLabel#stale { background: #6b2d1e; color: #ffd9cc;"
                                        " padding: 6px; border-radius: 4px; }")
         self.stale_label.hide()
+        self.rule_label = QLabel()
+        self.rule_label.setWordWrap(True)
+        self.rule_label.setObjectName("rule")
+        self.rule_label.setStyleSheet("QLabel#rule { color: #b8b8b8; }")
+        # The variants searched together, each with its synthesized photo.
+        self.variants = QHBoxLayout()
+        self.variants.setSpacing(2)
+        self.variant_box = QWidget()
+        self.variant_box.setLayout(self.variants)
+        self.variant_box.setVisible(False)
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -151,8 +199,10 @@ class MatchPanel(QWidget):
         lay.addLayout(head)
         lay.addWidget(self.disclaimer)
         lay.addWidget(self.stale_label)
+        lay.addWidget(self.variant_box)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.status)
+        lay.addWidget(self.rule_label)
 
     # --- inputs from the main window ------------------------------------------------
     def set_inversion_available(self, available: bool) -> None:
@@ -161,6 +211,11 @@ class MatchPanel(QWidget):
         if not available:
             self.status.setText("Gallery search needs a sketch-inversion model "
                                 "(none is loaded).")
+
+    def set_model(self, status: ModelStatus | None) -> None:
+        """The loaded model: searches invert its variants with it and read its calibration."""
+        self._model = status
+        self.set_inversion_available(status is not None)
 
     def set_query(self, result: InversionResult) -> None:
         self._query = result
@@ -208,10 +263,14 @@ class MatchPanel(QWidget):
         if self._worker is not None:
             self._again = True  # search again with the newest photo when this one ends
             return
+        if self._model is None:
+            self.status.setText("Waiting for the sketch-inversion model to load…")
+            return
         s = self.store.value
         self.button.setEnabled(False)
         self.status.setText("Searching the gallery…")
-        self._worker = start_worker(run_search, self.gallery, q, s.top_k, s.threshold,
+        self._worker = start_worker(run_search, self.gallery, q, s.top_k, s,
+                                    str(self._model.path),
                                     connect={"returned": self._on_done,
                                              "errored": self._on_error,
                                              "finished": self._on_finished})
@@ -236,36 +295,72 @@ class MatchPanel(QWidget):
         self._show(outcome)
         self.search_done.emit(outcome)
 
+    def rule_for(self, outcome: MatchOutcome) -> ScoreRule:
+        """The outcome's scoring under the current settings (they may change afterwards)."""
+        s = self.store.value
+        kind = outcome.rule.calibration.query if outcome.rule.calibration else (
+            "variants" if len(outcome.variant_names) > 1 else "single")
+        return score_rule(outcome.model_calibration[0], kind, s.match_fmr,
+                          s.threshold or None)
+
     def _show(self, outcome: MatchOutcome) -> None:
-        thr = self.store.value.threshold
-        cands = [dataclasses.replace(c, within_threshold=bool(c.distance <= thr),
-                                     score=float(similarity(c.distance, thr)))
+        rule = self.rule_for(outcome)
+        cands = [dataclasses.replace(c, within_threshold=bool(c.distance <= rule.threshold),
+                                     score=rule.score(c.distance),
+                                     false_match_rate=rule.fmr(c.distance))
                  for c in outcome.candidates]
         self.candidates = cands
         self.table.setRowCount(len(cands))
+        self.table.scrollToTop()
         for row, c in enumerate(cands):
             mark = "✔ within" if c.within_threshold else "— above"
-            cells = [str(c.rank), "", c.subject_name, f"{c.distance:.3f}", f"{c.score:.2f}",
-                     mark]
+            rate = ("uncalibrated" if c.false_match_rate is None
+                    else fmr_phrase(c.false_match_rate, rule.calibration.min_fmr))
+            stable = "" if c.stability is None else f"{c.stability}/{c.n_variants}"
+            cells = [str(c.rank), "", c.subject_name, f"{c.distance:.3f}", rate, mark, stable]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if col in (0, 3, 4):
+                if col in (0, 3, 4, 6):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 if col == 5:
                     item.setForeground(QColor(90, 200, 120) if c.within_threshold
                                        else QColor(160, 160, 160))
-                item.setToolTip(f"{c.subject_name}\n{c.source_path}")
+                tip = f"{c.subject_name}\n{c.source_path}"
+                if c.stability is not None:
+                    tip += (f"\nIn the top {len(cands)} of {c.stability} of the "
+                            f"{c.n_variants} variant searches")
+                item.setToolTip(tip)
                 self.table.setItem(row, col, item)
             self.table.item(row, 1).setIcon(QIcon(thumbnail_pixmap(c.thumbnail)))
+        self._show_variants(outcome)
+        self.rule_label.setText(rule.describe())
         within = sum(c.within_threshold for c in cands)
         if outcome.gallery_size == 0:
             self.status.setText("The gallery is empty. Enrol photos with Gallery > Manage "
                                 "gallery.")
         else:
-            self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces, "
-                                f"{within} within the threshold {thr:.2f} · "
-                                f"{outcome.search_ms:.0f} ms")
+            how = (f"{len(outcome.variant_names)} variants of the sketch"
+                   if len(outcome.variant_names) > 1 else "the synthesized photo")
+            self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how}; "
+                                f"{within} within the threshold · {outcome.search_ms:.0f} ms")
+
+    def _show_variants(self, outcome: MatchOutcome) -> None:
+        while self.variants.count():
+            w = self.variants.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        if len(outcome.variant_photos) <= 1:
+            self.variant_box.setVisible(False)
+            return
+        for name, photo in zip(outcome.variant_names, outcome.variant_photos, strict=True):
+            label = QLabel()
+            label.setPixmap(QPixmap.fromImage(qimage_from_rgb(photo)).scaledToHeight(
+                64, Qt.TransformationMode.SmoothTransformation))
+            label.setToolTip(f"{name}: {VARIANT_KINDS.get(name, name)}")
+            self.variants.addWidget(label)
+        self.variants.addStretch(1)
+        self.variant_box.setVisible(True)
 
     def _on_clicked(self, row: int, _col: int) -> None:
         if self.outcome is None or not 0 <= row < len(self.candidates):
@@ -274,7 +369,7 @@ class MatchPanel(QWidget):
         self.candidate_activated.emit(c)
         from sketchlab.ui.dialogs.compare_dialog import CompareDialog
 
-        dlg = CompareDialog(self.outcome.query, c, self.store.value.threshold, self)
+        dlg = CompareDialog(self.outcome.query, c, self.rule_for(self.outcome), self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
 

@@ -1,0 +1,343 @@
+"""`python -m trainer calibrate`: what a distance means for a model's sketch queries, and
+which way of searching (one photo, variants, variants + raw sketch) finds people best.
+
+    python -m trainer calibrate --model sketchlab-default --write      # train pairs
+    python -m trainer calibrate --model sketchlab-default --test       # test report
+
+Calibration pairs are never test data: CUFS and FS2K train sketches against their photos,
+and synthetic sketches (trainer.data.styles) of LFW train identities with two or more
+photos, made from one photo and matched against the others, so their genuine pairs are
+two different pictures of one person, as in the field. The gallery is every train photo
+of those sets plus every LFW train photo (minus the ones the sketches were made from).
+Every query goes through the app's path (`sketchlab.core.query.sketch_query`, variants
+included), so the rates describe what `sketchlab match` shows.
+
+Caveat stated in the model card: the model trained on the CUFS/FS2K train sketches, so
+their genuine distances are optimistic; `--test` measures the resulting rates on held-out
+test sets against 13k faces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from sketchlab.core import calibration as cal
+from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.query import fuse
+from sketchlab.core.variants import DEFAULT_VARIANTS
+from trainer.data.manifest import read_manifest, resolve_manifest
+from trainer.evaluate import _SPAWN, embed_photo_files, embedding_cache, model_path
+
+log = logging.getLogger(__name__)
+
+RAW_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+SKETCH_SETS = ("cufs_cuhk", "fs2k")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One sketch to search with: a sketch file, or an LFW photo to draw one from."""
+
+    key: str  # "set/identity"
+    sketch: str | None
+    photo_for_synthetic: str | None = None
+    style: str = ""
+    seed: int = 0
+
+
+# --- queries on the app's path, in spawned workers ---------------------------------------
+_INV: Any = None
+
+
+def _init(model_file: str, threads: int) -> None:
+    global _INV
+    from sketchlab.core.inference import Inverter, configure_cpu_threads
+
+    configure_cpu_threads(threads)
+    _INV = Inverter(model_file, device="cpu", warmup=False)
+
+
+def _query_embeddings(q: Query) -> tuple[np.ndarray, np.ndarray]:
+    """(variant descriptors (V, 128), raw-sketch descriptor) of one query."""
+    from sketchlab.core.matching import embed_aligned
+    from sketchlab.core.query import sketch_query
+
+    if q.sketch is not None:
+        source: Any = q.sketch
+    else:
+        from sketchlab.core.preprocess import prepare_photo
+        from trainer.data.styles import synthesize
+
+        frame = prepare_photo(q.photo_for_synthetic, _INV.resolution).image
+        source = synthesize(frame, q.style, np.random.default_rng(q.seed))
+    sq = sketch_query(source, _INV, variants=DEFAULT_VARIANTS)
+    return sq.variant_embeddings, embed_aligned(sq.prepared.image)
+
+
+def query_embeddings(model_file: Path, queries: Sequence[Query], workers: int, cache: Path,
+                     chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(N, V, 128) variant descriptors and (N, 128) raw ones. Each chunk of queries is
+    cached in an .npz named by model and chunk, so an interrupted run (or `--test` after
+    `--write`) resumes where it stopped instead of inverting again."""
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for start in tqdm(range(0, len(queries), chunk), desc="query chunks"):
+            part = list(queries[start:start + chunk])
+            f = cache.with_name(f"{cache.stem}-{_tag(part)}.npz")
+            if f.is_file():
+                z = np.load(f)
+                parts.append((z["variants"], z["raw"]))
+                continue
+            if pool is None:
+                pool = ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init,
+                                           initargs=(str(model_file), 1))
+            rows = list(pool.map(_query_embeddings, part, chunksize=2))
+            var = np.stack([r[0] for r in rows]).astype(np.float32)
+            raw = np.stack([r[1] for r in rows]).astype(np.float32)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(f, variants=var, raw=raw)
+            parts.append((var, raw))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _tag(queries: Sequence[Query]) -> str:
+    from sketchlab.core.hashing import sha256_bytes
+
+    return sha256_bytes(json.dumps([q.__dict__ for q in queries]).encode())[:12]
+
+
+# --- the data ------------------------------------------------------------------------------
+def build_sets(split: str, lfw_queries: int, max_per_set: int = 0, seed: int = 0
+               ) -> tuple[list[Query], list[Path], list[str]]:
+    """(queries, gallery photo files, gallery identity keys) for one split. `max_per_set`
+    searches with a seeded sample of each sketch set's pairs; every photo of the split
+    stays in the gallery."""
+    queries: list[Query] = []
+    files: list[Path] = []
+    keys: list[str] = []
+    for name in SKETCH_SETS:
+        rows = [r for r in read_manifest(f"$DATA/{name}", split) if r.sketch is not None]
+        picked = set(range(len(rows)))
+        if max_per_set and len(rows) > max_per_set:
+            picked = set(random.Random(seed).sample(range(len(rows)), max_per_set))
+        for i, r in enumerate(rows):
+            if i in picked:
+                queries.append(Query(f"{name}/{r.identity}", str(r.sketch)))
+            files.append(r.photo)
+            keys.append(f"{name}/{r.identity}")
+    lfw = read_manifest(resolve_manifest("$DATA/lfw"), split if split == "train" else None)
+    by_id: dict[str, list[Path]] = {}
+    for r in lfw:
+        by_id.setdefault(r.identity, []).append(r.photo)
+    sources: set[Path] = set()
+    if split == "train" and lfw_queries:
+        rng = random.Random(seed)
+        multi = sorted(i for i, ps in by_id.items() if len(ps) >= 2)
+        for n, ident in enumerate(rng.sample(multi, min(lfw_queries, len(multi)))):
+            src = by_id[ident][0]
+            sources.add(src)
+            queries.append(Query(f"lfw/{ident}", None, str(src), ("pencil", "line")[n % 2],
+                                 seed + n))
+    for ident, photos in by_id.items():
+        for p in photos:
+            if p not in sources:
+                files.append(p)
+                keys.append(f"lfw/{ident}")
+    return queries, files, keys
+
+
+# --- modes, ranks and rates ----------------------------------------------------------------
+def sq_dist(q: np.ndarray, g: np.ndarray, g_sq: np.ndarray) -> np.ndarray:
+    """(Q, G) Euclidean distances."""
+    d = (q * q).sum(1)[:, None] + g_sq[None, :] - 2.0 * (q @ g.T)
+    return np.sqrt(np.maximum(d, 0.0))
+
+
+def mode_queries(var: np.ndarray, raw: np.ndarray, mode: str, w: float = 0.0) -> np.ndarray:
+    """(N, 128) descriptors searched with under a mode."""
+    if mode == "single":
+        return var[:, 0]
+    if mode == "raw":
+        return raw
+    return np.stack([fuse(v, r, w) for v, r in zip(var, raw, strict=True)])
+
+
+@dataclass
+class Scored:
+    """Per-query rank of the first mate, top-1 distance and mate, and all distances split
+    into genuine and impostor pairs."""
+
+    ranks: np.ndarray
+    top_d: np.ndarray
+    top_is_mate: np.ndarray
+    genuine: np.ndarray
+    impostor: np.ndarray
+
+
+def score(queries: np.ndarray, gallery: np.ndarray, q_keys: Sequence[str],
+          g_keys: Sequence[str], keep_impostors: bool = True) -> Scored:
+    g_sq = (gallery * gallery).sum(1)
+    g_arr = np.asarray(g_keys)
+    ranks, top_d, top_mate, gen, imp = [], [], [], [], []
+    for s in range(0, len(queries), 256):
+        d = sq_dist(queries[s:s + 256], gallery, g_sq)
+        for j, row in enumerate(d):
+            mate = g_arr == q_keys[s + j]
+            best_mate = row[mate].min()
+            ranks.append(int((row[~mate] < best_mate).sum()) + 1)
+            t = int(row.argmin())
+            top_d.append(float(row[t]))
+            top_mate.append(bool(mate[t]))
+            gen.append(row[mate])
+            if keep_impostors:
+                imp.append(row[~mate].astype(np.float32))
+    return Scored(np.asarray(ranks), np.asarray(top_d), np.asarray(top_mate),
+                  np.concatenate(gen), np.concatenate(imp) if imp else np.zeros(0))
+
+
+def rank_k(ranks: np.ndarray, k: int) -> float:
+    return float((ranks <= k).mean()) if len(ranks) else 0.0
+
+
+# --- the command ---------------------------------------------------------------------------
+def _gallery(files: list[Path], workers: int) -> np.ndarray:
+    cache = embedding_cache()
+    try:
+        return np.stack(embed_photo_files(files, cache, workers))
+    finally:
+        cache.close()
+
+
+def _study_cache(model_sha: str, split: str) -> Path:
+    return Path("runs") / "score-study" / f"{split}-{model_sha[:12]}.npz"
+
+
+def calibrate(model: str | None, lfw_queries: int = 300, workers: int = 2,
+              max_per_set: int = 0
+              ) -> tuple[dict[str, cal.ScoreCalibration], dict[str, Any], dict[str, Any]]:
+    """(calibrations by query kind, fields to store beside them, a report)."""
+    t0 = time.time()
+    loaded = load_generator(model_path(model))
+    queries, files, g_keys = build_sets("train", lfw_queries, max_per_set)
+    var, raw = query_embeddings(loaded.path, queries, workers,
+                                _study_cache(loaded.sha256, "train"))
+    gallery = _gallery(files, workers)
+    q_keys = [q.key for q in queries]
+    # The raw sketch's share of the fused descriptor: chosen on these train pairs.
+    table = {}
+    for w in RAW_WEIGHTS:
+        s = score(mode_queries(var, raw, "variants", w), gallery, q_keys, g_keys, False)
+        table[w] = (rank_k(s.ranks, 1), rank_k(s.ranks, 10))
+    best_w = max(RAW_WEIGHTS, key=lambda w: table[w][0] + table[w][1])
+    source = (f"{len(queries)} train sketches (CUFS {sum(k.startswith('cufs') for k in q_keys)}, "
+              f"FS2K {sum(k.startswith('fs2k') for k in q_keys)}, synthetic LFW "
+              f"{sum(k.startswith('lfw') for k in q_keys)}) x {len(files)} train photos")
+    kinds: dict[str, cal.ScoreCalibration] = {}
+    report: dict[str, Any] = {"raw_weight_sweep": {str(w): v for w, v in table.items()},
+                              "raw_weight": best_w}
+    for kind, q in (("single", mode_queries(var, raw, "single")),
+                    ("variants", mode_queries(var, raw, "variants", best_w)),
+                    ("raw", raw)):
+        s = score(q, gallery, q_keys, g_keys)
+        kinds[kind] = cal.ScoreCalibration.fit(kind, s.genuine, s.impostor, source)
+        thr = kinds[kind].threshold_at(cal.DEFAULT_FMR)
+        report[kind] = {"rank1": rank_k(s.ranks, 1), "rank10": rank_k(s.ranks, 10),
+                        "threshold_at_1pct": round(thr, 4),
+                        "fnmr_at_threshold": float(kinds[kind].fnmr(thr)),
+                        "genuine_pairs": len(s.genuine), "impostor_pairs": len(s.impostor)}
+    extra = {"raw_weight": best_w, "variants": DEFAULT_VARIANTS, "model_sha256": loaded.sha256,
+             "default_fmr": cal.DEFAULT_FMR}
+    report["seconds"] = round(time.time() - t0, 1)
+    return kinds, extra, report
+
+
+def test_report(model: str | None, workers: int = 2, max_per_set: int = 0
+                ) -> dict[str, Any]:
+    """Rank-1/10 per mode and per test set against the test photos plus all of LFW, and the
+    error rates at the model's default threshold (its stored calibration)."""
+    from sketchlab.core.model_catalog import read_calibration
+
+    loaded = load_generator(model_path(model))
+    kinds, extra = read_calibration(loaded.path)
+    if not kinds:
+        raise SystemExit("the model has no score calibration: run with --write first")
+    queries, files, g_keys = build_sets("test", 0, max_per_set)
+    var, raw = query_embeddings(loaded.path, queries, workers,
+                                _study_cache(loaded.sha256, "test"))
+    gallery = _gallery(files, workers)
+    q_keys = np.asarray([q.key for q in queries])
+    w = float(extra.get("raw_weight", 0.0))
+    modes = {"one photo": ("single", mode_queries(var, raw, "single")),
+             "variants": ("variants", mode_queries(var, raw, "variants", 0.0)),
+             f"variants + raw sketch ({w:g})": ("variants", mode_queries(var, raw, "variants", w)),
+             "raw sketch": ("raw", raw)}
+    out: dict[str, Any] = {"gallery_size": len(files), "raw_weight": w, "sets": {}}
+    for name in SKETCH_SETS:
+        sel = np.array([k.startswith(name + "/") for k in q_keys])
+        rows = {}
+        for label, (kind, q) in modes.items():
+            c = kinds[kind]
+            thr = c.threshold_at(cal.DEFAULT_FMR)
+            s = score(q[sel], gallery, list(q_keys[sel]), g_keys)
+            rows[label] = {
+                "rank1": rank_k(s.ranks, 1), "rank10": rank_k(s.ranks, 10),
+                "threshold": round(thr, 4),
+                "fmr_at_threshold": float((s.impostor <= thr).mean()),
+                "fnmr_at_threshold": float((s.genuine > thr).mean()),
+                "top_nonmate_within": float(((~s.top_is_mate) & (s.top_d <= thr)).mean()),
+                "n": int(sel.sum())}
+        out["sets"][name] = rows
+    return out
+
+
+def format_report(test: dict[str, Any]) -> str:
+    lines = [f"Gallery: {test['gallery_size']} photos (test photos + all LFW). Threshold at "
+             f"the model's calibrated {cal.DEFAULT_FMR:.0%} false-match rate.", "",
+             "| set | search | rank-1 | rank-10 | threshold | FMR | FNMR | top-1 non-mate "
+             "within |", "|" + "---|" * 8]
+    for name, rows in test["sets"].items():
+        for label, r in rows.items():
+            lines.append(f"| {name} (n={r['n']}) | {label} | {r['rank1']:.1%} | "
+                         f"{r['rank10']:.1%} | {r['threshold']:.3f} | "
+                         f"{r['fmr_at_threshold']:.2%} | {r['fnmr_at_threshold']:.1%} | "
+                         f"{r['top_nonmate_within']:.1%} |")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    from sketchlab.core.model_catalog import write_calibration
+
+    result: dict[str, Any] = {}
+    if args.write or not args.test:
+        kinds, extra, report = calibrate(args.model, args.lfw_queries, args.workers,
+                                          args.max_per_set)
+        result["train"] = report
+        if args.write:
+            write_calibration(model_path(args.model), kinds, extra)
+            result["written"] = str(model_path(args.model))
+    if args.test:
+        result["test"] = test_report(args.model, args.workers, args.max_per_set)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        if "train" in result:
+            print(json.dumps(result["train"], indent=2))
+        if "test" in result:
+            print(format_report(result["test"]))
+    return 0
