@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the exact training command, recorded in the card")
     x.add_argument("--notes", default="", help="markdown file with extra notes for the card")
     x.add_argument("--models-dir", default=None, help="default: the repo's models/")
+    x.add_argument("--no-calibrate", action="store_true",
+                   help="skip the score calibration for sketch queries (the app then shows "
+                        "distances without false-match rates)")
     x.set_defaults(func=_export)
 
     c = sub.add_parser("calibrate", help="score calibration for sketch queries, and the "

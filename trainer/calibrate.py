@@ -306,6 +306,27 @@ def test_report(model: str | None, workers: int = 2, max_per_set: int = 0
     return out
 
 
+def format_calibration(report: dict[str, Any]) -> str:
+    """The model card's section: how the calibration was made and what it says."""
+    lines = ["## Score calibration (sketch queries)", "",
+             "Made by `python -m trainer calibrate --write` on train pairs only; stored in the "
+             "model file (`score_calibration`). The app's threshold is the distance at a "
+             "1% false-match rate.", "",
+             "| query | rank-1 (train) | rank-10 (train) | threshold at 1% FMR | FNMR there | "
+             "genuine pairs | impostor pairs |", "|" + "---|" * 7]
+    for kind in cal.QUERY_KINDS:
+        r = report.get(kind)
+        if r:
+            lines.append(f"| {kind} | {r['rank1']:.1%} | {r['rank10']:.1%} | "
+                         f"{r['threshold_at_1pct']:.3f} | {r['fnmr_at_threshold']:.1%} | "
+                         f"{r['genuine_pairs']:,} | {r['impostor_pairs']:,} |")
+    sweep = ", ".join(f"{w}: {v[0]:.1%}/{v[1]:.1%}"
+                      for w, v in report.get("raw_weight_sweep", {}).items())
+    lines += ["", f"Raw-sketch share of the fused descriptor: {report.get('raw_weight')} "
+              f"(chosen on train pairs by rank-1 + rank-10; sweep rank-1/rank-10: {sweep})."]
+    return "\n".join(lines)
+
+
 def format_report(test: dict[str, Any]) -> str:
     lines = [f"Gallery: {test['gallery_size']} photos (test photos + all LFW). Threshold at "
              f"the model's calibrated {cal.DEFAULT_FMR:.0%} false-match rate.", "",
@@ -337,7 +358,7 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         if "train" in result:
-            print(json.dumps(result["train"], indent=2))
+            print(format_calibration(result["train"]), end="\n\n")
         if "test" in result:
             print(format_report(result["test"]))
     return 0

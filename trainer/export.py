@@ -81,7 +81,11 @@ def _png(path: Path, rgb: np.ndarray, max_width: int = 800) -> None:
 
 
 def export(run: str | Path, name: str, summary: str = "", evals: list[Path] | None = None,
-           command: str = "", notes: str = "", models_dir: Path | None = None) -> Path:
+           command: str = "", notes: str = "", models_dir: Path | None = None,
+           calibrate: bool = True, workers: int = 2) -> Path:
+    """Write NAME.safetensors and its card; with `calibrate`, measure the score
+    calibration for sketch queries on train pairs (trainer.calibrate) and store it in the
+    file, so the app's false-match rates describe these weights."""
     state, ckpt = load_run_state(run)
     cfg = TrainConfig.from_dict(state["config"])
     gen_cfg = GeneratorConfig.from_dict(state["config"]["generator"])
@@ -100,6 +104,14 @@ def export(run: str | Path, name: str, summary: str = "", evals: list[Path] | No
         "trained_on": ",".join(f"{s.name}:{s.split}" for s in cfg.sources),
         "exported": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
 
+    calibration_report = None
+    if calibrate:
+        from sketchlab.core.model_catalog import write_calibration
+        from trainer.calibrate import calibrate as run_calibration
+
+        kinds, fields, calibration_report = run_calibration(str(weights), workers=workers)
+        write_calibration(weights, kinds, fields)
+
     images = []
     eval_details = [json.loads(Path(e).read_text(encoding="utf-8")) for e in evals or []]
     for e_path in evals or []:
@@ -117,6 +129,10 @@ def export(run: str | Path, name: str, summary: str = "", evals: list[Path] | No
     card = _card(name, summary, cfg, state, sha, weights, command or
                  f"python -m trainer train --config {run_dir / 'config.toml'}",
                  eval_details, images, sg is not None, notes)
+    if calibration_report is not None:
+        from trainer.calibrate import format_calibration
+
+        card += "\n" + format_calibration(calibration_report) + "\n"
     weights.with_suffix(".md").write_text(card, encoding="utf-8")
     return weights
 
@@ -191,6 +207,7 @@ def _card(name: str, summary: str, cfg: TrainConfig, state: dict[str, Any], sha:
 def main(args: argparse.Namespace) -> int:
     path = export(args.run, args.name, args.summary, [Path(e) for e in args.eval],
                   args.train_command, args.notes,
-                  Path(args.models_dir) if args.models_dir else None)
+                  Path(args.models_dir) if args.models_dir else None,
+                  calibrate=not args.no_calibrate)
     print(f"exported {path} and {path.with_suffix('.md')}")
     return 0

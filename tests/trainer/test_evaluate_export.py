@@ -35,7 +35,7 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
                      for raw in ("", "_raw_sketch") for grey in ("", "_grey")}}]}))
     models = tmp_path / "models"
     path = export(t.run_dir, "unit-model", evals=[ev], command="python -m trainer train X",
-                  models_dir=models)
+                  models_dir=models, calibrate=False)  # calibration: tests/trainer/test_calibrate
     loaded = load_generator(path)
     assert loaded.metadata["name"] == "unit-model" and loaded.metadata["step"] == "2"
     card = path.with_suffix(".md").read_text()
