@@ -36,6 +36,7 @@ class SketchQuery:
     embedding: np.ndarray  # the descriptor searched with
     invert_ms: float
     variant_names: tuple[str, ...] = ()
+    variant_sketches: tuple[np.ndarray, ...] = ()  # the network inputs, [0] = the sketch
     variant_photos: tuple[np.ndarray, ...] = ()  # variants[0] is `photo`
     variant_embeddings: np.ndarray | None = None  # (N, 128)
     raw_weight: float = 0.0  # share of the raw sketch's descriptor in `embedding`
@@ -84,7 +85,8 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
         invert_ms = (time.perf_counter() - t0) * 1000
         emb = embed_aligned(to_grey(photo) if grey else photo)
         return SketchQuery(prepared, photo, emb, invert_ms)
-    photos = inverter.invert_batch(sketch_variants(prepared.image, variants))
+    inputs = sketch_variants(prepared.image, variants)
+    photos = inverter.invert_batch(inputs)
     invert_ms = (time.perf_counter() - t0) * 1000
     searched = [to_grey(p) if grey else p for p in photos]
     box = canonical_face_box(prepared.image.shape[:2])
@@ -93,4 +95,5 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
     if raw_weight > 0.0:
         raw_emb = embed_aligned(to_grey(prepared.image) if grey else prepared.image)
     return SketchQuery(prepared, photos[0], fuse(embs, raw_emb, raw_weight), invert_ms,
-                       tuple(variant_names(variants)), tuple(photos), embs, raw_weight)
+                       tuple(variant_names(variants)), tuple(inputs), tuple(photos), embs,
+                       raw_weight)

@@ -208,6 +208,7 @@ class MatchResult:
     gallery_size: int
     rule: ScoreRule = dataclasses.field(default_factory=lambda: ScoreRule(DEFAULT_THRESHOLD))
     variant_names: tuple[str, ...] = ()  # the readings of the sketch searched together
+    variant_sketches: tuple[np.ndarray, ...] = ()  # their network inputs
     variant_photos: tuple[np.ndarray, ...] = ()
     raw_weight: float = 0.0
 
@@ -254,4 +255,5 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     search_ms = (time.perf_counter() - t1) * 1000
     return MatchResult(cands, "raw" if raw else "inverted", q.prepared.image, q.photo,
                        q.embedding, rule.threshold, q.invert_ms, search_ms, len(matcher.index),
-                       rule, q.variant_names, q.variant_photos, q.raw_weight)
+                       rule, q.variant_names, q.variant_sketches, q.variant_photos,
+                       q.raw_weight)

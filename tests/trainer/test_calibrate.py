@@ -36,6 +36,10 @@ def test_modes_and_scores():
     assert np.median(s8.genuine) < np.median(s1.genuine)
     assert tc.rank_k(s8.ranks, 1) >= tc.rank_k(s1.ranks, 1)
     assert s1.ranks.min() >= 1 and tc.rank_k(s1.ranks, n) == 1.0
+    # (N, V, 128) queries are scored by their mean distance.
+    sm = tc.score(var, gallery, keys, keys)
+    dm = np.linalg.norm(var[:, :, None] - gallery[None, None], axis=3).mean(axis=1)
+    assert np.allclose(sm.genuine, np.diag(dm), atol=1e-4)
     # Ranks agree with a brute-force count.
     d = np.linalg.norm(single[:, None] - gallery[None], axis=2)
     brute = [(d[i] < d[i, i]).sum() + 1 for i in range(n)]
