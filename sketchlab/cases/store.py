@@ -369,6 +369,8 @@ class CaseStore:
                 if all(x.sha256 != a.sha256 for x in arts):
                     arts.append(a)
             stability, fmr = _field(c, "stability"), _field(c, "false_match_rate")
+            if stability is not None and _field(c, "n_variants"):
+                stability = stability / _field(c, "n_variants")  # a count -> a share
             cands.append({
                 "rank": int(_field(c, "rank", i)),
                 "subject": str(_field(c, "subject", None) or _field(c, "subject_name", "")),

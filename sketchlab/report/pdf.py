@@ -194,11 +194,12 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
         extra = ""
         if c.stability is not None:
             extra += f"<br>top-{m.k} in {c.stability:.0%} of variants"
-        if c.false_match_rate is not None:
-            extra += f"<br>false-match rate {c.false_match_rate:.2%}"
+        # Calibrated: say how rare this closeness is among non-mates; else the old score.
+        rate = (f"1 in {round(1 / c.false_match_rate):,} non-mates"
+                if c.false_match_rate else f"score {c.score:.2f}")
         cells.append(f"<td align='center' width='{100 // _GRID_COLS}%'>{pic}<br>"
                      f"<span class='cand'><b>#{c.rank}</b> {_e(c.subject)}<br>"
-                     f"d {c.distance:.3f} &middot; score {c.score:.2f}{mark}{extra}</span></td>")
+                     f"d {c.distance:.3f} &middot; {rate}{mark}{extra}</span></td>")
     rows = ["<tr>" + "".join(cells[i:i + _GRID_COLS]) + "</tr>"
             for i in range(0, len(cells), _GRID_COLS)]
     return head + "<table width='100%' border='0'>" + "".join(rows) + "</table>"
