@@ -42,9 +42,11 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
                     k: int = 10, threshold: float | None = None,
                     distinct_subjects: bool = True) -> int:
     """Search the gallery with a recorded synthesized photo (latest by default) and record
-    the candidates, with thumbnails; returns the match run number."""
+    the candidates, with thumbnails; returns the match run number. Scores use the score
+    calibration of the model that made the photo when it is installed (same weights)."""
+    from sketchlab.core.calibration import score_rule
     from sketchlab.core.imageio import load_image
-    from sketchlab.core.matching import DEFAULT_THRESHOLD, embed_aligned
+    from sketchlab.core.matching import embed_aligned
 
     case = store.get(ref)
     if not case.inversions:
@@ -53,13 +55,30 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
     number = inversion if inversion is not None else case.inversions[-1].number
     if not 1 <= number <= len(case.inversions):
         raise CaseError(f"case {case.info.number} has no inversion {number}")
-    photo = load_image(store.artefacts.read(case.inversions[number - 1].photo_sha256))
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    inv = case.inversions[number - 1]
+    photo = load_image(store.artefacts.read(inv.photo_sha256))
+    rule = score_rule(_model_calibration(inv.model_name, inv.model_sha256), "single",
+                      threshold=threshold)
     matcher = gallery.matcher()
     identity = gallery_identity(gallery, matcher)
     if identity.size == 0:
         raise CaseError("the gallery is empty; add photos with `sketchlab gallery enroll`")
-    candidates = matcher.search(embed_aligned(photo), k, threshold=threshold,
+    candidates = matcher.search(embed_aligned(photo), k, rule=rule,
                                 distinct_subjects=distinct_subjects, thumbnails=True)
-    return store.add_match(ref, candidates, identity, threshold=threshold, k=k,
-                           inversions=[number])
+    return store.add_match(ref, candidates, identity, threshold=rule.threshold, k=k,
+                           inversions=[number], calibration=rule.describe())
+
+
+def _model_calibration(name: str, sha256: str) -> dict:
+    """The installed model's sketch-query calibration if it is the one that made the
+    photo, else none (the search is then uncalibrated and says so)."""
+    from sketchlab.core.checkpoint import CheckpointError, read_metadata
+    from sketchlab.core.model_catalog import read_calibration, resolve_model
+
+    try:
+        path = resolve_model(name)
+        if read_metadata(path).get("sha256") != sha256:
+            return {}
+        return read_calibration(path)[0]
+    except (CheckpointError, OSError):
+        return {}
