@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from sketchlab.cli import UserError
     from sketchlab.commands.gallery import _open
     from sketchlab.core.calibration import DEFAULT_FMR, fmr_phrase
+    from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.imageio import save_image
     from sketchlab.core.model_catalog import read_calibration, resolve_model
     from sketchlab.core.variants import DEFAULT_VARIANTS
@@ -56,9 +57,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--fmr is a share of non-mates between 0 and 1, e.g. 0.01")
     if args.variants is not None and not 1 <= args.variants <= DEFAULT_VARIANTS:
         raise UserError(f"--variants must be between 1 and {DEFAULT_VARIANTS}")
-    model_path = resolve_model(args.model)
-    calibration = read_calibration(model_path)  # --raw too: the raw kind is measured with it
-    inverter = None
+    inverter, model_path = None, None
+    try:
+        model_path = resolve_model(args.model)
+    except CheckpointError:
+        if not args.raw:
+            raise
+    # --raw too: the raw-sketch kind is measured in the same calibration run.
+    calibration = read_calibration(model_path) if model_path else ({}, {})
     if not args.raw:
         from sketchlab.core.inference import Inverter
 
