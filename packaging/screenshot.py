@@ -103,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     if not shot.save(str(args.out)):
         raise SystemExit(f"could not write {args.out}")
     if args.panel_out is not None:
+        # Give the match panel the window's right half to show variants and several rows.
+        w.splitter.setSizes([width // 3, 2 * width // 3])
+        w.right.setSizes([height // 4, 3 * height // 4])
+        end = time.time() + 1.0
+        while time.time() < end:
+            app.processEvents()
+            time.sleep(0.02)
         panel = w.match_panel
         pos = panel.mapToGlobal(panel.rect().topLeft())
         part = w.screen().grabWindow(0, pos.x(), pos.y(), panel.width(), panel.height())

@@ -57,13 +57,14 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
         raise CaseError(f"case {case.info.number} has no inversion {number}")
     inv = case.inversions[number - 1]
     photo = load_image(store.artefacts.read(inv.photo_sha256))
-    rule = score_rule(_model_calibration(inv.model_name, inv.model_sha256), "single",
-                      threshold=threshold)
     matcher = gallery.matcher()
     identity = gallery_identity(gallery, matcher)
     if identity.size == 0:
         raise CaseError("the gallery is empty; add photos with `sketchlab gallery enroll`")
-    candidates = matcher.search(embed_aligned(photo), k, rule=rule,
+    query = embed_aligned(photo)
+    rule = score_rule(_model_calibration(inv.model_name, inv.model_sha256), "single",
+                      threshold=threshold, norm=matcher.gallery_norm(query))
+    candidates = matcher.search(query, k, rule=rule,
                                 distinct_subjects=distinct_subjects, thumbnails=True)
     return store.add_match(ref, candidates, identity, threshold=rule.threshold, k=k,
                            inversions=[number], calibration=rule.describe())

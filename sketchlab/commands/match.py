@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
           f"{'stable':>6}  match  photo")
     for c in result.candidates:
         mark = "yes" if c.within_threshold else "-"
-        rate = ("uncalibrated" if c.false_match_rate is None or result.rule.calibration is None
+        rate = ("–" if c.false_match_rate is None or result.rule.calibration is None
                 else fmr_phrase(c.false_match_rate, result.rule.calibration.min_fmr))
         stable = "" if c.stability is None else f"{c.stability}/{c.n_variants}"
         print(f"{c.rank:>4}  {c.subject_name[:28]:28s} {c.distance:8.4f}  {rate:>26}  "

@@ -31,13 +31,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sketchlab.core.calibration import DEFAULT_FMR, ScoreRule, score_rule
+from sketchlab.core.calibration import (
+    DEFAULT_FMR,
+    GalleryNorm,
+    ScoreRule,
+    gallery_norm,
+    score_rule,
+)
 from sketchlab.core.matching import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     EMBEDDING_MODEL,
+    distances,
     rank,
 )
+
+NORM_SAMPLE = 20_000  # gallery faces a query's distance spread is measured on
 
 if TYPE_CHECKING:
     from sketchlab.core.imageio import ImageSource
@@ -153,6 +162,14 @@ class Matcher:
                                  rule.fmr(d)))
         return out
 
+    def gallery_norm(self, embedding: np.ndarray) -> GalleryNorm | None:
+        """Mean and spread of the query's distances to the gallery (an even sample of at
+        most NORM_SAMPLE faces): what the calibrated scores are read against."""
+        self.refresh()
+        v = self._index.vectors
+        step = max(1, len(v) // NORM_SAMPLE)
+        return gallery_norm(distances(embedding, v[::step]))
+
     def top_keys(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
                  ) -> set[int]:
         """Subject ids (or photo ids) of the k nearest: what one variant search puts on top."""
@@ -239,11 +256,11 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
         n = int(variants if variants is not None else fields.get("variants", 1))
         w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
         kind = "variants" if n > 1 else "single"
-    rule = score_rule(kinds, kind, fmr, threshold)
     q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w)
     matcher = gallery.matcher() if isinstance(gallery, Gallery) else gallery
     matcher.refresh()  # (re)load the matrix outside the timed search
     t1 = time.perf_counter()
+    rule = score_rule(kinds, kind, fmr, threshold, matcher.gallery_norm(q.embedding))
     cands = matcher.search(q.embedding, k, rule=rule, distinct_subjects=distinct_subjects,
                            thumbnails=thumbnails)
     if q.variant_embeddings is not None:

@@ -60,14 +60,28 @@ def test_json_round_trip_and_validation():
             cal.loads(text)
 
 
-def test_score_rule_prefers_an_explicit_threshold():
-    c = _fit()
-    r = cal.score_rule({"variants": c}, "variants", fmr=0.01)
-    assert r.threshold == pytest.approx(c.threshold_at(0.01))
-    assert r.score(r.threshold) == pytest.approx(0.99, abs=2e-3)
-    assert "1 in 100 non-mates" in r.describe()
-    explicit = cal.score_rule({"variants": c}, "variants", threshold=0.6)
-    assert explicit.threshold == 0.6 and explicit.target_fmr is None
-    none = cal.score_rule({}, "variants")
+def test_score_rule_reads_distances_against_the_gallery():
+    rng = np.random.default_rng(1)
+    c = cal.ScoreCalibration.fit("variants", rng.normal(-3, 0.7, 2000),
+                                 rng.normal(0, 1, 200_000), "synthetic z")
+    # Two galleries: one where everybody sits near the query (one capture setting), one
+    # spread out. The same rate gives each its own distance threshold.
+    tight = cal.gallery_norm(rng.normal(0.46, 0.05, 500))
+    wide = cal.gallery_norm(rng.normal(0.80, 0.10, 500))
+    rt = cal.score_rule({"variants": c}, "variants", fmr=0.01, norm=tight)
+    rw = cal.score_rule({"variants": c}, "variants", fmr=0.01, norm=wide)
+    assert rt.threshold == pytest.approx(tight.mean + tight.sd * c.threshold_at(0.01))
+    assert rt.threshold < rw.threshold
+    for r in (rt, rw):
+        assert r.score(r.threshold) == pytest.approx(0.99, abs=2e-3)
+        assert r.fmr(r.threshold) == pytest.approx(0.01, rel=0.05)
+        assert "1 in 100 non-mates" in r.describe() and "500 faces" in r.describe()
+    # 0.40 is unremarkable in the tight gallery and rare in the wide one.
+    assert rt.fmr(0.40) > 100 * rw.fmr(0.40)
+    explicit = cal.score_rule({"variants": c}, "variants", threshold=0.6, norm=tight)
+    assert explicit.threshold == 0.6 and explicit.target_fmr is None and explicit.calibrated
+    none = cal.score_rule({}, "variants", norm=tight)
     assert none.calibration is None and none.fmr(0.3) is None
     assert none.threshold == pytest.approx(0.6) and "no calibration" in none.describe()
+    small = cal.score_rule({"variants": c}, "variants", norm=cal.gallery_norm(np.ones(5)))
+    assert small.fmr(0.3) is None and "fewer than 12 faces" in small.describe()

@@ -301,7 +301,7 @@ class MatchPanel(QWidget):
         kind = outcome.rule.calibration.query if outcome.rule.calibration else (
             "variants" if len(outcome.variant_names) > 1 else "single")
         return score_rule(outcome.model_calibration[0], kind, s.match_fmr,
-                          s.threshold or None)
+                          s.threshold or None, outcome.rule.norm)
 
     def _show(self, outcome: MatchOutcome) -> None:
         rule = self.rule_for(outcome)
@@ -314,7 +314,7 @@ class MatchPanel(QWidget):
         self.table.scrollToTop()
         for row, c in enumerate(cands):
             mark = "✔ within" if c.within_threshold else "— above"
-            rate = ("uncalibrated" if c.false_match_rate is None
+            rate = ("–" if c.false_match_rate is None
                     else fmr_phrase(c.false_match_rate, rule.calibration.min_fmr))
             stable = "" if c.stability is None else f"{c.stability}/{c.n_variants}"
             cells = [str(c.rank), "", c.subject_name, f"{c.distance:.3f}", rate, mark, stable]
