@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-per-set", type=int, default=0,
                    help="search with a seeded sample of at most this many sketches per set "
                         "(0 = all; every photo stays in the gallery)")
+    c.add_argument("--fmr", type=float, default=0.01,
+                   help="false-match rate the --test error rates are measured at")
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_calibrate)

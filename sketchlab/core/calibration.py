@@ -185,7 +185,8 @@ class GalleryNorm:
 
     mean: float
     sd: float
-    n: int
+    n: int  # faces the spread was measured on
+    size: int = 0  # faces in the gallery (n, or more when n is a sample)
 
     def z(self, distance: np.ndarray | float) -> np.ndarray:
         return (np.asarray(distance, np.float64) - self.mean) / self.sd
@@ -194,12 +195,13 @@ class GalleryNorm:
         return float(self.mean + self.sd * z)
 
 
-def gallery_norm(distances: np.ndarray) -> GalleryNorm | None:
-    """From the query's distances to (a sample of) the gallery; None when too few."""
+def gallery_norm(distances: np.ndarray, size: int | None = None) -> GalleryNorm | None:
+    """From the query's distances to (a sample of) a gallery of `size` faces; None when
+    too few."""
     d = np.asarray(distances, np.float64)
     if len(d) < MIN_GALLERY or not np.isfinite(d).all() or d.std() <= 1e-6:
         return None
-    return GalleryNorm(float(d.mean()), float(d.std()), len(d))
+    return GalleryNorm(float(d.mean()), float(d.std()), len(d), max(size or 0, len(d)))
 
 
 @dataclass(frozen=True)
@@ -247,10 +249,16 @@ class ScoreRule:
             return (f"Threshold {self.threshold:.3f}, a face distance; no false-match rate is "
                     f"stated: {self.note or 'the model has no calibration for this query'}.")
         f = float(c.fmr(n.z(self.threshold)))
+        chance = f * max(n.size, n.n)
+        expect = (f"about {chance:,.0f} non-mates of this gallery's faces fall within by "
+                  "chance" if chance >= 1.5 else
+                  "fewer than 2 of this gallery's non-mates fall within by chance")
         return (f"Threshold {self.threshold:.3f}: {fmr_phrase(f, c.min_fmr)} come this close "
-                f"(false-match rate {f:.2%}), and {float(c.fnmr(n.z(self.threshold))):.0%} "
-                f"of true mates stay farther away. Distances are read against this "
-                f"gallery's {n.n:,} faces (mean {n.mean:.3f}, spread {n.sd:.3f}); rates were "
+                f"(false-match rate {f:.2%}), so {expect}; "
+                f"{float(c.fnmr(n.z(self.threshold))):.0%} of true mates stay farther away. "
+                f"Distances are read against this "
+                f"gallery's {max(n.size, n.n):,} faces (mean {n.mean:.3f}, spread "
+                f"{n.sd:.3f}{'' if n.n >= n.size else f', from {n.n:,} of them'}); rates were "
                 f"measured on {c.source} ({c.query} queries).")
 
 

@@ -168,7 +168,7 @@ class Matcher:
         self.refresh()
         v = self._index.vectors
         step = max(1, len(v) // NORM_SAMPLE)
-        return gallery_norm(distances(embedding, v[::step]))
+        return gallery_norm(distances(embedding, v[::step]), len(v))
 
     def top_keys(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
                  ) -> set[int]:

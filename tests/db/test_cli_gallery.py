@@ -1,8 +1,6 @@
 import json
 import shutil
 
-import pytest
-
 from sketchlab.cli import main
 
 
@@ -69,7 +67,7 @@ def test_match_empty_gallery_is_a_clear_error(tmp_path, face_sketch, capsys):
 
 def test_match_cli_with_calibration_and_variants(cufs_gallery, cufs_photos, shared_data,
                                                  calibrated_tiny_model, capsys):
-    model, kinds = calibrated_tiny_model
+    model, _ = calibrated_tiny_model
     sketch = shared_data / "cufs_cuhk" / "test" / "sketches" / f"{cufs_photos[0].stem}-sz1.jpg"
     assert main(["match", str(sketch), "--db", cufs_gallery.url, "--top", "5", "--json",
                  "--model", str(model)]) == 0

@@ -67,12 +67,18 @@ def test_match_panel_lists_candidates(qtbot, tiny_model, gallery_url, tmp_path):
 
 
 def test_match_panel_shows_variants_stability_and_rates(qtbot, calibrated_tiny_model,
-                                                        gallery_url, tmp_path):
+                                                        shared_data, tmp_path):
     """A calibrated model: the search inverts 8 variants, shows them, and says for each
     candidate how many variant searches kept it and how many non-mates come as close."""
+    from sketchlab.core.calibration import MIN_GALLERY
+    from sketchlab.db.gallery import open_gallery
+
     model, kinds = calibrated_tiny_model
-    w = open_searchable_window(qtbot, model, gallery_url, tmp_path / "autosave",
-                               wait_ms=WAIT_MS)
+    photos = sorted((shared_data / "cufs_cuhk" / "test" / "photos").glob("*.jpg"))
+    url = f"sqlite:///{tmp_path / 'gallery12.sqlite'}"
+    with open_gallery(url) as g:  # big enough to read distances against
+        assert g.enroll(photos[:MIN_GALLERY], workers=1).enrolled == MIN_GALLERY
+    w = open_searchable_window(qtbot, model, url, tmp_path / "autosave", wait_ms=WAIT_MS)
     from PySide6.QtCore import QPointF
 
     c = w.canvas
@@ -85,7 +91,10 @@ def test_match_panel_shows_variants_stability_and_rates(qtbot, calibrated_tiny_m
     outcome, panel = done[0], w.match_panel
     assert len(outcome.variant_photos) == 8 and outcome.variant_names[0] == "as drawn"
     assert panel.variant_box.isVisible() and panel.variants.count() == 9  # 8 + stretch
-    assert outcome.rule.threshold == pytest.approx(kinds["variants"].threshold_at(0.01))
+    norm = outcome.rule.norm
+    assert norm is not None and norm.n == MIN_GALLERY
+    assert outcome.rule.threshold == pytest.approx(
+        norm.distance(kinds["variants"].threshold_at(0.01)))
     table = panel.table
     for r in range(table.rowCount()):
         assert table.item(r, 6).text().endswith("/8")
