@@ -33,7 +33,7 @@ def test_known_person_ranks_first(cufs_gallery, cufs_photos, tmp_path):
         assert all(a.distance <= b.distance for a, b in itertools.pairwise(cands))
         assert cands[0].thumbnail[:2] == b"\xff\xd8"  # a JPEG face thumbnail
         assert set(cands[0].as_json()) == {"rank", "subject", "photo_sha256", "distance",
-                                           "score"}
+                                           "score", "within_threshold", "false_match_rate"}
 
 
 def test_enrolled_rows_are_complete(cufs_gallery, cufs_photos):
