@@ -98,6 +98,19 @@ def make_engine(url: str) -> Engine:
                              "install `psycopg[binary]` and use postgresql+psycopg://...") from exc
 
 
+def search_role_sql(role: str, owner: str) -> list[str]:
+    """SQL a lab's DBA runs (after the first `sketchlab gallery` command created the
+    tables as `owner`) so that `role` can search the shared gallery but not enrol, edit or
+    delete: read-only on every table, now and in later migrations."""
+    for name in (role, owner):
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a plain role name: {name!r}")
+    return [f"GRANT USAGE ON SCHEMA public TO {role}",
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+            f"GRANT SELECT ON TABLES TO {role}"]
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     # expire_on_commit=False: values read in a scope stay readable after it commits.
     return sessionmaker(engine, expire_on_commit=False)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from sketchlab import paths
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from sketchlab.db.search import Matcher
 
 log = logging.getLogger(__name__)
+
+WRITE_LOCK_KEY = 0x5E7C_1AB0  # pg_advisory_xact_lock key shared by every SketchLab writer
 
 
 def embedding_model_version() -> str:
@@ -210,6 +212,11 @@ class Gallery:
         return GalleryStats(_redact(self.url), subjects, photos, sum(models.values()), models,
                             rev, size, current_revision(self.engine))
 
+    def count_embeddings(self, model: str = EMBEDDING_MODEL) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count(Embedding.id))
+                                .where(Embedding.model == model)) or 0)
+
     def load_embeddings(self, model: str = EMBEDDING_MODEL
                         ) -> tuple[int, np.ndarray, np.ndarray]:
         """(revision, photo_ids int64 (N,), vectors float32 (N, 128)) for one model.
@@ -310,6 +317,10 @@ class Gallery:
         version = model_version or embedding_model_version()
         new_subjects = 0
         with self.session() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                # Several workstations enrol at once: one writer at a time, held to commit,
+                # so two never both insert the same photo (SHA-256) or the same new subject.
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
             present = set(s.scalars(select(Photo.sha256).where(
                 Photo.sha256.in_([b.sha256 for b in batch]))))
             refs = {b.item.external_ref for b in batch if b.item.external_ref}

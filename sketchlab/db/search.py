@@ -82,6 +82,46 @@ class EmbeddingIndex:
         return self.ids[idx], dist
 
 
+class ServerIndex:
+    """Top-k on a PostgreSQL server with pgvector: `ORDER BY vector <-> :q LIMIT k` over the
+    HNSW index. Nothing is loaded on the client; distances come from the server's exact
+    float32 L2 of each returned row, so only recall is approximate (ef_search sets it)."""
+
+    # pgvector's default is 40; 100 measured recall@10 >= 0.99 on LFW-fitted descriptors
+    # (sketchlab bench: search_10m.pgvector), at a few ms more per query.
+    EF_SEARCH = 100
+
+    def __init__(self, gallery: Gallery, model: str, size: int) -> None:
+        self.gallery = gallery
+        self.model = model
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    nbytes = 0
+
+    def topk(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        from sqlalchemy import Float, select
+
+        from sketchlab.db.models import Embedding
+
+        q = np.asarray(query, "<f4").reshape(-1).tobytes()
+        dist = Embedding.vector.op("<->", return_type=Float)(q)
+        stmt = (select(Embedding.photo_id, dist.label("d")).where(Embedding.model == self.model)
+                .order_by(dist).limit(int(k)))
+        with self.gallery.engine.begin() as conn:
+            # SET LOCAL: only this transaction; a pooled connection keeps no state.
+            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {max(int(k), self.EF_SEARCH)}")
+            # Past ef_search rows (k > 100, or many rows of another model) keep scanning;
+            # relaxed order is re-sorted below.
+            conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            rows = conn.execute(stmt).all()
+        rows.sort(key=lambda r: r[1])
+        return (np.array([r[0] for r in rows], np.int64),
+                np.array([r[1] for r in rows], np.float32))
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One ranked gallery photo. `thumbnail` is the stored face JPEG (None if not asked)."""
@@ -120,13 +160,14 @@ class Matcher:
         self.gallery = gallery
         self.model = model
         self._lock = threading.Lock()
-        self._index = EmbeddingIndex(np.zeros((0, EMBEDDING_DIM), np.float32),
-                                     np.zeros(0, np.int64))
+        self._server = gallery.engine.dialect.name == "postgresql"
+        self._index: EmbeddingIndex | ServerIndex = EmbeddingIndex(
+            np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, np.int64))
         self._revision: int | None = None
         self.last_load_ms = 0.0
 
     @property
-    def index(self) -> EmbeddingIndex:
+    def index(self) -> EmbeddingIndex | ServerIndex:
         return self._index
 
     def refresh(self, force: bool = False) -> bool:
@@ -136,6 +177,11 @@ class Matcher:
             if not force and rev == self._revision:
                 return False
             t0 = time.perf_counter()
+            if self._server:  # the server searches: only the size is kept here
+                self._index = ServerIndex(self.gallery, self.model,
+                                          self.gallery.count_embeddings(self.model))
+                self._revision = rev
+                return True
             loaded_rev, ids, vecs = self.gallery.load_embeddings(self.model)
             self._index = EmbeddingIndex(vecs, ids)
             self._revision = loaded_rev

@@ -52,10 +52,12 @@ def test_models_match_the_migrations(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from sketchlab.db.models import Base
+    from sketchlab.db.models import Base, autogenerate_filter
 
     with open_gallery(tmp_path / "g.sqlite") as g, g.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        ctx = MigrationContext.configure(
+            conn, opts={"include_object": autogenerate_filter("sqlite"), "compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
 
 

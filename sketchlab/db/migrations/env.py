@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from sketchlab.db.models import Base
+from sketchlab.db.models import Base, autogenerate_filter
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,7 +19,8 @@ target_metadata = Base.metadata
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite",
-                      compare_type=True)
+                      compare_type=True,
+                      include_object=autogenerate_filter(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 
