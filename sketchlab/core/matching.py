@@ -126,9 +126,6 @@ def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
     dlib's network (sketchlab.core.face_net) in batches. Interchangeable with `embed`:
     tests/core/test_face_net.py holds the port within 1e-3 of dlib per component (3.9e-7
     measured); it is ~2x faster per face on CPU and batches on a GPU."""
-    import torch
-
-    net = _face_net()
     boxes = boxes if boxes is not None else [None] * len(images)
     chips: list[np.ndarray] = []
     where: list[int] = []
@@ -142,12 +139,23 @@ def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
         chips.append(face_chip(rgb, box))
         where.append(i)
     out: list[np.ndarray | None] = [None] * len(images)
+    for i, v in zip(where, embed_chips(chips, batch), strict=True):
+        out[i] = v
+    return out
+
+
+def embed_chips(chips: list[np.ndarray], batch: int = 32) -> np.ndarray:
+    """(N, 128) float32 descriptors of 150x150 RGB chips (`face_chip`), batched through
+    the PyTorch port of dlib's network: what enrolment uses instead of dlib's per-face
+    call (~6x less CPU per face; same descriptors within 1e-3 per component)."""
+    import torch
+
+    net = _face_net()
+    out = np.zeros((len(chips), EMBEDDING_DIM), np.float32)
     for start in range(0, len(chips), batch):
         x = torch.from_numpy(np.stack(chips[start:start + batch])).permute(0, 3, 1, 2).float()
         with torch.inference_mode():
-            vecs = net(x).numpy().astype(np.float32)
-        for j, v in enumerate(vecs):
-            out[where[start + j]] = v
+            out[start:start + len(x)] = net(x).numpy()
     return out
 
 

@@ -361,7 +361,7 @@ class Gallery:
                workers: int | None = None, batch_size: int = DEFAULT_BATCH,
                largest_face: bool = False, use_cache: bool = True,
                progress: ProgressFn | None = None,
-               cancel: threading.Event | None = None) -> EnrollSummary:
+               cancel: threading.Event | None = None, batched: bool = True) -> EnrollSummary:
         """Enrol folders (recursive), image files and manifest.csv files; see
         sketchlab.db.enroll. Blocks; commits every `batch_size` photos."""
         cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
@@ -371,7 +371,8 @@ class Gallery:
             return run_enrolment(iter_items(paths_, subject), existing=self.known_sha256,
                                  write=lambda b: self.write_batch(b, version), cache=cache,
                                  workers=workers, batch_size=batch_size,
-                                 largest_face=largest_face, progress=progress, cancel=cancel)
+                                 largest_face=largest_face, progress=progress, cancel=cancel,
+                                 batched=batched)
         finally:
             if cache is not None:
                 cache.close()
