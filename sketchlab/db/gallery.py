@@ -217,6 +217,21 @@ class Gallery:
             return int(s.scalar(select(func.count(Embedding.id))
                                 .where(Embedding.model == model)) or 0)
 
+    def embedding_rows(self, model: str = EMBEDDING_MODEL, after_id: int = 0
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(embedding ids, photo ids, vectors (N, 128)) of rows with id > after_id, in id
+        order: what an incremental search index adds."""
+        with self.session() as s:
+            rows = s.execute(select(Embedding.id, Embedding.photo_id, Embedding.vector)
+                             .where(Embedding.model == model, Embedding.id > after_id)
+                             .order_by(Embedding.id)).all()
+        eids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        pids = np.fromiter((r[1] for r in rows), np.int64, len(rows))
+        vecs = (np.frombuffer(b"".join(r[2] for r in rows), np.float32)
+                .reshape(len(rows), EMBEDDING_DIM).copy() if rows
+                else np.zeros((0, EMBEDDING_DIM), np.float32))
+        return eids, pids, vecs
+
     def load_embeddings(self, model: str = EMBEDDING_MODEL
                         ) -> tuple[int, np.ndarray, np.ndarray]:
         """(revision, photo_ids int64 (N,), vectors float32 (N, 128)) for one model.

@@ -45,6 +45,8 @@ from sketchlab.core.matching import (
     distances,
     rank,
 )
+from sketchlab.db.ann import ANN_MIN_FACES
+from sketchlab.db.engine import sqlite_path
 
 NORM_SAMPLE = 20_000  # gallery faces a query's distance spread is measured on
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from sketchlab.core.imageio import ImageSource
     from sketchlab.core.inference import Inverter
     from sketchlab.core.preprocess import Prepared
+    from sketchlab.db.ann import AnnIndex
     from sketchlab.db.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -161,13 +164,14 @@ class Matcher:
         self.model = model
         self._lock = threading.Lock()
         self._server = gallery.engine.dialect.name == "postgresql"
-        self._index: EmbeddingIndex | ServerIndex = EmbeddingIndex(
+        self._index: EmbeddingIndex | ServerIndex | AnnIndex = EmbeddingIndex(
             np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, np.int64))
         self._revision: int | None = None
+        self.ann_min_faces = ANN_MIN_FACES
         self.last_load_ms = 0.0
 
     @property
-    def index(self) -> EmbeddingIndex | ServerIndex:
+    def index(self) -> EmbeddingIndex | ServerIndex | AnnIndex:
         return self._index
 
     def refresh(self, force: bool = False) -> bool:
@@ -182,8 +186,19 @@ class Matcher:
                                           self.gallery.count_embeddings(self.model))
                 self._revision = rev
                 return True
-            loaded_rev, ids, vecs = self.gallery.load_embeddings(self.model)
-            self._index = EmbeddingIndex(vecs, ids)
+            path = sqlite_path(self.gallery.url)
+            n = self.gallery.count_embeddings(self.model)
+            if path is not None and n >= self.ann_min_faces:
+                from sketchlab.db.ann import AnnIndex
+
+                if not isinstance(self._index, AnnIndex):
+                    self._index = AnnIndex(self.gallery, path, self.model)
+                loaded_rev = rev
+                self._index.sync()
+                ids = self._index.photo_ids
+            else:
+                loaded_rev, ids, vecs = self.gallery.load_embeddings(self.model)
+                self._index = EmbeddingIndex(vecs, ids)
             self._revision = loaded_rev
             self.last_load_ms = (time.perf_counter() - t0) * 1000
             log.debug("search index: %d faces at revision %d (%.0f ms)", len(ids), loaded_rev,
