@@ -43,6 +43,12 @@ def test_bench_json_shape(tiny_model, capsys):
     assert cpu["resolution"] == [64, 48]
     assert set(data["model"]) == {"name", "params", "gflops", "sha256"}
     assert data["machine"]["cpu_count"] >= 1
+    scale = data["search_10m"]["sizes"]["20000"]
+    assert data["search_10m"]["descriptors"]["fitted_on_photos"] > 1000  # LFW, not noise
+    for backend in ("exact", "ann_faiss_hnsw", "pgvector_hnsw"):
+        assert scale[backend]["median_ms"] > 0 and 0.5 < scale[backend]["recall_at_10"] <= 1
+    assert scale["ann_faiss_hnsw"]["build_s"] >= 0 and scale["pgvector_hnsw"]["index_mb"] > 0
+    assert data["enroll_unbatched"]["enrolled"] == data["enroll"]["enrolled"]
 
 
 def test_models_lists_user_models(tiny_model, monkeypatch, capsys):

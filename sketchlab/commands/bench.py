@@ -26,6 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes")
     p.add_argument("--variants", action="store_true",
                    help="also time alternative network shapes (untrained) for design choices")
+    p.add_argument("--scale", default=None, metavar="N[,N...]",
+                   help="gallery sizes for search_10m (default 1000000; 20000 with --quick;"
+                        " 0 skips it), e.g. 1000000,3000000,10000000")
+    p.add_argument("--backends", default="exact,ann,pgvector",
+                   help="search_10m backends: exact, ann, pgvector (comma-separated)")
+    p.add_argument("--only", default=None, metavar="KEY[,KEY...]",
+                   help="run only these sections: invert, search_1m, enroll, search_10m, case")
     p.set_defaults(handler=run)
 
 
@@ -58,19 +65,23 @@ def run(args: argparse.Namespace) -> int:
     from sketchlab.core.bench import machine_info
 
     result: dict[str, Any] = {}
+    only = set(args.only.split(",")) if getattr(args, "only", None) else None
     for spec in SECTIONS:
+        if only is not None and spec.endswith(":invert_section") and "invert" not in only:
+            continue
         module, func = spec.split(":")
         result.update(getattr(importlib.import_module(module), func)(args))
     result["machine"] = machine_info()
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    for device, t in result["invert"].items():
+    for device, t in result.get("invert", {}).items():
         h, w = t["resolution"]
         print(f"invert [{device}] {h}x{w}: median {t['median_ms']} ms, p90 {t['p90_ms']} ms")
-    m = result["model"]
-    print(f"model {m['name']}: {m['params']:,} params, {m['gflops']} GFLOPs/image, "
-          f"sha256 {m['sha256'][:12]}")
+    m = result.get("model")
+    if m:
+        print(f"model {m['name']}: {m['params']:,} params, {m['gflops']} GFLOPs/image, "
+              f"sha256 {m['sha256'][:12]}")
     for key, value in result.items():
         if key not in ("invert", "model", "machine"):
             print(f"{key}: {json.dumps(value)}")

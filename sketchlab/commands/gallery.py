@@ -210,17 +210,31 @@ def run_stats(args: argparse.Namespace) -> int:
 
 def bench_sections(args: argparse.Namespace) -> dict:
     """`sketchlab bench` keys: search_1m (top-10 over 1M synthetic descriptors; 100k with
-    --quick) and enroll_faces_per_s (200 real photos on all cores; 6 inline with --quick)."""
-    from sketchlab.db.bench import bench_enroll, bench_search, sample_photos
+    --quick), enroll_faces_per_s (200 real photos on all cores, batched descriptor; 6
+    inline with --quick) with enroll_unbatched (dlib's per-face call) beside it, and
+    search_10m (exact, faiss HNSW and pgvector HNSW at --scale sizes)."""
+    from sketchlab.db.bench import bench_enroll, bench_search, bench_search_scale, sample_photos
 
-    out: dict = {"search_1m": bench_search(100_000 if args.quick else 1_000_000, k=10,
-                                           runs=5 if args.quick else max(5, args.runs))}
-    photos = sample_photos(6 if args.quick else 200)
-    if not photos:
-        out["enroll_faces_per_s"] = None
-        out["enroll"] = {"error": "no face photos found (set SKETCHLAB_SHARED_DATA)"}
-        return out
-    enroll = bench_enroll(photos, workers=1 if args.quick else None)
-    out["enroll_faces_per_s"] = enroll.pop("faces_per_s")
-    out["enroll"] = enroll
+    only = set(args.only.split(",")) if getattr(args, "only", None) else None
+    out: dict = {}
+    if only is None or "search_1m" in only:
+        out["search_1m"] = bench_search(100_000 if args.quick else 1_000_000, k=10,
+                                        runs=5 if args.quick else max(5, args.runs))
+    if only is None or "enroll" in only:
+        photos = sample_photos(6 if args.quick else 200)
+        if not photos:
+            out["enroll_faces_per_s"] = None
+            out["enroll"] = {"error": "no face photos found (set SKETCHLAB_SHARED_DATA)"}
+        else:
+            workers = 1 if args.quick else None
+            enroll = bench_enroll(photos, workers=workers, batched=True)
+            out["enroll_faces_per_s"] = enroll.pop("faces_per_s")
+            out["enroll"] = enroll
+            out["enroll_unbatched"] = bench_enroll(photos, workers=workers, batched=False)
+    scale = getattr(args, "scale", None) or ("20000" if args.quick else "1000000")
+    sizes = [int(float(x)) for x in scale.split(",") if x.strip() and float(x) > 0]
+    if sizes and (only is None or "search_10m" in only):
+        backends = tuple(b.strip() for b in getattr(args, "backends", "exact").split(","))
+        out["search_10m"] = bench_search_scale(sizes, backends,
+                                               queries=10 if args.quick else 50)
     return out

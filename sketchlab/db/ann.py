@@ -133,8 +133,7 @@ class AnnIndex:
 
     def _rebuild(self) -> None:
         t0 = time.perf_counter()
-        self.index = self._faiss.IndexHNSWFlat(EMBEDDING_DIM, HNSW_M)
-        self.index.hnsw.efConstruction = EF_CONSTRUCTION
+        self.index = new_index()
         self.emb_ids = np.zeros(0, np.int64)
         self.photo_ids = np.zeros(0, np.int64)
         self._add(*self.gallery.embedding_rows(self.model, after_id=0))
@@ -149,14 +148,32 @@ class AnnIndex:
         """(photo ids, distances) of the k nearest, nearest first, exact distances."""
         if self.index is None or self.index.ntotal == 0 or k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        n_cand = min(int(self.index.ntotal), max(MIN_CANDIDATES, 2 * k))
-        params = self._faiss.SearchParametersHNSW(efSearch=max(EF_SEARCH, n_cand))
-        q = np.ascontiguousarray(np.asarray(query, np.float32).reshape(1, -1))
-        d2, rows = self.index.search(q, n_cand, params=params)
-        rows, d2 = rows[0], d2[0]
-        keep = rows >= 0
-        rows, d2 = rows[keep], d2[keep]
-        # Flat storage: faiss's distances are the exact float32 L2 of each candidate, so
-        # re-ranking them is sorting (faiss already did); we return the exact top k.
-        order = np.argsort(d2, kind="stable")[:k]
-        return self.photo_ids[rows[order]], np.sqrt(np.maximum(d2[order], 0)).astype(np.float32)
+        rows, dist = search(self.index, query, k)
+        return self.photo_ids[rows], dist
+
+
+def new_index():  # -> faiss.IndexHNSWFlat
+    """An empty HNSW index with the gallery's parameters (also what `sketchlab bench` builds)."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(EMBEDDING_DIM, HNSW_M)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
+    return index
+
+
+def search(index: object, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row numbers, exact L2 distances) of the k best of max(MIN_CANDIDATES, 2k)
+    HNSW candidates, nearest first."""
+    import faiss
+
+    n_cand = min(int(index.ntotal), max(MIN_CANDIDATES, 2 * k))  # type: ignore[attr-defined]
+    params = faiss.SearchParametersHNSW(efSearch=max(EF_SEARCH, n_cand))
+    q = np.ascontiguousarray(np.asarray(query, np.float32).reshape(1, -1))
+    d2, rows = index.search(q, n_cand, params=params)  # type: ignore[attr-defined]
+    rows, d2 = rows[0], d2[0]
+    keep = rows >= 0
+    rows, d2 = rows[keep], d2[keep]
+    # Flat storage: faiss's distances are the exact float32 L2 of each candidate, so the
+    # re-ranking is exact; only whether the true neighbours are candidates is approximate.
+    order = np.argsort(d2, kind="stable")[:k]
+    return rows[order], np.sqrt(np.maximum(d2[order], 0)).astype(np.float32)

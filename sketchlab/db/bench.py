@@ -74,14 +74,15 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def bench_enroll(photos: list[Path], workers: int | None = None) -> dict[str, Any]:
+def bench_enroll(photos: list[Path], workers: int | None = None, batched: bool = True
+                 ) -> dict[str, Any]:
     """End-to-end enrolment rate of `photos` into a fresh temporary gallery."""
     from sketchlab.db.gallery import open_gallery
 
     cpu0 = _cpu_seconds()
     with tempfile.TemporaryDirectory() as tmp, open_gallery(Path(tmp) / "bench.sqlite") as g:
         t0 = time.perf_counter()
-        summary = g.enroll(photos, workers=workers, use_cache=False)
+        summary = g.enroll(photos, workers=workers, use_cache=False, batched=batched)
         seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0  # this process + its finished workers
     per_face = cpu / max(1, summary.enrolled)
@@ -94,3 +95,120 @@ def bench_enroll(photos: list[Path], workers: int | None = None) -> dict[str, An
             "enrolled": summary.enrolled, "skipped": len(summary.skipped),
             "workers": summary.workers, "seconds": round(seconds, 2),
             "source": str(photos[0].parent) if photos else None}
+
+
+# ---------------------------------------------------------------- search_10m
+
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _recall(found: list[np.ndarray], truth: list[np.ndarray], k: int) -> float:
+    return float(np.mean([len(set(f[:k].tolist()) & set(t[:k].tolist())) / k
+                          for f, t in zip(found, truth, strict=True)]))
+
+
+def _timed(fn: Any, queries: np.ndarray) -> tuple[list[np.ndarray], dict[str, float]]:
+    fn(queries[0])  # warm-up (pages in what the first query touches)
+    out, samples = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        out.append(fn(q))
+        samples.append((time.perf_counter() - t0) * 1000.0)
+    return out, summarise(samples)
+
+
+def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarray], k: int
+                    ) -> dict[str, Any]:
+    """COPY into vector(128), build the gallery's HNSW index, query as ServerIndex does."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    from sketchlab.db.pglocal import local_postgres
+    from sketchlab.db.search import ServerIndex
+
+    with local_postgres("bench", {"shared_buffers": "'1GB'", "max_wal_size": "'8GB'"}) as url:
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION vector")
+            register_vector(conn)
+            conn.execute("CREATE TABLE emb (id bigint PRIMARY KEY, vector vector(128))")
+            t0 = time.perf_counter()
+            with conn.cursor().copy("COPY emb (id, vector) FROM STDIN WITH (FORMAT BINARY)"
+                                    ) as cp:
+                cp.set_types(["int8", "vector"])
+                for i, v in enumerate(vecs):
+                    cp.write_row((i, v))
+            load_s = time.perf_counter() - t0
+            conn.execute("SET maintenance_work_mem = '4GB'")
+            conn.execute("SET max_parallel_maintenance_workers = 1")  # 2 cores here
+            t0 = time.perf_counter()
+            # The same index as migration 0002 (pgvector defaults m=16, ef_construction=64).
+            conn.execute("CREATE INDEX ON emb USING hnsw (vector vector_l2_ops)")
+            build_s = time.perf_counter() - t0
+            size = conn.execute("SELECT pg_total_relation_size('emb')").fetchone()[0]
+            isize = conn.execute("SELECT pg_indexes_size('emb')").fetchone()[0]
+            conn.execute(f"SET hnsw.ef_search = {ServerIndex.EF_SEARCH}")
+            conn.execute("SET hnsw.iterative_scan = relaxed_order")
+
+            def query(q: np.ndarray) -> np.ndarray:
+                rows = conn.execute("SELECT id FROM emb ORDER BY vector <-> %s LIMIT %s",
+                                    (q, k)).fetchall()
+                return np.array([r[0] for r in rows], np.int64)
+
+            found, t = _timed(query, queries)
+    return {**t, "recall_at_10": round(_recall(found, truth, k), 4),
+            "build_s": round(build_s, 1), "copy_s": round(load_s, 1),
+            "index_mb": round(isize / 1e6, 1), "table_and_index_mb": round(size / 1e6, 1),
+            "ef_search": ServerIndex.EF_SEARCH}
+
+
+def bench_search_scale(sizes: list[int], backends: tuple[str, ...] = ("exact", "ann",
+                                                                        "pgvector"),
+                       queries: int = 50, k: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Top-k over n synthetic descriptors fitted to LFW's, per backend: median/p90 ms,
+    recall@k against exact search, memory and build time."""
+    from sketchlab.db import ann, synthetic
+
+    vecs_lfw, ids = synthetic.lfw_descriptors(shared_data_dir())
+    model = synthetic.fit(vecs_lfw, ids)
+    out: dict[str, Any] = {"descriptors": model.as_json(), "queries": queries, "k": k,
+                           "sizes": {}}
+    for n in sizes:
+        res: dict[str, Any] = {"load_avg_1m_start": round(os.getloadavg()[0], 2)}
+        t0 = time.perf_counter()
+        vecs = synthetic.generate(model, n, seed=seed)
+        q = synthetic.probes(model, vecs, queries, seed=seed + 1)
+        res["generate_s"] = round(time.perf_counter() - t0, 1)
+        index = EmbeddingIndex(vecs, np.arange(n, dtype=np.int64))
+        truth, t = _timed(lambda x, ix=index: ix.topk(x, k)[0], q)
+        res["exact"] = {**t, "recall_at_10": 1.0, "memory_mb": round(index.nbytes / 1e6, 1)}
+        index = None
+        if "ann" in backends:
+            import faiss
+
+            faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
+            t0 = time.perf_counter()
+            h = ann.new_index()
+            for start in range(0, n, ann.ADD_CHUNK):
+                h.add(vecs[start:start + ann.ADD_CHUNK])
+            build_s = time.perf_counter() - t0
+            faiss.omp_set_num_threads(1)  # one query, one thread: as the app calls it
+            found, t = _timed(lambda x, hh=h: ann.search(hh, x, k)[0], q)
+            res["ann_faiss_hnsw"] = {**t, "recall_at_10": round(_recall(found, truth, k), 4),
+                                     "build_s": round(build_s, 1),
+                                     "memory_mb": round(n * (128 * 4 + ann.HNSW_M * 2 * 4)
+                                                        / 1e6, 1),
+                                     "m": ann.HNSW_M, "ef_construction": ann.EF_CONSTRUCTION,
+                                     "ef_search": ann.EF_SEARCH}
+            del h
+        if "pgvector" in backends:
+            res["pgvector_hnsw"] = _bench_pgvector(vecs, q, truth, k)
+        res["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+        res["peak_rss_mb"] = round(_rss_mb(), 0)
+        out["sizes"][str(n)] = res
+        log.info("search at %d: %s", n, res)
+        del vecs
+    return out
