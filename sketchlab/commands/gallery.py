@@ -210,7 +210,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
 def bench_sections(args: argparse.Namespace) -> dict:
     """`sketchlab bench` keys: search_1m (top-10 over 1M synthetic descriptors; 100k with
-    --quick), enroll_faces_per_s (200 real photos on all cores, batched descriptor; 6
+    --quick), enroll_faces_per_s (600 real photos on all cores, batched descriptor; 6
     inline with --quick) with enroll_unbatched (dlib's per-face call) beside it, and
     search_10m (exact, faiss HNSW and pgvector HNSW at --scale sizes)."""
     from sketchlab.db.bench import bench_enroll, bench_search, bench_search_scale, sample_photos
@@ -221,7 +221,7 @@ def bench_sections(args: argparse.Namespace) -> dict:
         out["search_1m"] = bench_search(100_000 if args.quick else 1_000_000, k=10,
                                         runs=5 if args.quick else max(5, args.runs))
     if only is None or "enroll" in only:
-        photos = sample_photos(6 if args.quick else 200)
+        photos = sample_photos(6 if args.quick else 600)
         if not photos:
             out["enroll_faces_per_s"] = None
             out["enroll"] = {"error": "no face photos found (set SKETCHLAB_SHARED_DATA)"}

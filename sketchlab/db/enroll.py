@@ -404,7 +404,11 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
         from sketchlab.core.matching import embed_chips
 
         ready, to_embed = to_embed, []
-        vecs = embed_chips([r.chip for r in ready], EMBED_BATCH)  # type: ignore[misc]
+        # With a worker per core busy detecting, one torch thread here (more oversubscribe).
+        threads = max(1, default_workers() - summary.workers + 1) if summary.workers > 1 \
+            else None
+        vecs = embed_chips([r.chip for r in ready], EMBED_BATCH,  # type: ignore[misc]
+                           threads=threads)
         for r, v in zip(ready, vecs, strict=True):
             assert r.scan is not None
             finish(replace(r, scan=replace(r.scan, vector=v), chip=None), counted=True)
