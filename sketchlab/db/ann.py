@@ -161,13 +161,14 @@ def new_index():  # -> faiss.IndexHNSWFlat
     return index
 
 
-def search(index: object, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def search(index: object, query: np.ndarray, k: int, ef_search: int = EF_SEARCH
+           ) -> tuple[np.ndarray, np.ndarray]:
     """(row numbers, exact L2 distances) of the k best of max(MIN_CANDIDATES, 2k)
     HNSW candidates, nearest first."""
     import faiss
 
     n_cand = min(int(index.ntotal), max(MIN_CANDIDATES, 2 * k))  # type: ignore[attr-defined]
-    params = faiss.SearchParametersHNSW(efSearch=max(EF_SEARCH, n_cand))
+    params = faiss.SearchParametersHNSW(efSearch=max(ef_search, n_cand))
     q = np.ascontiguousarray(np.asarray(query, np.float32).reshape(1, -1))
     d2, rows = index.search(q, n_cand, params=params)  # type: ignore[attr-defined]
     rows, d2 = rows[0], d2[0]
