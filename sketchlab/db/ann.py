@@ -145,6 +145,18 @@ class AnnIndex:
 
     # ------------------------------------------------------------ searching
 
+    def sample(self, n: int) -> np.ndarray:
+        """At most ~n indexed descriptors, evenly spread (for the score's norm); cached
+        until rows are added."""
+        if self.index is None or self.index.ntotal == 0:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        total = int(self.index.ntotal)
+        if getattr(self, "_sample_at", None) != total:
+            rows = np.arange(0, total, max(1, total // max(1, n)), dtype=np.int64)
+            self._sample = self.index.reconstruct_batch(rows)
+            self._sample_at = total
+        return self._sample
+
     def topk(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, distances) of the k nearest, nearest first, exact distances."""
         if self.index is None or self.index.ntotal == 0 or k <= 0:

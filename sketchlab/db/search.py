@@ -79,6 +79,10 @@ class EmbeddingIndex:
     def nbytes(self) -> int:
         return self.vectors.nbytes + self.norms_sq.nbytes + self.ids.nbytes
 
+    def sample(self, n: int) -> np.ndarray:
+        """At most ~n descriptors evenly spread over the gallery (for the score's norm)."""
+        return self.vectors[::max(1, len(self.vectors) // n)]
+
     def topk(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, distances) of the k nearest rows, nearest first."""
         idx, dist = rank(query, self.vectors, k, norms_sq=self.norms_sq)
@@ -105,6 +109,23 @@ class ServerIndex:
         return self.size
 
     nbytes = 0
+
+    def sample(self, n: int) -> np.ndarray:
+        """At most ~n descriptors evenly spread by id, read once per gallery revision (this
+        object is replaced when the revision moves)."""
+        if getattr(self, "_sample", None) is None:
+            from sqlalchemy import select
+
+            from sketchlab.db.models import Embedding
+
+            step = max(1, self.size // max(1, n))
+            with self.gallery.session() as s:
+                rows = s.scalars(select(Embedding.vector).where(
+                    Embedding.model == self.model, Embedding.id % step == 0)
+                    .order_by(Embedding.id).limit(n)).all()
+            self._sample = (np.frombuffer(b"".join(rows), np.float32).reshape(-1, EMBEDDING_DIM)
+                            if rows else np.zeros((0, EMBEDDING_DIM), np.float32))
+        return self._sample
 
     def topk(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         from sqlalchemy import Float, select
@@ -229,9 +250,8 @@ class Matcher:
         """Mean and spread of the query's distances to the gallery (an even sample of at
         most NORM_SAMPLE faces): what the calibrated scores are read against."""
         self.refresh()
-        v = self._index.vectors
-        step = max(1, len(v) // NORM_SAMPLE)
-        return gallery_norm(distances(embedding, v[::step]), len(v))
+        index = self._index
+        return gallery_norm(distances(embedding, index.sample(NORM_SAMPLE)), len(index))
 
     def top_keys(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
                  ) -> set[int]:

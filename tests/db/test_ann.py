@@ -35,6 +35,8 @@ def test_ann_matches_exact_and_persists(cufs_gallery, cufs_photos, tmp_path):
     assert graph.is_file() and meta.is_file()
     assert stat.S_IMODE(os.stat(graph).st_mode) == 0o600
     assert m.index.rebuilt
+    assert np.array_equal(np.sort(m.index.sample(100), 0), np.sort(vecs, 0))
+    m.gallery_norm(vecs[0])
 
     # A new process (a new Matcher) loads it; enrolling adds rows without a rebuild.
     extra = tmp_path / "extra"

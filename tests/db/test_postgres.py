@@ -55,6 +55,11 @@ def test_gallery_on_postgresql(pg_url, cufs_photos):
         assert cands[0].subject_name == cufs_photos[3].stem and cands[0].distance < 1e-3
         assert [c.distance for c in cands] == sorted(c.distance for c in cands)
         assert cands[0].thumbnail[:2] == b"\xff\xd8"
+        # The calibrated scores' norm reads a sample from the server, not a client matrix.
+        sample = g.matcher().index.sample(1000)
+        assert sample.shape == (5, 128) and np.allclose(np.sort(sample, 0),
+                                                        np.sort(g.load_embeddings()[2], 0))
+        g.matcher().gallery_norm(query)
         assert g.photos()[0].added_at.tzinfo is not None
         sid = g.subjects(name=cufs_photos[3].stem)[0].id
         assert g.remove_subject(sid) == 1
