@@ -43,7 +43,7 @@ from sketchlab.ui.document import SketchDocument, SketchFileError
 from sketchlab.ui.settings import STYLES, AppSettings, SettingsStore
 from sketchlab.ui.widgets.canvas import IMAGE_SUFFIXES, CanvasView
 from sketchlab.ui.widgets.photo_pane import PhotoPane
-from sketchlab.ui.workers import InversionResult, InversionService, ModelStatus
+from sketchlab.ui.workers import InversionResult, InversionService, ModelStatus, wait_for_all
 
 log = logging.getLogger(__name__)
 
@@ -731,4 +731,5 @@ class MainWindow(QMainWindow):
         self.match_panel.shutdown()
         self.case_panel.shutdown()
         self.service.shutdown()
+        wait_for_all()
 

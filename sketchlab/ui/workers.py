@@ -40,6 +40,18 @@ def live_threads() -> list[QThread]:
     return [t for t in list(_LIVE) if t.isRunning()]
 
 
+def wait_for_all(timeout_ms: int = 10000) -> bool:
+    """At exit: let jobs that were let go of (a cancelled import) reach their next check,
+    so no QThread is destroyed while running. True when all ended in time."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for t in live_threads():
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        if not t.wait(left):
+            log.error("thread %s still running at exit", t.objectName())
+            return False
+    return True
+
+
 def _forget(thread: QThread) -> None:
     _LIVE.discard(thread)
     _KEEP.pop(id(thread), None)
@@ -67,6 +79,7 @@ class Worker(QObject):
         if "progress" in params and "progress" not in kwargs:
             self._kwargs["progress"] = self.yielded.emit  # safe from any thread
         self.thread_: QThread | None = None
+        self._relay: _Relay | None = None  # set by start_worker
 
     @property
     def cancelled(self) -> bool:
@@ -75,6 +88,17 @@ class Worker(QObject):
     def quit(self) -> None:
         """Ask the job to stop at its next check; it still emits `finished`."""
         self._cancel.set()
+
+    def disown(self) -> None:
+        """Cancel and drop every callback given to `start_worker`, without waiting.
+
+        For a caller that is going away (a dialog the user cancelled): the job ends on
+        its own at its next cancel check, and nothing it reports reaches the caller,
+        whose widgets may already be deleted.
+        """
+        self._cancel.set()
+        if self._relay is not None:
+            self._relay.drop_callbacks()
 
     def wait(self, timeout_ms: int = 5000) -> bool:
         t = self.thread_
@@ -123,6 +147,9 @@ class _Relay(QObject):
         self._slots = slots
         _RELAYS.add(self)
 
+    def drop_callbacks(self) -> None:
+        self._slots = {}
+
     def _call(self, name: str, *args: Any) -> None:
         fn = self._slots.get(name)
         if fn is not None:
@@ -168,6 +195,7 @@ def start_worker(fn: Callable[..., Any], *args: Any, connect: dict[str, Callable
         raise ValueError(f"unknown worker signals: {sorted(unknown)}")
     worker = Worker(fn, *args, **kwargs)
     relay = _Relay(dict(connect or {}))
+    worker._relay = relay
     for name in ("started", "yielded", "returned", "errored", "finished"):
         getattr(worker, name).connect(getattr(relay, f"on_{name}"))
     thread = QThread()

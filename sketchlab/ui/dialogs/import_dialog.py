@@ -9,11 +9,13 @@ canonical frame, with the face guide drawn over the preview, before accepting.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import (
@@ -30,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from sketchlab.core import preprocess
-from sketchlab.core.imageio import load_image
+from sketchlab.core.imageio import MAX_PIXELS, load_image
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.workers import Worker, start_worker
 
@@ -50,18 +52,51 @@ class ImportAnalysis:
     colour: bool
 
 
-def analyse(path: Path, frame: tuple[int, int], align: bool = True) -> ImportAnalysis:
-    """Load, clean and auto-align an image (runs off the UI thread)."""
-    rgb = load_image(path)
-    s = min(1.0, _MAX_SIDE / max(rgb.shape[:2]))
+def load_downscaled(path: Path, max_side: int = _MAX_SIDE) -> np.ndarray:
+    """Decode an image at no more than about `max_side` px on its long side.
+
+    A JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (`draft`), so a 31 MP
+    phone photo never exists at full size in memory; other formats are decoded and then
+    area-downscaled. Unreadable and oversized files get `load_image`'s messages.
+    """
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                return load_image(path)  # raises the readable "too large" error
+            s = min(1.0, max_side / max(w, h))
+            if s < 1.0:
+                im.draft("RGB", (max(1, round(w * s)), max(1, round(h * s))))
+            rgb = load_image(im)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        rgb = load_image(path)  # the same failure, with the file name in the message
+    s = min(1.0, max_side / max(rgb.shape[:2]))
     if s < 1.0:
         rgb = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)),
                          interpolation=cv2.INTER_AREA)
+    return rgb
+
+
+def analyse(path: Path, frame: tuple[int, int], align: bool = True,
+            cancel: threading.Event | None = None) -> ImportAnalysis | None:
+    """Load, clean and auto-align an image (runs off the UI thread); None when cancelled.
+
+    Everything runs on a copy of at most 2048 px (face detection itself on 640 px), so
+    the time and memory needed do not grow with the camera's resolution.
+    """
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    rgb = load_downscaled(path)
+    if cancelled():
+        return None
     colour = preprocess.is_colour(rgb)
-    prep = preprocess.prepare_sketch(rgb, frame=frame, source="auto" if align else "canvas")
     clean = preprocess.normalise_paper(rgb) if align else rgb
     if not colour:
         clean = np.repeat(cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    if cancelled():
+        return None
+    prep = preprocess.prepare_sketch(rgb, frame=frame, source="auto" if align else "canvas")
     return ImportAnalysis(rgb, clean, prep.transform.matrix, prep.transform.method, colour)
 
 
@@ -246,7 +281,9 @@ class ImportDialog(QDialog):
                                     connect={"returned": self._on_analysed,
                                              "errored": self._on_error})
 
-    def _on_analysed(self, a: ImportAnalysis) -> None:
+    def _on_analysed(self, a: ImportAnalysis | None) -> None:
+        if a is None:  # cancelled
+            return
         self.analysis = a
         how = {"landmarks": "aligned on the eyes and mouth found by the face detector",
                "ink_bbox": "no face landmarks found: fitted the outline of the strokes; "
@@ -291,9 +328,10 @@ class ImportDialog(QDialog):
         self.source_view.update()
 
     def _stop_worker(self) -> None:
+        """Let go of a running analysis at once (Cancel must not wait for dlib); it stops
+        at its next check and its result is dropped, so it cannot touch this dialog."""
         if self._worker is not None:
-            self._worker.quit()
-            self._worker.wait(30000)
+            self._worker.disown()
             self._worker = None
 
     def done(self, r: int) -> None:
