@@ -47,7 +47,15 @@ MAX_ARTEFACT_BYTES = 100 * 1024 * 1024
 
 
 class CaseError(ValueError):
-    """A request the user can correct (unknown case, bad input); the message says how."""
+    """A request the user can correct (unknown case, bad input); the message says how.
+
+    `field` names the input at fault when there is one (e.g. "number"), so a form can
+    mark that field and keep the rest of what the user typed.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -274,7 +282,8 @@ class CaseStore:
                     number = f"{year}-{n + 1:04d}"
             number = number.strip()
             if s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
-                raise CaseError(f"case {number!r} already exists; pick another number")
+                raise CaseError(f"case {number!r} already exists; pick another number",
+                                field="number")
             row = CaseRow(uid=str(uuid.uuid4()), number=number)
             s.add(row)
             s.flush()

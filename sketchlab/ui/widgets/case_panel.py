@@ -9,6 +9,7 @@ it is shown in the panel (and emitted as `error`) and logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,11 +46,21 @@ _ERRORS = (CaseError, CaseStoreError, OSError, ValueError)
 
 
 class NewCaseDialog(QDialog):
-    """Case number (optional), title, people and the witness description."""
+    """Case number (optional), title, people and the witness description.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    With `create` given, OK calls it with `values()`; when it refuses (a duplicate case
+    number, say), the dialog stays open with everything typed kept, marks the field at
+    fault and says why, so nothing the user typed is lost.
+    """
+
+    BAD_FIELD_STYLE = "border: 2px solid #c00000;"
+
+    def __init__(self, parent: QWidget | None = None,
+                 create: Callable[..., Any] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New case")
+        self._create = create
+        self.created: Any = None
         self.number = QLineEdit()
         self.number.setPlaceholderText("automatic (YYYY-NNNN)")
         self.title_edit = QLineEdit()
@@ -57,23 +68,64 @@ class NewCaseDialog(QDialog):
         self.investigator = QLineEdit()
         self.witness = QPlainTextEdit()
         self.witness.setPlaceholderText("What the witness said, in their words")
+        self.problem = QLabel()
+        self.problem.setObjectName("newCaseProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #a40000")
+        self.problem.hide()
+        self._fields: dict[str, QWidget] = {
+            "number": self.number, "title": self.title_edit, "artist": self.artist,
+            "investigator": self.investigator, "witness_description": self.witness}
         form = QFormLayout(self)
         form.addRow("Case &number", self.number)
         form.addRow("&Title", self.title_edit)
         form.addRow("&Artist", self.artist)
         form.addRow("&Investigator", self.investigator)
         form.addRow("&Witness description", self.witness)
+        form.addRow(self.problem)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        for w in self._fields.values():
+            signal = getattr(w, "textChanged", None)
+            if signal is not None:
+                signal.connect(lambda *_a, w=w: self._clear_mark(w))
 
     def values(self) -> dict[str, Any]:
         return {"number": self.number.text().strip() or None,
                 "title": self.title_edit.text().strip(), "artist": self.artist.text().strip(),
                 "investigator": self.investigator.text().strip(),
                 "witness_description": self.witness.toPlainText().strip()}
+
+    def mark_problem(self, text: str, field: str | None = None) -> None:
+        """Say what is wrong; outline and focus the field at fault (typed text stays)."""
+        self.problem.setText(text)
+        self.problem.show()
+        w = self._fields.get(field or "")
+        if w is not None:
+            w.setStyleSheet(self.BAD_FIELD_STYLE)
+            w.setToolTip(text)
+            w.setFocus()
+            if isinstance(w, QLineEdit):
+                w.selectAll()
+
+    def _clear_mark(self, w: QWidget) -> None:
+        if w.styleSheet():
+            w.setStyleSheet("")
+            w.setToolTip("")
+
+    def accept(self) -> None:
+        if self._create is None:
+            super().accept()
+            return
+        try:
+            self.created = self._create(**self.values())
+        except _ERRORS as exc:
+            self.mark_problem(str(exc), getattr(exc, "field", None))
+            return
+        super().accept()
 
 
 class CasePanel(QWidget):
@@ -259,21 +311,25 @@ class CasePanel(QWidget):
 
     # ---- actions ----------------------------------------------------------------------
 
-    def new_case_dialog(self) -> None:
-        dlg = NewCaseDialog(self)
-        if dlg.exec() != QDialog.DialogCode.Accepted:
-            return
-        self.create_case(**dlg.values())
+    def new_case_dialog(self) -> NewCaseDialog:
+        """Open the New case form; a refused number keeps the form open (see the dialog)."""
+        dlg = NewCaseDialog(self, create=self._create_or_raise)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+        return dlg
 
-    def create_case(self, **values: Any) -> CaseInfo | None:
-        try:
-            info = self.store.create_case(**values)
-        except _ERRORS as exc:
-            self._fail(str(exc))
-            return None
+    def _create_or_raise(self, **values: Any) -> CaseInfo:
+        info = self.store.create_case(**values)
         self.open_case(info.uid)
         self._done(f"Opened new case {info.number}")
         return info
+
+    def create_case(self, **values: Any) -> CaseInfo | None:
+        try:
+            return self._create_or_raise(**values)
+        except _ERRORS as exc:
+            self._fail(str(exc))
+            return None
 
     def verify(self) -> bool:
         if self.current is None:
