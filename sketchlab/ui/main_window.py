@@ -36,7 +36,7 @@ from sketchlab.core.imageio import ImageLoadError
 from sketchlab.core.model_catalog import ModelInfo, list_models
 from sketchlab.ui.autosave import Autosaver, Recoverable
 from sketchlab.ui.brush import BrushParams
-from sketchlab.ui.dialogs.help_dialog import TextDialog, about_html, shortcuts_html
+from sketchlab.ui.dialogs.help_dialog import TextDialog, about_dialog, shortcuts_html
 from sketchlab.ui.dialogs.import_dialog import ImportDialog
 from sketchlab.ui.dialogs.settings_dialog import SettingsDialog
 from sketchlab.ui.document import SketchDocument, SketchFileError
@@ -693,7 +693,9 @@ class MainWindow(QMainWindow):
 
     def about_dialog(self) -> None:
         loaded = self.service.status.name if self.service.status else None
-        TextDialog("About SketchLab", about_html(list_models(), loaded), self).open()
+        dlg = about_dialog(list_models(), loaded, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
 
     def manage_gallery(self) -> None:
         from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog

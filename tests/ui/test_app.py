@@ -95,9 +95,9 @@ def test_dropping_an_image_opens_the_import_preview(qtbot, tiny_model, tmp_path,
 
 def test_about_shows_model_card_data(tiny_model):
     from sketchlab.core.model_catalog import describe
-    from sketchlab.ui.dialogs.help_dialog import about_html
+    from sketchlab.ui.dialogs.help_dialog import about_markdown
 
     info = describe(tiny_model)
-    text = about_html([info], loaded=info.name)
+    text = about_markdown([info], loaded=info.name)
     assert "tiny (in use)" in text and info.sha256[:16] in text and "64x48" in text
-    assert "No model is installed" in about_html([], None)
+    assert "No model is installed" in about_markdown([], None)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from sketchlab import __version__
-from sketchlab.core.model_catalog import ModelInfo
+
+if TYPE_CHECKING:
+    from sketchlab.core.model_catalog import ModelInfo
 
 # Input that is not a QAction (so it is not in the action list) but still a shortcut.
 POINTER_SHORTCUTS = (
@@ -47,37 +50,71 @@ def shortcuts_html(actions: list[QAction]) -> str:
             "every lead needs independent confirmation.</li></ol>")
 
 
-def about_html(models: list[ModelInfo], loaded: str | None) -> str:
-    parts = [f"<h2>SketchLab {html.escape(__version__)}</h2>"
-             "<p>Offline face-sketch inversion (after Güçlütürk et al., <i>Convolutional "
-             "Sketch Inversion</i>, 2016) and gallery search with dlib face embeddings.</p>"
-             "<p>Results are investigative leads, not identifications.</p>"]
+def _card_body(card: str) -> str:
+    """A model card under the About box's model heading: its own title line dropped (the
+    heading names the model) and its headings one level down."""
+    lines = card.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    out, fenced = [], False
+    for ln in lines:
+        if ln.startswith("```"):
+            fenced = not fenced
+        out.append("#" + ln if ln.startswith("#") and not fenced else ln)
+    return "\n".join(out)
+
+
+def _md_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|" else ch for ch in text)
+
+
+def about_markdown(models: list[ModelInfo], loaded: str | None) -> str:
+    """The About text as Markdown, which Qt renders natively (model cards are Markdown)."""
+    parts = [f"# SketchLab {_md_escape(__version__)}",
+             "Offline face-sketch inversion (after Güçlütürk et al., *Convolutional Sketch "
+             "Inversion*, 2016) and gallery search with dlib face embeddings.",
+             "**Results are investigative leads, not identifications.**"]
     if not models:
-        parts.append("<p><b>No model is installed.</b></p>")
+        parts.append("**No model is installed.**")
     for m in models:
         mark = " (in use)" if m.name == loaded else ""
         c = m.config
-        parts.append(f"<h3>{html.escape(m.name)}{mark}</h3><p>{html.escape(m.summary)}</p>"
-                     f"<p>Input {c.height}x{c.width}, width {c.base_width}, "
-                     f"{c.n_residual} residual blocks, styles: {', '.join(m.styles)}<br>"
-                     f"SHA-256 <code>{html.escape(m.sha256[:16])}…</code><br>"
-                     f"File: {html.escape(str(m.path))}</p>")
+        parts.append(f"## {_md_escape(m.name)}{mark}")
+        parts.append(f"Input {c.height}x{c.width}, width {c.base_width}, {c.n_residual} "
+                     f"residual blocks, styles: {', '.join(m.styles)}  \n"
+                     f"SHA-256 `{m.sha256[:16]}…`  \nFile: `{m.path}`")
         card = m.card_text()
-        if card:
-            parts.append(f"<pre style='white-space: pre-wrap'>{html.escape(card)}</pre>")
-    return "".join(parts)
+        # The card opens with the summary; print it once, from the card when there is one.
+        parts.append(_card_body(card) if card else _md_escape(m.summary))
+    return "\n\n".join(parts) + "\n"
 
 
 class TextDialog(QDialog):
-    def __init__(self, title: str, body_html: str, parent: QWidget | None = None) -> None:
+    """Read-only rich text: HTML, or Markdown rendered by Qt itself (tables, code, images
+    found in `search_paths`, e.g. a model card's sample sheets)."""
+
+    def __init__(self, title: str, body: str, parent: QWidget | None = None, *,
+                 markdown: bool = False, search_paths: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
-        self.text.setHtml(body_html)
+        if search_paths:
+            self.text.setSearchPaths(search_paths)
+        if markdown:
+            self.text.setMarkdown(body)
+        else:
+            self.text.setHtml(body)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addWidget(self.text)
         lay.addWidget(buttons)
-        self.resize(640, 560)
+        self.resize(760, 640)
+
+
+def about_dialog(models: list[ModelInfo], loaded: str | None,
+                 parent: QWidget | None = None) -> TextDialog:
+    folders = sorted({str(m.path.parent) for m in models})
+    return TextDialog("About SketchLab", about_markdown(models, loaded), parent, markdown=True,
+                      search_paths=folders)
