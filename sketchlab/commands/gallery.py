@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     e.add_argument("--batch-size", type=int, default=64,
                    help="photos per commit; a crash loses at most one batch (default 64)")
+    e.add_argument("--subject-from", choices=("folder", "filename"), default="folder",
+                   help="in folders, the subject is the sub-folder's name (default; a file "
+                        "directly in the folder is its own subject) or the file name "
+                        "without its number (filename: Name_0001.jpg -> Name)")
     e.add_argument("--largest-face", action="store_true",
                    help="enrol the largest face of multi-face photos instead of skipping them")
     e.add_argument("--no-cache", action="store_true",
@@ -103,7 +107,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        summary = g.enroll(args.paths, subject=args.subject, workers=args.workers,
+        summary = g.enroll(args.paths, subject=args.subject, rule=args.subject_from,
+                           workers=args.workers,
                            batch_size=max(1, args.batch_size), largest_face=args.largest_face,
                            use_cache=not args.no_cache, progress=progress)
     finally:

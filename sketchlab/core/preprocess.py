@@ -36,8 +36,8 @@ Method = Literal["canvas", "landmarks", "ink_bbox", "empty", "centre"]
 
 _DETECT_MAX_SIDE = 640
 _WORK_MAX_SIDE = 2048
-_INK_LEVEL = 200
-_BG_SIDE = 512  # short side on which normalise_paper estimates a large page's background  # after normalisation, pixels darker than this count as ink
+_INK_LEVEL = 200  # after normalisation, pixels darker than this count as ink
+_BG_SIDE = 512  # short side on which normalise_paper estimates a large page's background
 
 
 @dataclass(frozen=True)

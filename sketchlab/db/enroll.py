@@ -26,6 +26,7 @@ import io
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -49,6 +50,9 @@ DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; embed at fu
 DEFAULT_BATCH = 64
 EMBED_BATCH = 32  # chips per forward pass of the descriptor network
 MIN_POOL_JOBS = 24
+
+SubjectRule = Literal["folder", "filename"]
+_NUMBERED = re.compile(r"^(.*?[^\d_ .\-(])[ _.\-]*\(?\d+\)?$")
 
 Status = Literal["enrolled", "duplicate", "no_face", "multi_face", "unreadable", "missing",
                  "not_image"]
@@ -93,6 +97,7 @@ class EnrollSummary:
     seconds: float = 0.0
     computed: int = 0  # descriptors computed (not from the cache)
     workers: int = 1
+    committed_sha256: list[str] = field(default_factory=list)  # photos written by this run
 
     @property
     def faces_per_s(self) -> float:
@@ -143,13 +148,30 @@ def _manifest_items(path: Path, subject: str | None) -> Iterator[EnrollItem | Sk
                              (row.get(ref_col) or "").strip() or None if ref_col else None)
 
 
-def iter_items(paths: Iterable[str | os.PathLike[str]], subject: str | None = None
-               ) -> Iterator[EnrollItem | SkippedFile]:
+def subject_from_filename(stem: str) -> str:
+    """The person in a numbered file name: `Adrien_Brody_0001` -> `Adrien_Brody`,
+    `jane doe (2)` -> `jane doe`; a name without a trailing number is kept whole."""
+    m = _NUMBERED.match(stem)
+    return m.group(1) if m else stem
+
+
+def iter_items(paths: Iterable[str | os.PathLike[str]], subject: str | None = None,
+               rule: SubjectRule = "folder") -> Iterator[EnrollItem | SkippedFile]:
     """Expand PATHs (folders recursively, image files, manifest.csv) into work items.
 
     Inside folders, files whose suffix is not an image type are reported as `not_image`
-    (hidden files are ignored); files named on the command line are always tried.
+    (hidden files are ignored); files named on the command line are always tried. The
+    subject of a file in a folder is its sub-folder's name with rule "folder" (a file
+    directly in the folder: its own name), or its file name without the trailing number
+    with rule "filename" (`Name_0001.jpg` -> `Name`). A manifest names its own subjects.
     """
+    def name_for(f: Path, rel: Path | None) -> str:
+        if subject:
+            return subject
+        if rule == "filename":
+            return subject_from_filename(f.stem)
+        return rel.parent.name if rel is not None and len(rel.parts) > 1 else f.stem
+
     for raw in paths:
         p = Path(raw).expanduser()
         if p.is_dir():
@@ -161,15 +183,47 @@ def iter_items(paths: Iterable[str | os.PathLike[str]], subject: str | None = No
                     yield SkippedFile(str(f), "not_image",
                                       f"not an image file type ({f.suffix or 'no suffix'})")
                     continue
-                rel = f.relative_to(p)
-                name = subject or (rel.parent.name if len(rel.parts) > 1 else f.stem)
-                yield EnrollItem(f, name)
+                yield EnrollItem(f, name_for(f, f.relative_to(p)))
         elif p.suffix.lower() == ".csv" and p.is_file():
             yield from _manifest_items(p, subject)
         elif p.is_file():
-            yield EnrollItem(p, subject or p.stem)
+            yield EnrollItem(p, name_for(p, None))
         else:
             yield SkippedFile(str(p), "missing", "no such file or folder")
+
+
+@dataclass(frozen=True)
+class EnrollPlan:
+    """What an enrolment would do, before any file is read: shown to the user to confirm."""
+
+    subjects: dict[str, int]  # subject name -> photos, sorted by name
+    photos: int
+    skipped: list[SkippedFile]
+
+    @property
+    def singletons(self) -> int:
+        return sum(1 for n in self.subjects.values() if n == 1)
+
+    @property
+    def one_subject_per_photo(self) -> bool:
+        """Every photo would be its own subject: usually a flat folder named per file."""
+        return self.photos > 1 and len(self.subjects) == self.photos
+
+
+def plan_enrolment(paths: Iterable[str | os.PathLike[str]], subject: str | None = None,
+                   rule: SubjectRule = "folder") -> EnrollPlan:
+    """The subjects an enrolment of PATHs would create and the files it would skip."""
+    counts: dict[str, int] = {}
+    skipped: list[SkippedFile] = []
+    photos = 0
+    for x in iter_items(paths, subject, rule):
+        if isinstance(x, SkippedFile):
+            skipped.append(x)
+        else:
+            photos += 1
+            counts[x.subject] = counts.get(x.subject, 0) + 1
+    ordered = dict(sorted(counts.items(), key=lambda kv: kv[0].casefold()))
+    return EnrollPlan(ordered, photos, skipped)
 
 
 # ---------------------------------------------------------------- worker side
@@ -338,6 +392,7 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
         if pending:
             summary.new_subjects += write(pending)
             committed += len(pending)
+            summary.committed_sha256.extend(p.sha256 for p in pending)
         if pending_scans and cache is not None:
             cache.put_scans(pending_scans)  # type: ignore[attr-defined]
         pending, pending_scans = [], []

@@ -47,6 +47,7 @@ from sketchlab.db.enroll import (
     EnrolledPhoto,
     EnrollSummary,
     ProgressFn,
+    SubjectRule,
     iter_items,
     run_enrolment,
 )
@@ -303,6 +304,22 @@ class Gallery:
             self._bump(s)
             return int(n or 0)
 
+    def remove_enrolled(self, shas: Iterable[str]) -> int:
+        """Undo an enrolment: delete these photos, and their subjects that are left with
+        no photo (a cancelled run's partial set). Returns the photos removed."""
+        shas = list(shas)
+        removed = 0
+        with self.session() as s:
+            for start in range(0, len(shas), 500):
+                chunk = shas[start:start + 500]
+                sids = set(s.scalars(select(Photo.subject_id).where(Photo.sha256.in_(chunk))))
+                removed += s.execute(delete(Photo).where(Photo.sha256.in_(chunk))).rowcount or 0
+                for sid in sids:
+                    if not s.scalar(select(func.count(Photo.id)).where(Photo.subject_id == sid)):
+                        s.execute(delete(Subject).where(Subject.id == sid))
+            self._bump(s)
+        return removed
+
     def remove_photo(self, sha256: str) -> bool:
         """Delete one photo (by full SHA-256, or a unique prefix of >= 8 hex digits)."""
         with self.session() as s:
@@ -373,7 +390,8 @@ class Gallery:
         return new_subjects
 
     def enroll(self, paths_: Iterable[str | os.PathLike[str]], *, subject: str | None = None,
-               workers: int | None = None, batch_size: int = DEFAULT_BATCH,
+               rule: SubjectRule = "folder", workers: int | None = None,
+               batch_size: int = DEFAULT_BATCH,
                largest_face: bool = False, use_cache: bool = True,
                progress: ProgressFn | None = None,
                cancel: threading.Event | None = None, batched: bool = True) -> EnrollSummary:
@@ -383,7 +401,7 @@ class Gallery:
             else None
         version = embedding_model_version()
         try:
-            return run_enrolment(iter_items(paths_, subject), existing=self.known_sha256,
+            return run_enrolment(iter_items(paths_, subject, rule), existing=self.known_sha256,
                                  write=lambda b: self.write_batch(b, version), cache=cache,
                                  workers=workers, batch_size=batch_size,
                                  largest_face=largest_face, progress=progress, cancel=cancel,

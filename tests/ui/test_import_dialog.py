@@ -87,5 +87,5 @@ def test_unreadable_file_still_gets_a_readable_message(tmp_path):
 
     bad = tmp_path / "notes.jpg"
     bad.write_text("this is a renamed text file")
-    with pytest.raises(ImageLoadError, match="notes.jpg"):
+    with pytest.raises(ImageLoadError, match=r"notes\.jpg"):
         load_downscaled(bad)

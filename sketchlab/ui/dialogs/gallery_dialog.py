@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sketchlab.ui.dialogs.enrol_dialog import EnrolPreviewDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.workers import Worker, start_worker
 
@@ -46,8 +47,12 @@ def load_listing(handle: GalleryHandle) -> GalleryListing:
     return GalleryListing(g.stats(), g.subjects(), by_subject)
 
 
-def enrol_folder(handle: GalleryHandle, folder: Path, progress, cancel):
-    return handle.get().enroll([folder], progress=progress, cancel=cancel)
+def enrol_paths(handle: GalleryHandle, paths: list[Path], rule: str, progress, cancel):
+    return handle.get().enroll(paths, rule=rule, progress=progress, cancel=cancel)
+
+
+def undo_enrolment(handle: GalleryHandle, shas: list[str]) -> int:
+    return handle.get().remove_enrolled(shas)
 
 
 def remove_items(handle: GalleryHandle, subject_ids: list[int], photo_shas: list[str]) -> int:
@@ -71,6 +76,7 @@ class GalleryDialog(QDialog):
         self._workers: list[Worker] = []
         self._progress: QProgressDialog | None = None
         self._enrol: Worker | None = None
+        self.partial_box: QMessageBox | None = None
         self._closed = False
         self.setWindowTitle("Gallery")
         self.where = QLabel(f"Database: {handle.display_url()}")
@@ -81,9 +87,12 @@ class GalleryDialog(QDialog):
         self.tree.setHeaderLabels(["Subject / photo", "Photos", "Source", "Added"])
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
         self.tree.setColumnWidth(0, 220)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.enrol_button = QPushButton("Enrol folder…")
-        self.enrol_button.setToolTip("Add every face photo in a folder (one subject per "
-                                     "sub-folder, or a manifest.csv)")
+        self.enrol_button.setToolTip("Add every face photo in a folder; a preview shows the "
+                                     "subjects first (by sub-folder, numbered file names or "
+                                     "a manifest.csv)")
         self.enrol_button.clicked.connect(self.choose_folder)
         self.remove_button = QPushButton("Remove selected")
         self.remove_button.clicked.connect(self.remove_selected)
@@ -130,10 +139,12 @@ class GalleryDialog(QDialog):
         st = listing.stats
         self.summary.setText(f"{st.subjects} subjects, {st.photos} photos, "
                              f"{st.embeddings} face descriptors")
+        self.tree.setSortingEnabled(False)  # sorting while inserting costs O(n^2)
         self.tree.clear()
         for subj in listing.subjects:
-            top = QTreeWidgetItem([subj.name, str(subj.n_photos), subj.external_ref or "",
+            top = QTreeWidgetItem([subj.name, "", subj.external_ref or "",
                                    subj.created_at.strftime("%Y-%m-%d")])
+            top.setData(1, Qt.ItemDataRole.DisplayRole, subj.n_photos)  # sorts as a number
             top.setData(0, Qt.ItemDataRole.UserRole, ("subject", subj.id))
             for p in listing.photos.get(subj.id, []):
                 child = QTreeWidgetItem([f"{p.width}x{p.height} · {p.sha256[:10]}", "",
@@ -141,26 +152,38 @@ class GalleryDialog(QDialog):
                 child.setData(0, Qt.ItemDataRole.UserRole, ("photo", p.sha256))
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
+        self.tree.setSortingEnabled(True)
         self.listing_loaded.emit()
 
     # --- enrolment --------------------------------------------------------------------
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Enrol a folder of face photos")
         if folder:
-            self.enrol(Path(folder))
+            self.preview(Path(folder))
 
-    def enrol(self, folder: Path) -> Worker:
-        prog = QProgressDialog(f"Enrolling {folder.name}…", "Cancel", 0, 0, self)
+    def preview(self, folder: Path) -> EnrolPreviewDialog:
+        """Show the subjects the folder would make; Enrol there starts the enrolment."""
+        dlg = EnrolPreviewDialog(folder, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self.enrol(dlg.enrol_paths(), rule=dlg.enrol_rule()))
+        dlg.open()
+        return dlg
+
+    def enrol(self, what: Path | list[Path], rule: str = "folder") -> Worker:
+        paths = [what] if isinstance(what, Path) else list(what)
+        label = paths[0].name if len(paths) == 1 else f"{len(paths)} folders"
+        prog = QProgressDialog(f"Enrolling {label}…", "Cancel", 0, 0, self)
         prog.setWindowTitle("Enrolling photos")
         prog.setWindowModality(Qt.WindowModality.WindowModal)
         prog.setMinimumDuration(0)
         prog.setAutoClose(False)
         prog.setAutoReset(False)
+        prog.setMinimumWidth(560)  # room for the counts line; it used to be clipped
         self._progress = prog
         self.enrol_button.setEnabled(False)
-        w = self._run(enrol_folder, self.handle, folder, yielded=self._on_progress,
+        w = self._run(enrol_paths, self.handle, paths, rule, yielded=self._on_progress,
                       returned=self._on_enrolled,
-                      errored=lambda e: self._error(f"Enrolling {folder}", e))
+                      errored=lambda e: self._error(f"Enrolling {label}", e))
         w.finished.connect(self._enrol_finished)
         # Direct: the worker's thread is busy enrolling and would never run a queued call.
         prog.canceled.connect(w.quit, Qt.ConnectionType.DirectConnection)
@@ -176,8 +199,8 @@ class GalleryDialog(QDialog):
         self._progress.setValue(p.done)
         if not self._progress.wasCanceled():
             self._progress.setLabelText(
-                f"{p.done}/{p.total} files · {p.enrolled} enrolled · {p.duplicates} already "
-                f"in the gallery · {p.skipped} skipped\n{Path(p.path).name}")
+                f"{p.done} of {p.total} files\n{p.enrolled} enrolled · {p.duplicates} "
+                f"already in the gallery · {p.skipped} skipped\n{Path(p.path).name}")
 
     def _on_enrolled(self, summary) -> None:
         skipped = summary.counts()
@@ -186,7 +209,39 @@ class GalleryDialog(QDialog):
         self.summary.setText(f"{state}: {summary.enrolled} photos enrolled, "
                              f"{summary.duplicates} already there, skipped: {detail} "
                              f"({summary.seconds:.1f} s)")
+        if summary.cancelled and summary.committed_sha256 and not self._closed:
+            self.ask_keep_partial(summary)
         self.enrolment_finished.emit(summary)
+
+    def ask_keep_partial(self, summary) -> QMessageBox:
+        """A cancelled run has enrolled part of the set: keep it or take it out again."""
+        n = len(summary.committed_sha256)
+        box = QMessageBox(QMessageBox.Icon.Question, "Enrolment cancelled",
+                          f"Enrolment was cancelled after {n} of {summary.total} photos. "
+                          f"{n} photo(s) ({summary.new_subjects} new subject(s)) are already "
+                          "in the gallery. Keep this partial set, or remove it again?",
+                          QMessageBox.StandardButton.NoButton, self)
+        keep = box.addButton("Keep them", QMessageBox.ButtonRole.AcceptRole)
+        remove = box.addButton("Remove them", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        shas = list(summary.committed_sha256)
+
+        def answered(button) -> None:
+            self.partial_box = None
+            if button is remove:
+                self._run(undo_enrolment, self.handle, shas,
+                          returned=lambda k: self.summary.setText(
+                              f"Removed the {k} photo(s) of the cancelled enrolment."),
+                          errored=lambda e: self._error("Removing the partial set", e),
+                          finished=self.refresh)
+            else:
+                self.summary.setText(f"Kept the {n} photo(s) enrolled before Cancel.")
+
+        box.buttonClicked.connect(answered)
+        self.partial_box = box
+        box.open()
+        return box
 
     def _enrol_finished(self) -> None:
         self._enrol = None
