@@ -2,7 +2,10 @@
 
 Drives the real MainWindow (offscreen by default) with tablet strokes sent as QTabletEvents
 at a pen's report rate, through the same throttled live-inversion path a user gets, and
-reports the median time from each stroke's release to the repaint of the photo pane.
+reports the time from each stroke's release (the pen-up event) to the repaint of the photo
+pane, with a breakdown of where it went when the checkout records one. `--src` measures
+another checkout with this same harness (before/after comparisons); `--enrol FOLDER` runs a
+gallery enrolment in the app meanwhile (the pen must stay ahead of background work).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/ui_latency.py [--model NAME] [-n 30]
 """
@@ -18,11 +21,27 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+def _src_arg(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--src" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--src="):
+            return a.split("=", 1)[1]
+    return str(Path(__file__).resolve().parent.parent)
+
+
+def _median(xs: list[float]) -> float:
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    sys.path.insert(0, _src_arg(argv))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--src", help="checkout to measure (default: this one)")
+    ap.add_argument("--enrol", type=Path, help="enrol this folder in the app meanwhile")
     ap.add_argument("--model", default="sketchlab-default")
     ap.add_argument("--device", default="auto")
     ap.add_argument("-n", "--strokes", type=int, default=30)
@@ -45,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     w = MainWindow(store)
     w.resize(1280, 820)
     w.show()
+    import sketchlab
+
+    print(f"checkout {Path(sketchlab.__file__).parent.parent}, load average "
+          f"{os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")
     deadline = time.time() + 120
     while w.photo_pane.status is None and time.time() < deadline:
         app.processEvents()
@@ -55,6 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     status = w.photo_pane.status
     net_ms: list[float] = []
     w.inversion_done.connect(lambda r: r.photo is not None and net_ms.append(r.ms))
+    shown: list[tuple[float, object]] = []  # (perf_counter at repaint, result)
+    w.photo_pane.photo_shown.connect(lambda r: shown.append((time.perf_counter(), r)))
+    releases: list[float] = []
+    from_release: list[float] = []
+    release_to_submit: list[float] = []
+    enrol_job = None
+    if args.enrol is not None:
+        from sketchlab.ui.dialogs.gallery_dialog import enrol_paths
+        from sketchlab.ui.workers import start_worker
+
+        enrol_job = start_worker(enrol_paths, w.match_panel.gallery, [args.enrol], "folder")
+        time.sleep(3.0)  # let its workers start and get busy
+        print(f"enrolling {args.enrol} in the app meanwhile")
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
 
@@ -79,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         for k, (x, y) in enumerate(pts):
             etype = (QTabletEvent.Type.TabletPress if k == 0 else QTabletEvent.Type.TabletRelease
                      if k == len(pts) - 1 else QTabletEvent.Type.TabletMove)
+            if etype == QTabletEvent.Type.TabletRelease:
+                releases.append(time.perf_counter())
+                n_shown = len(shown)
             send(etype, x, y, 0.4 + 0.5 * math.sin(math.pi * k / len(pts)))
             t_next = time.perf_counter() + period
             app.processEvents()
@@ -90,19 +129,46 @@ def main(argv: list[str] | None = None) -> int:
         while len(w.photo_pane.latencies_ms) == n_before and time.time() < end:
             app.processEvents()
             time.sleep(0.001)
+        final = [(t, r) for t, r in shown[n_shown:] if r.final]
+        if final:
+            from_release.append((final[0][0] - releases[-1]) * 1000)
+            release_to_submit.append((final[0][1].submitted - releases[-1]) * 1000)
         idle = time.perf_counter() + 0.3
         while time.perf_counter() < idle:
             app.processEvents()
             time.sleep(0.005)
-    lat = w.photo_pane.latencies_ms
+    lat = from_release
     last = w.photo_pane.last
     q = statistics.quantiles(lat, n=10) if len(lat) >= 2 else lat
     print(f"model {status.name} on {status.device_label}, live preview "
           f"{'off' if args.no_live else 'on'}, {len(lat)} strokes at {args.hz:.0f} Hz")
-    print(f"stroke->photo latency: median {statistics.median(lat):.1f} ms, "
-          f"p10 {q[0]:.1f} ms, p90 {q[-1]:.1f} ms, max {max(lat):.1f} ms")
+    print(f"stroke->photo latency (pen-up -> photo repainted): median "
+          f"{statistics.median(lat):.1f} ms, p10 {q[0]:.1f} ms, p90 {q[-1]:.1f} ms, "
+          f"max {max(lat):.1f} ms")
     print(f"network time per inversion (all {len(net_ms)} shown, live and final): median "
           f"{statistics.median(net_ms):.1f} ms; last {last.ms:.1f} ms")
+    stages = getattr(w.photo_pane, "stage_log", [])
+    if stages:
+        keys = ["queue", "preprocess", "network", "delivery", "display", "repaint"]
+        parts = [f"pen-up->request {_median(release_to_submit):.1f}"]
+        parts += [f"{k} {_median([s.get(k, float('nan')) for s in stages]):.1f}" for k in keys]
+        print("breakdown of the final request, medians in ms: " + ", ".join(parts))
+    inv = getattr(w.service._worker, "_inverter", None)
+    if inv is not None and enrol_job is None:
+        import numpy as np
+
+        blank = np.full((*inv.resolution, 3), 255, np.uint8)
+        blank[40:120, 30:100] = 0
+        times = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            inv.invert(blank)
+            times.append((time.perf_counter() - t0) * 1000)
+        print(f"same network, back to back in this process (as `sketchlab bench`): median "
+              f"{statistics.median(times):.1f} ms")
+    if enrol_job is not None:
+        enrol_job.quit()
+        enrol_job.wait(120000)
     w.close()
     return 0
 

@@ -20,17 +20,13 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from sketchlab.core.atomic import atomic_write
+from sketchlab.core.model_file import FORMAT, FORMAT_VERSION, CheckpointError, read_metadata
 from sketchlab.core.network import Generator, GeneratorConfig
 
+__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointError", "LoadedModel", "load_generator",
+           "read_metadata", "save_generator", "weights_sha256"]
+
 log = logging.getLogger(__name__)
-
-FORMAT = "sketchlab-generator"
-FORMAT_VERSION = "1"
-
-
-class CheckpointError(ValueError):
-    """A model file that is unreadable, foreign, corrupt or inconsistent."""
-
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -77,27 +73,6 @@ def save_generator(path: str | os.PathLike[str], generator: Generator,
     with atomic_write(path) as fh:
         fh.write(safetensors_bytes(state, metadata=metadata))
     return sha
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Header metadata only (cheap: no tensors are read)."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            n = int.from_bytes(fh.read(8), "little")
-            if n <= 0 or n > 100_000_000:
-                raise CheckpointError(f"{path.name} is not a SketchLab model file (bad header)")
-            header = json.loads(fh.read(n))
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        raise CheckpointError(f"cannot read model file {path}: {exc}") from exc
-    meta = header.get("__metadata__") or {}
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path.name} is not a SketchLab generator (format={meta.get('format')!r}); "
-            "export models with `python -m trainer export`.")
-    return dict(meta)
 
 
 def load_generator(path: str | os.PathLike[str], device: str | torch.device = "cpu"

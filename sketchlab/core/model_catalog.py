@@ -17,8 +17,8 @@ from typing import Any
 
 from sketchlab import paths
 from sketchlab.core import calibration
-from sketchlab.core.checkpoint import CheckpointError, read_metadata, update_metadata
-from sketchlab.core.network import GeneratorConfig
+from sketchlab.core.model_file import CheckpointError, read_metadata
+from sketchlab.core.network_config import GeneratorConfig
 
 log = logging.getLogger(__name__)
 
@@ -112,4 +112,6 @@ def write_calibration(path: str | os.PathLike[str],
                       kinds: dict[str, calibration.ScoreCalibration],
                       extra: dict[str, Any]) -> None:
     """Store a calibration in the model file it describes."""
+    from sketchlab.core.checkpoint import update_metadata  # torch: only when writing
+
     update_metadata(path, {calibration.METADATA_KEY: calibration.dumps(kinds, extra)})

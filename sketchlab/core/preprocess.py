@@ -88,9 +88,21 @@ def as_prepared(frame: np.ndarray, colour: bool) -> Prepared:
 
 def is_colour(rgb: np.ndarray, threshold: float = 12.0) -> bool:
     """True when the image carries real chroma (not grey content stored as RGB)."""
-    small = _downscale(rgb, 256)[0].astype(np.int16)
-    spread = small.max(axis=2) - small.min(axis=2)
+    small = np.ascontiguousarray(_downscale(rgb, 256)[0])
+    spread = cv2.subtract(channel_max(small), channel_min(small))
     return float(np.percentile(spread, 95)) > threshold
+
+
+def channel_min(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel darkest channel; `rgb.min(axis=2)` is ~50x slower (a reduction over an
+    axis of 3) and this runs on every live preview."""
+    r, g, b = cv2.split(rgb)
+    return cv2.min(cv2.min(r, g), b)
+
+
+def channel_max(rgb: np.ndarray) -> np.ndarray:
+    r, g, b = cv2.split(rgb)
+    return cv2.max(cv2.max(r, g), b)
 
 
 def _downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -234,7 +246,7 @@ def estimate_transform(rgb: np.ndarray, frame: tuple[int, int], source: Source =
         box = ((w0 - side) / 2, (h0 - side) / 2, (w0 + side) / 2, (h0 + side) / 2)
         return AlignTransform(_fit_box(box, frame, HEAD_BOX), (h0, w0), frame, "centre")
     work, s = _downscale(rgb, _WORK_MAX_SIDE)
-    box = ink_bbox(normalise_paper(work).min(axis=2))
+    box = ink_bbox(channel_min(normalise_paper(work)))
     if box is None:
         return AlignTransform(_fit_box((0, 0, w0, h0), frame, (0, 0, 1, 1)), (h0, w0), frame,
                               "empty")
@@ -273,7 +285,7 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
     if not colour:
         gray = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
         clean = np.repeat(gray[..., None], 3, axis=2)
-    if bool((clean.min(axis=2) < _INK_LEVEL).sum() < 20):
+    if cv2.countNonZero((channel_min(clean) < _INK_LEVEL).view(np.uint8)) < 20:
         t = estimate_transform(rgb, frame, "canvas")
         blank = np.full((frame[0], frame[1], 3), 255, np.uint8)
         return Prepared(blank, AlignTransform(t.matrix, t.source_size, frame, "empty"),

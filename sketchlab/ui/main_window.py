@@ -38,17 +38,28 @@ from sketchlab.ui.autosave import Autosaver, Recoverable
 from sketchlab.ui.brush import BrushParams
 from sketchlab.ui.dialogs.help_dialog import TextDialog, about_dialog, shortcuts_html
 from sketchlab.ui.dialogs.import_dialog import ImportDialog
-from sketchlab.ui.dialogs.settings_dialog import SettingsDialog
 from sketchlab.ui.document import SketchDocument, SketchFileError
 from sketchlab.ui.settings import STYLES, AppSettings, SettingsStore
 from sketchlab.ui.widgets.canvas import IMAGE_SUFFIXES, CanvasView
 from sketchlab.ui.widgets.photo_pane import PhotoPane
-from sketchlab.ui.workers import InversionResult, InversionService, ModelStatus, wait_for_all
+from sketchlab.ui.workers import (
+    InversionResult,
+    InversionService,
+    ModelStatus,
+    Worker,
+    start_worker,
+    wait_for_all,
+)
 
 log = logging.getLogger(__name__)
 
 THROTTLE_MS = 60  # live requests while drawing: at most one per 60 ms (a 16 Hz preview)
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+
+
+def _import_case_panel() -> None:
+    """Import the case panel's modules off the UI thread (see MainWindow._build_case_dock)."""
+    import sketchlab.ui.widgets.case_panel  # noqa: F401
 
 
 def show_error(parent: QWidget | None, title: str, text: str) -> QMessageBox:
@@ -100,8 +111,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self._build_toolbars()
-        self._build_case_panel()
-        self.restore_case()
+        self._build_case_dock()
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.right)
@@ -171,32 +181,70 @@ class MainWindow(QMainWindow):
         right.setSizes([460, 340])
         self.right = right
 
-    def _build_case_panel(self) -> None:
-        """The open case, in a dock; it records through the signals above (the rules are
-        in sketchlab.cases.recorder) and adds File > Export case."""
-        from sketchlab.ui.widgets.case_panel import CasePanel
-
-        self.case_panel = CasePanel(parent=self, gallery=self.match_panel.gallery)
+    def _build_case_dock(self) -> None:
+        """The Case dock. Its panel needs the case store (SQLAlchemy, ~0.5-1 s to import),
+        so the window shows first and the panel arrives from a background import; any
+        earlier use of `case_panel` builds it on the spot."""
         dock = QDockWidget("Case", self)
         dock.setObjectName("case-dock")
-        dock.setWidget(self.case_panel)
+        waiting = QLabel("Opening the case store…")
+        waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        dock.setWidget(waiting)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
         self.case_dock = dock
-        self.sketch_saved.connect(self.case_panel.on_sketch_saved)
-        self.inversion_done.connect(self.case_panel.on_inversion)
-        self.service.model_changed.connect(self.case_panel.on_model_loaded)
-        self.match_done.connect(self.case_panel.on_match)
-        self.case_panel.case_changed.connect(self._remember_case)
-        self.case_panel.recorded.connect(lambda m: self.statusBar().showMessage(m, 5000))
-        self.case_panel.error.connect(lambda m: self.statusBar().showMessage(m, 15000))
+        self._case_panel = None
+        self._preload: Worker | None = None
+        for a in self.menuBar().actions():
+            if a.menu() is not None and a.text() == "&View":
+                a.menu().addAction(dock.toggleViewAction())
+        # Through the property: a save, inversion or search before the background import
+        # has finished builds the panel on the spot (and reopens the case), so nothing
+        # goes unrecorded.
+        self.sketch_saved.connect(lambda p: self._to_case("on_sketch_saved", p))
+        self.inversion_done.connect(lambda r: self._to_case("on_inversion", r))
+        self.match_done.connect(lambda o: self._to_case("on_match", o))
+
+    def _to_case(self, slot: str, arg: object) -> None:
+        if not self._closing:
+            getattr(self.case_panel, slot)(arg)
+
+    @property
+    def case_panel(self):  # -> CasePanel (imported lazily, see _build_case_dock)
+        if self._case_panel is None:
+            self._attach_case_panel()
+        return self._case_panel
+
+    def _attach_case_panel(self, _imported: object = None) -> None:
+        """Put the case panel in its dock; it records through the signals above (the
+        rules are in sketchlab.cases.recorder) and adds File > Export case. Then the case
+        open last time is reopened."""
+        if self._case_panel is not None or self._closing:
+            return
+        from sketchlab.ui.widgets.case_panel import CasePanel
+
+        panel = CasePanel(parent=self, gallery=self.match_panel.gallery)
+        self._case_panel = panel
+        self.case_dock.setWidget(panel)
+        self.service.model_changed.connect(panel.on_model_loaded)
+        if self.service.status is not None:
+            panel.on_model_loaded(self.service.status)
+        panel.case_changed.connect(self._remember_case)
+        panel.recorded.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        panel.error.connect(lambda m: self.statusBar().showMessage(m, 15000))
         for a in self.menuBar().actions():
             if a.menu() is not None and a.text() == "&File":
                 acts = a.menu().actions()
                 after = acts[acts.index(self.act_export) + 1]
-                a.menu().insertAction(after, self.case_panel.export_action)
-            elif a.menu() is not None and a.text() == "&View":
-                a.menu().addAction(dock.toggleViewAction())
+                a.menu().insertAction(after, panel.export_action)
+        self.restore_case()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._case_panel is None and self._preload is None and not self._closing:
+            self._preload = start_worker(
+                _import_case_panel, connect={"returned": self._attach_case_panel,
+                                             "errored": self._attach_case_panel})
 
     def _remember_case(self, info: object) -> None:
         """The open case survives a restart (settings) and a crash (the autosave)."""
@@ -451,17 +499,27 @@ class MainWindow(QMainWindow):
             self.match_panel.set_inversion_available(False)
             return
         self.photo_pane.show_loading(s.model)
+        self.statusBar().showMessage(f"Loading the model {s.model}… You can draw meanwhile; "
+                                     "the live photo starts when it is ready.")
         self.service.load_model(s.model, s.device)
 
     def _on_model_changed(self, status: ModelStatus | None) -> None:
+        if self._closing:
+            return
         self.match_panel.set_model(status)
         if status is None:
             return  # the error handler shows why
         self.photo_pane.set_model_status(status)
+        self.statusBar().showMessage(f"Live photo ready: {status.name} on "
+                                     f"{status.device_label}", 10000)
         self.request_inversion(final=True)
 
     def _on_service_error(self, exc: Exception) -> None:
+        if self._closing:
+            return
         if self.service.status is None:
+            self.statusBar().showMessage("The model could not be loaded; see the photo pane.",
+                                         15000)
             self.photo_pane.set_model_status(
                 None, f"The model could not be loaded:\n{exc}\n\nPick another model or "
                       "device in Settings. You can keep drawing meanwhile.")
@@ -683,6 +741,7 @@ class MainWindow(QMainWindow):
 
     def settings_dialog(self) -> None:
         from sketchlab.core.inference import available_devices
+        from sketchlab.ui.dialogs.settings_dialog import SettingsDialog
 
         dlg = SettingsDialog(self.store, list_models(), "cuda" in available_devices(), self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -731,7 +790,10 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()  # stops its message timer
         self.autosaver.discard()
         self.match_panel.shutdown()
-        self.case_panel.shutdown()
+        if self._preload is not None:
+            self._preload.disown()
+        if self._case_panel is not None:
+            self._case_panel.shutdown()
         self.service.shutdown()
         wait_for_all()
 

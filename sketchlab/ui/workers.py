@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,23 @@ _KEEP: dict[int, QObject] = {}  # workers kept alive until their thread ends
 def live_threads() -> list[QThread]:
     """Threads started by this module that are still running."""
     return [t for t in list(_LIVE) if t.isRunning()]
+
+
+BACKGROUND_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Run this background job (and any process it starts) below the UI and inversion
+    threads, so the pen stays ahead of an enrolment or an export on a small machine.
+    Linux niceness is per thread; elsewhere this does nothing."""
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        tid = threading.get_native_id()
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, max(now, BACKGROUND_NICE)))
+    except OSError as exc:  # not permitted or not supported: run at normal priority
+        log.debug("cannot lower the priority of a background job: %s", exc)
 
 
 def wait_for_all(timeout_ms: int = 10000) -> bool:
@@ -111,6 +129,7 @@ class Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        _lower_priority()
         self.started.emit()
         try:
             result = self._fn(*self._args, **self._kwargs)
@@ -250,6 +269,10 @@ class InversionResult:
     colour: bool
     canvas: np.ndarray | None = None  # the image this inversion consumed (the request's)
     variant: dict | None = None  # for a search's variant: its name, index and change
+    # Where the time went, in ms: queue (waiting behind the inversion in flight),
+    # preprocess, network; `emitted` is the perf_counter() when it left the worker.
+    stages: dict[str, float] = field(default_factory=dict)
+    emitted: float = 0.0
 
 
 class InversionWorker(QObject):
@@ -329,7 +352,7 @@ class InversionWorker(QObject):
             return
         self._last = req
         try:
-            self.yielded.emit(self._invert(req))
+            self.yielded.emit(replace(self._invert(req), emitted=time.perf_counter()))
         except Exception as exc:
             log.exception("inversion failed")
             self.errored.emit(exc)
@@ -338,12 +361,17 @@ class InversionWorker(QObject):
         from sketchlab.core.preprocess import prepare_sketch
 
         inv = self._inverter
+        t0 = time.perf_counter()
         prep = prepare_sketch(req.image, frame=inv.resolution, source="canvas",
                               style=req.style)  # type: ignore[arg-type]
+        t1 = time.perf_counter()
         photo = None if prep.empty else inv.invert(prep.image)
+        t2 = time.perf_counter()
+        stages = {"queue": (t0 - req.submitted) * 1000, "preprocess": (t1 - t0) * 1000,
+                  "network": (t2 - t1) * 1000}
         return InversionResult(req.id, prep.image, photo, 0.0 if prep.empty else inv.last_ms,
                                self._model_name, inv.device_label, req.submitted, req.final,
-                               prep.colour, canvas=req.image)
+                               prep.colour, canvas=req.image, stages=stages)
 
 
 class InversionService(QObject):

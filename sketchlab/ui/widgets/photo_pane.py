@@ -38,6 +38,7 @@ class PhotoPane(QWidget):
         self.status: ModelStatus | None = None
         self.last: InversionResult | None = None
         self.latencies_ms: list[float] = []  # last stroke -> photo on screen, final requests
+        self.stage_log: list[dict[str, float]] = []  # per final photo: ms spent in each step
 
     def set_model_status(self, status: ModelStatus | None, message: str | None = None) -> None:
         self.status = status
@@ -52,6 +53,7 @@ class PhotoPane(QWidget):
         self.info.setText(f"Loading {model}…")
 
     def show_result(self, result: InversionResult) -> None:
+        t0 = time.perf_counter()
         self.last = result
         if result.photo is None:
             self.view.set_image(None, EMPTY)
@@ -61,9 +63,16 @@ class PhotoPane(QWidget):
             kind = "colour" if result.colour else "grey"
             self.info.setText(f"{result.model} · {result.device_label} · "
                               f"{result.ms:.0f} ms per inversion · {kind} sketch")
+        t1 = time.perf_counter()
         self.view.repaint()  # measure latency to pixels on screen, not to a queued update
+        t2 = time.perf_counter()
         if result.final and result.photo is not None:
-            self.latencies_ms.append((time.perf_counter() - result.submitted) * 1000.0)
+            self.latencies_ms.append((t2 - result.submitted) * 1000.0)
+            self.stage_log.append({**result.stages,
+                                   "delivery": (t0 - result.emitted) * 1000 if result.emitted
+                                   else float("nan"),
+                                   "display": (t1 - t0) * 1000, "repaint": (t2 - t1) * 1000})
+            del self.stage_log[:-1000]
         self.photo_shown.emit(result)
 
     def median_latency_ms(self) -> float | None:
