@@ -103,23 +103,41 @@ def summarise(action: str, details: dict) -> str:
 CARD_SECTIONS = ("summary", "evaluation", "metric", "limitation", "status", "caveat")
 
 
-def card_summary(markdown: str, max_chars: int = 4000) -> str:
+def card_summary(markdown: str, max_chars: int = 6000) -> str:
     """The parts of a model card a report reader needs (Markdown): the opening lines and
-    the summary, evaluation, limitation and status sections; no images or commands."""
-    keep: list[str] = []
-    section = "intro"
+    the summary, evaluation, limitation and status sections, whole; no images, commands
+    or raw JSON (code blocks run off a printed page). Sections that would not fit are
+    named at the end rather than cut mid-way."""
+    sections: list[tuple[str, list[str]]] = [("intro", [])]
+    fenced = False
     for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced or line.lstrip().startswith("!["):
+            continue
         if line.startswith("# "):
             continue  # the title is the model name, shown anyway
         if line.startswith("## "):
-            section = line[3:].strip().lower()
-            line = "#### " + line[3:]  # under the report's own "Model" heading
-        if (section == "intro" or any(k in section for k in CARD_SECTIONS)) \
-                and not line.lstrip().startswith("!["):
-            keep.append(line)
-    text = "\n".join(keep).strip()
-    if len(text) > max_chars:
-        text = text[:max_chars].rsplit("\n", 1)[0] + "\n\n[... see the full model card]"
+            sections.append((line[3:].strip(), ["#### " + line[3:]]))  # under "Model"
+            continue
+        sections[-1][1].append(line)
+    keep: list[str] = []
+    left_out: list[str] = []
+    for name, lines in sections:
+        if name != "intro" and not any(k in name.lower() for k in CARD_SECTIONS):
+            continue
+        block = "\n".join(lines).strip()
+        if not block:
+            continue
+        if keep and sum(len(b) for b in keep) + len(block) > max_chars:
+            left_out.append(name)
+            continue
+        keep.append(block)
+    text = "\n\n".join(keep)
+    if left_out:
+        text += ("\n\n*Not reproduced here for length: " + ", ".join(left_out)
+                 + ". The full model card is in SketchLab's Help › About.*")
     return text
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 from datetime import datetime
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSizeF, Qt, QUrl
@@ -31,6 +32,8 @@ from sketchlab.cases.report_data import ReportData
 log = logging.getLogger(__name__)
 
 _app: QGuiApplication | None = None
+_EMPTY_ROW = re.compile(r"<tr>\s*(?:<t[dh][^>]*>\s*(?:<p[^>]*>\s*(?:<br\s*/?>)?\s*</p>)?\s*"
+                        r"</t[dh]>\s*)+</tr>")
 _RES = 300  # PDF writer resolution (dpi)
 _IMG_W = 150  # points for the sketch and photo, side by side, leaving room for candidates
 _THUMB_W = 64
@@ -211,7 +214,9 @@ def _model(r: ReportData) -> str:
         return ""
     card = _markdown_html(r.model_summary)
     settings = ", ".join(f"{_e(k)}={_e(v)}" for k, v in sorted(inv.settings.items()))
-    return ("<h2>Model</h2>"
+    # Page 2 starts here, with its heading: Qt cannot keep a heading with what follows,
+    # so a section that began near the foot of page 1 left its title stranded there.
+    return ("<h2 style='page-break-before: always'>Model</h2>"
             f"<p><b>{_e(inv.model_name)}</b>, weights SHA-256 <span class='mono'>"
             f"{_e(inv.model_sha256)}</span><br>Settings: {settings or 'defaults'}</p>"
             f"<div class='small'>{card}</div>")
@@ -225,7 +230,11 @@ def _markdown_html(markdown: str) -> str:
     del tmp
     start = text.find(">", text.find("<body")) + 1
     end = text.rfind("</body>")
-    return text[start:end] if start > 0 and end > start else _e(markdown)
+    if not (start > 0 and end > start):
+        return _e(markdown)
+    # A Markdown table needs a header row; cards with none write an empty one, which Qt
+    # prints as an empty first row. Drop rows with no text.
+    return _EMPTY_ROW.sub("", text[start:end])
 
 
 def _audit(r: ReportData) -> str:

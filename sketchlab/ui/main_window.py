@@ -557,12 +557,14 @@ class MainWindow(QMainWindow):
         dirty = "" if self.document.undo_stack.isClean() else " •"
         self.setWindowTitle(f"{name}{dirty} — SketchLab")
 
-    def _start_dir(self) -> str:
-        d = self.store.ui_value("last_dir", "")
+    def _start_dir(self, key: str = "last_dir") -> str:
+        """Where a file dialog opens: the folder last used for the same purpose (sketches
+        and saves, imported scans, exports), so saving does not land in a scan folder."""
+        d = self.store.ui_value(key, "") or self.store.ui_value("last_dir", "")
         return str(d) if d else str(Path.home())
 
-    def _remember_dir(self, path: Path) -> None:
-        self.store.set_ui_value("last_dir", str(path.parent))
+    def _remember_dir(self, path: Path, key: str = "last_dir") -> None:
+        self.store.set_ui_value(key, str(path.parent))
 
     def new_sketch(self) -> None:
         self.document.clear()
@@ -628,26 +630,48 @@ class MainWindow(QMainWindow):
         self.sketch_saved.emit(path)
         return True
 
-    def export_photo(self) -> None:
+    def export_photo(self) -> Path | None:
+        """Save the photo at the network's native size, or a labelled upscaled copy."""
+        from sketchlab.core.photo_export import UPSCALE_FACTOR
+
         last = self.photo_pane.last
         if last is None or last.photo is None:
             show_error(self, "No photo yet", "Draw or import a sketch first; the synthesized "
                        "photo appears once a model is loaded.")
-            return
-        start = str(Path(self._start_dir()) / "synthesized.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export synthesized photo", start,
-                                              "PNG image (*.png)")
-        if path:
-            from sketchlab.core.imageio import save_image
+            return None
+        h, w = last.photo.shape[:2]
+        f = UPSCALE_FACTOR
+        native = f"PNG, native {w}x{h} px, exactly as the network made it (*.png)"
+        bigger = (f"PNG, upscaled {f}x to {w * f}x{h * f} px, labelled as upscaled in its "
+                  "name and metadata (*.png)")
+        start = str(Path(self._start_dir("last_export_dir")) / "synthesized.png")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export synthesized photo", start,
+                                                   f"{native};;{bigger}")
+        if not path:
+            return None
+        return self.export_photo_to(Path(path), upscale=chosen == bigger)
 
-            try:
-                save_image(path, last.photo)
-            except OSError as exc:
-                show_error(self, "Cannot export photo", str(exc))
+    def export_photo_to(self, path: Path, upscale: bool = False) -> Path | None:
+        from sketchlab.core.photo_export import UPSCALE_FACTOR, export_photo
+
+        last = self.photo_pane.last
+        if last is None or last.photo is None:
+            return None
+        status = self.service.status
+        try:
+            out = export_photo(path, last.photo, factor=UPSCALE_FACTOR if upscale else 1,
+                               model=last.model, sha256=status.sha256 if status else "")
+        except OSError as exc:
+            show_error(self, "Cannot export photo", f"{exc}\n\nNothing was written; try "
+                       "another folder.")
+            return None
+        self._remember_dir(out, "last_export_dir")
+        self.statusBar().showMessage(f"Exported {out}", 8000)
+        return out
 
     def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import sketch", self._start_dir(),
-                                              IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Import sketch",
+                                              self._start_dir("last_import_dir"), IMAGE_FILTER)
         if path:
             self.import_file(Path(path))
 
@@ -657,7 +681,7 @@ class MainWindow(QMainWindow):
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.accepted.connect(lambda: self._accept_import(dlg, path))
         dlg.analysed.connect(lambda: self._on_import_analysed(dlg))
-        self._remember_dir(path)
+        self._remember_dir(path, "last_import_dir")
         if modal:
             dlg.open()
         return dlg

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
@@ -43,6 +43,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ERRORS = (CaseError, CaseStoreError, OSError, ValueError)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _export_dir() -> Path:
+    """The user's documents folder (not the app's working directory) for case bundles."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(docs) if docs and Path(docs).is_dir() else Path.home()
 
 
 class NewCaseDialog(QDialog):
@@ -232,8 +242,10 @@ class CasePanel(QWidget):
         i = case.info
         self.info.setText(
             f"<b>{i.number}</b> {i.title} — {i.status}<br>Artist: {i.artist or '–'}; "
-            f"investigator: {i.investigator or '–'}<br>{len(case.sketches)} sketch versions, "
-            f"{len(case.inversions)} inversions, {len(case.matches)} searches")
+            f"investigator: {i.investigator or '–'}<br>"
+            f"{_count(len(case.sketches), 'sketch version')}, "
+            f"{_count(len(case.inversions), 'inversion')}, "
+            f"{_count(len(case.matches), 'search', 'searches')}")
         for e in entries:
             what = summarise(e.action, e.details)
             item = QTreeWidgetItem(self.log_view, [str(e.seq), e.time[5:16].replace("T", " "),
@@ -351,7 +363,8 @@ class CasePanel(QWidget):
         if self.current is None:
             return
         number = self.store.get(self.current).info.number
-        path, _ = QFileDialog.getSaveFileName(self, "Export case", f"case-{number}.zip",
+        path, _ = QFileDialog.getSaveFileName(self, "Export case",
+                                              str(_export_dir() / f"case-{number}.zip"),
                                               "Case bundle (*.zip)")
         if path:
             p = Path(path)
