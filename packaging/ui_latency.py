@@ -85,10 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     release_to_submit: list[float] = []
     enrol_job = None
     if args.enrol is not None:
-        from sketchlab.ui.dialogs.gallery_dialog import enrol_paths
+        from sketchlab.ui.dialogs import gallery_dialog
         from sketchlab.ui.workers import start_worker
 
-        enrol_job = start_worker(enrol_paths, w.match_panel.gallery, [args.enrol], "folder")
+        if hasattr(gallery_dialog, "enrol_paths"):
+            enrol_job = start_worker(gallery_dialog.enrol_paths, w.match_panel.gallery,
+                                     [args.enrol], "folder")
+        else:  # an older checkout
+            enrol_job = start_worker(gallery_dialog.enrol_folder, w.match_panel.gallery,
+                                     args.enrol)
         time.sleep(3.0)  # let its workers start and get busy
         print(f"enrolling {args.enrol} in the app meanwhile")
     from PySide6.QtCore import Qt

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import stat
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,8 +78,11 @@ class ExportResult:
 # ---- export -------------------------------------------------------------------------
 
 
-def _write_member(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool) -> None:
-    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+def _write_member(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool,
+                  when: tuple[int, int, int, int, int, int] | None = None) -> None:
+    """One member, dated with the export (ZIP stores local time; `unzip -l` and file
+    managers show it), not 1980-01-01."""
+    info = zipfile.ZipInfo(name, date_time=when or time.localtime()[:6])
     info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     info.external_attr = (stat.S_IFREG | 0o644) << 16
     zf.writestr(info, data)

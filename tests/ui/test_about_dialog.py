@@ -33,7 +33,11 @@ def test_about_renders_the_bundled_card_as_rich_text(qtbot):
     assert "`" not in plain and "**" not in plain and "![" not in plain
     # headings and tables are real ones
     assert "sketchlab-default (in use)" in plain and "Training data" in plain
-    assert len(_tables(doc)) >= 3
+    tables = _tables(doc)
+    assert len(tables) >= 3
+    # no table opens with an empty row (the Summary table's blank Markdown header)
+    firsts = {t.cellAt(0, 0).firstCursorPosition().block().text() for t in tables}
+    assert "" not in firsts and "weights" in firsts
     # the summary once, not twice
     first_sentence = m.summary.split(".")[0]
     assert plain.count(first_sentence) == 1

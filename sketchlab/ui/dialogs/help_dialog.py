@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QTextDocument, QTextTable
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from sketchlab import __version__
@@ -89,6 +89,26 @@ def about_markdown(models: list[ModelInfo], loaded: str | None) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _drop_empty_rows(doc: QTextDocument) -> None:
+    """Markdown tables must have a header row; cards without one write an empty row,
+    which Qt would show as a blank first line of the table."""
+    frames = [doc.rootFrame()]
+    while frames:
+        f = frames.pop()
+        frames.extend(f.childFrames())
+        if isinstance(f, QTextTable):
+            for row in reversed(range(f.rows())):
+                cells = (f.cellAt(row, c) for c in range(f.columns()))
+                if all(not _cell_text(cell) for cell in cells):
+                    f.removeRows(row, 1)
+
+
+def _cell_text(cell) -> str:
+    cur = cell.firstCursorPosition()
+    cur.setPosition(cell.lastCursorPosition().position(), cur.MoveMode.KeepAnchor)
+    return cur.selectedText().strip()
+
+
 class TextDialog(QDialog):
     """Read-only rich text: HTML, or Markdown rendered by Qt itself (tables, code, images
     found in `search_paths`, e.g. a model card's sample sheets)."""
@@ -103,6 +123,7 @@ class TextDialog(QDialog):
             self.text.setSearchPaths(search_paths)
         if markdown:
             self.text.setMarkdown(body)
+            _drop_empty_rows(self.text.document())
         else:
             self.text.setHtml(body)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -185,9 +186,11 @@ class CasePanel(QWidget):
         self.combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(14)
-        self.log_view.setColumnWidth(0, 28)
-        self.log_view.setColumnWidth(1, 84)
-        self.log_view.setColumnWidth(2, 56)
+        for col in (0, 1, 2):  # whole values; the long "what" column wraps instead
+            self.log_view.header().setSectionResizeMode(
+                col, QHeaderView.ResizeMode.ResizeToContents)
+        self.log_view.setWordWrap(True)
+        self.log_view.setUniformRowHeights(False)
         buttons = QHBoxLayout()
         for b in (self.new_button, self.import_button, self.verify_button, self.export_button):
             buttons.addWidget(b)

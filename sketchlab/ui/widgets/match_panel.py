@@ -191,7 +191,8 @@ class MatchPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)  # whole names
+        hh.setStretchLastSection(True)
         self.table.setToolTip("Click a candidate to compare it side by side with the sketch")
         self.table.cellClicked.connect(self._on_clicked)
         lay = QVBoxLayout(self)
@@ -335,6 +336,7 @@ class MatchPanel(QWidget):
             self.table.item(row, 1).setIcon(QIcon(thumbnail_pixmap(c.thumbnail)))
         self._show_variants(outcome)
         self.rule_label.setText(rule.describe())
+        self.table.scrollToTop()  # a new search starts at rank 1, not the old scroll position
         within = sum(c.within_threshold for c in cands)
         if outcome.gallery_size == 0:
             self.status.setText("The gallery is empty. Enrol photos with Gallery > Manage "
