@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -12,6 +13,12 @@ from pathlib import Path
 def _train(args: argparse.Namespace) -> int:
     from trainer.config import load_config
     from trainer.train import train
+
+    if args.nice and hasattr(os, "nice"):
+        # A CPU training run on an artist's workstation must not make the pen lag: it
+        # yields the cores to the app (and anything interactive) and loses nothing on a
+        # machine that is otherwise idle.
+        os.nice(args.nice)
 
     overrides = {}
     if args.steps:
@@ -65,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", help="override the run name (runs/NAME)")
     t.add_argument("--run-dir", help="run directory (default: out_dir/name)")
     t.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    t.add_argument("--nice", type=int, default=10,
+                   help="run at this lower CPU priority, so the desktop app stays responsive "
+                        "(default 10; 0 keeps the normal priority)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="quality and identification metrics of a model")
