@@ -251,10 +251,12 @@ class _Result:
     chip: np.ndarray | None = None  # the face chip still to embed (batched descriptor)
 
 
-def _init_worker() -> None:
+def _init_worker(nice: int = 0) -> None:
     # Ctrl-C is the parent's to handle (it commits, then stops the pool); a worker that
     # died of it would look like a crash.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)  # the desktop app enrols below its pen and live photo
     import warnings
 
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
@@ -369,10 +371,11 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
                   write: WriteFn, cache: object | None = None, workers: int | None = None,
                   batch_size: int = DEFAULT_BATCH, largest_face: bool = False,
                   progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-                  batched: bool = True) -> EnrollSummary:
+                  batched: bool = True, nice: int = 0) -> EnrollSummary:
     """Drive one enrolment. `existing(shas)` says which are already in the gallery,
     `write(batch)` commits a batch; `cache` is an EmbeddingCache or None; `batched`
-    computes descriptors here in batches (see the module docstring)."""
+    computes descriptors here in batches (see the module docstring); worker processes
+    run at `nice` (the desktop app passes 10)."""
     t0 = time.perf_counter()
     summary = EnrollSummary(workers=workers or default_workers())
     all_items = list(items)
@@ -528,7 +531,7 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
                     break
                 handle(process(fresh(task)))
         else:
-            _run_pool(tasks, n_workers, handle, cancel, summary, fresh)
+            _run_pool(tasks, n_workers, handle, cancel, summary, fresh, nice)
     finally:
         flush()  # commit whatever finished, also on error or Ctrl-C
         summary.seconds = time.perf_counter() - t0
@@ -539,7 +542,7 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
 
 def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], None],
               cancel: threading.Event | None, summary: EnrollSummary,
-              fresh: Callable[[_Task], _Task]) -> None:
+              fresh: Callable[[_Task], _Task], nice: int = 0) -> None:
     """Feed tasks to a process pool, a bounded window at a time. If a worker dies (a
     decoder crashing on a hostile file), start a new pool and retry what was in flight
     once; a file in flight during two crashes is reported, not retried again."""
@@ -549,7 +552,8 @@ def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], No
     crashes: dict[int, int] = {}
     while queue:
         inflight: dict[Future[_Result], _Task] = {}
-        pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker)
+        pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(nice,))
         try:
             while True:
                 if cancel is not None and cancel.is_set():

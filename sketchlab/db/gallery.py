@@ -394,7 +394,8 @@ class Gallery:
                batch_size: int = DEFAULT_BATCH,
                largest_face: bool = False, use_cache: bool = True,
                progress: ProgressFn | None = None,
-               cancel: threading.Event | None = None, batched: bool = True) -> EnrollSummary:
+               cancel: threading.Event | None = None, batched: bool = True,
+               nice: int = 0) -> EnrollSummary:
         """Enrol folders (recursive), image files and manifest.csv files; see
         sketchlab.db.enroll. Blocks; commits every `batch_size` photos."""
         cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
@@ -405,7 +406,7 @@ class Gallery:
                                  write=lambda b: self.write_batch(b, version), cache=cache,
                                  workers=workers, batch_size=batch_size,
                                  largest_face=largest_face, progress=progress, cancel=cancel,
-                                 batched=batched)
+                                 batched=batched, nice=nice)
         finally:
             if cache is not None:
                 cache.close()

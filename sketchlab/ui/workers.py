@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import threading
 import time
 import weakref
@@ -39,23 +38,6 @@ _KEEP: dict[int, QObject] = {}  # workers kept alive until their thread ends
 def live_threads() -> list[QThread]:
     """Threads started by this module that are still running."""
     return [t for t in list(_LIVE) if t.isRunning()]
-
-
-BACKGROUND_NICE = 10
-
-
-def _lower_priority() -> None:
-    """Run this background job (and any process it starts) below the UI and inversion
-    threads, so the pen stays ahead of an enrolment or an export on a small machine.
-    Linux niceness is per thread; elsewhere this does nothing."""
-    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
-        return
-    try:
-        tid = threading.get_native_id()
-        now = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, max(now, BACKGROUND_NICE)))
-    except OSError as exc:  # not permitted or not supported: run at normal priority
-        log.debug("cannot lower the priority of a background job: %s", exc)
 
 
 def wait_for_all(timeout_ms: int = 10000) -> bool:
@@ -129,7 +111,9 @@ class Worker(QObject):
 
     @Slot()
     def run(self) -> None:
-        _lower_priority()
+        # Not niced: a low-priority thread that holds the GIL would stall the UI and the
+        # inversion threads (priority inversion). Background *processes* are niced instead
+        # (gallery enrolment, see gallery_dialog.BACKGROUND_NICE).
         self.started.emit()
         try:
             result = self._fn(*self._args, **self._kwargs)

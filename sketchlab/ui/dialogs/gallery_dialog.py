@@ -47,8 +47,12 @@ def load_listing(handle: GalleryHandle) -> GalleryListing:
     return GalleryListing(g.stats(), g.subjects(), by_subject)
 
 
+BACKGROUND_NICE = 10  # enrolment processes yield the cores to the pen and the live photo
+
+
 def enrol_paths(handle: GalleryHandle, paths: list[Path], rule: str, progress, cancel):
-    return handle.get().enroll(paths, rule=rule, progress=progress, cancel=cancel)
+    return handle.get().enroll(paths, rule=rule, progress=progress, cancel=cancel,
+                               nice=BACKGROUND_NICE)
 
 
 def undo_enrolment(handle: GalleryHandle, shas: list[str]) -> int:
