@@ -67,9 +67,13 @@ def _frozen(net: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module | No
     """
     if example.device.type != "cpu" or os.environ.get("SKETCHLAB_EAGER"):
         return None
+    # Tracing notes about Python-side shape checks and the freeze deprecation notice are
+    # expected here, not problems; filtered by category/message (catch_warnings is not
+    # thread-safe, and this runs on the inversion thread).
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
     try:
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer/deprecation notes, not errors
+        with torch.inference_mode(False), torch.no_grad():
             traced = torch.jit.trace(net, example, check_trace=False)
             return torch.jit.freeze(traced.eval())
     except Exception:  # an exotic model: eager is correct, only slower
