@@ -116,11 +116,12 @@ def test_enrol_through_the_preview_makes_one_subject_per_person(qtbot, gallery_d
 
 
 def _cancel_after_two(worker):
-    """Press Cancel as the second photo is enrolled. Run on the enrolment thread (direct
-    connection) as the progress dialog's Cancel does: the photos take ~0.1 s each, so a
-    queued call would arrive after the run had ended."""
+    """Press Cancel once two photos are done (their face chips cut; the descriptors are
+    computed in batches, and a cancel still embeds and commits what was cut). Run on the
+    enrolment thread (direct connection) as the progress dialog's Cancel does: the
+    photos take ~0.1 s each, so a queued call would arrive after the run had ended."""
     def on_progress(p) -> None:
-        if p.enrolled >= 2:
+        if p.done >= 2:
             worker.quit()
     return on_progress
 
