@@ -47,7 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
+    from sketchlab import paths
+
+    fixed = paths.private_process()
     logging_setup.configure(verbose=args.verbose)
+    if fixed:
+        log.info("made %d existing user files/folders owner-only", fixed)
     if args.command is None:
         from sketchlab.__main__ import run_gui
 

@@ -7,6 +7,15 @@ import logging.handlers
 import os
 
 from sketchlab import paths
+from sketchlab.core.atomic import open_private_append
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log names cases and files: each log file is created 0600, rollovers included."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        return os.fdopen(open_private_append(self.baseFilename), "a", encoding=self.encoding,
+                         errors=self.errors)
 
 
 def configure(verbose: bool = False) -> None:
@@ -20,7 +29,7 @@ def configure(verbose: bool = False) -> None:
     root.addHandler(stderr)
     if os.environ.get("SKETCHLAB_NO_LOG_FILE") != "1":
         try:
-            fh = logging.handlers.RotatingFileHandler(
+            fh = _PrivateRotatingFileHandler(
                 paths.user_log_dir() / "sketchlab.log", maxBytes=2_000_000, backupCount=3,
                 encoding="utf-8")
             fh.setFormatter(logging.Formatter(

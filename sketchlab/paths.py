@@ -2,6 +2,7 @@
 
 User data is never written next to the code or inside a frozen bundle. Every user
 directory can be redirected with SKETCHLAB_HOME, which tests and portable installs use.
+User folders are private (0700, files 0600): they hold case data and face descriptors.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 import appdirs
+
+from sketchlab.core.atomic import private_dir, secure_tree
 
 APP_NAME = "SketchLab"
 APP_AUTHOR = "SketchLab"
@@ -40,8 +43,19 @@ def _user_dir(kind: str) -> Path:
         fn = {"data": appdirs.user_data_dir, "config": appdirs.user_config_dir,
               "cache": appdirs.user_cache_dir, "log": appdirs.user_log_dir}[kind]
         path = Path(fn(APP_NAME, APP_AUTHOR))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(path)
+
+
+def secure_user_dirs() -> int:
+    """Start-up migration: older versions left 0644 files in 0755 folders."""
+    return sum(secure_tree(_user_dir(kind)) for kind in ("data", "config", "cache", "log"))
+
+
+def private_process() -> int:
+    """At program start: whatever this process creates is owner-only (umask 077), and
+    user folders from older versions are made private. Returns files/folders fixed."""
+    os.umask(0o077)
+    return secure_user_dirs()
 
 
 def user_data_dir() -> Path:
@@ -61,6 +75,4 @@ def user_log_dir() -> Path:
 
 
 def user_models_dir() -> Path:
-    path = user_data_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(user_data_dir() / "models")

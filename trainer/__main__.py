@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 
 
@@ -138,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:

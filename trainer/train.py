@@ -32,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from sketchlab.core.atomic import atomic_write
 from sketchlab.core.checkpoint import save_generator
 from sketchlab.core.inference import configure_cpu_threads
 from sketchlab.core.network import Generator
@@ -335,11 +336,9 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         ckpt_dir = self.run_dir / "checkpoints"
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
         path = ckpt_dir / f"step_{self.step:07d}.pt"
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save(self.state(), tmp)
-        os.replace(tmp, path)
+        with atomic_write(path) as fh:
+            torch.save(self.state(), fh)
         old = sorted(ckpt_dir.glob("step_*.pt"))
         for stale in old[:-self.cfg.keep_checkpoints] if self.cfg.keep_checkpoints > 0 else []:
             stale.unlink(missing_ok=True)

@@ -244,14 +244,12 @@ def _export(store: CaseStore, args: argparse.Namespace) -> int:
 
 def _report(store: CaseStore, args: argparse.Namespace) -> int:
     from sketchlab.cases.report_data import build_report_data
+    from sketchlab.core.atomic import write_bytes
     from sketchlab.report.pdf import render_report
 
     case = store.get(args.case)
     data = render_report(build_report_data(store, case, store.verify(args.case)))
-    tmp = args.out.with_name(f".{args.out.name}.part")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_bytes(data)
-    tmp.replace(args.out)
+    write_bytes(args.out, data)
     print(f"{args.out}: {len(data) / 1024:.0f} KiB")
     return 0
 

@@ -13,18 +13,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sketchlab.core.model_catalog import list_models
+    from sketchlab.core.model_catalog import scan_models
 
-    models = list_models()
+    models, unusable = scan_models()
     if args.json:
         print(json.dumps([{"name": m.name, "path": str(m.path), "sha256": m.sha256,
-                           "resolution": list(m.config.resolution), "styles": list(m.styles)}
-                          for m in models], indent=2))
-        return 0
-    if not models:
-        print("no models installed")
-        return 1
+                           "resolution": list(m.config.resolution), "styles": list(m.styles),
+                           "usable": True} for m in models]
+                         + [{"name": u.path.stem, "path": str(u.path), "usable": False,
+                             "reason": u.reason} for u in unusable], indent=2))
+        return 0 if models else 1
     for m in models:
         h, w = m.config.resolution
         print(f"{m.name:24s} {h}x{w}  sha256 {m.sha256[:12]}  {m.path}")
+    for u in unusable:
+        print(f"{u.path.stem:24s} UNUSABLE  {u.reason}")
+    if not models:
+        print("no usable models installed")
+        return 1
     return 0

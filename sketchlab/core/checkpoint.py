@@ -2,7 +2,11 @@
 
 Files are safetensors: tensors plus string metadata, no pickle, so a file a user hands
 us can never run code. The SHA-256 covers the tensors (names, dtypes, shapes, bytes) in
-a fixed order; it identifies a model across renames and is checked on every load.
+a fixed order and then the config text, so neither can be edited unnoticed; it
+identifies a model across renames and is checked on every load. A model file is
+untrusted input: the config is validated (types, ranges, channels, compute) and matched
+against the tensors' shapes before any memory is allocated for the network, and
+non-finite weights are refused (they would invert every sketch to a black face).
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from sketchlab.core.atomic import atomic_write
-from sketchlab.core.model_file import FORMAT, FORMAT_VERSION, CheckpointError, read_metadata
+from sketchlab.core.model_file import (
+    FORMAT,
+    FORMAT_VERSION,
+    CheckpointError,
+    model_config,
+    read_metadata,
+)
 from sketchlab.core.network import Generator, GeneratorConfig
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointError", "LoadedModel", "load_generator",
@@ -41,7 +51,8 @@ class LoadedModel:
         return self.path.stem
 
 
-def weights_sha256(state: dict[str, torch.Tensor]) -> str:
+def weights_sha256(state: dict[str, torch.Tensor], config_text: str) -> str:
+    """The model's identity: tensors in name order, then the config text as stored."""
     digest = hashlib.sha256()
     for name in sorted(state):
         t = state[name].detach().cpu().contiguous()
@@ -49,6 +60,7 @@ def weights_sha256(state: dict[str, torch.Tensor]) -> str:
         digest.update(str(t.dtype).encode())
         digest.update(str(tuple(t.shape)).encode())
         digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    digest.update(b"config\0" + config_text.encode())
     return digest.hexdigest()
 
 
@@ -64,15 +76,29 @@ def save_generator(path: str | os.PathLike[str], generator: Generator,
     """Write weights + config + hash atomically; returns the weights' SHA-256."""
     path = Path(path)
     state = _clean_state(generator)
-    sha = weights_sha256(state)
     config = getattr(generator, "_orig_mod", generator)
     config = getattr(config, "module", config).config
+    config_text = json.dumps(config.to_dict(), sort_keys=True)
+    sha = weights_sha256(state, config_text)
     metadata = {k: str(v) for k, v in (extra or {}).items()}
-    metadata.update(format=FORMAT, format_version=FORMAT_VERSION,
-                    config=json.dumps(config.to_dict(), sort_keys=True), sha256=sha)
+    metadata.update(format=FORMAT, format_version=FORMAT_VERSION, config=config_text,
+                    sha256=sha)
     with atomic_write(path) as fh:
         fh.write(safetensors_bytes(state, metadata=metadata))
     return sha
+
+
+def _check_shapes(config: GeneratorConfig, state: dict[str, torch.Tensor], name: str) -> None:
+    """Compare names and shapes on a meta-device network: nothing is allocated, so a
+    config claiming a huge network costs nothing."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in Generator(config).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != got:
+        missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+        wrong = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])
+        raise CheckpointError(f"{name}: weights do not fit the recorded config (missing "
+                              f"{missing[:3]}, unexpected {extra[:3]}, wrong shape {wrong[:3]})")
 
 
 def load_generator(path: str | os.PathLike[str], device: str | torch.device = "cpu"
@@ -82,18 +108,21 @@ def load_generator(path: str | os.PathLike[str], device: str | torch.device = "c
     if not path.is_file():
         raise CheckpointError(f"model file not found: {path}")
     meta = read_metadata(path)
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path.name}: unsupported format version "
-                              f"{meta.get('format_version')!r} (this app reads {FORMAT_VERSION})")
+    config = model_config(meta, path.name)
     try:
-        config = GeneratorConfig.from_dict(json.loads(meta["config"]))
         state = load_file(str(path), device="cpu")
-    except (KeyError, ValueError, TypeError, SafetensorError, OSError) as exc:
+    except (ValueError, TypeError, SafetensorError, OSError) as exc:
         raise CheckpointError(f"{path.name} is damaged or incomplete: {exc}") from exc
-    sha = weights_sha256(state)
-    if meta.get("sha256") and meta["sha256"] != sha:
-        raise CheckpointError(f"{path.name}: weights do not match their recorded SHA-256 "
-                              "(file corrupted or edited)")
+    sha = weights_sha256(state, meta["config"])
+    if meta["sha256"] != sha:
+        raise CheckpointError(f"{path.name}: weights or config do not match their recorded "
+                              "SHA-256 (file corrupted or edited)")
+    _check_shapes(config, state, path.name)
+    bad = [k for k, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{path.name}: weights hold NaN or infinite values ({bad[0]}"
+                              f"{' and others' if len(bad) > 1 else ''}); the model is "
+                              "broken, retrain or re-export it")
     generator = Generator(config)
     try:
         generator.load_state_dict(state, strict=True)
@@ -110,9 +139,11 @@ def update_metadata(path: str | os.PathLike[str], updates: dict[str, str]) -> No
     refuses a file whose weights do not match their recorded hash."""
     path = Path(path)
     meta = read_metadata(path)
+    model_config(meta, path.name)
     state = load_file(str(path), device="cpu")
-    if meta.get("sha256") and weights_sha256(state) != meta["sha256"]:
-        raise CheckpointError(f"{path.name}: weights do not match their recorded SHA-256")
+    if weights_sha256(state, meta["config"]) != meta["sha256"]:
+        raise CheckpointError(f"{path.name}: weights or config do not match their recorded "
+                              "SHA-256")
     meta.update(updates)
     with atomic_write(path) as fh:
         fh.write(safetensors_bytes(state, metadata=meta))

@@ -182,9 +182,9 @@ def state_from_dat(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def dlib_model_path() -> Path:
-    import face_recognition_models
+    from sketchlab.core.matching import face_recognition_models
 
-    return Path(face_recognition_models.face_recognition_model_location())
+    return Path(face_recognition_models().face_recognition_model_location())
 
 
 def _cache_dir() -> Path:

@@ -1,23 +1,52 @@
 """Read any user image into an RGB uint8 array, or fail with a message a person can act on.
 
 Sketches arrive as scans, phone photos, PNG exports from drawing apps and odd TIFFs, so
-this handles EXIF orientation, palettes, alpha, CMYK and 16-bit data, and refuses
-decompression bombs before decoding them. No global PIL state is changed.
+this handles EXIF orientation, palettes, alpha, CMYK and 16-bit data. It is also the
+door hostile files come through, so it opens only formats a sketch or photo can be
+(never PostScript, which Pillow hands to Ghostscript), checks size, aspect ratio,
+decoded bytes and metadata before decoding, decodes under a time budget, refuses
+non-finite pixels, and calls a JPEG or PNG damaged when its own checks say so (libjpeg's
+corrupt-data warnings, PNG chunk CRCs) rather than accepting a half-garbled scan as
+whole. No global PIL state is changed.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sketchlab.core.atomic import atomic_write
+from sketchlab.core.budget import BudgetExceeded, run_within
+
+log = logging.getLogger(__name__)
+
 # 40 megapixels covers a 600 dpi A4 scan (~35 MP); a larger image is almost surely a bomb
 # or a mistake, and decoding it would take >120 MB per channel.
 MAX_PIXELS = 40_000_000
+# What a sketch or photo can be. GIF gives its first frame; Pillow's JPEG opener also
+# opens a phone's MPO (a JPEG with extra frames appended).
+FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "GIF")
+MAX_FILE_BYTES = 256 * 1024 * 1024
+# Memory budget for the decoded raster (40 MP of 16-bit RGB is 240 MB).
+MAX_DECODED_BYTES = 320 * 1024 * 1024
+# Time budget for one decode; a 40 MP PNG takes ~2 s on one slow core.
+DECODE_SECONDS = 30.0
+# A face sketch or photo is never a strip: 8:1 already covers a panorama of a lineup.
+MAX_ASPECT = 8.0
+# Text, EXIF, ICC and XMP together; real files carry tens of KB, ICC profiles up to ~1 MB.
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "RGB": 3, "YCbCr": 3,
+                    "LAB": 3, "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4,
+                    "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+_ALLOWED = "PNG, JPEG, TIFF, WebP, BMP or GIF"
 
 ImageSource = str | os.PathLike[str] | bytes | Image.Image | np.ndarray
 
@@ -26,40 +55,154 @@ class ImageLoadError(ValueError):
     """The input is not an image we can use; the message says why and what to do."""
 
 
-def _open(source: ImageSource) -> tuple[Image.Image, str]:
-    if isinstance(source, Image.Image):
-        return source, "image"
+def _read(source: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
     if isinstance(source, bytes):
-        data, label = io.BytesIO(source), "image data"
+        return source, "image data"
+    path = Path(source)
+    if not path.is_file():
+        raise ImageLoadError(f"{path}: file not found")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageLoadError(f"{path.name}: {size / 1e6:.0f} MB is too large for a sketch "
+                                 f"or photo (limit {MAX_FILE_BYTES / 1e6:.0f} MB)")
+        return path.read_bytes(), path.name
+    except OSError as exc:
+        raise ImageLoadError(f"{path.name}: cannot read file: {exc.strerror or exc}") from exc
+
+
+def _unaccepted(data: bytes, label: str) -> ImageLoadError:
+    head = data[:16]
+    if head.startswith((b"%!", b"\xc5\xd0\xd3\xc6")):
+        kind = "a PostScript/EPS file"
+    elif head.startswith(b"%PDF"):
+        kind = "a PDF"
+    elif b"<svg" in data[:512] or head.startswith(b"<?xml"):
+        kind = "an SVG/XML file"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ImageLoadError(f"{path}: file not found")
-        data, label = path, path.name
+        return ImageLoadError(f"{label}: not a recognised image file (use {_ALLOWED})")
+    return ImageLoadError(f"{label}: is {kind}, which SketchLab does not open; "
+                          f"export it as {_ALLOWED}")
+
+
+def _open(data: bytes, label: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(data), label
+            warnings.simplefilter("ignore")  # logged by the caller, never printed
+            return Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(f"{label}: image is too large to open safely ({exc}). "
                              "Downscale it below 40 megapixels.") from exc
     except UnidentifiedImageError as exc:
-        raise ImageLoadError(f"{label}: not a recognised image file "
-                             "(use PNG, JPEG, TIFF, BMP or WebP)") from exc
-    except OSError as exc:
-        raise ImageLoadError(f"{label}: cannot read file: {exc}") from exc
+        raise _unaccepted(data, label) from exc
+    except ValueError as exc:  # e.g. PNG "Decompressed Data Too Large" in a text chunk
+        raise ImageLoadError(f"{label}: the file's metadata is too large or malformed "
+                             f"({exc}); re-export the image without metadata") from exc
+    except (OSError, SyntaxError, struct.error, IndexError, TypeError) as exc:
+        raise ImageLoadError(f"{label}: the file is damaged or truncated ({exc}); "
+                             "re-export or "
+                             "re-scan it") from exc
 
 
-def _to_rgb(im: Image.Image) -> np.ndarray:
+def _check_geometry(im: Image.Image, label: str, max_pixels: int) -> None:
+    w, h = im.size
+    if w * h > max_pixels:
+        raise ImageLoadError(f"{label}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; "
+                             f"the limit is {max_pixels / 1e6:.0f} MP). Downscale it first.")
+    if w < 8 or h < 8:
+        raise ImageLoadError(f"{label}: {w}x{h} is too small to hold a face sketch")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageLoadError(f"{label}: {w}x{h} is a strip, not a face sketch or photo "
+                             f"(aspect ratio over {MAX_ASPECT:g}:1); crop it to the face")
+    decoded = w * h * _BYTES_PER_PIXEL.get(im.mode, 8)
+    if decoded > MAX_DECODED_BYTES:
+        raise ImageLoadError(f"{label}: decoding would need {decoded / 1e6:.0f} MB (limit "
+                             f"{MAX_DECODED_BYTES / 1e6:.0f} MB); downscale it first")
+
+
+def _metadata_bytes(im: Image.Image) -> int:
+    total = 0
+    for value in im.info.values():
+        if isinstance(value, bytes | str):
+            total += len(value)
+    text = getattr(im, "text", None) if im.format == "PNG" else None
+    return total + sum(len(v) for v in (text or {}).values())
+
+
+def png_damage(data: bytes) -> str | None:
+    """Why a PNG's chunk structure is broken (bad CRC, cut short), or None when intact.
+
+    Pillow skips the CRC of image data and stops inflating once it has the pixels, so a
+    flipped bit in a scan would otherwise load as a silently different picture."""
+    pos, n = 8, len(data)
+    while pos + 12 <= n:
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 8 + length
+        if end + 4 > n:
+            return f"chunk {ctype!r} runs past the end of the file"
+        crc = struct.unpack(">I", data[end:end + 4])[0]
+        if zlib.crc32(data[pos + 4:end]) != crc:
+            return f"chunk {ctype!r} fails its CRC check"
+        if ctype == b"IEND":
+            return None
+        pos = end + 4
+    return "the file ends before its IEND chunk"
+
+
+def jpeg_damage(data: bytes) -> str | None:
+    """libjpeg-turbo's verdict on the compressed data ("Corrupt JPEG data...", "Premature
+    end..."): warnings Pillow's decoder swallows. Decoded at 1/8 scale: the entropy
+    decoding that finds the damage is all done, the costly inverse DCT mostly is not."""
+    import simplejpeg
+
+    try:
+        _, _, space, _ = simplejpeg.decode_jpeg_header(data)
+        simplejpeg.decode_jpeg(data, colorspace="CMYK" if space == "CMYK" else "GRAY",
+                               min_factor=8, strict=True)
+    except ValueError as exc:
+        return str(exc).strip() or "the decoder rejected it"
+    return None
+
+
+def _decode(im: Image.Image, label: str, data: bytes | None) -> np.ndarray:
+    fmt = im.format
+    problem = None
+    if data is not None and fmt == "PNG":
+        problem = png_damage(data)
+    elif data is not None and fmt in ("JPEG", "MPO"):
+        problem = jpeg_damage(data)
+    if problem:
+        raise ImageLoadError(f"{label}: the file is damaged or truncated ({problem}); "
+                             "re-export or "
+                             "re-scan it")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        im.load()
+        if _metadata_bytes(im) > MAX_METADATA_BYTES:
+            raise ImageLoadError(f"{label}: the file carries over "
+                                 f"{MAX_METADATA_BYTES / 1e6:.0f} MB of metadata; "
+                                 "re-export the image without metadata")
+        im = ImageOps.exif_transpose(im) or im
+        rgb = _to_rgb(im, label)
+    for w in caught:
+        log.info("%s: decoder warning: %s", label, w.message)
+    return rgb
+
+
+def _to_rgb(im: Image.Image, label: str) -> np.ndarray:
     mode = im.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        if mode == "F":
-            lo, hi = float(arr.min(initial=0)), float(arr.max(initial=1))
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        if mode == "F" and not np.isfinite(arr).all():
+            raise ImageLoadError(f"{label}: the image holds NaN or infinite pixel values; "
+                                 "export it as 8- or 16-bit integers")
+        lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
+        if mode.startswith("I;16") or (lo >= 0 and hi > 255 and hi <= 65535):
+            arr = arr / 65535.0 * 255.0
+        elif mode == "F" and lo >= 0 and hi <= 1.0:
+            arr = arr * 255.0
+        elif lo < 0 or hi > 255:  # an arbitrary float or 32-bit range: stretch it
             arr = (arr - lo) / max(hi - lo, 1e-9) * 255.0
-        else:
-            arr = arr / top * 255.0
         gray = np.clip(arr + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode == "P":
@@ -77,22 +220,31 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Return an (H, W, 3) uint8 RGB array with EXIF orientation applied."""
     if isinstance(source, np.ndarray):
         return as_rgb_array(source)
-    im, label = _open(source)
-    w, h = im.size
-    if w * h > max_pixels:
-        raise ImageLoadError(f"{label}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; "
-                             f"the limit is {max_pixels / 1e6:.0f} MP). Downscale it first.")
-    if w < 8 or h < 8:
-        raise ImageLoadError(f"{label}: {w}x{h} is too small to hold a face sketch")
+    if isinstance(source, Image.Image):
+        im, label, data = source, "image", None
+    else:
+        data, label = _read(source)
+        im = _open(data, label)
+    _check_geometry(im, label, max_pixels)
     try:
-        im.load()
-        im = ImageOps.exif_transpose(im) or im
-        return _to_rgb(im)
-    except OSError as exc:
+        return run_within(DECODE_SECONDS, lambda: _decode(im, label, data),
+                          f"decoding {label}")
+    except BudgetExceeded as exc:
+        raise ImageLoadError(f"{label}: {exc}; the file is too complex to decode safely"
+                             ) from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"{label}: image is too large to open safely ({exc})") from exc
+    except (OSError, struct.error, IndexError, zlib.error, EOFError) as exc:
         raise ImageLoadError(f"{label}: the file is damaged or truncated ({exc}). "
                              "Re-export or re-scan it.") from exc
-    except (ValueError, SyntaxError) as exc:
-        raise ImageLoadError(f"{label}: unsupported image encoding ({exc})") from exc
+    except (ValueError, SyntaxError, TypeError) as exc:
+        if isinstance(exc, ImageLoadError):
+            raise
+        raise ImageLoadError(f"{label}: unsupported or damaged image encoding ({exc})"
+                             ) from exc
+    finally:
+        if im is not source:
+            im.close()
 
 
 def as_rgb_array(arr: np.ndarray) -> np.ndarray:
@@ -105,6 +257,8 @@ def as_rgb_array(arr: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint16:
         a = (a.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
     elif a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise ImageLoadError("the image holds NaN or infinite pixel values")
         a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif a.dtype != np.uint8:
         a = np.clip(a, 0, 255).astype(np.uint8)
@@ -119,10 +273,8 @@ def as_rgb_array(arr: np.ndarray) -> np.ndarray:
 
 
 def save_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
-    """Write an RGB uint8 array atomically (temp file + rename)."""
+    """Write an RGB uint8 array atomically and owner-only (core.atomic)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
-    Image.fromarray(as_rgb_array(rgb)).save(tmp, format=fmt)
-    os.replace(tmp, path)
+    with atomic_write(path) as fh:
+        Image.fromarray(as_rgb_array(rgb)).save(fh, format=fmt)

@@ -2,12 +2,13 @@
 
 A model is `NAME.safetensors` with an optional model card `NAME.md` beside it; the file
 name is the model's name, so what users see in the folder is what they pick. Listing
-reads only safetensors headers, so it is instant even with many models.
+reads only safetensors headers, so it is instant even with many models. A file that
+cannot be used (foreign, damaged, invalid config) is listed as unusable with its reason
+and never stops the others from working.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from typing import Any
 
 from sketchlab import paths
 from sketchlab.core import calibration
-from sketchlab.core.model_file import CheckpointError, read_metadata
+from sketchlab.core.model_file import CheckpointError, model_config, read_metadata
 from sketchlab.core.network_config import GeneratorConfig
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,12 @@ class ModelInfo:
         return self.card.read_text(encoding="utf-8") if self.card else ""
 
 
+@dataclass(frozen=True)
+class UnusableModel:
+    path: Path
+    reason: str
+
+
 def search_dirs() -> list[Path]:
     dirs = [paths.models_dir(), paths.user_models_dir()]
     extra = os.environ.get("SKETCHLAB_MODELS")
@@ -49,27 +56,37 @@ def search_dirs() -> list[Path]:
 
 
 def describe(path: Path) -> ModelInfo:
+    """ModelInfo from the header, or CheckpointError saying why the file is unusable."""
     meta = read_metadata(path)
+    config = model_config(meta, path.name)
     card = path.with_suffix(".md")
     styles = tuple(s for s in meta.get("styles", "line,pencil,colour").split(",") if s)
-    return ModelInfo(name=path.stem, path=path, sha256=meta.get("sha256", ""),
-                     config=GeneratorConfig.from_dict(json.loads(meta["config"])),
+    return ModelInfo(name=path.stem, path=path, sha256=meta["sha256"], config=config,
                      styles=styles, summary=meta.get("summary", ""),
                      card=card if card.is_file() else None)
 
 
-def list_models(dirs: Iterable[Path] | None = None) -> list[ModelInfo]:
-    """Valid models, first occurrence of each name wins; broken files are logged and skipped."""
+def scan_models(dirs: Iterable[Path] | None = None
+                ) -> tuple[list[ModelInfo], list[UnusableModel]]:
+    """Usable models (first occurrence of each name wins, default first) and the files
+    that cannot be used, each with its reason."""
     found: dict[str, ModelInfo] = {}
+    unusable: list[UnusableModel] = []
     for d in dirs if dirs is not None else search_dirs():
         for path in sorted(Path(d).glob(f"*{SUFFIX}")):
             try:
                 info = describe(path)
-            except (CheckpointError, KeyError, ValueError) as exc:
-                log.warning("skipping model %s: %s", path, exc)
+            except CheckpointError as exc:
+                log.warning("unusable model %s: %s", path, exc)
+                unusable.append(UnusableModel(path, str(exc)))
                 continue
             found.setdefault(info.name, info)
-    return sorted(found.values(), key=lambda m: (m.name != DEFAULT_MODEL, m.name))
+    return sorted(found.values(), key=lambda m: (m.name != DEFAULT_MODEL, m.name)), unusable
+
+
+def list_models(dirs: Iterable[Path] | None = None) -> list[ModelInfo]:
+    """Usable models only; see scan_models for the unusable ones."""
+    return scan_models(dirs)[0]
 
 
 def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
@@ -81,10 +98,14 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
                 raise CheckpointError(f"model file not found: {candidate}")
             return candidate
     wanted = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
-    for info in list_models():
+    models, unusable = scan_models()
+    for info in models:
         if info.name == wanted:
             return info.path
-    names = ", ".join(m.name for m in list_models()) or "none"
+    for bad in unusable:
+        if bad.path.stem == wanted:
+            raise CheckpointError(f"model {wanted!r} is unusable: {bad.reason}")
+    names = ", ".join(m.name for m in models) or "none"
     raise CheckpointError(f"no installed model named {wanted!r} (installed: {names}); "
                           f"models are looked for in {', '.join(map(str, search_dirs()))}")
 

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 # The config lives in a torch-free module so the app can list models before torch loads.
-from sketchlab.core.network_config import GeneratorConfig, Norm, Upsample
+from sketchlab.core.network_config import GeneratorConfig, Norm, Upsample, estimate_gflops
 
-__all__ = ["Generator", "GeneratorConfig", "Norm", "ResidualBlock", "Upsample"]
+__all__ = ["Generator", "GeneratorConfig", "Norm", "ResidualBlock", "Upsample", "estimate_gflops"]
 
 
 def _norm(kind: Norm, channels: int) -> nn.Module:
@@ -94,25 +94,3 @@ class Generator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def estimate_gflops(config: GeneratorConfig) -> float:
-    """Multiply-adds x2 of the convolutions for one image at the native resolution.
-
-    Counted analytically (not by tracing) so `bench` needs no extra dependency; norms,
-    activations and the upsampling copy are negligible beside the convolutions.
-    """
-    h, w, b = config.height, config.width, config.base_width
-    macs = 0
-
-    def conv(cin: int, cout: int, k: int, oh: int, ow: int) -> int:
-        return cin * cout * k * k * oh * ow
-
-    macs += conv(config.in_channels, b, 9, h, w)
-    macs += conv(b, 2 * b, 3, h // 2, w // 2)
-    macs += conv(2 * b, 4 * b, 3, h // 4, w // 4)
-    macs += config.n_residual * 2 * conv(4 * b, 4 * b, 3, h // 4, w // 4)
-    macs += conv(4 * b, 2 * b, 3, h // 2, w // 2)
-    macs += conv(2 * b, b, 3, h, w)
-    macs += conv(b, config.out_channels, 9, h, w)
-    return 2 * macs / 1e9

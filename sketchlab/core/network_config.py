@@ -14,6 +14,10 @@ Norm = Literal["instance", "batch", "none"]
 Upsample = Literal["nearest", "transpose"]
 
 
+_INT_RANGES = {"in_channels": (1, 4), "out_channels": (1, 4), "base_width": (1, 256),
+               "n_residual": (0, 64), "height": (16, 1024), "width": (16, 1024)}
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     """Everything needed to rebuild a Generator; stored inside every checkpoint."""
@@ -28,6 +32,14 @@ class GeneratorConfig:
     upsample: Upsample = "nearest"
 
     def __post_init__(self) -> None:
+        # Checked field by field: a config read from a model file is untrusted input, and
+        # "abc" or 40000 must be a clear error here, not a traceback or 5 GB in torch.
+        for name, (lo, hi) in _INT_RANGES.items():
+            v = getattr(self, name)
+            if type(v) is not int:
+                raise ValueError(f"{name} must be an integer, got {v!r}")
+            if not lo <= v <= hi:
+                raise ValueError(f"{name}={v} is out of range ({lo}..{hi})")
         if self.height % 4 or self.width % 4:
             raise ValueError("height and width must be multiples of 4 (two stride-2 stages)")
         if min(self.in_channels, self.out_channels, self.base_width) < 1 or self.n_residual < 0:
@@ -47,8 +59,32 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"generator config must be a JSON object, got {data!r:.40}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
         return cls(**data)
+
+
+def estimate_gflops(config: GeneratorConfig) -> float:
+    """Multiply-adds x2 of the convolutions for one image at the native resolution.
+
+    Counted analytically (not by tracing) so `bench` needs no extra dependency; norms,
+    activations and the upsampling copy are negligible beside the convolutions.
+    """
+    h, w, b = config.height, config.width, config.base_width
+    macs = 0
+
+    def conv(cin: int, cout: int, k: int, oh: int, ow: int) -> int:
+        return cin * cout * k * k * oh * ow
+
+    macs += conv(config.in_channels, b, 9, h, w)
+    macs += conv(b, 2 * b, 3, h // 2, w // 2)
+    macs += conv(2 * b, 4 * b, 3, h // 4, w // 4)
+    macs += config.n_residual * 2 * conv(4 * b, 4 * b, 3, h // 4, w // 4)
+    macs += conv(4 * b, 2 * b, 3, h // 2, w // 2)
+    macs += conv(2 * b, b, 3, h, w)
+    macs += conv(b, config.out_channels, 9, h, w)
+    return 2 * macs / 1e9

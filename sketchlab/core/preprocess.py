@@ -168,15 +168,15 @@ def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     dlib's HOG detector finds faces in most pencil sketches as well as photos (60/60 on
     CUFS sketches); line drawings often fail and fall back to the ink box.
     """
-    from sketchlab.core.matching import face_recognition_api
+    from sketchlab.core.matching import detect_faces, face_recognition_api
 
     face_recognition = face_recognition_api()  # heavy (≈2 s): only when alignment needs it
 
     small, s = _downscale(rgb, _DETECT_MAX_SIDE)
     small = np.ascontiguousarray(small)
-    boxes = face_recognition.face_locations(small, number_of_times_to_upsample=1)
+    boxes = detect_faces(small, upsample=1)
     if not boxes and max(small.shape[:2]) < 320:
-        boxes = face_recognition.face_locations(small, number_of_times_to_upsample=2)
+        boxes = detect_faces(small, upsample=2)
     if not boxes:
         return None
     box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from sketchlab import paths
+from sketchlab.core.atomic import private_file
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,7 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-                os.chmod(path, 0o600)
+                private_file(path)
             except OSError as exc:
                 raise GalleryDBError(f"cannot create the gallery file {path}: {exc}. "
                                      "Check the folder exists and is writable, or pass "

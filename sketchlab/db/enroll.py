@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -251,15 +252,37 @@ class _Result:
     chip: np.ndarray | None = None  # the face chip still to embed (batched descriptor)
 
 
-def _init_worker(nice: int = 0) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the enrolling process dies (kill -9, SIGTERM): otherwise the
+    workers (~180 MB each) and multiprocessing's resource tracker, which waits for them,
+    live on. Linux kills us at once (PR_SET_PDEATHSIG); elsewhere a watcher thread sees
+    us re-parented within a second."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_worker(parent: int, nice: int = 0) -> None:
+    _die_with_parent(parent)
     # Ctrl-C is the parent's to handle (it commits, then stops the pool); a worker that
     # died of it would look like a crash.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice and hasattr(os, "nice"):
         os.nice(nice)  # the desktop app enrols below its pen and live photo
-    import warnings
-
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     from sketchlab.core import matching
 
     matching.face_recognition_api()  # pay the ~2 s import once per worker, not on the first photo
@@ -358,7 +381,7 @@ class EnrolledPhoto:
 
 
 ProgressFn = Callable[[EnrollProgress], None]
-WriteFn = Callable[[Sequence[EnrolledPhoto]], int]  # returns new subjects
+WriteFn = Callable[[Sequence[EnrolledPhoto]], tuple[int, list[str]]]  # new subjects, inserted
 ExistingFn = Callable[[Sequence[str]], set[str]]
 
 
@@ -393,9 +416,13 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
         nonlocal committed, pending, pending_scans
         embed_pending()
         if pending:
-            summary.new_subjects += write(pending)
-            committed += len(pending)
-            summary.committed_sha256.extend(p.sha256 for p in pending)
+            new_subjects, inserted = write(pending)
+            summary.new_subjects += new_subjects
+            committed += len(inserted)
+            summary.committed_sha256.extend(inserted)
+            # Photos another process inserted meanwhile are its enrolments, not ours.
+            summary.enrolled -= len(pending) - len(inserted)
+            summary.duplicates += len(pending) - len(inserted)
         if pending_scans and cache is not None:
             cache.put_scans(pending_scans)  # type: ignore[attr-defined]
         pending, pending_scans = [], []
@@ -553,7 +580,7 @@ def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], No
     while queue:
         inflight: dict[Future[_Result], _Task] = {}
         pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(nice,))
+                                   initargs=(os.getpid(), nice))
         try:
             while True:
                 if cancel is not None and cancel.is_set():

@@ -343,11 +343,13 @@ class Gallery:
         return found[0] if found else None
 
     def write_batch(self, batch: Sequence[EnrolledPhoto],
-                    model_version: str | None = None) -> int:
-        """Insert enrolled photos (and subjects as needed) in one transaction; returns the
-        number of new subjects. Photos already present (same SHA-256) are left alone."""
+                    model_version: str | None = None) -> tuple[int, list[str]]:
+        """Insert enrolled photos (and subjects as needed) in one transaction; returns
+        (new subjects, SHA-256 of the photos inserted). Photos already present (same
+        SHA-256: another enrolment got there first) are left alone and not counted."""
         version = model_version or embedding_model_version()
         new_subjects = 0
+        inserted: list[str] = []
         with self.session() as s:
             if s.get_bind().dialect.name == "postgresql":
                 # Several workstations enrol at once: one writer at a time, held to commit,
@@ -386,8 +388,9 @@ class Gallery:
                     vector=np.asarray(b.scan.vector, "<f4").tobytes(), box_top=t, box_right=r,
                     box_bottom=bt, box_left=lf))
                 s.add(photo)
+                inserted.append(b.sha256)
             self._bump(s)
-        return new_subjects
+        return new_subjects, inserted
 
     def enroll(self, paths_: Iterable[str | os.PathLike[str]], *, subject: str | None = None,
                rule: SubjectRule = "folder", workers: int | None = None,

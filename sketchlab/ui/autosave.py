@@ -20,7 +20,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from sketchlab import paths
-from sketchlab.ui.document import SketchDocument, write_text_atomic
+from sketchlab.core.atomic import private_dir, write_text
+from sketchlab.ui.document import SketchDocument
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,7 @@ SESSION = "session.json"
 
 
 def autosave_root() -> Path:
-    root = paths.user_data_dir() / "autosave"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return private_dir(paths.user_data_dir() / "autosave")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -95,7 +94,7 @@ class Autosaver(QObject):
         if self.document.revision == self._saved_revision or self.document.drawing:
             return False
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)
             self.document.write(self.folder / SKETCH)
             self._write_session()
         except OSError as exc:
@@ -107,7 +106,7 @@ class Autosaver(QObject):
         return True
 
     def _write_session(self) -> None:
-        write_text_atomic(self.folder / SESSION, json.dumps(
+        write_text(self.folder / SESSION, json.dumps(
             {"pid": os.getpid(), "saved_at": time.time(), "source": self.source,
              "case": self.case}))
 
@@ -147,6 +146,6 @@ class Autosaver(QObject):
     def set_aside(self, rec: Recoverable) -> Path:
         """Keep a declined recovery out of the way (user_data/autosave/declined/...)."""
         dest = self.root / "declined" / rec.folder.name
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(dest.parent)
         shutil.move(str(rec.folder), dest)
         return dest

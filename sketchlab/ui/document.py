@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QUndoCommand, QUndoStack
 
+from sketchlab.core.atomic import write_text
 from sketchlab.core.imageio import ImageLoadError, load_image, save_image
 from sketchlab.ui.brush import BrushParams, Rect, Stroke, StrokeRenderer
 
@@ -41,16 +41,6 @@ def sidecar_path(png: Path) -> Path:
 
 def background_path(png: Path) -> Path:
     return png.with_name(png.stem + ".background.png")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class _StrokeCommand(QUndoCommand):
@@ -222,7 +212,7 @@ class SketchDocument(QObject):
                 "width": self.size[1], "height": self.size[0],
                 "background": bg_file.name if has_bg else None,
                 "strokes": [s.to_json() for s in self.strokes]}
-        write_text_atomic(sidecar_path(png), json.dumps(side, separators=(",", ":")))
+        write_text(sidecar_path(png), json.dumps(side, separators=(",", ":")))
         save_image(png, self.pixels)
         if not has_bg and bg_file.exists():
             bg_file.unlink()

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from sketchlab import paths
+from sketchlab.core.atomic import private_file
 from sketchlab.core.calibration import DEFAULT_FMR
 from sketchlab.core.model_catalog import DEFAULT_MODEL
 
@@ -68,7 +69,9 @@ class SettingsStore(QObject):
 
     def __init__(self, path: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._qs = QSettings(str(path or settings_path()), QSettings.Format.IniFormat)
+        # Created 0600 first: QSettings saves through QSaveFile, which keeps the mode.
+        self._qs = QSettings(str(private_file(path or settings_path())),
+                             QSettings.Format.IniFormat)
         self._value = self._load()
 
     @property

@@ -4,7 +4,12 @@ import struct
 import pytest
 import torch
 
-from sketchlab.core.checkpoint import CheckpointError, load_generator, save_generator
+from sketchlab.core.checkpoint import (
+    CheckpointError,
+    load_generator,
+    save_generator,
+    weights_sha256,
+)
 from sketchlab.core.network import Generator, GeneratorConfig
 
 
@@ -80,7 +85,8 @@ def test_config_mismatch_is_clear(tmp_path):
     cfg = json.loads(meta["config"])
     cfg["base_width"] = 8
     meta["config"] = json.dumps(cfg)
-    del meta["sha256"]
-    save_file(load_file(str(path)), str(path), metadata=meta)
+    state = load_file(str(path))
+    meta["sha256"] = weights_sha256(state, meta["config"])  # a consistent forgery
+    save_file(state, str(path), metadata=meta)
     with pytest.raises(CheckpointError, match="do not fit"):
         load_generator(path)
