@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -69,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an input no check foresaw: one line, not a traceback
+        log.error("%s failed", args.command, exc_info=True, extra=logging_setup.FILE_ONLY)
+        where = ("" if os.environ.get("SKETCHLAB_NO_LOG_FILE") == "1"
+                 else f"; details in {logging_setup.log_file()}")
+        print(f"sketchlab {args.command}: error: unexpected {type(exc).__name__}: "
+              f"{str(exc).splitlines()[0] if str(exc) else ''}{where}", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

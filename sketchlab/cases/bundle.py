@@ -12,6 +12,15 @@ Export writes a temp file beside the target and renames it only when complete, s
 final name never holds half a bundle. Reading never extracts by member name: only a
 fixed set of names is accepted, sizes are capped while reading (headers can lie), and
 artefacts go into the content-addressed store under their verified hash.
+
+The manifest can be rewritten by whoever edits the bundle, so it is not what proves the
+contents. The export is recorded in the case's log *before* the bundle is written (bundle
+format 3): that last entry seals the report's SHA-256 and the set of artefacts, and the
+chain carries it. Verification then requires the members to equal the manifest exactly
+and the report and artefacts to equal the seal, so an edited, removed or added report or
+artefact fails even when the manifest was fixed up to match. Any ZIP gets a verdict:
+damaged members (bad CRC, lying headers, unknown compression) are problems, JSON is
+bounded in size and nesting depth.
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ import logging
 import os
 import re
 import stat
+import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -49,7 +60,9 @@ log = logging.getLogger(__name__)
 FORMAT = "sketchlab-case-bundle"
 # 2: case.json is `CaseFile.to_dict()`. Format 1's case.json (the old mirror tables'
 # shape) is a view nothing reads: its log, manifest and artefacts are verified as before.
-FORMAT_VERSION = 2
+# 3: the export entry that ends the log seals the report and the artefacts.
+FORMAT_VERSION = 3
+SEALED_SINCE = 3
 MAX_MEMBERS = 5000
 MAX_MEMBER_BYTES = 100 * 1024 * 1024  # one artefact (same cap as the store)
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
@@ -104,16 +117,22 @@ def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
         raise CaseError(f"case {result.case_number} fails verification, not exported:\n  "
                         + "\n  ".join(result.problems))
     case = store.get(ref)
-    entries = store.entries(ref)
-    files: dict[str, bytes] = {
-        "case.json": json.dumps(case.to_dict(), indent=2, ensure_ascii=False).encode(),
-        "audit.jsonl": "".join(e.to_json() + "\n" for e in entries).encode(),
-    }
-    types = {a.sha256: a.media_type for e in entries for a in e.artefacts}
-    for sha in sorted(types):
-        files[f"artefacts/{sha}{extension(types[sha])}"] = store.artefacts.read(sha)
+    before = store.entries(ref)
+    types = {a.sha256: a.media_type for e in before for a in e.artefacts}
+    files: dict[str, bytes] = {f"artefacts/{sha}{extension(types[sha])}":
+                               store.artefacts.read(sha) for sha in sorted(types)}
     if render_pdf is not None:
         files["report.pdf"] = render_pdf(build_report_data(store, case, result))
+    # The seal goes into the log first, so the bundle's chain carries it (module doc).
+    seal = store.record_event(ref, P.CASE_EXPORT, {
+        "file": out.name, "entries": len(before), "head": before[-1].hash,
+        "report": render_pdf is not None,
+        "report_sha256": sha256_bytes(files["report.pdf"]) if render_pdf else "",
+        "artefacts": sorted(types)})
+    entries = [*before, seal]
+    files["case.json"] = json.dumps(store.get(ref).to_dict(), indent=2,
+                                    ensure_ascii=False).encode()
+    files["audit.jsonl"] = "".join(e.to_json() + "\n" for e in entries).encode()
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "created_at": utc_now(),
         "app": f"sketchlab {__version__}",
@@ -129,9 +148,6 @@ def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
             _write_member(zf, name, data, compress=not name.startswith("artefacts/"))
     _fsync_dir(out.parent)
     digest = sha256_file(out)
-    store.record_event(ref, P.CASE_EXPORT, {
-        "file": out.name, "bundle_sha256": digest, "entries": len(entries),
-        "head": entries[-1].hash, "report": render_pdf is not None})
     log.info("exported case %s to %s (%d files, sha256 %s)", case.info.number, out,
              len(files) + 1, digest[:12])
     return ExportResult(out, digest, len(files) + 1, out.stat().st_size, len(entries),
@@ -194,6 +210,16 @@ def _check_infos(infos: list[zipfile.ZipInfo]) -> None:
                               f"{MAX_TOTAL_BYTES / 1e9:.0f} GB")
 
 
+# Bounds for the JSON members: a manifest is a few KB, a busy case's log a few MB.
+MAX_JSON_BYTES = {"manifest.json": 4 * 1024 * 1024, "case.json": 64 * 1024 * 1024,
+                  "audit.jsonl": 256 * 1024 * 1024}
+MAX_JSON_DEPTH = 32  # what SketchLab writes nests 6 deep
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# What a damaged or hostile ZIP raises while it is read.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+               NotImplementedError, RuntimeError, struct.error, zlib.error, OverflowError)
+
+
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """Read a member, stopping at its declared size: a lying header cannot inflate it."""
     with zf.open(info) as fh:
@@ -203,10 +229,46 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes | None, str]:
+    """(bytes, "") or (None, why it cannot be read): a bad CRC, a header that lies about
+    the sizes, an unknown compression or encryption."""
+    try:
+        return _read_capped(zf, info), ""
+    except BundleError as exc:
+        return None, str(exc).removeprefix("refused: ")
+    except _ZIP_ERRORS as exc:
+        return None, f"{info.filename} cannot be read ({exc.__class__.__name__}: {exc}): " \
+                     "the bundle is damaged or was changed"
+
+
+def json_depth(raw: bytes) -> int:
+    """Deepest nesting of objects/arrays, found without parsing (strings stripped)."""
+    import numpy as np
+
+    bare = np.frombuffer(_JSON_STRING.sub(b'""', raw), np.uint8)
+    steps = (np.isin(bare, (ord("{"), ord("["))).astype(np.int32)
+             - np.isin(bare, (ord("}"), ord("]"))).astype(np.int32))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def load_json(name: str, raw: bytes) -> Any:
+    """json.loads within MAX_JSON_BYTES and MAX_JSON_DEPTH; ValueError says which bound."""
+    limit = MAX_JSON_BYTES.get(name.split("#")[0], MAX_JSON_BYTES["manifest.json"])
+    if len(raw) > limit:
+        raise ValueError(f"{name} is {len(raw) / 1e6:.1f} MB (limit {limit / 1e6:.0f} MB)")
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"{name} nests {depth} levels deep (limit {MAX_JSON_DEPTH})")
+    try:
+        return json.loads(raw)
+    except RecursionError as exc:  # cannot happen within the depth bound; keep it a verdict
+        raise ValueError(f"{name} nests too deeply") from exc
+
+
 def _parse_manifest(name: str, raw: bytes) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The manifest and its file list by path; any malformed part is a BundleError."""
     try:
-        manifest = json.loads(raw)
+        manifest = load_json("manifest.json", raw)
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
         if manifest.get("format") != FORMAT:
@@ -215,12 +277,21 @@ def _parse_manifest(name: str, raw: bytes) -> tuple[dict[str, Any], dict[str, di
         if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
             raise BundleError(f"{name} was written by a newer SketchLab (bundle format "
                               f"{manifest.get('format_version')}); update SketchLab")
+        files = manifest.get("files", [])
+        if not isinstance(files, list):
+            raise ValueError("'files' is not a list")
         listed = {str(f["path"]): {"sha256": str(f["sha256"]), "size": int(f["size"])}
-                  for f in manifest.get("files", [])}
+                  for f in files}
+        if len(listed) != len(files):
+            raise ValueError("a file is listed twice")
+        if "manifest.json" in listed:
+            raise ValueError("it lists itself")
         for key in ("case", "audit"):
             if not isinstance(manifest.get(key), dict):
                 raise ValueError(f"no {key!r} section")
-    except (ValueError, KeyError, TypeError) as exc:
+    except BundleError:
+        raise
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise BundleError(f"{name}: manifest.json is damaged ({exc}); the bundle cannot be "
                           "checked") from exc
     return manifest, listed
@@ -235,50 +306,114 @@ class BundleContents:
     report: bytes | None
 
 
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except _ZIP_ERRORS as exc:
+        raise BundleError(f"{path.name} is not a readable ZIP file ({exc})") from exc
+
+
+def _members(zf: zipfile.ZipFile, path: Path
+             ) -> tuple[dict[str, Any], dict[str, bytes], list[str]]:
+    """Manifest, readable listed members, and problems: the members must equal the
+    manifest's list exactly, each with its listed size and SHA-256."""
+    infos = zf.infolist()
+    _check_infos(infos)
+    by_name = {i.filename: i for i in infos}
+    if "manifest.json" not in by_name:
+        raise BundleError(f"{path.name} has no manifest.json: not a SketchLab case bundle")
+    raw, why = _read_member(zf, by_name["manifest.json"])
+    if raw is None:
+        raise BundleError(f"{path.name}: manifest.json is damaged ({why}); the bundle "
+                          "cannot be checked")
+    manifest, listed = _parse_manifest(path.name, raw)
+    problems: list[str] = []
+    data: dict[str, bytes] = {}
+    for name in sorted(set(by_name) - {"manifest.json"}):
+        if name not in listed:
+            problems.append(f"{name} is in the bundle but not in the manifest: added "
+                            "after export")
+            continue
+        blob, why = _read_member(zf, by_name[name])
+        if blob is None:
+            problems.append(why)
+            continue
+        if sha256_bytes(blob) != listed[name]["sha256"]:
+            problems.append(f"{name} does not match its SHA-256 in the manifest: "
+                            "the file was changed")
+        elif len(blob) != listed[name]["size"]:
+            problems.append(f"{name} is {len(blob)} bytes but the manifest says "
+                            f"{listed[name]['size']}: the manifest was changed")
+        data[name] = blob
+    for name in sorted(set(listed) - set(by_name)):
+        problems.append(f"{name} is listed in the manifest but missing from the bundle")
+    return manifest, data, problems
+
+
+def _check_seal(entries: list[AuditEntry], artefacts: dict[str, bytes],
+                report: bytes | None, version: int) -> list[str]:
+    """The bundle's report and artefacts against the export entry that ends its log."""
+    problems: list[str] = []
+    needed = {a.sha256 for e in entries for a in e.artefacts}
+    problems += [f"artefacts/{sha[:12]}... is not named by the audit log: added after export"
+                 for sha in sorted(set(artefacts) - needed)]
+    seal = entries[-1] if entries else None
+    sealed = seal is not None and seal.action == P.CASE_EXPORT and "report_sha256" in seal.details
+    if not sealed:
+        # The manifest's version can be edited too, so an older format only excuses a bundle
+        # with nothing the seal would have to vouch for: no report.
+        if version < SEALED_SINCE and report is None:
+            return problems
+        return [*problems, "the audit log does not end with the export entry that seals "
+                           "this bundle (entries were removed, or it was written before "
+                           "bundle format 3 and its report cannot be checked): re-export it"]
+    assert seal is not None
+    d = seal.details
+    if sorted(d.get("artefacts") or []) != sorted(artefacts):
+        problems.append("the artefacts differ from those sealed at export: an artefact was "
+                        "added or removed")
+    if bool(d.get("report")) != (report is not None):
+        problems.append("report.pdf was removed after export" if d.get("report")
+                        else "report.pdf was added after export")
+    elif report is not None and sha256_bytes(report) != d.get("report_sha256"):
+        problems.append("report.pdf does not match the SHA-256 sealed in the audit log at "
+                        "export: the report was changed")
+    return problems
+
+
 def read_bundle(path: str | os.PathLike[str]) -> tuple[BundleContents | None, VerifyResult]:
     """Open, check and verify a bundle. Unsafe bundles raise BundleError; a safe bundle
     with failed checks returns its problems (contents None when unreadable)."""
     path = Path(path)
     if not path.is_file():
         raise CaseError(f"{path}: file not found")
+    with _open_zip(path) as zf:
+        try:
+            manifest, data, problems = _members(zf, path)
+        except BundleError:
+            raise
+        except _ZIP_ERRORS as exc:
+            raise BundleError(f"{path.name} is not a readable ZIP file ({exc})") from exc
+    case_uid = str(manifest.get("case", {}).get("uid", ""))
+    number = str(manifest.get("case", {}).get("number", "?"))
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BundleError(f"{path.name} is not a readable ZIP file ({exc})") from exc
-    problems: list[str] = []
-    with zf:
-        infos = zf.infolist()
-        _check_infos(infos)
-        by_name = {i.filename: i for i in infos}
-        if "manifest.json" not in by_name:
-            raise BundleError(f"{path.name} has no manifest.json: not a SketchLab case bundle")
-        manifest, listed = _parse_manifest(path.name, _read_capped(zf, by_name["manifest.json"]))
-        data: dict[str, bytes] = {}
-        for name in sorted(set(by_name) - {"manifest.json"}):
-            blob = _read_capped(zf, by_name[name])
-            if name not in listed:
-                problems.append(f"{name} is in the bundle but not in the manifest: added "
-                                "after export")
-                continue
-            if sha256_bytes(blob) != listed[name]["sha256"]:
-                problems.append(f"{name} does not match its SHA-256 in the manifest: "
-                                "the file was changed")
-            data[name] = blob
-        for name in sorted(set(listed) - set(by_name)):
-            problems.append(f"{name} is listed in the manifest but missing from the bundle")
-    case_uid = manifest.get("case", {}).get("uid", "")
-    number = manifest.get("case", {}).get("number", "?")
-    try:
-        entries = [AuditEntry.from_dict(json.loads(line))
-                   for line in data.get("audit.jsonl", b"").decode().splitlines()
-                   if line.strip()]
-        case_json = json.loads(data["case.json"]) if "case.json" in data else {}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        lines = data.get("audit.jsonl", b"").decode().splitlines()
+        if len(lines) > MAX_MEMBERS * 100:
+            raise ValueError(f"audit.jsonl has {len(lines)} lines")
+        entries = [AuditEntry.from_dict(load_json("audit.jsonl", line.encode()))
+                   for line in lines if line.strip()]
+        case_json = load_json("case.json", data["case.json"]) if "case.json" in data else {}
+        if not isinstance(case_json, dict):
+            raise ValueError("case.json is not a JSON object")
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         problems.append(f"audit.jsonl or case.json cannot be read: {exc}")
         return None, VerifyResult(number, 0, "", 0, tuple(problems))
     audit = manifest.get("audit", {})
-    problems += verify_chain(entries, case_uid, expected_head=audit.get("head"),
-                             expected_count=audit.get("entries"))
+    try:
+        problems += verify_chain(entries, case_uid, expected_head=audit.get("head"),
+                                 expected_count=audit.get("entries"))
+    except (ValueError, TypeError, RecursionError) as exc:
+        problems.append(f"the audit log cannot be checked: {exc}")
     artefacts: dict[str, bytes] = {}
     damaged: set[str] = set()
     for name, blob in data.items():
@@ -293,8 +428,12 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[BundleContents | None, Ve
     problems += [f"artefact {sha[:12]} named in the audit log is missing from the bundle"
                  for sha in needed if sha not in artefacts]
     problems += check_sources(entries, lambda sha: _pixels(artefacts.get(sha)), damaged)
-    legacy = int(manifest.get("format_version", 0)) < 2 and "info" not in case_json
-    if not legacy:
+    try:
+        version = int(manifest.get("format_version", 1))
+    except (ValueError, TypeError):
+        version = FORMAT_VERSION
+    problems += _check_seal(entries, artefacts, data.get("report.pdf"), version)
+    if not (version < 2 and "info" not in case_json):  # format 1's case.json: see above
         problems += check_views(entries, case_json, "case.json")
     return (BundleContents(manifest, entries, case_json, artefacts, data.get("report.pdf")),
             VerifyResult(number, len(entries), entries[-1].hash if entries else "",

@@ -80,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
                               distinct_subjects=not args.all_photos, thumbnails=False)
     finally:
         g.close()
+    if result.empty:
+        from sketchlab.core.query import NOTHING_TO_SEARCH
+
+        if args.json:
+            print("[]")
+        print(f"{args.sketch}: {NOTHING_TO_SEARCH}", file=sys.stderr)
+        return 1
     if args.save_photo is not None and result.photo is not None:
         save_image(args.save_photo, result.photo)
     if args.json:

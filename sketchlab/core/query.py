@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from sketchlab.core.inference import Inverter
 
 
+# The defined result of searching with a blank sketch (no strokes, an empty page): the
+# same words in the CLI and the app. Ranking a white frame would return "candidates".
+NOTHING_TO_SEARCH = "Nothing to search: the sketch is blank. Draw or import a sketch first."
+
+
 @dataclass(frozen=True)
 class SketchQuery:
     prepared: Prepared  # the aligned sketch, canonical frame

@@ -311,6 +311,7 @@ class MatchResult:
     variant_sketches: tuple[np.ndarray, ...] = ()  # their network inputs
     variant_photos: tuple[np.ndarray, ...] = ()
     raw_weight: float = 0.0
+    empty: bool = False  # a blank sketch: nothing was searched (core.query.NOTHING_TO_SEARCH)
 
 
 def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
@@ -342,6 +343,10 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w)
     matcher = gallery.matcher() if isinstance(gallery, Gallery) else gallery
     matcher.refresh()  # (re)load the matrix outside the timed search
+    if q.prepared.empty:
+        return MatchResult([], "raw" if raw else "inverted", q.prepared.image, q.photo,
+                           q.embedding, DEFAULT_THRESHOLD if threshold is None else threshold,
+                           q.invert_ms, 0.0, len(matcher.index), empty=True)
     t1 = time.perf_counter()
     rule = score_rule(kinds, kind, fmr, threshold, matcher.gallery_norm(q.embedding))
     cands = matcher.search(q.embedding, k, rule=rule, distinct_subjects=distinct_subjects,

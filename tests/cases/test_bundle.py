@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def bundle(store, worked_case, tmp_path) -> Path:
     r = export_bundle(store, worked_case, tmp_path / "case.zip")
-    assert r.path.is_file() and r.entries == 6
+    assert r.path.is_file() and r.entries == 7  # six entries and the export's seal
     return r.path
 
 
@@ -37,9 +37,12 @@ def test_export_verify_import_round_trip(store, worked_case, bundle, tmp_path):
     assert all(any(n.startswith(f"artefacts/{s}") for n in names) for s in shas)
     result = verify_bundle(bundle)
     assert result.ok, result.problems
-    # the export itself is on the record, with the bundle's own hash
-    last = store.entries(worked_case)[-1]
-    assert last.action == "case.export" and last.details["head"] == result.head
+    # the export itself is on the record and ends the bundle's log, sealing its contents
+    *before, last = store.entries(worked_case)
+    assert last.action == "case.export" and last.hash == result.head
+    assert last.details["head"] == before[-1].hash and last.details["report"] is False
+    assert last.details["artefacts"] == sorted(shas | {
+        a.sha256 for e in before for a in e.artefacts})
     other = CaseStore(tmp_path / "other")
     number, _ = import_bundle(other, bundle)
     assert number == worked_case

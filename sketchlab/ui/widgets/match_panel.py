@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from sketchlab.core.calibration import ScoreRule, fmr_phrase, score_rule
+from sketchlab.core.query import NOTHING_TO_SEARCH
 from sketchlab.core.variants import VARIANT_KINDS
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.qtimage import qimage_from_rgb
@@ -259,7 +260,7 @@ class MatchPanel(QWidget):
             self.status.setText("Waiting for the photo of the current sketch…")
             return
         if q.photo is None:
-            self.status.setText("The canvas is empty: draw or import a sketch first.")
+            self.status.setText(NOTHING_TO_SEARCH)
             return
         if self._worker is not None:
             self._again = True  # search again with the newest photo when this one ends
