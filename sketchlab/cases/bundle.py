@@ -458,7 +458,11 @@ def import_bundle(store: CaseStore, path: str | os.PathLike[str]) -> tuple[str, 
     fails any check, or the case is already in the store.
     """
     path = Path(path)
-    contents, result = read_bundle(path)
+    try:
+        contents, result = read_bundle(path)
+    except BundleError as exc:
+        text = str(exc).removeprefix("refused: ")
+        raise BundleError(f"refused: {text}; nothing was imported") from exc
     if contents is None or not result.ok:
         raise BundleError(f"refused: {path.name} fails verification (tampered or damaged), "
                           "nothing was imported:\n  " + "\n  ".join(result.problems))

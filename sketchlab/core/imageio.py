@@ -47,6 +47,7 @@ _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "RGB": 3, "YCbCr":
                     "LAB": 3, "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4,
                     "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 _ALLOWED = "PNG, JPEG, TIFF, WebP, BMP or GIF"
+_METADATA_BOMB = "decompressed data too large"  # Pillow's text-chunk limit (MAX_TEXT_CHUNK)
 
 ImageSource = str | os.PathLike[str] | bytes | Image.Image | np.ndarray
 
@@ -240,6 +241,9 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     except (ValueError, SyntaxError, TypeError) as exc:
         if isinstance(exc, ImageLoadError):
             raise
+        if _METADATA_BOMB in str(exc).lower() or "text chunk" in str(exc).lower():
+            raise ImageLoadError(f"{label}: the file's metadata is too large ({exc}); "
+                                 "re-export the image without metadata") from exc
         raise ImageLoadError(f"{label}: unsupported or damaged image encoding ({exc})"
                              ) from exc
     finally:

@@ -77,7 +77,7 @@ def scan_models(dirs: Iterable[Path] | None = None
             try:
                 info = describe(path)
             except CheckpointError as exc:
-                log.warning("unusable model %s: %s", path, exc)
+                log.info("unusable model %s: %s", path, exc)
                 unusable.append(UnusableModel(path, str(exc)))
                 continue
             found.setdefault(info.name, info)

@@ -1,0 +1,52 @@
+"""Reliability fixtures: the case fixtures, and hostile files built the way an attacker
+or a careless export would build them."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import torch
+
+# A case store with real work in it (tiny model, recorded candidates).
+from tests.cases.conftest import inverter, store, worked_case  # noqa: F401
+
+
+def forge_model(path: Path, state: dict[str, torch.Tensor], config_text: str,
+                version: str = "2") -> Path:
+    """A model file whose recorded SHA-256 is consistent with what it holds: only the
+    config checks (not the hash) can catch what is wrong with it."""
+    from safetensors.torch import save_file
+
+    from sketchlab.core.checkpoint import FORMAT, weights_sha256
+
+    save_file(state, str(path), metadata={
+        "format": FORMAT, "format_version": version, "config": config_text,
+        "sha256": weights_sha256(state, config_text), "name": path.stem})
+    return path
+
+
+def tiny_state(base_width: int = 4) -> tuple[dict[str, torch.Tensor], dict]:
+    from sketchlab.core.network import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(base_width=base_width, n_residual=1, height=32, width=32)
+    g = Generator(cfg)
+    return {k: v.detach().clone() for k, v in g.state_dict().items()}, cfg.to_dict()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def with_chunk_before_iend(png: bytes, chunk: bytes) -> bytes:
+    at = png.rindex(b"IEND") - 4
+    return png[:at] + chunk + png[at:]
+
+
+def json_dumps_deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
