@@ -122,12 +122,10 @@ def _check_geometry(im: Image.Image, label: str, max_pixels: int) -> None:
 
 
 def _metadata_bytes(im: Image.Image) -> int:
-    total = 0
-    for value in im.info.values():
-        if isinstance(value, bytes | str):
-            total += len(value)
+    # PNG text chunks after the image data appear in `text`, not always in `info`.
     text = getattr(im, "text", None) if im.format == "PNG" else None
-    return total + sum(len(v) for v in (text or {}).values())
+    found = {**(text or {}), **im.info}
+    return sum(len(v) for v in found.values() if isinstance(v, bytes | str))
 
 
 def png_damage(data: bytes) -> str | None:
@@ -183,7 +181,11 @@ def _decode(im: Image.Image, label: str, data: bytes | None) -> np.ndarray:
             raise ImageLoadError(f"{label}: the file carries over "
                                  f"{MAX_METADATA_BYTES / 1e6:.0f} MB of metadata; "
                                  "re-export the image without metadata")
-        im = ImageOps.exif_transpose(im) or im
+        try:
+            im = ImageOps.exif_transpose(im) or im
+        except (ValueError, SyntaxError, struct.error, KeyError, TypeError, OSError) as exc:
+            # Unreadable EXIF holds no usable orientation either; the pixels are intact.
+            log.info("%s: ignoring unreadable EXIF (%s)", label, exc)
         rgb = _to_rgb(im, label)
     for w in caught:
         log.info("%s: decoder warning: %s", label, w.message)
