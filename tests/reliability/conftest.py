@@ -13,16 +13,16 @@ from tests.cases.conftest import inverter, store, worked_case  # noqa: F401
 
 
 def forge_model(path: Path, state: dict[str, torch.Tensor], config_text: str,
-                version: str = "2") -> Path:
-    """A model file whose recorded SHA-256 is consistent with what it holds: only the
-    config checks (not the hash) can catch what is wrong with it."""
+                sha256: str | None = None) -> Path:
+    """A model file whose recorded SHA-256 is consistent with what it holds (unless
+    `sha256` is given): only the config checks, not the hash, can catch it."""
     from safetensors.torch import save_file
 
-    from sketchlab.core.checkpoint import FORMAT, weights_sha256
+    from sketchlab.core.checkpoint import weights_sha256
 
     save_file(state, str(path), metadata={
-        "format": FORMAT, "format_version": version, "config": config_text,
-        "sha256": weights_sha256(state, config_text), "name": path.stem})
+        "format": "sketchlab-generator", "format_version": "2", "config": config_text,
+        "sha256": sha256 or weights_sha256(state, config_text), "name": path.stem})
     return path
 
 
