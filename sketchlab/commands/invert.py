@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sketchlab.cli import UserError
+    from sketchlab.core.atomic import private_dir
     from sketchlab.core.imageio import ImageLoadError, save_image
     from sketchlab.core.inference import Inverter
     from sketchlab.core.model_catalog import resolve_model
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     many = len(args.sketches) > 1 or args.out.suffix == "" or args.out.is_dir()
     if many:
-        args.out.mkdir(parents=True, exist_ok=True)
+        private_dir(args.out)
     elif args.out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"):
         raise UserError(f"{args.out}: give a .png/.jpg output name, or a folder")
     inverter = Inverter(resolve_model(args.model), device=args.device)
