@@ -37,6 +37,7 @@ from sketchlab.core import calibration as cal
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.query import fuse
 from sketchlab.core.variants import DEFAULT_VARIANTS
+from trainer import evaluate
 from trainer.data.manifest import read_manifest, resolve_manifest
 from trainer.evaluate import _SPAWN, embed_photo_files, embedding_cache, model_path
 
@@ -58,31 +59,22 @@ class Query:
 
 
 # --- queries on the app's path, in spawned workers ---------------------------------------
-_INV: Any = None
-
-
-def _init(model_file: str, threads: int) -> None:
-    global _INV
-    from sketchlab.core.inference import Inverter, configure_cpu_threads
-
-    configure_cpu_threads(threads)
-    _INV = Inverter(model_file, device="cpu", warmup=False)
-
-
 def _query_embeddings(q: Query) -> tuple[np.ndarray, np.ndarray]:
-    """(variant descriptors (V, 128), raw-sketch descriptor) of one query."""
+    """(variant descriptors (V, 128), raw-sketch descriptor) of one query, in a worker
+    set up by `evaluate._init_query_worker` (the same worker `evaluate` uses)."""
     from sketchlab.core.matching import embed_aligned
     from sketchlab.core.query import sketch_query
 
+    inverter = evaluate._QUERY_INVERTER
     if q.sketch is not None:
         source: Any = q.sketch
     else:
         from sketchlab.core.preprocess import prepare_photo
         from trainer.data.styles import synthesize
 
-        frame = prepare_photo(q.photo_for_synthetic, _INV.resolution).image
+        frame = prepare_photo(q.photo_for_synthetic, inverter.resolution).image
         source = synthesize(frame, q.style, np.random.default_rng(q.seed))
-    sq = sketch_query(source, _INV, variants=DEFAULT_VARIANTS)
+    sq = sketch_query(source, inverter, variants=DEFAULT_VARIANTS)
     return sq.variant_embeddings, embed_aligned(sq.prepared.image)
 
 
@@ -102,8 +94,9 @@ def query_embeddings(model_file: Path, queries: Sequence[Query], workers: int, c
                 parts.append((z["variants"], z["raw"]))
                 continue
             if pool is None:
-                pool = ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init,
-                                           initargs=(str(model_file), 1))
+                pool = ProcessPoolExecutor(workers, mp_context=_SPAWN,
+                                           initializer=evaluate._init_query_worker,
+                                           initargs=(str(model_file), "cpu", 1))
             rows = list(pool.map(_query_embeddings, part, chunksize=2))
             var = np.stack([r[0] for r in rows]).astype(np.float32)
             raw = np.stack([r[1] for r in rows]).astype(np.float32)

@@ -73,13 +73,13 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
 def _model_calibration(name: str, sha256: str) -> dict:
     """The installed model's sketch-query calibration if it is the one that made the
     photo, else none (the search is then uncalibrated and says so)."""
-    from sketchlab.core.checkpoint import CheckpointError, read_metadata
+    from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.model_catalog import read_calibration, resolve_model
 
     try:
-        path = resolve_model(name)
-        if read_metadata(path).get("sha256") != sha256:
-            return {}
-        return read_calibration(path)[0]
+        kinds, fields = read_calibration(resolve_model(name))
     except (CheckpointError, OSError):
         return {}
+    # read_calibration binds the table to the installed file's hash; that must be the
+    # hash of the model that made the photo.
+    return kinds if fields.get("model_sha256") == sha256 else {}
