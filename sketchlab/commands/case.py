@@ -9,6 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sketchlab.commands.common import open_gallery
+from sketchlab.errors import UserError
+
 if TYPE_CHECKING:
     from sketchlab.cases import CaseStore, VerifyResult
 
@@ -101,8 +104,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sketchlab.cases import CaseError, CaseStore, CaseStoreError
-    from sketchlab.cli import UserError
-
     try:
         with CaseStore(args.store) as store:
             return int(args.case_handler(store, args) or 0)
@@ -174,8 +175,6 @@ def _update(store: CaseStore, args: argparse.Namespace) -> int:
 
 
 def _add_sketch(store: CaseStore, args: argparse.Namespace) -> int:
-    from sketchlab.cli import UserError
-
     strokes = None
     if args.strokes is not None:
         if not args.strokes.is_file():
@@ -205,12 +204,10 @@ def _invert(store: CaseStore, args: argparse.Namespace) -> int:
 
 def _match(store: CaseStore, args: argparse.Namespace) -> int:
     from sketchlab.cases.gallery_link import match_inversion
-    from sketchlab.cli import UserError
-    from sketchlab.commands.gallery import _open
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
-    gallery = _open(args)
+    gallery = open_gallery(args)
     try:
         number = match_inversion(store, args.case, gallery, inversion=args.inversion,
                                  k=args.top, threshold=args.threshold,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sketchlab.errors import UserError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("invert", help="turn sketch image(s) into photo-like faces")
@@ -26,7 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sketchlab.cli import UserError
     from sketchlab.core.atomic import private_dir
     from sketchlab.core.imageio import ImageLoadError, save_image
     from sketchlab.core.inference import Inverter

@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from sketchlab.commands.gallery import add_db_argument
+from sketchlab.commands.common import add_db_argument, open_gallery
+from sketchlab.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sketchlab.cli import UserError
-    from sketchlab.commands.gallery import _open
     from sketchlab.core.calibration import DEFAULT_FMR, fmr_phrase
     from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.imageio import save_image
@@ -69,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         from sketchlab.core.inference import Inverter
 
         inverter = Inverter(model_path, device=args.device)
-    g = _open(args)
+    g = open_gallery(args)
     try:
         if g.stats().embeddings == 0:
             raise UserError("the gallery is empty; add photos with "
