@@ -21,7 +21,7 @@ import random
 import shutil
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,12 @@ from trainer import losses
 from trainer.config import TrainConfig
 from trainer.data.datasets import MixedDataset, Source, StepSampler, build_dataset, load_sources
 from trainer.discriminator import PatchDiscriminator
+from trainer.history import History
 from trainer.plots import save_loss_plot, save_sample_grid
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "sketchlab-train-state-1"
-LOSS_KEYS = ("g_l1", "g_adv", "g_fm", "g_tv", "g_id", "g_perc", "g_total", "d")
 
 
 @dataclass
@@ -124,29 +124,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-@dataclass
-class History:
-    """Mean losses per logging interval, kept in the checkpoint and plotted."""
-
-    steps: list[int] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LOSS_KEYS})
-
-    def add(self, step: int, means: dict[str, float]) -> None:
-        self.steps.append(step)
-        for k in LOSS_KEYS:
-            self.values[k].append(float(means.get(k, 0.0)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"steps": list(self.steps), "values": {k: list(v) for k, v in self.values.items()}}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> History:
-        h = cls()
-        h.steps = list(d["steps"])
-        h.values.update({k: list(v) for k, v in d["values"].items()})
-        return h
 
 
 class Trainer:
