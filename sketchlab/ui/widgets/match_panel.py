@@ -40,15 +40,15 @@ from PySide6.QtWidgets import (
 from sketchlab.core.calibration import ScoreRule, fmr_phrase, score_rule
 from sketchlab.core.query import NOTHING_TO_SEARCH
 from sketchlab.core.variants import VARIANT_KINDS
+from sketchlab.ui.dialogs.compare_dialog import CompareDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.settings import AppSettings, SettingsStore
+from sketchlab.ui.widgets.disclaimer import disclaimer_label
 from sketchlab.ui.workers import InversionResult, ModelStatus, Worker, start_worker
 
 log = logging.getLogger(__name__)
 
-DISCLAIMER = ("Results are investigative leads, not identifications. A sketch-derived "
-              "likeness can resemble many people; every lead needs independent confirmation.")
 THUMB = 52
 
 
@@ -159,11 +159,7 @@ class MatchPanel(QWidget):
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.button)
-        self.disclaimer = QLabel(DISCLAIMER)
-        self.disclaimer.setObjectName("disclaimer")
-        self.disclaimer.setWordWrap(True)
-        self.disclaimer.setStyleSheet("QLabel#disclaimer { background: #5a4a1e; color: #ffe9a8;"
-                                      " padding: 6px; border-radius: 4px; }")
+        self.disclaimer = disclaimer_label()
         self.status = QLabel("Draw a sketch, then search the gallery.")
         self.status.setWordWrap(True)
         self.stale_label = QLabel()
@@ -370,8 +366,6 @@ class MatchPanel(QWidget):
             return
         c = self.candidates[row]
         self.candidate_activated.emit(c)
-        from sketchlab.ui.dialogs.compare_dialog import CompareDialog
-
         dlg = CompareDialog(self.outcome.query, c, self.rule_for(self.outcome), self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
