@@ -43,12 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: `sketchlab --help` and the other commands start without numpy/cv2/torch
     from sketchlab.core.calibration import DEFAULT_FMR, fmr_phrase
     from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.imageio import save_image
     from sketchlab.core.model_catalog import read_calibration, resolve_model
+    from sketchlab.core.pipeline import match_sketch
+    from sketchlab.core.query import NOTHING_TO_SEARCH
     from sketchlab.core.variants import DEFAULT_VARIANTS
-    from sketchlab.db.search import match_sketch
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     # --raw too: the raw-sketch kind is measured in the same calibration run.
     calibration = read_calibration(model_path) if model_path else ({}, {})
     if not args.raw:
-        from sketchlab.core.inference import Inverter
+        from sketchlab.core.inference import Inverter  # deferred: torch only when inverting
 
         inverter = Inverter(model_path, device=args.device)
     g = open_gallery(args)
@@ -73,15 +75,13 @@ def run(args: argparse.Namespace) -> int:
         if g.stats().embeddings == 0:
             raise UserError("the gallery is empty; add photos with "
                             "`sketchlab gallery enroll PATH...`")
-        result = match_sketch(args.sketch, inverter, g, k=args.top, threshold=args.threshold,
-                              raw=args.raw, fmr=args.fmr or DEFAULT_FMR,
+        result = match_sketch(args.sketch, inverter, g.matcher(), k=args.top,
+                              threshold=args.threshold, raw=args.raw, fmr=args.fmr or DEFAULT_FMR,
                               variants=args.variants, calibration=calibration,
                               distinct_subjects=not args.all_photos, thumbnails=False)
     finally:
         g.close()
     if result.empty:
-        from sketchlab.core.query import NOTHING_TO_SEARCH
-
         if args.json:
             print("[]")
         print(f"{args.sketch}: {NOTHING_TO_SEARCH}", file=sys.stderr)
