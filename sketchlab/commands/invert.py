@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sketchlab.core.frame import STYLES
 from sketchlab.errors import UserError
 
 
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output PNG (one sketch) or folder (several)")
     p.add_argument("--model", default=None, help="installed model name or .safetensors path")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--style", default="auto", choices=["auto", "line", "pencil", "colour"],
+    p.add_argument("--style", default="auto", choices=STYLES,
                    help="sketch style: colour keeps colour hints, others are read in grey")
     p.add_argument("--source", default="auto", choices=["auto", "canvas", "scan", "photo"],
                    help="where the sketch came from: canvas skips alignment")

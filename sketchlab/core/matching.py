@@ -1,9 +1,8 @@
 """Face embeddings and ranking: numpy in, numpy out, in the shape of face_recognition's API.
 
 Embeddings are dlib's 128-d ResNet face descriptors (via face_recognition). An inverted
-photo is already in the canonical frame, so its face box is known (CANONICAL_FACE_BOX,
-measured with dlib's HOG detector on 40 aligned CUFS photos: spread under 4 px) and the
-detector, which often fails on synthesized faces, is not needed.
+photo is already in the canonical frame, so its face box is known (`core.frame.FACE_BOX`)
+and the detector, which often fails on synthesized faces, is not needed.
 """
 
 from __future__ import annotations
@@ -13,13 +12,14 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sketchlab.core.atomic import private_file
 from sketchlab.core.budget import BudgetExceeded, run_within
+from sketchlab.core.dlib_api import face_recognition_api
+from sketchlab.core.frame import Box, face_box
 
 if TYPE_CHECKING:
     from sketchlab.core.face_net import FaceDescriptorNet
@@ -27,48 +27,6 @@ if TYPE_CHECKING:
 EMBEDDING_MODEL = "dlib_face_recognition_resnet_model_v1"
 EMBEDDING_DIM = 128
 DEFAULT_THRESHOLD = 0.6  # dlib's own same-person threshold on LFW
-
-# (top, right, bottom, left) as fractions of (height, width) of the canonical frame.
-CANONICAL_FACE_BOX = (0.3875, 0.8094, 0.8575, 0.2297)
-
-Box = tuple[int, int, int, int]  # (top, right, bottom, left), face_recognition's order
-
-
-def canonical_face_box(frame: tuple[int, int]) -> Box:
-    h, w = frame
-    top, right, bottom, left = CANONICAL_FACE_BOX
-    return (round(top * h), round(right * w), round(bottom * h), round(left * w))
-
-
-def face_recognition_models() -> ModuleType:
-    """face_recognition_models, imported without its noise: it imports pkg_resources,
-    whose deprecation UserWarning would land on stderr in most runs and mean nothing to
-    a user, who cannot change the dependency. The one place it is imported."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
-                                category=UserWarning)
-        import face_recognition_models as frm
-    return frm
-
-
-def face_recognition_api() -> ModuleType:
-    """face_recognition, imported on first use (~2 s).
-
-    Its import sets PIL's global `ImageFile.LOAD_TRUNCATED_IMAGES = True`, after which
-    truncated files would load silently as half-grey images; put the flag back so
-    sketchlab.core.imageio keeps refusing them.
-    """
-    from PIL import ImageFile
-
-    face_recognition_models()  # imported quietly first; face_recognition reuses it
-    before = ImageFile.LOAD_TRUNCATED_IMAGES
-    import face_recognition
-
-    ImageFile.LOAD_TRUNCATED_IMAGES = before
-    return face_recognition
-
 
 _fr = face_recognition_api
 
@@ -213,7 +171,7 @@ def embed_chips(chips: list[np.ndarray], batch: int = 32, threads: int | None = 
 
 def embed_aligned(rgb: np.ndarray) -> np.ndarray:
     """Descriptor of a canonical-frame face (e.g. an inverted sketch): the box is known."""
-    vec = embed(rgb, canonical_face_box(rgb.shape[:2]))
+    vec = embed(rgb, face_box(rgb.shape[:2]))
     if vec is None:  # cannot happen with a box given, but keep the contract explicit
         raise ValueError("could not embed aligned face")
     return vec

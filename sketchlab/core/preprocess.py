@@ -1,9 +1,7 @@
 """Turn any sketch or photo into the network's canonical frame, and say how it got there.
 
-The canonical frame is the CUFS framing (head, hair and neck, 4:5), scaled to the
-network's resolution. Eye and mouth positions below were measured with dlib landmarks on
-60 CUFS photos: eyes at (74.0, 126.4) and (125.6, 126.5), mouth at (100.3, 181.7) in the
-200x250 originals, with under 1 px spread. Faces are aligned by a similarity transform
+The canonical frame (its size, eye and mouth targets, head box) is `core.frame`'s. Faces
+are aligned by a similarity transform
 (landmarks where dlib finds them, the ink's bounding box otherwise) and padded, never
 stretched, so the face keeps its aspect ratio. The transform is returned so results can
 be mapped back onto the source.
@@ -18,20 +16,12 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from sketchlab.core.frame import FRAME_SIZE, HEAD_BOX, LEFT_EYE, MOUTH, RIGHT_EYE, Style
 from sketchlab.core.imageio import ImageSource, load_image
 
 log = logging.getLogger(__name__)
 
-# Fractions of (width, height) of the canonical frame.
-LEFT_EYE = (0.370, 0.5056)
-RIGHT_EYE = (0.628, 0.5060)
-MOUTH = (0.5015, 0.7268)
-# Where the ink of a CUFS sketch (hair top to chin/neck) sits in the frame, as fractions
-# (x0, y0, x1, y1); used when no landmarks are found.
-HEAD_BOX = (0.13, 0.10, 0.87, 0.97)
-
 Source = Literal["auto", "canvas", "scan", "photo"]
-Style = Literal["auto", "line", "pencil", "colour"]
 Method = Literal["canvas", "landmarks", "ink_bbox", "empty", "centre"]
 
 _DETECT_MAX_SIDE = 640
@@ -270,7 +260,7 @@ def warp(rgb: np.ndarray, transform: AlignTransform, border: int | None = 255) -
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3)
 
 
-def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
+def prepare_sketch(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
                    source: Source = "auto", style: Style = "auto",
                    use_landmarks: bool = True) -> Prepared:
     """Any sketch input (canvas, scan, phone photo, colour sketch, artwork) -> canonical frame.
@@ -296,7 +286,7 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
     return Prepared(image, transform, colour=colour)
 
 
-def prepare_photo(image: ImageSource, frame: tuple[int, int] = (160, 128),
+def prepare_photo(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
                   use_landmarks: bool = True) -> Prepared:
     """A face photo -> canonical frame (landmarks, else a centred square crop)."""
     rgb = load_image(image)
@@ -304,7 +294,7 @@ def prepare_photo(image: ImageSource, frame: tuple[int, int] = (160, 128),
     return Prepared(warp(rgb, transform, None), transform, colour=is_colour(rgb))
 
 
-def align_pair(sketch: ImageSource, photo: ImageSource, frame: tuple[int, int] = (160, 128),
+def align_pair(sketch: ImageSource, photo: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
                transform: AlignTransform | None = None) -> tuple[np.ndarray, np.ndarray,
                                                                 AlignTransform]:
     """Align a drawn-from-photo pair with one transform, found on the photo.

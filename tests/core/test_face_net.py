@@ -12,7 +12,6 @@ import torch
 
 from sketchlab.core import dlib_dat
 from sketchlab.core.face_net import (
-    CANONICAL_CHIP,
     CHIP_SIZE,
     canonical_chips,
     dlib_model_path,
@@ -20,6 +19,7 @@ from sketchlab.core.face_net import (
     measure_canonical_chip,
     state_from_dat,
 )
+from sketchlab.core.frame import CHIP_AFFINE
 from sketchlab.core.matching import (
     canonical_face_box,
     detect_faces,
@@ -168,8 +168,8 @@ def test_canonical_chip_matches_dlibs_cut_and_passes_gradients(shared_data, net)
         rows = [r for r in csv.DictReader(fh) if r["split"] == "test"][:8]
     frames = [prepare_photo(shared_data / "cufs_cuhk" / r["photo"]).image for r in rows]
     measured = measure_canonical_chip(frames).numpy()
-    assert np.abs(measured[:, :2] - np.array(CANONICAL_CHIP)[:, :2]).max() < 0.03
-    assert np.abs(measured[:, 2] - np.array(CANONICAL_CHIP)[:, 2]).max() < 3.0
+    assert np.abs(measured[:, :2] - np.array(CHIP_AFFINE)[:, :2]).max() < 0.03
+    assert np.abs(measured[:, 2] - np.array(CHIP_AFFINE)[:, 2]).max() < 3.0
 
     x = torch.stack([torch.from_numpy(to_tensor_array(f)) for f in frames]).requires_grad_()
     chips = canonical_chips(x)
