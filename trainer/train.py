@@ -34,8 +34,9 @@ from tqdm import tqdm
 
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.checkpoint import save_generator
-from sketchlab.core.inference import configure_cpu_threads
-from sketchlab.core.network import Generator
+from sketchlab.core.cpus import usable_cores
+from sketchlab.core.inference import DeviceError, choose_device, configure_cpu_threads
+from sketchlab.core.network import Generator, unwrap
 from trainer import losses
 from trainer.config import TrainConfig
 from trainer.data.datasets import MixedDataset, Source, StepSampler, build_dataset, load_sources
@@ -74,13 +75,13 @@ def setup_distributed(device_pref: str) -> tuple[DistInfo, torch.device]:
 
 
 def _device(pref: str, local_rank: int) -> torch.device:
-    if pref in ("auto", ""):
-        pref = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(pref)
+    """`inference.choose_device`, on this process's GPU under torchrun."""
+    try:
+        dev = choose_device(pref)
+    except DeviceError as exc:
+        raise RuntimeError("device = 'cuda' but no CUDA GPU is available; set device = "
+                           "'cpu' or 'auto' in the config") from exc
     if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("device = 'cuda' but no CUDA GPU is available; set device = "
-                               "'cpu' or 'auto' in the config")
         dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
         torch.cuda.set_device(dev)
     return dev
@@ -89,10 +90,6 @@ def _device(pref: str, local_rank: int) -> torch.device:
 def set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
-
-
-def _unwrap(m: torch.nn.Module) -> torch.nn.Module:
-    return m.module if isinstance(m, DistributedDataParallel) else m
 
 
 def rng_state() -> dict[str, Any]:
@@ -244,7 +241,7 @@ class Trainer:
             if adv_w > 0:
                 # D is frozen and called unwrapped: its weights get no gradient and DDP
                 # sees no half-finished reduction.
-                d = _unwrap(self.D)
+                d = unwrap(self.D)
                 set_requires_grad(d, False)
                 logits, feats = d(torch.cat([sketch, sketch]), torch.cat([real, fake]))
                 _, fake_l = logits.float().chunk(2)
@@ -284,8 +281,8 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "step": self.step,
             "config": self.cfg.to_dict(),
-            "generator": _unwrap(self.G).state_dict(),
-            "discriminator": _unwrap(self.D).state_dict(),
+            "generator": unwrap(self.G).state_dict(),
+            "discriminator": unwrap(self.D).state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
@@ -300,8 +297,8 @@ class Trainer:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError("not a SketchLab training checkpoint (format "
                              f"{state.get('format')!r})")
-        _unwrap(self.G).load_state_dict(state["generator"])
-        _unwrap(self.D).load_state_dict(state["discriminator"])
+        unwrap(self.G).load_state_dict(state["generator"])
+        unwrap(self.D).load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.scaler_g.load_state_dict(state["scaler_g"])
@@ -350,7 +347,7 @@ class Trainer:
 
     def save_preview(self) -> Path:
         sketch, photo = self._preview_batch()
-        g = _unwrap(self.G)
+        g = unwrap(self.G)
         g.eval()
         with torch.inference_mode():
             fake = g(sketch.to(self.device)).float().cpu()
@@ -434,7 +431,7 @@ def hardware_summary(device: torch.device, world: int = 1) -> str:
     except OSError:
         pass
     return (f"{world} x {cpu}, {torch.get_num_threads()} threads, "
-            f"{len(os.sched_getaffinity(0))} cores (torch {torch.__version__}, no GPU)")
+            f"{usable_cores()} cores (torch {torch.__version__}, no GPU)")
 
 
 def train(cfg: TrainConfig, resume: str | bool = False, run_dir: Path | None = None) -> Trainer:

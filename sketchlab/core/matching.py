@@ -177,14 +177,27 @@ def embed_aligned(rgb: np.ndarray) -> np.ndarray:
     return vec
 
 
-def distances(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-    """Euclidean distances from one (128,) query to an (N, 128) float32 matrix."""
-    q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+def _sq_less_q(q: np.ndarray, g: np.ndarray, norms_sq: np.ndarray) -> np.ndarray:
+    """|g|^2 - 2 g.q per gallery row: the squared L2 distance less the query's own |q|^2.
+    One BLAS product and one in-place add; no (N, D) temporary (at 1M rows the matrix read
+    dominates). The one place the distance formula is written."""
+    key = g @ (q * np.float32(-2.0)) if q.ndim == 1 else (q * np.float32(-2.0)) @ g.T
+    key += norms_sq
+    return key
+
+
+def distances(query: np.ndarray, gallery: np.ndarray, norms_sq: np.ndarray | None = None
+              ) -> np.ndarray:
+    """Euclidean distances from a (D,) query to (N, D) rows, shape (N,); or from (Q, D)
+    queries, shape (Q, N). Pass the rows' squared norms (a cached matrix's) to skip them."""
+    q = np.asarray(query, dtype=np.float32)
+    q = q.reshape(-1) if q.ndim != 2 else q
     g = np.asarray(gallery, dtype=np.float32)
     if g.size == 0:
-        return np.zeros(0, np.float32)
-    # |g|^2 - 2 g.q + |q|^2 with one matrix-vector product: memory-bound, no (N,128) temp.
-    sq = np.einsum("ij,ij->i", g, g) - 2.0 * (g @ q[0]) + float(q[0] @ q[0])
+        return np.zeros((*q.shape[:-1], 0), np.float32)
+    nsq = norms_sq if norms_sq is not None else np.einsum("ij,ij->i", g, g)
+    qq = np.einsum("...i,...i->...", q, q)
+    sq = _sq_less_q(q, g, nsq) + (qq[..., None] if q.ndim == 2 else qq)
     return np.sqrt(np.maximum(sq, 0.0))
 
 
@@ -200,10 +213,8 @@ def rank(query: np.ndarray, gallery: np.ndarray, k: int = 10,
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     q = np.asarray(query, dtype=np.float32).reshape(-1)
     nsq = norms_sq if norms_sq is not None else np.einsum("ij,ij->i", g, g)
-    # |g|^2 - 2 g.q, without |q|^2 (a constant, added to the k winners only): one BLAS
-    # pass over the matrix and one in-place add; at 1M rows the matrix read dominates.
-    key = g @ (q * np.float32(-2.0))
-    key += nsq
+    # |q|^2, a constant, is added to the k winners only.
+    key = _sq_less_q(q, g, nsq)
     k = min(k, n)
     idx = np.argpartition(key, k - 1)[:k] if k < n else np.arange(n)
     idx = idx[np.argsort(key[idx], kind="stable")]

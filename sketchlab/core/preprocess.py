@@ -52,12 +52,6 @@ class AlignTransform:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         return pts @ inv[:, :2].T + inv[:, 2]
 
-    def map_back(self, frame_image: np.ndarray, border: int = 255) -> np.ndarray:
-        """Warp a canonical-frame image (e.g. the synthesized photo) onto the source size."""
-        h, w = self.source_size
-        return cv2.warpAffine(frame_image, self.inverse, (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3)
-
 
 @dataclass(frozen=True)
 class Prepared:
@@ -78,7 +72,7 @@ def as_prepared(frame: np.ndarray, colour: bool) -> Prepared:
 
 def is_colour(rgb: np.ndarray, threshold: float = 12.0) -> bool:
     """True when the image carries real chroma (not grey content stored as RGB)."""
-    small = np.ascontiguousarray(_downscale(rgb, 256)[0])
+    small = np.ascontiguousarray(downscale(rgb, 256)[0])
     spread = cv2.subtract(channel_max(small), channel_min(small))
     return float(np.percentile(spread, 95)) > threshold
 
@@ -95,7 +89,8 @@ def channel_max(rgb: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.max(r, g), b)
 
 
-def _downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+def downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """`img` shrunk (area-averaged) so its longer side is at most `max_side`, and the scale."""
     h, w = img.shape[:2]
     s = min(1.0, max_side / max(h, w))
     if s >= 1.0:
@@ -162,7 +157,7 @@ def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
 
     face_recognition = face_recognition_api()  # heavy (≈2 s): only when alignment needs it
 
-    small, s = _downscale(rgb, _DETECT_MAX_SIDE)
+    small, s = downscale(rgb, _DETECT_MAX_SIDE)
     small = np.ascontiguousarray(small)
     boxes = detect_faces(small, upsample=1)
     if not boxes and max(small.shape[:2]) < 320:
@@ -235,7 +230,7 @@ def estimate_transform(rgb: np.ndarray, frame: tuple[int, int], source: Source =
         side = min(h0, w0)
         box = ((w0 - side) / 2, (h0 - side) / 2, (w0 + side) / 2, (h0 + side) / 2)
         return AlignTransform(_fit_box(box, frame, HEAD_BOX), (h0, w0), frame, "centre")
-    work, s = _downscale(rgb, _WORK_MAX_SIDE)
+    work, s = downscale(rgb, _WORK_MAX_SIDE)
     box = ink_bbox(channel_min(normalise_paper(work)))
     if box is None:
         return AlignTransform(_fit_box((0, 0, w0, h0), frame, (0, 0, 1, 1)), (h0, w0), frame,
@@ -268,7 +263,7 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
     An empty canvas gives a defined result: a white frame with `empty=True`.
     """
     rgb = load_image(image)
-    work, s = (rgb, 1.0) if source == "canvas" else _downscale(rgb, _WORK_MAX_SIDE)
+    work, s = (rgb, 1.0) if source == "canvas" else downscale(rgb, _WORK_MAX_SIDE)
     clean = work if source == "canvas" else normalise_paper(work)
     # Judge colour after paper normalisation: yellow paper or warm light is not a colour sketch.
     colour = style == "colour" or (style == "auto" and is_colour(clean))

@@ -40,12 +40,13 @@ from typing import Literal
 
 import numpy as np
 
+from sketchlab.core.cpus import usable_cores
 from sketchlab.core.hashing import sha256_file
+from sketchlab.core.imageio import IMAGE_SUFFIXES
 from sketchlab.core.matching import FaceScan
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 THUMB_SIZE = 128
 DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; embed at full size
 DEFAULT_BATCH = 64
@@ -307,14 +308,12 @@ def face_thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = 
 
 
 def _detect_scaled(rgb: np.ndarray) -> tuple[list[tuple[int, int, int, int]], float]:
-    import cv2
-
+    # deferred: cv2 and dlib load in the enrolment workers, not when a gallery opens
     from sketchlab.core.matching import detect_faces
+    from sketchlab.core.preprocess import downscale
 
     h, w = rgb.shape[:2]
-    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
-                                                interpolation=cv2.INTER_AREA)
+    small, scale = downscale(rgb, DETECT_MAX_SIDE)
     boxes = detect_faces(small)
     if scale != 1.0:
         boxes = [(round(t / scale), min(w, round(r / scale)), min(h, round(b / scale)),
@@ -386,8 +385,7 @@ ExistingFn = Callable[[Sequence[str]], set[str]]
 
 
 def default_workers() -> int:
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, n or 1)
+    return usable_cores()
 
 
 def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: ExistingFn,

@@ -30,12 +30,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from sketchlab.core import frame
+from sketchlab.core.imageio import IMAGE_SUFFIXES
 from sketchlab.ui.brush import BrushParams, dab_radius
 from sketchlab.ui.document import SketchDocument
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 MIN_ZOOM, MAX_ZOOM = 0.1, 16.0
 
 
