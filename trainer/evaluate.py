@@ -39,11 +39,11 @@ from tqdm import tqdm
 
 from sketchlab import paths
 from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.frame import face_box
 from sketchlab.core.hashing import sha256_bytes, sha256_file
 from sketchlab.core.matching import (
     EMBEDDING_MODEL,
-    EmbeddingCache,
     distances,
     embed_aligned,
     embed_batch,

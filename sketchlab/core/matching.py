@@ -8,15 +8,11 @@ and the detector, which often fails on synthesized faces, is not needed.
 from __future__ import annotations
 
 import functools
-import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sketchlab.core.atomic import private_file
 from sketchlab.core.budget import BudgetExceeded, run_within
 from sketchlab.core.dlib_api import face_recognition_api
 from sketchlab.core.frame import Box, face_box
@@ -80,7 +76,7 @@ class FaceScan:
 
     vector: np.ndarray | None
     box: Box | None
-    n_faces: int
+    n_faces: int | None  # None: not counted (a cached descriptor without its detection)
 
 
 def scan_faces(rgb: np.ndarray, box: Box | None = None, vector: np.ndarray | None = None,
@@ -236,84 +232,3 @@ def similarity(distance: np.ndarray | float, threshold: float = DEFAULT_THRESHOL
     calibrated on labelled LFW photo pairs (CALIBRATED_SCALE)."""
     d = np.asarray(distance, dtype=np.float64)
     return 1.0 / (1.0 + np.exp((d - threshold) / scale))
-
-
-class EmbeddingCache:
-    """Disk cache of descriptors keyed by (image SHA-256, embedding model, box).
-
-    Embedding 13k LFW photos takes ~25 min on 2 cores; evaluation and enrolment share
-    this cache so that work is done once per machine. Thread-safe; one SQLite file.
-
-    For detected faces (box=None) the row may also hold the detected box and the number
-    of faces found (`get_scan`/`put_scans`, used by gallery enrolment). Plain `put` leaves
-    them NULL, and `get_scan` then reports only the vector, so enrolment re-runs the cheap
-    detector (~7 ms) but not the descriptor (~80 ms).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        private_file(self.path)  # face descriptors are personal data
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.execute("CREATE TABLE IF NOT EXISTS emb (sha TEXT, model TEXT, box TEXT, "
-                             "vec BLOB, PRIMARY KEY (sha, model, box))")
-            cols = {r[1] for r in self._db.execute("PRAGMA table_info(emb)")}
-            # Added later, nullable: caches written before keep working.
-            for col, kind in (("face_box", "TEXT"), ("n_faces", "INTEGER")):
-                if col not in cols:
-                    try:
-                        self._db.execute(f"ALTER TABLE emb ADD COLUMN {col} {kind}")
-                    except sqlite3.OperationalError as exc:  # another process just added it
-                        if "duplicate column" not in str(exc):
-                            raise
-
-    @staticmethod
-    def _box_key(box: Box | None) -> str:
-        return "detect" if box is None else ",".join(str(int(v)) for v in box)
-
-    def get(self, sha: str, box: Box | None = None, model: str = EMBEDDING_MODEL
-            ) -> tuple[bool, np.ndarray | None]:
-        """(hit, vector); a hit with None means 'no face found' was cached."""
-        with self._lock:
-            row = self._db.execute("SELECT vec FROM emb WHERE sha=? AND model=? AND box=?",
-                                   (sha, model, self._box_key(box))).fetchone()
-        if row is None:
-            return False, None
-        return True, (np.frombuffer(row[0], np.float32).copy() if row[0] else None)
-
-    def put(self, sha: str, vec: np.ndarray | None, box: Box | None = None,
-            model: str = EMBEDDING_MODEL) -> None:
-        blob = None if vec is None else np.asarray(vec, np.float32).tobytes()
-        with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO emb (sha, model, box, vec) VALUES (?,?,?,?)",
-                             (sha, model, self._box_key(box), blob))
-
-    def get_scan(self, sha: str, model: str = EMBEDDING_MODEL) -> tuple[bool, FaceScan | None]:
-        """(hit, scan) for the detected-face row. A hit whose scan has n_faces == -1 came
-        from plain `put`: the vector (or 'no face') is known, the box is not."""
-        with self._lock:
-            row = self._db.execute("SELECT vec, face_box, n_faces FROM emb WHERE sha=? AND "
-                                   "model=? AND box='detect'", (sha, model)).fetchone()
-        if row is None:
-            return False, None
-        vec = np.frombuffer(row[0], np.float32).copy() if row[0] else None
-        if row[2] is None:
-            return True, FaceScan(vec, None, 0 if vec is None else -1)
-        box = tuple(int(v) for v in row[1].split(",")) if row[1] else None
-        return True, FaceScan(vec, box, int(row[2]))  # type: ignore[arg-type]
-
-    def put_scans(self, items: list[tuple[str, FaceScan]], model: str = EMBEDDING_MODEL) -> None:
-        """Store detected-face scans in one transaction (enrolment writes them in batches)."""
-        rows = [(sha, model, "detect",
-                 None if s.vector is None else np.asarray(s.vector, np.float32).tobytes(),
-                 None if s.box is None else ",".join(str(int(v)) for v in s.box), s.n_faces)
-                for sha, s in items]
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO emb (sha, model, box, vec, face_box, "
-                                 "n_faces) VALUES (?,?,?,?,?,?)", rows)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -41,6 +41,7 @@ from typing import Literal
 import numpy as np
 
 from sketchlab.core.cpus import usable_cores
+from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.imageio import IMAGE_SUFFIXES
 from sketchlab.core.matching import FaceScan
@@ -336,7 +337,8 @@ def process(task: _Task) -> _Result:
     cached, fresh, chip = task.cached, None, None
     try:
         known_none = cached is not None and cached.vector is None and cached.n_faces == 0
-        known_face = cached is not None and cached.box is not None and cached.n_faces > 0
+        known_face = (cached is not None and cached.box is not None
+                      and (cached.n_faces or 0) > 0)
         if known_none or known_face:
             scan = cached
         else:
@@ -389,7 +391,7 @@ def default_workers() -> int:
 
 
 def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: ExistingFn,
-                  write: WriteFn, cache: object | None = None, workers: int | None = None,
+                  write: WriteFn, cache: EmbeddingCache | None = None, workers: int | None = None,
                   batch_size: int = DEFAULT_BATCH, largest_face: bool = False,
                   progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                   batched: bool = True, nice: int = 0) -> EnrollSummary:
@@ -422,7 +424,7 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
             summary.enrolled -= len(pending) - len(inserted)
             summary.duplicates += len(pending) - len(inserted)
         if pending_scans and cache is not None:
-            cache.put_scans(pending_scans)  # type: ignore[attr-defined]
+            cache.put_scans(pending_scans)
         pending, pending_scans = [], []
 
     def report() -> None:
@@ -473,9 +475,9 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
             seen.add(sha)
             cached = None
             if cache is not None:
-                hit, cached = cache.get_scan(sha)  # type: ignore[attr-defined]
-                if hit and cached is not None and cached.n_faces == -1:
-                    cached = FaceScan(cached.vector, None, -1)  # vector known, box not
+                hit, cached = cache.get_scan(sha)
+                if hit and cached is not None and cached.n_faces is None:
+                    cached = FaceScan(cached.vector, None, None)  # vector known, box not
             idx = len(tasks)
             by_index[idx] = item
             tasks.append(_Task(idx, str(item.path), sha, cached, largest_face, batched))
@@ -537,7 +539,7 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
         evaluation, a second enrolment) may have embedded this photo meanwhile."""
         if cache is None or (task.cached is not None and task.cached.box is not None):
             return task
-        hit, scan = cache.get_scan(task.sha256)  # type: ignore[attr-defined]
+        hit, scan = cache.get_scan(task.sha256)
         if not hit or scan is None or (scan.box is None and task.cached is not None):
             return task  # nothing new
         updated = replace(task, cached=scan)

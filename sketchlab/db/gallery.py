@@ -32,7 +32,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from sketchlab import paths
-from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL, EmbeddingCache
+from sketchlab.core.embedding_cache import EmbeddingCache
+from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL
 from sketchlab.db.engine import (
     default_url,
     make_engine,

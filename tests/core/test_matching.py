@@ -1,8 +1,8 @@
 import numpy as np
 
+from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.frame import face_box
 from sketchlab.core.matching import (
-    EmbeddingCache,
     distances,
     embed,
     embed_aligned,
