@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.checkpoint import save_generator
-from sketchlab.core.cpus import usable_cores
+from sketchlab.core.cpus import cpu_name, usable_cores
 from sketchlab.core.inference import DeviceError, choose_device, configure_cpu_threads
 from sketchlab.core.network import Generator, unwrap
 from trainer import losses
@@ -422,15 +422,7 @@ def hardware_summary(device: torch.device, world: int = 1) -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         return f"{world} x {name} (CUDA {torch.version.cuda}, torch {torch.__version__})"
-    cpu = "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{world} x {cpu}, {torch.get_num_threads()} threads, "
+    return (f"{world} x {cpu_name()}, {torch.get_num_threads()} threads, "
             f"{usable_cores()} cores (torch {torch.__version__}, no GPU)")
 
 
