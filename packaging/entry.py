@@ -6,6 +6,6 @@ import sys
 if __name__ == "__main__":
     # Frozen apps must call this before anything that could spawn a worker process.
     multiprocessing.freeze_support()
-    from sketchlab.cli import main
+    from sketchlab.__main__ import main
 
     sys.exit(main())

@@ -1,8 +1,8 @@
-"""`sketchlab`: the GUI when called bare, otherwise a subcommand. No Qt import here.
+"""`sketchlab COMMAND`: the subcommands (`sketchlab.__main__` adds the GUI). No Qt here.
 
 Each subcommand lives in sketchlab/commands/<name>.py with `register(subparsers)`; its
-handler returns an exit code. Expected failures raise `UserError` (or one of the
-ValueError subclasses from core) and print one readable line, never a traceback.
+handler returns an exit code. Expected failures raise `sketchlab.errors.UserError` (or
+one of the ValueError subclasses from core) and print one readable line, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sketchlab import __version__, logging_setup
+from sketchlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,6 @@ COMMANDS = (
     "sketchlab.commands.gallery",
     "sketchlab.commands.match",
 )
-
-
-class UserError(Exception):
-    """A failure the user can fix; printed without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, gui: Callable[[], int] | None = None) -> int:
+    """Run one subcommand; with none, `gui` (the app, from `sketchlab.__main__`) or help."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -55,9 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if fixed:
         log.info("made %d existing user files/folders owner-only", fixed)
     if args.command is None:
-        from sketchlab.__main__ import run_gui
-
-        return run_gui()
+        if gui is None:
+            parser.print_help()
+            return 0
+        return gui()
+    # deferred: `sketchlab --help` and the GUI start without loading torch or PIL
     from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.imageio import ImageLoadError
     from sketchlab.core.inference import DeviceError
@@ -80,8 +80,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Re-import under the package name so `python -m sketchlab.cli` raises and catches the
-    # same UserError class the commands import.
-    from sketchlab.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

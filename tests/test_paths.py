@@ -20,3 +20,50 @@ def test_frozen_bundle_root(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     assert paths.bundle_root() == tmp_path
+
+
+def _no_xdg(monkeypatch, home):
+    import os
+
+    for k in [k for k in os.environ if k.startswith("XDG_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.delenv("SKETCHLAB_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+
+
+def test_linux_user_dirs_are_the_appdirs_ones(monkeypatch, tmp_path):
+    """platformdirs keeps appdirs' folders (data, config, cache), so nothing moves; only
+    the log folder moved (see test_old_logs_move_to_the_new_log_dir)."""
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux folders")
+    _no_xdg(monkeypatch, tmp_path)
+    assert paths.user_data_dir() == tmp_path / ".local/share/SketchLab"
+    assert paths.user_config_dir() == tmp_path / ".config/SketchLab"
+    assert paths.user_cache_dir() == tmp_path / ".cache/SketchLab"
+    assert paths.user_log_dir() == tmp_path / ".local/state/SketchLab/log"
+
+
+def test_old_logs_move_to_the_new_log_dir(monkeypatch, tmp_path):
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("only the Linux log folder moved")
+    _no_xdg(monkeypatch, tmp_path)
+    old = tmp_path / ".cache/SketchLab/log"
+    old.mkdir(parents=True)
+    (old / "sketchlab.log").write_text("line 1\n")
+    (old / "sketchlab.log.1").write_text("line 0\n")
+    assert paths.migrate_log_dir() == 2
+    new = tmp_path / ".local/state/SketchLab/log"
+    assert (new / "sketchlab.log").read_text() == "line 1\n"
+    assert (new / "sketchlab.log.1").is_file() and not old.exists()
+    assert (new.stat().st_mode & 0o777) == 0o700
+    (old.mkdir(parents=True), (old / "sketchlab.log").write_text("stale\n"))
+    assert paths.migrate_log_dir() == 0  # the new folder has logs: the old ones stay
+    assert (new / "sketchlab.log").read_text() == "line 1\n"

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from sketchlab.core import calibration as cal
 from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.matching import distances
 from sketchlab.core.query import fuse
 from sketchlab.core.variants import DEFAULT_VARIANTS
 from trainer import evaluate
@@ -156,12 +157,6 @@ def build_sets(split: str, lfw_queries: int, max_per_set: int = 0, seed: int = 0
 
 
 # --- modes, ranks and rates ----------------------------------------------------------------
-def sq_dist(q: np.ndarray, g: np.ndarray, g_sq: np.ndarray) -> np.ndarray:
-    """(Q, G) Euclidean distances."""
-    d = (q * q).sum(1)[:, None] + g_sq[None, :] - 2.0 * (q @ g.T)
-    return np.sqrt(np.maximum(d, 0.0))
-
-
 def mode_queries(var: np.ndarray, raw: np.ndarray, mode: str, w: float = 0.0) -> np.ndarray:
     """(N, 128) descriptors searched with under a mode."""
     if mode == "single":
@@ -202,8 +197,8 @@ def score(queries: np.ndarray, gallery: np.ndarray, q_keys: Sequence[str],
     ranks, top_z, top_mate, gen, imp = [], [], [], [], []
     for s in range(0, len(queries), 256):
         q = queries[s:s + 256]
-        d = (sq_dist(q, gallery, g_sq) if q.ndim == 2 else
-             np.mean([sq_dist(q[:, v], gallery, g_sq) for v in range(q.shape[1])], axis=0))
+        d = (distances(q, gallery, g_sq) if q.ndim == 2 else
+             np.mean([distances(q[:, v], gallery, g_sq) for v in range(q.shape[1])], axis=0))
         for j, row in enumerate(d):
             key = q_keys[s + j]
             mate = g_arr == key
@@ -235,7 +230,7 @@ def by_set(queries: np.ndarray, gallery: np.ndarray, q_keys: Sequence[str],
     out: dict[str, dict[str, float]] = {}
     for qs in dict.fromkeys(q_grp):
         qi = np.flatnonzero(q_grp == qs)
-        d = sq_dist(queries[qi], gallery, g_sq)
+        d = distances(queries[qi], gallery, g_sq)
         mate = np.asarray(q_keys)[qi][:, None] == g_arr[None, :]
         row: dict[str, float] = {}
         for gs in dict.fromkeys(g_grp):
@@ -302,7 +297,7 @@ def calibrate(model: str | None, lfw_queries: int = 300, workers: int = 2,
                         "genuine_pairs": len(s.genuine), "impostor_pairs": len(s.impostor)}
     # One distance threshold (the variants' 1% point over all train impostors) vs z.
     fused = mode_queries(var, raw, "variants", best_w)
-    flat = np.concatenate([sq_dist(fused[i:i + 256], gallery, (gallery * gallery).sum(1))[
+    flat = np.concatenate([distances(fused[i:i + 256], gallery, (gallery * gallery).sum(1))[
         np.asarray(q_keys[i:i + 256])[:, None] != np.asarray(g_keys)[None, :]]
         for i in range(0, len(fused), 256)])
     d1 = float(np.quantile(flat, cal.DEFAULT_FMR))

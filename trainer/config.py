@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sketchlab.core.frame import SKETCH_STYLES
 from sketchlab.core.network import GeneratorConfig
-
-STYLES = ("line", "pencil", "colour")
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class SourceConfig:
     kind: str = "paired"
     split: str = "train"
     weight: float = 1.0
-    styles: tuple[str, ...] = STYLES
+    styles: tuple[str, ...] = SKETCH_STYLES
     max_items: int = 0
     subset: str = ""  # keep only photos whose manifest path starts with this
 
@@ -45,7 +44,7 @@ class SourceConfig:
         if self.split == "test":
             # Benchmarks are reported on test splits; training on them would void them.
             raise ValueError(f"source {self.name}: refusing to train on a test split")
-        bad = set(self.styles) - set(STYLES)
+        bad = set(self.styles) - set(SKETCH_STYLES)
         if bad:
             raise ValueError(f"source {self.name}: unknown styles {sorted(bad)}")
 

@@ -39,11 +39,11 @@ from tqdm import tqdm
 
 from sketchlab import paths
 from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.embedding_cache import EmbeddingCache
+from sketchlab.core.frame import face_box
 from sketchlab.core.hashing import sha256_bytes, sha256_file
 from sketchlab.core.matching import (
     EMBEDDING_MODEL,
-    EmbeddingCache,
-    canonical_face_box,
     distances,
     embed_aligned,
     embed_batch,
@@ -189,7 +189,7 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
         frame = prepare_photo(files[i]).image
         frame = to_grey(frame) if grey else frame
         fsha = sha256_bytes(frame.tobytes())
-        box = canonical_face_box(frame.shape[:2])
+        box = face_box(frame.shape[:2])
         hit, vec = cache.get(fsha, box)
         if not hit or vec is None:
             vec = embed_aligned(frame)

@@ -22,6 +22,7 @@ import torch
 
 from sketchlab import paths
 from sketchlab.core.checkpoint import save_generator
+from sketchlab.core.frame import SKETCH_STYLES
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters
 from trainer.config import TrainConfig
 from trainer.evaluate import format_table
@@ -43,7 +44,7 @@ def load_run_state(run: str | Path) -> tuple[dict[str, Any], Path]:
 def style_grid(cfg: TrainConfig, per_style: int = 4, seed: int = 7) -> np.ndarray | None:
     """Sketch/photo pairs for each synthetic style of the run's sources (from the cache)."""
     from trainer.data.align_cache import load_aligned
-    from trainer.data.styles import STYLE_NAMES, synthesize
+    from trainer.data.styles import synthesize
     from trainer.plots import grid
 
     sets = []
@@ -59,7 +60,7 @@ def style_grid(cfg: TrainConfig, per_style: int = 4, seed: int = 7) -> np.ndarra
         return None
     rng = np.random.default_rng(seed)
     rows = []
-    for style in STYLE_NAMES:
+    for style in SKETCH_STYLES:
         row = []
         for n in range(per_style):
             data = sets[n % len(sets)]

@@ -197,10 +197,14 @@ def fsim_from_maps(pc1: np.ndarray, pc2: np.ndarray, g1: np.ndarray, g2: np.ndar
 
 
 def _downsample(x: np.ndarray, f: int) -> np.ndarray:
+    """FSIM.m's `conv2(x, fspecial('average', F), 'same')` then every F-th pixel. MATLAB's
+    'same' window for an even F starts at the pixel itself (F=2: [m, m+1]); filter2D's
+    default anchor is the kernel centre, one pixel earlier for even F, so it is set."""
     if f <= 1:
         return x
     k = np.ones((f, f)) / (f * f)
-    ave = cv2.filter2D(x, -1, k, borderType=cv2.BORDER_CONSTANT)
+    a = (f - 1) // 2
+    ave = cv2.filter2D(x, -1, k, anchor=(a, a), borderType=cv2.BORDER_CONSTANT)
     return ave[::f, ::f]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from sketchlab.core.preprocess import from_tensor_array
 
 if TYPE_CHECKING:
-    from trainer.train import History
+    from trainer.history import History
 
 _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
             (140, 86, 75)]

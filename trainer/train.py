@@ -21,7 +21,7 @@ import random
 import shutil
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +34,19 @@ from tqdm import tqdm
 
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.checkpoint import save_generator
-from sketchlab.core.inference import configure_cpu_threads
-from sketchlab.core.network import Generator
+from sketchlab.core.cpus import cpu_name, usable_cores
+from sketchlab.core.inference import DeviceError, choose_device, configure_cpu_threads
+from sketchlab.core.network import Generator, unwrap
 from trainer import losses
 from trainer.config import TrainConfig
 from trainer.data.datasets import MixedDataset, Source, StepSampler, build_dataset, load_sources
 from trainer.discriminator import PatchDiscriminator
+from trainer.history import History
 from trainer.plots import save_loss_plot, save_sample_grid
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "sketchlab-train-state-1"
-LOSS_KEYS = ("g_l1", "g_adv", "g_fm", "g_tv", "g_id", "g_perc", "g_total", "d")
 
 
 @dataclass
@@ -74,13 +75,13 @@ def setup_distributed(device_pref: str) -> tuple[DistInfo, torch.device]:
 
 
 def _device(pref: str, local_rank: int) -> torch.device:
-    if pref in ("auto", ""):
-        pref = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(pref)
+    """`inference.choose_device`, on this process's GPU under torchrun."""
+    try:
+        dev = choose_device(pref)
+    except DeviceError as exc:
+        raise RuntimeError("device = 'cuda' but no CUDA GPU is available; set device = "
+                           "'cpu' or 'auto' in the config") from exc
     if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("device = 'cuda' but no CUDA GPU is available; set device = "
-                               "'cpu' or 'auto' in the config")
         dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
         torch.cuda.set_device(dev)
     return dev
@@ -89,10 +90,6 @@ def _device(pref: str, local_rank: int) -> torch.device:
 def set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
-
-
-def _unwrap(m: torch.nn.Module) -> torch.nn.Module:
-    return m.module if isinstance(m, DistributedDataParallel) else m
 
 
 def rng_state() -> dict[str, Any]:
@@ -124,29 +121,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-@dataclass
-class History:
-    """Mean losses per logging interval, kept in the checkpoint and plotted."""
-
-    steps: list[int] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LOSS_KEYS})
-
-    def add(self, step: int, means: dict[str, float]) -> None:
-        self.steps.append(step)
-        for k in LOSS_KEYS:
-            self.values[k].append(float(means.get(k, 0.0)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"steps": list(self.steps), "values": {k: list(v) for k, v in self.values.items()}}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> History:
-        h = cls()
-        h.steps = list(d["steps"])
-        h.values.update({k: list(v) for k, v in d["values"].items()})
-        return h
 
 
 class Trainer:
@@ -267,7 +241,7 @@ class Trainer:
             if adv_w > 0:
                 # D is frozen and called unwrapped: its weights get no gradient and DDP
                 # sees no half-finished reduction.
-                d = _unwrap(self.D)
+                d = unwrap(self.D)
                 set_requires_grad(d, False)
                 logits, feats = d(torch.cat([sketch, sketch]), torch.cat([real, fake]))
                 _, fake_l = logits.float().chunk(2)
@@ -307,8 +281,8 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "step": self.step,
             "config": self.cfg.to_dict(),
-            "generator": _unwrap(self.G).state_dict(),
-            "discriminator": _unwrap(self.D).state_dict(),
+            "generator": unwrap(self.G).state_dict(),
+            "discriminator": unwrap(self.D).state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
@@ -323,8 +297,8 @@ class Trainer:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError("not a SketchLab training checkpoint (format "
                              f"{state.get('format')!r})")
-        _unwrap(self.G).load_state_dict(state["generator"])
-        _unwrap(self.D).load_state_dict(state["discriminator"])
+        unwrap(self.G).load_state_dict(state["generator"])
+        unwrap(self.D).load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.scaler_g.load_state_dict(state["scaler_g"])
@@ -373,7 +347,7 @@ class Trainer:
 
     def save_preview(self) -> Path:
         sketch, photo = self._preview_batch()
-        g = _unwrap(self.G)
+        g = unwrap(self.G)
         g.eval()
         with torch.inference_mode():
             fake = g(sketch.to(self.device)).float().cpu()
@@ -448,16 +422,8 @@ def hardware_summary(device: torch.device, world: int = 1) -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         return f"{world} x {name} (CUDA {torch.version.cuda}, torch {torch.__version__})"
-    cpu = "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{world} x {cpu}, {torch.get_num_threads()} threads, "
-            f"{len(os.sched_getaffinity(0))} cores (torch {torch.__version__}, no GPU)")
+    return (f"{world} x {cpu_name()}, {torch.get_num_threads()} threads, "
+            f"{usable_cores()} cores (torch {torch.__version__}, no GPU)")
 
 
 def train(cfg: TrainConfig, resume: str | bool = False, run_dir: Path | None = None) -> Trainer:

@@ -4,15 +4,16 @@ chain, with verifiable export bundles. No Qt here (the PDF renderer is sketchlab
 
 from sketchlab.cases.db import CaseStoreError
 from sketchlab.cases.records import (
-                                     Candidate,
-                                     CaseFile,
-                                     CaseInfo,
-                                     GalleryIdentity,
-                                     Inversion,
-                                     MatchRun,
-                                     SketchVersion,
+    CandidateRecord,
+    CaseFile,
+    CaseInfo,
+    GalleryIdentity,
+    Inversion,
+    MatchRun,
+    SketchVersion,
 )
 from sketchlab.cases.store import CaseError, CaseStore, VerifyResult
 
-__all__ = ["Candidate", "CaseError", "CaseFile", "CaseInfo", "CaseStore", "CaseStoreError",
-           "GalleryIdentity", "Inversion", "MatchRun", "SketchVersion", "VerifyResult"]
+__all__ = ["CandidateRecord", "CaseError", "CaseFile", "CaseInfo", "CaseStore",
+           "CaseStoreError", "GalleryIdentity", "Inversion", "MatchRun", "SketchVersion",
+           "VerifyResult"]

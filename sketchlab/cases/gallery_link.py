@@ -44,9 +44,9 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
     """Search the gallery with a recorded synthesized photo (latest by default) and record
     the candidates, with thumbnails; returns the match run number. Scores use the score
     calibration of the model that made the photo when it is installed (same weights)."""
-    from sketchlab.core.calibration import score_rule
+    # deferred: opening the case store does not load the search stack (cv2, dlib)
     from sketchlab.core.imageio import load_image
-    from sketchlab.core.matching import embed_aligned
+    from sketchlab.core.pipeline import match_photo
 
     case = store.get(ref)
     if not case.inversions:
@@ -61,20 +61,18 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
     identity = gallery_identity(gallery, matcher)
     if identity.size == 0:
         raise CaseError("the gallery is empty; add photos with `sketchlab gallery enroll`")
-    query = embed_aligned(photo)
-    rule = score_rule(_model_calibration(inv.model_name, inv.model_sha256), "single",
-                      threshold=threshold, norm=matcher.gallery_norm(query))
-    candidates = matcher.search(query, k, rule=rule,
-                                distinct_subjects=distinct_subjects, thumbnails=True)
-    return store.add_match(ref, candidates, identity, threshold=rule.threshold, k=k,
-                           inversions=[number], calibration=rule.describe())
+    found = match_photo(photo, matcher, k, threshold=threshold,
+                        calibrations=_model_calibration(inv.model_name, inv.model_sha256),
+                        distinct_subjects=distinct_subjects, thumbnails=True)
+    return store.add_match(ref, found.candidates, identity, threshold=found.threshold, k=k,
+                           inversions=[number], calibration=found.calibration)
 
 
 def _model_calibration(name: str, sha256: str) -> dict:
     """The installed model's sketch-query calibration if it is the one that made the
     photo, else none (the search is then uncalibrated and says so)."""
-    from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.model_catalog import read_calibration, resolve_model
+    from sketchlab.core.model_file import CheckpointError
 
     try:
         kinds, fields = read_calibration(resolve_model(name))

@@ -12,7 +12,7 @@ from typing import Any
 
 from sketchlab.cases.audit import AuditEntry
 from sketchlab.cases.records import (
-    Candidate,
+    CandidateRecord,
     CaseFile,
     CaseInfo,
     GalleryIdentity,
@@ -125,7 +125,7 @@ class CaseBuilder:
             gallery=GalleryIdentity(g.get("location", ""), g.get("fingerprint", ""),
                                     g.get("size", 0)),
             threshold=d.get("threshold"), k=d.get("k"),
-            candidates=tuple(Candidate(**known_fields(Candidate, c))
+            candidates=tuple(CandidateRecord(**known_fields(CandidateRecord, c))
                              for c in d.get("candidates", [])),
             author=e.who, created_at=e.time, calibration=d.get("calibration", "")))
 

@@ -23,7 +23,7 @@ The API, for any code that searches (e.g. N sketch variants per search):
 * `record_inversion(result) -> int` records one (once per result object);
 * `record_search(queries, candidates, gallery, threshold, k, calibration) -> int`
   records the queries, then the match run; candidates may carry `stability` and
-  `false_match_rate` (see `records.Candidate`);
+  `false_match_rate` (see `records.CandidateRecord`);
 * `on_match(outcome)` does the same for a match panel outcome: `outcome.queries` (or
   `[outcome.query]`), `candidates`, `threshold`, `k`, `gallery_size`, `gallery_url`,
   optional `calibration`.

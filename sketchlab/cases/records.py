@@ -21,8 +21,10 @@ class GalleryIdentity:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One ranked gallery face of a match run.
+class CandidateRecord:
+    """One ranked gallery face of a match run, as the case log recorded it (the search's
+    own candidate is `sketchlab.core.pipeline.Candidate`; `CaseStore.add_match` turns one
+    into this).
 
     `stability`: the share (0..1) of the run's queries (the N sketch variants of one
     search) in whose top k this face appeared; None for a single-photo search.
@@ -103,7 +105,7 @@ class MatchRun:
     gallery: GalleryIdentity
     threshold: float | None
     k: int | None
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[CandidateRecord, ...]
     author: str
     created_at: str
     calibration: str = ""

@@ -9,6 +9,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sketchlab.commands.common import open_gallery
+from sketchlab.core.frame import FRAME_SIZE, STYLES
+from sketchlab.errors import UserError
+
 if TYPE_CHECKING:
     from sketchlab.cases import CaseStore, VerifyResult
 
@@ -57,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--version", type=int, default=None, help="sketch version (default: latest)")
     q.add_argument("--model", default=None, help="installed model name or .safetensors path")
     q.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-    q.add_argument("--style", default="auto", choices=["auto", "line", "pencil", "colour"])
+    q.add_argument("--style", default="auto", choices=STYLES)
     q.add_argument("--source", default="auto", choices=["auto", "canvas", "scan", "photo"])
     q.add_argument("--save", type=Path, default=None, help="also write the photo here")
     q.set_defaults(case_handler=_invert)
@@ -101,8 +105,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sketchlab.cases import CaseError, CaseStore, CaseStoreError
-    from sketchlab.cli import UserError
-
     try:
         with CaseStore(args.store) as store:
             return int(args.case_handler(store, args) or 0)
@@ -174,8 +176,6 @@ def _update(store: CaseStore, args: argparse.Namespace) -> int:
 
 
 def _add_sketch(store: CaseStore, args: argparse.Namespace) -> int:
-    from sketchlab.cli import UserError
-
     strokes = None
     if args.strokes is not None:
         if not args.strokes.is_file():
@@ -205,12 +205,10 @@ def _invert(store: CaseStore, args: argparse.Namespace) -> int:
 
 def _match(store: CaseStore, args: argparse.Namespace) -> int:
     from sketchlab.cases.gallery_link import match_inversion
-    from sketchlab.cli import UserError
-    from sketchlab.commands.gallery import _open
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
-    gallery = _open(args)
+    gallery = open_gallery(args)
     try:
         number = match_inversion(store, args.case, gallery, inversion=args.inversion,
                                  k=args.top, threshold=args.threshold,
@@ -311,9 +309,9 @@ def bench_section(args: argparse.Namespace) -> dict[str, Any]:
         for v, sketch in enumerate(sketches, start=1):
             store.add_sketch(n, sketch, strokes=b'{"strokes": []}', note=f"v{v}")
         for sketch in sketches[2:]:
-            store.add_inversion(n, image(160, 128), source=sketch, model_name="bench",
+            store.add_inversion(n, image(*FRAME_SIZE), source=sketch, model_name="bench",
                                 model_sha256="0" * 64, device="CPU", ms=100.0,
-                                input_image=image(160, 128))
+                                input_image=image(*FRAME_SIZE))
         store.add_match(n, [{"rank": i, "subject": f"s{i}", "photo_sha256": f"{i:064x}",
                              "distance": 0.4 + i / 100, "score": 0.5, "within_threshold": True,
                              "thumbnail": image(100, 80)} for i in range(1, 11)],

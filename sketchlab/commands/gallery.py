@@ -9,11 +9,8 @@ import sys
 
 from tqdm import tqdm
 
-
-def add_db_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=None, metavar="URL",
-                   help="SQLAlchemy URL or SQLite file (default: $SKETCHLAB_DB or the "
-                   "gallery in the user data folder)")
+from sketchlab.commands.common import add_db_argument, open_gallery
+from sketchlab.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,24 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(handler=run_stats)
 
 
-def _open(args: argparse.Namespace):
-    from sketchlab.cli import UserError
-    from sketchlab.db.engine import GalleryDBError
-    from sketchlab.db.gallery import open_gallery
-
-    try:
-        g = open_gallery(args.db)
-    except GalleryDBError as exc:
-        raise UserError(str(exc)) from exc
-    if g.backup is not None:
-        print(f"gallery schema upgraded; backup of the old database: {g.backup}",
-              file=sys.stderr)
-    return g
-
-
 def _subject_ids(g, key: str) -> list[int]:
-    from sketchlab.cli import UserError
-
     if key.isdigit() and g.subject(int(key)) is not None:
         return [int(key)]
     ids = [s.id for s in g.subjects(name=key)]
@@ -92,7 +72,7 @@ def _subject_ids(g, key: str) -> list[int]:
 def run_enroll(args: argparse.Namespace) -> int:
     from sketchlab.db.enroll import EnrollProgress
 
-    g = _open(args)
+    g = open_gallery(args)
     # A pty with no size (script, CI logs) reports 0x0, and tqdm then draws nothing.
     size = shutil.get_terminal_size((100, 20))
     bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr,
@@ -134,7 +114,7 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    g = _open(args)
+    g = open_gallery(args)
     try:
         if args.subject is not None or args.photos:
             ids = _subject_ids(g, args.subject) if args.subject is not None else [None]
@@ -169,9 +149,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from sketchlab.cli import UserError
-
-    g = _open(args)
+    g = open_gallery(args)
     try:
         if args.photo:
             try:
@@ -194,7 +172,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    g = _open(args)
+    g = open_gallery(args)
     try:
         st = g.stats()
     finally:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sketchlab.core.frame import STYLES
+from sketchlab.errors import UserError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("invert", help="turn sketch image(s) into photo-like faces")
@@ -16,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output PNG (one sketch) or folder (several)")
     p.add_argument("--model", default=None, help="installed model name or .safetensors path")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--style", default="auto", choices=["auto", "line", "pencil", "colour"],
+    p.add_argument("--style", default="auto", choices=STYLES,
                    help="sketch style: colour keeps colour hints, others are read in grey")
     p.add_argument("--source", default="auto", choices=["auto", "canvas", "scan", "photo"],
                    help="where the sketch came from: canvas skips alignment")
@@ -26,7 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sketchlab.cli import UserError
     from sketchlab.core.atomic import private_dir
     from sketchlab.core.imageio import ImageLoadError, save_image
     from sketchlab.core.inference import Inverter

@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from sketchlab.commands.gallery import add_db_argument
+from sketchlab.commands.common import add_db_argument, open_gallery
+from sketchlab.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,14 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sketchlab.cli import UserError
-    from sketchlab.commands.gallery import _open
+    # deferred: `sketchlab --help` and the other commands start without numpy/cv2/torch
     from sketchlab.core.calibration import DEFAULT_FMR, fmr_phrase
     from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.imageio import save_image
     from sketchlab.core.model_catalog import read_calibration, resolve_model
+    from sketchlab.core.pipeline import match_sketch
+    from sketchlab.core.query import NOTHING_TO_SEARCH
     from sketchlab.core.variants import DEFAULT_VARIANTS
-    from sketchlab.db.search import match_sketch
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
@@ -66,23 +67,21 @@ def run(args: argparse.Namespace) -> int:
     # --raw too: the raw-sketch kind is measured in the same calibration run.
     calibration = read_calibration(model_path) if model_path else ({}, {})
     if not args.raw:
-        from sketchlab.core.inference import Inverter
+        from sketchlab.core.inference import Inverter  # deferred: torch only when inverting
 
         inverter = Inverter(model_path, device=args.device)
-    g = _open(args)
+    g = open_gallery(args)
     try:
         if g.stats().embeddings == 0:
             raise UserError("the gallery is empty; add photos with "
                             "`sketchlab gallery enroll PATH...`")
-        result = match_sketch(args.sketch, inverter, g, k=args.top, threshold=args.threshold,
-                              raw=args.raw, fmr=args.fmr or DEFAULT_FMR,
+        result = match_sketch(args.sketch, inverter, g.matcher(), k=args.top,
+                              threshold=args.threshold, raw=args.raw, fmr=args.fmr or DEFAULT_FMR,
                               variants=args.variants, calibration=calibration,
                               distinct_subjects=not args.all_photos, thumbnails=False)
     finally:
         g.close()
     if result.empty:
-        from sketchlab.core.query import NOTHING_TO_SEARCH
-
         if args.json:
             print("[]")
         print(f"{args.sketch}: {NOTHING_TO_SEARCH}", file=sys.stderr)

@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from sketchlab.core.cpus import cpu_name
 from sketchlab.core.inference import Inverter, choose_device, configure_cpu_threads
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters, estimate_gflops
 
@@ -95,19 +96,11 @@ def machine_info() -> dict[str, object]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(platform.processor() or platform.machine()),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
     }
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -31,7 +31,7 @@ from sketchlab.core.model_file import (
     model_config,
     read_metadata,
 )
-from sketchlab.core.network import Generator, GeneratorConfig
+from sketchlab.core.network import Generator, GeneratorConfig, unwrap
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointError", "LoadedModel", "load_generator",
            "read_metadata", "save_generator", "weights_sha256"]
@@ -65,10 +65,7 @@ def weights_sha256(state: dict[str, torch.Tensor], config_text: str) -> str:
 
 
 def _clean_state(generator: Generator) -> dict[str, torch.Tensor]:
-    # Unwrap torch.compile / DDP wrappers so keys are those of the bare module.
-    module = getattr(generator, "_orig_mod", generator)
-    module = getattr(module, "module", module)
-    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    return {k: v.detach().cpu().contiguous() for k, v in unwrap(generator).state_dict().items()}
 
 
 def save_generator(path: str | os.PathLike[str], generator: Generator,
@@ -76,8 +73,7 @@ def save_generator(path: str | os.PathLike[str], generator: Generator,
     """Write weights + config + hash atomically; returns the weights' SHA-256."""
     path = Path(path)
     state = _clean_state(generator)
-    config = getattr(generator, "_orig_mod", generator)
-    config = getattr(config, "module", config).config
+    config = unwrap(generator).config
     config_text = json.dumps(config.to_dict(), sort_keys=True)
     sha = weights_sha256(state, config_text)
     metadata = {k: str(v) for k, v in (extra or {}).items()}

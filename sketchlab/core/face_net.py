@@ -29,6 +29,7 @@ from torch import nn
 
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.dlib_dat import DatFormatError, Layer, read_network_file
+from sketchlab.core.frame import CHIP_AFFINE, FRAME_SIZE, face_box
 from sketchlab.core.hashing import sha256_file
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def state_from_dat(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def dlib_model_path() -> Path:
-    from sketchlab.core.matching import face_recognition_models
+    from sketchlab.core.dlib_api import face_recognition_models
 
     return Path(face_recognition_models().face_recognition_model_location())
 
@@ -219,22 +220,14 @@ def load_face_net(dat_path: str | Path | None = None, cache_dir: str | Path | No
 
 
 # --- the face chip of a canonical-frame image ----------------------------------------------
-# dlib cuts its 150x150 chip with a similarity transform fitted to 5 landmarks. Faces in
-# the canonical frame are already aligned, so the chip is one fixed affine of the frame:
-# chip pixel (c, r, 1) -> frame pixel (x, y) at 160x128. Measured with dlib's 5-point
-# predictor and get_face_chip_details(shape, 150, 0.25) on 60 aligned CUFS train photos
-# (the mean; spread 0.014 in scale, 1.1 px in offset). Re-measure with
-# `measure_canonical_chip` (tests/core/test_face_net.py checks it still holds).
-CANONICAL_CHIP_FRAME = (160, 128)
-CANONICAL_CHIP = ((0.608459, 0.001204, 19.0868),
-                  (-0.001204, 0.608459, 53.0535))
+# One fixed affine of the frame (core.frame.CHIP_AFFINE, measured at FRAME_SIZE).
 
 
 def chip_matrix(frame: tuple[int, int]) -> torch.Tensor:
     """3x3 map from chip pixels to pixels of a canonical frame of size (h, w)."""
     h, w = frame
-    m = torch.tensor(CANONICAL_CHIP, dtype=torch.float64)
-    sy, sx = h / CANONICAL_CHIP_FRAME[0], w / CANONICAL_CHIP_FRAME[1]
+    m = torch.tensor(CHIP_AFFINE, dtype=torch.float64)
+    sy, sx = h / FRAME_SIZE[0], w / FRAME_SIZE[1]
     m = torch.cat([m[:1] * sx, m[1:] * sy])
     return torch.cat([m, torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)])
 
@@ -261,13 +254,13 @@ def measure_canonical_chip(frames: list) -> torch.Tensor:
     import dlib
     import numpy as np
 
-    from sketchlab.core.matching import canonical_face_box, face_recognition_api
+    from sketchlab.core.dlib_api import face_recognition_api
 
     # face_recognition's own 5-point predictor: the landmarks its encodings are cut from.
     predictor = face_recognition_api().api.pose_predictor_5_point
     mats = []
     for frame in frames:
-        t, r, b, left = canonical_face_box(frame.shape[:2])
+        t, r, b, left = face_box(frame.shape[:2])
         shape = predictor(np.ascontiguousarray(frame), dlib.rectangle(left, t, r, b))
         det = dlib.get_face_chip_details(shape, CHIP_SIZE, CHIP_PADDING)
         rect, a = det.rect, det.angle

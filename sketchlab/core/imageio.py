@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # 40 megapixels covers a 600 dpi A4 scan (~35 MP); a larger image is almost surely a bomb
 # or a mistake, and decoding it would take >120 MB per channel.
 MAX_PIXELS = 40_000_000
+# File names taken for images when a folder is enrolled or a file dropped on the canvas.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 # What a sketch or photo can be. GIF gives its first frame; Pillow's JPEG opener also
 # opens a phone's MPO (a JPEG with extra frames appended).
 FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "GIF")

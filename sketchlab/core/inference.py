@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from sketchlab.core.checkpoint import LoadedModel, load_generator
+from sketchlab.core.cpus import usable_cores
 from sketchlab.core.preprocess import from_tensor_array, to_tensor_array
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,7 @@ def configure_cpu_threads(threads: int | None = None) -> int:
     """Use one thread per core (not per hyper-thread) unless told otherwise."""
     if threads is None:
         env = os.environ.get("SKETCHLAB_THREADS")
-        threads = int(env) if env else max(1, len(os.sched_getaffinity(0))
-                                           if hasattr(os, "sched_getaffinity")
-                                           else (os.cpu_count() or 1))
+        threads = int(env) if env else usable_cores()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

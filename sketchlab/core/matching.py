@@ -1,25 +1,21 @@
 """Face embeddings and ranking: numpy in, numpy out, in the shape of face_recognition's API.
 
 Embeddings are dlib's 128-d ResNet face descriptors (via face_recognition). An inverted
-photo is already in the canonical frame, so its face box is known (CANONICAL_FACE_BOX,
-measured with dlib's HOG detector on 40 aligned CUFS photos: spread under 4 px) and the
-detector, which often fails on synthesized faces, is not needed.
+photo is already in the canonical frame, so its face box is known (`core.frame.FACE_BOX`)
+and the detector, which often fails on synthesized faces, is not needed.
 """
 
 from __future__ import annotations
 
 import functools
-import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sketchlab.core.atomic import private_file
 from sketchlab.core.budget import BudgetExceeded, run_within
+from sketchlab.core.dlib_api import face_recognition_api
+from sketchlab.core.frame import Box, face_box
 
 if TYPE_CHECKING:
     from sketchlab.core.face_net import FaceDescriptorNet
@@ -27,48 +23,6 @@ if TYPE_CHECKING:
 EMBEDDING_MODEL = "dlib_face_recognition_resnet_model_v1"
 EMBEDDING_DIM = 128
 DEFAULT_THRESHOLD = 0.6  # dlib's own same-person threshold on LFW
-
-# (top, right, bottom, left) as fractions of (height, width) of the canonical frame.
-CANONICAL_FACE_BOX = (0.3875, 0.8094, 0.8575, 0.2297)
-
-Box = tuple[int, int, int, int]  # (top, right, bottom, left), face_recognition's order
-
-
-def canonical_face_box(frame: tuple[int, int]) -> Box:
-    h, w = frame
-    top, right, bottom, left = CANONICAL_FACE_BOX
-    return (round(top * h), round(right * w), round(bottom * h), round(left * w))
-
-
-def face_recognition_models() -> ModuleType:
-    """face_recognition_models, imported without its noise: it imports pkg_resources,
-    whose deprecation UserWarning would land on stderr in most runs and mean nothing to
-    a user, who cannot change the dependency. The one place it is imported."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
-                                category=UserWarning)
-        import face_recognition_models as frm
-    return frm
-
-
-def face_recognition_api() -> ModuleType:
-    """face_recognition, imported on first use (~2 s).
-
-    Its import sets PIL's global `ImageFile.LOAD_TRUNCATED_IMAGES = True`, after which
-    truncated files would load silently as half-grey images; put the flag back so
-    sketchlab.core.imageio keeps refusing them.
-    """
-    from PIL import ImageFile
-
-    face_recognition_models()  # imported quietly first; face_recognition reuses it
-    before = ImageFile.LOAD_TRUNCATED_IMAGES
-    import face_recognition
-
-    ImageFile.LOAD_TRUNCATED_IMAGES = before
-    return face_recognition
-
 
 _fr = face_recognition_api
 
@@ -122,7 +76,7 @@ class FaceScan:
 
     vector: np.ndarray | None
     box: Box | None
-    n_faces: int
+    n_faces: int | None  # None: not counted (a cached descriptor without its detection)
 
 
 def scan_faces(rgb: np.ndarray, box: Box | None = None, vector: np.ndarray | None = None,
@@ -213,20 +167,33 @@ def embed_chips(chips: list[np.ndarray], batch: int = 32, threads: int | None = 
 
 def embed_aligned(rgb: np.ndarray) -> np.ndarray:
     """Descriptor of a canonical-frame face (e.g. an inverted sketch): the box is known."""
-    vec = embed(rgb, canonical_face_box(rgb.shape[:2]))
+    vec = embed(rgb, face_box(rgb.shape[:2]))
     if vec is None:  # cannot happen with a box given, but keep the contract explicit
         raise ValueError("could not embed aligned face")
     return vec
 
 
-def distances(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-    """Euclidean distances from one (128,) query to an (N, 128) float32 matrix."""
-    q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+def _sq_less_q(q: np.ndarray, g: np.ndarray, norms_sq: np.ndarray) -> np.ndarray:
+    """|g|^2 - 2 g.q per gallery row: the squared L2 distance less the query's own |q|^2.
+    One BLAS product and one in-place add; no (N, D) temporary (at 1M rows the matrix read
+    dominates). The one place the distance formula is written."""
+    key = g @ (q * np.float32(-2.0)) if q.ndim == 1 else (q * np.float32(-2.0)) @ g.T
+    key += norms_sq
+    return key
+
+
+def distances(query: np.ndarray, gallery: np.ndarray, norms_sq: np.ndarray | None = None
+              ) -> np.ndarray:
+    """Euclidean distances from a (D,) query to (N, D) rows, shape (N,); or from (Q, D)
+    queries, shape (Q, N). Pass the rows' squared norms (a cached matrix's) to skip them."""
+    q = np.asarray(query, dtype=np.float32)
+    q = q.reshape(-1) if q.ndim != 2 else q
     g = np.asarray(gallery, dtype=np.float32)
     if g.size == 0:
-        return np.zeros(0, np.float32)
-    # |g|^2 - 2 g.q + |q|^2 with one matrix-vector product: memory-bound, no (N,128) temp.
-    sq = np.einsum("ij,ij->i", g, g) - 2.0 * (g @ q[0]) + float(q[0] @ q[0])
+        return np.zeros((*q.shape[:-1], 0), np.float32)
+    nsq = norms_sq if norms_sq is not None else np.einsum("ij,ij->i", g, g)
+    qq = np.einsum("...i,...i->...", q, q)
+    sq = _sq_less_q(q, g, nsq) + (qq[..., None] if q.ndim == 2 else qq)
     return np.sqrt(np.maximum(sq, 0.0))
 
 
@@ -242,10 +209,8 @@ def rank(query: np.ndarray, gallery: np.ndarray, k: int = 10,
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     q = np.asarray(query, dtype=np.float32).reshape(-1)
     nsq = norms_sq if norms_sq is not None else np.einsum("ij,ij->i", g, g)
-    # |g|^2 - 2 g.q, without |q|^2 (a constant, added to the k winners only): one BLAS
-    # pass over the matrix and one in-place add; at 1M rows the matrix read dominates.
-    key = g @ (q * np.float32(-2.0))
-    key += nsq
+    # |q|^2, a constant, is added to the k winners only.
+    key = _sq_less_q(q, g, nsq)
     k = min(k, n)
     idx = np.argpartition(key, k - 1)[:k] if k < n else np.arange(n)
     idx = idx[np.argsort(key[idx], kind="stable")]
@@ -267,84 +232,3 @@ def similarity(distance: np.ndarray | float, threshold: float = DEFAULT_THRESHOL
     calibrated on labelled LFW photo pairs (CALIBRATED_SCALE)."""
     d = np.asarray(distance, dtype=np.float64)
     return 1.0 / (1.0 + np.exp((d - threshold) / scale))
-
-
-class EmbeddingCache:
-    """Disk cache of descriptors keyed by (image SHA-256, embedding model, box).
-
-    Embedding 13k LFW photos takes ~25 min on 2 cores; evaluation and enrolment share
-    this cache so that work is done once per machine. Thread-safe; one SQLite file.
-
-    For detected faces (box=None) the row may also hold the detected box and the number
-    of faces found (`get_scan`/`put_scans`, used by gallery enrolment). Plain `put` leaves
-    them NULL, and `get_scan` then reports only the vector, so enrolment re-runs the cheap
-    detector (~7 ms) but not the descriptor (~80 ms).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        private_file(self.path)  # face descriptors are personal data
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.execute("CREATE TABLE IF NOT EXISTS emb (sha TEXT, model TEXT, box TEXT, "
-                             "vec BLOB, PRIMARY KEY (sha, model, box))")
-            cols = {r[1] for r in self._db.execute("PRAGMA table_info(emb)")}
-            # Added later, nullable: caches written before keep working.
-            for col, kind in (("face_box", "TEXT"), ("n_faces", "INTEGER")):
-                if col not in cols:
-                    try:
-                        self._db.execute(f"ALTER TABLE emb ADD COLUMN {col} {kind}")
-                    except sqlite3.OperationalError as exc:  # another process just added it
-                        if "duplicate column" not in str(exc):
-                            raise
-
-    @staticmethod
-    def _box_key(box: Box | None) -> str:
-        return "detect" if box is None else ",".join(str(int(v)) for v in box)
-
-    def get(self, sha: str, box: Box | None = None, model: str = EMBEDDING_MODEL
-            ) -> tuple[bool, np.ndarray | None]:
-        """(hit, vector); a hit with None means 'no face found' was cached."""
-        with self._lock:
-            row = self._db.execute("SELECT vec FROM emb WHERE sha=? AND model=? AND box=?",
-                                   (sha, model, self._box_key(box))).fetchone()
-        if row is None:
-            return False, None
-        return True, (np.frombuffer(row[0], np.float32).copy() if row[0] else None)
-
-    def put(self, sha: str, vec: np.ndarray | None, box: Box | None = None,
-            model: str = EMBEDDING_MODEL) -> None:
-        blob = None if vec is None else np.asarray(vec, np.float32).tobytes()
-        with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO emb (sha, model, box, vec) VALUES (?,?,?,?)",
-                             (sha, model, self._box_key(box), blob))
-
-    def get_scan(self, sha: str, model: str = EMBEDDING_MODEL) -> tuple[bool, FaceScan | None]:
-        """(hit, scan) for the detected-face row. A hit whose scan has n_faces == -1 came
-        from plain `put`: the vector (or 'no face') is known, the box is not."""
-        with self._lock:
-            row = self._db.execute("SELECT vec, face_box, n_faces FROM emb WHERE sha=? AND "
-                                   "model=? AND box='detect'", (sha, model)).fetchone()
-        if row is None:
-            return False, None
-        vec = np.frombuffer(row[0], np.float32).copy() if row[0] else None
-        if row[2] is None:
-            return True, FaceScan(vec, None, 0 if vec is None else -1)
-        box = tuple(int(v) for v in row[1].split(",")) if row[1] else None
-        return True, FaceScan(vec, box, int(row[2]))  # type: ignore[arg-type]
-
-    def put_scans(self, items: list[tuple[str, FaceScan]], model: str = EMBEDDING_MODEL) -> None:
-        """Store detected-face scans in one transaction (enrolment writes them in batches)."""
-        rows = [(sha, model, "detect",
-                 None if s.vector is None else np.asarray(s.vector, np.float32).tobytes(),
-                 None if s.box is None else ",".join(str(int(v)) for v in s.box), s.n_faces)
-                for sha, s in items]
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO emb (sha, model, box, vec, face_box, "
-                                 "n_faces) VALUES (?,?,?,?,?,?)", rows)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

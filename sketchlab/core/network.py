@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 # The config lives in a torch-free module so the app can list models before torch loads.
 from sketchlab.core.network_config import GeneratorConfig, Norm, Upsample, estimate_gflops
@@ -94,3 +95,15 @@ class Generator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The bare module under torch.compile (`_orig_mod`) and DDP / DataParallel (`module`)
+    wrappers, in any nesting: the one whose state_dict keys a checkpoint stores."""
+    while True:
+        if hasattr(module, "_orig_mod"):
+            module = module._orig_mod
+        elif isinstance(module, DataParallel | DistributedDataParallel):
+            module = module.module
+        else:
+            return module

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sketchlab.core.frame import FRAME_SIZE
+
 Norm = Literal["instance", "batch", "none"]
 Upsample = Literal["nearest", "transpose"]
 
@@ -26,8 +28,8 @@ class GeneratorConfig:
     out_channels: int = 3
     base_width: int = 24
     n_residual: int = 6
-    height: int = 160
-    width: int = 128
+    height: int = FRAME_SIZE[0]
+    width: int = FRAME_SIZE[1]
     norm: Norm = "instance"
     upsample: Upsample = "nearest"
 

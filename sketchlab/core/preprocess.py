@@ -1,9 +1,7 @@
 """Turn any sketch or photo into the network's canonical frame, and say how it got there.
 
-The canonical frame is the CUFS framing (head, hair and neck, 4:5), scaled to the
-network's resolution. Eye and mouth positions below were measured with dlib landmarks on
-60 CUFS photos: eyes at (74.0, 126.4) and (125.6, 126.5), mouth at (100.3, 181.7) in the
-200x250 originals, with under 1 px spread. Faces are aligned by a similarity transform
+The canonical frame (its size, eye and mouth targets, head box) is `core.frame`'s. Faces
+are aligned by a similarity transform
 (landmarks where dlib finds them, the ink's bounding box otherwise) and padded, never
 stretched, so the face keeps its aspect ratio. The transform is returned so results can
 be mapped back onto the source.
@@ -18,20 +16,12 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from sketchlab.core.frame import FRAME_SIZE, HEAD_BOX, LEFT_EYE, MOUTH, RIGHT_EYE, Style
 from sketchlab.core.imageio import ImageSource, load_image
 
 log = logging.getLogger(__name__)
 
-# Fractions of (width, height) of the canonical frame.
-LEFT_EYE = (0.370, 0.5056)
-RIGHT_EYE = (0.628, 0.5060)
-MOUTH = (0.5015, 0.7268)
-# Where the ink of a CUFS sketch (hair top to chin/neck) sits in the frame, as fractions
-# (x0, y0, x1, y1); used when no landmarks are found.
-HEAD_BOX = (0.13, 0.10, 0.87, 0.97)
-
 Source = Literal["auto", "canvas", "scan", "photo"]
-Style = Literal["auto", "line", "pencil", "colour"]
 Method = Literal["canvas", "landmarks", "ink_bbox", "empty", "centre"]
 
 _DETECT_MAX_SIDE = 640
@@ -62,12 +52,6 @@ class AlignTransform:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         return pts @ inv[:, :2].T + inv[:, 2]
 
-    def map_back(self, frame_image: np.ndarray, border: int = 255) -> np.ndarray:
-        """Warp a canonical-frame image (e.g. the synthesized photo) onto the source size."""
-        h, w = self.source_size
-        return cv2.warpAffine(frame_image, self.inverse, (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3)
-
 
 @dataclass(frozen=True)
 class Prepared:
@@ -88,7 +72,7 @@ def as_prepared(frame: np.ndarray, colour: bool) -> Prepared:
 
 def is_colour(rgb: np.ndarray, threshold: float = 12.0) -> bool:
     """True when the image carries real chroma (not grey content stored as RGB)."""
-    small = np.ascontiguousarray(_downscale(rgb, 256)[0])
+    small = np.ascontiguousarray(downscale(rgb, 256)[0])
     spread = cv2.subtract(channel_max(small), channel_min(small))
     return float(np.percentile(spread, 95)) > threshold
 
@@ -105,7 +89,8 @@ def channel_max(rgb: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.max(r, g), b)
 
 
-def _downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+def downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """`img` shrunk (area-averaged) so its longer side is at most `max_side`, and the scale."""
     h, w = img.shape[:2]
     s = min(1.0, max_side / max(h, w))
     if s >= 1.0:
@@ -172,7 +157,7 @@ def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
 
     face_recognition = face_recognition_api()  # heavy (≈2 s): only when alignment needs it
 
-    small, s = _downscale(rgb, _DETECT_MAX_SIDE)
+    small, s = downscale(rgb, _DETECT_MAX_SIDE)
     small = np.ascontiguousarray(small)
     boxes = detect_faces(small, upsample=1)
     if not boxes and max(small.shape[:2]) < 320:
@@ -245,7 +230,7 @@ def estimate_transform(rgb: np.ndarray, frame: tuple[int, int], source: Source =
         side = min(h0, w0)
         box = ((w0 - side) / 2, (h0 - side) / 2, (w0 + side) / 2, (h0 + side) / 2)
         return AlignTransform(_fit_box(box, frame, HEAD_BOX), (h0, w0), frame, "centre")
-    work, s = _downscale(rgb, _WORK_MAX_SIDE)
+    work, s = downscale(rgb, _WORK_MAX_SIDE)
     box = ink_bbox(channel_min(normalise_paper(work)))
     if box is None:
         return AlignTransform(_fit_box((0, 0, w0, h0), frame, (0, 0, 1, 1)), (h0, w0), frame,
@@ -270,7 +255,7 @@ def warp(rgb: np.ndarray, transform: AlignTransform, border: int | None = 255) -
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3)
 
 
-def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
+def prepare_sketch(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
                    source: Source = "auto", style: Style = "auto",
                    use_landmarks: bool = True) -> Prepared:
     """Any sketch input (canvas, scan, phone photo, colour sketch, artwork) -> canonical frame.
@@ -278,7 +263,7 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
     An empty canvas gives a defined result: a white frame with `empty=True`.
     """
     rgb = load_image(image)
-    work, s = (rgb, 1.0) if source == "canvas" else _downscale(rgb, _WORK_MAX_SIDE)
+    work, s = (rgb, 1.0) if source == "canvas" else downscale(rgb, _WORK_MAX_SIDE)
     clean = work if source == "canvas" else normalise_paper(work)
     # Judge colour after paper normalisation: yellow paper or warm light is not a colour sketch.
     colour = style == "colour" or (style == "auto" and is_colour(clean))
@@ -296,7 +281,7 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = (160, 128),
     return Prepared(image, transform, colour=colour)
 
 
-def prepare_photo(image: ImageSource, frame: tuple[int, int] = (160, 128),
+def prepare_photo(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
                   use_landmarks: bool = True) -> Prepared:
     """A face photo -> canonical frame (landmarks, else a centred square crop)."""
     rgb = load_image(image)
@@ -304,7 +289,7 @@ def prepare_photo(image: ImageSource, frame: tuple[int, int] = (160, 128),
     return Prepared(warp(rgb, transform, None), transform, colour=is_colour(rgb))
 
 
-def align_pair(sketch: ImageSource, photo: ImageSource, frame: tuple[int, int] = (160, 128),
+def align_pair(sketch: ImageSource, photo: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
                transform: AlignTransform | None = None) -> tuple[np.ndarray, np.ndarray,
                                                                 AlignTransform]:
     """Align a drawn-from-photo pair with one transform, found on the photo.

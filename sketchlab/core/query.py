@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from sketchlab.core.matching import canonical_face_box, embed_aligned, embed_batch
+from sketchlab.core.frame import face_box
+from sketchlab.core.matching import embed_aligned, embed_batch
 from sketchlab.core.preprocess import Prepared, prepare_sketch
 from sketchlab.core.variants import sketch_variants, variant_names
 
@@ -94,7 +95,7 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
     photos = inverter.invert_batch(inputs)
     invert_ms = (time.perf_counter() - t0) * 1000
     searched = [to_grey(p) if grey else p for p in photos]
-    box = canonical_face_box(prepared.image.shape[:2])
+    box = face_box(prepared.image.shape[:2])
     embs = np.stack(embed_batch(searched, [box] * len(searched)))  # type: ignore[arg-type]
     raw_emb = None
     if raw_weight > 0.0:

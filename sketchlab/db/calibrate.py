@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from sketchlab import paths
+from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.imageio import load_image
-from sketchlab.core.matching import EmbeddingCache, scan_faces
+from sketchlab.core.matching import scan_faces
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, bool]]:

@@ -40,12 +40,14 @@ from typing import Literal
 
 import numpy as np
 
+from sketchlab.core.cpus import usable_cores
+from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.hashing import sha256_file
+from sketchlab.core.imageio import IMAGE_SUFFIXES
 from sketchlab.core.matching import FaceScan
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 THUMB_SIZE = 128
 DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; embed at full size
 DEFAULT_BATCH = 64
@@ -307,14 +309,12 @@ def face_thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = 
 
 
 def _detect_scaled(rgb: np.ndarray) -> tuple[list[tuple[int, int, int, int]], float]:
-    import cv2
-
+    # deferred: cv2 and dlib load in the enrolment workers, not when a gallery opens
     from sketchlab.core.matching import detect_faces
+    from sketchlab.core.preprocess import downscale
 
     h, w = rgb.shape[:2]
-    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
-                                                interpolation=cv2.INTER_AREA)
+    small, scale = downscale(rgb, DETECT_MAX_SIDE)
     boxes = detect_faces(small)
     if scale != 1.0:
         boxes = [(round(t / scale), min(w, round(r / scale)), min(h, round(b / scale)),
@@ -337,7 +337,8 @@ def process(task: _Task) -> _Result:
     cached, fresh, chip = task.cached, None, None
     try:
         known_none = cached is not None and cached.vector is None and cached.n_faces == 0
-        known_face = cached is not None and cached.box is not None and cached.n_faces > 0
+        known_face = (cached is not None and cached.box is not None
+                      and (cached.n_faces or 0) > 0)
         if known_none or known_face:
             scan = cached
         else:
@@ -386,12 +387,11 @@ ExistingFn = Callable[[Sequence[str]], set[str]]
 
 
 def default_workers() -> int:
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, n or 1)
+    return usable_cores()
 
 
 def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: ExistingFn,
-                  write: WriteFn, cache: object | None = None, workers: int | None = None,
+                  write: WriteFn, cache: EmbeddingCache | None = None, workers: int | None = None,
                   batch_size: int = DEFAULT_BATCH, largest_face: bool = False,
                   progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                   batched: bool = True, nice: int = 0) -> EnrollSummary:
@@ -399,172 +399,199 @@ def run_enrolment(items: Iterable[EnrollItem | SkippedFile], *, existing: Existi
     `write(batch)` commits a batch; `cache` is an EmbeddingCache or None; `batched`
     computes descriptors here in batches (see the module docstring); worker processes
     run at `nice` (the desktop app passes 10)."""
-    t0 = time.perf_counter()
-    summary = EnrollSummary(workers=workers or default_workers())
-    all_items = list(items)
-    summary.total = len(all_items)
-    pending: list[EnrolledPhoto] = []
-    pending_scans: list[tuple[str, FaceScan]] = []
-    seen: set[str] = set()
-    committed = 0
-    done = 0
-    last_path = ""
+    run = _Enrolment(existing, write, cache, workers, batch_size, progress, batched)
+    run.plan(list(items), largest_face, cancel)
+    return run.execute(cancel, nice)
 
-    to_embed: list[_Result] = []
 
-    def flush() -> None:
-        nonlocal committed, pending, pending_scans
-        embed_pending()
-        if pending:
-            new_subjects, inserted = write(pending)
-            summary.new_subjects += new_subjects
-            committed += len(inserted)
-            summary.committed_sha256.extend(inserted)
-            # Photos another process inserted meanwhile are its enrolments, not ours.
-            summary.enrolled -= len(pending) - len(inserted)
-            summary.duplicates += len(pending) - len(inserted)
-        if pending_scans and cache is not None:
-            cache.put_scans(pending_scans)  # type: ignore[attr-defined]
-        pending, pending_scans = [], []
+class _Enrolment:
+    """One enrolment run, in named steps: `plan` (hash, dedupe, consult the cache), then
+    `execute` (detect/embed in workers -> `handle` -> `embed_pending` -> `finish` ->
+    `flush` commits a batch). The counters live here, not in closures."""
 
-    def report() -> None:
-        if progress is not None:
-            progress(EnrollProgress(done, summary.total, summary.enrolled, summary.duplicates,
-                                    len(summary.skipped), committed, last_path,
-                                    time.perf_counter() - t0))
+    def __init__(self, existing: ExistingFn, write: WriteFn, cache: EmbeddingCache | None,
+                 workers: int | None, batch_size: int, progress: ProgressFn | None,
+                 batched: bool) -> None:
+        self.existing, self.write, self.cache = existing, write, cache
+        self.batch_size, self.progress, self.batched = batch_size, progress, batched
+        self.t0 = time.perf_counter()
+        self.summary = EnrollSummary(workers=workers or default_workers())
+        self.tasks: list[_Task] = []
+        self.by_index: dict[int, EnrollItem] = {}
+        self.pending: list[EnrolledPhoto] = []  # enrolled, not yet committed
+        self.pending_scans: list[tuple[str, FaceScan]] = []  # to write to the cache
+        self.to_embed: list[_Result] = []  # chips waiting for a descriptor batch
+        self.committed = 0
+        self.done = 0
+        self.last_path = ""
 
-    def skip(path: str, status: Status, reason: str, counted: bool = False) -> None:
-        nonlocal done, last_path
-        summary.skipped.append(SkippedFile(path, status, reason))
+    # ---- progress ------------------------------------------------------------------------
+    def report(self) -> None:
+        if self.progress is not None:
+            s = self.summary
+            self.progress(EnrollProgress(self.done, s.total, s.enrolled, s.duplicates,
+                                         len(s.skipped), self.committed, self.last_path,
+                                         time.perf_counter() - self.t0))
+
+    def _step(self, path: str) -> None:
+        """One more photo dealt with."""
+        self.done += 1
+        self.last_path = path
+        self.report()
+
+    def skip(self, path: str, status: Status, reason: str, counted: bool = False) -> None:
+        self.summary.skipped.append(SkippedFile(path, status, reason))
         log.info("skipped %s: %s", path, reason)
         if not counted:
-            done += 1
-            last_path = path
-            report()
+            self._step(path)
 
-    # Pass 1 (this process): hash, dedupe, consult the cache. Cheap next to embedding.
-    tasks: list[_Task] = []
-    by_index: dict[int, EnrollItem] = {}
-    work = [x for x in all_items if isinstance(x, EnrollItem)]
-    for x in all_items:
-        if isinstance(x, SkippedFile):
-            summary.skipped.append(x)
-            done += 1
-    for start in range(0, len(work), 512):
+    # ---- step 1: plan (this process; cheap next to embedding) ---------------------------
+    def plan(self, all_items: list[EnrollItem | SkippedFile], largest_face: bool,
+             cancel: threading.Event | None) -> None:
+        """Hash every file, drop duplicates (in the gallery or in this run), and look each
+        new photo up in the cache: one `_Task` per photo left to process."""
+        self.summary.total = len(all_items)
+        seen: set[str] = set()
+        work = [x for x in all_items if isinstance(x, EnrollItem)]
+        for x in all_items:
+            if isinstance(x, SkippedFile):
+                self.summary.skipped.append(x)
+                self.done += 1
+        for start in range(0, len(work), 512):
+            if cancel is not None and cancel.is_set():
+                break
+            chunk = work[start:start + 512]
+            shas = [self._hash(item) for item in chunk]
+            known = self.existing([s for s in shas if s])
+            for item, sha in zip(chunk, shas, strict=True):
+                if sha is None:
+                    continue
+                if sha in known or sha in seen:
+                    self.summary.duplicates += 1
+                    self._step(str(item.path))
+                    continue
+                seen.add(sha)
+                idx = len(self.tasks)
+                self.by_index[idx] = item
+                self.tasks.append(_Task(idx, str(item.path), sha, self._cached(sha),
+                                        largest_face, self.batched))
+
+    def _hash(self, item: EnrollItem) -> str | None:
+        try:
+            return sha256_file(item.path)
+        except OSError as exc:
+            self.skip(str(item.path), "missing" if isinstance(exc, FileNotFoundError)
+                      else "unreadable", f"cannot read file: {exc.strerror or exc}")
+            return None
+
+    def _cached(self, sha: str) -> FaceScan | None:
+        if self.cache is None:
+            return None
+        hit, cached = self.cache.get_scan(sha)
+        if hit and cached is not None and cached.n_faces is None:
+            cached = FaceScan(cached.vector, None, None)  # vector known, box not
+        return cached
+
+    def fresh(self, task: _Task) -> _Task:
+        """Look the cache up again just before dispatch: another process (the trainer's
+        evaluation, a second enrolment) may have embedded this photo meanwhile."""
+        if self.cache is None or (task.cached is not None and task.cached.box is not None):
+            return task
+        hit, scan = self.cache.get_scan(task.sha256)
+        if not hit or scan is None or (scan.box is None and task.cached is not None):
+            return task  # nothing new
+        updated = replace(task, cached=scan)
+        self.tasks[task.index] = updated
+        return updated
+
+    # ---- step 2: process (inline or in a pool), one result at a time --------------------
+    def execute(self, cancel: threading.Event | None, nice: int) -> EnrollSummary:
+        summary = self.summary
+        n_compute = sum(1 for t in self.tasks if t.cached is None or t.cached.box is None)
+        # Starting a worker costs ~2.5 s (spawn + importing dlib): not worth it for a handful.
+        n_workers = 1 if n_compute < MIN_POOL_JOBS else min(summary.workers, n_compute)
+        summary.workers = n_workers
+        try:
+            if n_workers <= 1:
+                for task in self.tasks:
+                    if cancel is not None and cancel.is_set():
+                        summary.cancelled = True
+                        break
+                    self.handle(process(self.fresh(task)))
+            else:
+                _run_pool(self.tasks, n_workers, self.handle, cancel, summary, self.fresh,
+                          nice)
+        finally:
+            self.flush()  # commit whatever finished, also on error or Ctrl-C
+            summary.seconds = time.perf_counter() - self.t0
         if cancel is not None and cancel.is_set():
-            break
-        chunk = work[start:start + 512]
-        shas: list[str | None] = []
-        for item in chunk:
-            try:
-                shas.append(sha256_file(item.path))
-            except OSError as exc:
-                shas.append(None)
-                skip(str(item.path), "missing" if isinstance(exc, FileNotFoundError)
-                     else "unreadable", f"cannot read file: {exc.strerror or exc}")
-        known = existing([s for s in shas if s])
-        for item, sha in zip(chunk, shas, strict=True):
-            if sha is None:
-                continue
-            if sha in known or sha in seen:
-                summary.duplicates += 1
-                done += 1
-                last_path = str(item.path)
-                report()
-                continue
-            seen.add(sha)
-            cached = None
-            if cache is not None:
-                hit, cached = cache.get_scan(sha)  # type: ignore[attr-defined]
-                if hit and cached is not None and cached.n_faces == -1:
-                    cached = FaceScan(cached.vector, None, -1)  # vector known, box not
-            idx = len(tasks)
-            by_index[idx] = item
-            tasks.append(_Task(idx, str(item.path), sha, cached, largest_face, batched))
+            summary.cancelled = True
+        return summary
 
-    def embed_pending() -> None:
-        nonlocal to_embed
-        if not to_embed:
+    def handle(self, res: _Result) -> None:
+        """A worker's result: finished, or a chip still to embed here in a batch."""
+        if res.chip is None:
+            self.finish(res)
             return
+        # Counted as done now, so progress and Cancel respond per photo; a cancel still
+        # embeds and commits the chips already cut (flush).
+        self.to_embed.append(res)
+        self._step(str(self.by_index[res.index].path))
+        if len(self.to_embed) >= EMBED_BATCH:
+            self.embed_pending()
+
+    # ---- step 3: descriptors for the chips, in batches ----------------------------------
+    def embed_pending(self) -> None:
+        if not self.to_embed:
+            return
+        # deferred: torch loads only when an enrolment embeds
         from sketchlab.core.matching import embed_chips
 
-        ready, to_embed = to_embed, []
+        ready, self.to_embed = self.to_embed, []
         # With a worker per core busy detecting, one torch thread here (more oversubscribe).
-        threads = max(1, default_workers() - summary.workers + 1) if summary.workers > 1 \
-            else None
+        workers = self.summary.workers
+        threads = max(1, default_workers() - workers + 1) if workers > 1 else None
         vecs = embed_chips([r.chip for r in ready], EMBED_BATCH,  # type: ignore[misc]
                            threads=threads)
         for r, v in zip(ready, vecs, strict=True):
             assert r.scan is not None
-            finish(replace(r, scan=replace(r.scan, vector=v), chip=None), counted=True)
+            self.finish(replace(r, scan=replace(r.scan, vector=v), chip=None), counted=True)
 
-    def handle(res: _Result) -> None:
-        nonlocal done, last_path
-        if res.chip is None:
-            finish(res)
-            return
-        # Counted as done now, so progress and Cancel respond per photo; a cancel still
-        # embeds and commits the chips already cut (flush).
-        to_embed.append(res)
-        done += 1
-        last_path = str(by_index[res.index].path)
-        report()
-        if len(to_embed) >= EMBED_BATCH:
-            embed_pending()
-
-    def finish(res: _Result, counted: bool = False) -> None:
-        nonlocal done, last_path
-        item = by_index[res.index]
+    # ---- step 4: record the outcome; commit in batches ----------------------------------
+    def finish(self, res: _Result, counted: bool = False) -> None:
+        item = self.by_index[res.index]
         if res.scan is not None:
-            pending_scans.append((res.sha256, res.scan))
-            summary.computed += 1
+            self.pending_scans.append((res.sha256, res.scan))
+            self.summary.computed += 1
         if res.status == "enrolled":
-            cached = tasks[res.index].cached
-            scan = res.scan if res.scan is not None else cached
+            scan = res.scan if res.scan is not None else self.tasks[res.index].cached
             assert scan is not None
-            pending.append(EnrolledPhoto(item, res.sha256, scan, res.width, res.height,
-                                         res.thumbnail))
-            summary.enrolled += 1
+            self.pending.append(EnrolledPhoto(item, res.sha256, scan, res.width, res.height,
+                                              res.thumbnail))
+            self.summary.enrolled += 1
             if not counted:
-                done += 1
-                last_path = str(item.path)
-                report()
+                self._step(str(item.path))
         else:
-            skip(str(item.path), res.status, res.reason, counted)
-        if len(pending) >= batch_size or len(pending_scans) >= 4 * batch_size:
-            flush()
+            self.skip(str(item.path), res.status, res.reason, counted)
+        if (len(self.pending) >= self.batch_size
+                or len(self.pending_scans) >= 4 * self.batch_size):
+            self.flush()
 
-    def fresh(task: _Task) -> _Task:
-        """Look the cache up again just before dispatch: another process (the trainer's
-        evaluation, a second enrolment) may have embedded this photo meanwhile."""
-        if cache is None or (task.cached is not None and task.cached.box is not None):
-            return task
-        hit, scan = cache.get_scan(task.sha256)  # type: ignore[attr-defined]
-        if not hit or scan is None or (scan.box is None and task.cached is not None):
-            return task  # nothing new
-        updated = replace(task, cached=scan)
-        tasks[task.index] = updated
-        return updated
-
-    n_compute = sum(1 for t in tasks if t.cached is None or t.cached.box is None)
-    # Starting a worker costs ~2.5 s (spawn + importing dlib): not worth it for a handful.
-    n_workers = 1 if n_compute < MIN_POOL_JOBS else min(summary.workers, n_compute)
-    summary.workers = n_workers
-    try:
-        if n_workers <= 1:
-            for task in tasks:
-                if cancel is not None and cancel.is_set():
-                    summary.cancelled = True
-                    break
-                handle(process(fresh(task)))
-        else:
-            _run_pool(tasks, n_workers, handle, cancel, summary, fresh, nice)
-    finally:
-        flush()  # commit whatever finished, also on error or Ctrl-C
-        summary.seconds = time.perf_counter() - t0
-    if cancel is not None and cancel.is_set():
-        summary.cancelled = True
-    return summary
+    def flush(self) -> None:
+        """Embed what waits, commit the enrolled batch and write new scans to the cache."""
+        self.embed_pending()
+        summary = self.summary
+        if self.pending:
+            new_subjects, inserted = self.write(self.pending)
+            summary.new_subjects += new_subjects
+            self.committed += len(inserted)
+            summary.committed_sha256.extend(inserted)
+            # Photos another process inserted meanwhile are its enrolments, not ours.
+            summary.enrolled -= len(self.pending) - len(inserted)
+            summary.duplicates += len(self.pending) - len(inserted)
+        if self.pending_scans and self.cache is not None:
+            self.cache.put_scans(self.pending_scans)
+        self.pending, self.pending_scans = [], []
 
 
 def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], None],

@@ -6,7 +6,7 @@
     summary = g.enroll(["photos/", "more/manifest.csv"], progress=cb, cancel=event)
     g.subjects(); g.photos(subject_id=3); g.stats(); g.thumbnail(sha)
     g.remove_subject(3); g.remove_photo(sha)
-    g.matcher().search(embedding, k=10)   # see sketchlab.db.search
+    g.matcher().search(embedding, k=10)   # see sketchlab.db.search, core.pipeline
 
 `open_gallery` migrates the schema to the newest revision (backing up an existing SQLite
 file first). A Gallery is thread-safe: every call opens its own short session, and the
@@ -32,7 +32,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from sketchlab import paths
-from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL, EmbeddingCache
+from sketchlab.core.embedding_cache import EmbeddingCache
+from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL
 from sketchlab.db.engine import (
     default_url,
     make_engine,
@@ -264,7 +265,7 @@ class Gallery:
 
     def matcher(self) -> Matcher:
         """The shared search index over this gallery (built lazily, refreshed on change)."""
-        from sketchlab.db.search import Matcher
+        from sketchlab.db.search import Matcher  # deferred: opening a gallery stays cheap
 
         with self._lock:
             if self._matcher is None:

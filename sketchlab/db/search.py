@@ -1,59 +1,39 @@
-"""Top-k search over the gallery, and the one-call `match_sketch` used by CLI and app.
+"""Top-k search over a gallery database: the gallery side of `core.pipeline`.
 
-    from sketchlab.db.search import match_sketch
-    result = match_sketch("sketch.png", inverter, gallery, k=10)
-    for c in result.candidates:          # Candidate: frozen dataclass, thread-safe
-        c.rank, c.subject_name, c.distance, c.false_match_rate, c.stability, c.thumbnail
+    result = core.pipeline.match_sketch("sketch.png", inverter, gallery.matcher(), k=10)
 
 Descriptors live in one C-contiguous float32 matrix with its squared row norms cached
 (EmbeddingIndex), so a query is one BLAS matrix-vector product plus an argpartition:
 memory-bound, ~0.5 GB read per query at 1M faces (`sketchlab bench` measures it). The
 Matcher keeps that matrix for a Gallery and reloads it when the gallery's revision
-counter moves (one tiny query per search), so a search during enrolment sees each
-committed batch and never a half-written one.
-
-Candidates are investigative leads, not identifications. With a calibrated model each
-candidate carries its false-match rate (the share of non-mates that come as close, measured
-for this model and kind of query by `python -m trainer calibrate`), `score` is 1 minus
-it, and the threshold is set at a stated rate (`calibration.DEFAULT_FMR`). A sketch is
-searched as several plausible variants (`sketchlab.core.variants`) and each candidate's
-`stability` says in how many of the variant searches it reached the top k.
+counter moves, so a search during enrolment sees each committed batch and never a
+half-written one. Each search takes one `Snapshot`: the revision is checked once, and
+each photo's details are read from the database at most once per search.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sketchlab.core.calibration import (
-    DEFAULT_FMR,
-    GalleryNorm,
-    ScoreRule,
-    gallery_norm,
-    score_rule,
-)
+from sketchlab.core import pipeline
+from sketchlab.core.calibration import GalleryNorm
 from sketchlab.core.matching import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     EMBEDDING_MODEL,
-    distances,
     rank,
 )
+from sketchlab.core.pipeline import Candidate, PhotoInfo
 from sketchlab.db.ann import ANN_MIN_FACES
 from sketchlab.db.engine import sqlite_path
 
-NORM_SAMPLE = 20_000  # gallery faces a query's distance spread is measured on
-
 if TYPE_CHECKING:
-    from sketchlab.core.imageio import ImageSource
-    from sketchlab.core.inference import Inverter
-    from sketchlab.core.preprocess import Prepared
     from sketchlab.db.ann import AnnIndex
     from sketchlab.db.gallery import Gallery
 
@@ -148,37 +128,6 @@ class ServerIndex:
                 np.array([r[1] for r in rows], np.float32))
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One ranked gallery photo. `thumbnail` is the stored face JPEG (None if not asked)."""
-
-    rank: int
-    subject_id: int
-    subject_name: str
-    photo_id: int
-    photo_sha256: str
-    source_path: str
-    distance: float
-    score: float
-    within_threshold: bool
-    thumbnail: bytes | None = None
-    false_match_rate: float | None = None  # share of non-mates this close; None: uncalibrated
-    stability: int | None = None  # of `n_variants` variant searches, how many had it in top k
-    n_variants: int = 1
-
-    def as_json(self) -> dict[str, Any]:
-        """The `sketchlab match --json` record."""
-        out: dict[str, Any] = {
-            "rank": self.rank, "subject": self.subject_name,
-            "photo_sha256": self.photo_sha256, "distance": round(self.distance, 4),
-            "score": round(self.score, 4), "within_threshold": self.within_threshold,
-            "false_match_rate": (None if self.false_match_rate is None
-                                 else float(f"{self.false_match_rate:.4g}"))}
-        if self.stability is not None:
-            out["stability"] = f"{self.stability}/{self.n_variants}"
-        return out
-
-
 class Matcher:
     """Cached search index over one Gallery; thread-safe, refreshed when the gallery changes."""
 
@@ -228,137 +177,81 @@ class Matcher:
                       self.last_load_ms)
             return True
 
+    def snapshot(self) -> Snapshot:
+        """This search's view: the index at the gallery's current revision."""
+        self.refresh()
+        return Snapshot(self.gallery, self._index)
+
     def search(self, embedding: np.ndarray, k: int = 10, *,
-               threshold: float = DEFAULT_THRESHOLD, rule: ScoreRule | None = None,
-               distinct_subjects: bool = True, thumbnails: bool = True) -> list[Candidate]:
+               threshold: float = DEFAULT_THRESHOLD, distinct_subjects: bool = True,
+               thumbnails: bool = True) -> list[Candidate]:
         """The k nearest photos (by default the best photo of each of k distinct subjects),
-        scored and marked by `rule` (default: `threshold`, uncalibrated)."""
-        rule = rule if rule is not None else ScoreRule(threshold)
-        chosen = self._nearest(embedding, k, distinct_subjects)
-        details = self.gallery.photo_details([p for p, _ in chosen], thumbnails=thumbnails)
-        out = []
-        for r, (pid, d) in enumerate(chosen, 1):
-            if pid not in details:  # removed in the meantime
-                continue
-            sid, name, sha, src, thumb = details[pid]
-            out.append(Candidate(r, sid, name, pid, sha, src, float(d), rule.score(d),
-                                 bool(d <= rule.threshold), thumb if thumbnails else None,
-                                 rule.fmr(d)))
-        return out
+        marked against a distance `threshold` (`core.pipeline.rank` on a fresh snapshot)."""
+        return pipeline.rank(embedding, self.snapshot(), k, threshold=threshold,
+                             distinct_subjects=distinct_subjects, thumbnails=thumbnails)[0]
 
     def gallery_norm(self, embedding: np.ndarray) -> GalleryNorm | None:
-        """Mean and spread of the query's distances to the gallery (an even sample of at
-        most NORM_SAMPLE faces): what the calibrated scores are read against."""
-        self.refresh()
-        index = self._index
-        return gallery_norm(distances(embedding, index.sample(NORM_SAMPLE)), len(index))
+        """`core.pipeline.norm` of the query against the gallery as it is now."""
+        return pipeline.norm(embedding, self.snapshot())
 
-    def top_keys(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
-                 ) -> set[int]:
-        """Subject ids (or photo ids) of the k nearest: what one variant search puts on top."""
-        chosen = self._nearest(embedding, k, distinct_subjects)
-        if not distinct_subjects:
-            return {p for p, _ in chosen}
-        details = self.gallery.photo_details([p for p, _ in chosen], thumbnails=False)
-        return {details[p][0] for p, _ in chosen if p in details}
 
-    def _nearest(self, embedding: np.ndarray, k: int, distinct_subjects: bool
-                 ) -> list[tuple[int, float]]:
+class Snapshot:
+    """One search's fixed view of a gallery (`core.pipeline.GallerySnapshot`): the index
+    as loaded at one revision, and photo details read at most once per photo."""
+
+    def __init__(self, gallery: Gallery, index: EmbeddingIndex | ServerIndex | AnnIndex
+                 ) -> None:
+        self.gallery = gallery
+        self.index = index
+        self._info: dict[int, PhotoInfo] = {}
+        self._gone: set[int] = set()  # removed since the index was loaded
+        self._thumbs: set[int] = set()  # ids whose thumbnail was read
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sample(self, n: int) -> np.ndarray:
+        return self.index.sample(n)
+
+    def photo_info(self, photo_ids: Sequence[int], thumbnails: bool = False
+                   ) -> dict[int, PhotoInfo]:
+        ids = [int(p) for p in photo_ids]
+        need = [p for p in ids if p not in self._gone
+                and (p not in self._info or (thumbnails and p not in self._thumbs))]
+        if need:
+            rows = self.gallery.photo_details(need, thumbnails=thumbnails)
+            for p in need:
+                if p not in rows:
+                    self._gone.add(p)
+                    continue
+                sid, name, sha, src, thumb = rows[p]
+                self._info[p] = PhotoInfo(sid, name, sha, src, thumb)
+                if thumbnails:
+                    self._thumbs.add(p)
+        return {p: self._info[p] for p in ids if p in self._info}
+
+    def nearest(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
+                ) -> list[tuple[int, float]]:
         """(photo id, distance) of the k nearest, one per subject when asked."""
-        self.refresh()
-        index = self._index  # a consistent snapshot even if another thread refreshes
+        index = self.index
         if k <= 0 or len(index) == 0:
             return []
-        chosen: list[tuple[int, float]] = []
         fetch = k
         while True:
             ids, dist = index.topk(embedding, fetch)
-            details = self.gallery.photo_details(ids.tolist(), thumbnails=False)
+            info = self.photo_info(ids.tolist())
             chosen: list[tuple[int, float]] = []
             seen: set[int] = set()
             for pid, d in zip(ids.tolist(), dist.tolist(), strict=True):
-                info = details.get(pid)
-                if info is None:  # removed since the index was loaded
+                if pid not in info:  # removed since the index was loaded
                     continue
                 if distinct_subjects:
-                    if info[0] in seen:
+                    if info[pid].subject_id in seen:
                         continue
-                    seen.add(info[0])
+                    seen.add(info[pid].subject_id)
                 chosen.append((pid, d))
                 if len(chosen) == k:
                     break
             if len(chosen) == k or fetch >= len(index):
-                break
+                return chosen
             fetch = min(len(index), fetch * 4)
-        return chosen
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    """What `match_sketch` found, with what it searched with (for display and the case file)."""
-
-    candidates: list[Candidate]
-    query: str  # "inverted" or "raw"
-    sketch: np.ndarray  # the aligned sketch, canonical frame
-    photo: np.ndarray | None  # the synthesized photo (None for a raw-sketch query)
-    embedding: np.ndarray
-    threshold: float
-    invert_ms: float
-    search_ms: float
-    gallery_size: int
-    rule: ScoreRule = dataclasses.field(default_factory=lambda: ScoreRule(DEFAULT_THRESHOLD))
-    variant_names: tuple[str, ...] = ()  # the readings of the sketch searched together
-    variant_sketches: tuple[np.ndarray, ...] = ()  # their network inputs
-    variant_photos: tuple[np.ndarray, ...] = ()
-    raw_weight: float = 0.0
-    empty: bool = False  # a blank sketch: nothing was searched (core.query.NOTHING_TO_SEARCH)
-
-
-def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
-                 gallery: Gallery | Matcher, k: int = 10,
-                 threshold: float | None = None, raw: bool = False, *,
-                 fmr: float | None = DEFAULT_FMR, variants: int | None = None,
-                 calibration: tuple[dict, dict] | None = None,
-                 distinct_subjects: bool = True, thumbnails: bool = True) -> MatchResult:
-    """Align the sketch, invert it (unless `raw`) as `variants` plausible readings (default:
-    as many as the model's calibration was measured with, else one), embed with the known
-    canonical face box, rank the gallery, and score candidates by the model's calibration
-    for this kind of query. An explicit `threshold` (a distance) overrides the threshold
-    set at `fmr`. `calibration` is (kinds, fields) from `model_catalog.read_calibration`;
-    by default it is read from the inverter's model file. `inverter` may be None only for
-    a raw query."""
-    from sketchlab.core.model_catalog import read_calibration
-    from sketchlab.core.query import sketch_query
-    from sketchlab.db.gallery import Gallery
-
-    if calibration is None:
-        calibration = read_calibration(inverter.model.path) if inverter else ({}, {})
-    kinds, fields = calibration
-    if raw:
-        n, w, kind = 1, 0.0, "raw"
-    else:
-        n = int(variants if variants is not None else fields.get("variants", 1))
-        w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
-        kind = "variants" if n > 1 else "single"
-    q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w)
-    matcher = gallery.matcher() if isinstance(gallery, Gallery) else gallery
-    matcher.refresh()  # (re)load the matrix outside the timed search
-    if q.prepared.empty:
-        return MatchResult([], "raw" if raw else "inverted", q.prepared.image, q.photo,
-                           q.embedding, DEFAULT_THRESHOLD if threshold is None else threshold,
-                           q.invert_ms, 0.0, len(matcher.index), empty=True)
-    t1 = time.perf_counter()
-    rule = score_rule(kinds, kind, fmr, threshold, matcher.gallery_norm(q.embedding))
-    cands = matcher.search(q.embedding, k, rule=rule, distinct_subjects=distinct_subjects,
-                           thumbnails=thumbnails)
-    if q.variant_embeddings is not None:
-        tops = [matcher.top_keys(e, k, distinct_subjects) for e in q.variant_embeddings]
-        n_var = len(tops)
-        cands = [dataclasses.replace(
-            c, stability=sum((c.subject_id if distinct_subjects else c.photo_id) in t
-                             for t in tops), n_variants=n_var) for c in cands]
-    search_ms = (time.perf_counter() - t1) * 1000
-    return MatchResult(cands, "raw" if raw else "inverted", q.prepared.image, q.photo,
-                       q.embedding, rule.threshold, q.invert_ms, search_ms, len(matcher.index),
-                       rule, q.variant_names, q.variant_sketches, q.variant_photos,
-                       q.raw_weight)

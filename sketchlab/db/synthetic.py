@@ -94,9 +94,10 @@ def lfw_descriptors(root: Path, max_photos: int = 4000) -> tuple[np.ndarray, lis
     """Descriptors of LFW photos (people with >= 2 photos first), from the user's
     EmbeddingCache where present, else computed (batched) and cached."""
     from sketchlab import paths
+    from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
     from sketchlab.core.imageio import load_image
-    from sketchlab.core.matching import EmbeddingCache, embed_batch
+    from sketchlab.core.matching import embed_batch
 
     with open(root / "lfw" / "manifest.csv", newline="", encoding="utf-8") as fh:
         rows = [(r["photo"], r["identity"]) for r in csv.DictReader(fh) if r.get("photo")]

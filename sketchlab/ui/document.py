@@ -21,12 +21,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QUndoCommand, QUndoStack
 
 from sketchlab.core.atomic import write_text
+from sketchlab.core.frame import FRAME_SIZE
 from sketchlab.core.imageio import ImageLoadError, load_image, save_image
 from sketchlab.ui.brush import BrushParams, Rect, Stroke, StrokeRenderer
 
 log = logging.getLogger(__name__)
 
-CANVAS_SIZE = (640, 512)  # (height, width): 4x the default network frame of 160x128
+CANVAS_SIZE = (4 * FRAME_SIZE[0], 4 * FRAME_SIZE[1])  # (height, width): 4x the network frame
 SIDECAR_FORMAT = "sketchlab-strokes"
 SIDECAR_VERSION = 1
 

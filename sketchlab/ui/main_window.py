@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
     sketch_opened = Signal(Path)
     sketch_imported = Signal(Path)
     inversion_done = Signal(object)  # InversionResult, once on screen
-    match_done = Signal(object)  # MatchOutcome (sketchlab.ui.widgets.match_panel)
+    match_done = Signal(object)  # sketchlab.core.pipeline.MatchResult
     settings_applied = Signal(object)  # AppSettings
 
     def __init__(self, store: SettingsStore | None = None, *, autosave_root: Path | None = None,

@@ -16,12 +16,12 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from sketchlab import paths
 from sketchlab.core.atomic import private_file
 from sketchlab.core.calibration import DEFAULT_FMR
+from sketchlab.core.frame import STYLES
 from sketchlab.core.model_catalog import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-STYLES = ("auto", "line", "pencil", "colour")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ class Result:  # the fields of sketchlab.ui.workers.InversionResult that are rec
 
 
 @dataclass(frozen=True)
-class Outcome:  # sketchlab.ui.widgets.match_panel.MatchOutcome
+class Outcome:  # the fields of sketchlab.core.pipeline.MatchResult the recorder reads
     query: Result
     candidates: list = field(default_factory=candidates)
     k: int = 6

@@ -190,14 +190,14 @@ def test_case_numbers_and_lookup(store):
 
 
 def test_match_accepts_objects_and_no_thumbnails(store, face_sketch):
-    from sketchlab.cases import Candidate
+    from sketchlab.cases import CandidateRecord
 
     n = store.create_case().number
     with pytest.raises(CaseError, match="record the photo that was searched first"):
         store.add_match(n, [], GalleryIdentity("g", "f" * 64, 1), 0.6)
     store.add_inversion(n, face_sketch[:64, :48], source=face_sketch, model_name="m",
                         model_sha256="0" * 64, device="cpu", ms=1.0)
-    run = store.add_match(n, [Candidate(1, "x", "f" * 64, 0.3, 0.9, True)],
+    run = store.add_match(n, [CandidateRecord(1, "x", "f" * 64, 0.3, 0.9, True)],
                           GalleryIdentity("g", "f" * 64, 1), 0.6)
     assert run == 1 and store.get(n).matches[0].candidates[0].thumbnail_sha256 is None
     assert store.get(n).inversions[0].sketch_version is None  # never saved

@@ -12,7 +12,6 @@ import torch
 
 from sketchlab.core import dlib_dat
 from sketchlab.core.face_net import (
-    CANONICAL_CHIP,
     CHIP_SIZE,
     canonical_chips,
     dlib_model_path,
@@ -20,8 +19,8 @@ from sketchlab.core.face_net import (
     measure_canonical_chip,
     state_from_dat,
 )
+from sketchlab.core.frame import CHIP_AFFINE, face_box
 from sketchlab.core.matching import (
-    canonical_face_box,
     detect_faces,
     embed_batch,
     face_chip,
@@ -98,7 +97,7 @@ def _real_faces(data: Path, per_kind: int = 12) -> list[tuple[str, np.ndarray, t
         # Sketches the way the app embeds them: canonical frame, known face box.
         sketch = prepare_sketch(data / "cufs_cuhk" / r["sketch"]).image
         out.append((f"cufs-sketch:{r['identity']}", sketch,
-                    canonical_face_box(sketch.shape[:2])))
+                    face_box(sketch.shape[:2])))
     return out
 
 
@@ -168,20 +167,20 @@ def test_canonical_chip_matches_dlibs_cut_and_passes_gradients(shared_data, net)
         rows = [r for r in csv.DictReader(fh) if r["split"] == "test"][:8]
     frames = [prepare_photo(shared_data / "cufs_cuhk" / r["photo"]).image for r in rows]
     measured = measure_canonical_chip(frames).numpy()
-    assert np.abs(measured[:, :2] - np.array(CANONICAL_CHIP)[:, :2]).max() < 0.03
-    assert np.abs(measured[:, 2] - np.array(CANONICAL_CHIP)[:, 2]).max() < 3.0
+    assert np.abs(measured[:, :2] - np.array(CHIP_AFFINE)[:, :2]).max() < 0.03
+    assert np.abs(measured[:, 2] - np.array(CHIP_AFFINE)[:, 2]).max() < 3.0
 
     x = torch.stack([torch.from_numpy(to_tensor_array(f)) for f in frames]).requires_grad_()
     chips = canonical_chips(x)
     assert chips.shape == (len(frames), 3, CHIP_SIZE, CHIP_SIZE)
     for frame, chip in zip(frames, chips.detach(), strict=True):
-        ref = face_chip(frame, canonical_face_box(frame.shape[:2])).astype(np.float32)
+        ref = face_chip(frame, face_box(frame.shape[:2])).astype(np.float32)
         # Per-face landmarks vs one fixed affine: a pixel or so of offset, no more.
         assert np.abs(chip.permute(1, 2, 0).numpy() - ref).mean() < 25
     fr = face_recognition_api()
     desc = net(chips)
     desc.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    app = np.stack([fr.face_encodings(f, [canonical_face_box(f.shape[:2])])[0] for f in frames])
+    app = np.stack([fr.face_encodings(f, [face_box(f.shape[:2])])[0] for f in frames])
     d = np.linalg.norm(desc.detach().numpy() - app, axis=1)
     assert np.median(d) < 0.15  # same person by a wide margin (dlib's threshold is 0.6)

@@ -183,8 +183,9 @@ def test_reuses_vectors_cached_by_plain_put(cufs_photos, tmp_path):
     """Rows the trainer's evaluation wrote with EmbeddingCache.put (vector only) are reused:
     enrolment re-runs only the detector and stores the same vector."""
     from sketchlab import paths
+    from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
-    from sketchlab.core.matching import EmbeddingCache, embed
+    from sketchlab.core.matching import embed
 
     cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite")
     fake = np.full(128, 0.05, np.float32)  # distinguishable from any real descriptor
@@ -208,8 +209,8 @@ def test_reuses_vectors_cached_by_plain_put(cufs_photos, tmp_path):
 def test_cache_filled_during_the_run_is_used(cufs_photos, tmp_path):
     """A descriptor cached by another process after the run started is not recomputed."""
     from sketchlab import paths
+    from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
-    from sketchlab.core.matching import EmbeddingCache
 
     fake = np.full(128, 0.07, np.float32)
     late = sha256_file(cufs_photos[2])

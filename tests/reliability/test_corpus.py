@@ -148,8 +148,8 @@ def test_everything_written_is_owner_only_without_help_from_the_umask(
     from sketchlab.cases.bundle import export_bundle
     from sketchlab.core.atomic import write_text
     from sketchlab.core.checkpoint import save_generator
+    from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.imageio import save_image
-    from sketchlab.core.matching import EmbeddingCache
     from sketchlab.db.engine import make_engine
 
     old = os.umask(0o022)

@@ -495,8 +495,9 @@ def test_6_enrolment_workers_die_with_their_parent(tmp_path, sig):
 def test_7_concurrent_enrolment_counts_only_its_own_rows(tmp_path):
     """Two enrolments of the same photos: the second saw none of them in the gallery
     when it looked, but the first committed them before the second wrote."""
+    from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
-    from sketchlab.core.matching import EmbeddingCache, FaceScan
+    from sketchlab.core.matching import FaceScan
     from sketchlab.db.enroll import iter_items, run_enrolment
     from sketchlab.db.gallery import open_gallery
 

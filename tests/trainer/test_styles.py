@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.data.styles import STYLE_NAMES, synthesize
+from sketchlab.core.frame import SKETCH_STYLES
+from trainer.data.styles import synthesize
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def photo() -> np.ndarray:
     return img
 
 
-@pytest.mark.parametrize("style", STYLE_NAMES)
+@pytest.mark.parametrize("style", SKETCH_STYLES)
 def test_style_shape_range_and_determinism(photo: np.ndarray, style: str) -> None:
     a = synthesize(photo, style, np.random.default_rng(5))
     b = synthesize(photo, style, np.random.default_rng(5))

@@ -15,9 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from sketchlab.core.frame import SKETCH_STYLES
 from sketchlab.core.preprocess import normalise_paper
-
-STYLE_NAMES = ("line", "pencil", "colour")
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
@@ -117,7 +116,7 @@ def synthesize(rgb: np.ndarray, style: str, rng: np.random.Generator) -> np.ndar
     elif style == "colour":
         img = colour_sketch(rgb, rng)
     else:
-        raise ValueError(f"unknown sketch style {style!r}; choose one of {STYLE_NAMES}")
+        raise ValueError(f"unknown sketch style {style!r}; choose one of {SKETCH_STYLES}")
     img = _finish(img.astype(np.float32), rng)
     out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if out.ndim == 2:

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 
 from sketchlab.core.calibration import ScoreRule
 from sketchlab.core.imageio import ImageLoadError, load_image
+from sketchlab.ui.widgets.disclaimer import disclaimer_label
 from sketchlab.ui.widgets.image_view import ImageView
-from sketchlab.ui.widgets.match_panel import DISCLAIMER
 from sketchlab.ui.workers import InversionResult
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,7 @@ class CompareDialog(QDialog):
             f"<br>{html.escape(rule.describe())}"
             f"<br>Photo: {html.escape(c.source_path)}<br>SHA-256 {c.photo_sha256[:16]}…")
         facts.setWordWrap(True)
-        warn = QLabel(DISCLAIMER)
-        warn.setWordWrap(True)
-        warn.setStyleSheet("background: #5a4a1e; color: #ffe9a8; padding: 6px;")
+        warn = disclaimer_label()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

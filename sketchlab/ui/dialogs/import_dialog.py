@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sketchlab.core import preprocess
+from sketchlab.core import frame, preprocess
 from sketchlab.core.imageio import MAX_PIXELS, load_image
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.workers import Worker, start_worker
@@ -140,11 +140,11 @@ class _Preview(QWidget):
             p.drawImage(target, qimage_from_rgb(self.image))
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(QPen(QColor(40, 140, 220, 170), 1.5, Qt.PenStyle.DashLine))
-        for fx, fy in (preprocess.LEFT_EYE, preprocess.RIGHT_EYE):
+        for fx, fy in (frame.LEFT_EYE, frame.RIGHT_EYE):
             p.drawEllipse(QPointF(ox + fx * w * s, oy + fy * h * s), 0.055 * w * s, 0.022 * h * s)
-        my = oy + preprocess.MOUTH[1] * h * s
+        my = oy + frame.MOUTH[1] * h * s
         p.drawLine(QPointF(ox + 0.40 * w * s, my), QPointF(ox + 0.60 * w * s, my))
-        x0, y0, x1, y1 = preprocess.HEAD_BOX
+        x0, y0, x1, y1 = frame.HEAD_BOX
         p.drawRect(QRectF(ox + x0 * w * s, oy + y0 * h * s, (x1 - x0) * w * s,
                           (y1 - y0) * h * s))
         p.end()

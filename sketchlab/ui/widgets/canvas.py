@@ -29,13 +29,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from sketchlab.core import matching, preprocess
+from sketchlab.core import frame
+from sketchlab.core.imageio import IMAGE_SUFFIXES
 from sketchlab.ui.brush import BrushParams, dab_radius
 from sketchlab.ui.document import SketchDocument
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 MIN_ZOOM, MAX_ZOOM = 0.1, 16.0
 
 
@@ -165,14 +165,14 @@ class CanvasView(QWidget):
         """The canonical frame, from the measured constants the network was trained with.
 
         Eyes and mouth come from preprocess (dlib landmarks on CUFS), the face box (brows
-        to chin) from matching.CANONICAL_FACE_BOX, the hair-to-neck extent from HEAD_BOX.
+        to chin) from frame.FACE_BOX, the hair-to-neck extent from HEAD_BOX.
         """
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen = QPen(QColor(40, 140, 220, 150), 1.5 / self._zoom, Qt.PenStyle.DashLine)
         p.setPen(pen)
-        _top, right, bottom, left = matching.CANONICAL_FACE_BOX
-        head_top = preprocess.HEAD_BOX[1]
-        cx = (preprocess.LEFT_EYE[0] + preprocess.RIGHT_EYE[0]) / 2  # face centre line
+        _top, right, bottom, left = frame.FACE_BOX
+        head_top = frame.HEAD_BOX[1]
+        cx = (frame.LEFT_EYE[0] + frame.RIGHT_EYE[0]) / 2  # face centre line
         half = (right - left) / 2 + 0.03
         head = QRectF((cx - half) * w, (head_top + 0.03) * h, 2 * half * w,
                       (bottom - head_top - 0.03) * h)
@@ -180,15 +180,15 @@ class CanvasView(QWidget):
         neck = QPainterPath()
         for x in (cx - 0.11, cx + 0.11):
             neck.moveTo(x * w, (bottom - 0.04) * h)
-            neck.lineTo(x * w, preprocess.HEAD_BOX[3] * h)
+            neck.lineTo(x * w, frame.HEAD_BOX[3] * h)
         p.drawPath(neck)
-        eye_y = (preprocess.LEFT_EYE[1] + preprocess.RIGHT_EYE[1]) / 2 * h
+        eye_y = (frame.LEFT_EYE[1] + frame.RIGHT_EYE[1]) / 2 * h
         p.drawLine(QPointF(head.left(), eye_y), QPointF(head.right(), eye_y))
         p.drawLine(QPointF(cx * w, head.top()), QPointF(cx * w, head.bottom()))
         p.setPen(QPen(QColor(40, 140, 220, 190), 1.5 / self._zoom))
-        for fx, fy in (preprocess.LEFT_EYE, preprocess.RIGHT_EYE):
+        for fx, fy in (frame.LEFT_EYE, frame.RIGHT_EYE):
             p.drawEllipse(QPointF(fx * w, fy * h), 0.055 * w, 0.022 * h)
-        mx, my = preprocess.MOUTH[0] * w, preprocess.MOUTH[1] * h
+        mx, my = frame.MOUTH[0] * w, frame.MOUTH[1] * h
         p.drawLine(QPointF(mx - 0.09 * w, my), QPointF(mx + 0.09 * w, my))
 
     # --- stroke input -----------------------------------------------------------------

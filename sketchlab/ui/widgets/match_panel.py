@@ -1,7 +1,7 @@
 """Gallery search: rank enrolled faces against the sketch on screen, off the UI thread.
 
-The search runs the same pipeline as `sketchlab match` (`db.search.match_sketch`) on the
-sketch the on-screen photo was made from: its plausible variants are inverted together,
+The search runs the same pipeline as `sketchlab match` (`core.pipeline.match_sketch`) on
+the sketch the on-screen photo was made from: its plausible variants are inverted together,
 shown in a strip, and each candidate gets a stability figure and the false-match rate of
 its distance from the model's calibration. If the canvas changed since that photo, the
 search waits for the fresh one first.
@@ -19,7 +19,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,68 +36,48 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sketchlab.core.calibration import ScoreRule, fmr_phrase, score_rule
+from sketchlab.core.calibration import fmr_phrase
+from sketchlab.core.model_catalog import read_calibration
+from sketchlab.core.pipeline import Calibration, MatchResult, match_sketch
+from sketchlab.core.preprocess import as_prepared
 from sketchlab.core.query import NOTHING_TO_SEARCH
 from sketchlab.core.variants import VARIANT_KINDS
+from sketchlab.ui.dialogs.compare_dialog import CompareDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.settings import AppSettings, SettingsStore
+from sketchlab.ui.widgets.disclaimer import disclaimer_label
 from sketchlab.ui.workers import InversionResult, ModelStatus, Worker, start_worker
 
 log = logging.getLogger(__name__)
 
-DISCLAIMER = ("Results are investigative leads, not identifications. A sketch-derived "
-              "likeness can resemble many people; every lead needs independent confirmation.")
 THUMB = 52
-
-
-@dataclass(frozen=True)
-class MatchOutcome:
-    """One finished search, with what it searched with (for display and case records)."""
-
-    candidates: list  # list[sketchlab.db.search.Candidate]
-    query: InversionResult  # the on-screen inversion whose sketch was searched
-    embedding: np.ndarray
-    k: int
-    threshold: float
-    search_ms: float  # inversion of the variants + embedding + ranking
-    gallery_size: int
-    gallery_url: str
-    rule: ScoreRule = dataclasses.field(default_factory=lambda: ScoreRule(0.6))
-    variant_names: tuple[str, ...] = ()
-    variant_photos: tuple[np.ndarray, ...] = ()
-    model_calibration: tuple[dict, dict] = ({}, {})
-    queries: tuple[InversionResult, ...] = ()  # every photo searched (one per variant)
-
-    @property
-    def calibration(self) -> str:
-        """What the threshold means, in words (recorded with the match run)."""
-        return self.rule.describe()
 
 
 @functools.lru_cache(maxsize=1)
 def _search_inverter(model_path: str, device: str) -> Any:
     """The search thread's own Inverter (the live one belongs to the inversion thread)."""
-    from sketchlab.core.inference import Inverter
+    from sketchlab.core.inference import Inverter  # deferred: torch after the window shows
 
     return Inverter(model_path, device=device, warmup=False)
 
 
-def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: AppSettings,
-               model_path: str) -> MatchOutcome:
-    """Worker job: `match_sketch` on the sketch behind the on-screen photo."""
-    from sketchlab.core.model_catalog import read_calibration
-    from sketchlab.core.preprocess import as_prepared
-    from sketchlab.db.search import match_sketch
+@functools.lru_cache(maxsize=4)
+def model_calibration(model_path: str, sha256: str) -> Calibration:
+    """The model's score calibration, read once per model file (path and weights hash)."""
+    return read_calibration(model_path)
 
+
+def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: AppSettings,
+               model: ModelStatus) -> MatchResult:
+    """Worker job: `match_sketch` on the sketch behind the on-screen photo; the result
+    names that photo (`query`) and one inversion per variant searched (`queries`), which
+    the case recorder records."""
     gallery = handle.get()
-    t0 = time.perf_counter()
-    inverter = _search_inverter(model_path, settings.device)
-    calibration = read_calibration(model_path)
-    res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery, k,
+    inverter = _search_inverter(str(model.path), settings.device)
+    res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery.matcher(), k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
-                       calibration=calibration)
-    ms = (time.perf_counter() - t0) * 1000.0
+                       calibration=model_calibration(str(model.path), model.sha256))
     per_variant = (res.invert_ms / max(1, len(res.variant_photos)))
     queries = tuple(
         dataclasses.replace(query, sketch=sk, photo=ph, ms=per_variant,
@@ -106,9 +85,8 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
                                      "change": VARIANT_KINDS.get(name, name)})
         for i, (name, sk, ph) in enumerate(zip(res.variant_names, res.variant_sketches,
                                                res.variant_photos, strict=True)))
-    return MatchOutcome(res.candidates, query, res.embedding, k, res.threshold, ms,
-                        res.gallery_size, handle.display_url(), res.rule, res.variant_names,
-                        res.variant_photos, calibration, queries or (query,))
+    return dataclasses.replace(res, query=query, queries=queries or (query,),
+                               gallery_url=handle.display_url())
 
 
 def same_picture(canvas: np.ndarray, query: InversionResult) -> bool:
@@ -129,7 +107,7 @@ def thumbnail_pixmap(data: bytes | None, size: int = THUMB) -> QPixmap:
 
 
 class MatchPanel(QWidget):
-    search_done = Signal(object)  # MatchOutcome
+    search_done = Signal(object)  # core.pipeline.MatchResult
     candidate_activated = Signal(object)  # Candidate
 
     COLUMNS = ("#", "Face", "Subject", "Distance", "Non-mates this close", "Threshold",
@@ -146,7 +124,8 @@ class MatchPanel(QWidget):
         self._again = False
         self._inversion_available = True
         self._model: ModelStatus | None = None
-        self.outcome: MatchOutcome | None = None
+        self.outcome: MatchResult | None = None
+        self._searched_with: tuple[float, float | None] = (0.0, None)  # (fmr, threshold)
         self.stale = False  # the outcome is of another picture than the canvas shows
         self._searched_at = ""
         self._canvas: np.ndarray | None = None  # the picture on the canvas now
@@ -159,11 +138,7 @@ class MatchPanel(QWidget):
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.button)
-        self.disclaimer = QLabel(DISCLAIMER)
-        self.disclaimer.setObjectName("disclaimer")
-        self.disclaimer.setWordWrap(True)
-        self.disclaimer.setStyleSheet("QLabel#disclaimer { background: #5a4a1e; color: #ffe9a8;"
-                                      " padding: 6px; border-radius: 4px; }")
+        self.disclaimer = disclaimer_label()
         self.status = QLabel("Draw a sketch, then search the gallery.")
         self.status.setWordWrap(True)
         self.stale_label = QLabel()
@@ -248,7 +223,9 @@ class MatchPanel(QWidget):
     def apply_settings(self, s: AppSettings) -> None:
         self.gallery.set_url(s.gallery_url)
         if self.outcome is not None and self.outcome.gallery_url == self.gallery.display_url():
-            self._show(self.outcome)  # re-mark candidates against the new threshold
+            # re-mark the candidates against the new rate or threshold
+            self.outcome = self.outcome.rescored(s.match_fmr, s.threshold or None)
+            self._show(self.outcome)
 
     # --- searching --------------------------------------------------------------------
     def search(self) -> None:
@@ -271,8 +248,8 @@ class MatchPanel(QWidget):
         s = self.store.value
         self.button.setEnabled(False)
         self.status.setText("Searching the gallery…")
-        self._worker = start_worker(run_search, self.gallery, q, s.top_k, s,
-                                    str(self._model.path),
+        self._searched_with = (s.match_fmr, s.threshold or None)
+        self._worker = start_worker(run_search, self.gallery, q, s.top_k, s, self._model,
                                     connect={"returned": self._on_done,
                                              "errored": self._on_error,
                                              "finished": self._on_finished})
@@ -288,7 +265,10 @@ class MatchPanel(QWidget):
         self.status.setText(f"Gallery search failed: {exc}\n\nCheck the gallery location in "
                             "Settings, or enrol photos with Gallery > Manage gallery.")
 
-    def _on_done(self, outcome: MatchOutcome) -> None:
+    def _on_done(self, outcome: MatchResult) -> None:
+        s = self.store.value
+        if (s.match_fmr, s.threshold or None) != self._searched_with:  # changed meanwhile
+            outcome = outcome.rescored(s.match_fmr, s.threshold or None)
         self.outcome = outcome
         self._searched_at = time.strftime("%H:%M:%S")
         # The canvas may have changed while the search ran.
@@ -297,20 +277,10 @@ class MatchPanel(QWidget):
         self._show(outcome)
         self.search_done.emit(outcome)
 
-    def rule_for(self, outcome: MatchOutcome) -> ScoreRule:
-        """The outcome's scoring under the current settings (they may change afterwards)."""
-        s = self.store.value
-        kind = outcome.rule.calibration.query if outcome.rule.calibration else (
-            "variants" if len(outcome.variant_names) > 1 else "single")
-        return score_rule(outcome.model_calibration[0], kind, s.match_fmr,
-                          s.threshold or None, outcome.rule.norm)
-
-    def _show(self, outcome: MatchOutcome) -> None:
-        rule = self.rule_for(outcome)
-        cands = [dataclasses.replace(c, within_threshold=bool(c.distance <= rule.threshold),
-                                     score=rule.score(c.distance),
-                                     false_match_rate=rule.fmr(c.distance))
-                 for c in outcome.candidates]
+    def _show(self, outcome: MatchResult) -> None:
+        """Show the candidates as the pipeline scored them."""
+        rule = outcome.rule
+        cands = outcome.candidates
         self.candidates = cands
         self.table.setRowCount(len(cands))
         self.table.scrollToTop()
@@ -346,9 +316,9 @@ class MatchPanel(QWidget):
             how = (f"{len(outcome.variant_names)} variants of the sketch"
                    if len(outcome.variant_names) > 1 else "the synthesized photo")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how}; "
-                                f"{within} within the threshold · {outcome.search_ms:.0f} ms")
+                                f"{within} within the threshold · {outcome.total_ms:.0f} ms")
 
-    def _show_variants(self, outcome: MatchOutcome) -> None:
+    def _show_variants(self, outcome: MatchResult) -> None:
         while self.variants.count():
             w = self.variants.takeAt(0).widget()
             if w is not None:
@@ -370,9 +340,7 @@ class MatchPanel(QWidget):
             return
         c = self.candidates[row]
         self.candidate_activated.emit(c)
-        from sketchlab.ui.dialogs.compare_dialog import CompareDialog
-
-        dlg = CompareDialog(self.outcome.query, c, self.rule_for(self.outcome), self)
+        dlg = CompareDialog(self.outcome.query, c, self.outcome.rule, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
 

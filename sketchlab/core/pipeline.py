@@ -1,0 +1,267 @@
+"""Sketch -> ranked candidates: the one match pipeline `sketchlab match`, the app's search,
+`sketchlab case match` and the trainer's studies go through.
+
+    result = match_sketch("sketch.png", inverter, gallery.matcher(), k=10)
+    for c in result.candidates:   # Candidate: frozen, thread-safe
+        c.rank, c.subject_name, c.distance, c.false_match_rate, c.stability, c.thumbnail
+
+The stages, each a function of its own module:
+  1. `core.preprocess.prepare_sketch`: the sketch in the canonical frame (`core.frame`);
+  2. `core.query.sketch_query`: its variants inverted in one batch and embedded;
+  3. the gallery's `snapshot()`: the nearest faces and a sample to read distances against;
+  4. `core.calibration.score_rule`: what a distance means for this model and query kind;
+  5. `rank`, below: candidates scored once, with their stability over the variants.
+
+The gallery is passed in, as anything with `snapshot()` (`sketchlab.db.search.Matcher`
+over a database), so this module holds no SQL and the trainer (which may import only
+`sketchlab.core`) runs the same code. A snapshot is one search's fixed view: the index
+as loaded at one gallery revision and each photo's details read at most once.
+
+Candidates are investigative leads, not identifications. With a calibrated model each
+carries its false-match rate (the share of non-mates that come as close), `score` is 1
+minus it, and the threshold is set at a stated rate (`calibration.DEFAULT_FMR`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from sketchlab.core.calibration import (
+    DEFAULT_FMR,
+    GalleryNorm,
+    ScoreCalibration,
+    ScoreRule,
+    gallery_norm,
+    score_rule,
+)
+from sketchlab.core.matching import DEFAULT_THRESHOLD, distances, embed_aligned
+from sketchlab.core.model_catalog import read_calibration
+from sketchlab.core.query import sketch_query
+
+if TYPE_CHECKING:
+    from sketchlab.core.imageio import ImageSource
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.preprocess import Prepared
+
+NORM_SAMPLE = 20_000  # gallery faces a query's distance spread is measured on
+
+Calibration = tuple[dict[str, ScoreCalibration], dict[str, Any]]  # model_catalog.read_calibration
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    """What a search shows of one gallery photo."""
+
+    subject_id: int
+    subject_name: str
+    sha256: str
+    source_path: str
+    thumbnail: bytes | None = None
+
+
+class GallerySnapshot(Protocol):
+    """One search's fixed view of a gallery (see the module doc)."""
+
+    def __len__(self) -> int: ...
+
+    def sample(self, n: int) -> np.ndarray:
+        """At most ~n descriptors evenly spread over the gallery."""
+
+    def nearest(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
+                ) -> list[tuple[int, float]]:
+        """(photo id, distance) of the k nearest, one photo per subject when asked."""
+
+    def photo_info(self, photo_ids: Sequence[int], thumbnails: bool = False
+                   ) -> dict[int, PhotoInfo]:
+        """Details of the photos still in the gallery."""
+
+
+class Searchable(Protocol):
+    def snapshot(self) -> GallerySnapshot: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One ranked gallery photo. `thumbnail` is the stored face JPEG (None if not asked)."""
+
+    rank: int
+    subject_id: int
+    subject_name: str
+    photo_id: int
+    photo_sha256: str
+    source_path: str
+    distance: float
+    score: float
+    within_threshold: bool
+    thumbnail: bytes | None = None
+    false_match_rate: float | None = None  # share of non-mates this close; None: uncalibrated
+    stability: int | None = None  # of `n_variants` variant searches, how many had it in top k
+    n_variants: int = 1
+
+    def scored(self, rule: ScoreRule) -> Candidate:
+        """This candidate marked and scored by `rule`."""
+        d = self.distance
+        return dataclasses.replace(self, score=rule.score(d), within_threshold=bool(
+            d <= rule.threshold), false_match_rate=rule.fmr(d))
+
+    def as_json(self) -> dict[str, Any]:
+        """The `sketchlab match --json` record."""
+        out: dict[str, Any] = {
+            "rank": self.rank, "subject": self.subject_name,
+            "photo_sha256": self.photo_sha256, "distance": round(self.distance, 4),
+            "score": round(self.score, 4), "within_threshold": self.within_threshold,
+            "false_match_rate": (None if self.false_match_rate is None
+                                 else float(f"{self.false_match_rate:.4g}"))}
+        if self.stability is not None:
+            out["stability"] = f"{self.stability}/{self.n_variants}"
+        return out
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What a search found, with what it searched with (for display and the case file).
+
+    `query`, `queries` and `gallery_url` are the caller's to fill (the app puts its
+    on-screen inversion and one inversion per variant there for the case record)."""
+
+    candidates: list[Candidate]
+    kind: str  # the query kind: "single", "variants" or "raw"
+    sketch: np.ndarray | None  # the aligned sketch, canonical frame (None: a photo query)
+    photo: np.ndarray | None  # the synthesized photo (None for a raw-sketch query)
+    embedding: np.ndarray
+    k: int
+    invert_ms: float
+    search_ms: float  # ranking the gallery
+    gallery_size: int
+    rule: ScoreRule = dataclasses.field(default_factory=lambda: ScoreRule(DEFAULT_THRESHOLD))
+    calibrations: dict[str, ScoreCalibration] = dataclasses.field(default_factory=dict)
+    variant_names: tuple[str, ...] = ()  # the readings of the sketch searched together
+    variant_sketches: tuple[np.ndarray, ...] = ()  # their network inputs
+    variant_photos: tuple[np.ndarray, ...] = ()
+    raw_weight: float = 0.0
+    empty: bool = False  # a blank sketch: nothing was searched (core.query.NOTHING_TO_SEARCH)
+    query: Any = None
+    queries: tuple[Any, ...] = ()
+    gallery_url: str = ""
+    total_ms: float = 0.0  # the whole search: align, invert the variants, embed, rank
+
+    @property
+    def threshold(self) -> float:
+        return self.rule.threshold
+
+    @property
+    def calibration(self) -> str:
+        """What the threshold means, in words (recorded with the match run)."""
+        return self.rule.describe()
+
+    def rescored(self, fmr: float | None = DEFAULT_FMR, threshold: float | None = None
+                 ) -> MatchResult:
+        """The same candidates under another rate or threshold (settings changed)."""
+        rule = score_rule(self.calibrations, self.kind, fmr, threshold, self.rule.norm)
+        return dataclasses.replace(self, rule=rule,
+                                   candidates=[c.scored(rule) for c in self.candidates])
+
+
+def norm(embedding: np.ndarray, snap: GallerySnapshot) -> GalleryNorm | None:
+    """Mean and spread of the query's distances to the gallery (an even sample of at most
+    NORM_SAMPLE faces): what the calibrated scores are read against."""
+    return gallery_norm(distances(embedding, snap.sample(NORM_SAMPLE)), len(snap))
+
+
+def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
+         calibrations: dict[str, ScoreCalibration] | None = None, kind: str = "single",
+         fmr: float | None = DEFAULT_FMR, threshold: float | None = None,
+         variant_embeddings: np.ndarray | None = None, distinct_subjects: bool = True,
+         thumbnails: bool = True) -> tuple[list[Candidate], ScoreRule]:
+    """The k nearest gallery photos of `embedding`, scored by the rule for this gallery
+    and query kind, each with its stability over `variant_embeddings` when given."""
+    rule = score_rule(calibrations or {}, kind, fmr, threshold, norm(embedding, snap))
+    chosen = snap.nearest(embedding, k, distinct_subjects)
+    info = snap.photo_info([p for p, _ in chosen], thumbnails=thumbnails)
+    tops: list[set[int]] = []
+    if variant_embeddings is not None:
+        for e in variant_embeddings:
+            near = snap.nearest(e, k, distinct_subjects)
+            if distinct_subjects:
+                found = snap.photo_info([p for p, _ in near])
+                tops.append({found[p].subject_id for p, _ in near if p in found})
+            else:
+                tops.append({p for p, _ in near})
+    out: list[Candidate] = []
+    for r, (pid, d) in enumerate(chosen, 1):
+        if pid not in info:  # removed in the meantime
+            continue
+        i = info[pid]
+        key = i.subject_id if distinct_subjects else pid
+        c = Candidate(r, i.subject_id, i.subject_name, pid, i.sha256, i.source_path, float(d),
+                      0.0, False, i.thumbnail if thumbnails else None,
+                      stability=sum(key in t for t in tops) if tops else None,
+                      n_variants=len(tops) or 1)
+        out.append(c.scored(rule))
+    return out, rule
+
+
+def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
+                 gallery: Searchable, k: int = 10, threshold: float | None = None,
+                 raw: bool = False, *, fmr: float | None = DEFAULT_FMR,
+                 variants: int | None = None, calibration: Calibration | None = None,
+                 distinct_subjects: bool = True, thumbnails: bool = True) -> MatchResult:
+    """Align the sketch, invert it (unless `raw`) as `variants` plausible readings (default:
+    as many as the model's calibration was measured with, else one), embed with the known
+    canonical face box, rank the gallery, and score candidates by the model's calibration
+    for this kind of query. An explicit `threshold` (a distance) overrides the threshold
+    set at `fmr`. `calibration` is (kinds, fields) from `model_catalog.read_calibration`;
+    by default it is read from the inverter's model file. `inverter` may be None only for
+    a raw query."""
+    t0 = time.perf_counter()
+    if calibration is None:
+        calibration = read_calibration(inverter.model.path) if inverter else ({}, {})
+    kinds, fields = calibration
+    if raw:
+        n, w, kind = 1, 0.0, "raw"
+    else:
+        n = int(variants if variants is not None else fields.get("variants", 1))
+        w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
+        kind = "variants" if n > 1 else "single"
+    q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w)
+    snap = gallery.snapshot()  # (re)loads the index outside the timed search
+    base = {"kind": kind, "sketch": q.prepared.image, "photo": q.photo,
+            "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
+            "gallery_size": len(snap), "calibrations": kinds}
+    if q.prepared.empty:
+        rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
+        return MatchResult([], search_ms=0.0, rule=rule, empty=True,
+                           total_ms=(time.perf_counter() - t0) * 1000, **base)
+    t1 = time.perf_counter()
+    cands, rule = rank(q.embedding, snap, k, calibrations=kinds, kind=kind, fmr=fmr,
+                       threshold=threshold, variant_embeddings=q.variant_embeddings,
+                       distinct_subjects=distinct_subjects, thumbnails=thumbnails)
+    t2 = time.perf_counter()
+    return MatchResult(cands, search_ms=(t2 - t1) * 1000, rule=rule,
+                       variant_names=q.variant_names, variant_sketches=q.variant_sketches,
+                       variant_photos=q.variant_photos, raw_weight=q.raw_weight,
+                       total_ms=(t2 - t0) * 1000, **base)
+
+
+def match_photo(photo: np.ndarray, gallery: Searchable, k: int = 10, *,
+                calibrations: dict[str, ScoreCalibration] | None = None,
+                fmr: float | None = DEFAULT_FMR, threshold: float | None = None,
+                distinct_subjects: bool = True, thumbnails: bool = True) -> MatchResult:
+    """Stages 3-5 for a photo already synthesized in the canonical frame (a case's
+    recorded inversion): searched as a one-photo ("single") query."""
+    t0 = time.perf_counter()
+    embedding = embed_aligned(photo)
+    snap = gallery.snapshot()
+    t1 = time.perf_counter()
+    cands, rule = rank(embedding, snap, k, calibrations=calibrations, kind="single", fmr=fmr,
+                       threshold=threshold, distinct_subjects=distinct_subjects,
+                       thumbnails=thumbnails)
+    t2 = time.perf_counter()
+    return MatchResult(cands, "single", None, photo, embedding, k, 0.0, (t2 - t1) * 1000,
+                       len(snap), rule, calibrations or {}, total_ms=(t2 - t0) * 1000)
