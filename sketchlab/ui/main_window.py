@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from sketchlab.core.imageio import ImageLoadError
 from sketchlab.core.model_catalog import ModelInfo, list_models
@@ -45,9 +46,8 @@ from sketchlab.ui.widgets.photo_pane import PhotoPane
 from sketchlab.ui.workers import (
     InversionResult,
     InversionService,
+    Job,
     ModelStatus,
-    Worker,
-    start_worker,
     wait_for_all,
 )
 
@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
         self.case_dock = dock
         self._case_panel = None
-        self._preload: Worker | None = None
+        self._preload: Job | None = None
         for a in self.menuBar().actions():
             if a.menu() is not None and a.text() == "&View":
                 a.menu().addAction(dock.toggleViewAction())
@@ -244,9 +244,10 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._case_panel is None and self._preload is None and not self._closing:
-            self._preload = start_worker(
-                _import_case_panel, connect={"returned": self._attach_case_panel,
-                                             "errored": self._attach_case_panel})
+            self._preload = create_worker(
+                _import_case_panel, _worker_class=Job,
+                _connect={"returned": self._attach_case_panel,
+                          "errored": self._attach_case_panel})
 
     def _remember_case(self, info: object) -> None:
         """The open case survives a restart (settings) and a crash (the autosave)."""
@@ -833,7 +834,7 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()
         self.match_panel.shutdown()
         if self._preload is not None:
-            self._preload.disown()
+            self._preload.quit()  # its result finds the window closing, and is dropped
         if self._case_panel is not None:
             self._case_panel.shutdown()
         self.service.shutdown()

@@ -27,6 +27,7 @@ def leaks(threads_before: set[int]) -> list[str]:
     from sketchlab.ui import workers
 
     problems = [f"thread {t.objectName() or t} still running" for t in workers.live_threads()]
+    problems += [f"job {getattr(j, 'name', j)} still running" for j in workers.running_jobs()]
     pool = QThreadPool.globalInstance()
     if pool.activeThreadCount():
         problems.append(f"{pool.activeThreadCount()} QThreadPool jobs still running")
@@ -62,4 +63,5 @@ def _no_leaks(qapp):
     for t in workers.live_threads():  # don't let one leak cascade into later tests
         t.quit()
         t.wait(5000)
+    workers.wait_for_all(5000)
     assert not problems, "; ".join(problems)

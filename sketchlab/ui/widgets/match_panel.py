@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from sketchlab.core.calibration import ScoreRule, fmr_phrase, score_rule
 from sketchlab.core.query import NOTHING_TO_SEARCH
@@ -43,7 +44,7 @@ from sketchlab.core.variants import VARIANT_KINDS
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.settings import AppSettings, SettingsStore
-from sketchlab.ui.workers import InversionResult, ModelStatus, Worker, start_worker
+from sketchlab.ui.workers import InversionResult, Job, ModelStatus
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class MatchPanel(QWidget):
         self.is_current: Callable[[InversionResult], bool] = lambda r: True
         self._query: InversionResult | None = None
         self._waiting = False  # search asked for; waiting for the photo of the current canvas
-        self._worker: Worker | None = None
+        self._worker: Job | None = None
         self._again = False
         self._inversion_available = True
         self._model: ModelStatus | None = None
@@ -271,11 +272,11 @@ class MatchPanel(QWidget):
         s = self.store.value
         self.button.setEnabled(False)
         self.status.setText("Searching the gallery…")
-        self._worker = start_worker(run_search, self.gallery, q, s.top_k, s,
-                                    str(self._model.path),
-                                    connect={"returned": self._on_done,
-                                             "errored": self._on_error,
-                                             "finished": self._on_finished})
+        self._worker = create_worker(run_search, self.gallery, q, s.top_k, s,
+                                     str(self._model.path), _worker_class=Job,
+                                     _connect={"returned": self._on_done,
+                                               "errored": self._on_error,
+                                               "finished": self._on_finished})
 
     def _on_finished(self) -> None:
         self._worker = None
