@@ -83,11 +83,8 @@ def _add(tb: QToolBar, items: MenuItems) -> None:
 class MainWindow(QMainWindow):
     # Hooks for other features (case recording, tests); all carry plain data.
     sketch_saved = Signal(Path)
-    sketch_opened = Signal(Path)
-    sketch_imported = Signal(Path)
     inversion_done = Signal(object)  # InversionResult, once on screen
     match_done = Signal(object)  # MatchOutcome (sketchlab.ui.widgets.match_panel)
-    settings_applied = Signal(object)  # AppSettings
 
     def __init__(self, store: SettingsStore | None = None, *, autosave_root: Path | None = None,
                  confirm_close: bool = False) -> None:
@@ -517,7 +514,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Opened {path.name}" + (" with its strokes" if replayed else ""), 5000)
         self.request_inversion(final=True)
-        self.sketch_opened.emit(path)
         return True
 
     def save(self) -> bool:
@@ -617,7 +613,6 @@ class MainWindow(QMainWindow):
             return
         self.document.set_image(dlg.result_image, f"Import {path.name}")
         self.statusBar().showMessage(f"Imported {path.name}", 5000)
-        self.sketch_imported.emit(path)
 
     def dragEnterEvent(self, event) -> None:
         self.canvas.dragEnterEvent(event)
@@ -681,7 +676,6 @@ class MainWindow(QMainWindow):
             self.request_inversion(final=True)
         self._loaded_device = s.device
         self.match_panel.apply_settings(s)
-        self.settings_applied.emit(s)
 
     def settings_dialog(self) -> None:
         from sketchlab.core.inference import available_devices

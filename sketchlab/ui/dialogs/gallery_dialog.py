@@ -71,7 +71,6 @@ def remove_items(handle: GalleryHandle, subject_ids: list[int], photo_shas: list
 
 
 class GalleryDialog(QDialog):
-    listing_loaded = Signal()
     enrolment_finished = Signal(object)  # EnrollSummary
 
     def __init__(self, handle: GalleryHandle, parent: QWidget | None = None) -> None:
@@ -162,7 +161,6 @@ class GalleryDialog(QDialog):
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
         self.tree.setSortingEnabled(True)
-        self.listing_loaded.emit()
 
     # --- enrolment --------------------------------------------------------------------
     def choose_folder(self) -> None:

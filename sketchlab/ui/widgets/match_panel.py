@@ -131,7 +131,6 @@ def thumbnail_pixmap(data: bytes | None, size: int = THUMB) -> QPixmap:
 
 class MatchPanel(QWidget):
     search_done = Signal(object)  # MatchOutcome
-    candidate_activated = Signal(object)  # Candidate
 
     COLUMNS = ("#", "Face", "Subject", "Distance", "Non-mates this close", "Threshold",
                "Stable")
@@ -370,7 +369,6 @@ class MatchPanel(QWidget):
         if self.outcome is None or not 0 <= row < len(self.candidates):
             return
         c = self.candidates[row]
-        self.candidate_activated.emit(c)
         from sketchlab.ui.dialogs.compare_dialog import CompareDialog
 
         dlg = CompareDialog(self.outcome.query, c, self.rule_for(self.outcome), self)
