@@ -50,7 +50,7 @@ class BrushControls(QObject):
     def sync(self) -> None:
         """Show the canvas's current tool on the controls and in the summary."""
         b = self.canvas.brush
-        size = self._size()
+        size = self.canvas.active_size()
         for w, v in ((self.size_slider, round(size)), (self.hard_slider, round(b.hardness * 100))):
             w.blockSignals(True)
             w.setValue(int(v))
@@ -63,7 +63,7 @@ class BrushControls(QObject):
         self.canvas.update()
 
     def scale_size(self, factor: float) -> None:
-        self._set_size(min(MAX_SIZE, max(1.0, self._size() * factor)))
+        self._set_size(min(MAX_SIZE, max(1.0, self.canvas.active_size() * factor)))
 
     def step_hardness(self, delta: float) -> None:
         self._set_brush(hardness=min(1.0, max(0.0, self.canvas.brush.hardness + delta)))
@@ -76,9 +76,6 @@ class BrushControls(QObject):
 
     def reset_colour(self) -> None:
         self._set_brush(color=BrushParams().color)
-
-    def _size(self) -> float:
-        return self.canvas.eraser_size if self.canvas.tool == "eraser" else self.canvas.brush.size
 
     def _set_size(self, size: float) -> None:
         if self.canvas.tool == "eraser":

@@ -135,7 +135,7 @@ class CanvasView(QWidget):
                                opacity=1.0, eraser=True)
         return self.brush
 
-    def _active_size(self) -> float:
+    def active_size(self) -> float:
         return self.eraser_size if self.tool == "eraser" else self.brush.size
 
     # --- painting -------------------------------------------------------------------
