@@ -45,6 +45,18 @@ def leaks(threads_before: set[int]) -> list[str]:
     return problems
 
 
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    """A case panel on its own case store (tests/ui/test_case_panel.py and the new-case form)."""
+    from sketchlab.cases import CaseStore
+    from sketchlab.ui.widgets.case_panel import CasePanel
+
+    p = CasePanel(CaseStore(tmp_path / "store"))
+    qtbot.addWidget(p)
+    yield p
+    p.store.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_leaks(qapp):
     """Fail a test that leaves a worker thread, a Python thread or an active timer behind.

@@ -4,7 +4,6 @@ import zipfile
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from sketchlab.cases import CaseStore
@@ -21,14 +20,6 @@ class Result:
     device_label: str = "CPU"
     final: bool = True
     colour: bool = False
-
-
-@pytest.fixture
-def panel(qtbot, tmp_path):
-    p = CasePanel(CaseStore(tmp_path / "store"))
-    qtbot.addWidget(p)
-    yield p
-    p.store.close()
 
 
 def test_create_switch_and_record(panel, qtbot, tmp_path, face_sketch):
