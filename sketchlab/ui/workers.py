@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
 from superqt.utils import FunctionWorker, WorkerBase
-from superqt.utils._qthreading import WorkerBaseSignals
+from superqt.utils._qthreading import WorkerBaseSignals  # not re-exported by superqt.utils
 
 log = logging.getLogger(__name__)
 
