@@ -53,6 +53,7 @@ class MainMenus:
 
     @staticmethod
     def insert_after(menu: QMenu, anchor: QAction, action: QAction) -> None:
+        action.setProperty("menu", anchor.property("menu"))
         acts = menu.actions()
         i = acts.index(anchor) + 1
         if i < len(acts):
