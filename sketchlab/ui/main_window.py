@@ -1,8 +1,9 @@
 """The main window: canvas on the left, live photo and gallery matches on the right.
 
-Wiring only; the parts live in widgets/, dialogs/, workers.py, autosave.py and
-settings.py. Signals at the bottom of the class (sketch_saved, inversion_done, ...) are
-the hooks other features (e.g. case recording) connect to without editing this file.
+Wiring only; the parts live in widgets/ (the brush controls among them), dialogs/,
+menus.py (the commands and the menu bar), workers.py, autosave.py and settings.py. The
+signals at the top of the class (sketch_saved, inversion_done, match_done) are the hooks
+other features (case recording) connect to without editing this file.
 """
 
 from __future__ import annotations
