@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -28,14 +27,7 @@ sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 SKETCHES = DATA / "cufs_cuhk" / "test" / "sketches"
 
-
-def wait_for(app, cond, timeout: float, what: str) -> None:
-    end = time.time() + timeout
-    while not cond():
-        if time.time() > end:
-            raise SystemExit(f"timed out waiting for {what}")
-        app.processEvents()
-        time.sleep(0.01)
+from app_driver import wait_for  # noqa: E402  (this folder, see app_driver.py)
 
 
 def main(argv: list[str] | None = None) -> int:

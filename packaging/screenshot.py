@@ -22,14 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 
-
-def wait_for(app, cond, timeout: float, what: str) -> None:
-    end = time.time() + timeout
-    while not cond():
-        if time.time() > end:
-            raise SystemExit(f"timed out waiting for {what}")
-        app.processEvents()
-        time.sleep(0.01)
+from app_driver import settle, wait_for  # noqa: E402  (this folder, see app_driver.py)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     w.act_guide.trigger()  # guide off: the sketch itself is what the picture is about
     w.match_panel.table.selectRow(0)
     w.canvas.setFocus()
-    end = time.time() + 1.5  # let every pane repaint at its final size
-    while time.time() < end:
-        app.processEvents()
-        time.sleep(0.02)
+    settle(app, 1.5)
     geo = w.frameGeometry()
     shot = w.screen().grabWindow(0, geo.x(), geo.y(), geo.width(), geo.height())
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         # Give the match panel the window's right half to show variants and several rows.
         w.splitter.setSizes([width // 3, 2 * width // 3])
         w.right.setSizes([height // 4, 3 * height // 4])
-        end = time.time() + 1.0
-        while time.time() < end:
-            app.processEvents()
-            time.sleep(0.02)
+        settle(app, 1.0)
         panel = w.match_panel
         pos = panel.mapToGlobal(panel.rect().topLeft())
         part = w.screen().grabWindow(0, pos.x(), pos.y(), panel.width(), panel.height())

@@ -16,22 +16,21 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+from app_driver import settle  # noqa: E402  (this folder, see app_driver.py)
+
 LFW_PEOPLE = ("Adrien_Brody", "Abdullah_Gul", "Alvaro_Uribe", "Amelie_Mauresmo")
 
 
 def grab(app, widget, out: Path) -> None:
     widget.show()
     widget.raise_()
-    end = time.time() + 1.5
-    while time.time() < end:  # let the window manager-less X server map and paint it
-        app.processEvents()
-        time.sleep(0.02)
+    settle(app, 1.5)
     pm = widget.screen().grabWindow(widget.winId())
     if pm.isNull() or not pm.save(str(out)):
         raise SystemExit(f"could not grab {out}")

@@ -85,9 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     release_to_submit: list[float] = []
     enrol_job = None
     if args.enrol is not None:
+        from sketchlab.ui import workers
         from sketchlab.ui.dialogs import gallery_dialog
-        from sketchlab.ui.workers import start_worker
 
+        if hasattr(workers, "Job"):
+            from superqt.utils import create_worker
+
+            def start_worker(fn, *args):
+                return create_worker(fn, *args, _worker_class=workers.Job, _start_thread=True)
+        else:  # an older checkout
+            start_worker = workers.start_worker
         if hasattr(gallery_dialog, "enrol_paths"):
             enrol_job = start_worker(gallery_dialog.enrol_paths, w.match_panel.gallery,
                                      [args.enrol], "folder")

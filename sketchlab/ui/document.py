@@ -95,7 +95,6 @@ class SketchDocument(QObject):
     """Canvas pixels + strokes + QUndoStack. `changed` fires on every visible change."""
 
     changed = Signal()
-    stroke_finished = Signal()
 
     def __init__(self, size: tuple[int, int] = CANVAS_SIZE, parent: QObject | None = None
                  ) -> None:
@@ -147,7 +146,6 @@ class SketchDocument(QObject):
         before = renderer.before[y0:y1, x0:x1].copy()
         after = self.pixels[y0:y1, x0:x1].copy()
         self.undo_stack.push(_StrokeCommand(self, stroke, renderer.bbox, before, after))
-        self.stroke_finished.emit()
 
     def _write(self, rect: Rect, block: np.ndarray) -> None:
         x0, y0, x1, y1 = rect

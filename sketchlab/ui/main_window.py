@@ -1,21 +1,21 @@
 """The main window: canvas on the left, live photo and gallery matches on the right.
 
-Wiring only; the parts live in widgets/, dialogs/, workers.py, autosave.py and
-settings.py. Signals at the bottom of the class (sketch_saved, inversion_done, ...) are
-the hooks other features (e.g. case recording) connect to without editing this file.
+Wiring only; the parts live in widgets/ (the brush controls among them), dialogs/,
+menus.py (the commands and the menu bar), workers.py, autosave.py and settings.py. The
+signals at the top of the class (sketch_saved, inversion_done, match_done) are the hooks
+other features (case recording) connect to without editing this file.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import logging
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QActionGroup, QCloseEvent, QIcon
 from PySide6.QtWidgets import (
-    QColorDialog,
     QComboBox,
     QDialog,
     QDockWidget,
@@ -24,30 +24,29 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSlider,
     QSplitter,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from sketchlab.core.imageio import ImageLoadError
 from sketchlab.core.model_catalog import ModelInfo, list_models
 from sketchlab.ui.autosave import Autosaver, Recoverable
-from sketchlab.ui.brush import BrushParams
 from sketchlab.ui.dialogs.help_dialog import TextDialog, about_dialog, shortcuts_html
 from sketchlab.ui.dialogs.import_dialog import ImportDialog
 from sketchlab.ui.document import SketchDocument, SketchFileError
+from sketchlab.ui.menus import MainMenus, MenuItems, command
 from sketchlab.ui.settings import STYLES, AppSettings, SettingsStore
+from sketchlab.ui.widgets.brush_bar import BrushControls
 from sketchlab.ui.widgets.canvas import IMAGE_SUFFIXES, CanvasView
 from sketchlab.ui.widgets.photo_pane import PhotoPane
 from sketchlab.ui.workers import (
     InversionResult,
     InversionService,
+    Job,
     ModelStatus,
-    Worker,
-    start_worker,
     wait_for_all,
 )
 
@@ -74,14 +73,19 @@ def show_error(parent: QWidget | None, title: str, text: str) -> QMessageBox:
     return box
 
 
+def _add(tb: QToolBar, items: MenuItems) -> None:
+    for a in items:
+        if a is None:
+            tb.addSeparator()
+        else:
+            tb.addAction(a)
+
+
 class MainWindow(QMainWindow):
     # Hooks for other features (case recording, tests); all carry plain data.
     sketch_saved = Signal(Path)
-    sketch_opened = Signal(Path)
-    sketch_imported = Signal(Path)
     inversion_done = Signal(object)  # InversionResult, once on screen
     match_done = Signal(object)  # sketchlab.core.pipeline.MatchResult
-    settings_applied = Signal(object)  # AppSettings
 
     def __init__(self, store: SettingsStore | None = None, *, autosave_root: Path | None = None,
                  confirm_close: bool = False) -> None:
@@ -110,9 +114,13 @@ class MainWindow(QMainWindow):
 
         self._build_right_panel()
         self.match_panel.is_current = lambda r: r.request_id == self.service.latest_id
-        self._build_actions()
         self._build_status_bar()
-        self._build_toolbars()
+        self.brush = BrushControls(self.canvas, self)
+        self.brush.summary_changed.connect(self.tool_label.setText)
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.brush.sync()
         self._build_case_dock()
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
@@ -196,10 +204,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
         self.case_dock = dock
         self._case_panel = None
-        self._preload: Worker | None = None
-        for a in self.menuBar().actions():
-            if a.menu() is not None and a.text() == "&View":
-                a.menu().addAction(dock.toggleViewAction())
+        self._preload: Job | None = None
+        self.menus.view.addAction(dock.toggleViewAction())
         # Through the property: a save, inversion or search before the background import
         # has finished builds the panel on the spot (and reopens the case), so nothing
         # goes unrecorded.
@@ -234,19 +240,16 @@ class MainWindow(QMainWindow):
         panel.case_changed.connect(self._remember_case)
         panel.recorded.connect(lambda m: self.statusBar().showMessage(m, 5000))
         panel.error.connect(lambda m: self.statusBar().showMessage(m, 15000))
-        for a in self.menuBar().actions():
-            if a.menu() is not None and a.text() == "&File":
-                acts = a.menu().actions()
-                after = acts[acts.index(self.act_export) + 1]
-                a.menu().insertAction(after, panel.export_action)
+        self.menus.insert_after(self.menus.file, self.act_export, panel.export_action)
         self.restore_case()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._case_panel is None and self._preload is None and not self._closing:
-            self._preload = start_worker(
-                _import_case_panel, connect={"returned": self._attach_case_panel,
-                                             "errored": self._attach_case_panel})
+            self._preload = create_worker(
+                _import_case_panel, _worker_class=Job,
+                _connect={"returned": self._attach_case_panel,
+                          "errored": self._attach_case_panel})
 
     def _remember_case(self, info: object) -> None:
         """The open case survives a restart (settings) and a crash (the autosave)."""
@@ -272,141 +275,85 @@ class MainWindow(QMainWindow):
                                      "in it", 8000)
         return True
 
-    def _action(self, menu: str, text: str, slot, shortcut: str | list[str] | None = None,
-                tip: str = "", checkable: bool = False, short: str = "") -> QAction:
-        a = QAction(text, self)
-        if short:
-            a.setIconText(short)  # the toolbar label
-        a.setProperty("menu", menu)
-        if shortcut is not None:
-            keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            a.setShortcuts([QKeySequence(k) for k in keys])
-        if tip:
-            a.setStatusTip(tip)
-            a.setToolTip(f"{text.replace('&', '')} ({a.shortcut().toString()})"
-                         if a.shortcuts() else tip)
-        a.setCheckable(checkable)
-        a.triggered.connect(slot)
-        self.addAction(a)  # shortcuts work even when the toolbar is hidden
-        return a
-
     def _build_actions(self) -> None:
-        A = self._action
-        self.act_new = A("File", "&New sketch", self.new_sketch, "Ctrl+N", "Start a blank canvas",
+        A = functools.partial(command, self)
+        self.act_new = A("&New sketch", self.new_sketch, "Ctrl+N", "Start a blank canvas",
                          short="New")
-        self.act_open = A("File", "&Open sketch…", self.open_dialog, "Ctrl+O",
+        self.act_open = A("&Open sketch…", self.open_dialog, "Ctrl+O",
                           "Open a SketchLab sketch (PNG + strokes)", short="Open")
-        self.act_import = A("File", "&Import sketch or photo of one…", self.import_dialog,
-                            "Ctrl+I", "Align a scanned or photographed sketch onto the canvas",
+        self.act_import = A("&Import sketch or photo of one…", self.import_dialog, "Ctrl+I",
+                            "Align a scanned or photographed sketch onto the canvas",
                             short="Import")
-        self.act_save = A("File", "&Save", self.save, "Ctrl+S", "Save the sketch")
-        self.act_save_as = A("File", "Save &as…", self.save_as, "Ctrl+Shift+S")
-        self.act_export = A("File", "&Export synthesized photo…", self.export_photo,
-                            "Ctrl+E", "Save the synthesized photo as an image")
-        self.act_quit = A("File", "&Quit", self.close, "Ctrl+Q")
+        self.act_save = A("&Save", self.save, "Ctrl+S", "Save the sketch")
+        self.act_save_as = A("Save &as…", self.save_as, "Ctrl+Shift+S")
+        self.act_export = A("&Export synthesized photo…", self.export_photo, "Ctrl+E",
+                            "Save the synthesized photo as an image")
+        self.act_quit = A("&Quit", self.close, "Ctrl+Q")
         stack = self.document.undo_stack
-        self.act_undo = A("Edit", "&Undo", stack.undo, "Ctrl+Z", "Undo the last stroke")
-        self.act_redo = A("Edit", "&Redo", stack.redo, ["Ctrl+Shift+Z", "Ctrl+Y"],
-                          "Redo")
+        self.act_undo = A("&Undo", stack.undo, "Ctrl+Z", "Undo the last stroke")
+        self.act_redo = A("&Redo", stack.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
         stack.canUndoChanged.connect(self.act_undo.setEnabled)
         stack.canRedoChanged.connect(self.act_redo.setEnabled)
         self.act_undo.setEnabled(False)
         self.act_redo.setEnabled(False)
-        self.act_clear = A("Edit", "&Clear canvas", self.document.clear, "Delete",
+        self.act_clear = A("&Clear canvas", self.document.clear, "Delete",
                            "Clear the canvas (undoable)", short="Clear")
-        self.act_brush = A("Tools", "&Brush", lambda: self.set_tool("brush"), "B",
+        brush = self.brush
+        self.act_brush = A("&Brush", lambda: self.set_tool("brush"), "B",
                            "Draw; pressure sets width and darkness", checkable=True)
-        self.act_eraser = A("Tools", "&Eraser", lambda: self.set_tool("eraser"), "E",
-                            "Erase to paper", checkable=True)
+        self.act_eraser = A("&Eraser", lambda: self.set_tool("eraser"), "E", "Erase to paper",
+                            checkable=True)
         group = QActionGroup(self)
         group.addAction(self.act_brush)
         group.addAction(self.act_eraser)
         self.act_brush.setChecked(True)
-        self.act_smaller = A("Tools", "Smaller brush", lambda: self.scale_size(1 / 1.2), "[")
-        self.act_bigger = A("Tools", "Bigger brush", lambda: self.scale_size(1.2), "]")
-        self.act_softer = A("Tools", "Softer brush", lambda: self.step_hardness(-0.1), ",")
-        self.act_harder = A("Tools", "Harder brush", lambda: self.step_hardness(0.1), ".")
-        self.act_colour = A("Tools", "Brush &colour…", self.pick_colour, "C",
+        self.act_smaller = A("Smaller brush", lambda: brush.scale_size(1 / 1.2), "[")
+        self.act_bigger = A("Bigger brush", lambda: brush.scale_size(1.2), "]")
+        self.act_softer = A("Softer brush", lambda: brush.step_hardness(-0.1), ",")
+        self.act_harder = A("Harder brush", lambda: brush.step_hardness(0.1), ".")
+        self.act_colour = A("Brush &colour…", brush.pick_colour, "C",
                             "Colour strokes are hints for the colour-sketch model")
-        self.act_black = A("Tools", "Reset colour to pencil grey", self.reset_colour, "D")
-        self.act_zoom_in = A("View", "Zoom &in", self.canvas.zoom_in, ["Ctrl++", "Ctrl+="])
-        self.act_zoom_out = A("View", "Zoom &out", self.canvas.zoom_out, "Ctrl+-")
-        self.act_fit = A("View", "&Fit canvas", self.canvas.fit, "Ctrl+0", short="Fit")
-        self.act_actual = A("View", "Actual &pixels", self.canvas.actual_size, "Ctrl+1")
-        self.act_guide = A("View", "Face &guide", self.canvas.set_guide_visible, "G",
+        self.act_black = A("Reset colour to pencil grey", brush.reset_colour, "D")
+        self.act_zoom_in = A("Zoom &in", self.canvas.zoom_in, ["Ctrl++", "Ctrl+="])
+        self.act_zoom_out = A("Zoom &out", self.canvas.zoom_out, "Ctrl+-")
+        self.act_fit = A("&Fit canvas", self.canvas.fit, "Ctrl+0", short="Fit")
+        self.act_actual = A("Actual &pixels", self.canvas.actual_size, "Ctrl+1")
+        self.act_guide = A("Face &guide", self.canvas.set_guide_visible, "G",
                            "Show the network's canonical face frame", checkable=True,
                            short="Guide")
         self.act_guide.setChecked(True)
-        self.act_search = A("Gallery", "&Search gallery", self.match_panel.search, "Ctrl+F",
+        self.act_search = A("&Search gallery", self.match_panel.search, "Ctrl+F",
                             "Rank gallery faces against the synthesized photo")
-        self.act_gallery = A("Gallery", "&Manage gallery…", self.manage_gallery, "Ctrl+G")
-        self.act_settings = A("Settings", "&Settings…", self.settings_dialog, "Ctrl+,")
-        self.act_help = A("Help", "&Shortcuts and help", self.help_dialog, "F1")
-        self.act_about = A("Help", "&About SketchLab", self.about_dialog)
-        menus: dict[str, list[QAction | None]] = {
-            "&File": [self.act_new, self.act_open, self.act_import, None, self.act_save,
-                      self.act_save_as, self.act_export, None, self.act_quit],
-            "&Edit": [self.act_undo, self.act_redo, None, self.act_clear],
-            "&Tools": [self.act_brush, self.act_eraser, None, self.act_smaller,
-                       self.act_bigger, self.act_softer, self.act_harder, self.act_colour,
-                       self.act_black],
-            "&View": [self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual,
-                      None, self.act_guide],
-            "&Gallery": [self.act_search, self.act_gallery],
-            "&Settings": [self.act_settings],
-            "&Help": [self.act_help, self.act_about],
-        }
-        for title, acts in menus.items():
-            m = self.menuBar().addMenu(title)
-            for a in acts:
-                if a is None:
-                    m.addSeparator()
-                else:
-                    m.addAction(a)
+        self.act_gallery = A("&Manage gallery…", self.manage_gallery, "Ctrl+G")
+        self.act_settings = A("&Settings…", self.settings_dialog, "Ctrl+,")
+        self.act_help = A("&Shortcuts and help", self.help_dialog, "F1")
+        self.act_about = A("&About SketchLab", self.about_dialog)
 
-    def _build_toolbars(self) -> None:
+    def _build_menus(self) -> None:
+        self.menus = MainMenus(
+            self.menuBar(),
+            file=[self.act_new, self.act_open, self.act_import, None, self.act_save,
+                  self.act_save_as, self.act_export, None, self.act_quit],
+            edit=[self.act_undo, self.act_redo, None, self.act_clear],
+            tools=[self.act_brush, self.act_eraser, None, self.act_smaller, self.act_bigger,
+                   self.act_softer, self.act_harder, self.act_colour, self.act_black],
+            view=[self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual, None,
+                  self.act_guide],
+            gallery=[self.act_search, self.act_gallery],
+            settings=[self.act_settings],
+            help=[self.act_help, self.act_about])
+
+    def _build_toolbar(self) -> None:
         tb = QToolBar("Tools")
         tb.setObjectName("tools")
         tb.setIconSize(QSize(20, 20))
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for a in (self.act_new, self.act_open, self.act_import, self.act_save):
-            tb.addAction(a)
-        tb.addSeparator()
-        tb.addAction(self.act_undo)
-        tb.addAction(self.act_redo)
-        tb.addAction(self.act_clear)
-        tb.addSeparator()
-        tb.addAction(self.act_brush)
-        tb.addAction(self.act_eraser)
-        tb.addWidget(QLabel(" Size "))
-        self.size_slider = QSlider(Qt.Orientation.Horizontal)
-        self.size_slider.setRange(1, 120)
-        self.size_slider.setFixedWidth(110)
-        self.size_slider.setToolTip("Brush size in canvas pixels ([ and ])")
-        self.size_slider.valueChanged.connect(self._on_size)
-        tb.addWidget(self.size_slider)
-        self.size_label = QLabel()
-        self.size_label.setMinimumWidth(34)
-        tb.addWidget(self.size_label)
-        tb.addWidget(QLabel(" Hardness "))
-        self.hard_slider = QSlider(Qt.Orientation.Horizontal)
-        self.hard_slider.setRange(0, 100)
-        self.hard_slider.setFixedWidth(80)
-        self.hard_slider.setToolTip("Brush hardness (, and .)")
-        self.hard_slider.valueChanged.connect(self._on_hardness)
-        tb.addWidget(self.hard_slider)
-        self.colour_button = QToolButton()
-        self.colour_button.setToolTip("Brush colour (C); colour strokes are hints for the "
-                                      "colour-sketch model")
-        self.colour_button.clicked.connect(self.pick_colour)
-        tb.addWidget(self.colour_button)
-        tb.addSeparator()
-        tb.addAction(self.act_guide)
-        tb.addAction(self.act_fit)
-        tb.addSeparator()
-        tb.addAction(self.act_search)
+        _add(tb, [self.act_new, self.act_open, self.act_import, self.act_save, None,
+                  self.act_undo, self.act_redo, self.act_clear, None, self.act_brush,
+                  self.act_eraser])
+        self.brush.add_to(tb)
+        _add(tb, [None, self.act_guide, self.act_fit, None, self.act_search])
         self.addToolBar(tb)
-        self._sync_brush_widgets()
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -421,55 +368,8 @@ class MainWindow(QMainWindow):
 
     # --- brush ------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        self.canvas.set_tool(tool)
+        self.brush.set_tool(tool)
         (self.act_eraser if tool == "eraser" else self.act_brush).setChecked(True)
-        self._sync_brush_widgets()
-
-    def _sync_brush_widgets(self) -> None:
-        b = self.canvas.brush
-        size = self.canvas.eraser_size if self.canvas.tool == "eraser" else b.size
-        for w, v in ((self.size_slider, round(size)), (self.hard_slider, round(b.hardness * 100))):
-            w.blockSignals(True)
-            w.setValue(int(v))
-            w.blockSignals(False)
-        self.size_label.setText(f"{size:.0f} px")
-        pm = QPixmap(16, 16)
-        pm.fill(QColor(*b.color))
-        self.colour_button.setIcon(QIcon(pm))
-        self.tool_label.setText(f"{self.canvas.tool} {size:.0f} px, hardness {b.hardness:.1f}")
-        self.canvas.update()
-
-    def _set_brush(self, **changes: object) -> None:
-        self.canvas.brush = dataclasses.replace(self.canvas.brush, **changes)
-        self._sync_brush_widgets()
-
-    def _on_size(self, value: int) -> None:
-        if self.canvas.tool == "eraser":
-            self.canvas.eraser_size = float(value)
-            self._sync_brush_widgets()
-        else:
-            self._set_brush(size=float(value))
-
-    def _on_hardness(self, value: int) -> None:
-        self._set_brush(hardness=value / 100.0)
-
-    def scale_size(self, factor: float) -> None:
-        if self.canvas.tool == "eraser":
-            self.canvas.eraser_size = min(400.0, max(1.0, self.canvas.eraser_size * factor))
-            self._sync_brush_widgets()
-        else:
-            self._set_brush(size=min(400.0, max(1.0, self.canvas.brush.size * factor)))
-
-    def step_hardness(self, delta: float) -> None:
-        self._set_brush(hardness=min(1.0, max(0.0, self.canvas.brush.hardness + delta)))
-
-    def pick_colour(self) -> None:
-        c = QColorDialog.getColor(QColor(*self.canvas.brush.color), self, "Brush colour")
-        if c.isValid():
-            self._set_brush(color=(c.red(), c.green(), c.blue()))
-
-    def reset_colour(self) -> None:
-        self._set_brush(color=BrushParams().color)
 
     # --- inversion --------------------------------------------------------------------
     def refresh_models(self) -> None:
@@ -615,7 +515,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Opened {path.name}" + (" with its strokes" if replayed else ""), 5000)
         self.request_inversion(final=True)
-        self.sketch_opened.emit(path)
         return True
 
     def save(self) -> bool:
@@ -715,7 +614,6 @@ class MainWindow(QMainWindow):
             return
         self.document.set_image(dlg.result_image, f"Import {path.name}")
         self.statusBar().showMessage(f"Imported {path.name}", 5000)
-        self.sketch_imported.emit(path)
 
     def dragEnterEvent(self, event) -> None:
         self.canvas.dragEnterEvent(event)
@@ -779,7 +677,6 @@ class MainWindow(QMainWindow):
             self.request_inversion(final=True)
         self._loaded_device = s.device
         self.match_panel.apply_settings(s)
-        self.settings_applied.emit(s)
 
     def settings_dialog(self) -> None:
         from sketchlab.core.inference import available_devices
@@ -833,7 +730,7 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()
         self.match_panel.shutdown()
         if self._preload is not None:
-            self._preload.disown()
+            self._preload.quit()  # its result finds the window closing, and is dropped
         if self._case_panel is not None:
             self._case_panel.shutdown()
         self.service.shutdown()

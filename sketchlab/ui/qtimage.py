@@ -14,13 +14,6 @@ def qimage_from_rgb(rgb: np.ndarray) -> QImage:
     return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def rgb_from_qimage(img: QImage) -> np.ndarray:
-    img = img.convertToFormat(QImage.Format.Format_RGB888)
-    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
-    buf = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)
-    return buf[:, : 3 * w].reshape(h, w, 3).copy()
-
-
 def pixmap_fit(rgb: np.ndarray | QImage, width: int, height: int) -> QPixmap:
     """A pixmap scaled to fit (width, height), smooth, keeping the aspect ratio."""
     img = rgb if isinstance(rgb, QImage) else qimage_from_rgb(rgb)

@@ -1,17 +1,18 @@
-"""Background work the Qt way: QObjects on QThreads that report through signals.
+"""Background work the Qt way: jobs on Qt's thread pool and one long-lived inversion thread.
 
-Two kinds, following superqt/napari's signal names (started, yielded, returned, errored,
-finished) so every job reads the same:
-
-* `Worker` runs one function (or generator) once, on a fresh QThread, and can be asked to
-  stop cooperatively: a function that takes a `cancel` keyword gets a threading.Event,
-  one that takes `progress` gets a callback that emits `yielded`.
+* One-off jobs are superqt workers: `create_worker(fn, *args, _worker_class=Job,
+  _connect={...})`. Their signals (started, yielded, returned, errored, finished) are
+  queued to the thread that created the job, so the connected callables may touch
+  widgets. `Job` adds what our jobs need beyond superqt's FunctionWorker: our jobs are
+  plain functions that call into the database or a process pool, which superqt cannot
+  stop (it only aborts generators at a yield), so a function that takes `cancel` gets a
+  threading.Event that `quit()` sets, and one that takes `progress` gets a callback that
+  emits `yielded`.
 * `InversionService` owns one long-lived `InversionWorker` on its own thread. The model
   stays loaded there, only the newest request is served (stale ones are dropped, never
   queued), and the UI thread never waits on the network.
 
-Every thread started here is registered, so `live_threads()` can prove (in tests and at
-shutdown) that nothing was left running.
+`running_jobs()` and `live_threads()` let tests and shutdown prove nothing was left running.
 """
 
 from __future__ import annotations
@@ -20,33 +21,43 @@ import inspect
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
+from superqt.utils import FunctionWorker, WorkerBase
+from superqt.utils._qthreading import WorkerBaseSignals  # not re-exported by superqt.utils
 
 log = logging.getLogger(__name__)
 
 _LIVE: set[QThread] = set()  # strong refs: Python must not collect a running QThread
-_KEEP: dict[int, QObject] = {}  # workers kept alive until their thread ends
 
 
 def live_threads() -> list[QThread]:
-    """Threads started by this module that are still running."""
+    """Long-lived threads started here (the inversion thread) that are still running."""
     return [t for t in list(_LIVE) if t.isRunning()]
 
 
+def running_jobs() -> list[WorkerBase]:
+    """Jobs started and not yet finished (superqt keeps every started worker in this set)."""
+    return list(WorkerBase._worker_set)
+
+
 def wait_for_all(timeout_ms: int = 10000) -> bool:
-    """At exit: let jobs that were let go of (a cancelled import) reach their next check,
-    so no QThread is destroyed while running. True when all ended in time."""
+    """At exit: ask every job to stop and let it reach its next check, so no thread is
+    destroyed while running. True when all ended in time."""
     deadline = time.monotonic() + timeout_ms / 1000
+    for job in running_jobs():
+        job.quit()
+    if not QThreadPool.globalInstance().waitForDone(timeout_ms):
+        log.error("background jobs still running at exit: %s",
+                  ", ".join(getattr(j, "name", repr(j)) for j in running_jobs()))
+        return False
     for t in live_threads():
-        left = max(0, int((deadline - time.monotonic()) * 1000))
-        if not t.wait(left):
+        if not t.wait(max(0, int((deadline - time.monotonic()) * 1000))):
             log.error("thread %s still running at exit", t.objectName())
             return False
     return True
@@ -54,167 +65,80 @@ def wait_for_all(timeout_ms: int = 10000) -> bool:
 
 def _forget(thread: QThread) -> None:
     _LIVE.discard(thread)
-    _KEEP.pop(id(thread), None)
 
 
-class Worker(QObject):
-    """Run `fn(*args, **kwargs)` once on its own QThread; see module doc for the signals."""
+class _JobSignals(WorkerBaseSignals):
+    yielded = Signal(object)  # a progress report
 
-    started = Signal()
-    yielded = Signal(object)
-    returned = Signal(object)
-    errored = Signal(object)  # the exception
-    finished = Signal()
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-        self._fn, self._args, self._kwargs = fn, args, kwargs
+class Job(FunctionWorker):
+    """A superqt FunctionWorker that can be asked to stop and can report progress.
+
+    Unlike FunctionWorker.quit, `quit()` does not swallow the result: a job that stops
+    early still returns what it did (a cancelled enrolment's summary). Not niced: a
+    low-priority thread that holds the GIL would stall the UI and the inversion thread
+    (priority inversion); background *processes* are niced instead (gallery enrolment).
+    """
+
+    def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         self._cancel = threading.Event()
+        self._done = threading.Event()
         try:
-            params = inspect.signature(fn).parameters
+            params = inspect.signature(func).parameters
         except (TypeError, ValueError):
             params = {}
         if "cancel" in params:
-            self._kwargs["cancel"] = self._cancel
+            kwargs["cancel"] = self._cancel
         if "progress" in params and "progress" not in kwargs:
-            self._kwargs["progress"] = self.yielded.emit  # safe from any thread
-        self.thread_: QThread | None = None
-        self._relay: _Relay | None = None  # set by start_worker
+            kwargs["progress"] = self._report
+        super().__init__(func, *args, **kwargs)
+        self.signals = _JobSignals()
+        self.name = getattr(func, "__name__", "job")
+
+    def _report(self, value: object) -> None:
+        self.yielded.emit(value)  # safe from any thread: queued to the job's creator
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
     def quit(self) -> None:
-        """Ask the job to stop at its next check; it still emits `finished`."""
+        """Ask the job to stop at its next check; it still emits `returned` and `finished`."""
         self._cancel.set()
-
-    def disown(self) -> None:
-        """Cancel and drop every callback given to `start_worker`, without waiting.
-
-        For a caller that is going away (a dialog the user cancelled): the job ends on
-        its own at its next cancel check, and nothing it reports reaches the caller,
-        whose widgets may already be deleted.
-        """
-        self._cancel.set()
-        if self._relay is not None:
-            self._relay.drop_callbacks()
 
     def wait(self, timeout_ms: int = 5000) -> bool:
-        t = self.thread_
-        if t is None:
-            return True
-        try:
-            return t.wait(timeout_ms)
-        except RuntimeError:  # the C++ thread object is already gone: it ended
-            return True
+        """Block until the job has run (True) or the time is up (False)."""
+        return self._done.wait(timeout_ms / 1000)
 
-    @Slot()
+    def start(self) -> None:
+        """Start on the pool now, and never queue behind another job.
+
+        superqt defers the start by a 1 ms timer inside an event loop (so that slots
+        connected after `start` still see every signal); we connect first, and a `wait()`
+        right after `start` must not block on a timer the waiting thread cannot fire. The
+        pool grows to fit every running job: these jobs block on a database, a file or a
+        process pool, so one must not wait for a thread behind a long enrolment.
+        """
+        if self in self._worker_set:
+            raise RuntimeError("This job is already started")
+        self._worker_set.add(self)
+        self._finished.connect(self._set_discard)
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), len(self._worker_set)))
+        pool.start(self)
+
+    def work(self) -> Any:
+        try:
+            return super().work()
+        except Exception:  # reported through `errored` too, never swallowed
+            log.exception("background job %s failed", self.name)
+            raise
+
     def run(self) -> None:
-        # Not niced: a low-priority thread that holds the GIL would stall the UI and the
-        # inversion threads (priority inversion). Background *processes* are niced instead
-        # (gallery enrolment, see gallery_dialog.BACKGROUND_NICE).
-        self.started.emit()
         try:
-            result = self._fn(*self._args, **self._kwargs)
-            if inspect.isgenerator(result):
-                try:
-                    while True:
-                        if self._cancel.is_set():
-                            result.close()
-                            result = None
-                            break
-                        self.yielded.emit(next(result))
-                except StopIteration as stop:
-                    result = stop.value
-            self.returned.emit(result)
-        except Exception as exc:  # reported to the UI, never swallowed
-            log.exception("background job %s failed", getattr(self._fn, "__name__", self._fn))
-            self.errored.emit(exc)
+            super().run()
         finally:
-            self.finished.emit()
-
-
-class _Relay(QObject):
-    """Delivers a worker's signals to plain callables on the thread that started it.
-
-    PySide calls a plain function or lambda connected to a signal *in the emitting
-    thread*, so `connect={'returned': lambda r: label.setText(...)}` would touch widgets
-    from the worker thread and crash. The relay is a QObject living on the starting
-    (UI) thread, so Qt queues each signal to it; it keeps itself alive until `finished`,
-    the last signal a Worker emits, has been delivered.
-    """
-
-    def __init__(self, slots: dict[str, Callable[..., Any]]) -> None:
-        super().__init__()
-        self._slots = slots
-        _RELAYS.add(self)
-
-    def drop_callbacks(self) -> None:
-        self._slots = {}
-
-    def _call(self, name: str, *args: Any) -> None:
-        fn = self._slots.get(name)
-        if fn is not None:
-            fn(*args)
-
-    @Slot()
-    def on_started(self) -> None:
-        self._call("started")
-
-    @Slot(object)
-    def on_yielded(self, value: object) -> None:
-        self._call("yielded", value)
-
-    @Slot(object)
-    def on_returned(self, value: object) -> None:
-        self._call("returned", value)
-
-    @Slot(object)
-    def on_errored(self, exc: object) -> None:
-        self._call("errored", exc)
-
-    @Slot()
-    def on_finished(self) -> None:
-        try:
-            self._call("finished")
-        finally:
-            _RELAYS.discard(self)
-
-
-_RELAYS: set[_Relay] = set()
-
-
-def start_worker(fn: Callable[..., Any], *args: Any, connect: dict[str, Callable] | None = None,
-                 **kwargs: Any) -> Worker:
-    """Create a Worker, connect `connect={'returned': slot, ...}`, and start it on a new thread.
-
-    The `connect` callables run on the calling (UI) thread whatever they are (bound
-    methods, closures, lambdas), and are connected before the thread starts, so no
-    signal can be missed.
-    """
-    unknown = set(connect or {}) - {"started", "yielded", "returned", "errored", "finished"}
-    if unknown:
-        raise ValueError(f"unknown worker signals: {sorted(unknown)}")
-    worker = Worker(fn, *args, **kwargs)
-    relay = _Relay(dict(connect or {}))
-    worker._relay = relay
-    for name in ("started", "yielded", "returned", "errored", "finished"):
-        getattr(worker, name).connect(getattr(relay, f"on_{name}"))
-    thread = QThread()
-    thread.setObjectName(f"worker:{getattr(fn, '__name__', 'job')}")
-    worker.moveToThread(thread)
-    worker.thread_ = thread
-    thread.started.connect(worker.run)
-    # Direct: QThread.quit is thread-safe, and a queued call would need the UI event loop,
-    # so wait() from the UI thread could never return.
-    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    ref = weakref.ref(thread)
-    thread.finished.connect(lambda: (t := ref()) is not None and _forget(t))
-    _LIVE.add(thread)
-    _KEEP[id(thread)] = worker
-    thread.start()
-    return worker
+            self._done.set()
 
 
 # --- live inversion ---------------------------------------------------------------------
@@ -262,11 +186,8 @@ class InversionResult:
 class InversionWorker(QObject):
     """Lives on the inversion thread; holds the Inverter. Talk to it only via signals."""
 
-    started = Signal()
     yielded = Signal(object)  # InversionResult
-    returned = Signal(object)
     errored = Signal(object)
-    finished = Signal()
     model_loaded = Signal(object)  # ModelStatus | None
 
     _wake = Signal()

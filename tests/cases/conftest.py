@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,13 +64,3 @@ def worked_case(store: CaseStore, inverter, face_sketch: np.ndarray) -> str:
     store.update_case(info.number, status="closed")
     return info.number
 
-
-def rewrite_zip(src: Path, dst: Path,
-                edit: Callable[[list[tuple[str, bytes]]], list[tuple[str, bytes]]]) -> Path:
-    """Copy a bundle member by member through `edit` (how a tamperer would)."""
-    with zipfile.ZipFile(src) as zf:
-        members = [(i.filename, zf.read(i)) for i in zf.infolist()]
-    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in edit(members):
-            zf.writestr(name, data)
-    return dst

@@ -12,7 +12,7 @@ import pytest
 from sketchlab.cases import CaseError, CaseStore
 from sketchlab.cases import bundle as B
 from sketchlab.cases.bundle import BundleError, export_bundle, import_bundle, verify_bundle
-from tests.cases.conftest import rewrite_zip
+from tests.cases.tamper import fix_manifest, rewrite_zip
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,17 +93,8 @@ def test_one_changed_image_byte_is_detected(bundle, tmp_path):
 
 def test_changed_image_with_forged_manifest_is_still_detected(bundle, tmp_path):
     def edit(members):
-        members = [(n, _flip(d) if n.startswith("artefacts/") else d) for n, d in members]
-        files = [{"path": n, "sha256": B.sha256_bytes(d), "size": len(d)}
-                 for n, d in members if n != "manifest.json"]
-        out = []
-        for n, d in members:
-            if n == "manifest.json":
-                m = json.loads(d)
-                m["files"] = files
-                d = json.dumps(m).encode()
-            out.append((n, d))
-        return out
+        return fix_manifest([(n, _flip(d) if n.startswith("artefacts/") else d)
+                             for n, d in members])
     _assert_refused(tmp_path / "s", _tampered(bundle, tmp_path, edit),
                     "bytes do not match the SHA-256 in its name")
 

@@ -112,7 +112,7 @@ def test_format_1_bundle_verifies_and_imports(tmp_path: Path):
 
 
 def test_format_1_bundle_with_an_edited_log_is_still_refused(tmp_path: Path):
-    from tests.cases.conftest import rewrite_zip
+    from tests.cases.tamper import rewrite_zip
 
     def edit(members):
         return [(n, d.replace(b'"DI Old"', b'"DI New"') if n == "audit.jsonl" else d)

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from sketchlab.cli import main
+from tests.cases.tamper import fix_manifest, rewrite_zip
 from tests.reliability.conftest import (
     forge_model,
     json_dumps_deep,
@@ -136,32 +137,6 @@ def test_2_bad_model_files_are_listed_unusable_and_the_others_still_work(
 
 # ---- 3. Case bundles ---------------------------------------------------------------
 
-def _rewrite(src: Path, dst: Path, edit) -> Path:
-    with zipfile.ZipFile(src) as zf:
-        members = [(i.filename, zf.read(i)) for i in zf.infolist()]
-    members = edit(members)
-    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members:
-            zf.writestr(name, data)
-    return dst
-
-
-def _fix_manifest(members):
-    """What a careful tamperer does after editing: list the members as they now are."""
-    from sketchlab.core.hashing import sha256_bytes
-
-    files = [{"path": n, "sha256": sha256_bytes(d), "size": len(d)}
-             for n, d in members if n != "manifest.json"]
-    out = []
-    for n, d in members:
-        if n == "manifest.json":
-            m = json.loads(d)
-            m["files"] = files
-            d = json.dumps(m).encode()
-        out.append((n, d))
-    return out
-
-
 def _patch_stored_member_byte(src: Path, dst: Path, name: str) -> Path:
     """Change one byte of a stored (uncompressed) member in place, CRC left as it was."""
     data = bytearray(src.read_bytes())
@@ -227,37 +202,37 @@ def test_3_every_tampered_bundle_gets_a_failed_verdict(report_bundle, tmp_path, 
                 for n, d in members]
 
     def deep_log(members):
-        return _fix_manifest([(n, d + json_dumps_deep(100_000).encode() + b"\n"
+        return fix_manifest([(n, d + json_dumps_deep(100_000).encode() + b"\n"
                                if n == "audit.jsonl" else d) for n, d in members])
 
     def edit_report(members):
         # An incremental update appended to the PDF: how a PDF editor saves a change.
-        return _fix_manifest([(n, d + b"\n% edited: candidate 1 removed\n%%EOF\n"
+        return fix_manifest([(n, d + b"\n% edited: candidate 1 removed\n%%EOF\n"
                                if n == "report.pdf" else d) for n, d in members])
 
     def drop_report(members):
-        return _fix_manifest([(n, d) for n, d in members if n != "report.pdf"])
+        return fix_manifest([(n, d) for n, d in members if n != "report.pdf"])
 
     def extra_artefact(members):
         from sketchlab.core.hashing import sha256_bytes
 
         extra = _png(np.zeros((16, 16, 3), np.uint8))
-        return _fix_manifest([*members, (f"artefacts/{sha256_bytes(extra)}.png", extra)])
+        return fix_manifest([*members, (f"artefacts/{sha256_bytes(extra)}.png", extra)])
 
     variants = {
         "changed byte, CRC not updated": (_patch_stored_member_byte(
             report_bundle, tmp_path / "crc.zip", art), "cannot be read"),
         "header says smaller than it is": (_lie_about_size(
             report_bundle, tmp_path / "size.zip", "case.json"), "case.json cannot be read"),
-        "deeply nested manifest": (_rewrite(report_bundle, tmp_path / "deepm.zip",
+        "deeply nested manifest": (rewrite_zip(report_bundle, tmp_path / "deepm.zip",
                                             deep_manifest), "nests"),
-        "deeply nested log": (_rewrite(report_bundle, tmp_path / "deepl.zip", deep_log),
+        "deeply nested log": (rewrite_zip(report_bundle, tmp_path / "deepl.zip", deep_log),
                               "nests"),
-        "report edited, manifest fixed": (_rewrite(report_bundle, tmp_path / "rep.zip",
+        "report edited, manifest fixed": (rewrite_zip(report_bundle, tmp_path / "rep.zip",
                                                    edit_report), "report was changed"),
-        "report removed, manifest fixed": (_rewrite(report_bundle, tmp_path / "norep.zip",
+        "report removed, manifest fixed": (rewrite_zip(report_bundle, tmp_path / "norep.zip",
                                                     drop_report), "report.pdf was removed"),
-        "artefact added, manifest fixed": (_rewrite(report_bundle, tmp_path / "extra.zip",
+        "artefact added, manifest fixed": (rewrite_zip(report_bundle, tmp_path / "extra.zip",
                                                     extra_artefact), "added after export"),
     }
     for what, (path, needle) in variants.items():

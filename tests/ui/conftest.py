@@ -27,6 +27,7 @@ def leaks(threads_before: set[int]) -> list[str]:
     from sketchlab.ui import workers
 
     problems = [f"thread {t.objectName() or t} still running" for t in workers.live_threads()]
+    problems += [f"job {getattr(j, 'name', j)} still running" for j in workers.running_jobs()]
     pool = QThreadPool.globalInstance()
     if pool.activeThreadCount():
         problems.append(f"{pool.activeThreadCount()} QThreadPool jobs still running")
@@ -42,6 +43,18 @@ def leaks(threads_before: set[int]) -> list[str]:
                 problems.append(f"timer {timer.objectName() or '(unnamed)'} of "
                                 f"{type(owner).__name__} in {type(w).__name__} still active")
     return problems
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    """A case panel on its own case store (tests/ui/test_case_panel.py and the new-case form)."""
+    from sketchlab.cases import CaseStore
+    from sketchlab.ui.widgets.case_panel import CasePanel
+
+    p = CasePanel(CaseStore(tmp_path / "store"))
+    qtbot.addWidget(p)
+    yield p
+    p.store.close()
 
 
 @pytest.fixture(autouse=True)
@@ -62,4 +75,5 @@ def _no_leaks(qapp):
     for t in workers.live_threads():  # don't let one leak cascade into later tests
         t.quit()
         t.wait(5000)
+    workers.wait_for_all(5000)
     assert not problems, "; ".join(problems)

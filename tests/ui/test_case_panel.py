@@ -4,12 +4,11 @@ import zipfile
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from sketchlab.cases import CaseStore
 from sketchlab.ui.widgets.case_panel import CasePanel
-from sketchlab.ui.workers import live_threads
+from sketchlab.ui.workers import running_jobs
 
 
 @dataclass(frozen=True)
@@ -21,14 +20,6 @@ class Result:
     device_label: str = "CPU"
     final: bool = True
     colour: bool = False
-
-
-@pytest.fixture
-def panel(qtbot, tmp_path):
-    p = CasePanel(CaseStore(tmp_path / "store"))
-    qtbot.addWidget(p)
-    yield p
-    p.store.close()
 
 
 def test_create_switch_and_record(panel, qtbot, tmp_path, face_sketch):
@@ -92,5 +83,5 @@ def test_export_runs_off_the_ui_thread(panel, qtbot, tmp_path, face_sketch):
     with qtbot.waitSignal(panel.export_finished, timeout=60000) as got:
         panel.start_export(tmp_path / "t.zip")  # exists, no overwrite: a readable error
     assert got.args[0] is None and "already exists" in panel.last_error
-    qtbot.waitUntil(lambda: panel.export_action.isEnabled() and not live_threads(),
+    qtbot.waitUntil(lambda: panel.export_action.isEnabled() and not running_jobs(),
                     timeout=10000)

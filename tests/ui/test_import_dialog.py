@@ -39,7 +39,7 @@ def test_cancel_returns_at_once_and_the_late_result_is_dropped(qtbot, big_sketch
     assert elapsed < 0.5, f"Cancel took {elapsed:.2f} s"
     assert not dlg.isVisible()
     assert dlg.analysis is None
-    qtbot.waitUntil(lambda: not workers.live_threads(), timeout=60000)
+    qtbot.waitUntil(lambda: not workers.running_jobs(), timeout=60000)
     # pytest-qt fails the test on any exception raised in a slot (the old "Internal C++
     # object already deleted"); let the queued signals of the finished job arrive.
     for _ in range(5):
@@ -54,7 +54,7 @@ def test_cancel_while_realigning_keeps_only_the_newest_analysis(qtbot, big_sketc
     assert dlg._worker is not first and first.cancelled
     qtbot.waitUntil(lambda: dlg.analysis is not None, timeout=60000)
     assert dlg.analysis.method == "canvas"
-    qtbot.waitUntil(lambda: not workers.live_threads(), timeout=60000)
+    qtbot.waitUntil(lambda: not workers.running_jobs(), timeout=60000)
 
 
 def test_big_photo_is_decoded_and_analysed_small(big_sketch_jpeg):

@@ -162,3 +162,45 @@ def test_colour_strokes_make_a_colour_sketch(qtbot, window):
     qtbot.waitUntil(lambda: shown[-1].request_id == window.service.latest_id, timeout=WAIT_MS)
     assert shown[-1].colour
     assert shown[-1].sketch[..., 0].mean() > shown[-1].sketch[..., 2].mean()  # red kept
+
+
+def test_brush_commands_keep_the_toolbar_and_status_bar_in_step(qtbot, tmp_path):
+    """[ ] , . change the tool in use (brush and eraser keep their own sizes), and the
+    sliders and the status bar always show what the pen will draw."""
+    w = _make_window(qtbot, "no-such-model", tmp_path / "autosave")
+    c, b = w.canvas, w.brush
+    size = c.brush.size
+    w.act_bigger.trigger()
+    assert c.brush.size == pytest.approx(size * 1.2)
+    assert b.size_slider.value() == round(c.brush.size)
+    assert w.tool_label.text().startswith(f"brush {c.brush.size:.0f} px")
+    w.act_eraser.trigger()
+    eraser = c.eraser_size
+    w.act_smaller.trigger()
+    assert c.eraser_size == pytest.approx(eraser / 1.2)
+    assert c.brush.size == pytest.approx(size * 1.2)  # the brush kept its own size
+    assert b.size_slider.value() == round(c.eraser_size)
+    assert w.tool_label.text().startswith(f"eraser {c.eraser_size:.0f} px")
+    b.size_slider.setValue(400)  # the slider stops at 120; ] goes on to 400
+    assert c.eraser_size == 120
+    for _ in range(30):
+        w.act_bigger.trigger()
+    assert c.eraser_size == 400 and b.size_slider.value() == 120
+    hardness = c.brush.hardness
+    w.act_softer.trigger()
+    assert c.brush.hardness == pytest.approx(hardness - 0.1)
+    assert b.hard_slider.value() == round(c.brush.hardness * 100)
+    w.act_brush.trigger()
+    assert w.act_brush.isChecked() and c.tool == "brush"
+    assert b.size_slider.value() == round(c.brush.size)
+
+
+def test_case_dock_and_export_case_sit_in_their_menus(qtbot, tmp_path):
+    w = _make_window(qtbot, "no-such-model", tmp_path / "autosave")
+    assert w.case_dock.toggleViewAction() in w.menus.view.actions()
+    panel = w.case_panel  # built now if its background import has not finished
+    file_actions = w.menus.file.actions()
+    i = file_actions.index(w.act_export)
+    assert file_actions[i + 1] is panel.export_action
+    assert {a.property("menu") for a in w.menus.file.actions() if not a.isSeparator()} == {
+        "File"}

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
-
-from sketchlab.cases import CaseStore
-from sketchlab.ui.widgets.case_panel import CasePanel
-
-
-@pytest.fixture
-def panel(qtbot, tmp_path):
-    p = CasePanel(CaseStore(tmp_path / "store"))
-    qtbot.addWidget(p)
-    yield p
-    p.store.close()
 
 
 def _fill(dlg, number: str) -> None:

@@ -1,7 +1,7 @@
 """Workers report through signals, stop cooperatively, and leaks are detected.
 
-Slots are connected through start_worker(connect=...), before the thread starts: a fast
-job can finish before a connection made after start_worker returns.
+Slots are connected through create_worker(_connect=...), before the job starts: a fast
+job can finish before a connection made after it has started.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import threading
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
+from superqt.utils import create_worker
 
-from sketchlab.ui.workers import live_threads, start_worker
+from sketchlab.ui.workers import Job, running_jobs, wait_for_all
 from tests.ui.conftest import leaks
 
 
@@ -26,7 +27,7 @@ def _count(n: int, cancel: threading.Event, progress):
 def _run(qtbot, fn, *args, quit_after_start: bool = False):
     got: dict[str, list] = {"yielded": [], "returned": [], "errored": [], "finished": []}
     connect = {k: (lambda v=None, k=k: got[k].append(v)) for k in got}
-    w = start_worker(fn, *args, connect=connect)
+    w = create_worker(fn, *args, _worker_class=Job, _connect=connect)
     if quit_after_start:
         w.quit()
     qtbot.waitUntil(lambda: bool(got["finished"]), timeout=10000)
@@ -37,7 +38,7 @@ def _run(qtbot, fn, *args, quit_after_start: bool = False):
 def test_worker_signals_and_result(qtbot):
     got = _run(qtbot, _count, 5)
     assert got["yielded"] == [0, 1, 2, 3, 4] and got["returned"] == ["done"]
-    qtbot.waitUntil(lambda: not live_threads(), timeout=5000)
+    qtbot.waitUntil(lambda: not running_jobs(), timeout=5000)
 
 
 def test_worker_quits_cooperatively(qtbot):
@@ -54,18 +55,22 @@ def test_worker_error_reaches_errored(qtbot):
 
 
 def test_generator_jobs_yield(qtbot):
+    """A generator is superqt's own GeneratorWorker (it stops at a yield, no Event needed)."""
     def gen():
         yield from range(3)
         return "end"
 
-    got = _run(qtbot, gen)
+    got: dict[str, list] = {"yielded": [], "returned": [], "finished": []}
+    create_worker(gen, _connect={k: (lambda v=None, k=k: got[k].append(v)) for k in got})
+    qtbot.waitUntil(lambda: bool(got["finished"]), timeout=10000)
     assert got["returned"] == ["end"] and got["yielded"] == [0, 1, 2]
+    qtbot.waitUntil(lambda: not running_jobs(), timeout=5000)
 
 
 def test_leak_check_sees_running_thread_and_timer(qtbot):
     before = {t.ident for t in threading.enumerate()}
     gate = threading.Event()
-    w = start_worker(lambda: gate.wait(10))
+    w = create_worker(lambda: gate.wait(10), _worker_class=Job, _start_thread=True)
     host = QWidget()
     qtbot.addWidget(host)
     timer = QTimer(host)
@@ -128,8 +133,40 @@ def test_connect_callables_run_on_the_ui_thread(qtbot):
     got = []
     connect["returned"] = lambda r: (got.append(r), where.__setitem__("returned",
                                                                      threading.get_ident()))
-    w = start_worker(job, connect=connect)
+    w = create_worker(job, _worker_class=Job, _connect=connect)
     qtbot.waitUntil(lambda: "finished" in where, timeout=10000)
     w.wait(5000)
     assert got and got[0] != ui  # the job itself ran elsewhere
     assert set(where.values()) == {ui}, where
+
+
+def test_jobs_never_queue_behind_each_other(qtbot):
+    """More blocking jobs than cores all run at once (an enrolment must not hold up a search)."""
+    gate = threading.Event()
+    running: list[int] = []
+    lock = threading.Lock()
+
+    def blocker():
+        with lock:
+            running.append(1)
+        gate.wait(10)
+
+    jobs = [create_worker(blocker, _worker_class=Job, _start_thread=True) for _ in range(6)]
+    try:
+        qtbot.waitUntil(lambda: len(running) == 6, timeout=5000)
+    finally:
+        gate.set()
+        for j in jobs:
+            assert j.wait(5000)
+    qtbot.waitUntil(lambda: not running_jobs(), timeout=5000)
+
+
+def test_wait_for_all_stops_jobs_at_exit(qtbot):
+    """At exit every job is asked to stop and waited for, so none outlives Qt."""
+    got: list = []
+    w = create_worker(_count, 100_000, _worker_class=Job,
+                      _connect={"returned": got.append})
+    qtbot.waitUntil(lambda: w.is_running, timeout=5000)
+    assert wait_for_all(5000)
+    assert w.cancelled and w.wait(0)
+    qtbot.waitUntil(lambda: got == ["stopped"] and not running_jobs(), timeout=5000)

@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from sketchlab.ui.dialogs.enrol_dialog import EnrolPreviewDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
-from sketchlab.ui.workers import Worker, start_worker
+from sketchlab.ui.workers import Job
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +71,15 @@ def remove_items(handle: GalleryHandle, subject_ids: list[int], photo_shas: list
 
 
 class GalleryDialog(QDialog):
-    listing_loaded = Signal()
     enrolment_finished = Signal(object)  # EnrollSummary
 
     def __init__(self, handle: GalleryHandle, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.handle = handle
         self.listing: GalleryListing | None = None
-        self._workers: list[Worker] = []
+        self._workers: list[Job] = []
         self._progress: QProgressDialog | None = None
-        self._enrol: Worker | None = None
+        self._enrol: Job | None = None
         self.partial_box: QMessageBox | None = None
         self._closed = False
         self.setWindowTitle("Gallery")
@@ -117,11 +117,15 @@ class GalleryDialog(QDialog):
         self.resize(760, 560)
         self.refresh()
 
-    def _run(self, fn, *args, **connect) -> Worker:
-        w = start_worker(fn, *args, connect=connect)
-        self._workers.append(w)
-        w.finished.connect(lambda: w in self._workers and self._workers.remove(w))
-        return w
+    def _run(self, fn, *args, **connect) -> Job:
+        """Start `fn` on a job; every slot is connected before it starts (a quick job
+        could otherwise finish before a late `connect`)."""
+        job = create_worker(fn, *args, _worker_class=Job, _start_thread=False,
+                            _connect=connect)
+        job.finished.connect(lambda: job in self._workers and self._workers.remove(job))
+        self._workers.append(job)
+        job.start()
+        return job
 
     def _error(self, what: str, exc: Exception) -> None:
         self.summary.setText(f"{what} failed: {exc}")
@@ -157,7 +161,6 @@ class GalleryDialog(QDialog):
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
         self.tree.setSortingEnabled(True)
-        self.listing_loaded.emit()
 
     # --- enrolment --------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -173,7 +176,7 @@ class GalleryDialog(QDialog):
         dlg.open()
         return dlg
 
-    def enrol(self, what: Path | list[Path], rule: str = "folder") -> Worker:
+    def enrol(self, what: Path | list[Path], rule: str = "folder") -> Job:
         paths = [what] if isinstance(what, Path) else list(what)
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} folders"
         prog = QProgressDialog(f"Enrolling {label}…", "Cancel", 0, 0, self)
@@ -187,10 +190,9 @@ class GalleryDialog(QDialog):
         self.enrol_button.setEnabled(False)
         w = self._run(enrol_paths, self.handle, paths, rule, yielded=self._on_progress,
                       returned=self._on_enrolled,
-                      errored=lambda e: self._error(f"Enrolling {label}", e))
-        w.finished.connect(self._enrol_finished)
-        # Direct: the worker's thread is busy enrolling and would never run a queued call.
-        prog.canceled.connect(w.quit, Qt.ConnectionType.DirectConnection)
+                      errored=lambda e: self._error(f"Enrolling {label}", e),
+                      finished=self._enrol_finished)
+        prog.canceled.connect(w.quit)
         prog.canceled.connect(lambda: prog.setLabelText("Stopping after the current photo…"))
         self._enrol = w
         prog.show()
@@ -271,7 +273,7 @@ class GalleryDialog(QDialog):
         if answer == QMessageBox.StandardButton.Yes:
             self.remove(subjects, photos)
 
-    def remove(self, subject_ids: list[int], photo_shas: list[str]) -> Worker:
+    def remove(self, subject_ids: list[int], photo_shas: list[str]) -> Job:
         return self._run(remove_items, self.handle, subject_ids, photo_shas,
                          returned=lambda n: self.summary.setText(f"Removed {n} entries."),
                          errored=lambda e: self._error("Removing", e),

@@ -30,11 +30,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from sketchlab.core import frame, preprocess
 from sketchlab.core.imageio import MAX_PIXELS, load_image
 from sketchlab.ui.qtimage import qimage_from_rgb
-from sketchlab.ui.workers import Worker, start_worker
+from sketchlab.ui.workers import Job
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class ImportDialog(QDialog):
         self.analysis: ImportAnalysis | None = None
         self.result_image: np.ndarray | None = None
         self.error: Exception | None = None
-        self._worker: Worker | None = None
+        self._worker: Job | None = None
         self.setWindowTitle(f"Import sketch: {self.path.name}")
         self.source_view = _SourceView()
         self.preview = _Preview(frame)
@@ -276,13 +277,18 @@ class ImportDialog(QDialog):
         self._stop_worker()
         self._set_ready(False)
         self.status.setText("Finding the face…")
-        self._worker = start_worker(analyse, self.path, self.frame,
-                                    bool(self.align.currentData()),
-                                    connect={"returned": self._on_analysed,
-                                             "errored": self._on_error})
+        job = create_worker(analyse, self.path, self.frame, bool(self.align.currentData()),
+                            _worker_class=Job, _start_thread=False, _ignore_errors=True)
+        # Through the job: a result of one that was let go of (Cancel, a new alignment
+        # mode) may already be queued, and must not reach a closed or reset dialog.
+        # (_ignore_errors: `errored` is connected here, not re-raised by superqt.)
+        job.returned.connect(lambda a: self._on_analysed(job, a))
+        job.errored.connect(lambda e: self._on_error(job, e))
+        self._worker = job
+        job.start()
 
-    def _on_analysed(self, a: ImportAnalysis | None) -> None:
-        if a is None:  # cancelled
+    def _on_analysed(self, job: Job, a: ImportAnalysis | None) -> None:
+        if job is not self._worker or a is None:  # let go of, or cancelled
             return
         self.analysis = a
         how = {"landmarks": "aligned on the eyes and mouth found by the face detector",
@@ -296,7 +302,9 @@ class ImportDialog(QDialog):
         self._set_ready(a.method != "empty")
         self.analysed.emit()
 
-    def _on_error(self, exc: Exception) -> None:
+    def _on_error(self, job: Job, exc: Exception) -> None:
+        if job is not self._worker:
+            return
         self.error = exc
         self.status.setText(f"Cannot import {self.path.name}: {exc}")
         self.analysed.emit()
@@ -331,7 +339,7 @@ class ImportDialog(QDialog):
         """Let go of a running analysis at once (Cancel must not wait for dlib); it stops
         at its next check and its result is dropped, so it cannot touch this dialog."""
         if self._worker is not None:
-            self._worker.disown()
+            self._worker.quit()
             self._worker = None
 
     def done(self, r: int) -> None:

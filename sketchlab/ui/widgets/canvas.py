@@ -44,9 +44,7 @@ class CanvasView(QWidget):
 
     files_dropped = Signal(list)  # list[Path]
     zoom_changed = Signal(float)
-    stroke_started = Signal()
     stroke_moved = Signal()
-    stroke_ended = Signal()
 
     def __init__(self, document: SketchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,7 +135,7 @@ class CanvasView(QWidget):
                                opacity=1.0, eraser=True)
         return self.brush
 
-    def _active_size(self) -> float:
+    def active_size(self) -> float:
         return self.eraser_size if self.tool == "eraser" else self.brush.size
 
     # --- painting -------------------------------------------------------------------
@@ -199,7 +197,6 @@ class CanvasView(QWidget):
 
     def _begin(self, pt: tuple[float, float, float, float, float], eraser: bool) -> None:
         self.document.begin_stroke(self.current_params(eraser), pt)
-        self.stroke_started.emit()
 
     def _move(self, pt: tuple[float, float, float, float, float]) -> None:
         if self.document.drawing:
@@ -209,7 +206,6 @@ class CanvasView(QWidget):
     def _end(self) -> None:
         if self.document.drawing:
             self.document.end_stroke()
-            self.stroke_ended.emit()
 
     def tabletEvent(self, event: QTabletEvent) -> None:
         pos = event.position()

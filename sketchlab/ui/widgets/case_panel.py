@@ -33,10 +33,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from sketchlab.cases import CaseError, CaseInfo, CaseStore, CaseStoreError
 from sketchlab.cases.recorder import CaseRecorder
 from sketchlab.cases.report_data import summarise
+from sketchlab.ui.workers import Job
 
 if TYPE_CHECKING:
     from sketchlab.ui.gallery_handle import GalleryHandle
@@ -380,7 +382,6 @@ class CasePanel(QWidget):
         as `export_finished`. Drawing and recording carry on meanwhile."""
         from sketchlab.cases.bundle import export_bundle
         from sketchlab.report.pdf import render_report
-        from sketchlab.ui.workers import start_worker
 
         if self.current is None or self._export_worker is not None:
             return
@@ -402,10 +403,10 @@ class CasePanel(QWidget):
             self._export_worker = None
             self.refresh()
 
-        self._export_worker = start_worker(
+        self._export_worker = create_worker(
             export_bundle, self.store, self.current, path, render_pdf=render_report,
-            overwrite=overwrite, connect={"returned": done, "errored": failed,
-                                          "finished": finished})
+            overwrite=overwrite, _worker_class=Job,
+            _connect={"returned": done, "errored": failed, "finished": finished})
 
     def export_to(self, path: Path, overwrite: bool = False) -> Path | None:
         """Export on this thread (scripts and tests); see `start_export`."""

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from sketchlab.core.calibration import fmr_phrase
 from sketchlab.core.model_catalog import read_calibration
@@ -47,7 +48,7 @@ from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.settings import AppSettings, SettingsStore
 from sketchlab.ui.widgets.disclaimer import disclaimer_label
-from sketchlab.ui.workers import InversionResult, ModelStatus, Worker, start_worker
+from sketchlab.ui.workers import InversionResult, Job, ModelStatus
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,6 @@ def thumbnail_pixmap(data: bytes | None, size: int = THUMB) -> QPixmap:
 
 class MatchPanel(QWidget):
     search_done = Signal(object)  # core.pipeline.MatchResult
-    candidate_activated = Signal(object)  # Candidate
 
     COLUMNS = ("#", "Face", "Subject", "Distance", "Non-mates this close", "Threshold",
                "Stable")
@@ -120,7 +120,7 @@ class MatchPanel(QWidget):
         self.is_current: Callable[[InversionResult], bool] = lambda r: True
         self._query: InversionResult | None = None
         self._waiting = False  # search asked for; waiting for the photo of the current canvas
-        self._worker: Worker | None = None
+        self._worker: Job | None = None
         self._again = False
         self._inversion_available = True
         self._model: ModelStatus | None = None
@@ -249,10 +249,11 @@ class MatchPanel(QWidget):
         self.button.setEnabled(False)
         self.status.setText("Searching the gallery…")
         self._searched_with = (s.match_fmr, s.threshold or None)
-        self._worker = start_worker(run_search, self.gallery, q, s.top_k, s, self._model,
-                                    connect={"returned": self._on_done,
-                                             "errored": self._on_error,
-                                             "finished": self._on_finished})
+        self._worker = create_worker(run_search, self.gallery, q, s.top_k, s, self._model,
+                                     _worker_class=Job,
+                                     _connect={"returned": self._on_done,
+                                               "errored": self._on_error,
+                                               "finished": self._on_finished})
 
     def _on_finished(self) -> None:
         self._worker = None
@@ -339,7 +340,6 @@ class MatchPanel(QWidget):
         if self.outcome is None or not 0 <= row < len(self.candidates):
             return
         c = self.candidates[row]
-        self.candidate_activated.emit(c)
         dlg = CompareDialog(self.outcome.query, c, self.outcome.rule, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
