@@ -45,9 +45,10 @@ def test_bench_json_shape(tiny_model, capsys):
     assert data["machine"]["cpu_count"] >= 1
     scale = data["search_10m"]["sizes"]["20000"]
     assert data["search_10m"]["descriptors"]["fitted_on_photos"] > 1000  # LFW, not noise
-    for backend in ("exact", "ann_faiss_hnsw", "pgvector_hnsw"):
+    for backend in ("exact", "ann_faiss_ivf", "pgvector_hnsw"):
         assert scale[backend]["median_ms"] > 0 and 0.5 < scale[backend]["recall_at_10"] <= 1
-    assert scale["ann_faiss_hnsw"]["build_s"] >= 0 and scale["pgvector_hnsw"]["index_mb"] > 0
+    assert scale["ann_faiss_ivf"]["build_s"] >= 0 and scale["ann_faiss_ivf"]["nlist"] == 128
+    assert scale["pgvector_hnsw"]["index_mb"] > 0 and scale["pgvector_hnsw"]["m"] == 32
     assert data["enroll_unbatched"]["enrolled"] == data["enroll"]["enrolled"]
 
 

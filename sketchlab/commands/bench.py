@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="gallery sizes for search_10m (default 1000000; 20000 with --quick;"
                         " 0 skips it), e.g. 1000000,3000000,10000000")
     p.add_argument("--backends", default="exact,ann,pgvector",
-                   help="search_10m backends: exact, ann, pgvector (comma-separated)")
+                   help="search_10m backends: exact, ann (the local IVF index), hnsw (faiss"
+                        " HNSW, for comparison), pgvector (comma-separated)")
     p.add_argument("--only", default=None, metavar="KEY[,KEY...]",
                    help="run only these sections: invert, search_1m, enroll, search_10m, case")
     p.set_defaults(handler=run)

@@ -126,6 +126,7 @@ def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarra
     import psycopg
     from pgvector.psycopg import register_vector
 
+    from sketchlab.db.models import HNSW_PARAMS
     from sketchlab.db.pglocal import local_postgres
     from sketchlab.db.search import ServerIndex
 
@@ -145,8 +146,9 @@ def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarra
             conn.execute("SET maintenance_work_mem = '4GB'")
             conn.execute("SET max_parallel_maintenance_workers = 1")  # 2 cores here
             t0 = time.perf_counter()
-            # The same index as migration 0002 (pgvector defaults m=16, ef_construction=64).
-            conn.execute("CREATE INDEX ON emb USING hnsw (vector vector_l2_ops)")
+            # The gallery's index (models.HNSW_PARAMS, migration 0003).
+            with_ = ", ".join(f"{k} = {int(v)}" for k, v in HNSW_PARAMS.items())
+            conn.execute(f"CREATE INDEX ON emb USING hnsw (vector vector_l2_ops) WITH ({with_})")
             build_s = time.perf_counter() - t0
             size = conn.execute("SELECT pg_total_relation_size('emb')").fetchone()[0]
             isize = conn.execute("SELECT pg_indexes_size('emb')").fetchone()[0]
@@ -163,21 +165,76 @@ def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarra
                 found, t = _timed(query, queries)
                 sweep.append({"ef_search": ef, **t,
                               "recall_at_10": round(_recall(found, truth, k), 4)})
-    return {**_pick(sweep, ServerIndex.EF_SEARCH), "build_s": round(build_s, 1),
+    return {**_pick(sweep, "ef_search", ServerIndex.EF_SEARCH), "build_s": round(build_s, 1),
             "copy_s": round(load_s, 1), "index_mb": round(isize / 1e6, 1),
-            "table_and_index_mb": round(size / 1e6, 1), "ef_sweep": sweep}
+            "table_and_index_mb": round(size / 1e6, 1), "ef_sweep": sweep, **HNSW_PARAMS}
 
 
 PG_EF_SWEEP = (100, 400, 1000)  # pgvector's hnsw.ef_search tops out at 1000
-ANN_EF_SWEEP = (256, 1024, 4096)
+IVF_PROBE_SWEEP = (0.125, 0.1875, 0.25, 0.375)
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SWEEP = 32, 64, (256, 1024, 4096)
 
 
-def _pick(sweep: list[dict[str, Any]], default: int) -> dict[str, Any]:
-    """The row at the shipped ef_search (the headline numbers), plus the smallest ef that
-    reached recall@10 >= 0.99, if any did."""
-    row = next(r for r in sweep if r["ef_search"] == default)
+def _pick(sweep: list[dict[str, Any]], key: str, default: float) -> dict[str, Any]:
+    """The row at the shipped setting (the headline numbers), plus the smallest setting
+    that reached recall@10 >= 0.99, if any did."""
+    row = next(r for r in sweep if r[key] == default)
     good = [r for r in sweep if r["recall_at_10"] >= 0.99]
-    return {**row, "ef_for_recall_0.99": good[0]["ef_search"] if good else None}
+    return {**row, f"{key}_for_recall_0.99": good[0][key] if good else None}
+
+
+def _threads() -> Any:
+    """faiss builds on every core, and answers one query on one thread as the app does."""
+    import faiss
+
+    faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
+    return faiss
+
+
+def _bench_ivf(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarray], k: int
+               ) -> dict[str, Any]:
+    """The local index (sketchlab.db.ann): build time, and recall/ms per share probed."""
+    from sketchlab.db import ann
+
+    faiss = _threads()
+    t0 = time.perf_counter()
+    index = ann.build(vecs)
+    build_s = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+    sweep = []
+    for frac in sorted({ann.PROBE_FRACTION, *IVF_PROBE_SWEEP}):
+        found, t = _timed(lambda x, f=frac: ann.search(index, x, k, f)[0], queries)
+        sweep.append({"probe_fraction": frac, **t,
+                      "recall_at_10": round(_recall(found, truth, k), 4)})
+    return {**_pick(sweep, "probe_fraction", ann.PROBE_FRACTION), "probe_sweep": sweep,
+            "build_s": round(build_s, 1), "nlist": ann.faiss_nlist(index),
+            "memory_mb": round(len(vecs) * ann.BYTES_PER_FACE / 1e6, 1)}
+
+
+def _bench_hnsw(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarray], k: int
+                ) -> dict[str, Any]:
+    """faiss HNSW (the local index before IVF), for comparison: same candidates re-ranked."""
+    faiss = _threads()
+    t0 = time.perf_counter()
+    index = faiss.IndexHNSWFlat(vecs.shape[1], HNSW_M)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    for start in range(0, len(vecs), 100_000):
+        index.add(vecs[start:start + 100_000])
+    build_s = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+
+    def query(q: np.ndarray, ef: int) -> np.ndarray:
+        params = faiss.SearchParametersHNSW(efSearch=ef)
+        d2, rows = index.search(q.reshape(1, -1), 100, params=params)
+        return rows[0][np.argsort(d2[0], kind="stable")[:k]]
+
+    sweep = []
+    for ef in HNSW_EF_SWEEP:
+        found, t = _timed(lambda x, e=ef: query(x, e), queries)
+        sweep.append({"ef_search": ef, **t, "recall_at_10": round(_recall(found, truth, k), 4)})
+    return {**_pick(sweep, "ef_search", 1024), "ef_sweep": sweep, "build_s": round(build_s, 1),
+            "memory_mb": round(len(vecs) * (vecs.shape[1] * 4 + HNSW_M * 2 * 4) / 1e6, 1),
+            "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}
 
 
 def bench_search_scale(sizes: list[int], backends: tuple[str, ...] = ("exact", "ann",
@@ -185,7 +242,7 @@ def bench_search_scale(sizes: list[int], backends: tuple[str, ...] = ("exact", "
                        queries: int = 50, k: int = 10, seed: int = 0) -> dict[str, Any]:
     """Top-k over n synthetic descriptors fitted to LFW's, per backend: median/p90 ms,
     recall@k against exact search, memory and build time."""
-    from sketchlab.db import ann, synthetic
+    from sketchlab.db import synthetic
 
     vecs_lfw, ids = synthetic.lfw_descriptors(shared_data_dir())
     model = synthetic.fit(vecs_lfw, ids)
@@ -202,26 +259,9 @@ def bench_search_scale(sizes: list[int], backends: tuple[str, ...] = ("exact", "
         res["exact"] = {**t, "recall_at_10": 1.0, "memory_mb": round(index.nbytes / 1e6, 1)}
         index = None
         if "ann" in backends:
-            import faiss
-
-            faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
-            t0 = time.perf_counter()
-            h = ann.new_index()
-            for start in range(0, n, ann.ADD_CHUNK):
-                h.add(vecs[start:start + ann.ADD_CHUNK])
-            build_s = time.perf_counter() - t0
-            faiss.omp_set_num_threads(1)  # one query, one thread: as the app calls it
-            sweep = []
-            for ef in sorted({ann.EF_SEARCH, *ANN_EF_SWEEP}):
-                found, t = _timed(lambda x, hh=h, e=ef: ann.search(hh, x, k, e)[0], q)
-                sweep.append({"ef_search": ef, **t,
-                              "recall_at_10": round(_recall(found, truth, k), 4)})
-            res["ann_faiss_hnsw"] = {**_pick(sweep, ann.EF_SEARCH), "ef_sweep": sweep,
-                                     "build_s": round(build_s, 1),
-                                     "memory_mb": round(n * (128 * 4 + ann.HNSW_M * 2 * 4)
-                                                        / 1e6, 1),
-                                     "m": ann.HNSW_M, "ef_construction": ann.EF_CONSTRUCTION}
-            del h
+            res["ann_faiss_ivf"] = _bench_ivf(vecs, q, truth, k)
+        if "hnsw" in backends:
+            res["hnsw_faiss"] = _bench_hnsw(vecs, q, truth, k)
         if "pgvector" in backends:
             res["pgvector_hnsw"] = _bench_pgvector(vecs, q, truth, k)
         res["load_avg_1m_end"] = round(os.getloadavg()[0], 2)

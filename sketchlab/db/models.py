@@ -79,9 +79,11 @@ class Descriptor(TypeDecorator[bytes]):
         return value  # type: ignore[return-value]
 
 
-# The server-side search index (PostgreSQL only; created by migration 0002), with
-# pgvector's default m 16 and ef_construction 64; recall and build time: README.
+# The server-side search index (PostgreSQL only; migrations 0002 and 0003). m 32 and
+# ef_construction 128 instead of pgvector's 16 / 64: recall@10 at 1M faces 0.998 instead of
+# 0.972 at ef_search 1000; build time and size: README.
 HNSW_INDEX = "ix_embedding_vector_hnsw"
+HNSW_PARAMS = {"m": 32, "ef_construction": 128}
 
 
 def autogenerate_filter(dialect_name: str):  # -> alembic include_object callable
@@ -146,8 +148,8 @@ class Embedding(Base):
     __table_args__ = (UniqueConstraint("photo_id", "model", name="uq_embedding_photo_model"),
                       Index("ix_embedding_model_id", "model", "id"),
                       Index(HNSW_INDEX, "vector", postgresql_using="hnsw",
-                            postgresql_ops={"vector": "vector_l2_ops"}
-                            ).ddl_if(dialect="postgresql"))
+                            postgresql_ops={"vector": "vector_l2_ops"},
+                            postgresql_with=HNSW_PARAMS).ddl_if(dialect="postgresql"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"))

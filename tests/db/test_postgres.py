@@ -89,7 +89,7 @@ def test_schema_is_vector_with_hnsw_and_search_uses_it(pg_url, cufs_photos):
                 "EXPLAIN SELECT photo_id FROM embedding ORDER BY vector <-> "
                 f"'[{','.join(['0.01'] * 128)}]' LIMIT 10"))
     assert coltype == "vector(128)"
-    assert "USING hnsw (vector vector_l2_ops)" in indexdef
+    assert "USING hnsw (vector vector_l2_ops) WITH (m='32', ef_construction='128')" in indexdef
     assert HNSW_INDEX in plan
 
 
@@ -122,7 +122,7 @@ def test_alembic_migrates_an_existing_postgresql_gallery(pg_url):
     with open_gallery(pg_url) as g:
         from sketchlab.db.engine import current_revision
 
-        assert current_revision(g.engine) == head_revision() == "0002"
+        assert current_revision(g.engine) == head_revision() == "0003"
         _, ids, loaded = g.load_embeddings()
         assert ids.tolist() == list(range(1, 31))
         assert loaded.tobytes() == vecs.tobytes()
