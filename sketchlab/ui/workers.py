@@ -270,7 +270,7 @@ class InversionWorker(QObject):
     model_loaded = Signal(object)  # ModelStatus | None
 
     _wake = Signal()
-    _load = Signal(str, str)
+    _load = Signal(str, str, str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -289,8 +289,8 @@ class InversionWorker(QObject):
             self._pending = request  # a newer request replaces any not yet started
         self._wake.emit()
 
-    def request_model(self, model: str, device: str) -> None:
-        self._load.emit(model, device)
+    def request_model(self, model: str, device: str, precision: str = "auto") -> None:
+        self._load.emit(model, device, precision)
 
     def quit(self) -> None:
         with self._lock:
@@ -298,8 +298,8 @@ class InversionWorker(QObject):
             self._pending = None
 
     # run on the worker thread ---------------------------------------------------------
-    @Slot(str, str)
-    def _load_model(self, model: str, device: str) -> None:
+    @Slot(str, str, str)
+    def _load_model(self, model: str, device: str, precision: str) -> None:
         from sketchlab.core.inference import Inverter
         from sketchlab.core.model_catalog import describe, resolve_model
 
@@ -309,7 +309,7 @@ class InversionWorker(QObject):
         try:
             path = resolve_model(model or None)
             info = describe(path)
-            inverter = Inverter(path, device=device)
+            inverter = Inverter(path, device=device, precision=precision)
         except Exception as exc:
             log.warning("could not load model %r on %s: %s", model, device, exc)
             self.model_loaded.emit(None)
@@ -388,8 +388,8 @@ class InversionService(QObject):
         """Id of the newest request; a result with this id shows the current canvas."""
         return self._next_id
 
-    def load_model(self, model: str, device: str = "auto") -> None:
-        self._worker.request_model(model, device)
+    def load_model(self, model: str, device: str = "auto", precision: str = "auto") -> None:
+        self._worker.request_model(model, device, precision)
 
     def submit(self, image: np.ndarray, style: str = "auto", final: bool = False) -> int:
         self._next_id += 1

@@ -77,11 +77,12 @@ class MatchOutcome:
 
 
 @functools.lru_cache(maxsize=1)
-def _search_inverter(model_path: str, device: str) -> Any:
-    """The search thread's own Inverter (the live one belongs to the inversion thread)."""
+def _search_inverter(model_path: str, device: str, precision: str) -> Any:
+    """The search thread's own Inverter (the live one belongs to the inversion thread), in
+    the live one's precision, so the photo searched is the photo on screen."""
     from sketchlab.core.inference import Inverter
 
-    return Inverter(model_path, device=device, warmup=False)
+    return Inverter(model_path, device=device, warmup=False, precision=precision)
 
 
 def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: AppSettings,
@@ -93,7 +94,7 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
 
     gallery = handle.get()
     t0 = time.perf_counter()
-    inverter = _search_inverter(model_path, settings.device)
+    inverter = _search_inverter(model_path, settings.device, settings.precision)
     calibration = read_calibration(model_path)
     res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery, k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
