@@ -336,12 +336,21 @@ class InversionWorker(QObject):
             return
         self._last = req
         try:
-            self.yielded.emit(replace(self._invert(req), emitted=time.perf_counter()))
+            result = self._invert(req)
+            if result is not None:  # None: a live preview stopped for a pen-up's request
+                self.yielded.emit(replace(result, emitted=time.perf_counter()))
         except Exception as exc:
             log.exception("inversion failed")
             self.errored.emit(exc)
 
-    def _invert(self, req: InversionRequest) -> InversionResult:
+    def _final_waiting(self) -> bool:
+        """Whether a final (pen-up, undo, ...) request waits behind the one in flight."""
+        pending = self._pending  # one reference read; no lock needed to peek
+        return pending is not None and pending.final
+
+    def _invert(self, req: InversionRequest) -> InversionResult | None:
+        """Preprocess and invert `req`; a live preview gives way (None) to a final request
+        submitted meanwhile, between the network's stages."""
         from sketchlab.core.preprocess import prepare_sketch
 
         inv = self._inverter
@@ -349,7 +358,14 @@ class InversionWorker(QObject):
         prep = prepare_sketch(req.image, frame=inv.resolution, source="canvas",
                               style=req.style)  # type: ignore[arg-type]
         t1 = time.perf_counter()
-        photo = None if prep.empty else inv.invert(prep.image)
+        if prep.empty:
+            photo = None
+        elif req.final:
+            photo = inv.invert(prep.image)
+        else:
+            photo = inv.invert_unless(prep.image, self._final_waiting)
+            if photo is None:
+                return None
         t2 = time.perf_counter()
         stages = {"queue": (t0 - req.submitted) * 1000, "preprocess": (t1 - t0) * 1000,
                   "network": (t2 - t1) * 1000}
