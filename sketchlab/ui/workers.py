@@ -280,6 +280,7 @@ class InversionWorker(QObject):
         self._inverter: Any = None
         self._model_name = ""
         self._quitting = False
+        self.stopped_previews = 0  # live previews that gave way to a final request
         self._wake.connect(self._serve)
         self._load.connect(self._load_model)
 
@@ -365,6 +366,7 @@ class InversionWorker(QObject):
         else:
             photo = inv.invert_unless(prep.image, self._final_waiting)
             if photo is None:
+                self.stopped_previews += 1
                 return None
         t2 = time.perf_counter()
         stages = {"queue": (t0 - req.submitted) * 1000, "preprocess": (t1 - t0) * 1000,
