@@ -43,7 +43,7 @@ def test_frozen_single_path_matches_the_eager_network(tiny_model):
     from sketchlab.core.inference import Inverter
 
     inv = Inverter(tiny_model, device="cpu")
-    assert inv._single is not None
+    assert inv._stages is not None
     rng = np.random.default_rng(1)
     sketches = [rng.integers(0, 256, (*inv.resolution, 3), dtype=np.uint8) for _ in range(2)]
     single = [inv.invert(s) for s in sketches]
