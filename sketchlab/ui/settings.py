@@ -31,7 +31,7 @@ class AppSettings:
 
     model: str = DEFAULT_MODEL
     device: str = "auto"
-    precision: str = "auto"  # bf16 on a CPU that does it natively; fp32 for bit-identical
+    precision: str = "auto"  # bf16 where the CPU does it natively; fp32: as before
     style: str = "auto"
     match_fmr: float = DEFAULT_FMR  # candidates this rare among non-mates are marked
     threshold: float = 0.0  # a fixed distance instead of match_fmr; 0 = use match_fmr

@@ -57,7 +57,7 @@ class SettingsDialog(QDialog):
         self.precision = QComboBox()
         for p in PRECISIONS:
             label = {"auto": "Automatic (bf16 on a CPU that does it natively)",
-                     "fp32": "fp32 (bit-identical on every CPU)",
+                     "fp32": "fp32 (the same photos as before bf16)",
                      "bf16": "bf16 (only where the CPU does it natively)"}[p]
             self.precision.addItem(label, p)
         self.precision.setCurrentIndex(self.precision.findData(s.precision))
