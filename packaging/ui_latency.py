@@ -165,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         parts = [f"pen-up->request {_median(release_to_submit):.1f}"]
         parts += [f"{k} {_median([s.get(k, float('nan')) for s in stages]):.1f}" for k in keys]
         print("breakdown of the final request, medians in ms: " + ", ".join(parts))
+        queue = [s["queue"] for s in stages if "queue" in s]
+        if len(queue) >= 2:
+            print(f"queue p90 {statistics.quantiles(queue, n=10)[-1]:.1f} ms")
+    stopped = getattr(w.service._worker, "stopped_previews", None)
+    if stopped is not None:
+        print(f"live previews stopped for a pen-up's request: {stopped}")
     inv = getattr(w.service._worker, "_inverter", None)
     if inv is not None and enrol_job is None:
         import numpy as np

@@ -257,7 +257,15 @@ def _gallery(files: list[Path], workers: int) -> np.ndarray:
 
 
 def _study_cache(model_sha: str, split: str) -> Path:
-    return Path("runs") / "score-study" / f"{split}-{model_sha[:12]}.npz"
+    """Named by model and, unless fp32, the CPU precision its query workers invert in
+    (bf16 photos give other descriptors; a cache must not mix them)."""
+    import torch
+
+    from sketchlab.core.inference import choose_precision
+
+    precision = choose_precision(torch.device("cpu"))
+    tag = "" if precision == "fp32" else f"-{precision}"
+    return Path("runs") / "score-study" / f"{split}-{model_sha[:12]}{tag}.npz"
 
 
 def calibrate(model: str | None, lfw_queries: int = 300, workers: int = 2,

@@ -11,6 +11,8 @@ import importlib
 import json
 from typing import Any
 
+from sketchlab.core.precision import PRECISIONS
+
 SECTIONS: tuple[str, ...] = (
     "sketchlab.commands.bench:invert_section",
     "sketchlab.commands.gallery:bench_sections",
@@ -22,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmark inversion (and more) on this machine")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--model", default=None, help="installed model name or path")
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help="CPU number format (default: $SKETCHLAB_PRECISION, else auto: bf16 "
+                        "where the CPU does it natively)")
     p.add_argument("--runs", type=int, default=30, help="timed runs per measurement")
     p.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes")
     p.add_argument("--variants", action="store_true",
@@ -48,7 +53,7 @@ def invert_section(args: argparse.Namespace) -> dict[str, Any]:
     timings: dict[str, Any] = {}
     inverter = None
     for device in available_devices():
-        inverter = Inverter(path, device=device)
+        inverter = Inverter(path, device=device, precision=getattr(args, "precision", None))
         timings[device] = bench_inverter(inverter, runs)
     assert inverter is not None
     model = inverter.model
@@ -78,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for device, t in result.get("invert", {}).items():
         h, w = t["resolution"]
-        print(f"invert [{device}] {h}x{w}: median {t['median_ms']} ms, p90 {t['p90_ms']} ms")
+        print(f"invert [{device}, {t.get('precision', 'fp32')}] {h}x{w}: median "
+              f"{t['median_ms']} ms, p90 {t['p90_ms']} ms")
     m = result.get("model")
     if m:
         print(f"model {m['name']}: {m['params']:,} params, {m['gflops']} GFLOPs/image, "

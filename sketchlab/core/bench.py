@@ -44,7 +44,7 @@ def bench_inverter(inverter: Inverter, runs: int = 30) -> dict[str, object]:
     h, w = inverter.resolution
     sketch = np.where(rng.random((h, w, 1)) < 0.1, 0, 255).repeat(3, axis=2).astype(np.uint8)
     out = time_call(lambda: inverter.invert(sketch), runs)
-    return {**out, "resolution": [h, w]}
+    return {**out, "resolution": [h, w], "precision": inverter.precision}
 
 
 def bench_config(config: GeneratorConfig, device: str = "cpu", runs: int = 20,

@@ -92,6 +92,12 @@ class Generator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.residual(self.encoder(x)))
 
+    def stages(self) -> list[nn.Module]:
+        """forward() as a chain of modules, applied in order: the live preview runs them one
+        at a time, so that a pen-up can stop a preview of an older canvas between them."""
+        return [*self.encoder, *self.residual, *self.decoder[:-2],
+                nn.Sequential(*self.decoder[-2:])]
+
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

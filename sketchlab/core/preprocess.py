@@ -74,7 +74,20 @@ def is_colour(rgb: np.ndarray, threshold: float = 12.0) -> bool:
     """True when the image carries real chroma (not grey content stored as RGB)."""
     small = np.ascontiguousarray(downscale(rgb, 256)[0])
     spread = cv2.subtract(channel_max(small), channel_min(small))
-    return float(np.percentile(spread, 95)) > threshold
+    return percentile_u8(spread, 95) > threshold
+
+
+def percentile_u8(a: np.ndarray, q: float) -> float:
+    """`np.percentile(a, q)` (linear interpolation) of a uint8 array, from its histogram:
+    the same value without sorting (the live preview asks for it on every request)."""
+    n = a.size
+    cdf = np.cumsum(cv2.calcHist([np.ascontiguousarray(a)], [0], None, [256], [0, 256])
+                    .ravel())
+    pos = (n - 1) * q / 100.0
+    k = int(np.floor(pos))
+    lo = int(np.searchsorted(cdf, k + 1))  # the k-th smallest value (0-based)
+    hi = int(np.searchsorted(cdf, min(k + 1, n - 1) + 1))
+    return lo + (pos - k) * (hi - lo)
 
 
 def channel_min(rgb: np.ndarray) -> np.ndarray:
@@ -267,16 +280,23 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
     clean = work if source == "canvas" else normalise_paper(work)
     # Judge colour after paper normalisation: yellow paper or warm light is not a colour sketch.
     colour = style == "colour" or (style == "auto" and is_colour(clean))
-    if not colour:
-        gray = cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
-        clean = np.repeat(gray[..., None], 3, axis=2)
-    if cv2.countNonZero((channel_min(clean) < _INK_LEVEL).view(np.uint8)) < 20:
+    # A grey sketch is checked, blurred and warped on one channel and spread to three in
+    # the frame: the same pixels (each step works per channel), a third of the work.
+    grey = None if colour else cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
+    darkest = channel_min(clean) if grey is None else grey
+    if cv2.countNonZero((darkest < _INK_LEVEL).view(np.uint8)) < 20:
         t = estimate_transform(rgb, frame, "canvas")
         blank = np.full((frame[0], frame[1], 3), 255, np.uint8)
         return Prepared(blank, AlignTransform(t.matrix, t.source_size, frame, "empty"),
                         colour=colour, empty=True)
-    t = estimate_transform(clean, frame, source, use_landmarks=use_landmarks)
-    image = warp(clean, t, 255)
+    if grey is None:
+        t = estimate_transform(clean, frame, source, use_landmarks=use_landmarks)
+        image = warp(clean, t, 255)
+    else:
+        # The canvas transform needs only the size; other sources look at the picture.
+        looked_at = grey if source == "canvas" else np.repeat(grey[..., None], 3, axis=2)
+        t = estimate_transform(looked_at, frame, source, use_landmarks=use_landmarks)
+        image = np.repeat(warp(grey, t, 255)[..., None], 3, axis=2)
     transform = AlignTransform(_with_prescale(t.matrix, s), rgb.shape[:2], frame, t.method)
     return Prepared(image, transform, colour=colour)
 

@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
         self.autosaver.failed.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         self.store.changed.connect(self.apply_settings)
 
-        self._loaded_device = self.store.value.device
+        self._loaded_device = (self.store.value.device, self.store.value.precision)
         self.refresh_models()
         self._load_model()
         self.autosaver.start()
@@ -403,7 +403,7 @@ class MainWindow(QMainWindow):
         self.photo_pane.show_loading(s.model)
         self.statusBar().showMessage(f"Loading the model {s.model}… You can draw meanwhile; "
                                      "the live photo starts when it is ready.")
-        self.service.load_model(s.model, s.device)
+        self.service.load_model(s.model, s.device, s.precision)
 
     def _on_model_changed(self, status: ModelStatus | None) -> None:
         if self._closing:
@@ -671,11 +671,12 @@ class MainWindow(QMainWindow):
         self.autosaver.set_interval(s.autosave_seconds)
         self.refresh_models()
         status = self.service.status
-        if status is None or status.name != s.model or self._loaded_device != s.device:
+        if (status is None or status.name != s.model
+                or self._loaded_device != (s.device, s.precision)):
             self._load_model()
         else:
             self.request_inversion(final=True)
-        self._loaded_device = s.device
+        self._loaded_device = (s.device, s.precision)
         self.match_panel.apply_settings(s)
 
     def settings_dialog(self) -> None:

@@ -18,6 +18,7 @@ from sketchlab.core.atomic import private_file
 from sketchlab.core.calibration import DEFAULT_FMR
 from sketchlab.core.frame import STYLES
 from sketchlab.core.model_catalog import DEFAULT_MODEL
+from sketchlab.core.precision import PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class AppSettings:
 
     model: str = DEFAULT_MODEL
     device: str = "auto"
+    precision: str = "auto"  # bf16 where the CPU does it natively; fp32: as before
     style: str = "auto"
     match_fmr: float = DEFAULT_FMR  # candidates this rare among non-mates are marked
     threshold: float = 0.0  # a fixed distance instead of match_fmr; 0 = use match_fmr
@@ -42,6 +44,8 @@ class AppSettings:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}, got {self.style!r}")
         if not 0.0 <= self.threshold < 2.0:

@@ -191,7 +191,7 @@ class InversionWorker(QObject):
     model_loaded = Signal(object)  # ModelStatus | None
 
     _wake = Signal()
-    _load = Signal(str, str)
+    _load = Signal(str, str, str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -201,6 +201,7 @@ class InversionWorker(QObject):
         self._inverter: Any = None
         self._model_name = ""
         self._quitting = False
+        self.stopped_previews = 0  # live previews that gave way to a final request
         self._wake.connect(self._serve)
         self._load.connect(self._load_model)
 
@@ -210,8 +211,8 @@ class InversionWorker(QObject):
             self._pending = request  # a newer request replaces any not yet started
         self._wake.emit()
 
-    def request_model(self, model: str, device: str) -> None:
-        self._load.emit(model, device)
+    def request_model(self, model: str, device: str, precision: str = "auto") -> None:
+        self._load.emit(model, device, precision)
 
     def quit(self) -> None:
         with self._lock:
@@ -219,8 +220,8 @@ class InversionWorker(QObject):
             self._pending = None
 
     # run on the worker thread ---------------------------------------------------------
-    @Slot(str, str)
-    def _load_model(self, model: str, device: str) -> None:
+    @Slot(str, str, str)
+    def _load_model(self, model: str, device: str, precision: str) -> None:
         from sketchlab.core.inference import Inverter
         from sketchlab.core.model_catalog import describe, resolve_model
 
@@ -230,7 +231,7 @@ class InversionWorker(QObject):
         try:
             path = resolve_model(model or None)
             info = describe(path)
-            inverter = Inverter(path, device=device)
+            inverter = Inverter(path, device=device, precision=precision)
         except Exception as exc:
             log.warning("could not load model %r on %s: %s", model, device, exc)
             self.model_loaded.emit(None)
@@ -257,12 +258,21 @@ class InversionWorker(QObject):
             return
         self._last = req
         try:
-            self.yielded.emit(replace(self._invert(req), emitted=time.perf_counter()))
+            result = self._invert(req)
+            if result is not None:  # None: a live preview stopped for a pen-up's request
+                self.yielded.emit(replace(result, emitted=time.perf_counter()))
         except Exception as exc:
             log.exception("inversion failed")
             self.errored.emit(exc)
 
-    def _invert(self, req: InversionRequest) -> InversionResult:
+    def _final_waiting(self) -> bool:
+        """Whether a final (pen-up, undo, ...) request waits behind the one in flight."""
+        pending = self._pending  # one reference read; no lock needed to peek
+        return pending is not None and pending.final
+
+    def _invert(self, req: InversionRequest) -> InversionResult | None:
+        """Preprocess and invert `req`; a live preview gives way (None) to a final request
+        submitted meanwhile, between the network's stages."""
         from sketchlab.core.preprocess import prepare_sketch
 
         inv = self._inverter
@@ -270,7 +280,15 @@ class InversionWorker(QObject):
         prep = prepare_sketch(req.image, frame=inv.resolution, source="canvas",
                               style=req.style)  # type: ignore[arg-type]
         t1 = time.perf_counter()
-        photo = None if prep.empty else inv.invert(prep.image)
+        if prep.empty:
+            photo = None
+        elif req.final:
+            photo = inv.invert(prep.image)
+        else:
+            photo = inv.invert_unless(prep.image, self._final_waiting)
+            if photo is None:
+                self.stopped_previews += 1
+                return None
         t2 = time.perf_counter()
         stages = {"queue": (t0 - req.submitted) * 1000, "preprocess": (t1 - t0) * 1000,
                   "network": (t2 - t1) * 1000}
@@ -309,8 +327,8 @@ class InversionService(QObject):
         """Id of the newest request; a result with this id shows the current canvas."""
         return self._next_id
 
-    def load_model(self, model: str, device: str = "auto") -> None:
-        self._worker.request_model(model, device)
+    def load_model(self, model: str, device: str = "auto", precision: str = "auto") -> None:
+        self._worker.request_model(model, device, precision)
 
     def submit(self, image: np.ndarray, style: str = "auto", final: bool = False) -> int:
         self._next_id += 1

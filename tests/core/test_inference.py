@@ -43,10 +43,36 @@ def test_frozen_single_path_matches_the_eager_network(tiny_model):
     from sketchlab.core.inference import Inverter
 
     inv = Inverter(tiny_model, device="cpu")
-    assert inv._single is not None
+    assert inv._stages is not None
     rng = np.random.default_rng(1)
     sketches = [rng.integers(0, 256, (*inv.resolution, 3), dtype=np.uint8) for _ in range(2)]
     single = [inv.invert(s) for s in sketches]
     batch = inv.invert_batch(sketches)
     for a, b in zip(single, batch, strict=True):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_a_live_preview_stops_between_stages(tiny_model):
+    """`invert_unless` runs the frozen stages one by one: same photo as `invert`, and it
+    gives up (None) as soon as `stop()` says so, without running the remaining stages."""
+    inv = Inverter(tiny_model, device="cpu")
+    assert inv._stages is not None and len(inv._stages) >= 4
+    rng = np.random.default_rng(2)
+    sketch = rng.integers(0, 256, (*inv.resolution, 3), dtype=np.uint8)
+    calls = []
+
+    def never():
+        calls.append(1)
+        return False
+
+    staged = inv.invert_unless(sketch, never)
+    assert len(calls) == len(inv._stages)
+    assert np.abs(staged.astype(int) - inv.invert(sketch).astype(int)).max() <= 1
+    asked = []
+
+    def after_two():
+        asked.append(1)
+        return len(asked) > 2
+
+    assert inv.invert_unless(sketch, after_two) is None
+    assert len(asked) == 3  # stopped before the third stage

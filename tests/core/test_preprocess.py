@@ -124,3 +124,37 @@ def test_phone_photo_of_paper_sketch_is_straightened(shared_data):
     assert found is not None
     assert np.abs(found[:2] - canonical_points(FRAME)[:2]).max() < 4
     assert out.image[:10, :10].mean() > 235  # the shadowed paper came out white
+
+
+def test_percentile_u8_is_numpys_percentile():
+    from sketchlab.core.preprocess import percentile_u8
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 1000, 52480):
+        a = rng.integers(0, 256, n, dtype=np.uint8).reshape(-1, 1)
+        a[: n // 3] = 0  # ties, as in a mostly white page
+        for q in (0, 5, 50, 95, 99.5, 100):
+            assert percentile_u8(a, q) == pytest.approx(float(np.percentile(a, q)), abs=1e-9)
+
+
+@pytest.mark.parametrize("source", ["canvas", "scan"])
+def test_grey_sketch_on_one_channel_gives_the_three_channel_pixels(source):
+    """prepare_sketch warps a grey sketch on one channel (a third of the work on the live
+    path); the frame must be exactly what warping the three-channel grey gives."""
+    import cv2
+
+    from sketchlab.core.preprocess import estimate_transform, prepare_sketch, warp
+
+    page = np.full((640, 512, 3), 250, np.uint8)
+    cv2.ellipse(page, (256, 300), (150, 200), 0, 0, 360, (40, 40, 40), 3)
+    cv2.line(page, (200, 260), (240, 262), (90, 60, 60), 2)  # slightly warm ink: grey
+    prep = prepare_sketch(page, (160, 128), source=source, style="line")
+    assert not prep.colour and prep.image.shape == (160, 128, 3)
+    clean = page if source == "canvas" else None
+    if clean is None:
+        from sketchlab.core.preprocess import normalise_paper
+
+        clean = normalise_paper(page)
+    grey3 = np.repeat(cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    t = estimate_transform(grey3, (160, 128), source)
+    assert np.array_equal(prep.image, warp(grey3, t, 255))

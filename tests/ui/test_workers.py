@@ -170,3 +170,62 @@ def test_wait_for_all_stops_jobs_at_exit(qtbot):
     assert wait_for_all(5000)
     assert w.cancelled and w.wait(0)
     qtbot.waitUntil(lambda: got == ["stopped"] and not running_jobs(), timeout=5000)
+
+
+def _gated_service(qtbot, tiny_model):
+    """A service whose network blocks in its first stage until `gate` is set."""
+    from sketchlab.ui.workers import InversionService
+
+    service = InversionService()
+    with qtbot.waitSignal(service.model_changed, timeout=10000):
+        service.load_model(str(tiny_model), "cpu", "auto")
+    inv = service._worker._inverter
+    gate, started = threading.Event(), threading.Event()
+    first, ran = inv._stages[0], []
+
+    def blocking_first(x):
+        ran.append(1)
+        if len(ran) == 1:
+            started.set()
+            gate.wait(10)
+        return first(x)
+
+    inv._stages = [blocking_first, *inv._stages[1:]]
+    return service, gate, started
+
+
+def _canvas():
+    import numpy as np
+
+    canvas = np.full((640, 512, 3), 255, np.uint8)
+    canvas[300:310, 100:400] = 0
+    return canvas
+
+
+def test_a_pen_up_stops_the_live_preview_in_flight(qtbot, tiny_model):
+    service, gate, started = _gated_service(qtbot, tiny_model)
+    results = []
+    service.result.connect(results.append)
+    service.submit(_canvas(), final=False)
+    assert started.wait(10)  # the live preview is on the network
+    service.submit(_canvas(), final=True)
+    gate.set()
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=10000)
+    qtbot.wait(100)
+    assert [(r.request_id, r.final) for r in results] == [(2, True)]  # no stale preview
+    assert results[0].photo is not None
+    service.shutdown()
+
+
+def test_a_newer_live_preview_does_not_stop_the_one_in_flight(qtbot, tiny_model):
+    """On a slow machine, previews that stopped each other would never show anything."""
+    service, gate, started = _gated_service(qtbot, tiny_model)
+    results = []
+    service.result.connect(results.append)
+    service.submit(_canvas(), final=False)
+    assert started.wait(10)
+    service.submit(_canvas(), final=False)
+    gate.set()
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=10000)
+    assert [r.request_id for r in results] == [1, 2]
+    service.shutdown()

@@ -56,11 +56,12 @@ THUMB = 52
 
 
 @functools.lru_cache(maxsize=1)
-def _search_inverter(model_path: str, device: str) -> Any:
-    """The search thread's own Inverter (the live one belongs to the inversion thread)."""
+def _search_inverter(model_path: str, device: str, precision: str) -> Any:
+    """The search thread's own Inverter (the live one belongs to the inversion thread), in
+    the live one's precision, so the photo searched is the photo on screen."""
     from sketchlab.core.inference import Inverter  # deferred: torch after the window shows
 
-    return Inverter(model_path, device=device, warmup=False)
+    return Inverter(model_path, device=device, warmup=False, precision=precision)
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,7 +76,7 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
     names that photo (`query`) and one inversion per variant searched (`queries`), which
     the case recorder records."""
     gallery = handle.get()
-    inverter = _search_inverter(str(model.path), settings.device)
+    inverter = _search_inverter(str(model.path), settings.device, settings.precision)
     res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery.matcher(), k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
                        calibration=model_calibration(str(model.path), model.sha256))
