@@ -30,11 +30,10 @@ from sketchlab.core.matching import (
     rank,
 )
 from sketchlab.core.pipeline import Candidate, PhotoInfo
-from sketchlab.db.ann import ANN_MIN_FACES
+from sketchlab.db.ann import ANN_MIN_FACES, AnnIndex
 from sketchlab.db.engine import sqlite_path
 
 if TYPE_CHECKING:
-    from sketchlab.db.ann import AnnIndex
     from sketchlab.db.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -161,8 +160,6 @@ class Matcher:
             path = sqlite_path(self.gallery.url)
             n = self.gallery.count_embeddings(self.model)
             if path is not None and n >= self.ann_min_faces:
-                from sketchlab.db.ann import AnnIndex
-
                 if not isinstance(self._index, AnnIndex):
                     self._index = AnnIndex(self.gallery, path, self.model)
                 loaded_rev = rev
