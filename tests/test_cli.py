@@ -52,6 +52,19 @@ def test_bench_json_shape(tiny_model, capsys):
     assert data["enroll_unbatched"]["enrolled"] == data["enroll"]["enrolled"]
 
 
+def test_bench_without_the_datasets_says_so(tiny_model, tmp_path, monkeypatch, capsys):
+    """A bundle on a machine without the face datasets: the photo-based sections report
+    what is missing and the rest of the bench still runs (it used to end in a
+    FileNotFoundError from search_10m)."""
+    monkeypatch.setenv("SKETCHLAB_SHARED_DATA", str(tmp_path / "no-data"))
+    assert main(["bench", "--json", "--model", str(tiny_model), "--quick",
+                 "--only", "invert,enroll,search_10m"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["invert"]["cpu"]["median_ms"] > 0
+    assert "SKETCHLAB_SHARED_DATA" in data["enroll"]["error"]
+    assert "SKETCHLAB_SHARED_DATA" in data["search_10m"]["error"]
+
+
 def test_models_lists_user_models(tiny_model, monkeypatch, capsys):
     monkeypatch.setenv("SKETCHLAB_MODELS", str(tiny_model.parent))
     assert main(["models", "--json"]) == 0
