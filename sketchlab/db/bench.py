@@ -241,10 +241,15 @@ def bench_search_scale(sizes: list[int], backends: tuple[str, ...] = ("exact", "
                                                                         "pgvector"),
                        queries: int = 50, k: int = 10, seed: int = 0) -> dict[str, Any]:
     """Top-k over n synthetic descriptors fitted to LFW's, per backend: median/p90 ms,
-    recall@k against exact search, memory and build time."""
+    recall@k against exact search, memory and build time. Without LFW (a bundle on a
+    machine without the datasets) it says so instead of failing the whole bench."""
     from sketchlab.db import synthetic
 
-    vecs_lfw, ids = synthetic.lfw_descriptors(shared_data_dir())
+    root = shared_data_dir()
+    if not (root / "lfw" / "manifest.csv").is_file():
+        return {"error": "no LFW photos to fit the synthetic descriptors to "
+                         "(set SKETCHLAB_SHARED_DATA)"}
+    vecs_lfw, ids = synthetic.lfw_descriptors(root)
     model = synthetic.fit(vecs_lfw, ids)
     out: dict[str, Any] = {"descriptors": model.as_json(), "queries": queries, "k": k,
                            "sizes": {}}
