@@ -52,6 +52,18 @@ def _calibrate(args: argparse.Namespace) -> int:
     return calibrate_main(args)
 
 
+def _adapter(args: argparse.Namespace) -> int:
+    from trainer.adapter import main as adapter_main
+
+    return adapter_main(args)
+
+
+def _search_rates(args: argparse.Namespace) -> int:
+    from trainer.search_rates import main as rates_main
+
+    return rates_main(args)
+
+
 def _bench_step(args: argparse.Namespace) -> int:
     from trainer.step_bench import main as bench_main
 
@@ -89,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="also write the results JSON (and samples) here")
     e.add_argument("--device", default="auto")
     e.add_argument("--workers", type=int, default=2, help="processes for gallery embedding")
+    e.add_argument("--no-adapter", action="store_true",
+                   help="search without the model's query adapter (the ablation)")
+    e.add_argument("--adapter", default=None, metavar="JSON",
+                   help="search with this adapter (from `adapter fit --out`) instead")
+    e.add_argument("--identification-only", action="store_true",
+                   help="skip the image-quality metrics (FSIM, SSIM)")
     e.set_defaults(func=_evaluate)
 
     x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")
@@ -123,6 +141,32 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_calibrate)
+
+    a = sub.add_parser("adapter", help="the query adapter: describe the train/test sketches "
+                       "on the app's path, then fit it by metric learning")
+    a.add_argument("action", choices=("describe", "fit"))
+    a.add_argument("--model", default=None, help="model name or .safetensors file")
+    a.add_argument("--leave-out", action="append", default=[], metavar="SET",
+                   help="fit without this train set (cufs, fs2k, lfw, celeba): the "
+                        "leave-one-dataset-out protocol")
+    a.add_argument("--write", action="store_true", help="store the adapter in the model file")
+    a.add_argument("--out", help="also write the adapter (model-file metadata JSON) here, "
+                   "for `evaluate --adapter`")
+    a.add_argument("--workers", type=int, default=2)
+    a.set_defaults(func=_adapter)
+
+    r = sub.add_parser("search-rates", help="1:N search rates (FPIR, marked mates, how far "
+                       "down the list) by gallery size, from train sketches; --test checks "
+                       "them on held-out test searches")
+    r.add_argument("--model", default=None, help="model name or .safetensors file")
+    r.add_argument("--write", action="store_true", help="store the tables in the model file")
+    r.add_argument("--test", action="store_true",
+                   help="measure the same rates on CUFS/FS2K test searches and compare")
+    r.add_argument("--max-queries", type=int, default=2400,
+                   help="train searches the rates are measured on (a seeded sample)")
+    r.add_argument("--out", help="also write the report JSON here")
+    r.add_argument("--workers", type=int, default=2)
+    r.set_defaults(func=_search_rates)
 
     b = sub.add_parser("bench-step", help="time training steps: fp32, channels-last, bf16")
     b.add_argument("--config", required=True)

@@ -38,6 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sketchlab import paths
+from sketchlab.core.adapter import QueryAdapter, model_adapter, read_adapter
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.frame import face_box
@@ -48,17 +49,21 @@ from sketchlab.core.matching import (
     embed_aligned,
     embed_batch,
 )
-from sketchlab.core.model_catalog import resolve_model
-from sketchlab.core.query import sketch_query, to_grey
+from sketchlab.core.model_catalog import read_calibration, resolve_model
+from sketchlab.core.query import fuse, to_grey
+from sketchlab.core.variants import DEFAULT_VARIANTS
 from trainer import metrics
 from trainer.data.align_cache import load_aligned
 from trainer.data.manifest import read_manifest, resolve_manifest
 
 log = logging.getLogger(__name__)
 
-JSON_KEYS = ("fsim", "ssim", "pearson_r", "rank1", "rank5", "rank10", "rank1_raw_sketch",
-             "rank10_raw_sketch", "rank1_grey", "rank10_grey", "rank1_raw_sketch_grey",
-             "rank10_raw_sketch_grey", "n_queries", "gallery_size", "model_sha256")
+JSON_KEYS = ("fsim", "ssim", "pearson_r", "rank1", "rank5", "rank10", "rank50",
+             "rank1_no_adapter", "rank10_no_adapter", "rank1_raw_sketch", "rank10_raw_sketch",
+             "rank50_raw_sketch", "rank1_grey", "rank10_grey", "rank50_grey",
+             "rank1_no_adapter_grey", "rank10_no_adapter_grey", "rank1_raw_sketch_grey",
+             "rank10_raw_sketch_grey", "landmarks_found", "n_queries", "gallery_size",
+             "model_sha256")
 GREY_MODEL = EMBEDDING_MODEL + "+grey"  # cache key of descriptors of luma-only images
 
 
@@ -106,31 +111,60 @@ def _init_query_worker(model_file: str, device: str, threads: int) -> None:
     _QUERY_INVERTER = Inverter(model_file, device=device, warmup=False)
 
 
-QUERY_KINDS = ("inverted", "raw", "inverted_grey", "raw_grey")
+# searched: what `sketchlab match` searches with (adapted when the model has an adapter);
+# fused: the variants + raw sketch without the adapter; raw: the sketch itself.
+QUERY_KINDS = ("searched", "fused", "raw", "searched_grey", "fused_grey", "raw_grey")
 
 
-def _app_queries(sketch_file: str) -> tuple[np.ndarray, ...]:
-    """One test sketch as `sketchlab match` sees it: the descriptors of its inverted photo
-    and of the raw sketch, in colour and in grey (QUERY_KINDS order)."""
-    q = sketch_query(sketch_file, _QUERY_INVERTER)
-    raw = sketch_query(q.prepared, None, raw=True)
-    raw_grey = sketch_query(q.prepared, None, raw=True, grey=True)
-    return q.embedding, raw.embedding, embed_aligned(to_grey(q.photo)), raw_grey.embedding
+def adapter_of(loaded: Any) -> QueryAdapter | None:
+    return model_adapter(loaded.metadata, loaded.sha256)
 
 
-def app_path_queries(model_file: Path, sketch_files: Sequence[Path], device: str,
-                     workers: int, desc: str) -> dict[str, np.ndarray]:
-    """Descriptors of every test sketch on the app's path, one process per worker."""
-    if workers <= 1 or device.startswith("cuda"):
-        _init_query_worker(str(model_file), device, 0)
-        rows = [_app_queries(str(f)) for f in tqdm(sketch_files, desc=desc, leave=False)]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init_query_worker,
-                                 initargs=(str(model_file), device, 1)) as pool:
-            rows = list(tqdm(pool.map(_app_queries, [str(f) for f in sketch_files],
-                                      chunksize=8), total=len(sketch_files), desc=desc,
-                             leave=False))
-    return {k: np.stack([r[i] for r in rows]) for i, k in enumerate(QUERY_KINDS)}
+def loaded_variants(loaded: Any) -> int:
+    return int(read_calibration(loaded.path)[1].get("variants", DEFAULT_VARIANTS))
+
+
+def resolve_adapter(loaded: Any, spec: str = "model") -> QueryAdapter | None:
+    """"model": the model file's own adapter; "none": no adapter; else a JSON file of
+    adapter metadata (`python -m trainer adapter fit --out`), checked like the model's."""
+    if spec == "none":
+        return None
+    if spec == "model":
+        return adapter_of(loaded)
+    return read_adapter(json.loads(Path(spec).read_text(encoding="utf-8")), loaded.sha256)
+
+
+def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, workers: int,
+                           adapter: QueryAdapter | None) -> dict[str, Any]:
+    """Every sketch's descriptors as `sketchlab match` makes them (QUERY_KINDS, colour and
+    grey), from the model's descriptor pack when it holds this set (`trainer.descriptors`:
+    the same `sketch_query` call), else computed and stored there."""
+    from trainer.adapter import pack_dir
+    from trainer.descriptors import QuerySpec, describe_queries, load_pack, save_pack
+
+    fields = read_calibration(loaded.path)[1]
+    w = float(fields.get("raw_weight", 0.0))
+    pack = pack_dir(loaded.sha256) / f"{pack_name}.npz"
+    specs = [QuerySpec(str(r.sketch)) for r in rows]
+    stored = None
+    if pack.is_file():
+        parts, extra = load_pack(pack, loaded.sha256)
+        if [str(x) for x in extra.get("specs", [])] == [f"{q.path}||0" for q in specs]:
+            stored = parts[pack_name]
+    if stored is None:
+        stored = describe_queries(loaded.path, specs, loaded_variants(loaded), workers,
+                                  pack_name)
+        save_pack(pack, loaded.sha256, {pack_name: stored},
+                  {"specs": np.array([f"{q.path}||0" for q in specs])})
+    out: dict[str, Any] = {"methods": stored.methods}
+    for suffix, var, raw in (("", stored.variants, stored.raw),
+                             ("_grey", stored.variants_grey, stored.raw_grey)):
+        fused = np.stack([fuse(v, r, w) for v, r in zip(var, raw, strict=True)])
+        out["fused" + suffix] = fused
+        out["raw" + suffix] = raw
+        out["searched" + suffix] = (fused if adapter is None else
+                                    adapter(fused, var.mean(axis=1), raw))
+    return out
 
 
 def _pmap(fn: Any, items: Sequence[Any], workers: int, desc: str) -> list[Any]:
@@ -222,8 +256,12 @@ def _metrics_pair(args: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
     return metrics.all_metrics(*args)
 
 
+RANKS = (1, 5, 10, 50)
+QUALITY_KEYS = ("fsim", "fsim_colour", "ssim", "ssim_colour", "pearson_r", "pearson_r_colour")
+
+
 def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
-              ks: Sequence[int] = (1, 5, 10)) -> dict[int, float]:
+              ks: Sequence[int] = RANKS) -> dict[int, float]:
     """Share of queries whose true gallery row is within the k nearest (ties favourable)."""
     ranks = []
     for q, t in zip(queries, truth, strict=True):
@@ -235,9 +273,11 @@ def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
 
 def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              distractors: Sequence[str] = (), max_distractors: int = 0, device: str = "auto",
-             workers: int = 2, out_dir: Path | None = None) -> dict[str, Any]:
+             workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
+             quality: bool = True) -> dict[str, Any]:
     t0 = time.time()
     loaded = load_generator(model_path(model))
+    moved = resolve_adapter(loaded, adapter)
     frame = loaded.config.resolution
     cache = embedding_cache()
     sets: list[SetResult] = []
@@ -246,27 +286,32 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     gallery_files: list[Path] = []
     gallery_keys: list[tuple[str, str]] = []
     per_pair: list[dict[str, float]] = []
+    methods: list[str] = []
     for spec in manifests:
         mpath = resolve_manifest(spec)
         name = mpath.parent.name
         # Quality: sketch and photo aligned with one transform, compared pixel by pixel.
         data = load_aligned(mpath, split, frame, paired=True, workers=workers)
-        preds = _invert_all(loaded, data.sketches, device)
-        pairs = [(preds[i], np.asarray(data.photos[i])) for i in range(len(data))]
-        q = _pmap(_metrics_pair, pairs, workers, f"metrics {name}")
-        per_pair.extend(q)
-        quality = {k: float(np.mean([m[k] for m in q])) for k in q[0]}
-        sets.append(SetResult(name, len(data), quality))
-        # Identification: the sketch file on the app's own path.
-        found = app_path_queries(loaded.path, [r.sketch for r in data.rows], device, workers,
-                                 f"queries {name}")
+        preds = _invert_all(loaded, data.sketches, device) if quality else None
+        if preds is not None:
+            pairs = [(preds[i], np.asarray(data.photos[i])) for i in range(len(data))]
+            q = _pmap(_metrics_pair, pairs, workers, f"metrics {name}")
+            per_pair.extend(q)
+            figures = {k: float(np.mean([m[k] for m in q])) for k in q[0]}
+        else:
+            figures = dict.fromkeys(QUALITY_KEYS, float("nan"))
+        sets.append(SetResult(name, len(data), figures))
+        # Identification: the sketch file on the app's own path (variants, fused, adapted).
+        found = identification_queries(loaded, data.rows, f"{name}_{split}", workers,
+                                       moved)
         for k in QUERY_KINDS:
             queries[k].extend(found[k])
         truth_keys.extend((name, r.identity) for r in data.rows)
+        methods.extend(found["methods"])
         for r in data.rows:
             gallery_files.append(r.photo)
             gallery_keys.append((name, r.identity))
-        if out_dir is not None:
+        if out_dir is not None and preds is not None:
             from trainer.plots import grid, save_png
 
             k = min(8, len(data))
@@ -292,11 +337,14 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     def ranks(sl: slice) -> dict[str, float]:
         out = {}
         for suffix, g in galleries.items():
-            inv = rank_hits(np.stack(queries["inverted" + suffix][sl]), g, truth[sl])
-            raw = rank_hits(np.stack(queries["raw" + suffix][sl]), g, truth[sl])
-            for k in (1, 5, 10):
-                out[f"rank{k}{suffix}"] = inv[k]
-                out[f"rank{k}_raw_sketch{suffix}"] = raw[k]
+            for kind, label in (("searched", ""), ("fused", "_no_adapter"),
+                                ("raw", "_raw_sketch")):
+                hits = rank_hits(np.stack(queries[kind + suffix][sl]), g, truth[sl], RANKS)
+                for k in RANKS:
+                    out[f"rank{k}{label}{suffix}"] = hits[k]
+        aligned = methods[sl]
+        out["landmarks_found"] = (sum(m == "landmarks" for m in aligned) / len(aligned)
+                                  if aligned else 0.0)
         return out
 
     start = 0
@@ -304,10 +352,11 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         s.ranks = ranks(slice(start, start + s.n))
         start += s.n
     everything = ranks(slice(0, len(truth)))
+    def mean_of(key: str) -> float:
+        return float(np.mean([m[key] for m in per_pair])) if per_pair else float("nan")
+
     summary = {
-        "fsim": float(np.mean([m["fsim"] for m in per_pair])),
-        "ssim": float(np.mean([m["ssim"] for m in per_pair])),
-        "pearson_r": float(np.mean([m["pearson_r"] for m in per_pair])),
+        "fsim": mean_of("fsim"), "ssim": mean_of("ssim"), "pearson_r": mean_of("pearson_r"),
         **{k: everything[k] for k in JSON_KEYS if k in everything},
         "n_queries": len(truth), "gallery_size": len(gallery_files),
         "model_sha256": loaded.sha256,
@@ -319,10 +368,12 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         "manifests": [str(resolve_manifest(m)) for m in manifests],
         "distractors": [str(resolve_manifest(m)) for m in distractors],
         "sets": [{"name": s.name, "n": s.n, **s.quality, **s.ranks} for s in sets],
-        "queries": "app path (sketchlab.core.query.sketch_query: sketch aligned on its own)",
+        "queries": "app path (sketchlab.core.query.sketch_query: sketch aligned on its own, "
+                   f"{loaded_variants(loaded)} variants fused with the raw sketch"
+                   + (", query adapter" if moved else "") + ")",
+        "adapter_sha256": moved.sha256 if moved else "",
         "ranks": everything,
-        "colour": {k: float(np.mean([m[k] for m in per_pair]))
-                   for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
+        "colour": {k: mean_of(k) for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
         "seconds": round(time.time() - t0, 1),
     }
     cache.close()
@@ -337,10 +388,11 @@ def format_table(details: dict[str, Any]) -> str:
             f"| {s['name']} | {s['n']} | {s['fsim']:.3f} | {s['fsim_colour']:.3f} | "
             f"{s['ssim']:.3f} | {s['ssim_colour']:.3f} | {s['pearson_r']:.3f} | "
             f"{s['pearson_r_colour']:.3f} |")
-    lines += ["", "Identification on the app's path (each sketch aligned on its own, as "
-              "`sketchlab match`):", "",
-              "| set | images | rank-1 | rank-5 | rank-10 | raw sketch rank-1 | raw rank-5 | "
-              "raw rank-10 | rank-1 vs raw |", "|" + "---|" * 9]
+    lines += ["", "Identification on the app's path (each sketch aligned on its own, inverted "
+              "as 8 variants fused with the raw sketch, as `sketchlab match`):", "",
+              "| set | images | rank-1 | rank-10 | rank-50 | without adapter rank-1 / 10 | "
+              "raw sketch rank-1 / 10 / 50 | rank-1 vs raw | landmarks found |",
+              "|" + "---|" * 9]
 
     def pct(v: float) -> str:
         return f"{100 * v:.1f}%"
@@ -350,10 +402,12 @@ def format_table(details: dict[str, Any]) -> str:
             inv, raw = s[f"rank1{suffix}"], s[f"rank1_raw_sketch{suffix}"]
             ratio = f"{inv / raw:.1f}x" if raw > 0 else ("-" if inv == 0 else "inf")
             lines.append(
-                f"| {s['name']} | {label} | {pct(inv)} | {pct(s[f'rank5{suffix}'])} | "
-                f"{pct(s[f'rank10{suffix}'])} | {pct(raw)} | "
-                f"{pct(s[f'rank5_raw_sketch{suffix}'])} | "
-                f"{pct(s[f'rank10_raw_sketch{suffix}'])} | {ratio} |")
+                f"| {s['name']} | {label} | {pct(inv)} | {pct(s[f'rank10{suffix}'])} | "
+                f"{pct(s[f'rank50{suffix}'])} | {pct(s[f'rank1_no_adapter{suffix}'])} / "
+                f"{pct(s[f'rank10_no_adapter{suffix}'])} | {pct(raw)} / "
+                f"{pct(s[f'rank10_raw_sketch{suffix}'])} / "
+                f"{pct(s[f'rank50_raw_sketch{suffix}'])} | {ratio} | "
+                f"{pct(s['landmarks_found'])} |")
     g = details["summary"]["gallery_size"]
     lines.append(f"\nGallery: {g} photos (test photos + distractors: "
                  f"{', '.join(Path(d).parent.name for d in details['distractors']) or 'none'}).")
@@ -365,7 +419,9 @@ def main(args: argparse.Namespace) -> int:
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     details = evaluate(args.model, args.manifest, args.split, args.distractors,
-                       args.max_distractors, args.device, args.workers, out_dir)
+                       args.max_distractors, args.device, args.workers, out_dir,
+                       adapter="none" if args.no_adapter else args.adapter or "model",
+                       quality=not args.identification_only)
     if args.out:
         Path(args.out).write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
     if args.json:

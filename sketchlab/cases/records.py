@@ -30,6 +30,8 @@ class CandidateRecord:
     search) in whose top k this face appeared; None for a single-photo search.
     `false_match_rate`: from the model's sketch-query calibration, the share of non-mates
     at least this close (None when the score is not calibrated for the query kind).
+    `fpir`: searches recorded with the 1:N reading (`core.search_rates`) carry instead the
+    share of searches for someone absent, at the searched gallery's size, this close.
     """
 
     rank: int
@@ -41,6 +43,7 @@ class CandidateRecord:
     thumbnail_sha256: str | None = None
     stability: float | None = None
     false_match_rate: float | None = None
+    fpir: float | None = None
 
 
 @dataclass(frozen=True)

@@ -365,7 +365,8 @@ class CaseStore:
         """Record a search whose queries were the photos of `inversions` (recorded first;
         None means the latest). Candidates are dicts or objects with rank, subject (or
         subject_name), photo_sha256, distance, score, within_threshold, optional
-        thumbnail (RGB array or image bytes), stability and false_match_rate; returns the
+        thumbnail (RGB array or image bytes), stability and false_match_rate (a 1:1
+        reading) or fpir (the 1:N reading, `core.search_rates`); returns the
         match run number. A search must have recorded queries: the report lists only
         searches of recorded images."""
         cands, arts = [], []
@@ -388,7 +389,8 @@ class CaseStore:
                 "within_threshold": bool(_field(c, "within_threshold")),
                 "thumbnail_sha256": thumb_sha,
                 "stability": None if stability is None else float(stability),
-                "false_match_rate": None if fmr is None else float(fmr)})
+                "false_match_rate": None if fmr is None else float(fmr),
+                **({} if _field(c, "fpir") is None else {"fpir": float(_field(c, "fpir"))})})
         with session_scope(self._sessions) as s:
             row = self._case_row(s, ref)
             case = self._load(s, row)

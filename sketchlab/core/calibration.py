@@ -36,7 +36,7 @@ DEFAULT_FMR = 0.01  # the default threshold lets through 1 in 100 non-mates
 # Below this many faces a gallery's own distance spread is too rough to normalise by.
 MIN_GALLERY = 12
 METADATA_KEY = "score_calibration"
-QUERY_KINDS = ("single", "variants", "raw")
+QUERY_KINDS = ("single", "variants", "adapted", "raw")
 _MAX_POINTS = 2048
 _MAX_JSON = 1 << 20
 
@@ -74,7 +74,7 @@ def _rounded(d: np.ndarray, p: np.ndarray) -> list[list[float]]:
 class ScoreCalibration:
     """Genuine and impostor distance distributions for one query kind."""
 
-    query: str  # "single", "variants" or "raw"
+    query: str  # one of QUERY_KINDS ("adapted": variants moved by the query adapter)
     impostor_d: np.ndarray  # increasing gallery-normalised scores (z) ...
     impostor_p: np.ndarray  # ... and the share of impostor pairs at or below each
     genuine_d: np.ndarray
@@ -215,6 +215,7 @@ class ScoreRule:
     target_fmr: float | None = None  # the rate the threshold was set at (None: given)
     norm: GalleryNorm | None = None
     note: str = ""  # why there is no false-match rate, when there is none
+    reading = "1:1"  # a per-pair rate (core.search_rates.SearchRule reads whole searches)
 
     @property
     def calibrated(self) -> bool:

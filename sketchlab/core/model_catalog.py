@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sketchlab import paths
-from sketchlab.core import calibration
+from sketchlab.core import calibration, search_rates
 from sketchlab.core.model_file import CheckpointError, model_config, read_metadata
 from sketchlab.core.network_config import GeneratorConfig
 
@@ -112,21 +112,44 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
 
 def read_calibration(path: str | os.PathLike[str]
                      ) -> tuple[dict[str, calibration.ScoreCalibration], dict[str, Any]]:
-    """The model's score calibration by query kind, and its recorded fields (raw_weight,
-    variants, model_sha256); ({}, {"error": why}) when it has none or it does not fit."""
+    """The model's per-pair score calibration by query kind, and its recorded fields
+    (raw_weight, variants, model_sha256, and "search": the 1:N search rates by query kind,
+    `read_search_rates`); ({}, {"error": why, ...}) when it has none or it does not fit."""
     meta = read_metadata(Path(path))
+    search = read_search_rates(meta, Path(path).name)
     text = meta.get(calibration.METADATA_KEY)
     if not text:
-        return {}, {"error": "no score calibration in the model file"}
+        return {}, {"error": "no score calibration in the model file", "search": search}
     try:
         kinds, extra = calibration.loads(text)
     except calibration.CalibrationError as exc:
         log.warning("%s: ignoring its score calibration: %s", Path(path).name, exc)
-        return {}, {"error": str(exc)}
+        return {}, {"error": str(exc), "search": search}
     if extra.get("model_sha256") != meta.get("sha256"):
         log.warning("%s: its score calibration was made for other weights", Path(path).name)
-        return {}, {"error": "the score calibration was made for other weights"}
-    return kinds, extra
+        return {}, {"error": "the score calibration was made for other weights",
+                    "search": search}
+    return kinds, {**extra, "search": search}
+
+
+def read_search_rates(meta: dict[str, str], name: str
+                      ) -> dict[str, search_rates.SearchCalibration]:
+    """The 1:N search rates stored with the model, by query kind; a table made for other
+    weights, or for the adapted kind with another query adapter, is left out."""
+    text = meta.get(search_rates.METADATA_KEY)
+    if not text:
+        return {}
+    try:
+        kinds, extra = search_rates.loads(text)
+    except search_rates.SearchCalibrationError as exc:
+        log.warning("%s: ignoring its search rates: %s", name, exc)
+        return {}
+    if extra.get("model_sha256") != meta.get("sha256"):
+        log.warning("%s: its search rates were measured for other weights", name)
+        return {}
+    if extra.get("adapter_sha256", "") != meta.get("query_adapter_sha256", ""):
+        kinds.pop("adapted", None)
+    return kinds
 
 
 def write_calibration(path: str | os.PathLike[str],

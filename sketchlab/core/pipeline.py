@@ -32,17 +32,25 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from sketchlab.core.adapter import model_adapter
 from sketchlab.core.calibration import (
     DEFAULT_FMR,
     GalleryNorm,
     ScoreCalibration,
     ScoreRule,
+    fmr_phrase,
     gallery_norm,
     score_rule,
 )
 from sketchlab.core.matching import DEFAULT_THRESHOLD, distances, embed_aligned
 from sketchlab.core.model_catalog import read_calibration
 from sketchlab.core.query import sketch_query
+from sketchlab.core.search_rates import (
+    DEFAULT_FPIR,
+    SearchCalibration,
+    SearchRule,
+    search_rule,
+)
 
 if TYPE_CHECKING:
     from sketchlab.core.imageio import ImageSource
@@ -52,6 +60,11 @@ if TYPE_CHECKING:
 NORM_SAMPLE = 20_000  # gallery faces a query's distance spread is measured on
 
 Calibration = tuple[dict[str, ScoreCalibration], dict[str, Any]]  # model_catalog.read_calibration
+Rule = ScoreRule | SearchRule  # the per-pair (1:1) or the whole-search (1:N) reading
+
+# "Unknown" is a valid answer: the same words in the CLI, the panel and the report.
+NOTHING_PASSES = ("No candidate passes the threshold: the person may not be in this gallery. "
+                  "The ranked faces are leads to review, not matches.")
 
 
 @dataclass(frozen=True)
@@ -100,15 +113,19 @@ class Candidate:
     score: float
     within_threshold: bool
     thumbnail: bytes | None = None
-    false_match_rate: float | None = None  # share of non-mates this close; None: uncalibrated
+    false_match_rate: float | None = None  # 1:1 reading: share of non-mates this close
     stability: int | None = None  # of `n_variants` variant searches, how many had it in top k
     n_variants: int = 1
+    fpir: float | None = None  # 1:N reading: share of absent-person searches this close
 
-    def scored(self, rule: ScoreRule) -> Candidate:
-        """This candidate marked and scored by `rule`."""
+    def scored(self, rule: Rule) -> Candidate:
+        """This candidate marked and scored by `rule` (its reading decides which rate)."""
         d = self.distance
+        rate = rule.fmr(d)
+        one_to_n = rule.reading == "1:N"
         return dataclasses.replace(self, score=rule.score(d), within_threshold=bool(
-            d <= rule.threshold), false_match_rate=rule.fmr(d))
+            d <= rule.threshold), false_match_rate=None if one_to_n else rate,
+            fpir=rate if one_to_n else None)
 
     def as_json(self) -> dict[str, Any]:
         """The `sketchlab match --json` record."""
@@ -118,6 +135,8 @@ class Candidate:
             "score": round(self.score, 4), "within_threshold": self.within_threshold,
             "false_match_rate": (None if self.false_match_rate is None
                                  else float(f"{self.false_match_rate:.4g}"))}
+        if self.fpir is not None:
+            out["fpir"] = float(f"{self.fpir:.4g}")
         if self.stability is not None:
             out["stability"] = f"{self.stability}/{self.n_variants}"
         return out
@@ -131,7 +150,7 @@ class MatchResult:
     on-screen inversion and one inversion per variant there for the case record)."""
 
     candidates: list[Candidate]
-    kind: str  # the query kind: "single", "variants" or "raw"
+    kind: str  # the query kind: "single", "variants", "adapted" or "raw"
     sketch: np.ndarray | None  # the aligned sketch, canonical frame (None: a photo query)
     photo: np.ndarray | None  # the synthesized photo (None for a raw-sketch query)
     embedding: np.ndarray
@@ -139,8 +158,9 @@ class MatchResult:
     invert_ms: float
     search_ms: float  # ranking the gallery
     gallery_size: int
-    rule: ScoreRule = dataclasses.field(default_factory=lambda: ScoreRule(DEFAULT_THRESHOLD))
+    rule: Rule = dataclasses.field(default_factory=lambda: ScoreRule(DEFAULT_THRESHOLD))
     calibrations: dict[str, ScoreCalibration] = dataclasses.field(default_factory=dict)
+    search_rates: dict[str, SearchCalibration] = dataclasses.field(default_factory=dict)
     variant_names: tuple[str, ...] = ()  # the readings of the sketch searched together
     variant_sketches: tuple[np.ndarray, ...] = ()  # their network inputs
     variant_photos: tuple[np.ndarray, ...] = ()
@@ -150,6 +170,7 @@ class MatchResult:
     queries: tuple[Any, ...] = ()
     gallery_url: str = ""
     total_ms: float = 0.0  # the whole search: align, invert the variants, embed, rank
+    adapter_sha256: str = ""  # the query adapter that moved the descriptor ("" = none)
 
     @property
     def threshold(self) -> float:
@@ -157,13 +178,47 @@ class MatchResult:
 
     @property
     def calibration(self) -> str:
-        """What the threshold means, in words (recorded with the match run)."""
-        return self.rule.describe()
+        """What the threshold means, in words (recorded with the match run), and the
+        query adapter that moved the searched descriptor, if one did."""
+        text = self.rule.describe()
+        if self.adapter_sha256:
+            text += f" Query adapter {self.adapter_sha256[:12]} applied."
+        return text
 
-    def rescored(self, fmr: float | None = DEFAULT_FMR, threshold: float | None = None
-                 ) -> MatchResult:
+    @property
+    def rate_heading(self) -> str:
+        """The column heading of `rate_text`."""
+        return "absent searches this close" if self.rule.reading == "1:N" else \
+            "non-mates this close"
+
+    def rate_text(self, c: Candidate) -> str:
+        """A candidate's rate in a few words ("–" when the reading states none)."""
+        if c.fpir is not None:
+            return f"{100 * c.fpir:.1f} %" if c.fpir >= 0.001 else "< 0.1 %"
+        cal = getattr(self.rule, "calibration", None)
+        if c.false_match_rate is None or cal is None:
+            return "–"
+        return fmr_phrase(c.false_match_rate, cal.min_fmr)
+
+    def as_json(self) -> dict[str, Any]:
+        """The `sketchlab match --json` record of the whole search."""
+        reading = (self.rule.rates() if isinstance(self.rule, SearchRule)
+                   else {"reading": "1:1", "gallery_size": self.gallery_size,
+                         "threshold": round(self.rule.threshold, 4)})
+        return {"query_kind": self.kind, "reading": reading, "calibration": self.calibration,
+                "nothing_passes": self.nothing_passes, "adapter_sha256": self.adapter_sha256,
+                "candidates": [c.as_json() for c in self.candidates]}
+
+    @property
+    def nothing_passes(self) -> bool:
+        """No candidate within the threshold: the person may not be in the gallery."""
+        return bool(self.candidates) and not any(c.within_threshold for c in self.candidates)
+
+    def rescored(self, fmr: float | None = DEFAULT_FMR, threshold: float | None = None,
+                 fpir: float | None = DEFAULT_FPIR) -> MatchResult:
         """The same candidates under another rate or threshold (settings changed)."""
-        rule = score_rule(self.calibrations, self.kind, fmr, threshold, self.rule.norm)
+        rule = choose_rule(self.search_rates, self.calibrations, self.kind,
+                           self.gallery_size, fpir, fmr, threshold, self.rule.norm)
         return dataclasses.replace(self, rule=rule,
                                    candidates=[c.scored(rule) for c in self.candidates])
 
@@ -174,14 +229,28 @@ def norm(embedding: np.ndarray, snap: GallerySnapshot) -> GalleryNorm | None:
     return gallery_norm(distances(embedding, snap.sample(NORM_SAMPLE)), len(snap))
 
 
+def choose_rule(search: dict[str, SearchCalibration], calibrations: dict[str, ScoreCalibration],
+                kind: str, size: int, fpir: float | None, fmr: float | None,
+                threshold: float | None, gallery: GalleryNorm | None) -> Rule:
+    """The 1:N reading when the model has search rates for this kind of query (the
+    threshold set at `fpir` for this gallery's size), else the per-pair reading."""
+    rule = search_rule(search, kind, size, fpir, threshold)
+    if rule is not None:
+        return rule
+    return score_rule(calibrations, kind, fmr, threshold, gallery)
+
+
 def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
          calibrations: dict[str, ScoreCalibration] | None = None, kind: str = "single",
          fmr: float | None = DEFAULT_FMR, threshold: float | None = None,
          variant_embeddings: np.ndarray | None = None, distinct_subjects: bool = True,
-         thumbnails: bool = True) -> tuple[list[Candidate], ScoreRule]:
+         thumbnails: bool = True, search: dict[str, SearchCalibration] | None = None,
+         fpir: float | None = DEFAULT_FPIR) -> tuple[list[Candidate], Rule]:
     """The k nearest gallery photos of `embedding`, scored by the rule for this gallery
     and query kind, each with its stability over `variant_embeddings` when given."""
-    rule = score_rule(calibrations or {}, kind, fmr, threshold, norm(embedding, snap))
+    search = search or {}
+    gnorm = None if kind in search else norm(embedding, snap)
+    rule = choose_rule(search, calibrations or {}, kind, len(snap), fpir, fmr, threshold, gnorm)
     chosen = snap.nearest(embedding, k, distinct_subjects)
     info = snap.photo_info([p for p, _ in chosen], thumbnails=thumbnails)
     tops: list[set[int]] = []
@@ -210,15 +279,19 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
 def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
                  gallery: Searchable, k: int = 10, threshold: float | None = None,
                  raw: bool = False, *, fmr: float | None = DEFAULT_FMR,
+                 fpir: float | None = DEFAULT_FPIR,
                  variants: int | None = None, calibration: Calibration | None = None,
-                 distinct_subjects: bool = True, thumbnails: bool = True) -> MatchResult:
+                 distinct_subjects: bool = True, thumbnails: bool = True,
+                 adapter: bool = True) -> MatchResult:
     """Align the sketch, invert it (unless `raw`) as `variants` plausible readings (default:
     as many as the model's calibration was measured with, else one), embed with the known
-    canonical face box, rank the gallery, and score candidates by the model's calibration
-    for this kind of query. An explicit `threshold` (a distance) overrides the threshold
-    set at `fmr`. `calibration` is (kinds, fields) from `model_catalog.read_calibration`;
-    by default it is read from the inverter's model file. `inverter` may be None only for
-    a raw query."""
+    canonical face box, move the descriptor with the model's query adapter (when it has
+    one, `adapter` is on and several variants are searched), rank the gallery, and score
+    candidates by the model's calibration for this kind of query. An explicit `threshold`
+    (a distance) overrides the threshold set at `fpir` (the model's 1:N search rates for
+    this gallery size) or, for a model without them, at `fmr`. `calibration` is (kinds, fields)
+    from `model_catalog.read_calibration`; by default it is read from the inverter's
+    model file. `inverter` may be None only for a raw query."""
     t0 = time.perf_counter()
     if calibration is None:
         calibration = read_calibration(inverter.model.path) if inverter else ({}, {})
@@ -229,24 +302,30 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
         n = int(variants if variants is not None else fields.get("variants", 1))
         w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
         kind = "variants" if n > 1 else "single"
-    q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w)
+    moved = None
+    if adapter and kind == "variants" and inverter is not None:
+        moved = model_adapter(inverter.model.metadata, inverter.model.sha256)
+        kind = "adapted" if moved is not None else kind
+    q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w, adapter=moved)
     snap = gallery.snapshot()  # (re)loads the index outside the timed search
+    search = fields.get("search") or {}
     base = {"kind": kind, "sketch": q.prepared.image, "photo": q.photo,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
-            "gallery_size": len(snap), "calibrations": kinds}
+            "gallery_size": len(snap), "calibrations": kinds, "search_rates": search}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,
                            total_ms=(time.perf_counter() - t0) * 1000, **base)
     t1 = time.perf_counter()
     cands, rule = rank(q.embedding, snap, k, calibrations=kinds, kind=kind, fmr=fmr,
-                       threshold=threshold, variant_embeddings=q.variant_embeddings,
+                       threshold=threshold, search=search, fpir=fpir,
+                       variant_embeddings=q.variant_embeddings,
                        distinct_subjects=distinct_subjects, thumbnails=thumbnails)
     t2 = time.perf_counter()
     return MatchResult(cands, search_ms=(t2 - t1) * 1000, rule=rule,
                        variant_names=q.variant_names, variant_sketches=q.variant_sketches,
                        variant_photos=q.variant_photos, raw_weight=q.raw_weight,
-                       total_ms=(t2 - t0) * 1000, **base)
+                       total_ms=(t2 - t0) * 1000, adapter_sha256=q.adapter_sha256, **base)
 
 
 def match_photo(photo: np.ndarray, gallery: Searchable, k: int = 10, *,

@@ -26,6 +26,7 @@ from sketchlab.core.preprocess import Prepared, prepare_sketch
 from sketchlab.core.variants import sketch_variants, variant_names
 
 if TYPE_CHECKING:
+    from sketchlab.core.adapter import QueryAdapter
     from sketchlab.core.imageio import ImageSource
     from sketchlab.core.inference import Inverter
 
@@ -46,6 +47,8 @@ class SketchQuery:
     variant_photos: tuple[np.ndarray, ...] = ()  # variants[0] is `photo`
     variant_embeddings: np.ndarray | None = None  # (N, 128)
     raw_weight: float = 0.0  # share of the raw sketch's descriptor in `embedding`
+    raw_embedding: np.ndarray | None = None  # the raw sketch's own descriptor (variants)
+    adapter_sha256: str = ""  # the query adapter that moved `embedding` ("" = none)
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
@@ -67,12 +70,12 @@ def fuse(variant_embeddings: np.ndarray, raw_embedding: np.ndarray | None = None
 
 
 def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw: bool = False,
-                 grey: bool = False, variants: int = 1, raw_weight: float = 0.0
-                 ) -> SketchQuery:
+                 grey: bool = False, variants: int = 1, raw_weight: float = 0.0,
+                 adapter: QueryAdapter | None = None) -> SketchQuery:
     """Align (unless already Prepared), invert (unless `raw`), embed. `grey` embeds the
     luma of the searched image (evaluation's colour-blind variant). `variants` > 1 inverts
     that many readings of the sketch in one batch and searches with their fused
-    descriptor."""
+    descriptor, moved by the model's query `adapter` when given."""
     if inverter is None and not raw:
         raise ValueError("an Inverter is needed unless raw=True")
     if isinstance(sketch, Prepared):
@@ -97,9 +100,10 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
     searched = [to_grey(p) if grey else p for p in photos]
     box = face_box(prepared.image.shape[:2])
     embs = np.stack(embed_batch(searched, [box] * len(searched)))  # type: ignore[arg-type]
-    raw_emb = None
-    if raw_weight > 0.0:
-        raw_emb = embed_aligned(to_grey(prepared.image) if grey else prepared.image)
-    return SketchQuery(prepared, photos[0], fuse(embs, raw_emb, raw_weight), invert_ms,
+    raw_emb = embed_aligned(to_grey(prepared.image) if grey else prepared.image)
+    emb = fuse(embs, raw_emb, raw_weight)
+    if adapter is not None:
+        emb = adapter(emb, embs.mean(axis=0), raw_emb)
+    return SketchQuery(prepared, photos[0], emb, invert_ms,
                        tuple(variant_names(variants)), tuple(inputs), tuple(photos), embs,
-                       raw_weight)
+                       raw_weight, raw_emb, adapter.sha256 if adapter is not None else "")

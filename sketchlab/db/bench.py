@@ -243,7 +243,7 @@ def bench_search_scale(sizes: list[int], backends: tuple[str, ...] = ("exact", "
     """Top-k over n synthetic descriptors fitted to LFW's, per backend: median/p90 ms,
     recall@k against exact search, memory and build time. Without LFW (a bundle on a
     machine without the datasets) it says so instead of failing the whole bench."""
-    from sketchlab.db import synthetic
+    from sketchlab.core import synthetic_descriptors as synthetic
 
     root = shared_data_dir()
     if not (root / "lfw" / "manifest.csv").is_file():

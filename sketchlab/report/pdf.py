@@ -28,6 +28,7 @@ from PySide6.QtGui import (
 )
 
 from sketchlab.cases.report_data import ReportData
+from sketchlab.core.pipeline import NOTHING_PASSES
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,8 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
             f"&#10003; = within the threshold). {meaning}</p>")
     if not m.candidates:
         return head + "<p><i>The search returned no candidates.</i></p>"
+    if not any(c.within_threshold for c in m.candidates):
+        head += f"<p><b>{_e(NOTHING_PASSES)}</b></p>"
     cells = []
     for c in m.candidates:
         data = r.thumbnails.get(c.thumbnail_sha256 or "")
@@ -197,8 +200,11 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
         extra = ""
         if c.stability is not None:
             extra += f"<br>top-{m.k} in {c.stability:.0%} of variants"
-        # Calibrated: say how rare this closeness is among non-mates; else the old score.
-        rate = (f"1 in {round(1 / c.false_match_rate):,} non-mates"
+        # The reading the search was recorded with: 1:N (share of searches for someone
+        # absent this close), 1:1 (share of non-mates), else the plain score.
+        rate = (f"absent-person searches this close: {100 * c.fpir:.1f} %"
+                if c.fpir is not None else
+                f"1 in {round(1 / c.false_match_rate):,} non-mates"
                 if c.false_match_rate else f"score {c.score:.2f}")
         cells.append(f"<td align='center' width='{100 // _GRID_COLS}%'>{pic}<br>"
                      f"<span class='cand'><b>#{c.rank}</b> {_e(c.subject)}<br>"

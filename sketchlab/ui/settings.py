@@ -19,6 +19,7 @@ from sketchlab.core.calibration import DEFAULT_FMR
 from sketchlab.core.frame import STYLES
 from sketchlab.core.model_catalog import DEFAULT_MODEL
 from sketchlab.core.precision import PRECISIONS
+from sketchlab.core.search_rates import DEFAULT_FPIR
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class AppSettings:
     device: str = "auto"
     precision: str = "auto"  # bf16 where the CPU does it natively; fp32: as before
     style: str = "auto"
-    match_fmr: float = DEFAULT_FMR  # candidates this rare among non-mates are marked
+    match_fpir: float = DEFAULT_FPIR  # a search for someone absent marks this share (1:N)
+    match_fmr: float = DEFAULT_FMR  # models without 1:N rates: this rare among non-mates
     threshold: float = 0.0  # a fixed distance instead of match_fmr; 0 = use match_fmr
     top_k: int = 10
     gallery_url: str = ""  # empty: sketchlab.db's default ($SKETCHLAB_DB or the user data dir)
@@ -53,6 +55,8 @@ class AppSettings:
                              "the false-match rate)")
         if not 0.0 < self.match_fmr < 1.0:
             raise ValueError("the false-match rate must be between 0 and 1")
+        if not 0.0 < self.match_fpir < 1.0:
+            raise ValueError("the false-positive rate per search must be between 0 and 1")
         if not 1 <= self.top_k <= 100:
             raise ValueError("top_k must be between 1 and 100")
         if not 1 <= self.autosave_seconds <= 3600:

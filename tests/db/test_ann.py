@@ -14,7 +14,7 @@ import numpy as np
 from sketchlab.db import ann
 from sketchlab.db.ann import AnnIndex, index_paths
 from sketchlab.db.search import EmbeddingIndex, Matcher
-from sketchlab.db.synthetic import fit, generate, lfw_descriptors, probes
+from sketchlab.core.synthetic_descriptors import fit, generate, lfw_descriptors, probes
 
 
 def _matcher(g) -> Matcher:

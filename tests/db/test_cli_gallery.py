@@ -42,7 +42,9 @@ def test_match_cli(cufs_gallery, cufs_photos, shared_data, tiny_model, tmp_path,
     sketch = shared_data / "cufs_cuhk" / "test" / "sketches" / f"{name}-sz1.jpg"
     assert main(["match", str(sketch), "--db", db, "--top", "3", "--json",
                  "--model", str(tiny_model), "--save-photo", str(tmp_path / "q.png")]) == 0
-    got = json.loads(capsys.readouterr().out)
+    search = json.loads(capsys.readouterr().out)
+    assert search["reading"]["reading"] == "1:1"  # the tiny model has no 1:N search rates
+    got = search["candidates"]
     assert [c["rank"] for c in got] == [1, 2, 3]
     assert set(got[0]) == {"rank", "subject", "photo_sha256", "distance", "score",
                            "within_threshold", "false_match_rate"}
@@ -71,7 +73,7 @@ def test_match_cli_with_calibration_and_variants(cufs_gallery, cufs_photos, shar
     sketch = shared_data / "cufs_cuhk" / "test" / "sketches" / f"{cufs_photos[0].stem}-sz1.jpg"
     assert main(["match", str(sketch), "--db", cufs_gallery.url, "--top", "5", "--json",
                  "--model", str(model)]) == 0
-    got = json.loads(capsys.readouterr().out)
+    got = json.loads(capsys.readouterr().out)["candidates"]
     rates = [c["false_match_rate"] for c in got]
     assert all(0 < r <= 1 for r in rates) and rates == sorted(rates)  # nearer = rarer
     for c in got:

@@ -134,7 +134,7 @@ def test_frozen_gallery_enroll_and_match(bundle: Path, frozen_env: dict[str, str
     out = _run(["match", str(cufs / CUFS_SKETCH), "--top", "3", "--json",
                 *_model_args(tiny_model)], frozen_env)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert len(json.loads(out.stdout)) == 3
+    assert len(json.loads(out.stdout)["candidates"]) == 3
 
 
 def test_frozen_case_export_with_pdf_report(bundle: Path, frozen_env: dict[str, str],

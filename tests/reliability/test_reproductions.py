@@ -404,7 +404,7 @@ def test_5_blank_sketch_is_nothing_to_search(tmp_path, tiny_model, capsys):
     assert "person" not in out
     rc = main(["match", str(blank), "--db", str(db), "--model", str(tiny_model), "--json"])
     out, err = capsys.readouterr()
-    assert rc == 1 and json.loads(out) == [] and "Nothing to search" in err
+    assert rc == 1 and json.loads(out)["candidates"] == [] and "Nothing to search" in err
 
 
 # ---- 6. Orphaned workers -------------------------------------------------------------

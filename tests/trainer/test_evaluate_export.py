@@ -31,8 +31,10 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
         "summary": summary, "split": "test", "model": "m.safetensors", "distractors": [],
         "sets": [{"name": "cufs_cuhk", "n": 3, "fsim": 0.5, "fsim_colour": 0.4, "ssim": 0.3,
                   "ssim_colour": 0.2, "pearson_r": 0.6, "pearson_r_colour": 0.5,
-                  **{f"rank{k}{raw}{grey}": 0.5 for k in (1, 5, 10)
-                     for raw in ("", "_raw_sketch") for grey in ("", "_grey")}}]}))
+                  "landmarks_found": 1.0,
+                  **{f"rank{k}{kind}{grey}": 0.5 for k in (1, 5, 10, 50)
+                     for kind in ("", "_no_adapter", "_raw_sketch")
+                     for grey in ("", "_grey")}}]}))
     models = tmp_path / "models"
     path = export(t.run_dir, "unit-model", evals=[ev], command="python -m trainer train X",
                   models_dir=models, calibrate=False)  # calibration: tests/trainer/test_calibrate

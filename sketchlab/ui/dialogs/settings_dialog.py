@@ -31,6 +31,7 @@ from sketchlab.ui.settings import DEVICES, STYLES, AppSettings, SettingsStore
 
 SQLITE = "sqlite:///"
 FMR_CHOICES = (0.1, 0.01, 0.001, 0.0001)
+FPIR_CHOICES = (0.2, 0.1, 0.05, 0.01)
 
 
 class SettingsDialog(QDialog):
@@ -69,6 +70,17 @@ class SettingsDialog(QDialog):
         for st in STYLES:
             self.style.addItem(st.capitalize(), st)
         self.style.setCurrentIndex(self.style.findData(s.style))
+        self.fpir = QComboBox()
+        for rate in FPIR_CHOICES:
+            self.fpir.addItem(f"{rate:.0%} of searches for someone absent (1 in "
+                              f"{round(1 / rate)})", rate)
+        if self.fpir.findData(s.match_fpir) < 0:
+            self.fpir.addItem(f"{s.match_fpir:.1%} of searches for someone absent",
+                              s.match_fpir)
+        self.fpir.setCurrentIndex(self.fpir.findData(s.match_fpir))
+        self.fpir.setToolTip("How often a search for a person who is NOT in the gallery may "
+                             "still mark a candidate, at the searched gallery's size (measured "
+                             "for the model; see its card). Lower marks fewer true people too.")
         self.fmr = QComboBox()
         for rate in FMR_CHOICES:
             self.fmr.addItem(f"1 in {round(1 / rate):,} non-mates (false-match rate "
@@ -116,7 +128,8 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("Precision", self.precision)
         form.addRow("Sketch style", self.style)
-        form.addRow("Mark candidates closer than", self.fmr)
+        form.addRow("Mark candidates at", self.fpir)
+        form.addRow("Models without search rates", self.fmr)
         form.addRow("Fixed distance", self.threshold)
         form.addRow("Candidates shown", self.top_k)
         form.addRow("Gallery database", gal)
@@ -157,6 +170,7 @@ class SettingsDialog(QDialog):
             model=self.model.currentData(), device=self.device.currentData(),
             precision=self.precision.currentData(),
             style=self.style.currentData(),
+            match_fpir=self.fpir.currentData(),
             match_fmr=self.fmr.currentData() or self.store.value.match_fmr,
             threshold=0.0 if self.fmr.currentData() else round(self.threshold.value(), 3),
             top_k=self.top_k.value(), gallery_url=url, autosave_seconds=self.autosave.value(),

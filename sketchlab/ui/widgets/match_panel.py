@@ -37,9 +37,8 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from sketchlab.core.calibration import fmr_phrase
 from sketchlab.core.model_catalog import read_calibration
-from sketchlab.core.pipeline import Calibration, MatchResult, match_sketch
+from sketchlab.core.pipeline import NOTHING_PASSES, Calibration, MatchResult, match_sketch
 from sketchlab.core.preprocess import as_prepared
 from sketchlab.core.query import NOTHING_TO_SEARCH
 from sketchlab.core.variants import VARIANT_KINDS
@@ -79,6 +78,7 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
     inverter = _search_inverter(str(model.path), settings.device, settings.precision)
     res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery.matcher(), k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
+                       fpir=settings.match_fpir,
                        calibration=model_calibration(str(model.path), model.sha256))
     per_variant = (res.invert_ms / max(1, len(res.variant_photos)))
     queries = tuple(
@@ -225,7 +225,8 @@ class MatchPanel(QWidget):
         self.gallery.set_url(s.gallery_url)
         if self.outcome is not None and self.outcome.gallery_url == self.gallery.display_url():
             # re-mark the candidates against the new rate or threshold
-            self.outcome = self.outcome.rescored(s.match_fmr, s.threshold or None)
+            self.outcome = self.outcome.rescored(s.match_fmr, s.threshold or None,
+                                                 s.match_fpir)
             self._show(self.outcome)
 
     # --- searching --------------------------------------------------------------------
@@ -270,7 +271,7 @@ class MatchPanel(QWidget):
     def _on_done(self, outcome: MatchResult) -> None:
         s = self.store.value
         if (s.match_fmr, s.threshold or None) != self._searched_with:  # changed meanwhile
-            outcome = outcome.rescored(s.match_fmr, s.threshold or None)
+            outcome = outcome.rescored(s.match_fmr, s.threshold or None, s.match_fpir)
         self.outcome = outcome
         self._searched_at = time.strftime("%H:%M:%S")
         # The canvas may have changed while the search ran.
@@ -285,11 +286,12 @@ class MatchPanel(QWidget):
         cands = outcome.candidates
         self.candidates = cands
         self.table.setRowCount(len(cands))
+        self.table.setHorizontalHeaderItem(4, QTableWidgetItem(outcome.rate_heading.capitalize()))
         self.table.scrollToTop()
+        leads_only = outcome.nothing_passes  # "unknown": the list is leads, shown greyed
         for row, c in enumerate(cands):
             mark = "✔ within" if c.within_threshold else "— above"
-            rate = ("–" if c.false_match_rate is None
-                    else fmr_phrase(c.false_match_rate, rule.calibration.min_fmr))
+            rate = outcome.rate_text(c)
             stable = "" if c.stability is None else f"{c.stability}/{c.n_variants}"
             cells = [str(c.rank), "", c.subject_name, f"{c.distance:.3f}", rate, mark, stable]
             for col, text in enumerate(cells):
@@ -297,7 +299,7 @@ class MatchPanel(QWidget):
                 if col in (0, 3, 4, 6):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
-                if col == 5:
+                if col == 5 or leads_only:
                     item.setForeground(QColor(90, 200, 120) if c.within_threshold
                                        else QColor(160, 160, 160))
                 tip = f"{c.subject_name}\n{c.source_path}"
@@ -317,8 +319,10 @@ class MatchPanel(QWidget):
         else:
             how = (f"{len(outcome.variant_names)} variants of the sketch"
                    if len(outcome.variant_names) > 1 else "the synthesized photo")
+            verdict = (NOTHING_PASSES if outcome.nothing_passes
+                       else f"{within} within the threshold")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how}; "
-                                f"{within} within the threshold · {outcome.total_ms:.0f} ms")
+                                f"{verdict} · {outcome.total_ms:.0f} ms")
 
     def _show_variants(self, outcome: MatchResult) -> None:
         while self.variants.count():

@@ -1,4 +1,5 @@
-"""Synthetic face descriptors fitted to real ones, for search benchmarks at 1M-10M faces.
+"""Synthetic face descriptors fitted to real ones, for galleries of 1M-10M faces (search
+benchmarks, and the 1:N search rates past the real photos on hand).
 
 Uniform or isotropic noise makes nearest-neighbour search look easier or harder than it
 is: real dlib descriptors sit on a thin, anisotropic shell with identities as clusters.

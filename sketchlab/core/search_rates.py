@@ -1,0 +1,223 @@
+"""What a search of N faces means: rates of the whole search, not of one comparison.
+
+A search compares the sketch with every face in the gallery, so the question an
+investigator asks is not "how often is one stranger this close" (a per-pair false-match
+rate, which a gallery of thousands turns into near-certain false hits) but, as NIST's 1:N
+evaluations put it, at this gallery size:
+
+- FPIR: how often a search for someone who is NOT in the gallery still marks a candidate;
+- how often a search for someone who IS there marks them (1 - FNIR), within the list shown;
+- how far down the list the true person usually is (top 1 / 10 / 50).
+
+A `SearchCalibration` holds these, for one kind of query of one model, as tables over a
+grid of distance thresholds and gallery sizes (100 .. 1M faces). They are measured by
+`python -m trainer search-rates` with mated and non-mated searches of train sketches only
+(the person's photos left out of the gallery for the non-mated ones) and stored in the
+model file (`search_calibration`). Between the tabled sizes rates are interpolated in
+log(size); beyond them the nearest size is used and the text says so.
+
+The default threshold of a search is the distance at which an absent person's search
+marks a candidate at most `DEFAULT_FPIR` of the time at the searched gallery's size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DEFAULT_FPIR = 0.05  # a search for someone absent marks a candidate at most 1 time in 20
+LIST_LENGTH = 10  # "marked" means within the threshold and within the top this-many
+METADATA_KEY = "search_calibration"
+_MAX_JSON = 4 << 20
+
+
+class SearchCalibrationError(ValueError):
+    """A stored search calibration is malformed (model-file metadata is untrusted)."""
+
+
+def _interp_size(table: np.ndarray, sizes: np.ndarray, n: int) -> np.ndarray:
+    """Row of `table` (sizes x ...) at gallery size n, linear in log(size), clamped."""
+    x = math.log(max(n, 1))
+    xs = np.log(sizes)
+    if x <= xs[0]:
+        return table[0]
+    if x >= xs[-1]:
+        return table[-1]
+    i = int(np.searchsorted(xs, x)) - 1
+    f = (x - xs[i]) / (xs[i + 1] - xs[i])
+    return (1 - f) * table[i] + f * table[i + 1]
+
+
+@dataclass(frozen=True)
+class SearchCalibration:
+    """Rates of one query kind by gallery size (rows) and distance threshold (columns)."""
+
+    query: str  # the query kind (see core.calibration.QUERY_KINDS)
+    sizes: np.ndarray  # (S,) increasing gallery sizes
+    thresholds: np.ndarray  # (T,) increasing distances
+    fpir: np.ndarray  # (S, T): non-mated searches with any face within the threshold
+    tpir: np.ndarray  # (S, T): mated searches whose mate is within it and in the top list
+    hit_rates: np.ndarray  # (S, 3): mate at rank 1, within 10, within 50 (no threshold)
+    n_mated: int
+    n_nonmated: int
+    source: str  # which searches, in words
+
+    def within_range(self, n: int) -> bool:
+        return bool(self.sizes[0] <= n <= self.sizes[-1])
+
+    def fpir_at(self, distance: float, n: int) -> float:
+        """Share of absent-person searches of n faces with some face this close."""
+        row = _interp_size(self.fpir, self.sizes, n)
+        return float(np.interp(distance, self.thresholds, row, left=0.0, right=1.0))
+
+    def tpir_at(self, distance: float, n: int) -> float:
+        row = _interp_size(self.tpir, self.sizes, n)
+        return float(np.interp(distance, self.thresholds, row, left=0.0, right=row[-1]))
+
+    def threshold_for(self, fpir: float, n: int) -> float:
+        """The largest tabled distance whose FPIR at size n is at most `fpir`."""
+        if not 0.0 < fpir < 1.0:
+            raise ValueError("an FPIR is between 0 and 1")
+        row = np.maximum.accumulate(_interp_size(self.fpir, self.sizes, n))
+        ok = np.flatnonzero(row <= fpir)
+        if len(ok) == 0:
+            return float(self.thresholds[0])
+        i = int(ok[-1])
+        if i + 1 < len(row) and row[i + 1] > row[i]:  # interpolate to the crossing
+            f = (fpir - row[i]) / (row[i + 1] - row[i])
+            return float(self.thresholds[i] + f * (self.thresholds[i + 1] - self.thresholds[i]))
+        return float(self.thresholds[i])
+
+    def hits(self, n: int) -> dict[int, float]:
+        """Share of mated searches with the mate at rank 1, in the top 10, top 50."""
+        row = _interp_size(self.hit_rates, self.sizes, n)
+        return {1: float(row[0]), 10: float(row[1]), 50: float(row[2])}
+
+    # --- storage -------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        def r(a: np.ndarray) -> list[Any]:
+            return np.round(a, 5).tolist()
+
+        return {"query": self.query, "sizes": self.sizes.astype(int).tolist(),
+                "thresholds": r(self.thresholds), "fpir": r(self.fpir), "tpir": r(self.tpir),
+                "hit_rates": r(self.hit_rates), "n_mated": self.n_mated,
+                "n_nonmated": self.n_nonmated, "source": self.source}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> SearchCalibration:
+        try:
+            sizes = np.asarray(obj["sizes"], np.float64)
+            t = np.asarray(obj["thresholds"], np.float64)
+            fpir, tpir = (np.asarray(obj[k], np.float64) for k in ("fpir", "tpir"))
+            hits = np.asarray(obj["hit_rates"], np.float64)
+            c = cls(str(obj["query"]), sizes, t, fpir, tpir, hits, int(obj["n_mated"]),
+                    int(obj["n_nonmated"]), str(obj["source"])[:500])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SearchCalibrationError(f"malformed search calibration: {exc}") from exc
+        s, n = len(sizes), len(t)
+        ok = (s >= 1 and n >= 2 and fpir.shape == (s, n) and tpir.shape == (s, n)
+              and hits.shape == (s, 3) and (np.diff(sizes) > 0).all() and sizes[0] >= 1
+              and (np.diff(t) > 0).all()
+              and all(np.isfinite(a).all() and (a >= 0).all() and (a <= 1).all()
+                      for a in (fpir, tpir, hits)))
+        if not ok:
+            raise SearchCalibrationError("malformed search calibration: bad table shapes "
+                                         "or values")
+        return c
+
+
+def dumps(calibrations: dict[str, SearchCalibration], extra: dict[str, Any] | None = None
+          ) -> str:
+    return json.dumps({"version": 1, **(extra or {}),
+                       "kinds": {k: c.to_json() for k, c in calibrations.items()}},
+                      separators=(",", ":"))
+
+
+def loads(text: str) -> tuple[dict[str, SearchCalibration], dict[str, Any]]:
+    if len(text) > _MAX_JSON:
+        raise SearchCalibrationError("search calibration metadata is too large")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise SearchCalibrationError(f"search calibration is not JSON: {exc}") from exc
+    if not isinstance(obj, dict) or obj.get("version") != 1 or not isinstance(
+            obj.get("kinds"), dict):
+        raise SearchCalibrationError("search calibration: unknown format")
+    kinds = {str(k): SearchCalibration.from_json(v) for k, v in obj["kinds"].items()}
+    return kinds, {k: v for k, v in obj.items() if k not in ("kinds", "version")}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %" if x >= 0.01 or x == 0 else f"{100 * x:.1f} %"
+
+
+@dataclass(frozen=True)
+class SearchRule:
+    """How one search of `size` faces is scored: the 1:N reading. Same interface as
+    `calibration.ScoreRule` (threshold, fmr, score, phrase, describe), so the pipeline,
+    panel and report take either; `fmr` here is the FPIR at a candidate's distance."""
+
+    threshold: float
+    calibration: SearchCalibration
+    size: int
+    target_fpir: float | None  # the FPIR the threshold was set at (None: a given distance)
+    list_length: int = LIST_LENGTH
+    reading: str = "1:N"
+
+    calibrated = True
+    norm = None
+
+    def fmr(self, distance: float) -> float:
+        return self.calibration.fpir_at(distance, self.size)
+
+    def score(self, distance: float) -> float:
+        """1 - FPIR at this distance: how rarely an absent person's search comes this close."""
+        return 1.0 - self.fmr(distance)
+
+    def phrase(self, distance: float) -> str:
+        return (f"absent-person searches come this close {_pct(self.fmr(distance))} "
+                "of the time")
+
+    def rates(self) -> dict[str, Any]:
+        """The figures `describe` states, for `match --json` and the case record."""
+        c, n = self.calibration, self.size
+        return {"reading": "1:N", "gallery_size": n, "threshold": round(self.threshold, 4),
+                "fpir": round(c.fpir_at(self.threshold, n), 4),
+                "tpir": round(c.tpir_at(self.threshold, n), 4),
+                "top1": round(c.hits(n)[1], 4), "top10": round(c.hits(n)[10], 4),
+                "top50": round(c.hits(n)[50], 4), "query_kind": c.query,
+                "measured_sizes": [int(c.sizes[0]), int(c.sizes[-1])]}
+
+    def describe(self) -> str:
+        r = self.rates()
+        how = ("set at " + _pct(self.target_fpir) + " false positives per search"
+               if self.target_fpir is not None else "set by hand")
+        out = (f"Threshold {self.threshold:.3f} ({how}). At this gallery size ({self.size:,} "
+               f"faces), a search for someone absent marks a candidate {_pct(r['fpir'])} of "
+               f"the time; a person who is in the gallery is marked {_pct(r['tpir'])} of the "
+               f"time (within the top {self.list_length}). For sketches like this, the true "
+               f"person was first in {_pct(r['top1'])} of searches, in the top 10 in "
+               f"{_pct(r['top10'])}, in the top 50 in {_pct(r['top50'])}.")
+        if not self.calibration.within_range(self.size):
+            out += (f" Rates were measured for {int(self.calibration.sizes[0]):,} to "
+                    f"{int(self.calibration.sizes[-1]):,} faces; this gallery is outside, so "
+                    "the nearest measured size is quoted.")
+        return out + f" Measured on {self.calibration.source}."
+
+
+def search_rule(calibrations: dict[str, SearchCalibration], query: str, size: int,
+                fpir: float | None = DEFAULT_FPIR, threshold: float | None = None
+                ) -> SearchRule | None:
+    """The 1:N rule for a search of `size` faces, or None when the model has no search
+    calibration for this kind of query."""
+    c = calibrations.get(query)
+    if c is None or size < 1:
+        return None
+    if threshold is not None:
+        return SearchRule(float(threshold), c, size, None)
+    target = DEFAULT_FPIR if fpir is None else fpir
+    return SearchRule(c.threshold_for(target, size), c, size, target)

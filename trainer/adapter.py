@@ -1,0 +1,304 @@
+"""`python -m trainer adapter`: train the query adapter (`sketchlab.core.adapter`).
+
+describe: the app-path descriptors of the train query sets (and the test sets, for
+evaluation) in packs under `runs/descriptors/MODEL12/` (`trainer.descriptors`).
+fit: metric learning on the train packs only; the test packs are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sketchlab.core.adapter import QueryAdapter
+from trainer.descriptors import QuerySet, paired_set, synthetic_set
+
+log = logging.getLogger(__name__)
+
+CUFS, FS2K = "$DATA/cufs_cuhk/manifest.csv", "$DATA/fs2k/manifest.csv"
+LFW, CELEBA = "$DATA/lfw/manifest.csv", "$DATA/celeba_color/manifest.csv"
+
+
+def train_sets() -> list[QuerySet]:
+    """Hand-drawn train pairs, and synthetic sketches of people with two or more photos
+    (LFW train people, CelebA align/ train people): each must find another photo."""
+    return [paired_set("cufs_train", CUFS, "train"), paired_set("fs2k_train", FS2K, "train"),
+            synthetic_set("lfw_synth", LFW, "train", 1200, seed=1),
+            synthetic_set("celeba_synth", CELEBA, "train", 200, seed=2, subset="align",
+                          per_person=3)]
+
+
+def test_sets() -> list[QuerySet]:
+    return [paired_set("cufs_test", CUFS, "test"), paired_set("fs2k_test", FS2K, "test")]
+
+
+def pack_dir(model_sha256: str, root: Path = Path("runs/descriptors")) -> Path:
+    return root / model_sha256[:12]
+
+
+def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
+             root: Path = Path("runs/descriptors")) -> Path:
+    """Compute each set's pack unless it is there already (a set is the unit of resume)."""
+    from sketchlab.core.checkpoint import load_generator
+    from trainer.descriptors import describe_queries, save_pack
+    from trainer.evaluate import model_path
+
+    path = model_path(model)
+    sha = load_generator(path).sha256
+    out = pack_dir(sha, root)
+    for s in sets:
+        target = out / f"{s.name}.npz"
+        if target.is_file():
+            log.info("%s: already described", target)
+            continue
+        log.info("describing %s: %d queries", s.name, len(s.specs))
+        d = describe_queries(path, s.specs, workers=workers, desc=s.name)
+        save_pack(target, sha, {s.name: d}, {
+            "targets": np.array([str(t) for t in s.targets]),
+            "identities": np.array(s.identities),
+            "specs": np.array([f"{q.path}|{q.style}|{q.seed}" for q in s.specs])})
+    return out
+
+
+def embed_gallery_photos(files: list[Path], workers: int = 2) -> dict[str, np.ndarray]:
+    """Colour and grey descriptors of photo files (shared EmbeddingCache, as evaluate)."""
+    from trainer.evaluate import embed_photo_files, embedding_cache
+
+    cache = embedding_cache()
+    try:
+        colour = np.stack(embed_photo_files(files, cache, workers))
+        grey = np.stack(embed_photo_files(files, cache, workers, "embedding (grey)", grey=True))
+    finally:
+        cache.close()
+    return {"colour": colour, "grey": grey}
+
+
+# --- fitting --------------------------------------------------------------------------------
+def _key(set_name: str, identity: str) -> str:
+    return f"{set_name.split('_')[0]}/{identity}"
+
+
+@dataclass
+class TrainData:
+    """Train queries (colour and grey, stacked) with their target rows in a photo bank."""
+
+    mean: np.ndarray  # (N, 128) mean of the variants' descriptors
+    raw: np.ndarray  # (N, 128)
+    fused: np.ndarray  # (N, 128) what the app searches with today
+    target: np.ndarray  # (N,) row of the true photo in the bank
+    query_id: np.ndarray  # (N,) identity number
+    group: list[str]  # query set of each row
+    bank: np.ndarray  # (M, 128) photo descriptors (colour block, then grey block)
+    bank_id: np.ndarray  # (M,) identity number
+    grey: np.ndarray  # (N,) bool: a grey query (searches the grey block)
+
+
+def lfw_train_photos() -> tuple[list[Path], list[str]]:
+    from trainer.data.manifest import read_manifest
+
+    rows = read_manifest(LFW, "train")
+    return [r.photo for r in rows], [_key("lfw", r.identity) for r in rows]
+
+
+def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers: int = 2
+                    ) -> TrainData:
+    """The named train packs, against a bank of their target photos + every LFW train
+    photo (the gallery-like faces that supply hard negatives)."""
+    from sketchlab.core.query import fuse
+    from trainer.descriptors import load_pack
+
+    files, keys = lfw_train_photos()
+    parts = []
+    for n in names:
+        sets, extra = load_pack(pack / f"{n}.npz")
+        parts.append((n, sets[n], [Path(t) for t in extra["targets"]],
+                      [_key(n, str(i)) for i in extra["identities"]]))
+        files += parts[-1][2]
+        keys += parts[-1][3]
+    uniq: dict[str, int] = {}
+    for f in files:
+        uniq.setdefault(str(f), len(uniq))
+    ufiles = list(uniq)
+    ukeys = [""] * len(ufiles)
+    for f, k in zip(files, keys, strict=True):
+        ukeys[uniq[str(f)]] = k
+    ids: dict[str, int] = {}
+    bank_id = np.array([ids.setdefault(k, len(ids)) for k in ukeys])
+    photos = embed_gallery_photos([Path(f) for f in ufiles], workers)
+    m = len(ufiles)
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("mean", "raw", "fused", "target",
+                                                          "qid", "grey")}
+    group: list[str] = []
+    for n, d, targets, qkeys in parts:
+        t = np.array([uniq[str(f)] for f in targets])
+        q = np.array([ids[k] for k in qkeys])
+        for grey, (var, raw) in ((False, (d.variants, d.raw)),
+                                 (True, (d.variants_grey, d.raw_grey))):
+            mean = var.mean(axis=1)
+            cols["mean"].append(mean)
+            cols["raw"].append(raw)
+            cols["fused"].append(np.stack([fuse(v, r, raw_weight) for v, r in zip(var, raw,
+                                                                                   strict=True)]))
+            cols["target"].append(t + (m if grey else 0))
+            cols["qid"].append(q)
+            cols["grey"].append(np.full(len(t), grey))
+            group += [n] * len(t)
+    cat = {k: np.concatenate(v) for k, v in cols.items()}
+    return TrainData(cat["mean"], cat["raw"], cat["fused"], cat["target"], cat["qid"], group,
+                     np.concatenate([photos["colour"], photos["grey"]]),
+                     np.concatenate([bank_id, bank_id]), cat["grey"])
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    hidden: int = 256
+    temperature: float = 0.02  # of squared distances in the softmax over the bank
+    epochs: int = 60
+    batch: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+
+def fit(data: TrainData, cfg: FitConfig, rows: np.ndarray | None = None) -> QueryAdapter:
+    """Train on `rows` of `data` (all by default): each query's true photo must be nearer
+    than every other person's face in the bank (softmax over squared distances, the
+    other photos of the same person masked out)."""
+    import torch
+
+    from sketchlab.core.adapter import DIM
+
+    torch.manual_seed(cfg.seed)
+    idx = np.arange(len(data.target)) if rows is None else np.asarray(rows)
+    x = torch.from_numpy(np.concatenate([data.mean, data.raw], axis=1)[idx])
+    base = torch.from_numpy(data.fused[idx])
+    target = torch.from_numpy(data.target[idx]).long()
+    qid = torch.from_numpy(data.query_id[idx]).long()
+    bank = torch.from_numpy(data.bank)
+    bank_id = torch.from_numpy(data.bank_id).long()
+    bank_sq = (bank * bank).sum(1)
+    l1 = torch.nn.Linear(2 * DIM, cfg.hidden)
+    l2 = torch.nn.Linear(cfg.hidden, DIM)
+    torch.nn.init.zeros_(l2.weight)  # starts as the identity: today's descriptor
+    torch.nn.init.zeros_(l2.bias)
+    params = [*l1.parameters(), *l2.parameters()]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n = len(idx)
+    steps = cfg.epochs * max(1, n // cfg.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps)
+    g = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    while step < steps:
+        for b in torch.randperm(n, generator=g).split(cfg.batch):
+            if step >= steps:
+                break
+            q = base[b] + l2(torch.relu(l1(x[b])))
+            d2 = (q * q).sum(1, keepdim=True) - 2 * q @ bank.T + bank_sq[None]
+            same = (bank_id[None] == qid[b, None])
+            same[torch.arange(len(b)), target[b]] = False
+            logits = (-d2 / cfg.temperature).masked_fill(same, float("-inf"))
+            loss = torch.nn.functional.cross_entropy(logits, target[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+    with torch.no_grad():
+        return QueryAdapter(l1.weight.numpy().copy(), l1.bias.numpy().copy(),
+                            l2.weight.numpy().copy(), l2.bias.numpy().copy(), "",
+                            {"fit": cfg.__dict__, "queries": int(n)})
+
+
+def ranks_in_bank(q: np.ndarray, data: TrainData, rows: np.ndarray) -> np.ndarray:
+    """Rank of each query's true photo among the bank's faces of other people + itself."""
+    from sketchlab.core.matching import distances
+
+    out = []
+    for qi, r in zip(q, rows, strict=True):
+        d = distances(qi, data.bank)
+        other = data.bank_id != data.query_id[r]
+        out.append(int((d[other] < d[data.target[r]]).sum()) + 1)
+    return np.asarray(out)
+
+
+# --- the command -----------------------------------------------------------------------------
+GRID = (FitConfig(hidden=128, temperature=0.02), FitConfig(hidden=512, temperature=0.02),
+        FitConfig(hidden=128, temperature=0.05), FitConfig(hidden=512, temperature=0.05))
+TRAIN_SETS = ("cufs_train", "fs2k_train", "lfw_synth", "celeba_synth")
+
+
+def _held_out(data: TrainData, share: float, seed: int) -> np.ndarray:
+    """Rows of a seeded `share` of the people: validation never sees a trained face."""
+    people = np.unique(data.query_id)
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(people, max(1, int(len(people) * share)), replace=False).tolist())
+    return np.array([q in held for q in data.query_id])
+
+
+def _summary(ranks: np.ndarray) -> dict[str, float]:
+    return {f"rank{k}": float((ranks <= k).mean()) for k in (1, 10, 50)}
+
+
+def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int = 2,
+                seed: int = 0) -> tuple[QueryAdapter, dict]:
+    """Choose the fit by validation on held-out people (colour queries), then fit on every
+    train query of the kept sets. Returns the adapter and what was measured."""
+    from sketchlab.core.checkpoint import load_generator
+    from sketchlab.core.model_catalog import read_calibration
+    from trainer.evaluate import model_path
+
+    path = model_path(model)
+    loaded = load_generator(path)
+    w = float(read_calibration(path)[1].get("raw_weight", 0.2))
+    names = [n for n in TRAIN_SETS if not any(n.startswith(x) for x in leave_out)]
+    data = load_train_data(pack_dir(loaded.sha256), names, w, workers)
+    held = _held_out(data, 0.15, seed)
+    val = np.flatnonzero(held & ~data.grey)
+    report: dict = {"sets": names, "left_out": list(leave_out), "raw_weight": w,
+                    "queries": len(data.target), "bank": int(len(data.bank) // 2),
+                    "validation_people": len(np.unique(data.query_id[held])),
+                    "without_adapter": _summary(ranks_in_bank(data.fused[val], data, val)),
+                    "grid": []}
+    best, best_score = GRID[0], -1.0
+    for cfg in GRID:
+        a = fit(data, cfg, np.flatnonzero(~held))
+        r = _summary(ranks_in_bank(a(data.fused[val], data.mean[val], data.raw[val]), data,
+                                   val))
+        report["grid"].append({"fit": cfg.__dict__, **r})
+        log.info("validation %s: %s", cfg, r)
+        if r["rank1"] + r["rank10"] > best_score:
+            best, best_score = cfg, r["rank1"] + r["rank10"]
+    final = fit(data, best, None)
+    info = {"fit": best.__dict__, "train_sets": names, "queries": len(data.target),
+            "validation": report["grid"][GRID.index(best)],
+            "validation_without_adapter": report["without_adapter"]}
+    adapter = QueryAdapter(final.w1, final.b1, final.w2, final.b2, loaded.sha256, info)
+    report["chosen"] = best.__dict__
+    return adapter, report
+
+
+def main(args: argparse.Namespace) -> int:
+    import json
+
+    if args.action == "describe":
+        out = describe(args.model, train_sets() + test_sets(), args.workers)
+        print(f"descriptor packs in {out}")
+        return 0
+    adapter, report = fit_command(args.model, args.leave_out, args.workers)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(adapter.metadata()) + "\n", encoding="utf-8")
+    if args.write:
+        if args.leave_out:
+            raise ValueError("--write stores the adapter trained on every set; drop --leave-out")
+        from sketchlab.core.checkpoint import update_metadata
+        from trainer.evaluate import model_path
+
+        update_metadata(model_path(args.model), adapter.metadata())
+    print(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,234 @@
+"""`python -m trainer search-rates`: measure a model's 1:N search rates
+(`sketchlab.core.search_rates`) on train sketches only, and check them on test sets.
+
+Searches. Every train query of the adapter's packs (`trainer.adapter`: CUFS and FS2K train
+sketches, synthetic sketches of LFW and CelebA train people) is searched as the app
+searches it, in colour against colour photos and in grey against grey ones. For the
+adapted kind each query's descriptor comes from an adapter fitted WITHOUT that person
+(5 folds by person), so no rate is read off a search the adapter was trained on.
+
+Galleries. A gallery of N faces is the real photos on hand (LFW train and the train sets'
+photos, ~14k) sampled without replacement while N is smaller than that, and all of them
+plus synthetic faces fitted to LFW (`core.synthetic_descriptors`) beyond it, up to 1M.
+Rates are computed exactly from each query's counts of faces within each threshold, not
+by drawing galleries:
+- non-mated search (the person's photos left out): P(some face within t) with N faces;
+- mated search: the mate within t and fewer than 10 others nearer (marked within the list);
+- rank: P(fewer than k-1 other faces nearer than the mate), k = 1, 10, 50.
+Rates are means over queries, so a sketch that lands near everybody counts as it should.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sketchlab.core import search_rates as sr
+from sketchlab.core.matching import distances
+
+log = logging.getLogger(__name__)
+
+SIZES = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
+THRESHOLDS = np.round(np.arange(0.20, 0.8001, 0.005), 3)
+SYNTHETIC = 1_000_000 - 10_000  # with ~14k real faces this covers galleries of 1M
+FOLDS = 5
+
+_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
+
+
+def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    n, k = np.asarray(n, np.float64), np.asarray(k, np.float64)
+    bad = (k < 0) | (k > n)
+    out = _lgamma(n + 1) - _lgamma(np.clip(k, 0, None) + 1) - _lgamma(
+        np.clip(n - k, 0, None) + 1)
+    return np.where(bad, -np.inf, out)
+
+
+@dataclass
+class Counts:
+    """Per query: faces of other people within each threshold (real pool, synthetic pool)
+    and within the mate's own distance."""
+
+    real_le_t: np.ndarray  # (Q, T)
+    syn_le_t: np.ndarray  # (Q, T)
+    real_lt_mate: np.ndarray  # (Q,)
+    syn_lt_mate: np.ndarray  # (Q,)
+    d_mate: np.ndarray  # (Q,)
+    n_real: np.ndarray  # (Q,) real faces of other people in the pool
+    n_syn: int
+
+
+def count_faces(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
+                non_mate: np.ndarray, synthetic: np.ndarray) -> Counts:
+    """`non_mate` (Q, M) marks the bank faces of other people for each query."""
+    t = THRESHOLDS
+    q_n = len(queries)
+    d_mate = np.linalg.norm(queries - mates, axis=1)
+    real_le, real_lt = np.zeros((q_n, len(t)), np.int64), np.zeros(q_n, np.int64)
+    for i, q in enumerate(queries):
+        d = distances(q, bank)[non_mate[i]]
+        real_le[i] = np.searchsorted(np.sort(d), t, side="right")
+        real_lt[i] = int((d < d_mate[i]).sum())
+    syn_le, syn_lt = np.zeros((q_n, len(t)), np.int64), np.zeros(q_n, np.int64)
+    q32 = queries.astype(np.float32)
+    qq = (q32 * q32).sum(1)[:, None]
+    chunk = max(1_000, 50_000_000 // max(q_n, 1))  # ~200 MB of distances at a time
+    for start in range(0, len(synthetic), chunk):
+        s = synthetic[start:start + chunk]
+        d = np.sqrt(np.maximum(qq - 2 * q32 @ s.T + (s * s).sum(1)[None], 0.0))
+        syn_lt += (d < d_mate[:, None]).sum(1)
+        b = np.searchsorted(t, d, side="left")  # bin: first threshold >= d
+        for i in range(q_n):
+            syn_le[i] += np.bincount(b[i], minlength=len(t) + 1)[:len(t)]
+    syn_le = np.cumsum(syn_le, axis=1)
+    return Counts(real_le, syn_le, real_lt, syn_lt, d_mate, non_mate.sum(1), len(synthetic))
+
+
+def _p_none(n_pool: np.ndarray, hits: np.ndarray, draw: np.ndarray | int) -> np.ndarray:
+    """P(no hit) drawing `draw` of `n_pool` faces without replacement, `hits` of them hits."""
+    draw = np.broadcast_to(np.asarray(draw, np.float64), np.broadcast(n_pool, hits).shape)
+    lp = _log_comb(n_pool - hits, draw) - _log_comb(n_pool, draw)
+    return np.exp(lp)
+
+
+def _p_fewer(n_pool: np.ndarray, hits: np.ndarray, draw: np.ndarray, k: int) -> np.ndarray:
+    """P(fewer than k hits) for the same hypergeometric draw."""
+    total = np.zeros(np.broadcast(n_pool, hits, draw).shape)
+    for x in range(k):
+        total += np.exp(_log_comb(hits, x) + _log_comb(n_pool - hits, draw - x)
+                        - _log_comb(n_pool, draw))
+    return np.clip(total, 0.0, 1.0)
+
+
+def _binom_fewer(n: float, p: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """P(Binomial(n, p) < k), k >= 0 (0 -> 0), by summing the pmf up to max(k)."""
+    p = np.clip(p, 1e-300, 1 - 1e-12)
+    out = np.zeros_like(p, dtype=np.float64)
+    kmax = int(np.max(k)) if np.size(k) else 0
+    for x in range(kmax):
+        pmf = np.exp(_lgamma(n + 1) - _lgamma(x + 1) - _lgamma(n - x + 1)
+                     + x * np.log(p) + (n - x) * np.log1p(-p))
+        out += np.where(x < k, pmf, 0.0)
+    return np.clip(out, 0.0, 1.0)
+
+
+def rates(c: Counts, sizes: Sequence[int] = SIZES, list_length: int = sr.LIST_LENGTH
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(FPIR (S, T), TPIR (S, T), hit rates (S, 3)) at each gallery size."""
+    t = THRESHOLDS
+    fpir, tpir, hits = (np.zeros((len(sizes), len(t))), np.zeros((len(sizes), len(t))),
+                        np.zeros((len(sizes), 3)))
+    r_pool = c.n_real.astype(np.float64)
+    mate_in = c.d_mate[:, None] <= t[None]  # (Q, T)
+    for si, n in enumerate(sizes):
+        others = n - 1  # the mated gallery holds the mate and n - 1 others
+        if n <= r_pool.min():
+            none = _p_none(r_pool[:, None], c.real_le_t, n)
+            fewer = {k: _p_fewer(r_pool, c.real_lt_mate, np.full_like(r_pool, others), k)
+                     for k in (1, 10, 50, list_length)}
+        else:
+            extra = np.maximum(n - r_pool, 0)
+            f_syn_t = c.syn_le_t / c.n_syn
+            none = np.where(c.real_le_t == 0, 1.0, 0.0) * np.exp(
+                extra[:, None] * np.log1p(-np.clip(f_syn_t, 0, 1 - 1e-12)))
+            f_syn_mate = c.syn_lt_mate / c.n_syn
+            fewer = {k: _binom_fewer(float(np.mean(extra)), f_syn_mate,
+                                     np.maximum(k - c.real_lt_mate, 0))
+                     for k in (1, 10, 50, list_length)}
+        fpir[si] = 1.0 - none.mean(axis=0)
+        tpir[si] = (mate_in * fewer[list_length][:, None]).mean(axis=0)
+        hits[si] = [fewer[1].mean(), fewer[10].mean(), fewer[50].mean()]
+    return fpir, tpir, hits
+
+
+# --- queries ---------------------------------------------------------------------------------
+def out_of_fold_adapted(data: Any, cfg: Any, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """Each train query moved by an adapter fitted without its person."""
+    from trainer.adapter import fit
+
+    people = np.unique(data.query_id)
+    rng = np.random.default_rng(seed)
+    fold_of = dict(zip(rng.permutation(people).tolist(),
+                       np.arange(len(people)) % folds, strict=True))
+    fold = np.array([fold_of[q] for q in data.query_id.tolist()])
+    out = np.empty_like(data.fused)
+    for f in range(folds):
+        rows = np.flatnonzero(fold == f)
+        a = fit(data, cfg, np.flatnonzero(fold != f))
+        out[rows] = a(data.fused[rows], data.mean[rows], data.raw[rows])
+        log.info("fold %d of %d: %d queries", f + 1, folds, len(rows))
+    return out
+
+
+def synthetic_pool(data: Any, n: int = SYNTHETIC, seed: int = 7) -> np.ndarray:
+    """Faces fitted to the bank's LFW train photos (colour block: LFW is grey anyway)."""
+    from sketchlab.core import synthetic_descriptors as syn
+    from trainer.adapter import lfw_train_photos
+
+    files, keys = lfw_train_photos()
+    model = syn.fit(data.bank[:len(files)], keys)
+    return syn.generate(model, n, seed=seed, photos_per_identity=2)
+
+
+def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
+            rows: np.ndarray | None = None) -> dict[str, sr.SearchCalibration]:
+    idx = np.arange(len(data.target)) if rows is None else rows
+    non_mate = data.bank_id[None, :] != data.query_id[idx, None]
+    # A grey query searches the grey block of the bank, a colour one the colour block.
+    half = len(data.bank) // 2
+    block = np.arange(len(data.bank)) >= half
+    non_mate &= block[None, :] == data.grey[idx, None]
+    out = {}
+    for kind, q in queries.items():
+        c = count_faces(q[idx], data.bank[data.target[idx]], data.bank, non_mate, synthetic)
+        fpir, tpir, hits = rates(c)
+        out[kind] = sr.SearchCalibration(
+            kind, np.array(SIZES, np.float64), THRESHOLDS.astype(np.float64), fpir, tpir,
+            hits, len(idx), len(idx),
+            f"{len(idx):,} train sketch searches (CUFS, FS2K, synthetic LFW and CelebA "
+            "sketches; colour and grey), galleries of real photos then synthetic faces")
+        log.info("%s: FPIR 5%% threshold at 13k = %.3f", kind,
+                 out[kind].threshold_for(0.05, 13_000))
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    from sketchlab.core.checkpoint import load_generator, update_metadata
+    from sketchlab.core.model_catalog import read_calibration
+    from trainer.adapter import TRAIN_SETS, FitConfig, load_train_data, pack_dir
+    from trainer.evaluate import adapter_of, model_path
+
+    path = model_path(args.model)
+    loaded = load_generator(path)
+    w = float(read_calibration(path)[1].get("raw_weight", 0.2))
+    data = load_train_data(pack_dir(loaded.sha256), TRAIN_SETS, w, args.workers)
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(len(data.target), min(args.max_queries, len(data.target)),
+                              replace=False))
+    queries = {"variants": data.fused, "raw": data.raw}
+    adapter = adapter_of(loaded)
+    if adapter is not None:
+        cfg = FitConfig(**{k: v for k, v in adapter.info["fit"].items()})
+        queries["adapted"] = out_of_fold_adapted(data, cfg)
+    synthetic = synthetic_pool(data)
+    kinds = measure(data, queries, synthetic, rows)
+    extra = {"model_sha256": loaded.sha256,
+             "adapter_sha256": adapter.sha256 if adapter is not None else ""}
+    if args.write:
+        update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
+    report = {k: {"threshold_at_5pct": {n: round(c.threshold_for(0.05, n), 4)
+                                        for n in (1_000, 13_000, 1_000_000)},
+                  "hits": {n: c.hits(n) for n in (1_000, 13_000, 1_000_000)}}
+              for k, c in kinds.items()}
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2))
+    return 0
