@@ -64,6 +64,12 @@ def _search_rates(args: argparse.Namespace) -> int:
     return rates_main(args)
 
 
+def _alignment(args: argparse.Namespace) -> int:
+    from trainer.alignment_check import main as alignment_main
+
+    return alignment_main(args)
+
+
 def _bench_step(args: argparse.Namespace) -> int:
     from trainer.step_bench import main as bench_main
 
@@ -167,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="also write the report JSON here")
     r.add_argument("--workers", type=int, default=2)
     r.set_defaults(func=_search_rates)
+
+    al = sub.add_parser("alignment", help="landmark-found rate and eye/mouth placement error "
+                        "per sketch set, HOG alone vs the detector chain")
+    al.add_argument("--per-set", type=int, default=100, help="sketches per set (default 100)")
+    al.add_argument("--json", action="store_true")
+    al.set_defaults(func=_alignment)
 
     b = sub.add_parser("bench-step", help="time training steps: fp32, channels-last, bf16")
     b.add_argument("--config", required=True)

@@ -200,6 +200,72 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
     return out
 
 
+TEST_SIZES = (1_000, 13_000, 1_000_000)
+
+
+def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: np.ndarray,
+               workers: int = 2, fpir: float = sr.DEFAULT_FPIR) -> list[dict[str, Any]]:
+    """The stated rates against the same rates measured on held-out test searches: CUFS
+    and FS2K test sketches (the app's searched descriptor), each set against its own test
+    photos + every LFW photo (colour with colour, grey with grey), mated and with the
+    person's photo left out, galleries of 1k, 13k and 1M faces built as in `measure`."""
+    from trainer.adapter import LFW, embed_gallery_photos
+    from trainer.data.manifest import read_manifest
+    from trainer.evaluate import adapter_of, identification_queries
+
+    lfw = read_manifest(LFW)
+    out = []
+    for name, manifest in (("cufs_cuhk", "$DATA/cufs_cuhk/manifest.csv"),
+                           ("fs2k", "$DATA/fs2k/manifest.csv")):
+        rows = [r for r in read_manifest(manifest, "test") if r.sketch is not None]
+        found = identification_queries(loaded, rows, f"{name}_test", workers,
+                                       adapter_of(loaded))
+        kind = "adapted" if adapter_of(loaded) is not None else "variants"
+        files = [r.photo for r in rows] + [r.photo for r in lfw]
+        photos = embed_gallery_photos(files, workers)
+        ids = np.array([f"{name}/{r.identity}" for r in rows] + [f"lfw/{r.identity}"
+                                                                 for r in lfw])
+        for grey in (False, True):
+            bank = photos["grey" if grey else "colour"]
+            q = found["searched_grey" if grey else "searched"]
+            qid = ids[:len(rows)]
+            non_mate = ids[None, :] != qid[:, None]
+            c = count_faces(q, bank[:len(rows)], bank, non_mate, synthetic)
+            fpir_m, tpir_m, hits_m = rates(c, TEST_SIZES)
+            stated = kinds[kind]
+            for si, n in enumerate(TEST_SIZES):
+                t = stated.threshold_for(fpir, n)
+                out.append({
+                    "set": name, "images": "grey" if grey else "colour", "gallery": n,
+                    "threshold": round(t, 4),
+                    "fpir_stated": round(stated.fpir_at(t, n), 4),
+                    "fpir_measured": round(float(np.interp(t, THRESHOLDS, fpir_m[si])), 4),
+                    "fnir_stated": round(1 - stated.tpir_at(t, n), 4),
+                    "fnir_measured": round(1 - float(np.interp(t, THRESHOLDS, tpir_m[si])), 4),
+                    "top10_stated": round(stated.hits(n)[10], 4),
+                    "top10_measured": round(float(hits_m[si, 1]), 4),
+                    "top50_stated": round(stated.hits(n)[50], 4),
+                    "top50_measured": round(float(hits_m[si, 2]), 4), "n": len(rows)})
+    return out
+
+
+def format_check(rows: list[dict[str, Any]]) -> str:
+    lines = ["| set | images | gallery | threshold | FPIR stated / measured | "
+             "FNIR stated / measured | top-10 stated / measured | top-50 stated / measured |",
+             "|" + "---|" * 8]
+
+    def p(x: float) -> str:
+        return f"{100 * x:.1f} %"
+
+    for r in rows:
+        lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | {r['gallery']:,} | "
+                     f"{r['threshold']:.3f} | {p(r['fpir_stated'])} / {p(r['fpir_measured'])} | "
+                     f"{p(r['fnir_stated'])} / {p(r['fnir_measured'])} | "
+                     f"{p(r['top10_stated'])} / {p(r['top10_measured'])} | "
+                     f"{p(r['top50_stated'])} / {p(r['top50_measured'])} |")
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import load_generator, update_metadata
     from sketchlab.core.model_catalog import read_calibration
@@ -228,7 +294,11 @@ def main(args: argparse.Namespace) -> int:
                                         for n in (1_000, 13_000, 1_000_000)},
                   "hits": {n: c.hits(n) for n in (1_000, 13_000, 1_000_000)}}
               for k, c in kinds.items()}
+    if args.test:
+        report["test"] = test_check(loaded, kinds, synthetic, args.workers)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k != "test"}, indent=2))
+    if args.test:
+        print(format_check(report["test"]))
     return 0

@@ -3,7 +3,8 @@
 A synthesized photo (and still more a raw sketch) lands in dlib's descriptor space away
 from the photo of the same person, in a direction that depends on the artist and the
 network more than on the person. The gallery keeps plain dlib descriptors; only the query
-moves: `adapted = fused + MLP([variants' mean, raw sketch])`, a residual small enough to
+moves: `adapted = fused + W0 x + MLP(x)` with x = [variants' mean, raw sketch], a
+residual (a linear part and a small nonlinear one) that starts at zero, small enough to
 switch off (`--no-adapter`) and compare. It is trained by `python -m trainer adapter`
 (metric learning against gallery-like faces) and stored in the model file's metadata
 with its own SHA-256, beside the generator whose photos it reads: an adapter belongs to
@@ -25,6 +26,7 @@ import numpy as np
 
 META_KEY = "query_adapter"
 DIM = 128
+WEIGHTS = ("w0", "w1", "b1", "w2", "b2")
 
 
 class AdapterError(ValueError):
@@ -46,8 +48,9 @@ def _decode(d: dict[str, Any]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class QueryAdapter:
-    """Residual MLP on [mean of the variants' descriptors, raw sketch's descriptor]."""
+    """Residual linear + MLP map of [mean of the variants' descriptors, raw sketch's]."""
 
+    w0: np.ndarray  # (DIM, 2*DIM) the linear part
     w1: np.ndarray  # (H, 2*DIM)
     b1: np.ndarray  # (H,)
     w2: np.ndarray  # (DIM, H)
@@ -57,10 +60,11 @@ class QueryAdapter:
 
     def __post_init__(self) -> None:
         h = self.w1.shape[0]
-        if (self.w1.shape != (h, 2 * DIM) or self.b1.shape != (h,)
-                or self.w2.shape != (DIM, h) or self.b2.shape != (DIM,)):
+        shapes = {"w0": (DIM, 2 * DIM), "w1": (h, 2 * DIM), "b1": (h,), "w2": (DIM, h),
+                  "b2": (DIM,)}
+        if any(getattr(self, k).shape != v for k, v in shapes.items()):
             raise AdapterError("adapter weights have the wrong shapes")
-        if not all(np.isfinite(a).all() for a in (self.w1, self.b1, self.w2, self.b2)):
+        if not all(np.isfinite(a).all() for a in (self.w0, self.w1, self.b1, self.w2, self.b2)):
             raise AdapterError("adapter weights hold NaN or infinite values")
 
     def __call__(self, fused: np.ndarray, variants_mean: np.ndarray, raw: np.ndarray
@@ -68,12 +72,12 @@ class QueryAdapter:
         """The adapted descriptor(s); rows of (..., 128) arrays."""
         x = np.concatenate([variants_mean, raw], axis=-1).astype(np.float32)
         h = np.maximum(x @ self.w1.T + self.b1, 0.0)
-        return (np.asarray(fused, np.float32) + h @ self.w2.T + self.b2).astype(np.float32)
+        return (np.asarray(fused, np.float32) + x @ self.w0.T + h @ self.w2.T
+                + self.b2).astype(np.float32)
 
     def payload(self) -> str:
-        body = {"w1": _encode(self.w1), "b1": _encode(self.b1), "w2": _encode(self.w2),
-                "b2": _encode(self.b2), "generator_sha256": self.generator_sha256,
-                "info": self.info}
+        body: dict[str, Any] = {k: _encode(getattr(self, k)) for k in WEIGHTS}
+        body.update(generator_sha256=self.generator_sha256, info=self.info)
         return json.dumps(body, sort_keys=True)
 
     @functools.cached_property
@@ -105,9 +109,8 @@ def read_adapter(meta: dict[str, str], generator_sha256: str) -> QueryAdapter | 
         raise AdapterError("the query adapter does not match its recorded SHA-256")
     try:
         body = json.loads(text)
-        adapter = QueryAdapter(_decode(body["w1"]), _decode(body["b1"]), _decode(body["w2"]),
-                               _decode(body["b2"]), str(body["generator_sha256"]),
-                               dict(body.get("info") or {}))
+        adapter = QueryAdapter(*(_decode(body[k]) for k in WEIGHTS),
+                               str(body["generator_sha256"]), dict(body.get("info") or {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise AdapterError(f"malformed query adapter: {exc}") from exc
     if adapter.generator_sha256 != generator_sha256:

@@ -38,9 +38,10 @@ class DetectionError(ValueError):
     """Face detection did not finish within its budget."""
 
 
-def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[Box]:
-    """HOG face boxes, largest first (the CNN detector is ~60x slower on CPU), in `rgb`'s
-    coordinates, found within the detection budget (else DetectionError)."""
+def detect_faces(rgb: np.ndarray, upsample: int = 1, model: str = "hog") -> list[Box]:
+    """Face boxes, largest first, in `rgb`'s coordinates, found within the detection
+    budget (else DetectionError). `model="cnn"`: dlib's MMOD CNN detector, ~60x slower on
+    a CPU than HOG: a fallback for line drawings HOG does not see as faces."""
     import cv2
 
     h, w = rgb.shape[:2]
@@ -50,7 +51,7 @@ def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[Box]:
     small = np.ascontiguousarray(small)
     try:
         found = run_within(DETECT_SECONDS, lambda: _fr().face_locations(
-            small, number_of_times_to_upsample=upsample), "face detection")
+            small, number_of_times_to_upsample=upsample, model=model), "face detection")
     except BudgetExceeded as exc:
         raise DetectionError(str(exc)) from exc
     boxes = [tuple(round(v / s) for v in b) for b in found]

@@ -160,11 +160,30 @@ def canonical_points(frame: tuple[int, int]) -> np.ndarray:
                      [MOUTH[0] * w, MOUTH[1] * h]])
 
 
-def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
+def reinked(rgb: np.ndarray) -> np.ndarray:
+    """A line drawing given pencil-like tone: the strokes thickened and their surroundings
+    shaded, which is what dlib's HOG detector was trained to see as a face."""
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    ink = 255.0 - gray.astype(np.float32)
+    sigma = max(1.5, max(gray.shape) / 160.0)
+    tone = cv2.GaussianBlur(ink, (0, 0), sigma) * 2.5 + cv2.GaussianBlur(ink, (0, 0),
+                                                                         3 * sigma) * 1.5
+    out = np.clip(255.0 - np.maximum(ink, tone), 0, 255).astype(np.uint8)
+    return np.repeat(out[..., None], 3, axis=2)
+
+
+# Tried in order until one finds a face: most sketches need only the first; line drawings
+# by other artists often need the re-inked copy or the CNN detector (~0.5 s at this size).
+DETECTORS: tuple[str, ...] = ("hog", "hog_reinked", "cnn")
+
+
+def find_landmarks(rgb: np.ndarray, detectors: tuple[str, ...] = DETECTORS
+                   ) -> np.ndarray | None:
     """Left eye, right eye and mouth centres of the largest face, or None.
 
-    dlib's HOG detector finds faces in most pencil sketches as well as photos (60/60 on
-    CUFS sketches); line drawings often fail and fall back to the ink box.
+    dlib's HOG detector finds faces in most pencil sketches as well as photos (all CUFS
+    and FS2K sketches); line drawings often fail it, so a re-inked copy and then dlib's
+    CNN detector are tried before alignment falls back to the ink box.
     """
     from sketchlab.core.matching import detect_faces, face_recognition_api
 
@@ -172,9 +191,22 @@ def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
 
     small, s = downscale(rgb, _DETECT_MAX_SIDE)
     small = np.ascontiguousarray(small)
-    boxes = detect_faces(small, upsample=1)
-    if not boxes and max(small.shape[:2]) < 320:
-        boxes = detect_faces(small, upsample=2)
+    boxes: list = []
+    for name in detectors:
+        if name == "hog":
+            boxes = detect_faces(small, upsample=1)
+            if not boxes and max(small.shape[:2]) < 320:
+                boxes = detect_faces(small, upsample=2)
+        elif name == "hog_reinked":
+            boxes = detect_faces(reinked(small), upsample=1)
+        elif name == "cnn":
+            boxes = detect_faces(small, upsample=0, model="cnn")
+        else:
+            raise ValueError(f"unknown face detector {name!r}; choose from {DETECTORS}")
+        if boxes:
+            if name != "hog":
+                log.info("face found by the %s detector", name)
+            break
     if not boxes:
         return None
     box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
@@ -221,7 +253,8 @@ def _with_prescale(m: np.ndarray, s: float) -> np.ndarray:
 
 
 def estimate_transform(rgb: np.ndarray, frame: tuple[int, int], source: Source = "auto",
-                       use_landmarks: bool = True) -> AlignTransform:
+                       use_landmarks: bool = True, detectors: tuple[str, ...] = DETECTORS
+                       ) -> AlignTransform:
     """How to bring `rgb` into the canonical frame (sketches and photos alike)."""
     h0, w0 = rgb.shape[:2]
     if source == "canvas":
@@ -229,7 +262,7 @@ def estimate_transform(rgb: np.ndarray, frame: tuple[int, int], source: Source =
         return AlignTransform(m, (h0, w0), frame, "canvas")
     if use_landmarks:
         try:
-            pts = find_landmarks(rgb)
+            pts = find_landmarks(rgb, detectors)
         except Exception:  # dlib can raise on odd inputs; alignment then falls back
             log.exception("landmark detection failed")
             pts = None

@@ -16,7 +16,8 @@ from sketchlab.core.adapter import (
 
 def _adapter(hidden: int = 8, seed: int = 0, gen: str = "g" * 64) -> QueryAdapter:
     rng = np.random.default_rng(seed)
-    return QueryAdapter(rng.normal(size=(hidden, 2 * DIM)).astype(np.float32),
+    return QueryAdapter(rng.normal(size=(DIM, 2 * DIM)).astype(np.float32) * 0.01,
+                        rng.normal(size=(hidden, 2 * DIM)).astype(np.float32),
                         rng.normal(size=hidden).astype(np.float32),
                         rng.normal(size=(DIM, hidden)).astype(np.float32) * 0.01,
                         rng.normal(size=DIM).astype(np.float32) * 0.01, gen, {"queries": 3})
@@ -24,7 +25,8 @@ def _adapter(hidden: int = 8, seed: int = 0, gen: str = "g" * 64) -> QueryAdapte
 
 def test_zero_output_layer_is_the_identity() -> None:
     a = _adapter()
-    a = QueryAdapter(a.w1, a.b1, np.zeros_like(a.w2), np.zeros_like(a.b2), a.generator_sha256)
+    a = QueryAdapter(np.zeros_like(a.w0), a.w1, a.b1, np.zeros_like(a.w2), np.zeros_like(a.b2),
+                     a.generator_sha256)
     rng = np.random.default_rng(1)
     fused, mean, raw = (rng.normal(size=(5, DIM)).astype(np.float32) for _ in range(3))
     np.testing.assert_array_equal(a(fused, mean, raw), fused)
@@ -54,6 +56,6 @@ def test_non_finite_or_misshapen_weights_are_refused() -> None:
     bad = a.w1.copy()
     bad[0, 0] = np.nan
     with pytest.raises(AdapterError, match="NaN"):
-        QueryAdapter(bad, a.b1, a.w2, a.b2, a.generator_sha256)
+        QueryAdapter(a.w0, bad, a.b1, a.w2, a.b2, a.generator_sha256)
     with pytest.raises(AdapterError, match="shapes"):
-        QueryAdapter(a.w1[:, :DIM], a.b1, a.w2, a.b2, a.generator_sha256)
+        QueryAdapter(a.w0, a.w1[:, :DIM], a.b1, a.w2, a.b2, a.generator_sha256)

@@ -11,10 +11,10 @@ import stat
 
 import numpy as np
 
+from sketchlab.core.synthetic_descriptors import fit, generate, lfw_descriptors, probes
 from sketchlab.db import ann
 from sketchlab.db.ann import AnnIndex, index_paths
 from sketchlab.db.search import EmbeddingIndex, Matcher
-from sketchlab.core.synthetic_descriptors import fit, generate, lfw_descriptors, probes
 
 
 def _matcher(g) -> Matcher:

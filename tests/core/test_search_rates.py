@@ -1,0 +1,56 @@
+"""The 1:N reading: tables, thresholds by gallery size, storage, and what it says."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sketchlab.core import search_rates as sr
+
+
+def _calibration() -> sr.SearchCalibration:
+    sizes = np.array([100.0, 10_000.0])
+    t = np.linspace(0.3, 0.7, 41)
+    # Bigger galleries: more chance that some stranger comes close at a given threshold.
+    fpir = np.stack([np.clip((t - 0.45) * 2, 0, 1), np.clip((t - 0.35) * 2, 0, 1)])
+    tpir = np.stack([np.clip((t - 0.30) * 2.5, 0, 0.9), np.clip((t - 0.30) * 2.5, 0, 0.8)])
+    hits = np.array([[0.6, 0.9, 0.97], [0.3, 0.6, 0.8]])
+    return sr.SearchCalibration("adapted", sizes, t, fpir, tpir, hits, 50, 50, "unit pairs")
+
+
+def test_threshold_falls_as_the_gallery_grows() -> None:
+    c = _calibration()
+    small, big = c.threshold_for(0.05, 100), c.threshold_for(0.05, 10_000)
+    assert small == pytest.approx(0.475, abs=1e-6) and big == pytest.approx(0.375, abs=1e-6)
+    mid = c.threshold_for(0.05, 1_000)  # halfway in log(size)
+    assert mid == pytest.approx(0.425, abs=1e-6)
+    assert c.fpir_at(mid, 1_000) == pytest.approx(0.05, abs=1e-6)
+
+
+def test_rule_marks_at_the_threshold_and_says_what_it_means() -> None:
+    rule = sr.search_rule({"adapted": _calibration()}, "adapted", 10_000)
+    assert rule is not None and rule.fmr(rule.threshold) == pytest.approx(0.05, abs=1e-6)
+    assert rule.score(0.2) == 1.0 and rule.score(0.9) == 0.0
+    text = rule.describe()
+    assert "10,000 faces" in text and "someone absent marks a candidate 5 %" in text
+    assert "top 10 in 60 %" in text and "top 50 in 80 %" in text
+    assert sr.search_rule({"adapted": _calibration()}, "raw", 100) is None
+    outside = sr.search_rule({"adapted": _calibration()}, "adapted", 5_000_000)
+    assert outside is not None and "nearest measured size" in outside.describe()
+
+
+def test_round_trip_and_malformed_tables_are_refused() -> None:
+    c = _calibration()
+    kinds, extra = sr.loads(sr.dumps({"adapted": c}, {"model_sha256": "m"}))
+    back = kinds["adapted"]
+    assert extra == {"model_sha256": "m"}
+    assert back.threshold_for(0.05, 1_000) == pytest.approx(c.threshold_for(0.05, 1_000),
+                                                            abs=1e-4)
+    obj = json.loads(sr.dumps({"adapted": c}))
+    obj["kinds"]["adapted"]["fpir"][0][3] = 1.5
+    with pytest.raises(sr.SearchCalibrationError):
+        sr.loads(json.dumps(obj))
+    with pytest.raises(sr.SearchCalibrationError):
+        sr.loads("{not json")
