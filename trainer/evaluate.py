@@ -124,6 +124,17 @@ def loaded_variants(loaded: Any) -> int:
     return int(read_calibration(loaded.path)[1].get("variants", DEFAULT_VARIANTS))
 
 
+def group_of(row: Any) -> str:
+    """The per-group reading of a test row: CUFS by sex (its file names start f/m), FS2K
+    by drawing style; other sets are one group."""
+    ident = str(row.identity)
+    if ident[:2] in ("f-", "m-"):
+        return "female" if ident[0] == "f" else "male"
+    if getattr(row, "style", ""):
+        return f"style {row.style}"
+    return "all"
+
+
 def resolve_adapter(loaded: Any, spec: str = "model") -> QueryAdapter | None:
     """"model": the model file's own adapter; "none": no adapter; else a JSON file of
     adapter metadata (`python -m trainer adapter fit --out`), checked like the model's."""
@@ -287,6 +298,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     gallery_keys: list[tuple[str, str]] = []
     per_pair: list[dict[str, float]] = []
     methods: list[str] = []
+    groups: list[str] = []
     for spec in manifests:
         mpath = resolve_manifest(spec)
         name = mpath.parent.name
@@ -307,6 +319,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         for k in QUERY_KINDS:
             queries[k].extend(found[k])
         truth_keys.extend((name, r.identity) for r in data.rows)
+        groups.extend(f"{name} {group_of(r)}" for r in data.rows)
         methods.extend(found["methods"])
         for r in data.rows:
             gallery_files.append(r.photo)
@@ -334,15 +347,17 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         index.setdefault(key, i)
     truth = [index[k] for k in truth_keys]
 
-    def ranks(sl: slice) -> dict[str, float]:
+    def ranks(sl: slice | np.ndarray) -> dict[str, float]:
+        rows = np.arange(len(truth))[sl]
         out = {}
         for suffix, g in galleries.items():
             for kind, label in (("searched", ""), ("fused", "_no_adapter"),
                                 ("raw", "_raw_sketch")):
-                hits = rank_hits(np.stack(queries[kind + suffix][sl]), g, truth[sl], RANKS)
+                q = np.stack(queries[kind + suffix])[rows]
+                hits = rank_hits(q, g, [truth[i] for i in rows], RANKS)
                 for k in RANKS:
                     out[f"rank{k}{label}{suffix}"] = hits[k]
-        aligned = methods[sl]
+        aligned = [methods[i] for i in rows]
         out["landmarks_found"] = (sum(m == "landmarks" for m in aligned) / len(aligned)
                                   if aligned else 0.0)
         return out
@@ -352,6 +367,9 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         s.ranks = ranks(slice(start, start + s.n))
         start += s.n
     everything = ranks(slice(0, len(truth)))
+    by_group = {g: {"n": int(sum(x == g for x in groups)),
+                    **ranks(np.flatnonzero(np.array(groups) == g))}
+                for g in sorted(set(groups))}
     def mean_of(key: str) -> float:
         return float(np.mean([m[key] for m in per_pair])) if per_pair else float("nan")
 
@@ -373,6 +391,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                    + (", query adapter" if moved else "") + ")",
         "adapter_sha256": moved.sha256 if moved else "",
         "ranks": everything,
+        "groups": by_group,
         "colour": {k: mean_of(k) for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
         "seconds": round(time.time() - t0, 1),
     }
@@ -408,6 +427,14 @@ def format_table(details: dict[str, Any]) -> str:
                 f"{pct(s[f'rank10_raw_sketch{suffix}'])} / "
                 f"{pct(s[f'rank50_raw_sketch{suffix}'])} | {ratio} | "
                 f"{pct(s['landmarks_found'])} |")
+    if details.get("groups"):
+        lines += ["", "By group (same searches; sex from CUFS file names, FS2K drawing style):",
+                  "", "| group | n | rank-1 | rank-10 | rank-50 | rank-1 grey | raw rank-1 |",
+                  "|" + "---|" * 7]
+        for name, r in details["groups"].items():
+            lines.append(f"| {name} | {r['n']} | {pct(r['rank1'])} | {pct(r['rank10'])} | "
+                         f"{pct(r['rank50'])} | {pct(r['rank1_grey'])} | "
+                         f"{pct(r['rank1_raw_sketch'])} |")
     g = details["summary"]["gallery_size"]
     lines.append(f"\nGallery: {g} photos (test photos + distractors: "
                  f"{', '.join(Path(d).parent.name for d in details['distractors']) or 'none'}).")

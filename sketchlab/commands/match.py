@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.imageio import save_image
     from sketchlab.core.model_catalog import read_calibration, resolve_model
-    from sketchlab.core.pipeline import NOTHING_PASSES, match_sketch
+    from sketchlab.core.pipeline import ALIGNMENT_UNSURE, NOTHING_PASSES, match_sketch
     from sketchlab.core.query import NOTHING_TO_SEARCH
     from sketchlab.core.search_rates import DEFAULT_FPIR
     from sketchlab.core.variants import DEFAULT_VARIANTS
@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"query: {args.sketch} -> {what}; {result.gallery_size} faces searched in "
           f"{result.search_ms:.1f} ms", file=sys.stderr)
     print(result.rule.describe(), file=sys.stderr)
+    if result.alignment_unsure:
+        print(ALIGNMENT_UNSURE, file=sys.stderr)
     if result.nothing_passes:
         print(NOTHING_PASSES, file=sys.stderr)
     print(f"{'rank':>4}  {'subject':28s} {'distance':>8}  {result.rate_heading:>26}  "

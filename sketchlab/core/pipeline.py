@@ -62,6 +62,11 @@ NORM_SAMPLE = 20_000  # gallery faces a query's distance spread is measured on
 Calibration = tuple[dict[str, ScoreCalibration], dict[str, Any]]  # model_catalog.read_calibration
 Rule = ScoreRule | SearchRule  # the per-pair (1:1) or the whole-search (1:N) reading
 
+ALIGNMENT_UNSURE = ("Alignment unsure: no face was found in the sketch, so it was fitted to "
+                    "the outline of its strokes. Check the eyes and mouth against the guide "
+                    "(import it in the app and correct the alignment) before relying on the "
+                    "candidates.")
+
 # "Unknown" is a valid answer: the same words in the CLI, the panel and the report.
 NOTHING_PASSES = ("No candidate passes the threshold: the person may not be in this gallery. "
                   "The ranked faces are leads to review, not matches.")
@@ -171,6 +176,12 @@ class MatchResult:
     gallery_url: str = ""
     total_ms: float = 0.0  # the whole search: align, invert the variants, embed, rank
     adapter_sha256: str = ""  # the query adapter that moved the descriptor ("" = none)
+    alignment: str = ""  # how the sketch was put in the frame (`AlignTransform.method`)
+
+    @property
+    def alignment_unsure(self) -> bool:
+        """No face landmarks were found: the frame was fitted to the strokes' outline."""
+        return self.alignment == "ink_bbox"
 
     @property
     def threshold(self) -> float:
@@ -206,6 +217,7 @@ class MatchResult:
                    else {"reading": "1:1", "gallery_size": self.gallery_size,
                          "threshold": round(self.rule.threshold, 4)})
         return {"query_kind": self.kind, "reading": reading, "calibration": self.calibration,
+                "alignment": self.alignment, "alignment_unsure": self.alignment_unsure,
                 "nothing_passes": self.nothing_passes, "adapter_sha256": self.adapter_sha256,
                 "candidates": [c.as_json() for c in self.candidates]}
 
@@ -311,7 +323,8 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     search = fields.get("search") or {}
     base = {"kind": kind, "sketch": q.prepared.image, "photo": q.photo,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
-            "gallery_size": len(snap), "calibrations": kinds, "search_rates": search}
+            "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
+            "alignment": q.prepared.transform.method}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,

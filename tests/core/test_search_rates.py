@@ -25,7 +25,7 @@ def test_threshold_falls_as_the_gallery_grows() -> None:
     small, big = c.threshold_for(0.05, 100), c.threshold_for(0.05, 10_000)
     assert small == pytest.approx(0.475, abs=1e-6) and big == pytest.approx(0.375, abs=1e-6)
     mid = c.threshold_for(0.05, 1_000)  # halfway in log(size)
-    assert mid == pytest.approx(0.425, abs=1e-6)
+    assert mid == pytest.approx(0.40, abs=1e-6)  # mean of the two rows reaches 5 % there
     assert c.fpir_at(mid, 1_000) == pytest.approx(0.05, abs=1e-6)
 
 
