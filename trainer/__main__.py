@@ -150,12 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("adapter", help="the query adapter: describe the train/test sketches "
                        "on the app's path, then fit it by metric learning")
-    a.add_argument("action", choices=("describe", "fit"))
+    a.add_argument("action", choices=("describe", "fit", "write"))
+    a.add_argument("--adapter", default=None, metavar="JSON",
+                   help="write: the adapter to store (from `fit --out`)")
     a.add_argument("--model", default=None, help="model name or .safetensors file")
     a.add_argument("--leave-out", action="append", default=[], metavar="SET",
                    help="fit without this train set (cufs, fs2k, lfw, celeba): the "
                         "leave-one-dataset-out protocol")
     a.add_argument("--write", action="store_true", help="store the adapter in the model file")
+    a.add_argument("--hidden", type=int, default=0,
+                   help="fit this hidden width only (default: choose from a small grid)")
+    a.add_argument("--temperature", type=float, default=0.0,
+                   help="fit this softmax temperature only (default: choose from the grid)")
     a.add_argument("--out", help="also write the adapter (model-file metadata JSON) here, "
                    "for `evaluate --adapter`")
     a.add_argument("--workers", type=int, default=2)

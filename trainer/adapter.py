@@ -248,9 +248,9 @@ def _summary(ranks: np.ndarray) -> dict[str, float]:
 
 
 def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int = 2,
-                seed: int = 0) -> tuple[QueryAdapter, dict]:
-    """Choose the fit by validation on held-out people (colour queries), then fit on every
-    train query of the kept sets. Returns the adapter and what was measured."""
+                seed: int = 0, grid: Sequence[FitConfig] = GRID) -> tuple[QueryAdapter, dict]:
+    """Choose the fit by validation on held-out people (colour queries) among `grid`, then
+    fit on every train query of the kept sets. Returns the adapter and what was measured."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.model_catalog import read_calibration
     from trainer.evaluate import model_path
@@ -267,8 +267,8 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
                     "validation_people": len(np.unique(data.query_id[held])),
                     "without_adapter": _summary(ranks_in_bank(data.fused[val], data, val)),
                     "grid": []}
-    best, best_score = GRID[0], -1.0
-    for cfg in GRID:
+    best, best_score = grid[0], -1.0
+    for cfg in grid:
         a = fit(data, cfg, np.flatnonzero(~held))
         r = _summary(ranks_in_bank(a(data.fused[val], data.mean[val], data.raw[val]), data,
                                    val))
@@ -278,7 +278,7 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
             best, best_score = cfg, r["rank1"] + r["rank10"]
     final = fit(data, best, None)
     info = {"fit": best.__dict__, "train_sets": names, "queries": len(data.target),
-            "validation": report["grid"][GRID.index(best)],
+            "validation": report["grid"][list(grid).index(best)],
             "validation_without_adapter": report["without_adapter"]}
     adapter = QueryAdapter(final.w0, final.w1, final.b1, final.w2, final.b2, loaded.sha256,
                            info)
@@ -293,7 +293,26 @@ def main(args: argparse.Namespace) -> int:
         out = describe(args.model, train_sets() + test_sets(), args.workers)
         print(f"descriptor packs in {out}")
         return 0
-    adapter, report = fit_command(args.model, args.leave_out, args.workers)
+    if args.action == "write":  # an adapter fitted before (`fit --out`), checked, stored
+        from sketchlab.core.adapter import read_adapter
+        from sketchlab.core.checkpoint import load_generator, update_metadata
+        from trainer.evaluate import model_path
+
+        if not args.adapter:
+            raise ValueError("write needs --adapter JSON (from `adapter fit --out`)")
+        path = model_path(args.model)
+        meta = json.loads(Path(args.adapter).read_text(encoding="utf-8"))
+        adapter = read_adapter(meta, load_generator(path).sha256)
+        if adapter is None:
+            raise ValueError(f"{args.adapter} holds no query adapter")
+        update_metadata(path, adapter.metadata())
+        print(f"stored query adapter {adapter.sha256[:12]} in {path}")
+        return 0
+    grid = GRID
+    if args.hidden or args.temperature:  # one setting, e.g. the one chosen with every set
+        grid = (FitConfig(hidden=args.hidden or FitConfig.hidden,
+                          temperature=args.temperature or FitConfig.temperature),)
+    adapter, report = fit_command(args.model, args.leave_out, args.workers, grid=grid)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(adapter.metadata()) + "\n", encoding="utf-8")

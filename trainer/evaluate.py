@@ -41,8 +41,7 @@ from sketchlab import paths
 from sketchlab.core.adapter import QueryAdapter, model_adapter, read_adapter
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.embedding_cache import EmbeddingCache
-from sketchlab.core.frame import face_box
-from sketchlab.core.hashing import sha256_bytes, sha256_file
+from sketchlab.core.hashing import sha256_file
 from sketchlab.core.matching import (
     EMBEDDING_MODEL,
     distances,
@@ -230,15 +229,13 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
     if missing:
         log.info("%s: %d photos without a detected face; using the aligned face box",
                  desc, len(missing))
+    aligned_model = model + "+aligned-frame"  # the fallback's descriptor, by file
     for i in missing:
-        frame = prepare_photo(files[i]).image
-        frame = to_grey(frame) if grey else frame
-        fsha = sha256_bytes(frame.tobytes())
-        box = face_box(frame.shape[:2])
-        hit, vec = cache.get(fsha, box)
+        hit, vec = cache.get(shas[i], None, aligned_model)
         if not hit or vec is None:
-            vec = embed_aligned(frame)
-            cache.put(fsha, vec, box)
+            frame = prepare_photo(files[i]).image
+            vec = embed_aligned(to_grey(frame) if grey else frame)
+            cache.put(shas[i], vec, None, aligned_model)
         out[i] = vec
     return [np.asarray(v, np.float32) for v in out]  # type: ignore[arg-type]
 
