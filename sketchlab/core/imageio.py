@@ -5,9 +5,9 @@ this handles EXIF orientation, palettes, alpha, CMYK and 16-bit data. It is also
 door hostile files come through, so it opens only formats a sketch or photo can be
 (never PostScript, which Pillow hands to Ghostscript), checks size, aspect ratio,
 decoded bytes and metadata before decoding, decodes under a time budget, refuses
-non-finite pixels, and calls a JPEG or PNG damaged when its own checks say so (libjpeg's
-corrupt-data warnings, PNG chunk CRCs) rather than accepting a half-garbled scan as
-whole. No global PIL state is changed.
+non-finite pixels, and refuses a file its format's own evidence calls damaged
+(core.image_damage) rather than accepting a half-garbled scan as whole. No global PIL
+state is changed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.budget import BudgetExceeded, run_within
+from sketchlab.core.image_damage import damage
 
 log = logging.getLogger(__name__)
 
@@ -130,48 +131,8 @@ def _metadata_bytes(im: Image.Image) -> int:
     return sum(len(v) for v in found.values() if isinstance(v, bytes | str))
 
 
-def png_damage(data: bytes) -> str | None:
-    """Why a PNG's chunk structure is broken (bad CRC, cut short), or None when intact.
-
-    Pillow skips the CRC of image data and stops inflating once it has the pixels, so a
-    flipped bit in a scan would otherwise load as a silently different picture."""
-    pos, n = 8, len(data)
-    while pos + 12 <= n:
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        end = pos + 8 + length
-        if end + 4 > n:
-            return f"chunk {ctype!r} runs past the end of the file"
-        crc = struct.unpack(">I", data[end:end + 4])[0]
-        if zlib.crc32(data[pos + 4:end]) != crc:
-            return f"chunk {ctype!r} fails its CRC check"
-        if ctype == b"IEND":
-            return None
-        pos = end + 4
-    return "the file ends before its IEND chunk"
-
-
-def jpeg_damage(data: bytes) -> str | None:
-    """libjpeg-turbo's verdict on the compressed data ("Corrupt JPEG data...", "Premature
-    end..."): warnings Pillow's decoder swallows. Decoded at 1/8 scale: the entropy
-    decoding that finds the damage is all done, the costly inverse DCT mostly is not."""
-    import simplejpeg
-
-    try:
-        _, _, space, _ = simplejpeg.decode_jpeg_header(data)
-        simplejpeg.decode_jpeg(data, colorspace="CMYK" if space == "CMYK" else "GRAY",
-                               min_factor=8, strict=True)
-    except ValueError as exc:
-        return str(exc).strip() or "the decoder rejected it"
-    return None
-
-
 def _decode(im: Image.Image, label: str, data: bytes | None) -> np.ndarray:
-    fmt = im.format
-    problem = None
-    if data is not None and fmt == "PNG":
-        problem = png_damage(data)
-    elif data is not None and fmt in ("JPEG", "MPO"):
-        problem = jpeg_damage(data)
+    problem = damage(data, im) if data is not None else None
     if problem:
         raise ImageLoadError(f"{label}: the file is damaged or truncated ({problem}); "
                              "re-export or "
