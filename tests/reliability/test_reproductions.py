@@ -84,7 +84,7 @@ def test_2_bad_model_files_are_listed_unusable_and_the_others_still_work(
 
     user_models = paths.user_models_dir()
     state, cfg = tiny_state()
-    # Listing reads headers only, so these need no consistent hash to do their damage.
+    # The config checks come first, so these need no consistent hash to do their damage.
     forge_model(user_models / "null-config.safetensors", state, "null", sha256="0" * 64)
     forge_model(user_models / "abc-width.safetensors", state,
                 json.dumps({**cfg, "base_width": "abc"}), sha256="0" * 64)
@@ -115,7 +115,7 @@ def test_2_bad_model_files_are_listed_unusable_and_the_others_still_work(
     assert "must be an integer" in lines["abc-width"]
     assert "out of range" in lines["huge-frame"] and "out of range" in lines["wide"]
     assert "out of range" in lines["tiny-frame"]
-    assert "UNUSABLE" not in lines["nan"]  # its header is fine; loading refuses it
+    assert "UNUSABLE" in lines["nan"] and "NaN" in lines["nan"]  # the checks loading runs
     assert main(["models", "--json"]) == 0
     listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
     assert listed["null-config"]["usable"] is False and listed["sketchlab-default"]["usable"]
