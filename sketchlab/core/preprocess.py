@@ -197,9 +197,8 @@ def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     dlib's HOG detector finds faces in most pencil sketches as well as photos (60/60 on
     CUFS sketches); line drawings often fail and fall back to the ink box.
     """
-    from sketchlab.core.matching import detect_faces, face_recognition_api
-
-    face_recognition = face_recognition_api()  # heavy (≈2 s): only when alignment needs it
+    from sketchlab.core.dlib_api import face_landmarks
+    from sketchlab.core.matching import detect_faces
 
     small, s = downscale(rgb, _DETECT_MAX_SIDE)
     small = np.ascontiguousarray(small)
@@ -209,10 +208,7 @@ def find_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     if not boxes:
         return None
     box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-    marks = face_recognition.face_landmarks(small, [box], model="large")
-    if not marks:
-        return None
-    lm = marks[0]
+    lm = face_landmarks(small, box)
     pts = np.array([np.mean(lm["left_eye"], axis=0), np.mean(lm["right_eye"], axis=0),
                     np.mean(lm["top_lip"] + lm["bottom_lip"], axis=0)], dtype=np.float64)
     return pts / s
