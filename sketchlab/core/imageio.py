@@ -183,7 +183,10 @@ def _decode(im: Image.Image, label: str, data: bytes | mmap.mmap | None,
                                  f"{MAX_METADATA_BYTES / 1e6:.0f} MB of metadata; "
                                  "re-export the image without metadata")
         drafted = im.size[0] / full[0]
+        decoded = im
         im, f = _reduced(im, max_side)
+        if f > 1 and data is not None:
+            decoded.close()  # ours (opened from the file): free the full raster now
         try:
             turned = ImageOps.exif_transpose(im)
         except (ValueError, SyntaxError, struct.error, KeyError, TypeError, OSError) as exc:
