@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import pickle
 import shutil
+import warnings
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,8 @@ from trainer.train import latest_checkpoint
 
 log = logging.getLogger(__name__)
 
+_STATE_KEYS = ("config", "generator", "step")  # what export reads from a checkpoint
+
 
 def load_run_state(run: str | Path) -> tuple[dict[str, Any], Path]:
     """The training state of a run directory's latest checkpoint, or of a .pt file."""
@@ -38,7 +43,24 @@ def load_run_state(run: str | Path) -> tuple[dict[str, Any], Path]:
     if path is None or not path.is_file():
         raise FileNotFoundError(f"no training checkpoint in {run} (expected "
                                 "RUN/checkpoints/step_*.pt)")
-    return torch.load(path, map_location="cpu", weights_only=True), path
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols: not ours
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own message is a page of advice on turning the safety off: not ours.
+        raise ValueError(f"{path.name}: refused: it holds Python objects other than tensors "
+                         "and plain values, which could run code when loaded; give a "
+                         "checkpoint written by `python -m trainer train`") from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path.name} is not a readable training checkpoint ({first})"
+                         ) from exc
+    missing = [k for k in _STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{path.name} is not a SketchLab training checkpoint (it lacks "
+                         f"{', '.join(missing)})")
+    return state, path
 
 
 def style_grid(cfg: TrainConfig, per_style: int = 4, seed: int = 7) -> np.ndarray | None:

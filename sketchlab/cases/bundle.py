@@ -14,13 +14,15 @@ fixed set of names is accepted, sizes are capped while reading (headers can lie)
 artefacts go into the content-addressed store under their verified hash.
 
 The manifest can be rewritten by whoever edits the bundle, so it is not what proves the
-contents. The export is recorded in the case's log *before* the bundle is written (bundle
-format 3): that last entry seals the report's SHA-256 and the set of artefacts, and the
-chain carries it. Verification then requires the members to equal the manifest exactly
-and the report and artefacts to equal the seal, so an edited, removed or added report or
-artefact fails even when the manifest was fixed up to match. Any ZIP gets a verdict:
-damaged members (bad CRC, lying headers, unknown compression) are problems, JSON is
-bounded in size and nesting depth.
+contents. The export's log entry is sealed *before* the bundle is written (bundle format
+3): that last entry seals the report's SHA-256 and the set of artefacts, and the chain
+carries it. The case's own log records that entry only once the bundle is in place, so
+an export killed mid-write leaves no entry for a bundle that does not exist; its temp
+file is swept at the store's next start. Verification then requires the members to
+equal the manifest exactly and the report and artefacts to equal the seal, so an
+edited, removed or added report or artefact fails even when the manifest was fixed up
+to match. Any ZIP gets a verdict: damaged members (bad CRC, lying headers, unknown
+compression) are problems, JSON is bounded in size and nesting depth.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def _write_member(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool,
 def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
                   render_pdf: ReportRenderer | None = None, overwrite: bool = False
                   ) -> ExportResult:
-    """Write the case to `out` atomically and record the export in the case's log.
+    """Write the case to `out` atomically, then record the export in the case's log.
 
     The case is verified first: a case that fails verification is not exported, because
     the bundle would carry the damage under a fresh manifest.
@@ -123,14 +125,16 @@ def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
                                store.artefacts.read(sha) for sha in sorted(types)}
     if render_pdf is not None:
         files["report.pdf"] = render_pdf(build_report_data(store, case, result))
-    # The seal goes into the log first, so the bundle's chain carries it (module doc).
-    seal = store.record_event(ref, P.CASE_EXPORT, {
+    # The seal ends the bundle's chain (module doc); the store records it only once the
+    # bundle is in place, so its log never states an export that was not written.
+    seal = store.next_event(ref, P.CASE_EXPORT, {
         "file": out.name, "entries": len(before), "head": before[-1].hash,
         "report": render_pdf is not None,
         "report_sha256": sha256_bytes(files["report.pdf"]) if render_pdf else "",
         "artefacts": sorted(types)})
     entries = [*before, seal]
-    files["case.json"] = json.dumps(store.get(ref).to_dict(), indent=2,
+    # The case as its bundle's log replays: the export entry included, not yet stored.
+    files["case.json"] = json.dumps(P.replay(entries).to_dict(), indent=2,
                                     ensure_ascii=False).encode()
     files["audit.jsonl"] = "".join(e.to_json() + "\n" for e in entries).encode()
     manifest = {
@@ -141,12 +145,18 @@ def export_bundle(store: CaseStore, ref: str, out: str | os.PathLike[str],
         "files": [{"path": n, "sha256": sha256_bytes(d), "size": len(d)}
                   for n, d in sorted(files.items())],
     }
-    with atomic_write(out, suffix=".part") as fh, zipfile.ZipFile(fh, "w") as zf:
-        _write_member(zf, "manifest.json", json.dumps(manifest, indent=2).encode(),
-                      compress=True)
-        for name, data in sorted(files.items()):
-            _write_member(zf, name, data, compress=not name.startswith("artefacts/"))
-    _fsync_dir(out.parent)
+    with store.exporting(out.parent):
+        with atomic_write(out, suffix=".part") as fh, zipfile.ZipFile(fh, "w") as zf:
+            _write_member(zf, "manifest.json", json.dumps(manifest, indent=2).encode(),
+                          compress=True)
+            for name, data in sorted(files.items()):
+                _write_member(zf, name, data, compress=not name.startswith("artefacts/"))
+        _fsync_dir(out.parent)
+        try:
+            store.append_prepared(ref, seal)
+        except CaseError:
+            out.unlink(missing_ok=True)  # its seal is not in the log: it would not verify
+            raise
     digest = sha256_file(out)
     log.info("exported case %s to %s (%d files, sha256 %s)", case.info.number, out,
              len(files) + 1, digest[:12])

@@ -16,7 +16,8 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +40,13 @@ from sketchlab.cases.audit import Artefact, AuditEntry, seal_next, verify_chain
 from sketchlab.cases.db import CaseStoreError, make_engine, session_scope
 from sketchlab.cases.models import AuditRow, CaseRow
 from sketchlab.cases.records import CaseFile, CaseInfo, GalleryIdentity
+from sketchlab.core.atomic import process_alive, sweep_stale_temps, write_text
 from sketchlab.core.hashing import sha256_bytes
 
 log = logging.getLogger(__name__)
 
 MAX_ARTEFACT_BYTES = 100 * 1024 * 1024
+_EXPORTING = "exporting"  # notes of exports under way: PID.UUID.json, {"folder": ...}
 
 
 class CaseError(ValueError):
@@ -134,11 +137,45 @@ class CaseStore:
         self.engine = make_engine(self.db_path)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.artefacts = ArtefactStore(self.root / "objects")
+        self._sweep()
         self._pixels: dict[str, str] = {}  # artefact SHA-256 -> pixels_sha256 (immutable)
         self._sizes: dict[str, tuple[int, int]] = {}  # artefact SHA-256 -> (height, width)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # ---- what a killed process left behind -----------------------------------------
+
+    def _sweep(self) -> None:
+        """Remove temp files left by writers that were killed: in the store, and beside
+        the bundles of exports whose process is gone (`exporting` notes their folders)."""
+        removed = sweep_stale_temps(self.root)
+        for sub in self.artefacts.root.iterdir() if self.artefacts.root.is_dir() else ():
+            if sub.is_dir():
+                removed += sweep_stale_temps(sub)
+        notes = self.root / _EXPORTING
+        for note in sorted(notes.glob("*.json")) if notes.is_dir() else ():
+            pid = int(note.name.split(".", 1)[0]) if note.name[0].isdigit() else 0
+            if process_alive(pid):
+                continue
+            try:
+                removed += sweep_stale_temps(json.loads(note.read_text())["folder"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("unreadable export note %s: %s", note.name, exc)
+            note.unlink(missing_ok=True)
+        for p in removed:
+            log.warning("removed %s, left half-written by a process that was stopped", p)
+
+    @contextmanager
+    def exporting(self, folder: str | os.PathLike[str]) -> Iterator[None]:
+        """Note that this process writes into `folder` (a bundle's temp file), so a later
+        start can sweep what it leaves there if it is killed before it finishes."""
+        note = self.root / _EXPORTING / f"{os.getpid()}.{uuid.uuid4().hex}.json"
+        write_text(note, json.dumps({"folder": str(Path(folder).resolve())}))
+        try:
+            yield
+        finally:
+            note.unlink(missing_ok=True)
 
     def __enter__(self) -> CaseStore:
         return self
@@ -418,10 +455,31 @@ class CaseStore:
 
     def record_event(self, ref: str, action: str, details: dict[str, Any]) -> AuditEntry:
         """Chain-of-custody events (export, import) that change nothing else."""
+        return self.append_prepared(ref, self.next_event(ref, action, details))
+
+    def next_event(self, ref: str, action: str, details: dict[str, Any]) -> AuditEntry:
+        """The event entry that would follow the log's head now, sealed but not recorded:
+        an export writes it into the bundle first and records it once the bundle is in
+        place (`append_prepared`), so the log never states an export that did not happen."""
         if action not in (P.CASE_EXPORT, P.CASE_IMPORT):
             raise ValueError(f"not an event action: {action}")
         with session_scope(self._sessions) as s:
-            return self._append(s, self._case_row(s, ref), action, details)
+            row = self._case_row(s, ref)
+            last = s.scalars(select(AuditRow).where(AuditRow.case_id == row.id)
+                             .order_by(AuditRow.seq.desc()).limit(1)).first()
+            prev = _entry(last, row.uid) if last is not None else None
+            return seal_next(prev, row.uid, utc_now(), current_user(), action, details)
+
+    def append_prepared(self, ref: str, entry: AuditEntry) -> AuditEntry:
+        """Record an entry from `next_event`; CaseError when the log has moved on since
+        (another process recorded work in between), since the entry no longer follows."""
+        with session_scope(self._sessions) as s:
+            row = self._case_row(s, ref)
+            if row.audit_head != entry.prev_hash or row.audit_count + 1 != entry.seq:
+                raise CaseError(f"case {row.number} changed while its {entry.action} was "
+                                "under way; nothing was recorded, do it again")
+            self._insert_entry(s, row, entry)
+            return entry
 
     def adopt(self, entries: Sequence[AuditEntry], artefacts: Mapping[str, bytes]) -> CaseInfo:
         """Take in a verified case from elsewhere (import): its entries unchanged. The

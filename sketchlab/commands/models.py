@@ -1,4 +1,4 @@
-"""`sketchlab models`: list installed models."""
+"""`sketchlab models`: list installed models, each checked as `invert` would load it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sketchlab.core.model_catalog import scan_models
 
-    models, unusable = scan_models()
+    models, unusable = scan_models(verify=True)
     if args.json:
         print(json.dumps([{"name": m.name, "path": str(m.path), "sha256": m.sha256,
                            "resolution": list(m.config.resolution), "styles": list(m.styles),

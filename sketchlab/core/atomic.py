@@ -4,7 +4,9 @@ so that no other local user can read it.
 Bytes go to a temp file beside the target (same filesystem, so the rename is atomic),
 are fsynced, then renamed over it; on any failure the temp file is removed. The temp
 name is unique per call, so two processes writing the same target (DDP ranks, two app
-instances) cannot rename each other's temp away.
+instances) cannot rename each other's temp away, and it carries the writer's process id,
+so a temp left by a writer that was killed (SIGKILL, power loss) is known for what it is
+and `sweep_stale_temps` removes it the next time the folder is used.
 
 Everything SketchLab writes holds case data (sketches, synthesized faces, face
 descriptors, case numbers in logs), so files are created 0600 and the folders it creates
@@ -14,7 +16,9 @@ by older versions (0644 files in 0755 folders) into line at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +28,8 @@ from typing import BinaryIO
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+# .NAME.PID.XXXXXXXX.tmp: mkstemp's eight random characters between the pid and suffix.
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]{8}(?:\.tmp|\.part)$")
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:
@@ -49,7 +55,8 @@ def atomic_write(path: str | os.PathLike[str], suffix: str = ".tmp",
     """Yield a binary file to write; on clean exit it replaces `path` with `mode`."""
     path = Path(path)
     private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix,
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             if mode != FILE_MODE:  # mkstemp already made it 0600
@@ -61,6 +68,49 @@ def atomic_write(path: str | os.PathLike[str], suffix: str = ".tmp",
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id is running (one of another user's counts; a zombie,
+    dead but not yet reaped, does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) said it exists
+
+
+def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temp files `atomic_write` left in `folder` for writers that are gone;
+    returns what was removed. Only our own regular files, named as atomic_write names
+    them, whose writer process no longer exists: a live writer's temp is never touched
+    (a pid reused since only delays the sweep to a later start)."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for name in names:
+        m = _TEMP_RE.match(name)
+        if m is None or process_alive(int(m.group(1))):
+            continue
+        p = folder / name
+        with contextlib.suppress(OSError):
+            st = os.lstat(p)
+            if st.st_uid == uid and stat.S_ISREG(st.st_mode):
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = FILE_MODE) -> None:

@@ -33,7 +33,8 @@ from sketchlab.core.model_file import (
 )
 from sketchlab.core.network import Generator, GeneratorConfig, unwrap
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointError", "LoadedModel", "load_generator",
+__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointError", "LoadedModel", "check_model",
+           "load_generator",
            "read_metadata", "save_generator", "weights_sha256"]
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,12 @@ def _check_shapes(config: GeneratorConfig, state: dict[str, torch.Tensor], name:
                               f"{missing[:3]}, unexpected {extra[:3]}, wrong shape {wrong[:3]})")
 
 
-def load_generator(path: str | os.PathLike[str], device: str | torch.device = "cpu"
-                   ) -> LoadedModel:
-    """Rebuild the generator from the file alone and verify its hash."""
+def check_model(path: str | os.PathLike[str]
+                ) -> tuple[dict[str, str], GeneratorConfig, dict[str, torch.Tensor], str]:
+    """Every check a model file must pass before its network is built: header, config,
+    tensors readable (not truncated), SHA-256, shapes against the config, finite
+    weights. Returns (metadata, config, tensors, sha256) or raises CheckpointError with
+    the reason; `sketchlab models` lists a file as usable only when this passes."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"model file not found: {path}")
@@ -119,6 +123,14 @@ def load_generator(path: str | os.PathLike[str], device: str | torch.device = "c
         raise CheckpointError(f"{path.name}: weights hold NaN or infinite values ({bad[0]}"
                               f"{' and others' if len(bad) > 1 else ''}); the model is "
                               "broken, retrain or re-export it")
+    return meta, config, state, sha
+
+
+def load_generator(path: str | os.PathLike[str], device: str | torch.device = "cpu"
+                   ) -> LoadedModel:
+    """Rebuild the generator from the file alone, after every check (`check_model`)."""
+    path = Path(path)
+    meta, config, state, sha = check_model(path)
     generator = Generator(config)
     try:
         generator.load_state_dict(state, strict=True)

@@ -5,26 +5,30 @@ this handles EXIF orientation, palettes, alpha, CMYK and 16-bit data. It is also
 door hostile files come through, so it opens only formats a sketch or photo can be
 (never PostScript, which Pillow hands to Ghostscript), checks size, aspect ratio,
 decoded bytes and metadata before decoding, decodes under a time budget, refuses
-non-finite pixels, and calls a JPEG or PNG damaged when its own checks say so (libjpeg's
-corrupt-data warnings, PNG chunk CRCs) rather than accepting a half-garbled scan as
-whole. No global PIL state is changed.
+non-finite pixels, and refuses a file its format's own evidence calls damaged
+(core.image_damage) rather than accepting a half-garbled scan as whole. No global PIL
+state is changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import mmap
 import os
 import struct
 import warnings
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.budget import BudgetExceeded, run_within
+from sketchlab.core.image_damage import damage
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +62,13 @@ class ImageLoadError(ValueError):
     """The input is not an image we can use; the message says why and what to do."""
 
 
-def _read(source: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
+def _read(source: str | os.PathLike[str] | bytes
+          ) -> tuple[bytes | mmap.mmap, str, BinaryIO | None]:
+    """The file's bytes (mapped, not copied: the damage checks read the parts they need),
+    its label, and an open handle for the decoder, which reads through the page cache
+    (so a 120 MB scan is not held twice: once as a file, once decoded)."""
     if isinstance(source, bytes):
-        return source, "image data"
+        return source, "image data", None
     path = Path(source)
     if not path.is_file():
         raise ImageLoadError(f"{path}: file not found")
@@ -69,12 +77,18 @@ def _read(source: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
         if size > MAX_FILE_BYTES:
             raise ImageLoadError(f"{path.name}: {size / 1e6:.0f} MB is too large for a sketch "
                                  f"or photo (limit {MAX_FILE_BYTES / 1e6:.0f} MB)")
-        return path.read_bytes(), path.name
+        fh = path.open("rb")
+        try:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except (OSError, ValueError):
+            fh.close()
+            raise
+        return data, path.name, fh
     except OSError as exc:
         raise ImageLoadError(f"{path.name}: cannot read file: {exc.strerror or exc}") from exc
 
 
-def _unaccepted(data: bytes, label: str) -> ImageLoadError:
+def _unaccepted(data: bytes | mmap.mmap, label: str) -> ImageLoadError:
     head = data[:16]
     if head.startswith((b"%!", b"\xc5\xd0\xd3\xc6")):
         kind = "a PostScript/EPS file"
@@ -88,11 +102,11 @@ def _unaccepted(data: bytes, label: str) -> ImageLoadError:
                           f"export it as {_ALLOWED}")
 
 
-def _open(data: bytes, label: str) -> Image.Image:
+def _open(data: bytes | mmap.mmap, label: str, fh: BinaryIO | None = None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # logged by the caller, never printed
-            return Image.open(io.BytesIO(data), formats=FORMATS)
+            return Image.open(fh if fh is not None else io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(f"{label}: image is too large to open safely ({exc}). "
                              "Downscale it below 40 megapixels.") from exc
@@ -130,52 +144,37 @@ def _metadata_bytes(im: Image.Image) -> int:
     return sum(len(v) for v in found.values() if isinstance(v, bytes | str))
 
 
-def png_damage(data: bytes) -> str | None:
-    """Why a PNG's chunk structure is broken (bad CRC, cut short), or None when intact.
-
-    Pillow skips the CRC of image data and stops inflating once it has the pixels, so a
-    flipped bit in a scan would otherwise load as a silently different picture."""
-    pos, n = 8, len(data)
-    while pos + 12 <= n:
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        end = pos + 8 + length
-        if end + 4 > n:
-            return f"chunk {ctype!r} runs past the end of the file"
-        crc = struct.unpack(">I", data[end:end + 4])[0]
-        if zlib.crc32(data[pos + 4:end]) != crc:
-            return f"chunk {ctype!r} fails its CRC check"
-        if ctype == b"IEND":
-            return None
-        pos = end + 4
-    return "the file ends before its IEND chunk"
+def _reduced(im: Image.Image, max_side: int | None) -> tuple[Image.Image, int]:
+    """`im` box-averaged by the largest whole factor that keeps its long side at least
+    `max_side`, and the factor: what follows then works on a few MB, not on a float
+    copy of 30 MP."""
+    f = max(im.size) // max_side if max_side else 1
+    if f < 2:
+        return im, 1
+    if im.mode.startswith("I;16"):
+        im = im.convert("I")
+    elif im.mode in ("P", "PA"):
+        im = im.convert("RGBA")
+    elif im.mode == "1":
+        im = im.convert("L")
+    return im.reduce(f), f
 
 
-def jpeg_damage(data: bytes) -> str | None:
-    """libjpeg-turbo's verdict on the compressed data ("Corrupt JPEG data...", "Premature
-    end..."): warnings Pillow's decoder swallows. Decoded at 1/8 scale: the entropy
-    decoding that finds the damage is all done, the costly inverse DCT mostly is not."""
-    import simplejpeg
-
-    try:
-        _, _, space, _ = simplejpeg.decode_jpeg_header(data)
-        simplejpeg.decode_jpeg(data, colorspace="CMYK" if space == "CMYK" else "GRAY",
-                               min_factor=8, strict=True)
-    except ValueError as exc:
-        return str(exc).strip() or "the decoder rejected it"
-    return None
-
-
-def _decode(im: Image.Image, label: str, data: bytes | None) -> np.ndarray:
-    fmt = im.format
-    problem = None
-    if data is not None and fmt == "PNG":
-        problem = png_damage(data)
-    elif data is not None and fmt in ("JPEG", "MPO"):
-        problem = jpeg_damage(data)
+def _decode(im: Image.Image, label: str, data: bytes | mmap.mmap | None,
+            max_side: int | None = None
+            ) -> tuple[np.ndarray, float, tuple[int, int]]:
+    problem = damage(data, im) if data is not None else None
     if problem:
         raise ImageLoadError(f"{label}: the file is damaged or truncated ({problem}); "
                              "re-export or "
                              "re-scan it")
+    full, mode = im.size, im.mode
+    if max_side and im.format in ("JPEG", "MPO"):
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale itself: the full raster never exists.
+        w, h = full
+        s = max_side / max(w, h)
+        if s < 1.0:
+            im.draft(im.mode, (max(1, round(w * s)), max(1, round(h * s))))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         im.load()
@@ -183,19 +182,29 @@ def _decode(im: Image.Image, label: str, data: bytes | None) -> np.ndarray:
             raise ImageLoadError(f"{label}: the file carries over "
                                  f"{MAX_METADATA_BYTES / 1e6:.0f} MB of metadata; "
                                  "re-export the image without metadata")
+        drafted = im.size[0] / full[0]
+        decoded = im
+        im, f = _reduced(im, max_side)
+        if f > 1 and data is not None:
+            decoded.close()  # ours (opened from the file): free the full raster now
         try:
-            im = ImageOps.exif_transpose(im) or im
+            turned = ImageOps.exif_transpose(im)
         except (ValueError, SyntaxError, struct.error, KeyError, TypeError, OSError) as exc:
             # Unreadable EXIF holds no usable orientation either; the pixels are intact.
             log.info("%s: ignoring unreadable EXIF (%s)", label, exc)
-        rgb = _to_rgb(im, label)
+            turned = None
+        if turned is not None and turned.size != im.size:
+            full = (full[1], full[0])
+        rgb = _to_rgb(turned or im, label, mode)
     for w in caught:
         log.info("%s: decoder warning: %s", label, w.message)
-    return rgb
+    return rgb, drafted / f, (full[1], full[0])
 
 
-def _to_rgb(im: Image.Image, label: str) -> np.ndarray:
-    mode = im.mode
+def _to_rgb(im: Image.Image, label: str, decoded_mode: str | None = None) -> np.ndarray:
+    """RGB uint8; `decoded_mode` is the file's own mode when `im` was converted to
+    reduce it (a 16-bit scan keeps its 16-bit scaling)."""
+    mode = decoded_mode if decoded_mode and decoded_mode.startswith("I;16") else im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im, dtype=np.float32)
         if mode == "F" and not np.isfinite(arr).all():
@@ -221,18 +230,36 @@ def _to_rgb(im: Image.Image, label: str) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
-def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Return an (H, W, 3) uint8 RGB array with EXIF orientation applied."""
+def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS,
+               max_side: int | None = None) -> np.ndarray:
+    """Return an (H, W, 3) uint8 RGB array with EXIF orientation applied.
+
+    With `max_side`, a large picture is decoded smaller (by libjpeg itself for a JPEG,
+    else box-averaged right after decoding), its long side still at least `max_side`."""
+    return load_image_sized(source, max_pixels, max_side)[0]
+
+
+def load_image_sized(source: ImageSource, max_pixels: int = MAX_PIXELS,
+                     max_side: int | None = None
+                     ) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """`load_image`, plus the scale it was decoded at (array / file pixels) and the
+    picture's full (height, width), so positions can be mapped back to the file."""
     if isinstance(source, np.ndarray):
-        return as_rgb_array(source)
+        rgb = as_rgb_array(source)
+        return rgb, 1.0, rgb.shape[:2]
+    fh = None
     if isinstance(source, Image.Image):
         im, label, data = source, "image", None
     else:
-        data, label = _read(source)
-        im = _open(data, label)
-    _check_geometry(im, label, max_pixels)
+        data, label, fh = _read(source)
+        try:
+            im = _open(data, label, fh)
+        except ImageLoadError:
+            _close(data, fh)
+            raise
     try:
-        return run_within(DECODE_SECONDS, lambda: _decode(im, label, data),
+        _check_geometry(im, label, max_pixels)
+        return run_within(DECODE_SECONDS, lambda: _decode(im, label, data, max_side),
                           f"decoding {label}")
     except BudgetExceeded as exc:
         raise ImageLoadError(f"{label}: {exc}; the file is too complex to decode safely"
@@ -253,6 +280,15 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     finally:
         if im is not source:
             im.close()
+        _close(data, fh)
+
+
+def _close(data: bytes | mmap.mmap | None, fh: BinaryIO | None) -> None:
+    if isinstance(data, mmap.mmap):
+        with contextlib.suppress(BufferError):  # a decode past its budget still reads it
+            data.close()
+    if fh is not None:
+        fh.close()
 
 
 def as_rgb_array(arr: np.ndarray) -> np.ndarray:

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sketchlab.core.budget import BudgetExceeded, run_within
-from sketchlab.core.dlib_api import face_recognition_api
+from sketchlab.core.dlib_api import (
+    cnn_detector,
+    face_locations,
+    face_recognition_api,
+    hog_detector,
+)
 from sketchlab.core.frame import Box, face_box
 
 if TYPE_CHECKING:
@@ -49,9 +54,11 @@ def detect_faces(rgb: np.ndarray, upsample: int = 1, model: str = "hog") -> list
     small = rgb if s >= 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))),
                                             interpolation=cv2.INTER_AREA)
     small = np.ascontiguousarray(small)
+    # loaded outside the budget, which is for this image's work
+    detector = cnn_detector() if model == "cnn" else hog_detector()
     try:
-        found = run_within(DETECT_SECONDS, lambda: _fr().face_locations(
-            small, number_of_times_to_upsample=upsample, model=model), "face detection")
+        found = run_within(DETECT_SECONDS, lambda: face_locations(small, upsample, detector),
+                           "face detection")
     except BudgetExceeded as exc:
         raise DetectionError(str(exc)) from exc
     boxes = [tuple(round(v / s) for v in b) for b in found]

@@ -2,7 +2,8 @@
 
 A model is `NAME.safetensors` with an optional model card `NAME.md` beside it; the file
 name is the model's name, so what users see in the folder is what they pick. Listing
-reads only safetensors headers, so it is instant even with many models. A file that
+reads only safetensors headers, so it is instant even with many models; `verify=True`
+(what `sketchlab models` asks for) also runs the checks loading runs. A file that
 cannot be used (foreign, damaged, invalid config) is listed as unusable with its reason
 and never stops the others from working.
 """
@@ -66,16 +67,22 @@ def describe(path: Path) -> ModelInfo:
                      card=card if card.is_file() else None)
 
 
-def scan_models(dirs: Iterable[Path] | None = None
+def scan_models(dirs: Iterable[Path] | None = None, verify: bool = False
                 ) -> tuple[list[ModelInfo], list[UnusableModel]]:
     """Usable models (first occurrence of each name wins, default first) and the files
-    that cannot be used, each with its reason."""
+    that cannot be used, each with its reason. `verify` also reads every file's tensors
+    and runs the checks loading runs (truncation, SHA-256, shapes, NaN weights:
+    `checkpoint.check_model`), so a model listed as usable is one `invert` will load."""
     found: dict[str, ModelInfo] = {}
     unusable: list[UnusableModel] = []
     for d in dirs if dirs is not None else search_dirs():
         for path in sorted(Path(d).glob(f"*{SUFFIX}")):
             try:
                 info = describe(path)
+                if verify:
+                    from sketchlab.core.checkpoint import check_model  # torch: only here
+
+                    check_model(path)
             except CheckpointError as exc:
                 log.info("unusable model %s: %s", path, exc)
                 unusable.append(UnusableModel(path, str(exc)))

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from sketchlab.core.frame import FRAME_SIZE, HEAD_BOX, LEFT_EYE, MOUTH, RIGHT_EYE, Style
-from sketchlab.core.imageio import ImageSource, load_image
+from sketchlab.core.imageio import ImageSource, load_image, load_image_sized
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ _DETECT_MAX_SIDE = 640
 _WORK_MAX_SIDE = 2048
 _INK_LEVEL = 200  # after normalisation, pixels darker than this count as ink
 _BG_SIDE = 512  # short side on which normalise_paper estimates a large page's background
+_DARK_PAPER = 64.0  # paper darker than this is measured against this level (normalise_paper)
+_FLAT_SPREAD = 8  # levels this close to the page's own are the page (is_flat)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,20 @@ def percentile_u8(a: np.ndarray, q: float) -> float:
     return lo + (pos - k) * (hi - lo)
 
 
+def is_flat(gray: np.ndarray, specks: int = 20) -> bool:
+    """One level all over (black, white, grey, any size), noise and a few specks aside:
+    nothing is drawn, whatever the colour of the page. Judged on 4x4 block means, which
+    average a photo's sensor noise away and keep every stroke; a sparse sketch is not
+    flat, its strokes are few pixels but far from the paper's level."""
+    h, w = gray.shape[:2]
+    if min(h, w) >= 32:
+        gray = cv2.resize(gray, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    level = percentile_u8(gray, 50)
+    darker = cv2.countNonZero((gray < level - _FLAT_SPREAD).view(np.uint8))
+    lighter = cv2.countNonZero((gray > level + _FLAT_SPREAD).view(np.uint8))
+    return darker < specks and lighter < specks
+
+
 def channel_min(rgb: np.ndarray) -> np.ndarray:
     """Per-pixel darkest channel; `rgb.min(axis=2)` is ~50x slower (a reduction over an
     axis of 3) and this runs on every live preview."""
@@ -132,7 +148,19 @@ def normalise_paper(rgb: np.ndarray) -> np.ndarray:
     bg = cv2.GaussianBlur(bg, (0, 0), k / 3)
     if f < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
-    flat = np.clip(img / np.maximum(bg, 1.0) * 255.0, 0, 255)
+    # Ink is measured as darkness below the local paper, relative to the paper's
+    # brightness; on paper darker than _DARK_PAPER, relative to that level instead, or
+    # a black page's sensor noise (0 against 3) would read as full-strength strokes.
+    # Computed in place (the same float32 operations): each copy of a 2048 px page is
+    # 34 MB, and five of them made this the peak of a large scan's path.
+    scale = np.maximum(bg, _DARK_PAPER)
+    np.divide(255.0, scale, out=scale)
+    flat = np.subtract(bg, img, out=bg)
+    del img, small
+    flat *= scale
+    del scale
+    np.subtract(255.0, flat, out=flat)
+    np.clip(flat, 0, 255, out=flat)
     gray = flat.mean(axis=2)
     ink = gray[gray < 250]
     if ink.size < 0.0005 * gray.size:
@@ -141,8 +169,11 @@ def normalise_paper(rgb: np.ndarray) -> np.ndarray:
     # Map the darkest strokes to near-black, keep paper white; never amplify more than 4x
     # so noise on an almost empty page stays noise.
     gain = min(4.0, (255.0 - 20.0) / max(255.0 - lo, 1.0))
-    out = 255.0 - (255.0 - flat) * gain
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    np.subtract(255.0, flat, out=flat)
+    flat *= gain
+    np.subtract(255.0, flat, out=flat)
+    flat += 0.5
+    return np.clip(flat, 0, 255, out=flat).astype(np.uint8)
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -185,9 +216,8 @@ def find_landmarks(rgb: np.ndarray, detectors: tuple[str, ...] = DETECTORS
     and FS2K sketches); line drawings often fail it, so a re-inked copy and then dlib's
     CNN detector are tried before alignment falls back to the ink box.
     """
-    from sketchlab.core.matching import detect_faces, face_recognition_api
-
-    face_recognition = face_recognition_api()  # heavy (≈2 s): only when alignment needs it
+    from sketchlab.core.dlib_api import face_landmarks
+    from sketchlab.core.matching import detect_faces
 
     small, s = downscale(rgb, _DETECT_MAX_SIDE)
     small = np.ascontiguousarray(small)
@@ -210,10 +240,7 @@ def find_landmarks(rgb: np.ndarray, detectors: tuple[str, ...] = DETECTORS
     if not boxes:
         return None
     box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-    marks = face_recognition.face_landmarks(small, [box], model="large")
-    if not marks:
-        return None
-    lm = marks[0]
+    lm = face_landmarks(small, box)
     pts = np.array([np.mean(lm["left_eye"], axis=0), np.mean(lm["right_eye"], axis=0),
                     np.mean(lm["top_lip"] + lm["bottom_lip"], axis=0)], dtype=np.float64)
     return pts / s
@@ -306,10 +333,16 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
                    use_landmarks: bool = True) -> Prepared:
     """Any sketch input (canvas, scan, phone photo, colour sketch, artwork) -> canonical frame.
 
-    An empty canvas gives a defined result: a white frame with `empty=True`.
+    A page with nothing drawn on it (white, black, grey or paper, any size) gives a
+    defined result: a white frame with `empty=True`, which searches nothing.
     """
-    rgb = load_image(image)
-    work, s = (rgb, 1.0) if source == "canvas" else downscale(rgb, _WORK_MAX_SIDE)
+    if source == "canvas":
+        work, s, full = load_image_sized(image)
+    else:
+        # Decoded no larger than the work size needs: a 31 MP scan never exists in full.
+        work, s, full = load_image_sized(image, max_side=_WORK_MAX_SIDE)
+        work, s2 = downscale(work, _WORK_MAX_SIDE)
+        s *= s2
     clean = work if source == "canvas" else normalise_paper(work)
     # Judge colour after paper normalisation: yellow paper or warm light is not a colour sketch.
     colour = style == "colour" or (style == "auto" and is_colour(clean))
@@ -317,11 +350,12 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
     # the frame: the same pixels (each step works per channel), a third of the work.
     grey = None if colour else cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)
     darkest = channel_min(clean) if grey is None else grey
-    if cv2.countNonZero((darkest < _INK_LEVEL).view(np.uint8)) < 20:
-        t = estimate_transform(rgb, frame, "canvas")
+    page = darkest if clean is work else cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    if cv2.countNonZero((darkest < _INK_LEVEL).view(np.uint8)) < 20 or is_flat(page):
+        m = _fit_box((0, 0, full[1], full[0]), frame, (0, 0, 1, 1))
         blank = np.full((frame[0], frame[1], 3), 255, np.uint8)
-        return Prepared(blank, AlignTransform(t.matrix, t.source_size, frame, "empty"),
-                        colour=colour, empty=True)
+        return Prepared(blank, AlignTransform(m, full, frame, "empty"), colour=colour,
+                        empty=True)
     if grey is None:
         t = estimate_transform(clean, frame, source, use_landmarks=use_landmarks)
         image = warp(clean, t, 255)
@@ -330,7 +364,7 @@ def prepare_sketch(image: ImageSource, frame: tuple[int, int] = FRAME_SIZE,
         looked_at = grey if source == "canvas" else np.repeat(grey[..., None], 3, axis=2)
         t = estimate_transform(looked_at, frame, source, use_landmarks=use_landmarks)
         image = np.repeat(warp(grey, t, 255)[..., None], 3, axis=2)
-    transform = AlignTransform(_with_prescale(t.matrix, s), rgb.shape[:2], frame, t.method)
+    transform = AlignTransform(_with_prescale(t.matrix, s), full, frame, t.method)
     return Prepared(image, transform, colour=colour)
 
 

@@ -235,9 +235,38 @@ def test_kill_9_during_export_leaves_no_bundle(store, worked_case, tmp_path):
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
-    # the store is unharmed and a new export works
+    # The log states no export: the bundle never reached its place.
+    assert [e for e in store.entries(worked_case) if e.action == "case.export"] == []
+    assert list(out.parent.glob(".case.zip.*.part"))  # what the kill left behind
+    # The store's next start sweeps it, wherever the export was writing.
+    CaseStore(store.root).close()
+    assert list(out.parent.glob(".case.zip.*.part")) == []
+    assert list((store.root / "exporting").glob("*")) == []
+    # the store is unharmed and a new export works, recorded once, with its bundle
     assert store.verify(worked_case).ok
-    assert verify_bundle(export_bundle(store, worked_case, out).path).ok
+    result = export_bundle(store, worked_case, out)
+    assert verify_bundle(result.path).ok
+    exports = [e for e in store.entries(worked_case) if e.action == "case.export"]
+    assert len(exports) == 1 and exports[0].hash == result.head
+
+
+def test_a_live_exports_temp_file_is_left_alone(store, tmp_path):
+    """Another start while an export is under way does not touch its temp file."""
+    with store.exporting(tmp_path):
+        live = tmp_path / f".case.zip.{os.getpid()}.abcdefgh.part"
+        live.write_bytes(b"half")
+        CaseStore(store.root).close()
+        assert live.exists()
+    assert list((store.root / "exporting").glob("*")) == []
+
+
+def test_export_not_recorded_when_the_log_moved_on(store, worked_case, tmp_path):
+    """The seal must follow the log's head; work recorded meanwhile voids the export."""
+    seal = store.next_event(worked_case, "case.export", {"file": "x.zip"})
+    store.update_case(worked_case, title="changed meanwhile")
+    with pytest.raises(CaseError, match="changed while"):
+        store.append_prepared(worked_case, seal)
+    assert [e for e in store.entries(worked_case) if e.action == "case.export"] == []
 
 
 @pytest.mark.parametrize("member", ["audit.jsonl", "case.json", "manifest.json"])

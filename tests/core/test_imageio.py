@@ -101,3 +101,63 @@ def test_truncated_jpeg_still_refused_after_face_recognition_import(tmp_path):
 
     face_recognition_api()  # its import sets PIL's LOAD_TRUNCATED_IMAGES globally
     test_truncated_jpeg(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png", "tiff-float", "tiff-16bit", "gif"])
+def test_max_side_decodes_small_and_says_how(kind):
+    """A large picture decoded for a 500 px work size: long side at least 500, less than
+    twice that, the scale and full size reported, the picture the same as decoded whole."""
+    import cv2
+
+    from sketchlab.core.imageio import load_image_sized
+
+    yy, xx = np.mgrid[0:1200, 0:1800]
+    grey = ((np.sin(xx / 90.0) + np.cos(yy / 70.0)) * 60 + 128).astype(np.uint8)
+    im = Image.fromarray(grey)
+    data = {"jpeg": lambda: _png_bytes(im.convert("RGB"), "JPEG"),
+            "png": lambda: _png_bytes(im),
+            "tiff-float": lambda: _png_bytes(Image.fromarray(grey.astype(np.float32) / 255,
+                                                             "F"), "TIFF"),
+            "tiff-16bit": lambda: _png_bytes(Image.fromarray(grey.astype(np.uint16) * 257),
+                                             "TIFF"),
+            "gif": lambda: _png_bytes(im.convert("P"), "GIF")}[kind]()
+    full = load_image(data)
+    small, scale, size = load_image_sized(data, max_side=500)
+    assert size == (1200, 1800) and full.shape[:2] == size
+    assert 500 <= max(small.shape[:2]) < 1000
+    assert scale == pytest.approx(small.shape[1] / 1800, rel=0.01)
+    ref = cv2.resize(full, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(int) - ref.astype(int)).mean() < 3.0
+
+
+def test_max_side_keeps_exif_orientation_and_full_size():
+    from sketchlab.core.imageio import load_image_sized
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: the file is 1600 wide, the picture 1600 tall
+    arr = np.zeros((1000, 1600, 3), np.uint8)
+    arr[:, :100] = 255
+    data = io.BytesIO()
+    Image.fromarray(arr).save(data, "JPEG", exif=exif)
+    small, _, size = load_image_sized(data.getvalue(), max_side=400)
+    assert size == (1600, 1000) and small.shape[0] > small.shape[1]
+    assert small[:small.shape[0] // 16].mean() > 200  # the white band is now on top
+
+
+def test_files_are_read_without_a_copy_and_closed(tmp_path):
+    """A file is decoded from its handle and checked through a map of it; neither stays
+    open after the call (a damaged file included)."""
+    import os
+
+    p = tmp_path / "a.png"
+    p.write_bytes(_png_bytes(Image.new("RGB", (64, 48), "white")))
+    bad = tmp_path / "b.png"
+    raw = bytearray(p.read_bytes())
+    raw[40] ^= 0xFF
+    bad.write_bytes(bytes(raw))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        assert load_image(p).shape == (48, 64, 3)
+        with pytest.raises(ImageLoadError):
+            load_image(bad)
+    assert len(os.listdir("/proc/self/fd")) <= before

@@ -158,3 +158,42 @@ def test_grey_sketch_on_one_channel_gives_the_three_channel_pixels(source):
     grey3 = np.repeat(cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     t = estimate_transform(grey3, (160, 128), source)
     assert np.array_equal(prep.image, warp(grey3, t, 255))
+
+
+@pytest.mark.parametrize("size", [(48, 64), (768, 1024), (3000, 4000)])
+@pytest.mark.parametrize("level", [0, 3, 128, 255])
+def test_a_page_with_nothing_drawn_is_empty_whatever_its_colour(size, level):
+    """Black, near-black, grey and white pages, small to 12 MP, from a file or the canvas."""
+    page = np.full((*size, 3), level, np.uint8)
+    assert prepare_sketch(page, FRAME).empty
+    assert prepare_sketch(page, FRAME, source="canvas").empty
+
+
+def test_noisy_black_and_paper_pages_are_empty():
+    rng = np.random.default_rng(5)
+    black = rng.integers(0, 5, (600, 800, 1)).repeat(3, 2).astype(np.uint8)  # sensor noise
+    paper = (np.array([236, 228, 205]) + rng.integers(-4, 4, (600, 800, 3))).astype(np.uint8)
+    shaded = (paper * np.linspace(0.55, 1.0, 800)[None, :, None]).astype(np.uint8)
+    for page in (black, paper, shaded):
+        assert prepare_sketch(page, FRAME).empty
+
+
+def test_black_jpeg_file_is_empty(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "blank_black_1024x768.jpg"
+    Image.new("RGB", (1024, 768), "black").save(path, quality=75)
+    assert prepare_sketch(path, FRAME).empty
+
+
+def test_a_few_strokes_are_not_empty():
+    """Sparse drawings (a few strokes on a large page, or on black) are still searched."""
+    import cv2
+
+    page = np.full((2000, 1500, 3), 255, np.uint8)
+    cv2.ellipse(page, (750, 1000), (300, 400), 0, 0, 360, (0, 0, 0), 3)  # a head's outline
+    assert not prepare_sketch(page, FRAME).empty
+    assert not prepare_sketch(page, FRAME, source="canvas").empty
+    dark = np.full((400, 300, 3), 0, np.uint8)
+    dark[100:300:20, 50:250] = 255  # white lines drawn over a black canvas
+    assert not prepare_sketch(dark, FRAME, source="canvas").empty

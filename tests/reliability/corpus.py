@@ -107,8 +107,10 @@ def valid_files(rng: np.random.Generator) -> dict[str, bytes]:
 
 
 # Formats whose byte flips and cuts we try. PNG has a CRC per chunk (and zlib's Adler-32);
-# JPEG's entropy coding often desynchronises, which libjpeg reports; WebP, GIF, TIFF and
-# BMP carry no integrity data at all, so a flipped pixel byte is a valid, different image.
+# JPEG's entropy coding often desynchronises, which libjpeg reports; a GIF's LZW data must
+# expand to its frame, a TIFF's strips must fit its directory, a WebP's chunks must add up
+# (core.image_damage). Beyond that these formats and BMP carry no integrity data: a flipped
+# pixel byte, palette entry or lossless WebP code is a valid, different image.
 DAMAGE_FORMATS = ("png-rgb", "png-stored", "jpeg", "webp-lossless", "gif", "tiff", "bmp")
 # Where silent garbage is inherent (see the closing note of issue 14, line by line).
 NO_INTEGRITY = ("byte flip: jpeg", "byte flip: webp-lossless", "byte flip: gif",

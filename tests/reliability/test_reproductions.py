@@ -84,7 +84,7 @@ def test_2_bad_model_files_are_listed_unusable_and_the_others_still_work(
 
     user_models = paths.user_models_dir()
     state, cfg = tiny_state()
-    # Listing reads headers only, so these need no consistent hash to do their damage.
+    # The config checks come first, so these need no consistent hash to do their damage.
     forge_model(user_models / "null-config.safetensors", state, "null", sha256="0" * 64)
     forge_model(user_models / "abc-width.safetensors", state,
                 json.dumps({**cfg, "base_width": "abc"}), sha256="0" * 64)
@@ -115,7 +115,7 @@ def test_2_bad_model_files_are_listed_unusable_and_the_others_still_work(
     assert "must be an integer" in lines["abc-width"]
     assert "out of range" in lines["huge-frame"] and "out of range" in lines["wide"]
     assert "out of range" in lines["tiny-frame"]
-    assert "UNUSABLE" not in lines["nan"]  # its header is fine; loading refuses it
+    assert "UNUSABLE" in lines["nan"] and "NaN" in lines["nan"]  # the checks loading runs
     assert main(["models", "--json"]) == 0
     listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
     assert listed["null-config"]["usable"] is False and listed["sketchlab-default"]["usable"]
@@ -396,12 +396,20 @@ def test_5_blank_sketch_is_nothing_to_search(tmp_path, tiny_model, capsys):
                                      FaceScan(rng.normal(0, 0.1, 128).astype(np.float32),
                                               (10, 50, 50, 10), 1), 64, 64, b"")
                        for i in range(5)])
-    blank = tmp_path / "blank.png"
-    Image.new("RGB", (400, 500), "white").save(blank)
-    rc = main(["match", str(blank), "--db", str(db), "--model", str(tiny_model)])
-    out, err = capsys.readouterr()
-    assert rc == 1 and "Nothing to search: the sketch is blank" in err
-    assert "person" not in out
+    # Any colour of page (black was searched, rank 1 "match: yes"); sizes to 12 MP are
+    # in tests/core/test_preprocess.py.
+    for name, size, colour in [("black", (1024, 768), "black"),
+                               ("black-2mp", (1600, 1200), "black"),
+                               ("grey", (640, 480), (128, 128, 128)),
+                               ("paper", (1200, 900), (236, 228, 205)),
+                               ("white", (400, 500), "white")]:
+        page = tmp_path / f"blank_{name}.png"
+        Image.new("RGB", size, colour).save(page)
+        rc = main(["match", str(page), "--db", str(db), "--model", str(tiny_model)])
+        out, err = capsys.readouterr()
+        assert rc == 1 and "Nothing to search: the sketch is blank" in err, name
+        assert "person" not in out, name
+    blank = tmp_path / "blank_white.png"
     rc = main(["match", str(blank), "--db", str(db), "--model", str(tiny_model), "--json"])
     out, err = capsys.readouterr()
     assert rc == 1 and json.loads(out)["candidates"] == [] and "Nothing to search" in err

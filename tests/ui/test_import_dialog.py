@@ -89,3 +89,34 @@ def test_unreadable_file_still_gets_a_readable_message(tmp_path):
     bad.write_text("this is a renamed text file")
     with pytest.raises(ImageLoadError, match=r"notes\.jpg"):
         load_downscaled(bad)
+
+
+def test_damaged_file_that_still_decodes_is_refused_in_the_dialog(qtbot, tmp_path, face_sketch):
+    """A GIF with one byte of its image data changed decodes, in Pillow alone, to a
+    different picture without a word; the dialog says the file is damaged instead."""
+    import io
+
+    from sketchlab.core.imageio import ImageLoadError, load_image
+
+    buf = io.BytesIO()
+    Image.fromarray(face_sketch).convert("P").save(buf, "GIF")
+    data = buf.getvalue()
+    path = tmp_path / "scan.gif"
+    for pos in range(len(data) // 2, len(data) - 4):
+        b = bytearray(data)
+        b[pos] ^= 0x10
+        try:
+            Image.open(io.BytesIO(bytes(b))).convert("RGB")  # Pillow: no complaint
+            load_image(bytes(b))
+        except ImageLoadError:
+            path.write_bytes(bytes(b))
+            break
+        except Exception:
+            continue
+    assert path.exists()
+    dlg = ImportDialog(path, (160, 128))
+    qtbot.addWidget(dlg)
+    qtbot.waitUntil(lambda: dlg.error is not None, timeout=60000)
+    assert dlg.analysis is None
+    assert dlg.status.text().startswith("Cannot import scan.gif") and "damaged" in dlg.status.text()
+    qtbot.waitUntil(lambda: not workers.running_jobs(), timeout=60000)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF, QWheelEvent
 from PySide6.QtWidgets import (
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import create_worker
 
 from sketchlab.core import frame, preprocess
-from sketchlab.core.imageio import MAX_PIXELS, load_image
+from sketchlab.core.imageio import load_image
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.workers import Job
 
@@ -56,21 +55,11 @@ class ImportAnalysis:
 def load_downscaled(path: Path, max_side: int = _MAX_SIDE) -> np.ndarray:
     """Decode an image at no more than about `max_side` px on its long side.
 
-    A JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (`draft`), so a 31 MP
-    phone photo never exists at full size in memory; other formats are decoded and then
-    area-downscaled. Unreadable and oversized files get `load_image`'s messages.
+    `load_image` decodes a large picture small (a JPEG at 1/2, 1/4 or 1/8 scale by
+    libjpeg itself, others box-averaged right after decoding) and runs every check on
+    the file, the damage checks included; the rest is area-downscaled here.
     """
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                return load_image(path)  # raises the readable "too large" error
-            s = min(1.0, max_side / max(w, h))
-            if s < 1.0:
-                im.draft("RGB", (max(1, round(w * s)), max(1, round(h * s))))
-            rgb = load_image(im)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        rgb = load_image(path)  # the same failure, with the file name in the message
+    rgb = load_image(path, max_side=max_side)
     s = min(1.0, max_side / max(rgb.shape[:2]))
     if s < 1.0:
         rgb = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)),
