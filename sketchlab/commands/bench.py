@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import time
 from typing import Any
 
 from sketchlab.core.precision import PRECISIONS
@@ -67,10 +69,19 @@ def invert_section(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def run_info(args: argparse.Namespace) -> dict[str, Any]:
+    """When and how this bench ran: tools/benchmarks_md.py prints it above the figures."""
+    options = {k: v for k, v in sorted(vars(args).items())
+               if k not in ("handler", "command", "json", "verbose") and v not in (None, False)}
+    return {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": "sketchlab bench --json", "options": options,
+            "load_avg_1m_start": round(os.getloadavg()[0], 2)}
+
+
 def run(args: argparse.Namespace) -> int:
     from sketchlab.core.bench import machine_info
 
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"run": run_info(args)}
     only = set(args.only.split(",")) if getattr(args, "only", None) else None
     for spec in SECTIONS:
         if only is not None and spec.endswith(":invert_section") and "invert" not in only:
@@ -78,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         module, func = spec.split(":")
         result.update(getattr(importlib.import_module(module), func)(args))
     result["machine"] = machine_info()
+    result["run"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -90,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"model {m['name']}: {m['params']:,} params, {m['gflops']} GFLOPs/image, "
               f"sha256 {m['sha256'][:12]}")
     for key, value in result.items():
-        if key not in ("invert", "model", "machine"):
+        if key not in ("invert", "model", "machine", "run"):
             print(f"{key}: {json.dumps(value)}")
     mi = result["machine"]
     print(f"machine: {mi['cpu']}, {mi['cpu_count']} cpus, torch {mi['torch']}, "

@@ -6,8 +6,9 @@ The work is split so that the slow part parallelises and the database keeps one 
 - worker processes (one per core, `spawn`, so it is safe from a GUI thread) decode the
   image, run dlib's HOG detector, cut the 150x150 face chip and a face-centred thumbnail;
 - this process turns the chips into 128-d descriptors in batches of EMBED_BATCH with the
-  PyTorch port of dlib's network (~12 ms a face on one CPU core against ~76 ms for dlib's
-  per-face call; the same descriptor within 1e-3 per component, tests/core/test_face_net.py).
+  PyTorch port of dlib's network (several times less CPU a face than dlib's per-face call,
+  docs/decisions.md; the same descriptor within 1e-3 per component,
+  tests/core/test_face_net.py).
   `batched=False` keeps dlib's own call in the workers (for comparison: sketchlab bench);
 - this process writes results in batches, one transaction each, so a kill -9 loses at
   most the batch in flight and a rerun skips everything already committed.

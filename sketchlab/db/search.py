@@ -4,7 +4,7 @@
 
 Descriptors live in one C-contiguous float32 matrix with its squared row norms cached
 (EmbeddingIndex), so a query is one BLAS matrix-vector product plus an argpartition:
-memory-bound, ~0.5 GB read per query at 1M faces (`sketchlab bench` measures it). The
+memory-bound, the whole matrix read per query (docs/benchmarks.md). The
 Matcher keeps that matrix for a Gallery and reloads it when the gallery's revision
 counter moves, so a search during enrolment sees each committed batch and never a
 half-written one. Each search takes one `Snapshot`: the revision is checked once, and
@@ -73,10 +73,9 @@ class ServerIndex:
     HNSW index. Nothing is loaded on the client; distances come from the server's exact
     float32 L2 of each returned row, so only recall is approximate (ef_search sets it)."""
 
-    # pgvector's default is 40 and its maximum 1000. On 1M LFW-fitted descriptors (sketchlab
-    # bench, search_10m.pgvector_hnsw, index m 32 / ef_construction 128, load ~6 on 2 cores)
-    # recall@10 was 0.916 at 100, 0.990 at 400 (35 ms), 0.998 at 1000 (78 ms). A missed
-    # lead costs more than 40 ms, so the maximum.
+    # pgvector's default is 40 and its maximum 1000. Recall@10 rises with it at a few tens
+    # of ms a query (docs/decisions.md, "pgvector HNSW"); a missed lead costs more than
+    # that, so the maximum.
     EF_SEARCH = 1000
 
     def __init__(self, gallery: Gallery, model: str, size: int) -> None:

@@ -131,7 +131,7 @@ def test_alembic_migrates_an_existing_postgresql_gallery(pg_url):
 
 
 def test_search_only_role(pg_server, pg_url, cufs_photos):
-    """The README's read-only role: it can search, and is refused when it tries to enrol."""
+    """docs/shared-gallery.md's read-only role: it searches, and is refused when it enrols."""
     from sqlalchemy.exc import ProgrammingError
 
     from sketchlab.db.engine import search_role_sql
