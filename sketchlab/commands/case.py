@@ -208,13 +208,10 @@ def _match(store: CaseStore, args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
-    gallery = open_gallery(args)
-    try:
+    with open_gallery(args) as gallery:
         number = match_inversion(store, args.case, gallery, inversion=args.inversion,
                                  k=args.top, threshold=args.threshold,
                                  distinct_subjects=not args.all_photos)
-    finally:
-        gallery.close()
     run = store.get(args.case).matches[number - 1]
     print(f"case {args.case}: match run {number} recorded: {len(run.candidates)} candidates "
           f"from {run.gallery.size} faces (gallery {run.gallery.fingerprint[:12]}), "

@@ -72,7 +72,6 @@ def _subject_ids(g, key: str) -> list[int]:
 def run_enroll(args: argparse.Namespace) -> int:
     from sketchlab.db.enroll import EnrollProgress
 
-    g = open_gallery(args)
     # A pty with no size (script, CI logs) reports 0x0, and tqdm then draws nothing.
     size = shutil.get_terminal_size((100, 20))
     bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr,
@@ -86,14 +85,11 @@ def run_enroll(args: argparse.Namespace) -> int:
                         refresh=False)
         bar.refresh()
 
-    try:
+    with bar, open_gallery(args) as g:
         summary = g.enroll(args.paths, subject=args.subject, rule=args.subject_from,
                            workers=args.workers,
                            batch_size=max(1, args.batch_size), largest_face=args.largest_face,
                            use_cache=not args.no_cache, progress=progress)
-    finally:
-        bar.close()
-        g.close()
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -114,8 +110,7 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    g = open_gallery(args)
-    try:
+    with open_gallery(args) as g:
         if args.subject is not None or args.photos:
             ids = _subject_ids(g, args.subject) if args.subject is not None else [None]
             photos = [p for sid in ids for p in g.photos(subject_id=sid)]
@@ -144,13 +139,10 @@ def run_list(args: argparse.Namespace) -> int:
                 print(f"{s.id:>6}  {s.name}{ref}  ({s.n_photos} photo{'s' * (s.n_photos != 1)})")
             print(f"{len(subjects)} subject(s)")
         return 0
-    finally:
-        g.close()
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    g = open_gallery(args)
-    try:
+    with open_gallery(args) as g:
         if args.photo:
             try:
                 ok = g.remove_photo(args.photo)
@@ -167,16 +159,11 @@ def run_remove(args: argparse.Namespace) -> int:
         n = g.remove_subject(ids[0])
         print(f"removed subject {ids[0]} and {n} photo(s)")
         return 0
-    finally:
-        g.close()
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    g = open_gallery(args)
-    try:
+    with open_gallery(args) as g:
         st = g.stats()
-    finally:
-        g.close()
     if args.json:
         print(json.dumps(st.as_dict(), indent=2))
         return 0

@@ -27,14 +27,11 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from sketchlab.core.matching import EMBEDDING_DIM
-
-if TYPE_CHECKING:
-    from sketchlab.db.gallery import Gallery
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +50,18 @@ LEGACY_SUFFIXES = (".hnsw.faiss", ".hnsw.npz")
 BYTES_PER_FACE = EMBEDDING_DIM + 4 * EMBEDDING_DIM + 8  # 8-bit code, float32 copy, list id
 
 
+class EmbeddingRows(Protocol):
+    """What the index reads of a gallery (`db.gallery.Gallery` has it): descriptor rows in
+    id order, so new enrolments are added and deletions noticed."""
+
+    def count_embeddings(self, model: str) -> int: ...
+
+    def embedding_rows(self, model: str, after_id: int = 0
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(embedding ids, photo ids, vectors (N, 128)) of the rows with id > after_id."""
+        ...
+
+
 def index_paths(db_path: Path) -> tuple[Path, Path]:
     return db_path.with_name(db_path.name + ".ivf.faiss"), \
         db_path.with_name(db_path.name + ".ivf.npz")
@@ -66,11 +75,11 @@ def n_lists(n: int) -> int:
 class AnnIndex:
     """IVF over one gallery model; `topk` has EmbeddingIndex's signature."""
 
-    def __init__(self, gallery: Gallery, db_path: Path, model: str) -> None:
+    def __init__(self, rows: EmbeddingRows, db_path: Path, model: str) -> None:
         import faiss
 
         self._faiss = faiss
-        self.gallery = gallery
+        self.rows = rows
         self.model = model
         self.graph_path, self.meta_path = index_paths(db_path)
         self.index = None
@@ -127,9 +136,9 @@ class AnnIndex:
         if self.index is None and not self._load():
             self._rebuild()
             return
-        live = self.gallery.count_embeddings(self.model)
+        live = self.rows.count_embeddings(self.model)
         after = int(self.emb_ids.max()) if len(self.emb_ids) else 0
-        emb_ids, photo_ids, vecs = self.gallery.embedding_rows(self.model, after_id=after)
+        emb_ids, photo_ids, vecs = self.rows.embedding_rows(self.model, after_id=after)
         dead = len(self.emb_ids) - (live - len(emb_ids))
         if dead > STALE_FRACTION * max(1, live):
             log.info("search index: %d of %d rows deleted since it was built; rebuilding",
@@ -151,7 +160,7 @@ class AnnIndex:
 
     def _rebuild(self) -> None:
         t0 = time.perf_counter()
-        emb_ids, photo_ids, vecs = self.gallery.embedding_rows(self.model, after_id=0)
+        emb_ids, photo_ids, vecs = self.rows.embedding_rows(self.model, after_id=0)
         if not len(vecs):  # nothing to train the lists on; searches find nothing
             self.index, self.emb_ids, self.photo_ids = None, emb_ids, photo_ids
             return
