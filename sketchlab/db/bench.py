@@ -8,7 +8,6 @@ embedding cache off, worker start-up included: the rate a user sees on a fresh f
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sketchlab.core.bench import summarise
+from sketchlab.core.manifest import read_manifest, shared_data_dir
 from sketchlab.db.search import EmbeddingIndex
 
 log = logging.getLogger(__name__)
@@ -44,24 +44,13 @@ def bench_search(n: int = 1_000_000, k: int = 10, runs: int = 30, seed: int = 0
             "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
-def shared_data_dir() -> Path:
-    env = os.environ.get("SKETCHLAB_SHARED_DATA")
-    if env:
-        return Path(env)
-    from sketchlab import paths
-
-    return paths.bundle_root().parent / "shared" / "data"
-
-
 def sample_photos(count: int, root: Path | None = None) -> list[Path]:
     """An evenly spread, fixed sample of LFW photos (else CUFS photos)."""
     root = root or shared_data_dir()
-    manifest = root / "lfw" / "manifest.csv"
-    if manifest.is_file():
-        with open(manifest, newline="", encoding="utf-8") as fh:
-            rows = [r["photo"] for r in csv.DictReader(fh) if r.get("photo")]
+    if (root / "lfw" / "manifest.csv").is_file():
+        rows = [r.photo for r in read_manifest(root / "lfw")]
         step = max(1, len(rows) // count)
-        return [root / "lfw" / r for r in rows[::step][:count]]
+        return rows[::step][:count]
     cufs = sorted((root / "cufs_cuhk").glob("*/photos/*.jpg"))
     return cufs[:count]
 

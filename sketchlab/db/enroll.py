@@ -22,7 +22,6 @@ overrides both.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import multiprocessing
@@ -45,6 +44,7 @@ from sketchlab.core.cpus import usable_cores
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.imageio import IMAGE_SUFFIXES
+from sketchlab.core.manifest import read_records
 from sketchlab.core.matching import FaceScan
 
 log = logging.getLogger(__name__)
@@ -126,30 +126,27 @@ class EnrollSummary:
 # ---------------------------------------------------------------- inputs
 
 def _manifest_items(path: Path, subject: str | None) -> Iterator[EnrollItem | SkippedFile]:
+    """A manifest's photos: a `photo` (or path, file, image) column, the person in
+    `identity` (or subject, name), optionally `external_ref`; rows without a photo (a
+    dataset's sketch-only rows) are passed over."""
     try:
-        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (generator)
-    except OSError as exc:
+        cols, records = read_records(path)
+    except (OSError, UnicodeDecodeError) as exc:
         yield SkippedFile(str(path), "unreadable", f"cannot read manifest: {exc}")
         return
-    with fh:
-        reader = csv.DictReader(fh)
-        cols = {c.strip().lower(): c for c in reader.fieldnames or []}
-        photo_col = next((cols[c] for c in ("photo", "path", "file", "image") if c in cols),
-                         None)
-        id_col = next((cols[c] for c in ("identity", "subject", "name") if c in cols), None)
-        ref_col = cols.get("external_ref")
-        if photo_col is None:
-            yield SkippedFile(str(path), "unreadable", "manifest has no photo/path column "
-                              f"(columns: {', '.join(cols) or 'none'})")
-            return
-        for row in reader:
-            rel = (row.get(photo_col) or "").strip()
-            if not rel:
-                continue  # e.g. a sketch-only row
-            p = Path(rel) if Path(rel).is_absolute() else path.parent / rel
-            name = subject or (row.get(id_col) or "").strip() if id_col else subject
-            yield EnrollItem(p, name or p.stem,
-                             (row.get(ref_col) or "").strip() or None if ref_col else None)
+    photo_col = next((c for c in ("photo", "path", "file", "image") if c in cols), None)
+    id_col = next((c for c in ("identity", "subject", "name") if c in cols), None)
+    if photo_col is None:
+        yield SkippedFile(str(path), "unreadable", "manifest has no photo/path column "
+                          f"(columns: {', '.join(cols) or 'none'})")
+        return
+    for row in records:
+        rel = (row.get(photo_col) or "").strip()
+        if not rel:
+            continue  # e.g. a sketch-only row
+        p = Path(rel) if Path(rel).is_absolute() else path.parent / rel
+        name = subject or ((row.get(id_col) or "").strip() if id_col else "")
+        yield EnrollItem(p, name or p.stem, (row.get("external_ref") or "").strip() or None)
 
 
 def subject_from_filename(stem: str) -> str:

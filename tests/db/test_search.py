@@ -30,9 +30,10 @@ def test_index_rejects_wrong_shapes():
 def test_bench_sections_quick_shape(cufs_photos):
     import argparse
 
-    from sketchlab.commands.gallery import bench_sections
+    from sketchlab.commands.gallery import bench_enrolment, bench_search_1m
 
-    out = bench_sections(argparse.Namespace(quick=True, runs=5))
+    args = argparse.Namespace(quick=True, runs=5)
+    out = {**bench_search_1m(args), **bench_enrolment(args)}
     s = out["search_1m"]
     assert {"median_ms", "p90_ms", "matrix_mb", "n", "k"} <= set(s)
     assert s["n"] == 100_000 and s["p90_ms"] >= s["median_ms"] > 0

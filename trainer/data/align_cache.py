@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from sketchlab import paths
 from sketchlab.core.atomic import atomic_write
+from sketchlab.core.manifest import Row, read_manifest, resolve_manifest
 from sketchlab.core.preprocess import align_pair, prepare_photo
-from trainer.data.manifest import Row, read_manifest, resolve_manifest
 
 log = logging.getLogger(__name__)
 
