@@ -115,9 +115,9 @@ def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarra
     import psycopg
     from pgvector.psycopg import register_vector
 
-    from sketchlab.db.models import HNSW_PARAMS
     from sketchlab.db.pglocal import local_postgres
     from sketchlab.db.search import ServerIndex
+    from sketchlab.db.tables import HNSW_PARAMS
 
     with local_postgres("bench", {"shared_buffers": "'1GB'", "max_wal_size": "'8GB'"}) as url:
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
@@ -135,7 +135,7 @@ def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarra
             conn.execute("SET maintenance_work_mem = '4GB'")
             conn.execute("SET max_parallel_maintenance_workers = 1")  # 2 cores here
             t0 = time.perf_counter()
-            # The gallery's index (models.HNSW_PARAMS, migration 0003).
+            # The gallery's index (tables.HNSW_PARAMS, migration 0003).
             with_ = ", ".join(f"{k} = {int(v)}" for k, v in HNSW_PARAMS.items())
             conn.execute(f"CREATE INDEX ON emb USING hnsw (vector vector_l2_ops) WITH ({with_})")
             build_s = time.perf_counter() - t0

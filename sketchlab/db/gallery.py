@@ -54,8 +54,8 @@ from sketchlab.db.enroll import (
     iter_items,
     run_enrolment,
 )
-from sketchlab.db.models import Embedding, GalleryState, Photo, Subject
 from sketchlab.db.search import Matcher
+from sketchlab.db.tables import Embedding, GalleryState, Photo, Subject
 
 log = logging.getLogger(__name__)
 

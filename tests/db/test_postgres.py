@@ -73,7 +73,7 @@ def test_gallery_on_postgresql(pg_url, cufs_photos):
 
 def test_schema_is_vector_with_hnsw_and_search_uses_it(pg_url, cufs_photos):
     from sketchlab.db.gallery import open_gallery
-    from sketchlab.db.models import HNSW_INDEX
+    from sketchlab.db.tables import HNSW_INDEX
 
     with open_gallery(pg_url) as g:
         g.enroll(cufs_photos[:3], workers=1)

@@ -1,9 +1,10 @@
 """The gallery schema: subjects, their photos, and one face descriptor per photo and model.
 
-Typed SQLAlchemy 2.0 models. The schema itself is owned by the Alembic migrations in
-sketchlab/db/migrations; these classes must match the newest revision (a test checks
-that `alembic check` finds nothing to autogenerate). ORM objects never leave a session:
-sketchlab.db.gallery hands out plain dataclasses instead.
+Typed SQLAlchemy 2.0 table classes (named "tables": SketchLab's models are its networks).
+The schema itself is owned by the Alembic migrations in sketchlab/db/migrations; these
+classes must match the newest revision (a test checks that `alembic check` finds nothing to
+autogenerate). ORM objects never leave a session: sketchlab.db.gallery hands out plain
+dataclasses instead.
 """
 
 from __future__ import annotations
