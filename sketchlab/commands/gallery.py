@@ -70,7 +70,7 @@ def _subject_ids(g, key: str) -> list[int]:
 
 
 def run_enroll(args: argparse.Namespace) -> int:
-    from sketchlab.db.enroll import EnrollProgress
+    from sketchlab.enrol.run import EnrollProgress
 
     # A pty with no size (script, CI logs) reports 0x0, and tqdm then draws nothing.
     size = shutil.get_terminal_size((100, 20))

@@ -45,17 +45,16 @@ from sketchlab.db.engine import (
     session_scope,
     sqlite_path,
 )
-from sketchlab.db.enroll import (
+from sketchlab.db.search import Matcher
+from sketchlab.db.tables import Embedding, GalleryState, Photo, Subject
+from sketchlab.enrol.inputs import SubjectRule, iter_items
+from sketchlab.enrol.run import (
     DEFAULT_BATCH,
     EnrolledPhoto,
     EnrollSummary,
     ProgressFn,
-    SubjectRule,
-    iter_items,
     run_enrolment,
 )
-from sketchlab.db.search import Matcher
-from sketchlab.db.tables import Embedding, GalleryState, Photo, Subject
 
 log = logging.getLogger(__name__)
 
@@ -431,7 +430,7 @@ class Gallery:
                cancel: threading.Event | None = None, batched: bool = True,
                nice: int = 0) -> EnrollSummary:
         """Enrol folders (recursive), image files and manifest.csv files; see
-        sketchlab.db.enroll. Blocks; commits every `batch_size` photos."""
+        sketchlab.enrol. Blocks; commits every `batch_size` photos."""
         cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
             else None
         version = embedding_model_version()

@@ -66,8 +66,9 @@ def _synthetic_gallery(path, n: int = 300, seed: int = 3):
     from pathlib import Path
 
     from sketchlab.core.matching import FaceScan
-    from sketchlab.db.enroll import EnrolledPhoto, EnrollItem
     from sketchlab.db.gallery import open_gallery
+    from sketchlab.enrol.inputs import EnrollItem
+    from sketchlab.enrol.run import EnrolledPhoto
 
     rng = np.random.default_rng(seed)
     vecs = (rng.standard_normal((n, 128)) * 0.09).astype(np.float32)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sketchlab.db.enroll import EnrollItem, SkippedFile, iter_items, subject_from_filename
+from sketchlab.enrol.inputs import EnrollItem, SkippedFile, iter_items, subject_from_filename
 
 
 def test_manifest_columns_by_any_of_their_names(tmp_path: Path) -> None:
