@@ -124,7 +124,7 @@ class _Result:
 
 def _die_with_parent(parent: int) -> None:
     """End this worker when the enrolling process dies (kill -9, SIGTERM): otherwise the
-    workers (~180 MB each) and multiprocessing's resource tracker, which waits for them,
+    workers (each holding dlib) and multiprocessing's resource tracker, which waits for them,
     live on. Linux kills us at once (PR_SET_PDEATHSIG); elsewhere a watcher thread sees
     us re-parented within a second."""
     if sys.platform.startswith("linux"):
@@ -155,7 +155,7 @@ def _init_worker(parent: int, nice: int = 0) -> None:
         os.nice(nice)  # the desktop app enrols below its pen and live photo
     from sketchlab.core import matching
 
-    matching.face_recognition_api()  # pay the ~2 s import once per worker, not on the first photo
+    matching.face_recognition_api()  # pay dlib's slow import once per worker, not per photo
 
 
 def face_thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = THUMB_SIZE
@@ -376,7 +376,7 @@ class _Enrolment:
     def execute(self, cancel: threading.Event | None, nice: int) -> EnrollSummary:
         summary = self.summary
         n_compute = sum(1 for t in self.tasks if t.cached is None or t.cached.box is None)
-        # Starting a worker costs ~2.5 s (spawn + importing dlib): not worth it for a handful.
+        # Starting a worker costs seconds (spawn + importing dlib): not worth it for a handful.
         n_workers = 1 if n_compute < MIN_POOL_JOBS else min(summary.workers, n_compute)
         summary.workers = n_workers
         try:
@@ -492,7 +492,7 @@ def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], No
                 for fut in finished:
                     task = inflight.pop(fut)
                     handle(fut.result())
-            # Let the in-flight few finish so their work is kept (each is < 1 s).
+            # Let the in-flight few finish so their work is kept (each is one photo).
             for fut in list(inflight):
                 task = inflight.pop(fut)
                 if not fut.cancel():
