@@ -208,7 +208,7 @@ class Inverter:
 
         For the live preview: when the pen lifts while a preview of an older canvas is on
         the network, the pen-up's request waited for all of it; now it waits for one stage
-        (`packaging/ui_latency.py` measures the queue; docs/decisions.md).
+        (`tools/ui_latency.py` measures the queue; docs/decisions.md).
         """
         if self._stages is None:  # eager/CUDA: not interruptible, only checked before
             return None if stop() else self.invert(sketch)
