@@ -34,8 +34,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# The whole bench (minutes to hours: search at 1M, enrolment, pgvector), saved as JSON and
+# turned into docs/benchmarks.md, the one home of the measured figures.
 bench: $(STAMP)
-	$(BIN)/sketchlab bench
+	$(BIN)/sketchlab bench --json > docs/benchmarks.json.tmp
+	mv docs/benchmarks.json.tmp docs/benchmarks.json
+	$(BIN)/python tools/benchmarks_md.py docs/benchmarks.json
 
 # dist/sketchlab/: a PyInstaller bundle that runs without Python or network, built from
 # its own CPU-only venv in build/ (packaging/build_bundle.sh, packaging/README.md).

@@ -1,32 +1,28 @@
 """`sketchlab COMMAND`: the subcommands (`sketchlab.__main__` adds the GUI). No Qt here.
 
-Each subcommand lives in sketchlab/commands/<name>.py with `register(subparsers)`; its
-handler returns an exit code. Expected failures raise `sketchlab.errors.UserError` (or
-one of the ValueError subclasses from core) and print one readable line, never a traceback.
+Each subcommand lives in sketchlab/commands/<name>.py with `register(subparsers)` and is
+listed in COMMANDS (imported, so an editor and PyInstaller can follow it); its handler
+returns an exit code. The command modules import their heavy dependencies inside the
+handlers, so `sketchlab --help` and the GUI start without them. Expected failures raise
+`sketchlab.errors.UserError` (or one of the ValueError subclasses from core) and print one
+readable line, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 
 from sketchlab import __version__, logging_setup
+from sketchlab.commands import bench, case, gallery, invert, match, models
 from sketchlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
-COMMANDS = (
-    "sketchlab.commands.invert",
-    "sketchlab.commands.bench",
-    "sketchlab.commands.models",
-    "sketchlab.commands.case",
-    "sketchlab.commands.gallery",
-    "sketchlab.commands.match",
-)
+COMMANDS = (invert, bench, models, case, gallery, match)  # in `sketchlab --help` order
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sketchlab {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(name).register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

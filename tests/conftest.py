@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sketchlab.core.manifest import shared_data_dir
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("SKETCHLAB_NO_LOG_FILE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = shared_data_dir()
 
 
 @pytest.fixture(autouse=True)

@@ -88,3 +88,13 @@ def test_empty_canvas_inverts_to_a_defined_result(tmp_path, tiny_model, capsys):
     assert main(["invert", str(blank), "-o", str(out), "--model", str(tiny_model),
                  "--source", "canvas"]) == 0
     assert "(empty sketch)" in capsys.readouterr().out and out.is_file()
+
+
+def test_bench_names_its_sections(capsys):
+    """`--only` picks from the sections commands/bench.py registers; a typo is one line."""
+    from sketchlab.commands.bench import SECTIONS
+
+    assert list(SECTIONS) == ["invert", "search_1m", "enroll", "search_10m", "case"]
+    assert main(["bench", "--only", "invert,serach_1m"]) == 2
+    err = capsys.readouterr().err
+    assert "no section serach_1m" in err and "search_1m" in err

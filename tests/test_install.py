@@ -1,4 +1,4 @@
-"""The pinned stack really imports and runs on this machine (the README's claims)."""
+"""The pinned stack really imports and runs on this machine (docs/decisions.md, "Install")."""
 
 import warnings
 

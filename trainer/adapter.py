@@ -100,7 +100,7 @@ class TrainData:
 
 
 def lfw_train_photos() -> tuple[list[Path], list[str]]:
-    from trainer.data.manifest import read_manifest
+    from sketchlab.core.manifest import read_manifest
 
     rows = read_manifest(LFW, "train")
     return [r.photo for r in rows], [_key("lfw", r.identity) for r in rows]

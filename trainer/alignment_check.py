@@ -24,6 +24,7 @@ import numpy as np
 
 from sketchlab.core.frame import FRAME_SIZE, SKETCH_STYLES
 from sketchlab.core.imageio import load_image
+from sketchlab.core.manifest import read_manifest
 from sketchlab.core.preprocess import (
     DETECTORS,
     canonical_points,
@@ -31,7 +32,6 @@ from sketchlab.core.preprocess import (
     normalise_paper,
     prepare_photo,
 )
-from trainer.data.manifest import read_manifest
 from trainer.data.styles import synthesize
 
 

@@ -35,11 +35,11 @@ from tqdm import tqdm
 
 from sketchlab.core import calibration as cal
 from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.manifest import read_manifest, resolve_manifest
 from sketchlab.core.matching import distances
 from sketchlab.core.query import fuse
 from sketchlab.core.variants import DEFAULT_VARIANTS
 from trainer import evaluate
-from trainer.data.manifest import read_manifest, resolve_manifest
 from trainer.evaluate import _SPAWN, embed_photo_files, embedding_cache, model_path
 
 log = logging.getLogger(__name__)

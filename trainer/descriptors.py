@@ -158,7 +158,7 @@ class QuerySet:
 
 def paired_set(name: str, manifest: str, split: str) -> QuerySet:
     """A hand-drawn set's sketches of one split, each to find its own photo."""
-    from trainer.data.manifest import read_manifest
+    from sketchlab.core.manifest import read_manifest
 
     rows = [r for r in read_manifest(manifest, split) if r.sketch is not None]
     return QuerySet(name, [QuerySpec(str(r.sketch)) for r in rows], [r.photo for r in rows],
@@ -171,7 +171,7 @@ def synthetic_set(name: str, manifest: str, split: str, max_people: int, seed: i
     person: a search does not hold the photo the witness saw. People with one photo are
     left out. Styles cycle through line, pencil and colour."""
     from sketchlab.core.frame import SKETCH_STYLES
-    from trainer.data.manifest import read_manifest
+    from sketchlab.core.manifest import read_manifest
 
     by_id: dict[str, list[Path]] = {}
     for r in read_manifest(manifest, split):

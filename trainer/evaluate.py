@@ -42,6 +42,7 @@ from sketchlab.core.adapter import QueryAdapter, model_adapter, read_adapter
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.hashing import sha256_file
+from sketchlab.core.manifest import read_manifest, resolve_manifest
 from sketchlab.core.matching import (
     EMBEDDING_MODEL,
     distances,
@@ -53,7 +54,6 @@ from sketchlab.core.query import fuse, to_grey
 from sketchlab.core.variants import DEFAULT_VARIANTS
 from trainer import metrics
 from trainer.data.align_cache import load_aligned
-from trainer.data.manifest import read_manifest, resolve_manifest
 
 log = logging.getLogger(__name__)
 

@@ -212,8 +212,8 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
     and FS2K test sketches (the app's searched descriptor), each set against its own test
     photos + every LFW photo (colour with colour, grey with grey), mated and with the
     person's photo left out, galleries of 1k, 13k and 1M faces built as in `measure`."""
+    from sketchlab.core.manifest import read_manifest
     from trainer.adapter import LFW, embed_gallery_photos
-    from trainer.data.manifest import read_manifest
     from trainer.evaluate import adapter_of, identification_queries
 
     lfw = read_manifest(LFW)

@@ -1,23 +1,24 @@
 """`sketchlab bench [--json]`: measured latency of what the app does, on this machine.
 
-Sections beyond inversion (gallery search, enrolment, ...) register in SECTIONS as
-"module:function"; each function takes the parsed args and returns keys to merge.
+Each section is a function in its command's module, named in SECTIONS (what `--only`
+picks from); it takes the parsed args and returns keys to merge. `make bench` saves the
+JSON and tools/benchmarks_md.py turns it into docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
+import time
+from collections.abc import Callable
 from typing import Any
 
+from sketchlab.commands import case, gallery
 from sketchlab.core.precision import PRECISIONS
+from sketchlab.errors import UserError
 
-SECTIONS: tuple[str, ...] = (
-    "sketchlab.commands.bench:invert_section",
-    "sketchlab.commands.gallery:bench_sections",
-    "sketchlab.commands.case:bench_section",
-)
+Section = Callable[[argparse.Namespace], dict[str, Any]]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="search_10m backends: exact, ann (the local IVF index), hnsw (faiss"
                         " HNSW, for comparison), pgvector (comma-separated)")
     p.add_argument("--only", default=None, metavar="KEY[,KEY...]",
-                   help="run only these sections: invert, search_1m, enroll, search_10m, case")
+                   help=f"run only these sections: {', '.join(SECTIONS)}")
     p.set_defaults(handler=run)
 
 
@@ -67,17 +68,39 @@ def invert_section(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# What `sketchlab bench` measures, in this order; `--only` names keys of this table.
+SECTIONS: dict[str, Section] = {
+    "invert": invert_section,
+    "search_1m": gallery.bench_search_1m,
+    "enroll": gallery.bench_enrolment,
+    "search_10m": gallery.bench_search_at_scale,
+    "case": case.bench_section,
+}
+
+
+def run_info(args: argparse.Namespace) -> dict[str, Any]:
+    """When and how this bench ran: tools/benchmarks_md.py prints it above the figures."""
+    options = {k: v for k, v in sorted(vars(args).items())
+               if k not in ("handler", "command", "json", "verbose") and v not in (None, False)}
+    return {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": "sketchlab bench --json", "options": options,
+            "load_avg_1m_start": round(os.getloadavg()[0], 2)}
+
+
 def run(args: argparse.Namespace) -> int:
     from sketchlab.core.bench import machine_info
 
-    result: dict[str, Any] = {}
-    only = set(args.only.split(",")) if getattr(args, "only", None) else None
-    for spec in SECTIONS:
-        if only is not None and spec.endswith(":invert_section") and "invert" not in only:
-            continue
-        module, func = spec.split(":")
-        result.update(getattr(importlib.import_module(module), func)(args))
+    result: dict[str, Any] = {"run": run_info(args)}
+    only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
+    unknown = sorted(set(only or ()) - set(SECTIONS))
+    if unknown:
+        raise UserError(f"--only: no section {', '.join(unknown)} (sections: "
+                        f"{', '.join(SECTIONS)})")
+    for name, section in SECTIONS.items():
+        if only is None or name in only:
+            result.update(section(args))
     result["machine"] = machine_info()
+    result["run"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -90,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"model {m['name']}: {m['params']:,} params, {m['gflops']} GFLOPs/image, "
               f"sha256 {m['sha256'][:12]}")
     for key, value in result.items():
-        if key not in ("invert", "model", "machine"):
+        if key not in ("invert", "model", "machine", "run"):
             print(f"{key}: {json.dumps(value)}")
     mi = result["machine"]
     print(f"machine: {mi['cpu']}, {mi['cpu_count']} cpus, torch {mi['torch']}, "

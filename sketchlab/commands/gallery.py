@@ -70,9 +70,8 @@ def _subject_ids(g, key: str) -> list[int]:
 
 
 def run_enroll(args: argparse.Namespace) -> int:
-    from sketchlab.db.enroll import EnrollProgress
+    from sketchlab.enrol.run import EnrollProgress
 
-    g = open_gallery(args)
     # A pty with no size (script, CI logs) reports 0x0, and tqdm then draws nothing.
     size = shutil.get_terminal_size((100, 20))
     bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr,
@@ -86,14 +85,11 @@ def run_enroll(args: argparse.Namespace) -> int:
                         refresh=False)
         bar.refresh()
 
-    try:
+    with bar, open_gallery(args) as g:
         summary = g.enroll(args.paths, subject=args.subject, rule=args.subject_from,
                            workers=args.workers,
                            batch_size=max(1, args.batch_size), largest_face=args.largest_face,
                            use_cache=not args.no_cache, progress=progress)
-    finally:
-        bar.close()
-        g.close()
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -114,8 +110,7 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    g = open_gallery(args)
-    try:
+    with open_gallery(args) as g:
         if args.subject is not None or args.photos:
             ids = _subject_ids(g, args.subject) if args.subject is not None else [None]
             photos = [p for sid in ids for p in g.photos(subject_id=sid)]
@@ -144,13 +139,10 @@ def run_list(args: argparse.Namespace) -> int:
                 print(f"{s.id:>6}  {s.name}{ref}  ({s.n_photos} photo{'s' * (s.n_photos != 1)})")
             print(f"{len(subjects)} subject(s)")
         return 0
-    finally:
-        g.close()
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    g = open_gallery(args)
-    try:
+    with open_gallery(args) as g:
         if args.photo:
             try:
                 ok = g.remove_photo(args.photo)
@@ -167,16 +159,11 @@ def run_remove(args: argparse.Namespace) -> int:
         n = g.remove_subject(ids[0])
         print(f"removed subject {ids[0]} and {n} photo(s)")
         return 0
-    finally:
-        g.close()
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    g = open_gallery(args)
-    try:
+    with open_gallery(args) as g:
         st = g.stats()
-    finally:
-        g.close()
     if args.json:
         print(json.dumps(st.as_dict(), indent=2))
         return 0
@@ -191,35 +178,42 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_sections(args: argparse.Namespace) -> dict:
-    """`sketchlab bench` keys: search_1m (top-10 over 1M synthetic descriptors; 100k with
-    --quick), enroll_faces_per_s (600 real photos on all cores, batched descriptor; 6
-    inline with --quick) with enroll_unbatched (dlib's per-face call) beside it, and
-    search_10m (exact, the local IVF index and pgvector HNSW at --scale sizes, on synthetic
-    descriptors fitted to LFW's). Sections whose photos are missing (a bundle on a machine
-    without the datasets) say so instead of failing the whole run."""
-    from sketchlab.db.bench import bench_enroll, bench_search, bench_search_scale, sample_photos
+# `sketchlab bench` sections (registered in commands/bench.py). Each takes the parsed
+# arguments and returns keys to merge; one whose photos are missing (a bundle on a machine
+# without the datasets) says so instead of failing the whole run.
 
-    only = set(args.only.split(",")) if getattr(args, "only", None) else None
-    out: dict = {}
-    if only is None or "search_1m" in only:
-        out["search_1m"] = bench_search(100_000 if args.quick else 1_000_000, k=10,
-                                        runs=5 if args.quick else max(5, args.runs))
-    if only is None or "enroll" in only:
-        photos = sample_photos(6 if args.quick else 600)
-        if not photos:
-            out["enroll_faces_per_s"] = None
-            out["enroll"] = {"error": "no face photos found (set SKETCHLAB_SHARED_DATA)"}
-        else:
-            workers = 1 if args.quick else None
-            enroll = bench_enroll(photos, workers=workers, batched=True)
-            out["enroll_faces_per_s"] = enroll.pop("faces_per_s")
-            out["enroll"] = enroll
-            out["enroll_unbatched"] = bench_enroll(photos, workers=workers, batched=False)
+def bench_search_1m(args: argparse.Namespace) -> dict:
+    """search_1m: exact top-10 over 1M synthetic descriptors (100k with --quick)."""
+    from sketchlab.db.bench import bench_search
+
+    return {"search_1m": bench_search(100_000 if args.quick else 1_000_000, k=10,
+                                      runs=5 if args.quick else max(5, args.runs))}
+
+
+def bench_enrolment(args: argparse.Namespace) -> dict:
+    """enroll_faces_per_s: 600 real photos on all cores with the batched descriptor (6
+    inline with --quick), and enroll_unbatched (dlib's per-face call) beside it."""
+    from sketchlab.db.bench import bench_enroll, sample_photos
+
+    photos = sample_photos(6 if args.quick else 600)
+    if not photos:
+        return {"enroll_faces_per_s": None,
+                "enroll": {"error": "no face photos found (set SKETCHLAB_SHARED_DATA)"}}
+    workers = 1 if args.quick else None
+    enroll = bench_enroll(photos, workers=workers, batched=True)
+    return {"enroll_faces_per_s": enroll.pop("faces_per_s"), "enroll": enroll,
+            "enroll_unbatched": bench_enroll(photos, workers=workers, batched=False)}
+
+
+def bench_search_at_scale(args: argparse.Namespace) -> dict:
+    """search_10m: exact, the local IVF index and pgvector HNSW at the --scale sizes
+    (20k with --quick, else 1M; 0 skips it), on synthetic descriptors fitted to LFW's."""
+    from sketchlab.db.bench import bench_search_scale
+
     scale = getattr(args, "scale", None) or ("20000" if args.quick else "1000000")
     sizes = [int(float(x)) for x in scale.split(",") if x.strip() and float(x) > 0]
-    if sizes and (only is None or "search_10m" in only):
-        backends = tuple(b.strip() for b in getattr(args, "backends", "exact").split(","))
-        out["search_10m"] = bench_search_scale(sizes, backends,
-                                               queries=10 if args.quick else 50)
-    return out
+    if not sizes:
+        return {}
+    backends = tuple(b.strip() for b in getattr(args, "backends", "exact").split(","))
+    return {"search_10m": bench_search_scale(sizes, backends,
+                                             queries=10 if args.quick else 50)}

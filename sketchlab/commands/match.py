@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
         from sketchlab.core.inference import Inverter  # deferred: torch only when inverting
 
         inverter = Inverter(model_path, device=args.device)
-    g = open_gallery(args)
-    try:
+    with open_gallery(args) as g:
         if g.stats().embeddings == 0:
             raise UserError("the gallery is empty; add photos with "
                             "`sketchlab gallery enroll PATH...`")
@@ -93,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
                               variants=args.variants, calibration=calibration,
                               distinct_subjects=not args.all_photos, thumbnails=False,
                               adapter=not args.no_adapter)
-    finally:
-        g.close()
     if result.empty:
         if args.json:
             print(json.dumps({"nothing_to_search": True, "candidates": []}))

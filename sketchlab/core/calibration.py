@@ -3,8 +3,9 @@
 A distance alone says nothing an investigator can weigh: a synthesized photo sits 0.40-0.48
 from nearly everybody in a gallery shot under one set of conditions, so dlib's photo
 threshold (0.6) marks every candidate a match. How close non-mates come depends on the
-gallery as much as on the model: measured on train pairs, a CUFS sketch lands within 0.54
-of 91% of other CUFS students' photos but of 2% of LFW's. So the distance is first
+gallery as much as on the model: a CUFS sketch lands close to most other CUFS students'
+photos but to few of LFW's (docs/decisions.md, "Scores are read against the gallery
+searched"). So the distance is first
 normalised against the gallery searched (a Z-norm: `z = (d - mean) / sd` of the query's
 distances to that gallery's faces, nearly all non-mates), and the calibration is over z.
 

@@ -30,7 +30,7 @@ def face_recognition_models() -> ModuleType:
 
 
 def face_recognition_api() -> ModuleType:
-    """face_recognition, imported on first use (~2 s).
+    """face_recognition, imported on first use (its import takes seconds).
 
     Its import sets PIL's global `ImageFile.LOAD_TRUNCATED_IMAGES = True`, after which
     truncated files would load silently as half-grey images; put the flag back so

@@ -13,7 +13,7 @@ the cache starts empty: it is a cache, rebuilt as photos are embedded again.
 For detected faces (box=None) the row may also hold the detected box and the number of
 faces found (`get_scan`/`put_scans`, used by gallery enrolment). Plain `put` leaves them
 NULL, and `get_scan` then reports only the vector (`n_faces` None), so enrolment re-runs
-the cheap detector (~7 ms) but not the descriptor (~80 ms).
+the cheap detector but not the costly descriptor.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Inverter: runs a generator on the best device with the fewest surprises.
 
 CUDA when present (fp16, channels-last), otherwise CPU: bf16 where the CPU multiplies bf16
-in hardware (AVX512-BF16 or AMX; ~2x faster than fp32 on a Zen 4 VM), fp32 elsewhere (there
-oneDNN emulates bf16, measured 8-200x slower). SKETCHLAB_PRECISION or the app's setting
-picks fp32 for a lab that wants the fp32 photos (those of earlier versions). The CPU
-thread count is set once, to the physical cores: oversubscribing two cores doubled
-latency.
+in hardware (AVX512-BF16 or AMX; nearly twice as fast as fp32), fp32 elsewhere (there
+oneDNN emulates bf16, many times slower; docs/decisions.md). SKETCHLAB_PRECISION or the
+app's setting picks fp32 for a lab that wants the fp32 photos (those of earlier
+versions). The CPU thread count is set once, to the physical cores: oversubscribing two
+cores doubled latency.
 """
 
 from __future__ import annotations
@@ -148,9 +148,9 @@ class Inverter:
         if self.dtype != torch.float32:  # a copy: the caller's model stays fp32
             net = copy.deepcopy(net)
         net = net.to(self.device).eval()
-        # Channels-last measured ~10% faster on CPU too (`sketchlab bench --variants`).
+        # Channels-last is faster on CPU too (`sketchlab bench --variants`).
         # The whole network in the low precision (not autocast): one dtype end to end,
-        # which is what the frozen graph folds best (bf16: 22 ms vs 24 autocast, 42 fp32).
+        # which is what the frozen graph folds best (faster than bf16 autocast).
         self.net = net.to(memory_format=torch.channels_last, dtype=self.dtype)
         example = self._to_input([np.full((*self.resolution, 3), 255, np.uint8)])
         self._stages = _frozen_stages(self.net, example)
@@ -207,8 +207,8 @@ class Inverter:
         """`invert`, checking `stop()` between the network's stages: None once it says yes.
 
         For the live preview: when the pen lifts while a preview of an older canvas is on
-        the network, the pen-up's request waited for all of it (queue 17.5 ms median, p90
-        51 ms in `packaging/ui_latency.py`); now for one stage (4.1 ms, p90 14 ms).
+        the network, the pen-up's request waited for all of it; now it waits for one stage
+        (`tools/ui_latency.py` measures the queue; docs/decisions.md).
         """
         if self._stages is None:  # eager/CUDA: not interruptible, only checked before
             return None if stop() else self.invert(sketch)

@@ -127,8 +127,8 @@ def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
                 batch: int = 32) -> list[np.ndarray | None]:
     """`embed` for many images: chips cut by dlib, descriptors from the PyTorch port of
     dlib's network (sketchlab.core.face_net) in batches. Interchangeable with `embed`:
-    tests/core/test_face_net.py holds the port within 1e-3 of dlib per component (3.9e-7
-    measured); it is ~2x faster per face on CPU and batches on a GPU."""
+    tests/core/test_face_net.py holds the port within 1e-3 of dlib per component; it is
+    faster per face on CPU and batches on a GPU."""
     boxes = boxes if boxes is not None else [None] * len(images)
     chips: list[np.ndarray] = []
     where: list[int] = []
@@ -151,10 +151,10 @@ def embed_chips(chips: list[np.ndarray], batch: int = 32, threads: int | None = 
                 ) -> np.ndarray:
     """(N, 128) float32 descriptors of 150x150 RGB chips (`face_chip`), batched through
     the PyTorch port of dlib's network: what enrolment uses instead of dlib's per-face
-    call (~6x less CPU per face; same descriptors within 1e-3 per component).
+    call (several times less CPU per face; same descriptors within 1e-3 per component).
 
-    `threads` caps torch's CPU threads for the call: beside busy enrolment workers, two
-    threads on two cores took 59 ms a face against 20 ms with one (spin-waiting)."""
+    `threads` caps torch's CPU threads for the call: beside busy enrolment workers, more
+    than one thread spin-waits and is slower (docs/decisions.md, "Enrolment")."""
     import torch
 
     net = _face_net()

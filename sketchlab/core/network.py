@@ -3,8 +3,8 @@
 After Güçlütürk et al., "Convolutional Sketch Inversion" (ECCV 2016): a 9x9 input
 convolution, two stride-2 downsamplings, residual blocks with normalisation, two
 upsamplings and a 9x9 output convolution with tanh. Width, depth and resolution are
-configurable; the defaults are the lean variant measured in README ("Network choice") to
-keep live preview under 50 ms on a 2-core CPU.
+configurable; the defaults are the lean variant chosen by measurement (docs/decisions.md,
+"The network") so the live preview keeps up with the pen on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class ResidualBlock(nn.Module):
 
 def _up_block(cin: int, cout: int, cfg: GeneratorConfig) -> nn.Sequential:
     # Nearest upsampling + conv avoids the checkerboard artefacts of transposed
-    # convolutions and measured no slower on CPU (README, "Network choice").
+    # convolutions and measured no slower on CPU (docs/decisions.md, "The network").
     if cfg.upsample == "transpose":
         conv: list[nn.Module] = [nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1,
                                                     output_padding=1, bias=cfg.norm == "none")]

@@ -1,7 +1,7 @@
 """GeneratorConfig: what rebuilds a generator, stored in every checkpoint (no torch here).
 
 Kept apart from `network.py` so that listing models (the app's Model menu, `sketchlab
-models`) reads configs without importing torch, which costs ~2 s at start-up.
+models`) reads configs without importing torch, which costs seconds at start-up.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ ENV = "SKETCHLAB_PRECISION"  # the default for "auto", e.g. fp32 for a whole lab
 
 def resolve_precision(device_type: str, preference: str | None, native_bf16: bool) -> str:
     """The precision actually used: "fp16" on CUDA; on CPU "bf16" only where the CPU does
-    bf16 in hardware (emulated bf16 measured 8-200x slower than fp32), unless fp32 is asked
+    bf16 in hardware (emulated bf16 is many times slower than fp32), unless fp32 is asked
     for; else "fp32". "auto" (or None) defers to $SKETCHLAB_PRECISION, then to the CPU."""
     if preference in (None, "", "auto"):
         preference = os.environ.get(ENV, "").strip().lower() or "auto"

@@ -11,7 +11,6 @@ synthetic person, and a query is a new photo of a gallery person, like a real pr
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,10 +97,10 @@ def lfw_descriptors(root: Path, max_photos: int = 4000) -> tuple[np.ndarray, lis
     from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
     from sketchlab.core.imageio import load_image
+    from sketchlab.core.manifest import read_manifest
     from sketchlab.core.matching import embed_batch
 
-    with open(root / "lfw" / "manifest.csv", newline="", encoding="utf-8") as fh:
-        rows = [(r["photo"], r["identity"]) for r in csv.DictReader(fh) if r.get("photo")]
+    rows = [(r.photo, r.identity) for r in read_manifest(root / "lfw")]
     per_id: dict[str, int] = {}
     for _, ident in rows:
         per_id[ident] = per_id.get(ident, 0) + 1
@@ -112,8 +111,8 @@ def lfw_descriptors(root: Path, max_photos: int = 4000) -> tuple[np.ndarray, lis
     missing: list[int] = []
     shas = []
     try:
-        for i, (rel, _) in enumerate(rows):
-            sha = sha256_file(root / "lfw" / rel)
+        for i, (photo, _) in enumerate(rows):
+            sha = sha256_file(photo)
             shas.append(sha)
             hit, v = cache.get(sha)
             vecs.append(v if hit else None)
@@ -123,7 +122,7 @@ def lfw_descriptors(root: Path, max_photos: int = 4000) -> tuple[np.ndarray, lis
             log.info("embedding %d LFW photos not in the cache", len(missing))
             for start in range(0, len(missing), 256):
                 part = missing[start:start + 256]
-                got = embed_batch([load_image(root / "lfw" / rows[i][0]) for i in part])
+                got = embed_batch([load_image(rows[i][0]) for i in part])
                 for i, v in zip(part, got, strict=True):
                     vecs[i] = v
                     cache.put(shas[i], v)

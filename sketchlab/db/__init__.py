@@ -1,4 +1,4 @@
-"""The gallery store (no Qt): SQLAlchemy models, sessions, migrations, enrolment, search.
+"""The gallery store (no Qt): SQLAlchemy tables, sessions, migrations, enrolment, search.
 
 Entry points: sketchlab.db.gallery.open_gallery (the Gallery API) and
 sketchlab.db.search (Matcher: the gallery side of sketchlab.core.pipeline). Importing

@@ -1,14 +1,14 @@
 """An approximate index for big local galleries, kept beside the SQLite file.
 
 faiss-cpu's IVF with 8-bit scalar-quantised lists and exact re-ranking
-(`IndexRefineFlat(IndexIVFScalarQuantizer)`), chosen by measurement (README, "Big local
-galleries"). The descriptors are split into ~sqrt(n) lists by k-means on an even sample;
-a query scans the PROBE_FRACTION of lists nearest to it in 8-bit codes, and its best
-candidates are re-ranked by their exact float32 L2 from a flat copy of the descriptors: only
-whether the true neighbours are among the CANDIDATES is approximate (recall@10, `sketchlab
-bench`). At 1M LFW-fitted faces it built in 6.5 s against 220 s for the HNSW graph used
-before, at the same recall (0.994) and speed (4.2 vs 6.7 ms); a 10M HNSW build would take
-~45-90 min on two cores, this one minutes.
+(`IndexRefineFlat(IndexIVFScalarQuantizer)`), chosen by measurement over faiss HNSW and
+others (docs/decisions.md, "faiss IVF for local galleries"). The descriptors are split
+into ~sqrt(n) lists by k-means on an even sample; a query scans the PROBE_FRACTION of
+lists nearest to it in 8-bit codes, and its best candidates are re-ranked by their exact
+float32 L2 from a flat copy of the descriptors: only whether the true neighbours are among
+the MIN_CANDIDATES is approximate (recall@10: `sketchlab bench --only search_10m`,
+docs/benchmarks.md). It builds in seconds where the HNSW graph it replaced took minutes,
+at the same recall and speed.
 
 Files: `<gallery>.ivf.faiss` (lists, codes and vectors) and `<gallery>.ivf.npz` (the
 embedding/photo ids of each row, the model, the rows the lists were trained on, and the
@@ -27,22 +27,19 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from sketchlab.core.matching import EMBEDDING_DIM
 
-if TYPE_CHECKING:
-    from sketchlab.db.gallery import Gallery
-
 log = logging.getLogger(__name__)
 
-# Exact search over the in-memory matrix measured 25.5 ms at 1M and 106 ms at 3M faces
-# here (memory-bound, load ~2-6); the IVF index answered in ~4 ms at 1M (sketchlab bench).
+# Below this, exact search over the in-memory matrix is fast enough; it is memory-bound and
+# grows linearly, while the IVF index stays in milliseconds (docs/benchmarks.md).
 ANN_MIN_FACES = 1_000_000
-# Recall@10 depends on the share of the gallery scanned, hardly on the list count: at 1M
-# (1024 lists) 1/8 -> 0.964, 1/4 -> 0.994, 3/8 -> 1.0.
+# Recall@10 depends on the share of the gallery scanned, hardly on the list count; a quarter
+# is the smallest share that reached 0.99 at 1M faces (`sketchlab bench`'s probe sweep).
 PROBE_FRACTION = 0.25
 TRAIN_PER_LIST = 64  # k-means sample: 64 faces a list, evenly spread over the gallery
 MIN_CANDIDATES = 100  # re-ranked exactly; k more when k is larger
@@ -51,6 +48,18 @@ REBUILD_GROWTH = 4.0
 ADD_CHUNK = 100_000
 LEGACY_SUFFIXES = (".hnsw.faiss", ".hnsw.npz")
 BYTES_PER_FACE = EMBEDDING_DIM + 4 * EMBEDDING_DIM + 8  # 8-bit code, float32 copy, list id
+
+
+class EmbeddingRows(Protocol):
+    """What the index reads of a gallery (`db.gallery.Gallery` has it): descriptor rows in
+    id order, so new enrolments are added and deletions noticed."""
+
+    def count_embeddings(self, model: str) -> int: ...
+
+    def embedding_rows(self, model: str, after_id: int = 0
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(embedding ids, photo ids, vectors (N, 128)) of the rows with id > after_id."""
+        ...
 
 
 def index_paths(db_path: Path) -> tuple[Path, Path]:
@@ -66,11 +75,11 @@ def n_lists(n: int) -> int:
 class AnnIndex:
     """IVF over one gallery model; `topk` has EmbeddingIndex's signature."""
 
-    def __init__(self, gallery: Gallery, db_path: Path, model: str) -> None:
+    def __init__(self, rows: EmbeddingRows, db_path: Path, model: str) -> None:
         import faiss
 
         self._faiss = faiss
-        self.gallery = gallery
+        self.rows = rows
         self.model = model
         self.graph_path, self.meta_path = index_paths(db_path)
         self.index = None
@@ -127,9 +136,9 @@ class AnnIndex:
         if self.index is None and not self._load():
             self._rebuild()
             return
-        live = self.gallery.count_embeddings(self.model)
+        live = self.rows.count_embeddings(self.model)
         after = int(self.emb_ids.max()) if len(self.emb_ids) else 0
-        emb_ids, photo_ids, vecs = self.gallery.embedding_rows(self.model, after_id=after)
+        emb_ids, photo_ids, vecs = self.rows.embedding_rows(self.model, after_id=after)
         dead = len(self.emb_ids) - (live - len(emb_ids))
         if dead > STALE_FRACTION * max(1, live):
             log.info("search index: %d of %d rows deleted since it was built; rebuilding",
@@ -151,7 +160,7 @@ class AnnIndex:
 
     def _rebuild(self) -> None:
         t0 = time.perf_counter()
-        emb_ids, photo_ids, vecs = self.gallery.embedding_rows(self.model, after_id=0)
+        emb_ids, photo_ids, vecs = self.rows.embedding_rows(self.model, after_id=0)
         if not len(vecs):  # nothing to train the lists on; searches find nothing
             self.index, self.emb_ids, self.photo_ids = None, emb_ids, photo_ids
             return

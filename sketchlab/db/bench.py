@@ -8,7 +8,6 @@ embedding cache off, worker start-up included: the rate a user sees on a fresh f
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sketchlab.core.bench import summarise
+from sketchlab.core.manifest import read_manifest, shared_data_dir
 from sketchlab.db.search import EmbeddingIndex
 
 log = logging.getLogger(__name__)
@@ -44,24 +44,13 @@ def bench_search(n: int = 1_000_000, k: int = 10, runs: int = 30, seed: int = 0
             "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
-def shared_data_dir() -> Path:
-    env = os.environ.get("SKETCHLAB_SHARED_DATA")
-    if env:
-        return Path(env)
-    from sketchlab import paths
-
-    return paths.bundle_root().parent / "shared" / "data"
-
-
 def sample_photos(count: int, root: Path | None = None) -> list[Path]:
     """An evenly spread, fixed sample of LFW photos (else CUFS photos)."""
     root = root or shared_data_dir()
-    manifest = root / "lfw" / "manifest.csv"
-    if manifest.is_file():
-        with open(manifest, newline="", encoding="utf-8") as fh:
-            rows = [r["photo"] for r in csv.DictReader(fh) if r.get("photo")]
+    if (root / "lfw" / "manifest.csv").is_file():
+        rows = [r.photo for r in read_manifest(root / "lfw")]
         step = max(1, len(rows) // count)
-        return [root / "lfw" / r for r in rows[::step][:count]]
+        return rows[::step][:count]
     cufs = sorted((root / "cufs_cuhk").glob("*/photos/*.jpg"))
     return cufs[:count]
 
@@ -126,9 +115,9 @@ def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarra
     import psycopg
     from pgvector.psycopg import register_vector
 
-    from sketchlab.db.models import HNSW_PARAMS
     from sketchlab.db.pglocal import local_postgres
     from sketchlab.db.search import ServerIndex
+    from sketchlab.db.tables import HNSW_PARAMS
 
     with local_postgres("bench", {"shared_buffers": "'1GB'", "max_wal_size": "'8GB'"}) as url:
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
@@ -146,7 +135,7 @@ def _bench_pgvector(vecs: np.ndarray, queries: np.ndarray, truth: list[np.ndarra
             conn.execute("SET maintenance_work_mem = '4GB'")
             conn.execute("SET max_parallel_maintenance_workers = 1")  # 2 cores here
             t0 = time.perf_counter()
-            # The gallery's index (models.HNSW_PARAMS, migration 0003).
+            # The gallery's index (tables.HNSW_PARAMS, migration 0003).
             with_ = ", ".join(f"{k} = {int(v)}" for k, v in HNSW_PARAMS.items())
             conn.execute(f"CREATE INDEX ON emb USING hnsw (vector vector_l2_ops) WITH ({with_})")
             build_s = time.perf_counter() - t0

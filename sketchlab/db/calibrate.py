@@ -90,7 +90,7 @@ def fit_logistic(d: np.ndarray, y: np.ndarray, iters: int = 50) -> tuple[float, 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sketchlab.db.calibrate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    from sketchlab.db.bench import shared_data_dir
+    from sketchlab.core.manifest import shared_data_dir
 
     ap.add_argument("--lfw", type=Path, default=shared_data_dir() / "lfw")
     args = ap.parse_args(argv)

@@ -8,6 +8,9 @@
     g.remove_subject(3); g.remove_photo(sha)
     g.matcher().search(embedding, k=10)   # see sketchlab.db.search, core.pipeline
 
+A Gallery is what `db.search.Matcher` and `db.ann.AnnIndex` read (their `GalleryRows` and
+`EmbeddingRows` protocols); they never import it, so the dependency runs one way.
+
 `open_gallery` migrates the schema to the newest revision (backing up an existing SQLite
 file first). A Gallery is thread-safe: every call opens its own short session, and the
 objects it returns (SubjectInfo, PhotoInfo, GalleryStats, EnrollSummary, ...) are frozen
@@ -25,10 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Float, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from sketchlab import paths
@@ -43,19 +45,16 @@ from sketchlab.db.engine import (
     session_scope,
     sqlite_path,
 )
-from sketchlab.db.enroll import (
+from sketchlab.db.search import Matcher
+from sketchlab.db.tables import Embedding, GalleryState, Photo, Subject
+from sketchlab.enrol.inputs import SubjectRule, iter_items
+from sketchlab.enrol.run import (
     DEFAULT_BATCH,
     EnrolledPhoto,
     EnrollSummary,
     ProgressFn,
-    SubjectRule,
-    iter_items,
     run_enrolment,
 )
-from sketchlab.db.models import Embedding, GalleryState, Photo, Subject
-
-if TYPE_CHECKING:
-    from sketchlab.db.search import Matcher
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +127,7 @@ class Gallery:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = session_factory(self.engine)
+        self.on_server = self.engine.dialect.name == "postgresql"  # pgvector searches
         self._matcher: Matcher | None = None
         self._lock = threading.Lock()
         self.backup: Path | None = None  # set by open_gallery when a migration backed up
@@ -263,10 +263,39 @@ class Gallery:
             return {r[0]: (r[1], r[2], r[3], r[4], r[5] if thumbnails else None)
                     for r in s.execute(q)}
 
+    def sample_vectors(self, model: str, n: int) -> np.ndarray:
+        """At most ~n descriptors of `model` evenly spread by id, (n, 128) float32: what a
+        server-side search reads its distance spread from, without loading the rest."""
+        step = max(1, self.count_embeddings(model) // max(1, n))
+        with self.session() as s:
+            rows = s.scalars(select(Embedding.vector).where(
+                Embedding.model == model, Embedding.id % step == 0)
+                .order_by(Embedding.id).limit(n)).all()
+        if not rows:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        return np.frombuffer(b"".join(rows), np.float32).reshape(-1, EMBEDDING_DIM)
+
+    def nearest_on_server(self, model: str, query: np.ndarray, k: int, ef_search: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, distances) of the k nearest descriptors, nearest first, by pgvector's
+        HNSW index (`ORDER BY vector <-> :q`); the distances are the server's exact L2."""
+        q = np.asarray(query, "<f4").reshape(-1).tobytes()
+        dist = Embedding.vector.op("<->", return_type=Float)(q)
+        stmt = (select(Embedding.photo_id, dist.label("d")).where(Embedding.model == model)
+                .order_by(dist).limit(int(k)))
+        with self.engine.begin() as conn:
+            # SET LOCAL: only this transaction; a pooled connection keeps no state.
+            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+            # Past ef_search rows (k > ef_search, or many rows of another model) keep
+            # scanning; relaxed order is re-sorted below.
+            conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            rows = conn.execute(stmt).all()
+        rows.sort(key=lambda r: r[1])
+        return (np.array([r[0] for r in rows], np.int64),
+                np.array([r[1] for r in rows], np.float32))
+
     def matcher(self) -> Matcher:
         """The shared search index over this gallery (built lazily, refreshed on change)."""
-        from sketchlab.db.search import Matcher  # deferred: opening a gallery stays cheap
-
         with self._lock:
             if self._matcher is None:
                 self._matcher = Matcher(self)
@@ -401,7 +430,7 @@ class Gallery:
                cancel: threading.Event | None = None, batched: bool = True,
                nice: int = 0) -> EnrollSummary:
         """Enrol folders (recursive), image files and manifest.csv files; see
-        sketchlab.db.enroll. Blocks; commits every `batch_size` photos."""
+        sketchlab.enrol. Blocks; commits every `batch_size` photos."""
         cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
             else None
         version = embedding_model_version()

@@ -1,4 +1,5 @@
-"""Developer helper: autogenerate a migration from the models against a scratch database.
+"""Developer helper: autogenerate a migration from sketchlab.db.tables against a scratch
+database.
 
     python -m sketchlab.db.revision "add subject notes"
 """

@@ -4,11 +4,16 @@
 
 Descriptors live in one C-contiguous float32 matrix with its squared row norms cached
 (EmbeddingIndex), so a query is one BLAS matrix-vector product plus an argpartition:
-memory-bound, ~0.5 GB read per query at 1M faces (`sketchlab bench` measures it). The
+memory-bound, the whole matrix read per query (docs/benchmarks.md). The
 Matcher keeps that matrix for a Gallery and reloads it when the gallery's revision
 counter moves, so a search during enrolment sees each committed batch and never a
 half-written one. Each search takes one `Snapshot`: the revision is checked once, and
 each photo's details are read from the database at most once per search.
+
+The Matcher reads a gallery through `GalleryRows`, the few row queries it needs (the IVF
+index through `ann.EmbeddingRows`). `db.gallery.Gallery` provides them and builds the one
+shared Matcher over itself (`Gallery.matcher()`); this module never imports the Gallery, so
+the dependency runs one way.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -30,13 +35,41 @@ from sketchlab.core.matching import (
     rank,
 )
 from sketchlab.core.pipeline import Candidate, PhotoInfo
-from sketchlab.db.ann import ANN_MIN_FACES, AnnIndex
+from sketchlab.db.ann import ANN_MIN_FACES, AnnIndex, EmbeddingRows
 from sketchlab.db.engine import sqlite_path
 
-if TYPE_CHECKING:
-    from sketchlab.db.gallery import Gallery
-
 log = logging.getLogger(__name__)
+
+PhotoRow = tuple[int, str, str, str, bytes | None]  # subject id, name, sha256, source, thumb
+
+
+class ServerRows(Protocol):
+    """What a search on a PostgreSQL server asks of the gallery."""
+
+    def sample_vectors(self, model: str, n: int) -> np.ndarray:
+        """At most ~n descriptors evenly spread by id, (n, 128) float32."""
+        ...
+
+    def nearest_on_server(self, model: str, query: np.ndarray, k: int, ef_search: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, distances) of the k nearest by the server's HNSW index."""
+        ...
+
+
+class GalleryRows(EmbeddingRows, ServerRows, Protocol):
+    """What the Matcher reads of a gallery: its location, revision counter and rows."""
+
+    url: str
+    on_server: bool  # the database searches (PostgreSQL + pgvector)
+
+    def revision(self) -> int: ...
+
+    def load_embeddings(self, model: str) -> tuple[int, np.ndarray, np.ndarray]:
+        """(revision, photo ids, vectors (N, 128)) of one model."""
+        ...
+
+    def photo_details(self, photo_ids: Sequence[int], thumbnails: bool = True
+                      ) -> dict[int, PhotoRow]: ...
 
 
 class EmbeddingIndex:
@@ -73,16 +106,16 @@ class ServerIndex:
     HNSW index. Nothing is loaded on the client; distances come from the server's exact
     float32 L2 of each returned row, so only recall is approximate (ef_search sets it)."""
 
-    # pgvector's default is 40 and its maximum 1000. On 1M LFW-fitted descriptors (sketchlab
-    # bench, search_10m.pgvector_hnsw, index m 32 / ef_construction 128, load ~6 on 2 cores)
-    # recall@10 was 0.916 at 100, 0.990 at 400 (35 ms), 0.998 at 1000 (78 ms). A missed
-    # lead costs more than 40 ms, so the maximum.
+    # pgvector's default is 40 and its maximum 1000. Recall@10 rises with it at a few tens
+    # of ms a query (docs/decisions.md, "pgvector HNSW"); a missed lead costs more than
+    # that, so the maximum.
     EF_SEARCH = 1000
 
-    def __init__(self, gallery: Gallery, model: str, size: int) -> None:
-        self.gallery = gallery
+    def __init__(self, rows: ServerRows, model: str, size: int) -> None:
+        self.rows = rows
         self.model = model
         self.size = size
+        self._sample: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -92,49 +125,22 @@ class ServerIndex:
     def sample(self, n: int) -> np.ndarray:
         """At most ~n descriptors evenly spread by id, read once per gallery revision (this
         object is replaced when the revision moves)."""
-        if getattr(self, "_sample", None) is None:
-            from sqlalchemy import select
-
-            from sketchlab.db.models import Embedding
-
-            step = max(1, self.size // max(1, n))
-            with self.gallery.session() as s:
-                rows = s.scalars(select(Embedding.vector).where(
-                    Embedding.model == self.model, Embedding.id % step == 0)
-                    .order_by(Embedding.id).limit(n)).all()
-            self._sample = (np.frombuffer(b"".join(rows), np.float32).reshape(-1, EMBEDDING_DIM)
-                            if rows else np.zeros((0, EMBEDDING_DIM), np.float32))
+        if self._sample is None:
+            self._sample = self.rows.sample_vectors(self.model, n)
         return self._sample
 
     def topk(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        from sqlalchemy import Float, select
-
-        from sketchlab.db.models import Embedding
-
-        q = np.asarray(query, "<f4").reshape(-1).tobytes()
-        dist = Embedding.vector.op("<->", return_type=Float)(q)
-        stmt = (select(Embedding.photo_id, dist.label("d")).where(Embedding.model == self.model)
-                .order_by(dist).limit(int(k)))
-        with self.gallery.engine.begin() as conn:
-            # SET LOCAL: only this transaction; a pooled connection keeps no state.
-            conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {self.EF_SEARCH}")
-            # Past ef_search rows (k > 1000, or many rows of another model) keep scanning;
-            # relaxed order is re-sorted below.
-            conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            rows = conn.execute(stmt).all()
-        rows.sort(key=lambda r: r[1])
-        return (np.array([r[0] for r in rows], np.int64),
-                np.array([r[1] for r in rows], np.float32))
+        return self.rows.nearest_on_server(self.model, query, k, self.EF_SEARCH)
 
 
 class Matcher:
     """Cached search index over one Gallery; thread-safe, refreshed when the gallery changes."""
 
-    def __init__(self, gallery: Gallery, model: str = EMBEDDING_MODEL) -> None:
+    def __init__(self, gallery: GalleryRows, model: str = EMBEDDING_MODEL) -> None:
         self.gallery = gallery
         self.model = model
         self._lock = threading.Lock()
-        self._server = gallery.engine.dialect.name == "postgresql"
+        self._server = gallery.on_server
         self._index: EmbeddingIndex | ServerIndex | AnnIndex = EmbeddingIndex(
             np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, np.int64))
         self._revision: int | None = None
@@ -196,7 +202,7 @@ class Snapshot:
     """One search's fixed view of a gallery (`core.pipeline.GallerySnapshot`): the index
     as loaded at one revision, and photo details read at most once per photo."""
 
-    def __init__(self, gallery: Gallery, index: EmbeddingIndex | ServerIndex | AnnIndex
+    def __init__(self, gallery: GalleryRows, index: EmbeddingIndex | ServerIndex | AnnIndex
                  ) -> None:
         self.gallery = gallery
         self.index = index

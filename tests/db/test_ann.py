@@ -80,7 +80,7 @@ def test_ann_matches_exact_and_persists(cufs_gallery, cufs_photos, tmp_path, mon
 
 
 def test_a_quarter_of_the_lists_finds_the_true_neighbours():
-    from sketchlab.db.bench import shared_data_dir
+    from sketchlab.core.manifest import shared_data_dir
 
     model = fit(*lfw_descriptors(shared_data_dir()))
     vecs = generate(model, 20_000)

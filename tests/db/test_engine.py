@@ -13,7 +13,7 @@ from sketchlab.db.engine import (
     session_scope,
 )
 from sketchlab.db.gallery import open_gallery
-from sketchlab.db.models import Subject
+from sketchlab.db.tables import Subject
 
 
 def test_migrates_empty_db_without_backup(tmp_path):
@@ -52,7 +52,7 @@ def test_models_match_the_migrations(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from sketchlab.db.models import Base, autogenerate_filter
+    from sketchlab.db.tables import Base, autogenerate_filter
 
     with open_gallery(tmp_path / "g.sqlite") as g, g.engine.connect() as conn:
         ctx = MigrationContext.configure(

@@ -73,7 +73,7 @@ def test_gallery_on_postgresql(pg_url, cufs_photos):
 
 def test_schema_is_vector_with_hnsw_and_search_uses_it(pg_url, cufs_photos):
     from sketchlab.db.gallery import open_gallery
-    from sketchlab.db.models import HNSW_INDEX
+    from sketchlab.db.tables import HNSW_INDEX
 
     with open_gallery(pg_url) as g:
         g.enroll(cufs_photos[:3], workers=1)
@@ -131,7 +131,7 @@ def test_alembic_migrates_an_existing_postgresql_gallery(pg_url):
 
 
 def test_search_only_role(pg_server, pg_url, cufs_photos):
-    """The README's read-only role: it can search, and is refused when it tries to enrol."""
+    """docs/shared-gallery.md's read-only role: it searches, and is refused when it enrols."""
     from sqlalchemy.exc import ProgrammingError
 
     from sketchlab.db.engine import search_role_sql

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from sketchlab.core.matching import EMBEDDING_MODEL
 from sketchlab.db.search import EmbeddingIndex
 
 
@@ -29,9 +30,10 @@ def test_index_rejects_wrong_shapes():
 def test_bench_sections_quick_shape(cufs_photos):
     import argparse
 
-    from sketchlab.commands.gallery import bench_sections
+    from sketchlab.commands.gallery import bench_enrolment, bench_search_1m
 
-    out = bench_sections(argparse.Namespace(quick=True, runs=5))
+    args = argparse.Namespace(quick=True, runs=5)
+    out = {**bench_search_1m(args), **bench_enrolment(args)}
     s = out["search_1m"]
     assert {"median_ms", "p90_ms", "matrix_mb", "n", "k"} <= set(s)
     assert s["n"] == 100_000 and s["p90_ms"] >= s["median_ms"] > 0
@@ -56,3 +58,54 @@ def test_read_lfw_pairs(tmp_path):
     f = tmp_path / "pairs.txt"
     f.write_text("2\nA_B\t1\t2\nC\t3\tD_E\t14\n")
     assert read_pairs(f) == [("A_B_0001", "A_B_0002", True), ("C_0003", "D_E_0014", False)]
+
+
+def _synthetic_gallery(path, n: int = 300, seed: int = 3):
+    """A SQLite gallery of n random descriptors, one subject per two photos, written by the
+    gallery's own writer (no face detection: the search's plumbing is what is tested)."""
+    from pathlib import Path
+
+    from sketchlab.core.matching import FaceScan
+    from sketchlab.db.gallery import open_gallery
+    from sketchlab.enrol.inputs import EnrollItem
+    from sketchlab.enrol.run import EnrolledPhoto
+
+    rng = np.random.default_rng(seed)
+    vecs = (rng.standard_normal((n, 128)) * 0.09).astype(np.float32)
+    g = open_gallery(path)
+    g.write_batch([EnrolledPhoto(EnrollItem(Path(f"p{i}.jpg"), f"s{i // 2}"), f"{i:064x}",
+                                 FaceScan(v, (0, 1, 1, 0), 1), 10, 10, b"")
+                   for i, v in enumerate(vecs)], model_version="test")
+    return g, vecs
+
+
+@pytest.mark.parametrize("ivf", [False, True])
+def test_matcher_over_a_gallery_finds_the_exact_nearest(tmp_path, monkeypatch, ivf):
+    """The Matcher reads the gallery only through GalleryRows: exact matrix below
+    ann_min_faces, the IVF index above it (every list probed, so answers are exact), and a
+    removed photo never comes back."""
+    from sketchlab.db import ann
+    from sketchlab.db.ann import AnnIndex
+    from sketchlab.db.search import Matcher
+
+    monkeypatch.setattr(ann, "PROBE_FRACTION", 1.0)
+    g, vecs = _synthetic_gallery(tmp_path / "g.sqlite")
+    with g:
+        m = Matcher(g)
+        if ivf:
+            m.ann_min_faces = 1
+        _, ids, _ = g.load_embeddings()
+        exact = EmbeddingIndex(vecs, ids)
+        for q in vecs[:3] + 0.01:
+            got = m.search(q, k=5, distinct_subjects=False, thumbnails=False)
+            want_ids, want_d = exact.topk(q, 5)
+            assert [c.photo_id for c in got] == want_ids.tolist()
+            assert np.allclose([c.distance for c in got], want_d, atol=1e-3)
+        assert isinstance(m.index, AnnIndex) == ivf
+        one_per_subject = m.search(vecs[0], k=4, thumbnails=False)
+        assert len({c.subject_id for c in one_per_subject}) == 4
+        assert g.remove_photo(f"{0:064x}")
+        assert int(ids[0]) not in [c.photo_id for c in m.search(vecs[0], k=3,
+                                                                 thumbnails=False)]
+        assert m.gallery_norm(vecs[1]) is not None
+        assert len(g.sample_vectors(EMBEDDING_MODEL, 50)) == 50

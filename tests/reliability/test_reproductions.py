@@ -386,8 +386,9 @@ def test_5_strips_text_bombs_blank_sketches_nan_and_damage(tmp_path, tiny_model,
 
 def test_5_blank_sketch_is_nothing_to_search(tmp_path, tiny_model, capsys):
     from sketchlab.core.matching import FaceScan
-    from sketchlab.db.enroll import EnrolledPhoto, EnrollItem
     from sketchlab.db.gallery import open_gallery
+    from sketchlab.enrol.inputs import EnrollItem
+    from sketchlab.enrol.run import EnrolledPhoto
 
     db = tmp_path / "g.sqlite"
     rng = np.random.default_rng(1)
@@ -481,8 +482,9 @@ def test_7_concurrent_enrolment_counts_only_its_own_rows(tmp_path):
     from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
     from sketchlab.core.matching import FaceScan
-    from sketchlab.db.enroll import iter_items, run_enrolment
     from sketchlab.db.gallery import open_gallery
+    from sketchlab.enrol.inputs import iter_items
+    from sketchlab.enrol.run import run_enrolment
 
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sketchlab.core.manifest import Row
 from trainer.config import SourceConfig, TrainConfig
 from trainer.data.align_cache import AlignedSet
 from trainer.data.datasets import Source
-from trainer.data.manifest import Row
 
 FRAME = (32, 24)
 

@@ -6,7 +6,6 @@ import numpy as np
 
 from trainer.data.augment import apply_pair, random_affine
 from trainer.data.datasets import MixedDataset, StepSampler
-from trainer.data.manifest import read_manifest
 
 
 def test_pair_gets_the_same_transform() -> None:
@@ -39,15 +38,6 @@ def test_step_sampler_splits_global_batches_across_ranks() -> None:
     r1 = list(StepSampler(1, 3, 2, rank=1, world=2))
     assert r0 == [4, 5, 8, 9] and r1 == [6, 7, 10, 11]
     assert list(StepSampler(0, 2, 3)) == list(range(6))
-
-
-def test_manifest_reading(tmp_path: Path) -> None:
-    (tmp_path / "manifest.csv").write_text(
-        "sketch,photo,identity,split\ns/a.jpg,p/a.jpg,a,train\n,p/b.jpg,b,test\n")
-    rows = read_manifest(tmp_path)
-    assert [r.identity for r in rows] == ["a", "b"]
-    assert rows[0].sketch == tmp_path / "s/a.jpg" and rows[1].sketch is None
-    assert [r.identity for r in read_manifest(tmp_path / "manifest.csv", "test")] == ["b"]
 
 
 def test_real_manifests_align_through_core_preprocess(shared_data: Path, tmp_path) -> None:

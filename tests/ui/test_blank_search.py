@@ -13,8 +13,9 @@ from tests.ui.helpers import open_searchable_window
 
 def test_blank_canvas_search_is_nothing_to_search(qtbot, tiny_model, tmp_path):
     from sketchlab.core.matching import FaceScan
-    from sketchlab.db.enroll import EnrolledPhoto, EnrollItem
     from sketchlab.db.gallery import open_gallery
+    from sketchlab.enrol.inputs import EnrollItem
+    from sketchlab.enrol.run import EnrolledPhoto
 
     url = f"sqlite:///{tmp_path / 'g.sqlite'}"
     rng = np.random.default_rng(0)

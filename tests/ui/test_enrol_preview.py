@@ -9,7 +9,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from sketchlab.db.enroll import subject_from_filename
+from sketchlab.enrol.inputs import subject_from_filename
 from sketchlab.ui.dialogs.enrol_dialog import EnrolPreviewDialog
 from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
 from sketchlab.ui.gallery_handle import GalleryHandle

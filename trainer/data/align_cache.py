@@ -1,6 +1,6 @@
 """Align every image of a manifest once and keep the canonical frames on disk.
 
-Landmark alignment costs 20-50 ms per image; a run reads each image thousands of times.
+Landmark alignment is slow per image, and a run reads each image thousands of times.
 Frames are stored as one uint8 .npy per (manifest, mtime, split, frame, cap) under the
 user cache directory, never in the repository, and memory-mapped by the data loaders.
 """
@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from sketchlab import paths
 from sketchlab.core.atomic import atomic_write
+from sketchlab.core.manifest import Row, read_manifest, resolve_manifest
 from sketchlab.core.preprocess import align_pair, prepare_photo
-from trainer.data.manifest import Row, read_manifest, resolve_manifest
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Alembic environment for the gallery: runs on the connection sketchlab.db.engine passes in.
 
 Run programmatically (sketchlab.db.engine.migrate); there is no alembic.ini. To write a
-new revision after changing sketchlab/db/models.py:
+new revision after changing sketchlab/db/tables.py:
     python -m sketchlab.db.revision "what changed"
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from sketchlab.db.models import Base, autogenerate_filter
+from sketchlab.db.tables import Base, autogenerate_filter
 
 config = context.config
 target_metadata = Base.metadata

@@ -7,7 +7,7 @@ pane, with a breakdown of where it went when the checkout records one. `--src` m
 another checkout with this same harness (before/after comparisons); `--enrol FOLDER` runs a
 gallery enrolment in the app meanwhile (the pen must stay ahead of background work).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/ui_latency.py [--model NAME] [-n 30]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/ui_latency.py [--model NAME] [-n 30]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 N 10-candidate searches (3N+1 entries), with whichever SketchLab is importable, so the
 same script measures an older checkout (mirror tables) against this one (log only).
 
-    nice -n 19 .venv/bin/python packaging/case_log_bench.py 150
+    nice -n 19 .venv/bin/python tools/case_log_bench.py 150
     (cd OLD_CHECKOUT && nice -n 19 .venv/bin/python /path/to/case_log_bench.py 150)
 """
 

@@ -8,7 +8,7 @@ through the real API) is searched; then the case is exported with its PDF report
 page 1 is rendered with pdftoppm. The report must show the unsaved image under its own
 hash, not version 1.
 
-    flock /work/heavy.lock nice -n 19 .venv/bin/python packaging/report_screenshot.py
+    flock /work/heavy.lock nice -n 19 .venv/bin/python tools/report_screenshot.py
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
-SKETCHES = DATA / "cufs_cuhk" / "test" / "sketches"
-
 from app_driver import wait_for  # noqa: E402  (this folder, see app_driver.py)
+
+from sketchlab.core.manifest import shared_data_dir  # noqa: E402  (REPO, above)
+
+DATA = shared_data_dir()
+SKETCHES = DATA / "cufs_cuhk" / "test" / "sketches"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Cold start of the desktop app from source: launch -> window that takes strokes, and
 launch -> live photo ready (the model loaded), medians of N fresh processes.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/startup_latency.py [--runs 5]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/startup_latency.py [--runs 5]
         [--src CHECKOUT ...]
 
 Each run is a fresh interpreter in a fresh SKETCHLAB_HOME that starts the GUI as

@@ -1,6 +1,6 @@
 """Draw the SketchLab application icon with QPainter and write resources/icons/*.png + .svg.
 
-Run once after changing the design: `python packaging/make_icons.py`. The PNGs are
+Run once after changing the design: `python tools/make_icons.py`. The PNGs are
 committed, so the app needs nothing at run time;
 sketchlab.svg is for the .desktop file. The motif: a pencil-drawn face outline
 on paper turning, on its right half, into a shaded photo-like face.

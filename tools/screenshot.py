@@ -6,7 +6,7 @@ API (sketchlab.db), imports a CUFS test sketch through the import dialog (automa
 alignment, accepted as is), waits for the synthesized photo, searches, and saves.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb \\
-        .venv/bin/python packaging/screenshot.py --size 1600x1000
+        .venv/bin/python tools/screenshot.py --size 1600x1000
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 from app_driver import settle, wait_for  # noqa: E402  (this folder, see app_driver.py)
+
+from sketchlab.core.manifest import shared_data_dir  # noqa: E402  (REPO, above)
+
+DATA = shared_data_dir()
 
 
 def main(argv: list[str] | None = None) -> int:

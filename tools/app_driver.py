@@ -1,7 +1,7 @@
 """Drive the real app from a script (the screenshot makers): wait for a condition, let it paint.
 
-The scripts in this folder import it by name: Python puts a script's own folder first on
-sys.path. (This folder is not a package: its name would shadow PyPI's `packaging`.)
+The scripts in this folder run as scripts (`python tools/screenshot.py`) and import it by
+name: Python puts a script's own folder first on sys.path.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ renders page 2 of a real case report (a CUFS test sketch inverted by the default
 searched against the CUFS test photos), all through the app's own code.
 
     xvfb-run -a -s "-screen 0 1400x1000x24" env QT_QPA_PLATFORM=xcb \\
-        .venv/bin/python packaging/screenshot_dialogs.py
+        .venv/bin/python tools/screenshot_dialogs.py
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("SKETCHLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 from app_driver import settle  # noqa: E402  (this folder, see app_driver.py)
+
+from sketchlab.core.manifest import shared_data_dir  # noqa: E402  (REPO, above)
+
+DATA = shared_data_dir()
 
 LFW_PEOPLE = ("Adrien_Brody", "Abdullah_Gul", "Alvaro_Uribe", "Amelie_Mauresmo")
 

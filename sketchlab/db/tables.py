@@ -1,9 +1,10 @@
 """The gallery schema: subjects, their photos, and one face descriptor per photo and model.
 
-Typed SQLAlchemy 2.0 models. The schema itself is owned by the Alembic migrations in
-sketchlab/db/migrations; these classes must match the newest revision (a test checks
-that `alembic check` finds nothing to autogenerate). ORM objects never leave a session:
-sketchlab.db.gallery hands out plain dataclasses instead.
+Typed SQLAlchemy 2.0 table classes (named "tables": SketchLab's models are its networks).
+The schema itself is owned by the Alembic migrations in sketchlab/db/migrations; these
+classes must match the newest revision (a test checks that `alembic check` finds nothing to
+autogenerate). ORM objects never leave a session: sketchlab.db.gallery hands out plain
+dataclasses instead.
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ class Descriptor(TypeDecorator[bytes]):
 
 
 # The server-side search index (PostgreSQL only; migrations 0002 and 0003). m 32 and
-# ef_construction 128 instead of pgvector's 16 / 64: recall@10 at 1M faces 0.998 instead of
-# 0.972 at ef_search 1000; build time and size: README.
+# ef_construction 128 instead of pgvector's 16 / 64: higher recall at 1M faces for a slower
+# build and a bigger index (docs/decisions.md, "pgvector HNSW").
 HNSW_INDEX = "ix_embedding_vector_hnsw"
 HNSW_PARAMS = {"m": 32, "ef_construction": 128}
 

@@ -1,0 +1,48 @@
+"""tools/benchmarks_md.py: every section of a bench result lands in its table."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.benchmarks_md import render
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RESULT = {
+    "run": {"measured_at": "2026-12-04 22:40 UTC", "command": "sketchlab bench --json",
+            "options": {"only": "invert,case", "quick": True}, "load_avg_1m_start": 1.5,
+            "load_avg_1m_end": 1.7},
+    "invert": {"cpu": {"median_ms": 24.61, "p90_ms": 26.7, "resolution": [160, 128],
+                       "precision": "bf16"}},
+    "model": {"name": "sketchlab-default", "params": 1113459, "gflops": 4.087,
+              "sha256": "ab" * 32},
+    "search_10m": {"sizes": {"1000000": {
+        "exact": {"median_ms": 25.5, "p90_ms": 30.1, "recall_at_10": 1.0, "memory_mb": 524.3},
+        "ann_faiss_ivf": {"median_ms": 5.7, "p90_ms": 6.9, "recall_at_10": 0.996,
+                          "build_s": 5.3, "memory_mb": 648.0}}}},
+    "case": {"verify": {"median_ms": 10.3, "p90_ms": 10.8}, "bundle_kib": 3869.1},
+    "machine": {"cpu": "AMD EPYC", "cpu_count": 2, "python": "3.11.7", "torch": "2.14.1",
+                "torch_threads": 2},
+    "new_section": {"x": 1},
+}
+
+
+def test_sections_render_their_figures():
+    page = render(RESULT)
+    assert "| cpu | bf16 | 160x128 | 24.6 ms | 26.7 ms |" in page
+    assert "| 1,000,000 | faiss IVF (local) | 0.996 | 5.7 ms | 6.9 ms | 5.3 s | 648.0 MB |" in page
+    assert "| verify the case | 10.3 ms | 10.8 ms |" in page
+    assert "| options | `--only invert,case --quick` |" in page
+    assert "2026-12-04 22:40 UTC" in page and "AMD EPYC, 2 CPUs, no GPU" in page
+    assert '## new_section' in page and '"x": 1' in page  # unknown keys are not dropped
+    assert "## Enrolment" not in page  # sections the run left out are absent
+
+
+def test_command_line_writes_the_page(tmp_path):
+    src = tmp_path / "bench.json"
+    src.write_text(json.dumps(RESULT), encoding="utf-8")
+    out = tmp_path / "benchmarks.md"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "benchmarks_md.py"), str(src),
+                    "-o", str(out)], check=True)
+    assert out.read_text(encoding="utf-8") == render(RESULT, str(src))
