@@ -152,6 +152,9 @@ class CaseStore:
         ref = str(ref).strip()
         rows = session.scalars(select(CaseRow).where(or_(
             CaseRow.number == ref, CaseRow.uid == ref))).all()
+        if not rows:  # "rob-17" finds ROB-17: numbers are one regardless of letter case
+            rows = session.scalars(select(CaseRow).where(
+                func.lower(CaseRow.number) == ref.lower())).all()
         if not rows and len(ref) >= 6:
             rows = session.scalars(select(CaseRow).where(CaseRow.uid.startswith(ref))).all()
         if len(rows) == 1:
@@ -226,6 +229,20 @@ class CaseStore:
 
     # ---- writing -------------------------------------------------------------------
 
+    @staticmethod
+    def _number_in_use(s: Session, number: str) -> str | None:
+        """The existing case number equal to `number` ignoring letter case, if any:
+        "rob-17" and "ROB-17" read the same on paper and must not name two cases."""
+        return s.scalar(select(CaseRow.number).where(
+            func.lower(CaseRow.number) == number.lower()).limit(1))
+
+    @staticmethod
+    def _taken_message(number: str, existing: str) -> str:
+        if existing == number:
+            return f"case {number!r} already exists; pick another number"
+        return (f"case {existing!r} already exists, and case numbers do not depend on "
+                f"capital letters, so {number!r} is the same number; pick another number")
+
     def _append(self, s: Session, row: CaseRow, action: str, details: dict[str, Any],
                 artefacts: Iterable[Artefact] = ()) -> AuditEntry:
         last = s.scalars(select(AuditRow).where(AuditRow.case_id == row.id)
@@ -277,13 +294,13 @@ class CaseStore:
                 n = s.scalar(select(func.count()).select_from(CaseRow)
                              .where(CaseRow.number.startswith(f"{year}-"))) or 0
                 number = f"{year}-{n + 1:04d}"
-                while s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
+                while self._number_in_use(s, number):
                     n += 1
                     number = f"{year}-{n + 1:04d}"
             number = number.strip()
-            if s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
-                raise CaseError(f"case {number!r} already exists; pick another number",
-                                field="number")
+            existing = self._number_in_use(s, number)
+            if existing is not None:
+                raise CaseError(self._taken_message(number, existing), field="number")
             row = CaseRow(uid=str(uuid.uuid4()), number=number)
             s.add(row)
             s.flush()
@@ -434,9 +451,12 @@ class CaseStore:
             if s.scalar(select(CaseRow.id).where(CaseRow.uid == first.case_uid)):
                 raise CaseError(f"case {number} ({first.case_uid}) is already in this "
                                 "store; nothing was imported")
-            if s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
-                raise CaseError(f"another case already uses number {number!r}; "
-                                "nothing was imported")
+            existing = self._number_in_use(s, number)
+            if existing is not None:
+                raise CaseError(f"another case already uses number {existing!r}"
+                                + ("" if existing == number else f" (the same as {number!r}:"
+                                   " capital letters do not make a new number)")
+                                + "; nothing was imported")
             row = CaseRow(uid=first.case_uid, number=number)
             s.add(row)
             s.flush()
