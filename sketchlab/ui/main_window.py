@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from sketchlab.core.imageio import ImageLoadError
+from sketchlab.core.imageio import ImageLoadError, name_patterns
 from sketchlab.core.model_catalog import ModelInfo, list_models
 from sketchlab.ui.autosave import Autosaver, Recoverable
 from sketchlab.ui.dialogs.help_dialog import TextDialog, about_dialog, shortcuts_html
@@ -40,7 +40,7 @@ from sketchlab.ui.document import SketchDocument, SketchFileError
 from sketchlab.ui.menus import MainMenus, MenuItems, command
 from sketchlab.ui.settings import STYLES, AppSettings, SettingsStore
 from sketchlab.ui.widgets.brush_bar import BrushControls
-from sketchlab.ui.widgets.canvas import IMAGE_SUFFIXES, CanvasView
+from sketchlab.ui.widgets.canvas import CanvasView
 from sketchlab.ui.widgets.photo_pane import PhotoPane
 from sketchlab.ui.workers import (
     InversionResult,
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 THROTTLE_MS = 60  # live requests while drawing: at most one per 60 ms (a 16 Hz preview)
 MAX_THROTTLE_MS = 250  # ... and at least one per 250 ms however slow the machine
-IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+IMAGE_FILTER = f"Images ({name_patterns()})"
 
 
 def _import_case_panel() -> None:
@@ -69,7 +69,7 @@ def show_error(parent: QWidget | None, title: str, text: str) -> QMessageBox:
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setObjectName("errorBox")
     box.open()
-    log.warning("%s: %s", title, text)
+    log.warning("%s: %s", title, " ".join(text.split()))  # one line in the log
     return box
 
 
@@ -455,6 +455,9 @@ class MainWindow(QMainWindow):
             self._throttle.start()
 
     def _on_history_changed(self, _index: int) -> None:
+        if self._closing:
+            return
+        self._update_title()  # a blank canvas never saved is not unsaved work (no dot)
         self.request_inversion(final=True)
 
     def _on_inversion(self, result: InversionResult) -> None:
@@ -472,7 +475,7 @@ class MainWindow(QMainWindow):
     # --- files ------------------------------------------------------------------------
     def _update_title(self) -> None:
         name = self.current_path.name if self.current_path else "Untitled sketch"
-        dirty = "" if self.document.undo_stack.isClean() else " •"
+        dirty = " •" if self.has_unsaved_work() else ""
         self.setWindowTitle(f"{name}{dirty} — SketchLab")
 
     def _start_dir(self, key: str = "last_dir") -> str:
@@ -484,11 +487,41 @@ class MainWindow(QMainWindow):
     def _remember_dir(self, path: Path, key: str = "last_dir") -> None:
         self.store.set_ui_value(key, str(path.parent))
 
-    def new_sketch(self) -> None:
+    def has_unsaved_work(self) -> bool:
+        """Changes since the last save, unless nothing would be kept by saving them: a
+        blank canvas never saved anywhere (a fresh start, or File > New) is not work."""
+        if self.document.undo_stack.isClean():
+            return False
+        return not (self.current_path is None and self.document.is_blank)
+
+    def keep_or_discard(self, doing: str) -> bool:
+        """Before `doing` throws the sketch away: Save / Discard / Cancel when it has
+        unsaved work. True when it may go ahead (saved, discarded, or nothing to lose)."""
+        if not self.has_unsaved_work():
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Save sketch?",
+                          f"The sketch has unsaved changes. Save them before {doing}?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("saveSketchBox")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        box.deleteLater()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_sketch(self) -> bool:
+        """A blank canvas with no file, which counts as saved (there is nothing in it to
+        lose); unsaved drawing is offered for saving first. False when the user cancels."""
+        if not self.keep_or_discard("starting a new sketch"):
+            return False
         self.document.clear()
+        self.document.undo_stack.setClean()
         self.current_path = None
         self.autosaver.source = ""
         self._update_title()
+        return True
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open sketch", self._start_dir(),
@@ -705,15 +738,9 @@ class MainWindow(QMainWindow):
 
     # --- shutdown ---------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.confirm_close and not self.document.undo_stack.isClean():
-            answer = QMessageBox.question(
-                self, "Save sketch?", "The sketch has unsaved changes. Save them?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
-            if answer == QMessageBox.StandardButton.Cancel or (
-                    answer == QMessageBox.StandardButton.Save and not self.save()):
-                event.ignore()
-                return
+        if self.confirm_close and not self.keep_or_discard("quitting"):
+            event.ignore()
+            return
         self.shutdown()
         event.accept()
 
