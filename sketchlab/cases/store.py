@@ -431,12 +431,59 @@ class CaseStore:
                 "k": k, "calibration": calibration, "candidates": cands}, arts)
             return number
 
-    def record_event(self, ref: str, action: str, details: dict[str, Any]) -> AuditEntry:
+    def record_event(self, ref: str, action: str, details: dict[str, Any],
+                     artefacts: Iterable[Artefact] = ()) -> AuditEntry:
         """Chain-of-custody events (export, import) that change nothing else."""
-        if action not in (P.CASE_EXPORT, P.CASE_IMPORT):
+        if action not in P.EVENTS:
             raise ValueError(f"not an event action: {action}")
         with session_scope(self._sessions) as s:
-            return self._append(s, self._case_row(s, ref), action, details)
+            return self._append(s, self._case_row(s, ref), action, details, artefacts)
+
+    def record_photo_export(self, ref: str, file: str | os.PathLike[str], *,
+                            inversion: int | None, factor: int = 1) -> AuditEntry:
+        """A synthesized photo written out of the app: where, its SHA-256, and the file
+        itself (kept, so the case shows exactly what left), tied to the inversion whose
+        photo it is (recorded first; None when it could not be)."""
+        path = Path(file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CaseError(f"the exported photo {path} cannot be read back: {exc}") from exc
+        art = self._store_artefact("exported_photo", data)
+        width = height = None
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+        except (OSError, ValueError):
+            pass  # still recorded by its bytes and hash
+        return self.record_event(ref, P.PHOTO_EXPORT, {
+            "file": str(path.resolve()), "sha256": art.sha256, "size": len(data),
+            "width": width, "height": height, "upscale_factor": int(factor),
+            "inversion": inversion}, [art])
+
+    def add_note(self, ref: str, text: str) -> AuditEntry:
+        """A note on the case, in the investigator's words."""
+        text = text.strip()
+        if not text:
+            raise CaseError("the note is empty; write what should be kept with the case")
+        return self.record_event(ref, P.NOTE_ADD, {"text": text})
+
+    def exclude_candidate(self, ref: str, match: int, rank: int, reason: str) -> AuditEntry:
+        """Rule a candidate of a recorded search out as a lead, saying why. The search's
+        record is unchanged: the exclusion is an entry of its own."""
+        reason = reason.strip()
+        if not reason:
+            raise CaseError("say why the candidate is excluded (e.g. in custody that day)")
+        case = self.get(ref)
+        run = next((m for m in case.matches if m.number == match), None)
+        if run is None:
+            raise CaseError(f"case {case.info.number} has no search {match}")
+        cand = next((c for c in run.candidates if c.rank == rank), None)
+        if cand is None:
+            raise CaseError(f"search {match} has no candidate ranked {rank}")
+        return self.record_event(ref, P.CANDIDATE_EXCLUDE, {
+            "match": match, "rank": rank, "subject": cand.subject,
+            "photo_sha256": cand.photo_sha256, "reason": reason})
 
     def adopt(self, entries: Sequence[AuditEntry], artefacts: Mapping[str, bytes]) -> CaseInfo:
         """Take in a verified case from elsewhere (import): its entries unchanged. The
