@@ -29,6 +29,12 @@ INVERSION_ADD = "inversion.add"
 MATCH_ADD = "match.add"
 CASE_EXPORT = "case.export"
 CASE_IMPORT = "case.import"
+PHOTO_EXPORT = "photo.export"
+NOTE_ADD = "note.add"
+CANDIDATE_EXCLUDE = "candidate.exclude"
+# Events: what left the app or came in, the investigator's notes and the leads they
+# ruled out (with why); they change no record, the log itself is their record.
+EVENTS = (CASE_EXPORT, CASE_IMPORT, PHOTO_EXPORT, NOTE_ADD, CANDIDATE_EXCLUDE)
 
 HEADER_FIELDS = ("number", "title", "artist", "investigator", "witness_description", "status")
 STATUSES = ("open", "closed", "archived")
@@ -73,9 +79,8 @@ class CaseBuilder:
             self._inversion(entry, where)
         elif entry.action == MATCH_ADD:
             self._match(entry, where)
-        elif entry.action not in (CASE_EXPORT, CASE_IMPORT):
+        elif entry.action not in EVENTS:
             raise ReplayError(f"{where}: unknown action {entry.action!r}")
-        # export and import are chain-of-custody events; they change nothing else
         self.header["updated_at"] = entry.time
         self.count, self.head = entry.seq, entry.hash
 

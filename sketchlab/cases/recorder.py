@@ -152,6 +152,16 @@ class CaseRecorder:
             self._png = (key, png_bytes(rgb))
         return self._png[1]
 
+    def on_photo_exported(self, result: Any, path: str | Path, factor: int = 1) -> int | None:
+        """Record a synthesized photo written to a file (Ctrl+E): the inversion that made
+        it, then the export with the file's hash; returns the entry's number (None: no
+        case)."""
+        if self.case is None:
+            return None
+        number = None if getattr(result, "photo", None) is None else self.record_inversion(result)
+        return self.store.record_photo_export(self.case, path, inversion=number,
+                                              factor=factor).seq
+
     def record_search(self, queries: Sequence[Any], candidates: Sequence[Any],
                       gallery: GalleryIdentity, threshold: float | None, k: int | None,
                       calibration: str = "") -> int:

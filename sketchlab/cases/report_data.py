@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,21 @@ class AuditLine:
     action: str
     summary: str
     hash: str
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    """One search of the case as the report shows it: its query images (the exact ones
+    the inversion consumed and produced) and its candidates."""
+
+    match: MatchRun | None  # None: an inversion that was never searched with
+    inversion: Inversion | None
+    sketch: SketchVersion | None  # the saved version the source equals, if any
+    source_image: bytes | None
+    input_image: bytes | None
+    photo_image: bytes | None
+    thumbnails: dict[str, bytes]
+    variants: tuple[tuple[Inversion, bytes | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,13 +82,16 @@ class ReportData:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # further photos the reported search used (sketch variants): (inversion, photo)
     variants: tuple[tuple[Inversion, bytes | None], ...] = field(default_factory=tuple)
+    # every search of the case, oldest first, each with its own query images (the
+    # fields above repeat the latest, for readers of one search)
+    searches: tuple[SearchReport, ...] = field(default_factory=tuple)
 
 
 def summarise(action: str, details: dict) -> str:
     if action == "case.create":
         return f"case {details.get('number', '')} opened"
     if action == "case.update":
-        return "changed " + ", ".join(f"{k} -> {v!s:.40}" for k, v in
+        return "changed " + ", ".join(f"{k} -> {v!s}" for k, v in
                                       details.get("changes", {}).items())
     if action == "sketch.add":
         note = f": {details['note']}" if details.get("note") else ""
@@ -95,12 +114,27 @@ def summarise(action: str, details: dict) -> str:
                 f"{g.get('size', '?')}")
     if action == "case.export":
         return f"exported to {details.get('file', '?')}"
+    if action == "photo.export":
+        scaled = (f", upscaled {details['upscale_factor']}x"
+                  if (details.get("upscale_factor") or 1) > 1 else "")
+        of = (f" of inversion {details['inversion']}" if details.get("inversion") is not None
+              else "")
+        return (f"photo{of} exported to {details.get('file', '?')}{scaled} "
+                f"(sha256 {str(details.get('sha256', ''))[:12]})")
+    if action == "note.add":
+        return f"note: {details.get('text', '')}"
+    if action == "candidate.exclude":
+        return (f"excluded candidate #{details.get('rank')} {details.get('subject', '')} of "
+                f"search {details.get('match')}: {details.get('reason', '')}")
     if action == "case.import":
         return f"imported from {details.get('file', '?')}"
     return action
 
 
-CARD_SECTIONS = ("summary", "evaluation", "metric", "limitation", "status", "caveat")
+# What a report reader needs from a model card: what the model is and how well it does.
+# Not its limitations or status sections, which in the lab's card mix caveats with notes
+# for the next training run; the report's own caution states the caveat that matters.
+CARD_SECTIONS = ("summary", "evaluation", "metric", "caveat")
 
 
 def card_summary(markdown: str, max_chars: int = 6000) -> str:
@@ -136,9 +170,9 @@ def card_summary(markdown: str, max_chars: int = 6000) -> str:
         keep.append(block)
     text = "\n\n".join(keep)
     if left_out:
-        text += ("\n\n*Not reproduced here for length: " + ", ".join(left_out)
-                 + ". The full model card is in SketchLab's Help › About.*")
-    return text
+        text += ("\n\n*Not reproduced here for length: " + ", ".join(left_out) + ".*")
+    about = "*The model card (SketchLab's Help › About) gives its training data and limitations.*"
+    return f"{text}\n\n{about}"
 
 
 def model_summary(model_sha256: str, model_name: str) -> str:
@@ -178,6 +212,8 @@ def build_report_data(store: CaseStore, case: CaseFile, verification: VerifyResu
     def blob(sha: str | None) -> bytes | None:
         return store.artefacts.read(sha) if sha and store.artefacts.has(sha) else None
 
+    searches = tuple(search_report(case, m, blob) for m in case.matches if m.inversions)
+
     thumbs = {c.thumbnail_sha256: b for c in (match.candidates if match else ())
               if c.thumbnail_sha256 and (b := blob(c.thumbnail_sha256)) is not None}
     entries = store.entries(case.info.uid)
@@ -202,4 +238,22 @@ def build_report_data(store: CaseStore, case: CaseFile, verification: VerifyResu
         people=tuple(sorted({e.who for e in entries})), verified=verification.ok,
         problems=verification.problems, generated_at=utc_now(), generated_by=current_user(),
         notes=tuple(notes),
-        variants=tuple((inv, blob(inv.photo_sha256)) for inv in used[1:]))
+        variants=tuple((inv, blob(inv.photo_sha256)) for inv in used[1:]),
+        searches=searches)
+
+
+def search_report(case: CaseFile, match: MatchRun,
+                  blob: Callable[[str | None], bytes | None]) -> SearchReport:
+    """A search with the images of the inversion(s) it searched, read through `blob`."""
+    used = [inv for n in match.inversions if (inv := case.inversion(n)) is not None]
+    inv = used[0] if used else None
+    sketch = (case.sketch(inv.sketch_version)
+              if inv is not None and inv.sketch_version is not None else None)
+    thumbs = {c.thumbnail_sha256: b for c in match.candidates
+              if c.thumbnail_sha256 and (b := blob(c.thumbnail_sha256)) is not None}
+    return SearchReport(
+        match=match, inversion=inv, sketch=sketch,
+        source_image=blob(inv.source_sha256) if inv else None,
+        input_image=blob(inv.input_sha256) if inv else None,
+        photo_image=blob(inv.photo_sha256) if inv else None, thumbnails=thumbs,
+        variants=tuple((v, blob(v.photo_sha256)) for v in used[1:]))

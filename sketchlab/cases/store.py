@@ -189,6 +189,9 @@ class CaseStore:
         ref = str(ref).strip()
         rows = session.scalars(select(CaseRow).where(or_(
             CaseRow.number == ref, CaseRow.uid == ref))).all()
+        if not rows:  # "rob-17" finds ROB-17: numbers are one regardless of letter case
+            rows = session.scalars(select(CaseRow).where(
+                func.lower(CaseRow.number) == ref.lower())).all()
         if not rows and len(ref) >= 6:
             rows = session.scalars(select(CaseRow).where(CaseRow.uid.startswith(ref))).all()
         if len(rows) == 1:
@@ -263,6 +266,20 @@ class CaseStore:
 
     # ---- writing -------------------------------------------------------------------
 
+    @staticmethod
+    def _number_in_use(s: Session, number: str) -> str | None:
+        """The existing case number equal to `number` ignoring letter case, if any:
+        "rob-17" and "ROB-17" read the same on paper and must not name two cases."""
+        return s.scalar(select(CaseRow.number).where(
+            func.lower(CaseRow.number) == number.lower()).limit(1))
+
+    @staticmethod
+    def _taken_message(number: str, existing: str) -> str:
+        if existing == number:
+            return f"case {number!r} already exists; pick another number"
+        return (f"case {existing!r} already exists, and case numbers do not depend on "
+                f"capital letters, so {number!r} is the same number; pick another number")
+
     def _append(self, s: Session, row: CaseRow, action: str, details: dict[str, Any],
                 artefacts: Iterable[Artefact] = ()) -> AuditEntry:
         last = s.scalars(select(AuditRow).where(AuditRow.case_id == row.id)
@@ -314,13 +331,13 @@ class CaseStore:
                 n = s.scalar(select(func.count()).select_from(CaseRow)
                              .where(CaseRow.number.startswith(f"{year}-"))) or 0
                 number = f"{year}-{n + 1:04d}"
-                while s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
+                while self._number_in_use(s, number):
                     n += 1
                     number = f"{year}-{n + 1:04d}"
             number = number.strip()
-            if s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
-                raise CaseError(f"case {number!r} already exists; pick another number",
-                                field="number")
+            existing = self._number_in_use(s, number)
+            if existing is not None:
+                raise CaseError(self._taken_message(number, existing), field="number")
             row = CaseRow(uid=str(uuid.uuid4()), number=number)
             s.add(row)
             s.flush()
@@ -453,9 +470,14 @@ class CaseStore:
                 "k": k, "calibration": calibration, "candidates": cands}, arts)
             return number
 
-    def record_event(self, ref: str, action: str, details: dict[str, Any]) -> AuditEntry:
-        """Chain-of-custody events (export, import) that change nothing else."""
-        return self.append_prepared(ref, self.next_event(ref, action, details))
+    def record_event(self, ref: str, action: str, details: dict[str, Any],
+                     artefacts: Iterable[Artefact] = ()) -> AuditEntry:
+        """Chain-of-custody events (export, import, notes, exclusions, photo exports) that
+        change nothing else."""
+        if action not in P.EVENTS:
+            raise ValueError(f"not an event action: {action}")
+        with session_scope(self._sessions) as s:
+            return self._append(s, self._case_row(s, ref), action, details, artefacts)
 
     def next_event(self, ref: str, action: str, details: dict[str, Any]) -> AuditEntry:
         """The event entry that would follow the log's head now, sealed but not recorded:
@@ -481,6 +503,52 @@ class CaseStore:
             self._insert_entry(s, row, entry)
             return entry
 
+    def record_photo_export(self, ref: str, file: str | os.PathLike[str], *,
+                            inversion: int | None, factor: int = 1) -> AuditEntry:
+        """A synthesized photo written out of the app: where, its SHA-256, and the file
+        itself (kept, so the case shows exactly what left), tied to the inversion whose
+        photo it is (recorded first; None when it could not be)."""
+        path = Path(file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CaseError(f"the exported photo {path} cannot be read back: {exc}") from exc
+        art = self._store_artefact("exported_photo", data)
+        width = height = None
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+        except (OSError, ValueError):
+            pass  # still recorded by its bytes and hash
+        return self.record_event(ref, P.PHOTO_EXPORT, {
+            "file": str(path.resolve()), "sha256": art.sha256, "size": len(data),
+            "width": width, "height": height, "upscale_factor": int(factor),
+            "inversion": inversion}, [art])
+
+    def add_note(self, ref: str, text: str) -> AuditEntry:
+        """A note on the case, in the investigator's words."""
+        text = text.strip()
+        if not text:
+            raise CaseError("the note is empty; write what should be kept with the case")
+        return self.record_event(ref, P.NOTE_ADD, {"text": text})
+
+    def exclude_candidate(self, ref: str, match: int, rank: int, reason: str) -> AuditEntry:
+        """Rule a candidate of a recorded search out as a lead, saying why. The search's
+        record is unchanged: the exclusion is an entry of its own."""
+        reason = reason.strip()
+        if not reason:
+            raise CaseError("say why the candidate is excluded (e.g. in custody that day)")
+        case = self.get(ref)
+        run = next((m for m in case.matches if m.number == match), None)
+        if run is None:
+            raise CaseError(f"case {case.info.number} has no search {match}")
+        cand = next((c for c in run.candidates if c.rank == rank), None)
+        if cand is None:
+            raise CaseError(f"search {match} has no candidate ranked {rank}")
+        return self.record_event(ref, P.CANDIDATE_EXCLUDE, {
+            "match": match, "rank": rank, "subject": cand.subject,
+            "photo_sha256": cand.photo_sha256, "reason": reason})
+
     def adopt(self, entries: Sequence[AuditEntry], artefacts: Mapping[str, bytes]) -> CaseInfo:
         """Take in a verified case from elsewhere (import): its entries unchanged. The
         caller has verified chain and bytes."""
@@ -494,9 +562,12 @@ class CaseStore:
             if s.scalar(select(CaseRow.id).where(CaseRow.uid == first.case_uid)):
                 raise CaseError(f"case {number} ({first.case_uid}) is already in this "
                                 "store; nothing was imported")
-            if s.scalar(select(CaseRow.id).where(CaseRow.number == number)):
-                raise CaseError(f"another case already uses number {number!r}; "
-                                "nothing was imported")
+            existing = self._number_in_use(s, number)
+            if existing is not None:
+                raise CaseError(f"another case already uses number {existing!r}"
+                                + ("" if existing == number else f" (the same as {number!r}:"
+                                   " capital letters do not make a new number)")
+                                + "; nothing was imported")
             row = CaseRow(uid=first.case_uid, number=number)
             s.add(row)
             s.flush()

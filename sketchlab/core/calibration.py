@@ -171,13 +171,16 @@ def loads(text: str) -> tuple[dict[str, ScoreCalibration], dict[str, Any]]:
     return kinds, {k: v for k, v in obj.items() if k not in ("kinds", "version")}
 
 
-def fmr_phrase(fmr: float, min_fmr: float) -> str:
-    """"1 in 240 non-mates" (or "fewer than 1 in 50,000" at the sample's resolution)."""
+def fmr_phrase(fmr: float, min_fmr: float, short: bool = False) -> str:
+    """"1 in 240 non-mates" (or "fewer than 1 in 50,000" at the sample's resolution);
+    `short` drops the noun for a table column headed "non-mates" ("1 in 240", "<1 in
+    50,000", "62%")."""
+    noun = "" if short else " non-mates"
     if fmr <= min_fmr * 1.0001:
-        return f"fewer than 1 in {round(1 / min_fmr):,} non-mates"
+        return f"{'<' if short else 'fewer than '}1 in {round(1 / min_fmr):,}{noun}"
     if fmr >= 0.5:
-        return f"{fmr:.0%} of non-mates"
-    return f"1 in {round(1 / fmr):,} non-mates"
+        return f"{fmr:.0%}{'' if short else ' of non-mates'}"
+    return f"1 in {round(1 / fmr):,}{noun}"
 
 
 @dataclass(frozen=True)

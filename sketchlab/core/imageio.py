@@ -35,11 +35,15 @@ log = logging.getLogger(__name__)
 # 40 megapixels covers a 600 dpi A4 scan (~35 MP); a larger image is almost surely a bomb
 # or a mistake, and decoding it would take >120 MB per channel.
 MAX_PIXELS = 40_000_000
-# File names taken for images when a folder is enrolled or a file dropped on the canvas.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
-# What a sketch or photo can be. GIF gives its first frame; Pillow's JPEG opener also
-# opens a phone's MPO (a JPEG with extra frames appended).
-FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "GIF")
+# What a sketch or photo can be, with the file names each goes by: the one list the
+# loader opens, enrolment takes from a folder, a drop accepts and file dialogs offer.
+# GIF gives its first frame; Pillow's JPEG opener also opens a phone's MPO (a JPEG with
+# extra frames appended).
+FORMAT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "PNG": (".png",), "JPEG": (".jpg", ".jpeg"), "TIFF": (".tif", ".tiff"),
+    "WEBP": (".webp",), "BMP": (".bmp",), "GIF": (".gif",)}
+FORMATS = tuple(FORMAT_SUFFIXES)
+IMAGE_SUFFIXES = frozenset(s for names in FORMAT_SUFFIXES.values() for s in names)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # Memory budget for the decoded raster (40 MP of 16-bit RGB is 240 MB).
 MAX_DECODED_BYTES = 320 * 1024 * 1024
@@ -52,10 +56,15 @@ MAX_METADATA_BYTES = 4 * 1024 * 1024
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "RGB": 3, "YCbCr": 3,
                     "LAB": 3, "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4,
                     "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
-_ALLOWED = "PNG, JPEG, TIFF, WebP, BMP or GIF"
+_ALLOWED = ", ".join({"WEBP": "WebP"}.get(f, f) for f in FORMATS[:-1]) + f" or {FORMATS[-1]}"
 _METADATA_BOMB = "decompressed data too large"  # Pillow's text-chunk limit (MAX_TEXT_CHUNK)
 
 ImageSource = str | os.PathLike[str] | bytes | Image.Image | np.ndarray
+
+
+def name_patterns() -> str:
+    """Every accepted file name as glob patterns ("*.bmp *.gif ..."), for file dialogs."""
+    return " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
 
 
 class ImageLoadError(ValueError):

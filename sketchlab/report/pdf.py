@@ -24,10 +24,12 @@ from PySide6.QtGui import (
     QPageSize,
     QPainter,
     QPdfWriter,
+    QTextCursor,
     QTextDocument,
+    QTextFormat,
 )
 
-from sketchlab.cases.report_data import ReportData
+from sketchlab.cases.report_data import ReportData, SearchReport
 from sketchlab.core.pipeline import NOTHING_PASSES
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ _CSS = """
 body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #111; }
 h1 { font-size: 15pt; margin: 0; }
 h2 { font-size: 11pt; margin-top: 6px; margin-bottom: 2px; color: #223; }
+h3 { font-size: 9.5pt; margin-top: 4px; margin-bottom: 2px; color: #223; }
 td, th { padding: 2px 4px; vertical-align: top; }
 th { background: #e8eaf0; text-align: left; }
 .meta td { padding: 1px 6px 1px 0; }
@@ -121,12 +124,14 @@ def _header(r: ReportData) -> str:
             + "</table>")
 
 
-def _pair(doc: QTextDocument, r: ReportData) -> str:
-    """The exact images of the reported inversion, each captioned with its own hash: the
-    image it consumed, the network input made from it, and the synthesized photo."""
+def _pair(doc: QTextDocument, r: ReportData | SearchReport, key: str = "",
+          title: str = "<h2>Sketch and synthesized photo</h2>") -> str:
+    """The exact images of one search's inversion, each captioned with its own hash: the
+    image it consumed, the network input made from it, and the synthesized photo. `key`
+    keeps each search's images apart in the document."""
     inv, s = r.inversion, r.sketch
     if inv is None:
-        return "<h2>Sketch and synthesized photo</h2><p><i>No inversion recorded.</i></p>"
+        return f"{title}<p><i>No inversion recorded.</i></p>"
     when = f"{_when(inv.created_at)}, {_e(inv.author)}"
     if s is not None:
         saved = (f"Saved sketch version {s.version}, {_when(s.created_at)}, {_e(s.author)}"
@@ -138,32 +143,32 @@ def _pair(doc: QTextDocument, r: ReportData) -> str:
         saved = ("<b>The canvas as drawn at the time; never saved as a sketch version.</b>")
     cols: list[tuple[str, str]] = []
     if inv.source_sha256 is not None:
-        cols.append((_img_tag(doc, "source", r.source_image, _IMG_W * 2 // 3),
+        cols.append((_img_tag(doc, f"{key}source", r.source_image, _IMG_W * 2 // 3),
                      f"Image inverted ({when})<br>{saved}<br><span class='mono'>SHA-256 "
                      f"{inv.source_sha256}</span>"))
     else:  # recorded before the consumed image was kept: the network input is exact
-        cols.append((_img_tag(doc, "input", r.input_image, _IMG_W * 2 // 3),
+        cols.append((_img_tag(doc, f"{key}input", r.input_image, _IMG_W * 2 // 3),
                      "Network input as inverted. Recorded by an older SketchLab as of "
                      f"sketch version {inv.sketch_version}.<br><span class='mono'>SHA-256 "
                      f"{inv.input_sha256 or 'not recorded'}</span>"))
     if inv.source_sha256 is not None and r.input_image is not None:
         variant = ", a variant" if inv.variant else ""
-        cols.append((_img_tag(doc, "input", r.input_image, _IMG_W * 2 // 3),
+        cols.append((_img_tag(doc, f"{key}input", r.input_image, _IMG_W * 2 // 3),
                      f"Network input (aligned{variant})<br><span class='mono'>SHA-256 "
                      f"{inv.input_sha256}</span>"))
-    cols.append((_img_tag(doc, "photo", r.photo_image, _IMG_W * 2 // 3),
+    cols.append((_img_tag(doc, f"{key}photo", r.photo_image, _IMG_W * 2 // 3),
                  f"Inversion {inv.number}: {_e(inv.model_name)} on {_e(inv.device)}"
                  + (f", {inv.ms:.0f} ms" if inv.ms is not None else "")
                  + f"<br><span class='mono'>SHA-256 {inv.photo_sha256}</span>"))
     width = 100 // len(cols)
-    html_ = ("<h2>Sketch and synthesized photo</h2><table width='100%'><tr>"
+    html_ = (f"{title}<table width='100%'><tr>"
              + "".join(f"<td width='{width}%' align='center'>{img}</td>" for img, _ in cols)
              + "</tr><tr>"
              + "".join(f"<td class='small'>{cap}</td>" for _, cap in cols) + "</tr></table>")
     if r.variants:
         cells = "".join(
             f"<td align='center' class='cand'>"
-            f"{_img_tag(doc, f'variant{v.number}', data, _THUMB_W, height=_THUMB_H)}<br>"
+            f"{_img_tag(doc, f'{key}variant{v.number}', data, _THUMB_W, height=_THUMB_H)}<br>"
             f"inversion {v.number}<br><span class='mono'>{v.photo_sha256[:12]}</span></td>"
             for v, data in r.variants)
         html_ += (f"<p class='small'>The search also used {len(r.variants)} more photos "
@@ -172,14 +177,14 @@ def _pair(doc: QTextDocument, r: ReportData) -> str:
     return html_
 
 
-def _grid(doc: QTextDocument, r: ReportData) -> str:
+def _grid(doc: QTextDocument, r: ReportData | SearchReport, key: str = "") -> str:
     m = r.match
     if m is None:
         return "<h2>Gallery candidates</h2><p><i>No gallery search recorded.</i></p>"
     thr = f"{m.threshold:.3f}" if m.threshold is not None else "n/a"
     used = ", ".join(str(n) for n in m.inversions)
     meaning = (_e(m.calibration) if m.calibration else "Score is 0.5 at the threshold.")
-    head = (f"<h2>Gallery candidates (match run {m.number})</h2>"
+    head = (f"<h3>Gallery candidates (match run {m.number})</h3>"
             f"<p>Searched with the photo{'s' if len(m.inversions) > 1 else ''} of inversion"
             f"{'s' if len(m.inversions) > 1 else ''} {used}. "
             f"Gallery <span class='mono'>{_e(m.gallery.location)}</span>, "
@@ -194,7 +199,7 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
     cells = []
     for c in m.candidates:
         data = r.thumbnails.get(c.thumbnail_sha256 or "")
-        pic = (_img_tag(doc, f"cand{c.rank}", data, _THUMB_W, height=_THUMB_H) if data
+        pic = (_img_tag(doc, f"{key}cand{c.rank}", data, _THUMB_W, height=_THUMB_H) if data
                else "<i>no thumbnail</i>")
         mark = " <span class='ok'>&#10003;</span>" if c.within_threshold else ""
         extra = ""
@@ -209,9 +214,11 @@ def _grid(doc: QTextDocument, r: ReportData) -> str:
         cells.append(f"<td align='center' width='{100 // _GRID_COLS}%'>{pic}<br>"
                      f"<span class='cand'><b>#{c.rank}</b> {_e(c.subject)}<br>"
                      f"d {c.distance:.3f} &middot; {rate}{mark}{extra}</span></td>")
-    rows = ["<tr>" + "".join(cells[i:i + _GRID_COLS]) + "</tr>"
-            for i in range(0, len(cells), _GRID_COLS)]
-    return head + "<table width='100%' border='0'>" + "".join(rows) + "</table>"
+    # One table per row of faces: a table is moved whole to the next page (see
+    # keep_together), so a face is never parted from its caption by a page break.
+    rows = ["<table width='100%' border='0'><tr>" + "".join(cells[i:i + _GRID_COLS])
+            + "</tr></table>" for i in range(0, len(cells), _GRID_COLS)]
+    return head + "".join(rows)
 
 
 def _model(r: ReportData) -> str:
@@ -220,9 +227,7 @@ def _model(r: ReportData) -> str:
         return ""
     card = _markdown_html(r.model_summary)
     settings = ", ".join(f"{_e(k)}={_e(v)}" for k, v in sorted(inv.settings.items()))
-    # Page 2 starts here, with its heading: Qt cannot keep a heading with what follows,
-    # so a section that began near the foot of page 1 left its title stranded there.
-    return ("<h2 style='page-break-before: always'>Model</h2>"
+    return ("<h2>Model</h2>"
             f"<p><b>{_e(inv.model_name)}</b>, weights SHA-256 <span class='mono'>"
             f"{_e(inv.model_sha256)}</span><br>Settings: {settings or 'defaults'}</p>"
             f"<div class='small'>{card}</div>")
@@ -260,13 +265,72 @@ def _audit(r: ReportData) -> str:
             f"<th>who</th><th>what</th><th>entry hash</th></tr>{rows}</table>{notes}")
 
 
+def _searches(doc: QTextDocument, r: ReportData) -> str:
+    """Every search of the case in order, each with its own query images and candidates;
+    a case with no search shows its latest inversion."""
+    if not r.searches:
+        return _pair(doc, r) + _grid(doc, r)
+    n = len(r.searches)
+    return "".join(
+        _pair(doc, s, f"s{i}-", f"<h2>Search {i} of {n}: {_when(s.match.created_at)}</h2>")
+        + _grid(doc, s, f"s{i}-")
+        for i, s in enumerate(r.searches, start=1) if s.match is not None)
+
+
 def report_html(doc: QTextDocument, r: ReportData) -> str:
     return (f"<html><head><style>{_CSS}</style></head><body>"
             + _header(r)
             + f"<p class='caution'><b>Caution.</b> {_e(r.caution)}</p>"
-            + _pair(doc, r) + _grid(doc, r) + _model(r) + _audit(r)
+            + _searches(doc, r) + _model(r) + _audit(r)
             + f"<p class='small'>Generated {_when(r.generated_at)} by {_e(r.generated_by)} "
             f"with SketchLab {_e(r.app_version)}.</p></body></html>")
+
+
+def keep_together(doc: QTextDocument, page_h: float, room: float = 0.2) -> None:
+    """Qt has no keep-together or keep-with-next, and splits a table across pages cell by
+    cell (faces on one page, their captions on the next). So: a table shorter than a
+    page that would cross a page break starts on the next page, and a heading that lands
+    in the last `room` of a page moves there too. A forced break before every section
+    instead left pages mostly empty; a moved heading leaves its page at least (1 - room)
+    full."""
+    layout = doc.documentLayout()
+    for _ in range(50):  # each move can shift what follows; stop once nothing moves
+        if not (_move_tables(doc, layout, page_h)
+                or _move_headings(doc, layout, page_h, room)):
+            return
+
+
+def _breaks_before(fmt: QTextFormat) -> bool:
+    return bool(fmt.pageBreakPolicy() & QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+
+
+def _move_tables(doc: QTextDocument, layout, page_h: float) -> bool:
+    for frame in doc.rootFrame().childFrames():
+        r = layout.frameBoundingRect(frame)
+        if (r.height() < page_h and int(r.top() // page_h) != int((r.bottom() - 1) // page_h)
+                and not _breaks_before(frame.frameFormat())):
+            fmt = frame.frameFormat()
+            fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+            frame.setFrameFormat(fmt)
+            doc.pageCount()  # lay out again before measuring what follows
+            return True
+    return False
+
+
+def _move_headings(doc: QTextDocument, layout, page_h: float, room: float) -> bool:
+    block = doc.begin()
+    while block.isValid():
+        if block.blockFormat().headingLevel() in (2, 3) and not _breaks_before(
+                block.blockFormat()):
+            y = layout.blockBoundingRect(block).top()
+            if (page_h - y % page_h) < room * page_h and y % page_h > 1:
+                fmt = block.blockFormat()
+                fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+                QTextCursor(block).setBlockFormat(fmt)
+                doc.pageCount()
+                return True
+        block = block.next()
+    return False
 
 
 def render_report(r: ReportData) -> bytes:
@@ -276,6 +340,20 @@ def render_report(r: ReportData) -> bytes:
     The layout is done on the PDF writer itself (not the screen), so the report looks the
     same whether it is made offscreen by the CLI or inside the app on any display.
     """
+    return _render(r, None)
+
+
+def render_report_pages(r: ReportData, scale: float = 0.25) -> list[QImage]:
+    """The pages exactly as `render_report` lays them out and paints them, as images
+    (`scale` of the writer's 300 dpi): to look at, or to measure, without a PDF reader."""
+    images: list[QImage] = []
+    _render(r, images, scale)
+    return images
+
+
+def _render(r: ReportData, images: list[QImage] | None, scale: float = 1.0) -> bytes:
+    """Lay the report out on a PDF writer; paint the pages into it (images None) or onto
+    one white image per page appended to `images`."""
     _ensure_app()
     buf = QBuffer()
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -287,6 +365,7 @@ def render_report(r: ReportData) -> bytes:
     writer.setTitle(f"SketchLab case {r.case.info.number}")
     writer.setCreator(f"SketchLab {r.app_version}")
     page = writer.pageLayout().paintRectPixels(_RES)
+    full = writer.pageLayout().fullRectPixels(_RES)
     footer_h = _RES * 0.3  # 0.3 inch
     body = QSizeF(page.width(), page.height() - footer_h)
     doc = QTextDocument()
@@ -294,27 +373,45 @@ def render_report(r: ReportData) -> bytes:
     doc.setDocumentMargin(0)
     doc.setHtml(report_html(doc, r))
     doc.setPageSize(body)
+    keep_together(doc, body.height())
     pages = doc.pageCount()
     font = QFont("DejaVu Sans")
     font.setPointSizeF(7)
     foot = QRectF(0, body.height(), body.width(), footer_h)
     left = (f"SketchLab case {r.case.info.number} \u2014 audit head {r.audit_head[:16]} "
             f"\u2014 generated {_when(r.generated_at)}")
+
+    def paint(painter: QPainter, i: int, doc: QTextDocument = doc) -> None:
+        painter.save()
+        painter.translate(0, -i * body.height())
+        doc.drawContents(painter, QRectF(0, i * body.height(), body.width(), body.height()))
+        painter.restore()
+        painter.setFont(font)
+        painter.setPen(QColor("#555555"))
+        align = Qt.AlignmentFlag.AlignBottom
+        painter.drawText(foot, align | Qt.AlignmentFlag.AlignLeft, left)
+        painter.drawText(foot, align | Qt.AlignmentFlag.AlignRight, f"page {i + 1} of {pages}")
+
+    if images is not None:
+        for i in range(pages):
+            img = QImage(round(full.width() * scale), round(full.height() * scale),
+                         QImage.Format.Format_RGB32)
+            img.fill(QColor("white"))
+            p = QPainter(img)
+            try:  # the same page, at the writer's margins, scaled
+                p.scale(scale, scale)
+                p.translate(page.left() - full.left(), page.top() - full.top())
+                paint(p, i)
+            finally:
+                p.end()
+            images.append(img)
+        return b""
     painter = QPainter(writer)
     try:
         for i in range(pages):
             if i:
                 writer.newPage()
-            painter.save()
-            painter.translate(0, -i * body.height())
-            doc.drawContents(painter, QRectF(0, i * body.height(), body.width(), body.height()))
-            painter.restore()
-            painter.setFont(font)
-            painter.setPen(QColor("#555555"))
-            align = Qt.AlignmentFlag.AlignBottom
-            painter.drawText(foot, align | Qt.AlignmentFlag.AlignLeft, left)
-            painter.drawText(foot, align | Qt.AlignmentFlag.AlignRight,
-                             f"page {i + 1} of {pages}")
+            paint(painter, i)
     finally:
         painter.end()
     # Destroy the Qt objects here, on the thread that made them (exports run on a worker

@@ -2,8 +2,9 @@
 
 Wiring only; the parts live in widgets/ (the brush controls among them), dialogs/,
 menus.py (the commands and the menu bar), workers.py, autosave.py and settings.py. The
-signals at the top of the class (sketch_saved, inversion_done, match_done) are the hooks
-other features (case recording) connect to without editing this file.
+signals at the top of the class (sketch_saved, inversion_done, match_done,
+photo_exported) are the hooks other features (case recording) connect to without
+editing this file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
+    QFormLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -31,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from sketchlab.core.imageio import ImageLoadError
+from sketchlab.core.imageio import ImageLoadError, name_patterns
 from sketchlab.core.model_catalog import ModelInfo, list_models
 from sketchlab.ui.autosave import Autosaver, Recoverable
 from sketchlab.ui.dialogs.help_dialog import TextDialog, about_dialog, shortcuts_html
@@ -40,7 +42,7 @@ from sketchlab.ui.document import SketchDocument, SketchFileError
 from sketchlab.ui.menus import MainMenus, MenuItems, command
 from sketchlab.ui.settings import STYLES, AppSettings, SettingsStore
 from sketchlab.ui.widgets.brush_bar import BrushControls
-from sketchlab.ui.widgets.canvas import IMAGE_SUFFIXES, CanvasView
+from sketchlab.ui.widgets.canvas import CanvasView
 from sketchlab.ui.widgets.photo_pane import PhotoPane
 from sketchlab.ui.workers import (
     InversionResult,
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 
 THROTTLE_MS = 60  # live requests while drawing: at most one per 60 ms (a 16 Hz preview)
 MAX_THROTTLE_MS = 250  # ... and at least one per 250 ms however slow the machine
-IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+IMAGE_FILTER = f"Images ({name_patterns()})"
 
 
 def _import_case_panel() -> None:
@@ -69,7 +71,7 @@ def show_error(parent: QWidget | None, title: str, text: str) -> QMessageBox:
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setObjectName("errorBox")
     box.open()
-    log.warning("%s: %s", title, text)
+    log.warning("%s: %s", title, " ".join(text.split()))  # one line in the log
     return box
 
 
@@ -86,6 +88,7 @@ class MainWindow(QMainWindow):
     sketch_saved = Signal(Path)
     inversion_done = Signal(object)  # InversionResult, once on screen
     match_done = Signal(object)  # sketchlab.core.pipeline.MatchResult
+    photo_exported = Signal(object, Path, int)  # InversionResult, file written, upscale
 
     def __init__(self, store: SettingsStore | None = None, *, autosave_root: Path | None = None,
                  confirm_close: bool = False) -> None:
@@ -122,12 +125,19 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self.brush.sync()
         self._build_case_dock()
+        # Canvas | photo | candidates side by side: the candidate list gets the window's
+        # whole height (ten or more rows at 1280x820), the photo its native size or so.
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.canvas)
-        splitter.addWidget(self.right)
+        splitter.setObjectName("main-splitter")
+        splitter.setHandleWidth(6)  # easy to find and grab, not a dotted line
+        splitter.setStyleSheet("QSplitter#main-splitter::handle { background: palette(mid); }")
+        for i, w in enumerate((self.canvas, self.photo_column, self.match_panel)):
+            splitter.addWidget(w)
+            splitter.setCollapsible(i, False)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([640, 420])
+        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 3)
+        splitter.setSizes([400, 180, 440])
         self.splitter = splitter
         self.setCentralWidget(splitter)
 
@@ -150,11 +160,26 @@ class MainWindow(QMainWindow):
         self._load_model()
         self.autosaver.start()
         self._update_title()
+        self.restore_layout()
+
+    def restore_layout(self) -> None:
+        """The window's size, docks and splitter as the user left them (or the defaults)."""
+        state = self.store.ui_value("window_state")
+        if isinstance(state, QByteArray):  # docks first: a hidden one frees its width
+            self.restoreState(state)
         geometry = self.store.ui_value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
+        split = self.store.ui_value("splitter")
+        if isinstance(split, QByteArray):
+            self.splitter.restoreState(split)
+
+    def save_layout(self) -> None:
+        self.store.set_ui_value("geometry", self.saveGeometry())
+        self.store.set_ui_value("window_state", self.saveState())
+        self.store.set_ui_value("splitter", self.splitter.saveState())
 
     # --- construction ---------------------------------------------------------------
     def _build_right_panel(self) -> None:
@@ -171,25 +196,25 @@ class MainWindow(QMainWindow):
             self.style_combo.addItem(st.capitalize(), st)
         self.style_combo.activated.connect(
             lambda _i: self._set_setting(style=self.style_combo.currentData()))
-        selectors = QHBoxLayout()
-        selectors.addWidget(QLabel("Model"))
-        selectors.addWidget(self.model_combo, 1)
-        selectors.addWidget(QLabel("Style"))
-        selectors.addWidget(self.style_combo)
-        top = QWidget()
-        tl = QVBoxLayout(top)
+        for combo in (self.model_combo, self.style_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        selectors = QFormLayout()
+        selectors.setContentsMargins(0, 0, 0, 0)
+        selectors.addRow("Model", self.model_combo)
+        selectors.addRow("Style", self.style_combo)
+        column = QWidget()
+        column.setObjectName("photo-column")
+        tl = QVBoxLayout(column)
         tl.setContentsMargins(6, 6, 6, 6)
         tl.addLayout(selectors)
         tl.addWidget(self.photo_pane, 1)
+        column.setMinimumWidth(170)
+        self.photo_column = column
         self.match_panel = MatchPanel(self.store, self)
         self.match_panel.search_done.connect(self.match_done)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(self.match_panel)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        right.setSizes([460, 340])
-        self.right = right
+        self.match_panel.exclude_requested.connect(self.exclude_candidate)
 
     def _build_case_dock(self) -> None:
         """The Case dock. Its panel needs the case store (SQLAlchemy, ~0.5-1 s to import),
@@ -201,7 +226,7 @@ class MainWindow(QMainWindow):
         waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
         dock.setWidget(waiting)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.resizeDocks([dock], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([dock], [260], Qt.Orientation.Horizontal)
         self.case_dock = dock
         self._case_panel = None
         self._preload: Job | None = None
@@ -212,10 +237,12 @@ class MainWindow(QMainWindow):
         self.sketch_saved.connect(lambda p: self._to_case("on_sketch_saved", p))
         self.inversion_done.connect(lambda r: self._to_case("on_inversion", r))
         self.match_done.connect(lambda o: self._to_case("on_match", o))
+        self.photo_exported.connect(
+            lambda r, p, f: self._to_case("on_photo_exported", r, p, f))
 
-    def _to_case(self, slot: str, arg: object) -> None:
+    def _to_case(self, slot: str, *args: object) -> None:
         if not self._closing:
-            getattr(self.case_panel, slot)(arg)
+            getattr(self.case_panel, slot)(*args)
 
     @property
     def case_panel(self):  # -> CasePanel (imported lazily, see _build_case_dock)
@@ -250,6 +277,20 @@ class MainWindow(QMainWindow):
                 _import_case_panel, _worker_class=Job,
                 _connect={"returned": self._attach_case_panel,
                           "errored": self._attach_case_panel})
+
+    def exclude_candidate(self, rank: int, reason: str | None = None) -> bool:
+        """Rule candidate `rank` out of the leads, with a reason, in the open case."""
+        if reason is None:
+            reason, ok = QInputDialog.getText(
+                self, "Exclude candidate", f"Why is candidate #{rank} not a lead? (kept in "
+                "the case's audit log)")
+            if not ok:
+                return False
+        if not self.case_panel.exclude_candidate(rank, reason):
+            show_error(self, "Candidate not excluded", self.case_panel.last_error)
+            return False
+        self.match_panel.mark_excluded(rank, reason.strip())
+        return True
 
     def _remember_case(self, info: object) -> None:
         """The open case survives a restart (settings) and a crash (the autosave)."""
@@ -455,6 +496,9 @@ class MainWindow(QMainWindow):
             self._throttle.start()
 
     def _on_history_changed(self, _index: int) -> None:
+        if self._closing:
+            return
+        self._update_title()  # a blank canvas never saved is not unsaved work (no dot)
         self.request_inversion(final=True)
 
     def _on_inversion(self, result: InversionResult) -> None:
@@ -472,7 +516,7 @@ class MainWindow(QMainWindow):
     # --- files ------------------------------------------------------------------------
     def _update_title(self) -> None:
         name = self.current_path.name if self.current_path else "Untitled sketch"
-        dirty = "" if self.document.undo_stack.isClean() else " •"
+        dirty = " •" if self.has_unsaved_work() else ""
         self.setWindowTitle(f"{name}{dirty} — SketchLab")
 
     def _start_dir(self, key: str = "last_dir") -> str:
@@ -484,11 +528,41 @@ class MainWindow(QMainWindow):
     def _remember_dir(self, path: Path, key: str = "last_dir") -> None:
         self.store.set_ui_value(key, str(path.parent))
 
-    def new_sketch(self) -> None:
+    def has_unsaved_work(self) -> bool:
+        """Changes since the last save, unless nothing would be kept by saving them: a
+        blank canvas never saved anywhere (a fresh start, or File > New) is not work."""
+        if self.document.undo_stack.isClean():
+            return False
+        return not (self.current_path is None and self.document.is_blank)
+
+    def keep_or_discard(self, doing: str) -> bool:
+        """Before `doing` throws the sketch away: Save / Discard / Cancel when it has
+        unsaved work. True when it may go ahead (saved, discarded, or nothing to lose)."""
+        if not self.has_unsaved_work():
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Save sketch?",
+                          f"The sketch has unsaved changes. Save them before {doing}?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("saveSketchBox")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        box.deleteLater()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_sketch(self) -> bool:
+        """A blank canvas with no file, which counts as saved (there is nothing in it to
+        lose); unsaved drawing is offered for saving first. False when the user cancels."""
+        if not self.keep_or_discard("starting a new sketch"):
+            return False
         self.document.clear()
+        self.document.undo_stack.setClean()
         self.current_path = None
         self.autosaver.source = ""
         self._update_title()
+        return True
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open sketch", self._start_dir(),
@@ -575,8 +649,9 @@ class MainWindow(QMainWindow):
         if last is None or last.photo is None:
             return None
         status = self.service.status
+        factor = UPSCALE_FACTOR if upscale else 1
         try:
-            out = export_photo(path, last.photo, factor=UPSCALE_FACTOR if upscale else 1,
+            out = export_photo(path, last.photo, factor=factor,
                                model=last.model, sha256=status.sha256 if status else "")
         except OSError as exc:
             show_error(self, "Cannot export photo", f"{exc}\n\nNothing was written; try "
@@ -584,6 +659,7 @@ class MainWindow(QMainWindow):
             return None
         self._remember_dir(out, "last_export_dir")
         self.statusBar().showMessage(f"Exported {out}", 8000)
+        self.photo_exported.emit(last, out, factor)  # the open case records it
         return out
 
     def import_dialog(self) -> None:
@@ -705,15 +781,9 @@ class MainWindow(QMainWindow):
 
     # --- shutdown ---------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.confirm_close and not self.document.undo_stack.isClean():
-            answer = QMessageBox.question(
-                self, "Save sketch?", "The sketch has unsaved changes. Save them?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
-            if answer == QMessageBox.StandardButton.Cancel or (
-                    answer == QMessageBox.StandardButton.Save and not self.save()):
-                event.ignore()
-                return
+        if self.confirm_close and not self.keep_or_discard("quitting"):
+            event.ignore()
+            return
         self.shutdown()
         event.accept()
 
@@ -725,7 +795,7 @@ class MainWindow(QMainWindow):
         for dlg in self.findChildren(QDialog):  # their done() stops their workers
             if dlg.isVisible():
                 dlg.reject()
-        self.store.set_ui_value("geometry", self.saveGeometry())
+        self.save_layout()
         self._throttle.stop()
         self.statusBar().clearMessage()  # stops its message timer
         self.autosaver.discard()

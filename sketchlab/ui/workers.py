@@ -94,6 +94,9 @@ class Job(FunctionWorker):
         super().__init__(func, *args, **kwargs)
         self.signals = _JobSignals()
         self.name = getattr(func, "__name__", "job")
+        # Failures the owner explains to the user (a file that is not an image); all
+        # others are bugs, logged with their traceback.
+        self.expected_errors: tuple[type[Exception], ...] = ()
 
     def _report(self, value: object) -> None:
         self.yielded.emit(value)  # safe from any thread: queued to the job's creator
@@ -130,6 +133,11 @@ class Job(FunctionWorker):
     def work(self) -> Any:
         try:
             return super().work()
+        except self.expected_errors as exc:
+            # The job's owner shows this one to the user (and logs it once, as a
+            # warning); a traceback would only bury a message the user can act on.
+            log.debug("background job %s: %s", self.name, exc)
+            raise
         except Exception:  # reported through `errored` too, never swallowed
             log.exception("background job %s failed", self.name)
             raise

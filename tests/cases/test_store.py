@@ -221,3 +221,14 @@ def test_garbled_log_entry_is_reported_not_crashing(store, worked_case):
     con.execute("UPDATE audit_entries SET details_json='{not json' WHERE seq=2")
     problems = store.verify(worked_case).problems
     assert any("entry #2" in p and "edited" in p for p in problems)
+
+
+def test_case_numbers_are_one_regardless_of_letter_case(store):
+    first = store.create_case(number="ROB-17", title="first")
+    with pytest.raises(CaseError, match="'ROB-17' already exists") as refused:
+        store.create_case(number="rob-17", title="second")
+    assert refused.value.field == "number" and "capital letters" in str(refused.value)
+    with pytest.raises(CaseError, match="already exists"):
+        store.create_case(number=" Rob-17 ")
+    assert [c.number for c in store.list_cases()] == ["ROB-17"]
+    assert store.get("rob-17").info.uid == first.uid  # typed in any case, it is found

@@ -161,3 +161,26 @@ def test_files_are_read_without_a_copy_and_closed(tmp_path):
         with pytest.raises(ImageLoadError):
             load_image(bad)
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_one_list_of_formats_for_the_loader_and_the_file_names():
+    """Every suffix offered is one Pillow maps to a format the loader opens, and every
+    format it opens has its suffixes offered (GIF was opened but not offered)."""
+    from PIL import Image
+
+    from sketchlab.core.imageio import FORMATS, IMAGE_SUFFIXES, name_patterns
+
+    registered = Image.registered_extensions()
+    assert {registered[s] for s in IMAGE_SUFFIXES} == set(FORMATS)
+    assert ".gif" in IMAGE_SUFFIXES
+    assert set(name_patterns().split()) == {f"*{s}" for s in IMAGE_SUFFIXES}
+
+
+def test_a_gif_with_its_suffix_loads(tmp_path):
+    from PIL import Image
+
+    from sketchlab.core.imageio import load_image
+
+    p = tmp_path / "sketch.gif"
+    Image.new("L", (40, 50), 200).save(p)
+    assert load_image(p).shape == (50, 40, 3)

@@ -85,3 +85,29 @@ def test_export_runs_off_the_ui_thread(panel, qtbot, tmp_path, face_sketch):
     assert got.args[0] is None and "already exists" in panel.last_error
     qtbot.waitUntil(lambda: panel.export_action.isEnabled() and not running_jobs(),
                     timeout=10000)
+
+
+def test_audit_what_column_shows_every_entry_whole(panel, qtbot):
+    """A long "what" wraps onto as many lines as it needs in the narrow dock (it was cut
+    to one line, and a changed title to 40 characters), and says it all in a tooltip."""
+    from PySide6.QtCore import QRect, Qt
+
+    title = "Street robbery on Mill Lane, the corner shop by the bus station, 21:40"
+    panel.resize(300, 600)
+    panel.show()
+    info = panel.create_case(number="2026-0001", title="first")
+    panel.store.update_case(info.uid, title=title)
+    panel.refresh()
+    view = panel.log_view
+    for width in (300, 420):
+        panel.resize(width, 600)
+        qtbot.wait(20)
+        col = view.header().sectionSize(3)
+        assert view.header().sectionViewportPosition(3) + col <= view.viewport().width()
+        for i in range(view.topLevelItemCount()):
+            item = view.topLevelItem(i)
+            need = view.fontMetrics().boundingRect(QRect(0, 0, col - 8, 10000),
+                                                   Qt.TextFlag.TextWordWrap, item.text(3))
+            assert view.visualItemRect(item).height() >= need.height(), item.text(3)
+    last = view.topLevelItem(view.topLevelItemCount() - 1)
+    assert title in last.text(3) and title in last.toolTip(3) and title in last.toolTip(1)

@@ -98,7 +98,9 @@ def test_match_panel_shows_variants_stability_and_rates(qtbot, calibrated_tiny_m
     table = panel.table
     for r in range(table.rowCount()):
         assert table.item(r, 6).text().endswith("/8")
-        assert "non-mates" in table.item(r, 4).text()
+        assert "1 in" in table.item(r, 4).text() or "%" in table.item(r, 4).text()
+        assert "non-mates" in table.item(r, 4).toolTip()  # the column's header says it
+    assert "non-mates" in table.horizontalHeaderItem(4).text().replace("\n", " ").lower()
     assert "1 in 100 non-mates come this close" in panel.rule_label.text()
     # Changing the rate in Settings re-marks the same candidates.
     w.store.update(w.store.value.replace(match_fmr=0.1))

@@ -45,3 +45,18 @@ def test_cancel_creates_nothing(panel, qtbot):
     _fill(dlg, "")
     dlg.reject()
     assert panel.store.list_cases() == [] and panel.current is None
+
+
+def test_number_differing_only_in_letter_case_is_refused_in_the_form(panel, qtbot):
+    panel.create_case(number="ROB-17", title="earlier case")
+    dlg = panel.new_case_dialog()
+    _fill(dlg, "rob-17")
+    ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    assert dlg.isVisible() and dlg.problem.isVisible()
+    assert "'ROB-17' already exists" in dlg.problem.text()
+    assert "capital letters" in dlg.problem.text()
+    assert "#c00000" in dlg.number.styleSheet()
+    assert [c.number for c in panel.store.list_cases()] == ["ROB-17"]
+    dlg.reject()

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import create_worker
 
 from sketchlab.core import frame, preprocess
-from sketchlab.core.imageio import load_image
+from sketchlab.core.imageio import ImageLoadError, load_image
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.workers import Job
 
@@ -273,6 +273,7 @@ class ImportDialog(QDialog):
         # (_ignore_errors: `errored` is connected here, not re-raised by superqt.)
         job.returned.connect(lambda a: self._on_analysed(job, a))
         job.errored.connect(lambda e: self._on_error(job, e))
+        job.expected_errors = (ImageLoadError,)  # "not an image": said in a message box
         self._worker = job
         job.start()
 

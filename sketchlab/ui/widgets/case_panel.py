@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -38,6 +38,7 @@ from superqt.utils import create_worker
 from sketchlab.cases import CaseError, CaseInfo, CaseStore, CaseStoreError
 from sketchlab.cases.recorder import CaseRecorder
 from sketchlab.cases.report_data import summarise
+from sketchlab.ui.widgets.wrap_delegate import WrapDelegate
 from sketchlab.ui.workers import Job
 
 if TYPE_CHECKING:
@@ -175,6 +176,10 @@ class CasePanel(QWidget):
         self.verify_button.clicked.connect(self.verify)
         self.export_button = QPushButton("&Export…")
         self.export_button.clicked.connect(self.export_dialog)
+        self.note_button = QPushButton("N&ote…")
+        self.note_button.setToolTip("Add a note to the open case's audit log")
+        self.note_button.clicked.connect(self.note_dialog)
+        self.last_match: int | None = None  # the open case's search now on screen
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.last_error = ""
@@ -191,12 +196,13 @@ class CasePanel(QWidget):
         for col in (0, 1, 2):  # whole values; the long "what" column wraps instead
             self.log_view.header().setSectionResizeMode(
                 col, QHeaderView.ResizeMode.ResizeToContents)
-        self.log_view.setWordWrap(True)
+        self.log_view.header().setStretchLastSection(True)
         self.log_view.setUniformRowHeights(False)
-        buttons = QHBoxLayout()
-        for b in (self.new_button, self.import_button, self.verify_button, self.export_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        self._wrap = WrapDelegate(self.log_view, self.log_view.header(), (3,))
+        buttons = QGridLayout()  # two by two: the dock stays narrow beside the candidates
+        for i, b in enumerate((self.new_button, self.import_button, self.verify_button,
+                               self.export_button, self.note_button)):
+            buttons.addWidget(b, i // 2, i % 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.combo)
@@ -231,6 +237,7 @@ class CasePanel(QWidget):
         has_case = self.current is not None
         can_export = has_case and self._export_worker is None
         self.verify_button.setEnabled(has_case)
+        self.note_button.setEnabled(has_case)
         self.export_button.setEnabled(can_export)
         self.export_action.setEnabled(can_export)
         self.log_view.clear()
@@ -255,10 +262,13 @@ class CasePanel(QWidget):
             what = summarise(e.action, e.details)
             item = QTreeWidgetItem(self.log_view, [str(e.seq), e.time[5:16].replace("T", " "),
                                                    e.who, what])
-            item.setToolTip(3, f"{what}\n{e.time}\nentry hash {e.hash}")
+            tip = f"{what}\n{e.time} by {e.who}\nentry hash {e.hash}"
+            for col in range(4):
+                item.setToolTip(col, tip)
         self.log_view.scrollToBottom()
 
     def open_case(self, ref: str | None) -> None:
+        self.last_match = None
         try:
             self.recorder.open(ref)
         except _ERRORS as exc:
@@ -322,9 +332,68 @@ class CasePanel(QWidget):
         try:
             number = self.recorder.on_match(outcome, self._fingerprint(outcome))
         except _ERRORS as exc:
+            self.last_match = None
             self._fail(f"Recording the gallery search in the case failed: {exc}")
             return
+        self.last_match = number
         self._done(f"Recorded search {number} in the case")
+
+    def add_note(self, text: str) -> bool:
+        if self.current is None:
+            return False
+        try:
+            self.store.add_note(self.current, text)
+        except _ERRORS as exc:
+            self._fail(str(exc))
+            return False
+        self._done("Note added to the case")
+        return True
+
+    def note_dialog(self) -> QDialog | None:
+        """A free-text note for the open case (kept in its audit log)."""
+        if self.current is None:
+            return None
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Note on the case")
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        text = QPlainTextEdit()
+        text.setObjectName("noteText")
+        text.setPlaceholderText("What should be kept with the case (it cannot be edited "
+                                "later; a correction is a new note)")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(lambda: self.add_note(text.toPlainText()) and dlg.accept())
+        buttons.rejected.connect(dlg.reject)
+        lay = QVBoxLayout(dlg)
+        lay.addWidget(text)
+        lay.addWidget(buttons)
+        dlg.open()
+        return dlg
+
+    def exclude_candidate(self, rank: int, reason: str) -> bool:
+        """Rule out candidate `rank` of the search on screen (recorded in the open case)."""
+        if self.current is None or self.last_match is None:
+            self._fail("Open a case and search with it to record excluded candidates.")
+            return False
+        try:
+            self.store.exclude_candidate(self.current, self.last_match, rank, reason)
+        except _ERRORS as exc:
+            self._fail(str(exc))
+            return False
+        self._done(f"Excluded candidate #{rank} of search {self.last_match}: {reason}")
+        return True
+
+    def on_photo_exported(self, result: Any, path: Path, factor: int = 1) -> None:
+        """A synthesized photo left the app (File > Export photo): into the audit log."""
+        if self.current is None:
+            return
+        try:
+            self.recorder.on_photo_exported(result, path, factor)
+        except _ERRORS as exc:
+            self._fail(f"The photo was exported, but recording the export in the case "
+                       f"failed: {exc}")
+            return
+        self._done(f"Recorded the export of {Path(path).name} in the case")
 
     # ---- actions ----------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QAction, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -51,7 +51,7 @@ from sketchlab.ui.workers import InversionResult, Job, ModelStatus
 
 log = logging.getLogger(__name__)
 
-THUMB = 52
+THUMB = 36  # rows of 40 px: ten candidates fit the window's height at 1280x820
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,9 +110,17 @@ def thumbnail_pixmap(data: bytes | None, size: int = THUMB) -> QPixmap:
 
 class MatchPanel(QWidget):
     search_done = Signal(object)  # core.pipeline.MatchResult
+    exclude_requested = Signal(int)  # a candidate's rank: the user rules it out
 
-    COLUMNS = ("#", "Face", "Subject", "Distance", "Non-mates this close", "Threshold",
+    # Short headers, each explained in its tooltip, so every column fits its values.
+    COLUMNS = ("#", "Face", "Subject", "Distance", "Non-mates\nthis close", "Within\nthreshold",
                "Stable")
+    COLUMN_TIPS = (
+        "Rank", "The enrolled photo", "The enrolled subject (hover for the photo's file)",
+        "Face distance between the synthesized photo and this photo (lower is closer)",
+        "How many non-mates (other people) are this close to a sketch, from the model's "
+        "calibration", "Whether the distance is within the decision threshold",
+        "In how many of the sketch's variant searches this candidate made the list")
 
     def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,18 +168,27 @@ class MatchPanel(QWidget):
         self.variant_box.setVisible(False)
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        for col, tip in enumerate(self.COLUMN_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(THUMB + 6)
+        self.table.verticalHeader().setDefaultSectionSize(THUMB + 4)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.setIconSize(QSize(THUMB, THUMB))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)  # whole names
-        hh.setStretchLastSection(True)
+        hh.setStretchLastSection(False)
         self.table.setToolTip("Click a candidate to compare it side by side with the sketch")
         self.table.cellClicked.connect(self._on_clicked)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.exclude_action = QAction("Exclude from the leads…", self.table)
+        self.exclude_action.setStatusTip("Rule the selected candidate out, saying why; the "
+                                         "open case records it")
+        self.exclude_action.triggered.connect(self._request_exclude)
+        self.table.addAction(self.exclude_action)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(head)
@@ -290,7 +307,7 @@ class MatchPanel(QWidget):
         self.table.scrollToTop()
         leads_only = outcome.nothing_passes  # "unknown": the list is leads, shown greyed
         for row, c in enumerate(cands):
-            mark = "✔ within" if c.within_threshold else "— above"
+            mark = "✔ within" if c.within_threshold else "above"
             rate = outcome.rate_text(c)
             stable = "" if c.stability is None else f"{c.stability}/{c.n_variants}"
             cells = [str(c.rank), "", c.subject_name, f"{c.distance:.3f}", rate, mark, stable]
@@ -302,7 +319,9 @@ class MatchPanel(QWidget):
                 if col == 5 or leads_only:
                     item.setForeground(QColor(90, 200, 120) if c.within_threshold
                                        else QColor(160, 160, 160))
-                tip = f"{c.subject_name}\n{c.source_path}"
+                tip = f"{c.subject_name}\n{c.source_path}\ndistance {c.distance:.4f}"
+                if c.fpir is not None or c.false_match_rate is not None:
+                    tip += f"; {rule.phrase(c.distance)}"
                 if c.stability is not None:
                     tip += (f"\nIn the top {len(cands)} of {c.stability} of the "
                             f"{c.n_variants} variant searches")
@@ -340,6 +359,24 @@ class MatchPanel(QWidget):
             self.variants.addWidget(label)
         self.variants.addStretch(1)
         self.variant_box.setVisible(True)
+
+    def _request_exclude(self) -> None:
+        row = self.table.currentRow()
+        if self.outcome is not None and 0 <= row < len(self.candidates):
+            self.exclude_requested.emit(self.candidates[row].rank)
+
+    def mark_excluded(self, rank: int, reason: str) -> None:
+        """Grey and strike out an excluded candidate; its tooltip says why."""
+        row = next((i for i, c in enumerate(self.candidates) if c.rank == rank), None)
+        if row is None:
+            return
+        for col in range(self.table.columnCount()):
+            item = self.table.item(row, col)
+            font = item.font()
+            font.setStrikeOut(True)
+            item.setFont(font)
+            item.setForeground(QColor(120, 120, 120))
+            item.setToolTip(f"Excluded: {reason}\n{item.toolTip()}")
 
     def _on_clicked(self, row: int, _col: int) -> None:
         if self.outcome is None or not 0 <= row < len(self.candidates):

@@ -1,0 +1,101 @@
+"""The candidate list at the default window size: ten or more rows at once, every column
+whole, and the layout the user set kept across a restart."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from sketchlab.core.calibration import GalleryNorm, ScoreCalibration, ScoreRule
+from sketchlab.core.pipeline import Candidate, MatchResult
+from sketchlab.ui.main_window import MainWindow
+from sketchlab.ui.settings import SettingsStore
+
+
+def _thumb(i: int) -> bytes:
+    rgb = np.full((128, 102, 3), 40 + 15 * i, np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def _outcome(n: int = 12) -> MatchResult:
+    """A calibrated search result of `n` candidates (the longest values each column shows)."""
+    rng = np.random.default_rng(0)
+    cal = ScoreCalibration.fit("single", rng.normal(0.3, 0.05, 500),
+                               rng.normal(0.5, 0.05, 50_000), "test pairs")
+    rule = ScoreRule(0.42, calibration=cal, norm=GalleryNorm(0.5, 0.05, 606, 606))
+    cands = [Candidate(rank=i + 1, subject_id=i, subject_name=f"m1-{i:03d}-01",
+                       photo_id=i, photo_sha256=f"{i:064x}",
+                       source_path=f"/gallery/photos/m1-{i:03d}-01.jpg",
+                       distance=0.30 + 0.02 * i, score=rule.score(0.30 + 0.02 * i),
+                       within_threshold=0.30 + 0.02 * i <= 0.42, thumbnail=_thumb(i),
+                       false_match_rate=rule.fmr(0.30 + 0.02 * i), stability=5 - i % 6,
+                       n_variants=5) for i in range(n)]
+    return MatchResult(candidates=cands, kind="variants", sketch=None, photo=None,
+                       embedding=np.zeros(128), k=n, invert_ms=400.0, search_ms=12.0,
+                       gallery_size=606, rule=rule, total_ms=600.0,
+                       calibrations={"single": cal, "variants": cal})
+
+
+def _window(qtbot, store: SettingsStore) -> MainWindow:
+    w = MainWindow(store)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def _store() -> SettingsStore:
+    store = SettingsStore()
+    store.update(store.value.replace(model="no-such-model", device="cpu"))
+    return store
+
+
+def test_ten_candidates_show_whole_at_1280x820(qtbot):
+    w = _window(qtbot, _store())
+    assert (w.width(), w.height()) == (1280, 820)  # the default size on a first start
+    w.match_panel._on_done(_outcome(12))
+    qtbot.wait(50)
+    table = w.match_panel.table
+    vp = table.viewport().height()
+    whole = [r for r in range(table.rowCount())
+             if table.rowViewportPosition(r) >= 0
+             and table.rowViewportPosition(r) + table.rowHeight(r) <= vp]
+    assert len(whole) >= 10, f"{len(whole)} rows visible in a {vp} px list"
+    assert table.horizontalScrollBar().maximum() == 0, "the columns need sideways scrolling"
+    fm = table.fontMetrics()
+    for col in range(table.columnCount()):
+        width = table.columnWidth(col)
+        header = table.horizontalHeaderItem(col).text()
+        assert max(fm.horizontalAdvance(line) for line in header.split("\n")) < width, header
+        for row in range(table.rowCount()):
+            text = table.item(row, col).text()
+            assert fm.horizontalAdvance(text) + 6 < width, (header, text, width)
+    assert table.item(0, 5).text() == "✔ within" and "1 in" in table.item(0, 4).text()
+
+
+def test_splitter_and_docks_come_back_after_a_restart(qtbot):
+    store = _store()
+    w = _window(qtbot, store)
+    w.case_dock.hide()
+    w.resize(700, 560)  # within the offscreen screen, so the geometry comes back as is
+    qtbot.wait(20)
+    sizes = w.splitter.sizes()
+    w.splitter.setSizes([sizes[0] - 60, sizes[1], sizes[2] + 60])
+    qtbot.wait(20)
+    moved, closed = w.splitter.sizes(), w.size().toTuple()
+    w.close()
+
+    again = _window(qtbot, store)
+    qtbot.wait(20)
+    # The offscreen screen (800 px) may trim the restored width by a few pixels.
+    assert abs(again.width() - closed[0]) <= 12
+    assert all(abs(a - b) <= 12 for a, b in zip(again.splitter.sizes(), moved, strict=True)), (
+        again.splitter.sizes(), moved)
+    assert again.case_dock.isHidden()
+    assert again.splitter.handleWidth() >= 5  # a handle one can see and grab
+    assert again.splitter.orientation() == Qt.Orientation.Horizontal

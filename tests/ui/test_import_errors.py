@@ -1,0 +1,43 @@
+"""Importing a file that is not an image: one clear message, no traceback anywhere; the
+Import dialog offers every format the loader opens."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from sketchlab.core.imageio import IMAGE_SUFFIXES
+from sketchlab.ui.main_window import IMAGE_FILTER, MainWindow
+from sketchlab.ui.settings import SettingsStore
+
+
+def test_renamed_text_file_gets_a_message_and_no_traceback(qtbot, tmp_path, caplog, capfd):
+    store = SettingsStore()
+    store.update(store.value.replace(model="no-such-model", device="cpu"))
+    w = MainWindow(store, autosave_root=tmp_path / "autosave")
+    qtbot.addWidget(w)
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("Witness: tall, dark hair, glasses.\nSeen at 21:40 on Mill Lane.\n")
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+
+    dlg = w.import_file(notes)
+    qtbot.waitUntil(lambda: dlg.error is not None, timeout=20000)
+    boxes = [b for b in QApplication.topLevelWidgets()
+             if isinstance(b, QMessageBox) and b.isVisible()]
+    assert boxes and "notes.jpg: not a recognised image file" in boxes[0].text()
+    assert "GIF" in boxes[0].text() and w.document.is_blank
+    boxes[0].close()
+
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) <= 1 and all("\n" not in r.getMessage() for r in loud)
+    assert all(r.levelno < logging.ERROR for r in caplog.records)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+
+
+def test_import_filter_offers_every_format_the_loader_opens():
+    offered = set(IMAGE_FILTER[IMAGE_FILTER.index("(") + 1:-1].split())
+    assert offered == {f"*{s}" for s in IMAGE_SUFFIXES} and "*.gif" in offered
