@@ -126,8 +126,8 @@ def loaded_variants(loaded: Any) -> int:
 def group_of(row: Any) -> str:
     """The per-group reading of a test row: CUFS by sex (its file names start f/m), FS2K
     by drawing style; other sets are one group."""
-    ident = str(row.identity)
-    if ident[:2] in ("f-", "m-"):
+    ident = str(row.identity).lower()
+    if ident[:1] in ("f", "m") and "-" in ident[:3]:  # f-005-01, m1-012-01
         return "female" if ident[0] == "f" else "male"
     if getattr(row, "style", ""):
         return f"style {row.style}"
