@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         print(ALIGNMENT_UNSURE, file=sys.stderr)
     if result.nothing_passes:
         print(NOTHING_PASSES, file=sys.stderr)
-    print(f"{'rank':>4}  {'subject':28s} {'distance':>8}  {result.rate_heading:>26}  "
+    heading = result.rate_heading.replace("\n", " ")
+    print(f"{'rank':>4}  {'subject':28s} {'distance':>8}  {heading:>26}  "
           f"{'stable':>6}  match  photo")
     for c in result.candidates:
         mark = "yes" if c.within_threshold else "-"

@@ -198,18 +198,19 @@ class MatchResult:
 
     @property
     def rate_heading(self) -> str:
-        """The column heading of `rate_text`."""
-        return "absent searches this close" if self.rule.reading == "1:N" else \
-            "non-mates this close"
+        """The column heading of `rate_text` (two lines, as the panel shows it)."""
+        return ("Absent searches\nthis close" if self.rule.reading == "1:N" else
+                "Non-mates\nthis close")
 
-    def rate_text(self, c: Candidate) -> str:
-        """A candidate's rate in a few words ("–" when the reading states none)."""
+    def rate_text(self, c: Candidate, short: bool = False) -> str:
+        """A candidate's rate in a few words ("–" when the reading states none); `short`
+        for a table cell."""
         if c.fpir is not None:
             return f"{100 * c.fpir:.1f} %" if c.fpir >= 0.001 else "< 0.1 %"
         cal = getattr(self.rule, "calibration", None)
         if c.false_match_rate is None or cal is None:
             return "–"
-        return fmr_phrase(c.false_match_rate, cal.min_fmr)
+        return fmr_phrase(c.false_match_rate, cal.min_fmr, short=short)
 
     def as_json(self) -> dict[str, Any]:
         """The `sketchlab match --json` record of the whole search."""

@@ -99,3 +99,32 @@ def test_splitter_and_docks_come_back_after_a_restart(qtbot):
     assert again.case_dock.isHidden()
     assert again.splitter.handleWidth() >= 5  # a handle one can see and grab
     assert again.splitter.orientation() == Qt.Orientation.Horizontal
+
+
+def test_a_search_where_nobody_passes_says_so_and_greys_the_leads(qtbot):
+    """1:N reading, no candidate within the threshold: the status line says the person
+    may not be in the gallery, the rows stay (greyed) as leads, the rate column reads
+    the whole search."""
+    from sketchlab.core import search_rates as sr
+    from sketchlab.core.pipeline import NOTHING_PASSES
+
+    t = np.linspace(0.2, 0.8, 61)
+    cal = sr.SearchCalibration("variants", np.array([100.0, 1e6]), t,
+                               np.clip((t - 0.25) * 2, 0, 1)[None].repeat(2, 0),
+                               np.clip(t - 0.2, 0, 1)[None].repeat(2, 0),
+                               np.array([[0.3, 0.6, 0.8]] * 2), 10, 10, "unit")
+    rule = sr.search_rule({"variants": cal}, "variants", 606)
+    base = _outcome(12)
+    cands = [c.scored(rule) for c in base.candidates]
+    assert not any(c.within_threshold for c in cands)
+    outcome = MatchResult(**{**base.__dict__, "candidates": cands, "rule": rule,
+                             "search_rates": {"variants": cal}})
+    w = _window(qtbot, _store())
+    w.match_panel._on_done(outcome)
+    qtbot.wait(50)
+    panel = w.match_panel
+    assert NOTHING_PASSES in panel.status.text()
+    assert panel.table.rowCount() == 12
+    assert panel.table.horizontalHeaderItem(4).text().startswith("Absent searches")
+    assert panel.table.item(0, 2).foreground().color().lightness() >= 150  # greyed lead
+    assert "absent" in panel.rule_label.text()

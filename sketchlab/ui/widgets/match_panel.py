@@ -303,12 +303,12 @@ class MatchPanel(QWidget):
         cands = outcome.candidates
         self.candidates = cands
         self.table.setRowCount(len(cands))
-        self.table.setHorizontalHeaderItem(4, QTableWidgetItem(outcome.rate_heading.capitalize()))
+        self.table.horizontalHeaderItem(4).setText(outcome.rate_heading)
         self.table.scrollToTop()
         leads_only = outcome.nothing_passes  # "unknown": the list is leads, shown greyed
         for row, c in enumerate(cands):
             mark = "✔ within" if c.within_threshold else "above"
-            rate = outcome.rate_text(c)
+            rate = outcome.rate_text(c, short=True)
             stable = "" if c.stability is None else f"{c.stability}/{c.n_variants}"
             cells = [str(c.rank), "", c.subject_name, f"{c.distance:.3f}", rate, mark, stable]
             for col, text in enumerate(cells):

@@ -1,0 +1,101 @@
+"""The match pipeline's ranking and scoring over an in-memory gallery, and the shipped
+model's 1:N reading on real sketches (skipped without the datasets)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sketchlab.core import search_rates as sr
+from sketchlab.core.pipeline import NOTHING_PASSES, PhotoInfo, match_sketch, rank
+
+
+class MemoryGallery:
+    """A gallery held in numpy: what `Searchable.snapshot()` returns, without a database."""
+
+    def __init__(self, vectors: np.ndarray, names: Sequence[str]) -> None:
+        self.vectors = np.asarray(vectors, np.float32)
+        self.names = list(names)
+
+    def snapshot(self) -> MemoryGallery:
+        return self
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def sample(self, n: int) -> np.ndarray:
+        return self.vectors[:: max(1, len(self.vectors) // max(n, 1))]
+
+    def nearest(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
+                ) -> list[tuple[int, float]]:
+        d = np.linalg.norm(self.vectors - embedding, axis=1)
+        return [(int(i), float(d[i])) for i in np.argsort(d)[:k]]
+
+    def photo_info(self, photo_ids: Sequence[int], thumbnails: bool = False
+                   ) -> dict[int, PhotoInfo]:
+        return {i: PhotoInfo(i, self.names[i], f"sha{i}", f"/g/{i}.jpg") for i in photo_ids}
+
+
+def _flat_rates(threshold: float) -> sr.SearchCalibration:
+    """A table whose 5 % FPIR point is `threshold` at every size."""
+    t = np.linspace(0.2, 0.8, 61)
+    fpir = np.clip((t - threshold) * 2 + 0.05, 0, 1)[None].repeat(2, 0)
+    tpir = np.clip((t - 0.2), 0, 1)[None].repeat(2, 0)
+    return sr.SearchCalibration("variants", np.array([100.0, 1e6]), t, fpir, tpir,
+                                np.array([[0.4, 0.8, 0.9]] * 2), 10, 10, "unit")
+
+
+def test_rank_orders_by_distance_and_reads_the_search_as_1_to_n() -> None:
+    rng = np.random.default_rng(0)
+    g = MemoryGallery(rng.normal(size=(50, 128)) * 0.05, [f"p{i}" for i in range(50)])
+    query = g.vectors[7] + 0.001
+    cands, rule = rank(query, g, 5, kind="variants", search={"variants": _flat_rates(0.4)})
+    assert [c.rank for c in cands] == [1, 2, 3, 4, 5] and cands[0].subject_name == "p7"
+    assert [c.distance for c in cands] == sorted(c.distance for c in cands)
+    assert rule.reading == "1:N" and rule.threshold == pytest.approx(0.4, abs=1e-6)
+    assert cands[0].within_threshold and cands[0].fpir is not None
+    assert cands[0].false_match_rate is None  # a per-pair rate is not claimed
+    assert all(c.within_threshold == (c.distance <= 0.4) for c in cands)
+
+
+def test_nothing_passing_is_said_plainly_and_the_list_is_kept() -> None:
+    rng = np.random.default_rng(1)
+    g = MemoryGallery(rng.normal(size=(30, 128)) * 0.2, [f"p{i}" for i in range(30)])
+    cands, rule = rank(np.zeros(128, np.float32) + 0.5, g, 10, kind="variants",
+                       search={"variants": _flat_rates(0.3)})
+    assert len(cands) == 10 and not any(c.within_threshold for c in cands)
+    from sketchlab.core.pipeline import MatchResult
+
+    res = MatchResult(cands, "variants", None, None, np.zeros(128), 10, 0.0, 0.0, len(g),
+                      rule, search_rates={"variants": _flat_rates(0.3)})
+    assert res.nothing_passes
+    out = res.as_json()
+    assert out["nothing_passes"] and out["reading"]["reading"] == "1:N"
+    assert out["reading"]["gallery_size"] == 30 and len(out["candidates"]) == 10
+    assert "absent" in res.calibration and NOTHING_PASSES.startswith("No candidate passes")
+    looser = res.rescored(fpir=0.99)  # a setting change keeps the 1:N reading
+    assert looser.rule.reading == "1:N" and looser.rule.threshold > rule.threshold
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "cufs_cuhk"
+
+
+@pytest.mark.skipif(not (SHARED / "manifest.csv").is_file(), reason="CUFS data absent")
+def test_shipped_model_marks_nobody_when_the_person_is_absent() -> None:
+    """A CUFS test sketch against 30 other CUFS test photos (its own photo left out) at the
+    default setting: no candidate passes, and the ranked list is still given."""
+    from sketchlab.core.imageio import load_image
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.manifest import read_manifest
+    from sketchlab.core.matching import embed_batch
+    from sketchlab.core.model_catalog import resolve_model
+
+    rows = [r for r in read_manifest(SHARED / "manifest.csv", "test")][:31]
+    photos = embed_batch([load_image(r.photo) for r in rows[1:]])
+    g = MemoryGallery(np.stack(photos), [r.identity for r in rows[1:]])
+    res = match_sketch(rows[0].sketch, Inverter(resolve_model(None), device="cpu"), g, k=10)
+    assert res.rule.reading == "1:N" and res.kind == "adapted"
+    assert len(res.candidates) == 10 and res.nothing_passes
