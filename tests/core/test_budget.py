@@ -47,14 +47,13 @@ def test_large_photos_are_detected_within_the_pixel_budget(shared_data, monkeypa
     (box,) = matching.detect_faces(photo)
     big = cv2.resize(photo, None, fx=6, fy=6, interpolation=cv2.INTER_CUBIC)
     seen = []
-    fr = matching.face_recognition_api()
-    real = fr.face_locations
+    real = matching.face_locations
 
-    def spy(img, number_of_times_to_upsample=1):
-        seen.append(img.shape[0] * img.shape[1] * 4 ** number_of_times_to_upsample)
-        return real(img, number_of_times_to_upsample=number_of_times_to_upsample)
+    def spy(img, upsample=1, detector=None):
+        seen.append(img.shape[0] * img.shape[1] * 4 ** upsample)
+        return real(img, upsample, detector)
 
-    monkeypatch.setattr(fr, "face_locations", spy)
+    monkeypatch.setattr(matching, "face_locations", spy)
     (big_box,) = matching.detect_faces(big)
     assert seen and max(seen) <= matching.DETECT_MAX_PIXELS * 1.01
     # The same face (HOG boxes shift a little with scale): they overlap by most of it.
