@@ -26,6 +26,21 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return home
 
 
+@pytest.fixture(autouse=True)
+def _root_logging_restored():
+    """A command run in-process (`trainer.__main__.main` calls logging.basicConfig) must not
+    leave a handler on a captured stream that a later test's logging would write to."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in root.handlers:
+        if h not in handlers:
+            root.removeHandler(h)
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "cufs_cuhk" / "manifest.csv").is_file():

@@ -134,8 +134,7 @@ def summarise(action: str, details: dict) -> str:
 # What a report reader needs from a model card: what the model is and how well it does.
 # Not its limitations or status sections, which in the lab's card mix caveats with notes
 # for the next training run; the report's own caution states the caveat that matters.
-CARD_SECTIONS = ("what it is", "how well", "scores mean", "summary", "evaluation", "metric",
-                 "caveat")
+CARD_SECTIONS = ("what it is", "how well", "summary", "evaluation", "metric", "caveat")
 
 
 def card_summary(markdown: str, max_chars: int = 6000) -> str:

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         print(ALIGNMENT_UNSURE, file=sys.stderr)
     if result.nothing_passes:
         print(NOTHING_PASSES, file=sys.stderr)
-    heading = result.rate_heading.replace("\n", " ")
+    heading = result.rate_heading.replace("\n", " ").lower()
     print(f"{'rank':>4}  {'subject':28s} {'distance':>8}  {heading:>26}  "
           f"{'stable':>6}  match  photo")
     for c in result.candidates:

@@ -86,4 +86,4 @@ def test_report_card_has_no_lab_notes():
     text = card_summary(card)
     for lab in ("cpu_bf16", "next CPU run", "STACK-NOTES", "Targets (issue", "python -m"):
         assert lab not in text, lab
-    assert "rank-1" in text
+    assert "rank 1" in text or "rank-1" in text  # how well it does is kept
