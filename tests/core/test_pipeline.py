@@ -99,3 +99,28 @@ def test_shipped_model_marks_nobody_when_the_person_is_absent() -> None:
     res = match_sketch(rows[0].sketch, Inverter(resolve_model(None), device="cpu"), g, k=10)
     assert res.rule.reading == "1:N" and res.kind == "adapted"
     assert len(res.candidates) == 10 and res.nothing_passes
+
+
+@pytest.mark.skipif(not (SHARED / "manifest.csv").is_file(), reason="CUFS data absent")
+def test_shipped_model_marks_nothing_for_a_cartoon_face() -> None:
+    """A crude cartoon (an oval, two dots, a line) against 30 CUFS photos: leads only."""
+    import cv2
+
+    from sketchlab.core.imageio import load_image
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.manifest import read_manifest
+    from sketchlab.core.matching import embed_batch
+    from sketchlab.core.model_catalog import resolve_model
+
+    page = np.full((500, 400, 3), 255, np.uint8)
+    cv2.ellipse(page, (200, 250), (120, 160), 0, 0, 360, (0, 0, 0), 3)
+    for x in (150, 250):
+        cv2.circle(page, (x, 210), 12, (0, 0, 0), -1)
+    cv2.line(page, (200, 230), (190, 290), (0, 0, 0), 3)
+    cv2.ellipse(page, (200, 330), (50, 20), 0, 0, 180, (0, 0, 0), 3)
+    rows = list(read_manifest(SHARED / "manifest.csv", "test"))[:30]
+    photos = embed_batch([load_image(r.photo) for r in rows])
+    g = MemoryGallery(np.stack(photos), [r.identity for r in rows])
+    res = match_sketch(page, Inverter(resolve_model(None), device="cpu"), g, k=10)
+    assert res.rule.reading == "1:N" and len(res.candidates) == 10
+    assert res.nothing_passes, [c.distance for c in res.candidates]
