@@ -339,9 +339,9 @@ class MatchPanel(QWidget):
             how = (f"{len(outcome.variant_names)} variants of the sketch"
                    if len(outcome.variant_names) > 1 else "the synthesized photo")
             verdict = (NOTHING_PASSES if outcome.nothing_passes
-                       else f"{within} within the threshold")
-            self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how}; "
-                                f"{verdict} · {outcome.total_ms:.0f} ms")
+                       else f"{within} within the threshold.")
+            self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "
+                                f"({outcome.total_ms:.0f} ms). {verdict}")
 
     def _show_variants(self, outcome: MatchResult) -> None:
         while self.variants.count():
