@@ -132,12 +132,13 @@ def rates(c: Counts, sizes: Sequence[int] = SIZES, list_length: int = sr.LIST_LE
                         np.zeros((len(sizes), 3)))
     r_pool = c.n_real.astype(np.float64)
     mate_in = c.d_mate[:, None] <= t[None]  # (Q, T)
+    ks = sorted({1, 10, 50, list_length})  # each rank cut computed once
     for si, n in enumerate(sizes):
         others = n - 1  # the mated gallery holds the mate and n - 1 others
         if n <= r_pool.min():
             none = _p_none(r_pool[:, None], c.real_le_t, n)
             fewer = {k: _p_fewer(r_pool, c.real_lt_mate, np.full_like(r_pool, others), k)
-                     for k in (1, 10, 50, list_length)}
+                     for k in ks}
         else:
             extra = np.maximum(n - r_pool, 0)
             f_syn_t = c.syn_le_t / c.n_syn
@@ -146,7 +147,7 @@ def rates(c: Counts, sizes: Sequence[int] = SIZES, list_length: int = sr.LIST_LE
             f_syn_mate = c.syn_lt_mate / c.n_syn
             fewer = {k: _binom_fewer(float(np.mean(extra)), f_syn_mate,
                                      np.maximum(k - c.real_lt_mate, 0))
-                     for k in (1, 10, 50, list_length)}
+                     for k in ks}
         fpir[si] = 1.0 - none.mean(axis=0)
         tpir[si] = (mate_in * fewer[list_length][:, None]).mean(axis=0)
         hits[si] = [fewer[1].mean(), fewer[10].mean(), fewer[50].mean()]
@@ -286,7 +287,7 @@ def main(args: argparse.Namespace) -> int:
     queries = {"variants": data.fused, "raw": data.raw}
     adapter = adapter_of(loaded)
     if adapter is not None:
-        cfg = FitConfig(**{k: v for k, v in adapter.info["fit"].items()})
+        cfg = FitConfig(**adapter.info["fit"])
         queries["adapted"] = out_of_fold_adapted(data, cfg)
     synthetic = synthetic_pool(data)
     kinds = measure(data, queries, synthetic, rows)

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,6 +41,7 @@ METADATA_KEY = "score_calibration"
 QUERY_KINDS = ("single", "variants", "adapted", "raw")
 _MAX_POINTS = 2048
 _MAX_JSON = 1 << 20
+T = TypeVar("T")
 
 
 class CalibrationError(ValueError):
@@ -148,27 +150,40 @@ class ScoreCalibration:
         return cls(query, idd, ip, gd, gp, n_imp, n_gen, source)
 
 
+def dump_tables(tables: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
+    """Per-query-kind tables (anything with `to_json`) and other fields as one metadata
+    string: the format of both the per-pair and the 1:N (`core.search_rates`) tables."""
+    obj = {"version": 1, **(extra or {}),
+           "kinds": {k: c.to_json() for k, c in tables.items()}}
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def load_tables(text: str, parse: Callable[[Any], T], error: type[ValueError], what: str,
+                max_json: int = _MAX_JSON) -> tuple[dict[str, T], dict[str, Any]]:
+    """(tables by query kind, the other recorded fields) from `dump_tables`'s string; any
+    defect raises `error` (a model file's metadata is untrusted input)."""
+    if len(text) > max_json:
+        raise error(f"{what} metadata is too large")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise error(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(obj, dict) or obj.get("version") != 1 or not isinstance(
+            obj.get("kinds"), dict):
+        raise error(f"{what}: unknown format")
+    kinds = {str(k): parse(v) for k, v in obj["kinds"].items()}
+    return kinds, {k: v for k, v in obj.items() if k not in ("kinds", "version")}
+
+
 def dumps(calibrations: dict[str, ScoreCalibration], extra: dict[str, Any] | None = None
           ) -> str:
     """The metadata string stored in a model file."""
-    obj = {"version": 1, **(extra or {}),
-           "kinds": {k: c.to_json() for k, c in calibrations.items()}}
-    return json.dumps(obj, separators=(",", ":"))
+    return dump_tables(calibrations, extra)
 
 
 def loads(text: str) -> tuple[dict[str, ScoreCalibration], dict[str, Any]]:
     """(calibrations by query kind, the other recorded fields) from a metadata string."""
-    if len(text) > _MAX_JSON:
-        raise CalibrationError("score calibration metadata is too large")
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise CalibrationError(f"score calibration is not JSON: {exc}") from exc
-    if not isinstance(obj, dict) or obj.get("version") != 1 or not isinstance(
-            obj.get("kinds"), dict):
-        raise CalibrationError("score calibration: unknown format")
-    kinds = {str(k): ScoreCalibration.from_json(v) for k, v in obj["kinds"].items()}
-    return kinds, {k: v for k, v in obj.items() if k not in ("kinds", "version")}
+    return load_tables(text, ScoreCalibration.from_json, CalibrationError, "score calibration")
 
 
 def fmr_phrase(fmr: float, min_fmr: float, short: bool = False) -> str:

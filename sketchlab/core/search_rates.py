@@ -22,12 +22,13 @@ marks a candidate at most `DEFAULT_FPIR` of the time at the searched gallery's s
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from sketchlab.core.calibration import dump_tables, load_tables
 
 DEFAULT_FPIR = 0.05  # a search for someone absent marks a candidate at most 1 time in 20
 LIST_LENGTH = 10  # "marked" means within the threshold and within the top this-many
@@ -132,23 +133,12 @@ class SearchCalibration:
 
 def dumps(calibrations: dict[str, SearchCalibration], extra: dict[str, Any] | None = None
           ) -> str:
-    return json.dumps({"version": 1, **(extra or {}),
-                       "kinds": {k: c.to_json() for k, c in calibrations.items()}},
-                      separators=(",", ":"))
+    return dump_tables(calibrations, extra)
 
 
 def loads(text: str) -> tuple[dict[str, SearchCalibration], dict[str, Any]]:
-    if len(text) > _MAX_JSON:
-        raise SearchCalibrationError("search calibration metadata is too large")
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise SearchCalibrationError(f"search calibration is not JSON: {exc}") from exc
-    if not isinstance(obj, dict) or obj.get("version") != 1 or not isinstance(
-            obj.get("kinds"), dict):
-        raise SearchCalibrationError("search calibration: unknown format")
-    kinds = {str(k): SearchCalibration.from_json(v) for k, v in obj["kinds"].items()}
-    return kinds, {k: v for k, v in obj.items() if k not in ("kinds", "version")}
+    return load_tables(text, SearchCalibration.from_json, SearchCalibrationError,
+                       "search calibration", _MAX_JSON)
 
 
 def _pct(x: float) -> str:
