@@ -41,6 +41,6 @@ def test_page_two_with_the_bundled_model_card(store, worked_case, tmp_path):
         assert body[-1].strip() not in ("Model", "Summary", "Audit trail"), body[-1]
     text = "\n".join(pages)
     assert '{"fsim"' not in text and "see the full model card]" not in text
-    assert "weights" in text and "rank-1" in text
+    assert "weights" in text and "rank 1" in text
     # no line of page text is wider than the page (A4 at pdftotext's ~ 4.4 chars/cm)
     assert max(len(ln) for p in pages for ln in p.splitlines()) < 160
