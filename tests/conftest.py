@@ -20,9 +20,13 @@ SHARED_DATA = shared_data_dir()
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
                    ) -> Path:
-    """No test reads or writes the real user directories."""
+    """No test reads or writes the real user directories. PyTorch runs the network unless
+    a test asks for another engine (timing the engines in every fresh home would cost
+    seconds per test; tests/core/test_engines.py and tests/ui/test_engine_choice.py
+    cover the choice)."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("SKETCHLAB_HOME", str(home))
+    monkeypatch.setenv("SKETCHLAB_ENGINE", "torch")
     return home
 
 

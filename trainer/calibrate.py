@@ -261,7 +261,7 @@ def _study_cache(model_sha: str, split: str) -> Path:
     (bf16 photos give other descriptors; a cache must not mix them)."""
     import torch
 
-    from sketchlab.core.inference import choose_precision
+    from sketchlab.core.engine_torch import choose_precision
 
     precision = choose_precision(torch.device("cpu"))
     tag = "" if precision == "fp32" else f"-{precision}"

@@ -64,7 +64,8 @@ class QueryDescriptors:
 
 def _init(model_file: str, variants: int) -> None:
     global _INVERTER, _VARIANTS
-    from sketchlab.core.inference import Inverter, configure_cpu_threads
+    from sketchlab.core.engine_torch import configure_cpu_threads
+    from sketchlab.core.inference import Inverter
 
     configure_cpu_threads(1)  # one process per core
     _INVERTER = Inverter(model_file, device="cpu", warmup=False)

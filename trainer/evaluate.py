@@ -104,7 +104,8 @@ _SPAWN = multiprocessing.get_context("spawn")
 
 def _init_query_worker(model_file: str, device: str, threads: int) -> None:
     global _QUERY_INVERTER
-    from sketchlab.core.inference import Inverter, configure_cpu_threads
+    from sketchlab.core.engine_torch import configure_cpu_threads
+    from sketchlab.core.inference import Inverter
 
     configure_cpu_threads(threads)
     _QUERY_INVERTER = Inverter(model_file, device=device, warmup=False)

@@ -35,7 +35,8 @@ from tqdm import tqdm
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.checkpoint import save_generator
 from sketchlab.core.cpus import cpu_name, usable_cores
-from sketchlab.core.inference import DeviceError, choose_device, configure_cpu_threads
+from sketchlab.core.engine_torch import choose_device, configure_cpu_threads
+from sketchlab.core.engines import DeviceError
 from sketchlab.core.network import Generator, unwrap
 from trainer import losses
 from trainer.config import TrainConfig

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from sketchlab.core.cpus import cpu_name
-from sketchlab.core.inference import Inverter, choose_device, configure_cpu_threads
+from sketchlab.core.engine_torch import choose_device, configure_cpu_threads
+from sketchlab.core.inference import Inverter
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters, estimate_gflops
 
 

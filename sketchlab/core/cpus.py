@@ -22,3 +22,32 @@ def cpu_name(default: str = "CPU") -> str:
     except OSError:
         pass
     return default
+
+
+# The instruction sets that decide which engine and precision is fastest.
+KEY_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+# Variables that make a library use fewer of them (to measure an AVX2-only CPU on a newer
+# one): part of a machine's identity for remembered measurements.
+ISA_MASKS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
+
+def cpu_flags() -> tuple[str, ...]:
+    """The `KEY_FLAGS` this CPU has (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return tuple(f for f in KEY_FLAGS if f in have)
+    except OSError:
+        pass
+    return ()
+
+
+def machine_key() -> str:
+    """What a speed measurement holds for: the CPU, its usable cores, its key flags and
+    any ISA mask in force. Two machines with the same key run an engine alike."""
+    masks = [f"{k}={os.environ[k]}" for k in ISA_MASKS if os.environ.get(k)]
+    gpu = os.path.exists("/dev/nvidiactl") or bool(os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return " | ".join([cpu_name(), f"{usable_cores()} cores", " ".join(cpu_flags()) or "-",
+                       *masks, *(["nvidia"] if gpu else [])])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class ModelInfo:
     styles: tuple[str, ...]
     summary: str
     card: Path | None
+    metadata: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def card_text(self) -> str:
         return self.card.read_text(encoding="utf-8") if self.card else ""
@@ -64,7 +65,7 @@ def describe(path: Path) -> ModelInfo:
     styles = tuple(s for s in meta.get("styles", "line,pencil,colour").split(",") if s)
     return ModelInfo(name=path.stem, path=path, sha256=meta["sha256"], config=config,
                      styles=styles, summary=meta.get("summary", ""),
-                     card=card if card.is_file() else None)
+                     card=card if card.is_file() else None, metadata=meta)
 
 
 def scan_models(dirs: Iterable[Path] | None = None, verify: bool = False

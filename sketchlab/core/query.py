@@ -14,7 +14,7 @@ so the search can say how stable each candidate is.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cv2
@@ -49,6 +49,7 @@ class SketchQuery:
     raw_weight: float = 0.0  # share of the raw sketch's descriptor in `embedding`
     raw_embedding: np.ndarray | None = None  # the raw sketch's own descriptor (variants)
     adapter_sha256: str = ""  # the query adapter that moved `embedding` ("" = none)
+    stages_ms: dict[str, float] = field(default_factory=dict)  # align, invert, embed
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
@@ -78,25 +79,29 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
     descriptor, moved by the model's query `adapter` when given."""
     if inverter is None and not raw:
         raise ValueError("an Inverter is needed unless raw=True")
+    t0 = time.perf_counter()
     if isinstance(sketch, Prepared):
         prepared = sketch
     elif inverter is not None:
         prepared = prepare_sketch(sketch, inverter.resolution)
     else:
         prepared = prepare_sketch(sketch)  # the canonical frame's default size
+    t1 = time.perf_counter()
+    stages = {"align": (t1 - t0) * 1000}
     if raw:
         emb = embed_aligned(to_grey(prepared.image) if grey else prepared.image)
-        return SketchQuery(prepared, None, emb, 0.0)
+        stages["embed"] = (time.perf_counter() - t1) * 1000
+        return SketchQuery(prepared, None, emb, 0.0, stages_ms=stages)
     assert inverter is not None
-    t0 = time.perf_counter()
     if variants <= 1:
         photo = inverter.invert(prepared.image)
-        invert_ms = (time.perf_counter() - t0) * 1000
+        t2 = time.perf_counter()
         emb = embed_aligned(to_grey(photo) if grey else photo)
-        return SketchQuery(prepared, photo, emb, invert_ms)
+        stages.update(invert=(t2 - t1) * 1000, embed=(time.perf_counter() - t2) * 1000)
+        return SketchQuery(prepared, photo, emb, stages["invert"], stages_ms=stages)
     inputs = sketch_variants(prepared.image, variants)
-    photos = inverter.invert_batch(inputs)
-    invert_ms = (time.perf_counter() - t0) * 1000
+    photos = inverter.invert_batch(inputs)  # one run of the network for all variants
+    t2 = time.perf_counter()
     searched = [to_grey(p) if grey else p for p in photos]
     box = face_box(prepared.image.shape[:2])
     embs = np.stack(embed_batch(searched, [box] * len(searched)))  # type: ignore[arg-type]
@@ -104,6 +109,8 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
     emb = fuse(embs, raw_emb, raw_weight)
     if adapter is not None:
         emb = adapter(emb, embs.mean(axis=0), raw_emb)
-    return SketchQuery(prepared, photos[0], emb, invert_ms,
+    stages.update(invert=(t2 - t1) * 1000, embed=(time.perf_counter() - t2) * 1000)
+    return SketchQuery(prepared, photos[0], emb, stages["invert"],
                        tuple(variant_names(variants)), tuple(inputs), tuple(photos), embs,
-                       raw_weight, raw_emb, adapter.sha256 if adapter is not None else "")
+                       raw_weight, raw_emb, adapter.sha256 if adapter is not None else "",
+                       stages)

@@ -148,6 +148,9 @@ class MainWindow(QMainWindow):
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self.service.result.connect(self._on_inversion)
         self.service.model_changed.connect(self._on_model_changed)
+        self.service.measuring.connect(lambda name: self.statusBar().showMessage(
+            f"Timing the inference engines for {name} on this computer (once, a few "
+            "seconds); the live photo starts on the fastest. You can draw meanwhile."))
         self.service.error.connect(self._on_service_error)
         self.photo_pane.photo_shown.connect(self.inversion_done)
         self.autosaver.saved.connect(
@@ -155,7 +158,8 @@ class MainWindow(QMainWindow):
         self.autosaver.failed.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         self.store.changed.connect(self.apply_settings)
 
-        self._loaded_device = (self.store.value.device, self.store.value.precision)
+        self._loaded_device = (self.store.value.device, self.store.value.precision,
+                               self.store.value.engine)
         self.refresh_models()
         self._load_model()
         self.autosaver.start()
@@ -444,7 +448,7 @@ class MainWindow(QMainWindow):
         self.photo_pane.show_loading(s.model)
         self.statusBar().showMessage(f"Loading the model {s.model}… You can draw meanwhile; "
                                      "the live photo starts when it is ready.")
-        self.service.load_model(s.model, s.device, s.precision)
+        self.service.load_model(s.model, s.device, s.precision, s.engine)
 
     def _on_model_changed(self, status: ModelStatus | None) -> None:
         if self._closing:
@@ -748,11 +752,11 @@ class MainWindow(QMainWindow):
         self.refresh_models()
         status = self.service.status
         if (status is None or status.name != s.model
-                or self._loaded_device != (s.device, s.precision)):
+                or self._loaded_device != (s.device, s.precision, s.engine)):
             self._load_model()
         else:
             self.request_inversion(final=True)
-        self._loaded_device = (s.device, s.precision)
+        self._loaded_device = (s.device, s.precision, s.engine)
         self.match_panel.apply_settings(s)
 
     def settings_dialog(self) -> None:

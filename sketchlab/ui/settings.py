@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from sketchlab import paths
 from sketchlab.core.atomic import private_file
 from sketchlab.core.calibration import DEFAULT_FMR
+from sketchlab.core.engines import ENGINES
 from sketchlab.core.frame import STYLES
 from sketchlab.core.model_catalog import DEFAULT_MODEL
 from sketchlab.core.precision import PRECISIONS
@@ -33,6 +34,7 @@ class AppSettings:
     model: str = DEFAULT_MODEL
     device: str = "auto"
     precision: str = "auto"  # bf16 where the CPU does it natively; fp32: as before
+    engine: str = "auto"  # the one measured fastest here, or torch/onnxruntime/openvino
     style: str = "auto"
     match_fpir: float = DEFAULT_FPIR  # a search for someone absent marks this share (1:N)
     match_fmr: float = DEFAULT_FMR  # models without 1:N rates: this rare among non-mates
@@ -46,6 +48,8 @@ class AppSettings:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.style not in STYLES:

@@ -161,6 +161,9 @@ class ModelStatus:
     sha256: str
     device_label: str
     resolution: tuple[int, int]
+    # The loaded Inverter, shared by the live preview and the search (compare=False: a
+    # status is the same status whichever object holds the network).
+    inverter: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -197,9 +200,10 @@ class InversionWorker(QObject):
     yielded = Signal(object)  # InversionResult
     errored = Signal(object)
     model_loaded = Signal(object)  # ModelStatus | None
+    measuring = Signal(str)  # the model whose engines are being timed (first start)
 
     _wake = Signal()
-    _load = Signal(str, str, str)
+    _load = Signal(str, str, str, str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -219,8 +223,9 @@ class InversionWorker(QObject):
             self._pending = request  # a newer request replaces any not yet started
         self._wake.emit()
 
-    def request_model(self, model: str, device: str, precision: str = "auto") -> None:
-        self._load.emit(model, device, precision)
+    def request_model(self, model: str, device: str, precision: str = "auto",
+                      engine: str = "auto") -> None:
+        self._load.emit(model, device, precision, engine)
 
     def quit(self) -> None:
         with self._lock:
@@ -228,8 +233,9 @@ class InversionWorker(QObject):
             self._pending = None
 
     # run on the worker thread ---------------------------------------------------------
-    @Slot(str, str, str)
-    def _load_model(self, model: str, device: str, precision: str) -> None:
+    @Slot(str, str, str, str)
+    def _load_model(self, model: str, device: str, precision: str, engine: str) -> None:
+        from sketchlab.core.engine_trial import needs_trial
         from sketchlab.core.inference import Inverter
         from sketchlab.core.model_catalog import describe, resolve_model
 
@@ -239,7 +245,9 @@ class InversionWorker(QObject):
         try:
             path = resolve_model(model or None)
             info = describe(path)
-            inverter = Inverter(path, device=device, precision=precision)
+            if needs_trial(path, engine, device):
+                self._measure_engines(path, info.name)
+            inverter = Inverter(path, device=device, precision=precision, engine=engine)
         except Exception as exc:
             log.warning("could not load model %r on %s: %s", model, device, exc)
             self.model_loaded.emit(None)
@@ -248,11 +256,24 @@ class InversionWorker(QObject):
         self._inverter, self._model_name = inverter, info.name
         log.info("model %s loaded on %s", info.name, inverter.device_label)
         self.model_loaded.emit(ModelStatus(info.name, path, inverter.sha256,
-                                           inverter.device_label, inverter.resolution))
+                                           inverter.device_label, inverter.resolution,
+                                           inverter))
         with self._lock:
             if self._pending is None and self._last is not None:
                 self._pending = self._last  # show the current sketch through the new model
         self._serve()
+
+    def _measure_engines(self, path: Path, name: str) -> None:
+        """Time the engines once for this model on this machine (a few seconds; the
+        pen keeps drawing meanwhile) and remember the fastest; a failure only costs speed."""
+        from sketchlab.core.engine_trial import run_trial
+        from sketchlab.core.engines import remember_choice
+
+        self.measuring.emit(name)
+        try:
+            remember_choice(run_trial(path))
+        except Exception:
+            log.warning("could not time the inference engines; using PyTorch", exc_info=True)
 
     @Slot()
     def _serve(self) -> None:
@@ -310,6 +331,7 @@ class InversionService(QObject):
 
     result = Signal(object)  # InversionResult
     model_changed = Signal(object)  # ModelStatus | None
+    measuring = Signal(str)  # timing the engines for this model (first start on a machine)
     error = Signal(object)  # Exception
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -323,6 +345,7 @@ class InversionService(QObject):
         self._worker.yielded.connect(self.result)
         self._worker.errored.connect(self.error)
         self._worker.model_loaded.connect(self._on_model)
+        self._worker.measuring.connect(self.measuring)
         _LIVE.add(self._thread)
         self._thread.start()
 
@@ -335,8 +358,9 @@ class InversionService(QObject):
         """Id of the newest request; a result with this id shows the current canvas."""
         return self._next_id
 
-    def load_model(self, model: str, device: str = "auto", precision: str = "auto") -> None:
-        self._worker.request_model(model, device, precision)
+    def load_model(self, model: str, device: str = "auto", precision: str = "auto",
+                   engine: str = "auto") -> None:
+        self._worker.request_model(model, device, precision, engine)
 
     def submit(self, image: np.ndarray, style: str = "auto", final: bool = False) -> int:
         self._next_id += 1

@@ -1,6 +1,7 @@
 """The app's recording rules, driven with the shapes of the UI's result objects."""
 
 import io
+import json
 import shutil
 import subprocess
 import unicodedata
@@ -208,3 +209,22 @@ def test_misattribution_sequence(store, inverter, tmp_path, face_sketch):
         assert any(close(a, np.asarray(Image.open(io.BytesIO(source)))) for a in same_size)
         assert any(close(a, imported) for a in same_size)
         assert not any(close(a, face_sketch) for a in same_size)
+
+
+def test_the_engine_that_made_each_photo_is_recorded(store, tiny_model, face_sketch):
+    """A photo made by ONNX Runtime says so in the case record and its audit line, beside
+    one made by PyTorch: the report and a reviewer can tell which engine made which."""
+    from sketchlab.core.inference import Inverter
+
+    n = store.create_case().number
+    rec = CaseRecorder(store, n)
+    for engine in ("onnxruntime", "torch"):
+        inv = Inverter(tiny_model, device="cpu", engine=engine, warmup=False)
+        made = _result(inv, face_sketch, device_label=inv.device_label)
+        rec.on_inversion(made)
+        rec.on_match(Outcome(made))  # a search consumes the photo: it is recorded
+    case = store.get(n)
+    assert [i.device.split(" (")[0] for i in case.inversions] == [
+        "CPU, ONNX Runtime", "CPU, PyTorch"]
+    audit = json.dumps([e.details for e in store.entries(n)])
+    assert "ONNX Runtime" in audit and "PyTorch" in audit

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from sketchlab.core.inference import DeviceError, Inverter, choose_device
+from sketchlab.core.engine_torch import choose_device
+from sketchlab.core.inference import DeviceError, Inverter
 
 
 def test_invert_single_and_batch(tiny_model):
@@ -43,7 +44,7 @@ def test_frozen_single_path_matches_the_eager_network(tiny_model):
     from sketchlab.core.inference import Inverter
 
     inv = Inverter(tiny_model, device="cpu")
-    assert inv._stages is not None
+    assert inv.engine.stages is not None
     rng = np.random.default_rng(1)
     sketches = [rng.integers(0, 256, (*inv.resolution, 3), dtype=np.uint8) for _ in range(2)]
     single = [inv.invert(s) for s in sketches]
@@ -56,7 +57,7 @@ def test_a_live_preview_stops_between_stages(tiny_model):
     """`invert_unless` runs the frozen stages one by one: same photo as `invert`, and it
     gives up (None) as soon as `stop()` says so, without running the remaining stages."""
     inv = Inverter(tiny_model, device="cpu")
-    assert inv._stages is not None and len(inv._stages) >= 4
+    assert inv.engine.stages is not None and len(inv.engine.stages) >= 4
     rng = np.random.default_rng(2)
     sketch = rng.integers(0, 256, (*inv.resolution, 3), dtype=np.uint8)
     calls = []
@@ -66,7 +67,7 @@ def test_a_live_preview_stops_between_stages(tiny_model):
         return False
 
     staged = inv.invert_unless(sketch, never)
-    assert len(calls) == len(inv._stages)
+    assert len(calls) == len(inv.engine.stages)
     assert np.abs(staged.astype(int) - inv.invert(sketch).astype(int)).max() <= 1
     asked = []
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from sketchlab.core import inference
+from sketchlab.core import engine_torch
 from sketchlab.core.checkpoint import load_generator
-from sketchlab.core.inference import Inverter, native_bf16
+from sketchlab.core.engine_torch import native_bf16
+from sketchlab.core.inference import Inverter
 from sketchlab.core.precision import ENV, resolve_precision
 from sketchlab.core.preprocess import from_tensor_array, to_tensor_array
 
@@ -57,7 +58,7 @@ def _sketches(shape, n=2):
 def test_fp32_is_the_plain_fp32_network(monkeypatch, tiny_model):
     monkeypatch.delenv(ENV, raising=False)
     inv = Inverter(tiny_model, device="cpu", precision="fp32")
-    assert inv.precision == "fp32" and inv.dtype == torch.float32
+    assert inv.precision == "fp32" and inv.engine.dtype == torch.float32
     assert inv.device_label.endswith(", fp32)")
     sketches = _sketches(inv.resolution)
     for ours, ref in zip(inv.invert_batch(sketches), _reference_fp32(tiny_model, sketches),
@@ -67,9 +68,9 @@ def test_fp32_is_the_plain_fp32_network(monkeypatch, tiny_model):
 
 def test_a_cpu_without_native_bf16_runs_fp32(monkeypatch, tiny_model, caplog):
     monkeypatch.delenv(ENV, raising=False)
-    monkeypatch.setattr(inference, "native_bf16", lambda: False)
+    monkeypatch.setattr(engine_torch, "native_bf16", lambda: False)
     assert Inverter(tiny_model, device="cpu", warmup=False).precision == "fp32"
-    with caplog.at_level(logging.WARNING, logger="sketchlab.core.inference"):
+    with caplog.at_level(logging.WARNING, logger="sketchlab.core.engine_torch"):
         inv = Inverter(tiny_model, device="cpu", warmup=False, precision="bf16")
     assert inv.precision == "fp32" and "no native bf16" in caplog.text
     assert inv.device_label.endswith(", fp32)")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sketchlab.core.inference import Inverter, native_bf16
+from sketchlab.core.engine_torch import native_bf16
+from sketchlab.core.inference import Inverter
 from sketchlab.core.precision import ENV
 from sketchlab.core.variants import sketch_variants
 from sketchlab.ui.settings import AppSettings, SettingsStore

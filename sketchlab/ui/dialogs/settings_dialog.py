@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sketchlab.core.engines import ENGINE_NAMES, ENGINES
 from sketchlab.core.model_catalog import ModelInfo
 from sketchlab.core.precision import PRECISIONS
 from sketchlab.db.engine import default_url
@@ -66,6 +67,17 @@ class SettingsDialog(QDialog):
             "Number format of the network on the CPU (a GPU always runs fp16). bf16 is about "
             "2x faster on CPUs with AVX512-BF16 or AMX; its photos differ from fp32 by a few "
             "grey levels. Live photo, search and case records all use the one chosen here.")
+        self.engine = QComboBox()
+        for e in ENGINES:
+            label = {"auto": "Automatic (the fastest measured on this computer)"}.get(
+                e, ENGINE_NAMES.get(e, e))
+            self.engine.addItem(label, e)
+        self.engine.setCurrentIndex(self.engine.findData(s.engine))
+        self.engine.setToolTip(
+            "What runs the network. Automatic: at first start SketchLab times each engine "
+            "on this computer and keeps the fastest whose photos match PyTorch's fp32 ones. "
+            "An engine that cannot start here falls back to PyTorch. Each photo's case "
+            "record names the engine that made it.")
         self.style = QComboBox()
         for st in STYLES:
             self.style.addItem(st.capitalize(), st)
@@ -127,6 +139,7 @@ class SettingsDialog(QDialog):
         form.addRow("Model", self.model)
         form.addRow("Device", self.device)
         form.addRow("Precision", self.precision)
+        form.addRow("Engine", self.engine)
         form.addRow("Sketch style", self.style)
         form.addRow("Mark candidates at", self.fpir)
         form.addRow("Models without search rates", self.fmr)
@@ -168,7 +181,7 @@ class SettingsDialog(QDialog):
             url = ""
         return self.store.value.replace(
             model=self.model.currentData(), device=self.device.currentData(),
-            precision=self.precision.currentData(),
+            precision=self.precision.currentData(), engine=self.engine.currentData(),
             style=self.style.currentData(),
             match_fpir=self.fpir.currentData(),
             match_fmr=self.fmr.currentData() or self.store.value.match_fmr,

@@ -55,12 +55,13 @@ THUMB = 36  # rows of 40 px: ten candidates fit the window's height at 1280x820
 
 
 @functools.lru_cache(maxsize=1)
-def _search_inverter(model_path: str, device: str, precision: str) -> Any:
-    """The search thread's own Inverter (the live one belongs to the inversion thread), in
-    the live one's precision, so the photo searched is the photo on screen."""
-    from sketchlab.core.inference import Inverter  # deferred: torch after the window shows
+def _search_inverter(model_path: str, device: str, precision: str, engine: str) -> Any:
+    """An Inverter for a search made before the live preview's is loaded, on the same
+    engine and precision, so the photo searched is the photo the screen will show."""
+    from sketchlab.core.inference import Inverter  # deferred: after the window shows
 
-    return Inverter(model_path, device=device, warmup=False, precision=precision)
+    return Inverter(model_path, device=device, warmup=False, precision=precision,
+                    engine=engine)
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,7 +76,10 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
     names that photo (`query`) and one inversion per variant searched (`queries`), which
     the case recorder records."""
     gallery = handle.get()
-    inverter = _search_inverter(str(model.path), settings.device, settings.precision)
+    # The live preview's Inverter when it is loaded (one engine and one copy of the
+    # network per model; its engines run from two threads), else one of our own.
+    inverter = model.inverter or _search_inverter(str(model.path), settings.device,
+                                                  settings.precision, settings.engine)
     res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery.matcher(), k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
                        fpir=settings.match_fpir,
@@ -341,7 +345,7 @@ class MatchPanel(QWidget):
             verdict = (NOTHING_PASSES if outcome.nothing_passes
                        else f"{within} within the threshold.")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "
-                                f"({outcome.total_ms:.0f} ms). {verdict}")
+                                f"({outcome.timing_text}). {verdict}")
 
     def _show_variants(self, outcome: MatchResult) -> None:
         while self.variants.count():
