@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from sketchlab.cli import main
@@ -36,12 +37,17 @@ def test_missing_model_is_a_clear_error(tmp_path, face_sketch, capsys):
 
 
 def test_bench_json_shape(tiny_model, capsys):
-    assert main(["bench", "--json", "--model", str(tiny_model), "--quick"]) == 0
+    assert main(["bench", "--json", "--model", str(tiny_model), "--quick",
+                 "--backends", "exact,ann,pgvector"]) == 0
     data = json.loads(capsys.readouterr().out)
     cpu = data["invert"]["cpu"]
     assert cpu["median_ms"] > 0 and cpu["p90_ms"] >= cpu["median_ms"]
-    assert cpu["resolution"] == [64, 48]
+    assert cpu["resolution"] == [64, 48] and "PyTorch" in cpu["engine"]
     assert set(data["model"]) == {"name", "params", "gflops", "sha256"}
+    engines = data["engines"]
+    assert engines["trials"]["torch fp32"]["ok"] and engines["fastest"]
+    for trial in engines["trials"].values():  # each measured, or says why not
+        assert ("ms" in trial and trial["ms_batch8"] > 0) or trial["error"]
     assert data["machine"]["cpu_count"] >= 1
     scale = data["search_10m"]["sizes"]["20000"]
     assert data["search_10m"]["descriptors"]["fitted_on_photos"] > 1000  # LFW, not noise
@@ -90,11 +96,24 @@ def test_empty_canvas_inverts_to_a_defined_result(tmp_path, tiny_model, capsys):
     assert "(empty sketch)" in capsys.readouterr().out and out.is_file()
 
 
+def test_bench_leaves_the_server_rows_to_who_asks(capsys):
+    """The default bench takes minutes: pgvector (a ~20 min index build at 1M faces on
+    2 cores) runs only when named with --backends, and --help says so. (Both kinds of
+    row are measured by test_bench_json_shape.)"""
+    from sketchlab.cli import build_parser
+
+    args = build_parser().parse_args(["bench"])
+    assert args.backends.split(",") == ["exact", "ann"]
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "opt-in" in capsys.readouterr().out
+
+
 def test_bench_names_its_sections(capsys):
     """`--only` picks from the sections commands/bench.py registers; a typo is one line."""
     from sketchlab.commands.bench import SECTIONS
 
-    assert list(SECTIONS) == ["invert", "search_1m", "enroll", "search_10m", "case"]
+    assert list(SECTIONS) == ["invert", "engines", "search_1m", "enroll", "search_10m", "case"]
     assert main(["bench", "--only", "invert,serach_1m"]) == 2
     err = capsys.readouterr().err
     assert "no section serach_1m" in err and "search_1m" in err

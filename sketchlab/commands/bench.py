@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sketchlab.commands import case, gallery
+from sketchlab.core.engines import ENGINES
 from sketchlab.core.precision import PRECISIONS
 from sketchlab.errors import UserError
 
@@ -35,9 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", default=None, metavar="N[,N...]",
                    help="gallery sizes for search_10m (default 1000000; 20000 with --quick;"
                         " 0 skips it), e.g. 1000000,3000000,10000000")
-    p.add_argument("--backends", default="exact,ann,pgvector",
-                   help="search_10m backends: exact, ann (the local IVF index), hnsw (faiss"
-                        " HNSW, for comparison), pgvector (comma-separated)")
+    p.add_argument("--backends", default="exact,ann",
+                   help="search_10m gallery backends, comma-separated: exact, ann (the local"
+                        " IVF index), hnsw (faiss HNSW, for comparison), pgvector (a "
+                        "PostgreSQL server's HNSW index; opt-in: building it over 1M faces"
+                        " takes ~20 min on 2 cores). Default: exact,ann")
+    p.add_argument("--engine", default=None, choices=ENGINES,
+                   help="inference engine for the invert section (default: the one measured"
+                        " fastest here, else PyTorch)")
     p.add_argument("--only", default=None, metavar="KEY[,KEY...]",
                    help=f"run only these sections: {', '.join(SECTIONS)}")
     p.set_defaults(handler=run)
@@ -54,28 +60,62 @@ def invert_section(args: argparse.Namespace) -> dict[str, Any]:
     timings: dict[str, Any] = {}
     inverter = None
     for device in available_devices():
-        inverter = Inverter(path, device=device, precision=getattr(args, "precision", None))
+        inverter = Inverter(path, device=device, precision=getattr(args, "precision", None),
+                            engine=getattr(args, "engine", None))
         timings[device] = bench_inverter(inverter, runs)
     assert inverter is not None
     model = inverter.model
     out: dict[str, Any] = {
         "invert": timings,
-        "model": {"name": model.name, "params": count_parameters(model.generator),
-                  "gflops": round(estimate_gflops(model.config), 3), "sha256": model.sha256},
+        "model": {"name": model.name, "gflops": round(estimate_gflops(model.config), 3),
+                  "sha256": model.sha256},
     }
+    if hasattr(model, "generator"):
+        out["model"]["params"] = count_parameters(model.generator)
     if args.variants:
         out["variants_cpu"] = sweep("cpu", runs)
     return out
 
 
+def engines_section(args: argparse.Namespace) -> dict[str, Any]:
+    """engines: every inference engine and precision usable on this CPU, side by side on
+    the real network (alternating rounds), as the app's first start times them: median
+    and p90 ms for one sketch, ms for a search's 8 variants in one batch, and how far
+    the photos are from fp32 PyTorch's. Measures only; the app's remembered choice stays."""
+    from sketchlab.core.engine_trial import run_trial
+    from sketchlab.core.model_catalog import resolve_model
+
+    rounds = 3 if args.quick else max(5, args.runs // 4)
+    choice = run_trial(resolve_model(args.model), rounds=rounds)
+    return {"engines": {"fastest": choice.label, "trials": choice.trials,
+                        "machine": choice.machine}}
+
+
 # What `sketchlab bench` measures, in this order; `--only` names keys of this table.
 SECTIONS: dict[str, Section] = {
     "invert": invert_section,
+    "engines": engines_section,
     "search_1m": gallery.bench_search_1m,
     "enroll": gallery.bench_enrolment,
     "search_10m": gallery.bench_search_at_scale,
     "case": case.bench_section,
 }
+
+
+def engines_table(engines: dict[str, Any]) -> str:
+    """The engines section as text: one row per engine and precision."""
+    rows = [f"engines on {engines['machine']} (fastest within tolerance: "
+            f"{engines['fastest']})",
+            f"  {'engine':<20} {'1 sketch ms':>12} {'p90':>7} {'8 variants ms':>14} "
+            f"{'diff mean/max':>14}  ok"]
+    for key, t in engines["trials"].items():
+        if "ms" not in t:
+            rows.append(f"  {key:<20} {t.get('error', 'not measured')}")
+            continue
+        rows.append(f"  {key:<20} {t['ms']:>12.1f} {t['ms_p90']:>7.1f} "
+                    f"{t['ms_batch8']:>14.1f} {t['mean_diff']:>7.2f}/{t['max_diff']:<6} "
+                    f"{'yes' if t['ok'] else 'NO'}")
+    return "\n".join(rows)
 
 
 def run_info(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,14 +146,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for device, t in result.get("invert", {}).items():
         h, w = t["resolution"]
-        print(f"invert [{device}, {t.get('precision', 'fp32')}] {h}x{w}: median "
+        print(f"invert [{t.get('engine', device)}] {h}x{w}: median "
               f"{t['median_ms']} ms, p90 {t['p90_ms']} ms")
     m = result.get("model")
     if m:
-        print(f"model {m['name']}: {m['params']:,} params, {m['gflops']} GFLOPs/image, "
-              f"sha256 {m['sha256'][:12]}")
+        print(f"model {m['name']}: {m['gflops']} GFLOPs/image, sha256 {m['sha256'][:12]}")
+    if "engines" in result:
+        print(engines_table(result["engines"]))
     for key, value in result.items():
-        if key not in ("invert", "model", "machine", "run"):
+        if key not in ("invert", "model", "machine", "run", "engines"):
             print(f"{key}: {json.dumps(value)}")
     mi = result["machine"]
     print(f"machine: {mi['cpu']}, {mi['cpu_count']} cpus, torch {mi['torch']}, "

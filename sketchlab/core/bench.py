@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from sketchlab.core.cpus import cpu_name
+from sketchlab.core.cpus import cpu_flags, cpu_name
 from sketchlab.core.engine_torch import choose_device, configure_cpu_threads
 from sketchlab.core.inference import Inverter
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters, estimate_gflops
@@ -45,7 +45,8 @@ def bench_inverter(inverter: Inverter, runs: int = 30) -> dict[str, object]:
     h, w = inverter.resolution
     sketch = np.where(rng.random((h, w, 1)) < 0.1, 0, 255).repeat(3, axis=2).astype(np.uint8)
     out = time_call(lambda: inverter.invert(sketch), runs)
-    return {**out, "resolution": [h, w], "precision": inverter.precision}
+    return {**out, "resolution": [h, w], "precision": inverter.precision,
+            "engine": inverter.device_label}
 
 
 def bench_config(config: GeneratorConfig, device: str = "cpu", runs: int = 20,
@@ -98,6 +99,7 @@ def machine_info() -> dict[str, object]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpu": cpu_name(platform.processor() or platform.machine()),
+        "cpu_flags": " ".join(cpu_flags()),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
