@@ -53,7 +53,7 @@ def current_photo(qtbot, w: MainWindow, shown: list) -> None:
 
 def search(qtbot, w: MainWindow, done: list) -> object:
     n = len(done)
-    w.act_search.trigger()
+    w.commands.search.trigger()
     qtbot.waitUntil(lambda: len(done) > n, timeout=WAIT_MS)
     return done[-1]
 
@@ -65,19 +65,19 @@ def test_misattribution_sequence_in_the_app(qtbot, tiny_model, gallery_url, shar
     Meanwhile the candidate list says when it belongs to an earlier sketch."""
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
-    info = w.case_panel.create_case(title="Misattribution")
-    store = w.case_panel.store
+    info = w.case_dock.panel.create_case(title="Misattribution")
+    store = w.case_dock.panel.store
     shown, done = [], []
     w.inversion_done.connect(shown.append)
     w.match_done.connect(done.append)
 
     stroke(w, [(x, 300) for x in range(120, 400, 8)])
     current_photo(qtbot, w, shown)
-    assert w._save_to(tmp_path / "v1.png")
+    assert w.files.save_to(tmp_path / "v1.png")
     assert [v.version for v in store.get(info.uid).sketches] == [1]
 
     cufs = shared_data / "cufs_cuhk" / "test" / "sketches" / "f1-001-01-sz1.jpg"
-    dlg = w.import_file(cufs)
+    dlg = w.files.import_file(cufs)
     qtbot.waitUntil(lambda: dlg.analysis is not None or dlg.error is not None,
                     timeout=WAIT_MS)
     dlg.accept()
@@ -97,10 +97,10 @@ def test_misattribution_sequence_in_the_app(qtbot, tiny_model, gallery_url, shar
     qtbot.waitUntil(lambda: w.match_panel.stale, timeout=WAIT_MS)
     assert w.match_panel.stale_label.isVisibleTo(w.match_panel)
     assert "Out of date" in w.match_panel.stale_label.text()
-    w.act_undo.trigger()
+    w.commands.undo.trigger()
     assert not w.match_panel.stale and not w.match_panel.stale_label.isVisibleTo(w)
 
-    w.act_clear.trigger()
+    w.commands.clear.trigger()
     assert w.match_panel.stale
     draw_cartoon(w)
     drawn = w.document.snapshot()
@@ -114,8 +114,8 @@ def test_misattribution_sequence_in_the_app(qtbot, tiny_model, gallery_url, shar
     assert rgb_sha256(source) == rgb_sha256(drawn)
     assert store.verify(info.uid).ok
 
-    with qtbot.waitSignal(w.case_panel.export_finished, timeout=WAIT_MS) as got:
-        w.case_panel.start_export(tmp_path / "case.zip")
+    with qtbot.waitSignal(w.case_dock.panel.export_finished, timeout=WAIT_MS) as got:
+        w.case_dock.panel.start_export(tmp_path / "case.zip")
     if shutil.which("pdftotext"):
         pdf = tmp_path / "r.pdf"
         pdf.write_bytes(zipfile.ZipFile(got.args[0]).read("report.pdf"))
@@ -132,7 +132,7 @@ def test_search_again_setting_reruns_a_stale_search(qtbot, tiny_model, gallery_u
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
     w.store.update(w.store.value.replace(search_again=True))
-    info = w.case_panel.create_case(title="Re-run")
+    info = w.case_dock.panel.create_case(title="Re-run")
     shown, done = [], []
     w.inversion_done.connect(shown.append)
     w.match_done.connect(done.append)
@@ -142,7 +142,7 @@ def test_search_again_setting_reruns_a_stale_search(qtbot, tiny_model, gallery_u
     stroke(w, [(x, 420) for x in range(150, 350, 8)])
     qtbot.waitUntil(lambda: len(done) == 2 and not w.match_panel.stale, timeout=WAIT_MS)
     assert rgb_sha256(done[-1].query.canvas) == rgb_sha256(w.document.snapshot())
-    case = w.case_panel.store.get(info.uid)
+    case = w.case_dock.panel.store.get(info.uid)
     assert len(case.matches) == 2 and case.matches[0].inversion != case.matches[1].inversion
     w.close()
 
@@ -158,22 +158,22 @@ def _window(qtbot, tiny_model, autosave_root) -> MainWindow:
 
 def test_open_case_comes_back_after_a_restart(qtbot, tiny_model, tmp_path):
     first = _window(qtbot, tiny_model, tmp_path / "autosave")
-    info = first.case_panel.create_case(title="Kept open")
+    info = first.case_dock.panel.create_case(title="Kept open")
     first.close()  # a clean exit
     second = _window(qtbot, tiny_model, tmp_path / "autosave")
-    assert second.case_panel.current == info.uid
-    assert second.case_panel.combo.currentData() == info.uid
-    second.case_panel.open_case(None)  # closing the case is remembered too
+    assert second.case_dock.panel.current == info.uid
+    assert second.case_dock.panel.combo.currentData() == info.uid
+    second.case_dock.panel.open_case(None)  # closing the case is remembered too
     second.close()
     third = _window(qtbot, tiny_model, tmp_path / "autosave")
-    assert third.case_panel.current is None
+    assert third.case_dock.panel.current is None
     third.close()
 
 
 def test_open_case_comes_back_with_a_crash_recovery(qtbot, tiny_model, tmp_path):
     root = tmp_path / "autosave"
     crashed = _window(qtbot, tiny_model, root)
-    info = crashed.case_panel.create_case(title="Crashed in")
+    info = crashed.case_dock.panel.create_case(title="Crashed in")
     stroke(crashed, [(x, 300) for x in range(120, 400, 8)])
     assert crashed.autosaver.save_now()
     crashed.autosaver.stop()  # the process dies here: no shutdown, the autosave stays
@@ -181,11 +181,11 @@ def test_open_case_comes_back_with_a_crash_recovery(qtbot, tiny_model, tmp_path)
     crashed.store.set_ui_value("open_case", "")
 
     fresh = _window(qtbot, tiny_model, root)
-    assert fresh.case_panel.current is None
+    assert fresh.case_dock.panel.current is None
     found = fresh.autosaver.find_recoverable()
     assert [r.case for r in found] == [info.uid]
-    assert fresh.recover(found[0])
-    assert fresh.case_panel.current == info.uid  # recording resumes in the same case
+    assert fresh.recovery.recover(found[0])
+    assert fresh.case_dock.panel.current == info.uid  # recording resumes in the same case
     crashed.shutdown()
     fresh.shutdown()
 
@@ -195,7 +195,7 @@ def test_a_case_gone_from_the_store_is_reported_not_silently_dropped(qtbot, tiny
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     w = _window(qtbot, tiny_model, tmp_path / "autosave")
-    assert not w.restore_case("0f0f0f0f-dead-4bad-8bad-0f0f0f0f0f0f")
+    assert not w.case_dock.restore_case("0f0f0f0f-dead-4bad-8bad-0f0f0f0f0f0f")
     boxes = [b for b in QApplication.topLevelWidgets()
              if isinstance(b, QMessageBox) and b.isVisible()]
     assert boxes and "nothing is being recorded" in boxes[0].text()

@@ -25,10 +25,10 @@ def test_saving_and_searching_are_recorded_in_the_open_case(qtbot, tiny_model, g
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
     file_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&File")
-    assert w.case_panel.export_action in file_menu.actions()
-    assert not w.case_panel.export_action.isEnabled()  # no case open yet
+    assert w.case_dock.panel.export_action in file_menu.actions()
+    assert not w.case_dock.panel.export_action.isEnabled()  # no case open yet
 
-    info = w.case_panel.create_case(title="From the app", artist="tester")
+    info = w.case_dock.panel.create_case(title="From the app", artist="tester")
     shown = []
     w.inversion_done.connect(shown.append)
     c = w.canvas
@@ -36,13 +36,13 @@ def test_saving_and_searching_are_recorded_in_the_open_case(qtbot, tiny_model, g
     tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
     qtbot.waitUntil(lambda: any(r.final and r.photo is not None for r in shown),
                     timeout=WAIT_MS)
-    assert w._save_to(tmp_path / "suspect.png")
+    assert w.files.save_to(tmp_path / "suspect.png")
     done = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()
+    w.commands.search.trigger()
     qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
 
-    case = w.case_panel.store.get(info.uid)
+    case = w.case_dock.panel.store.get(info.uid)
     assert len(case.sketches) == 1 and case.sketches[0].strokes_sha256  # PNG + strokes
     assert len(case.inversions) == 1
     assert case.inversions[0].model_sha256 == load_generator(tiny_model).sha256
@@ -50,11 +50,11 @@ def test_saving_and_searching_are_recorded_in_the_open_case(qtbot, tiny_model, g
     assert run.inversion == 1 and len(run.candidates) == 3 and run.gallery.size == 4
     with open_gallery(gallery_url) as g:
         assert run.gallery.fingerprint == gallery_identity(g).fingerprint
-    assert w.case_panel.store.verify(info.uid).ok
-    assert "Recorded search 1" in w.case_panel.status.text()
+    assert w.case_dock.panel.store.verify(info.uid).ok
+    assert "Recorded search 1" in w.case_dock.panel.status.text()
 
-    with qtbot.waitSignal(w.case_panel.export_finished, timeout=WAIT_MS) as got:
-        w.case_panel.start_export(tmp_path / "case.zip")
+    with qtbot.waitSignal(w.case_dock.panel.export_finished, timeout=WAIT_MS) as got:
+        w.case_dock.panel.start_export(tmp_path / "case.zip")
     assert got.args[0] is not None and verify_bundle(got.args[0]).ok
     assert "report.pdf" in zipfile.ZipFile(got.args[0]).namelist()
     w.close()

@@ -41,7 +41,7 @@ def test_match_panel_lists_candidates(qtbot, tiny_model, gallery_url, tmp_path):
     tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
     done = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()  # may wait for the photo of the current canvas first
+    w.commands.search.trigger()  # may wait for the photo of the current canvas first
     qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
     outcome = done[0]
     assert outcome.gallery_size == N_PHOTOS
@@ -86,7 +86,7 @@ def test_match_panel_shows_variants_stability_and_rates(qtbot, calibrated_tiny_m
     tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
     done = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()
+    w.commands.search.trigger()
     qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
     outcome, panel = done[0], w.match_panel
     assert len(outcome.variant_photos) == 8 and outcome.variant_names[0] == "as drawn"

@@ -8,7 +8,8 @@ import logging
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sketchlab.core.imageio import IMAGE_SUFFIXES
-from sketchlab.ui.main_window import IMAGE_FILTER, MainWindow
+from sketchlab.ui.file_commands import IMAGE_FILTER
+from sketchlab.ui.main_window import MainWindow
 from sketchlab.ui.settings import SettingsStore
 
 
@@ -22,7 +23,7 @@ def test_renamed_text_file_gets_a_message_and_no_traceback(qtbot, tmp_path, capl
     caplog.set_level(logging.DEBUG)
     caplog.clear()
 
-    dlg = w.import_file(notes)
+    dlg = w.files.import_file(notes)
     qtbot.waitUntil(lambda: dlg.error is not None, timeout=20000)
     boxes = [b for b in QApplication.topLevelWidgets()
              if isinstance(b, QMessageBox) and b.isVisible()]

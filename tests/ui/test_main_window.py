@@ -68,7 +68,7 @@ def test_open_bad_file_shows_error_and_keeps_sketch(qtbot, window, tmp_path):
     before = window.document.snapshot()
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")
-    assert window.open_file(bad) is False
+    assert window.files.open_file(bad) is False
     boxes = [b for b in QApplication.topLevelWidgets()
              if isinstance(b, QMessageBox) and b.isVisible()]
     assert boxes and "not a recognised image" in boxes[0].text()
@@ -91,7 +91,7 @@ def test_autosave_and_recovery_after_crash(qtbot, tiny_model, tmp_path):
     fresh = _make_window(qtbot, str(tiny_model), root)
     found = fresh.autosaver.find_recoverable()
     assert [r.folder for r in found] == [folder]
-    assert fresh.recover(found[0])
+    assert fresh.recovery.recover(found[0])
     assert np.array_equal(fresh.document.pixels, drawn)
     assert len(fresh.document.strokes) == 2  # strokes came back, undoable
     assert not fresh.document.undo_stack.isClean()
@@ -116,7 +116,7 @@ def test_help_lists_every_tool_shortcut(window):
 
 def test_import_cufs_sketch_fills_canvas(qtbot, window, shared_data):
     sketch = shared_data / "cufs_cuhk" / "test" / "sketches" / "f1-001-01-sz1.jpg"
-    dlg = window.import_file(sketch)
+    dlg = window.files.import_file(sketch)
     qtbot.waitUntil(lambda: dlg.analysis is not None or dlg.error is not None, timeout=30000)
     assert dlg.error is None
     assert dlg.analysis.method == "landmarks"
@@ -138,7 +138,7 @@ def test_import_cufs_sketch_fills_canvas(qtbot, window, shared_data):
 def test_import_of_a_bad_file_says_why(qtbot, window, tmp_path):
     bad = tmp_path / "scan.jpg"
     bad.write_bytes(b"\xff\xd8 truncated")
-    dlg = window.import_file(bad)
+    dlg = window.files.import_file(bad)
     qtbot.waitUntil(lambda: dlg.error is not None, timeout=10000)
     boxes = [b for b in QApplication.topLevelWidgets()
              if isinstance(b, QMessageBox) and b.isVisible()]
@@ -170,37 +170,37 @@ def test_brush_commands_keep_the_toolbar_and_status_bar_in_step(qtbot, tmp_path)
     w = _make_window(qtbot, "no-such-model", tmp_path / "autosave")
     c, b = w.canvas, w.brush
     size = c.brush.size
-    w.act_bigger.trigger()
+    w.commands.bigger.trigger()
     assert c.brush.size == pytest.approx(size * 1.2)
     assert b.size_slider.value() == round(c.brush.size)
-    assert w.tool_label.text().startswith(f"brush {c.brush.size:.0f} px")
-    w.act_eraser.trigger()
+    assert w.status_labels.tool.text().startswith(f"brush {c.brush.size:.0f} px")
+    w.commands.eraser.trigger()
     eraser = c.eraser_size
-    w.act_smaller.trigger()
+    w.commands.smaller.trigger()
     assert c.eraser_size == pytest.approx(eraser / 1.2)
     assert c.brush.size == pytest.approx(size * 1.2)  # the brush kept its own size
     assert b.size_slider.value() == round(c.eraser_size)
-    assert w.tool_label.text().startswith(f"eraser {c.eraser_size:.0f} px")
+    assert w.status_labels.tool.text().startswith(f"eraser {c.eraser_size:.0f} px")
     b.size_slider.setValue(400)  # the slider stops at 120; ] goes on to 400
     assert c.eraser_size == 120
     for _ in range(30):
-        w.act_bigger.trigger()
+        w.commands.bigger.trigger()
     assert c.eraser_size == 400 and b.size_slider.value() == 120
     hardness = c.brush.hardness
-    w.act_softer.trigger()
+    w.commands.softer.trigger()
     assert c.brush.hardness == pytest.approx(hardness - 0.1)
     assert b.hard_slider.value() == round(c.brush.hardness * 100)
-    w.act_brush.trigger()
-    assert w.act_brush.isChecked() and c.tool == "brush"
+    w.commands.brush_tool.trigger()
+    assert w.commands.brush_tool.isChecked() and c.tool == "brush"
     assert b.size_slider.value() == round(c.brush.size)
 
 
 def test_case_dock_and_export_case_sit_in_their_menus(qtbot, tmp_path):
     w = _make_window(qtbot, "no-such-model", tmp_path / "autosave")
     assert w.case_dock.toggleViewAction() in w.menus.view.actions()
-    panel = w.case_panel  # built now if its background import has not finished
+    panel = w.case_dock.panel  # built now if its background import has not finished
     file_actions = w.menus.file.actions()
-    i = file_actions.index(w.act_export)
+    i = file_actions.index(w.commands.export)
     assert file_actions[i + 1] is panel.export_action
     assert {a.property("menu") for a in w.menus.file.actions() if not a.isSeparator()} == {
         "File"}

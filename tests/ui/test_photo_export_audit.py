@@ -27,14 +27,14 @@ def _draw_and_wait(qtbot, w) -> None:
 def test_photo_export_is_recorded_with_where_and_hash(qtbot, tiny_model, tmp_path):
     w = _make_window(qtbot, str(tiny_model), tmp_path / "autosave")
     qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
-    info = w.case_panel.create_case(title="Export check")
+    info = w.case_dock.panel.create_case(title="Export check")
     _draw_and_wait(qtbot, w)
 
-    native = w.export_photo_to(tmp_path / "out" / "suspect.png")
-    big = w.export_photo_to(tmp_path / "out" / "suspect.png", upscale=True)
+    native = w.files.export_photo_to(tmp_path / "out" / "suspect.png")
+    big = w.files.export_photo_to(tmp_path / "out" / "suspect.png", upscale=True)
     assert native is not None and big is not None and big != native
 
-    store: CaseStore = w.case_panel.store
+    store: CaseStore = w.case_dock.panel.store
     exports = [e for e in store.entries(info.uid) if e.action == "photo.export"]
     assert [e.details["file"] for e in exports] == [str(native.resolve()), str(big.resolve())]
     for e, f in zip(exports, (native, big), strict=True):
@@ -48,8 +48,8 @@ def test_photo_export_is_recorded_with_where_and_hash(qtbot, tiny_model, tmp_pat
     assert len(case.inversions) == 1
     assert {e.details["inversion"] for e in exports} == {case.inversions[0].number}
     assert store.verify(info.uid).ok
-    whats = [w.case_panel.log_view.topLevelItem(i).text(3)
-             for i in range(w.case_panel.log_view.topLevelItemCount())]
+    whats = [w.case_dock.panel.log_view.topLevelItem(i).text(3)
+             for i in range(w.case_dock.panel.log_view.topLevelItemCount())]
     assert any("exported to" in t and "suspect-upscaled-4x.png" in t for t in whats)
     w.close()
 
@@ -58,6 +58,6 @@ def test_no_case_open_records_nothing(qtbot, tiny_model, tmp_path):
     w = _make_window(qtbot, str(tiny_model), tmp_path / "autosave")
     qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
     _draw_and_wait(qtbot, w)
-    assert w.export_photo_to(tmp_path / "p.png") is not None
-    assert w.case_panel.current is None and w.case_panel.store.list_cases() == []
+    assert w.files.export_photo_to(tmp_path / "p.png") is not None
+    assert w.case_dock.panel.current is None and w.case_dock.panel.store.list_cases() == []
     w.close()
