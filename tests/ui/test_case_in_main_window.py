@@ -10,6 +10,7 @@ from sketchlab.cases.bundle import verify_bundle
 from sketchlab.cases.gallery_link import gallery_identity
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.db.gallery import open_gallery
+from sketchlab.db.search import Matcher
 from tests.ui import test_gallery_ui
 from tests.ui.helpers import open_searchable_window, tablet_stroke
 
@@ -49,7 +50,7 @@ def test_saving_and_searching_are_recorded_in_the_open_case(qtbot, tiny_model, g
     run = case.matches[0]
     assert run.inversion == 1 and len(run.candidates) == 3 and run.gallery.size == 4
     with open_gallery(gallery_url) as g:
-        assert run.gallery.fingerprint == gallery_identity(g).fingerprint
+        assert run.gallery.fingerprint == gallery_identity(g, Matcher(g)).fingerprint
     assert w.case_dock.panel.store.verify(info.uid).ok
     assert "Recorded search 1" in w.case_dock.panel.status.text()
 

@@ -74,9 +74,9 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
     """Worker job: `match_sketch` on the sketch behind the on-screen photo; the result
     names that photo (`query`) and one inversion per variant searched (`queries`), which
     the case recorder records."""
-    gallery = handle.get()
+    matcher = handle.matcher()
     inverter = _search_inverter(str(model.path), settings.device, settings.precision)
-    res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery.matcher(), k,
+    res = match_sketch(as_prepared(query.sketch, query.colour), inverter, matcher, k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
                        fpir=settings.match_fpir,
                        calibration=model_calibration(str(model.path), model.sha256))
