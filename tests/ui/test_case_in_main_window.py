@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import zipfile
 
-from PySide6.QtCore import QPointF
-
 from sketchlab.cases.bundle import verify_bundle
 from sketchlab.cases.gallery_link import gallery_identity
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.db.gallery import open_gallery
 from sketchlab.db.search import Matcher
-from tests.ui import test_gallery_ui
-from tests.ui.helpers import open_searchable_window, tablet_stroke
-
-# The match panel tests' real temp gallery (4 CUFS photos, enrolled through the real API).
-cufs_photos = test_gallery_ui.cufs_photos
-gallery_url = test_gallery_ui.gallery_url
+from tests.ui.helpers import draw_and_wait_for_photo, open_searchable_window, search_and_wait
 
 WAIT_MS = 30000
 
@@ -30,18 +23,11 @@ def test_saving_and_searching_are_recorded_in_the_open_case(qtbot, tiny_model, g
     assert not w.case_dock.panel.export_action.isEnabled()  # no case open yet
 
     info = w.case_dock.panel.create_case(title="From the app", artist="tester")
-    shown = []
-    w.inversion_done.connect(shown.append)
-    c = w.canvas
-    pts = [c._transform().map(QPointF(x, 300)) for x in range(120, 400, 8)]
-    tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
-    qtbot.waitUntil(lambda: any(r.final and r.photo is not None for r in shown),
-                    timeout=WAIT_MS)
+    draw_and_wait_for_photo(qtbot, w, WAIT_MS)
     assert w.files.save_to(tmp_path / "suspect.png")
-    done = []
+    done: list = []
     w.match_done.connect(done.append)
-    w.commands.search.trigger()
-    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    search_and_wait(qtbot, w, done, WAIT_MS)
 
     case = w.case_dock.panel.store.get(info.uid)
     assert len(case.sketches) == 1 and case.sketches[0].strokes_sha256  # PNG + strokes

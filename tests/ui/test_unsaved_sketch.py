@@ -8,18 +8,12 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sketchlab.ui.main_window import MainWindow
-from sketchlab.ui.settings import SettingsStore
-from tests.ui.test_main_window import _draw
+from tests.ui.helpers import draw_line, make_window
 
 
 def _window(qtbot, tmp_path, confirm_close: bool = False) -> MainWindow:
-    store = SettingsStore()
-    store.update(store.value.replace(model="no-such-model", device="cpu"))
-    w = MainWindow(store, autosave_root=tmp_path / "autosave", confirm_close=confirm_close)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return make_window(qtbot, "no-such-model", tmp_path / "autosave",
+                       confirm_close=confirm_close)
 
 
 def _answer(button: QMessageBox.StandardButton, asked: list[str]) -> None:
@@ -37,7 +31,7 @@ def _answer(button: QMessageBox.StandardButton, asked: list[str]) -> None:
 def test_ctrl_n_on_a_drawing_asks_and_cancel_keeps_it(qtbot, tmp_path):
     w = _window(qtbot, tmp_path)
     assert w.commands.new.shortcut() == QKeySequence("Ctrl+N")
-    _draw(w)
+    draw_line(w)
     drawn = w.document.snapshot()
     asked: list[str] = []
     _answer(QMessageBox.StandardButton.Cancel, asked)
@@ -48,7 +42,7 @@ def test_ctrl_n_on_a_drawing_asks_and_cancel_keeps_it(qtbot, tmp_path):
 
 def test_ctrl_n_discard_gives_a_blank_sketch_that_quit_does_not_ask_about(qtbot, tmp_path):
     w = _window(qtbot, tmp_path, confirm_close=True)
-    _draw(w)
+    draw_line(w)
     asked: list[str] = []
     _answer(QMessageBox.StandardButton.Discard, asked)
     w.commands.new.trigger()
@@ -65,7 +59,7 @@ def test_ctrl_n_discard_gives_a_blank_sketch_that_quit_does_not_ask_about(qtbot,
 
 def test_ctrl_n_save_writes_the_drawing_first(qtbot, tmp_path):
     w = _window(qtbot, tmp_path)
-    _draw(w)
+    draw_line(w)
     target = tmp_path / "kept.png"
     w.files.current_path = target  # saved before: Save writes there without a file dialog
     asked: list[str] = []
