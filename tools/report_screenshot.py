@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         w.resize(1400, 900)
         w.show()
         wait_for(app, lambda: w.photo_pane.status is not None, 120, "the model to load")
-        info = w.case_panel.create_case(
+        info = w.case_dock.panel.create_case(
             number="2026-0142", title="Robbery, Station Road", artist="J. Ortega",
             investigator="DS K. Mensah",
             witness_description="Woman, about 25, long straight dark hair, narrow face.")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         w.inversion_done.connect(shown.append)
 
         def import_sketch(path: Path) -> None:
-            dlg = w.import_file(path)
+            dlg = w.files.import_file(path)
             wait_for(app, lambda: dlg.analysis is not None or dlg.error is not None, 60,
                      "alignment")
             if dlg.error is not None:
@@ -91,21 +91,21 @@ def main(argv: list[str] | None = None) -> int:
                                       for r in shown), 120, "the photo")
 
         import_sketch(args.saved)
-        w._save_to(home / "sketch-v1.png")
+        w.files.save_to(home / "sketch-v1.png")
         import_sketch(args.unsaved)  # on the canvas, never saved
         done: list = []
         w.match_done.connect(done.append)
-        w.act_search.trigger()
+        w.commands.search.trigger()
         wait_for(app, lambda: bool(done), 120, "the gallery search")
-        case = w.case_panel.store.get(info.uid)
+        case = w.case_dock.panel.store.get(info.uid)
         inv = case.inversion(case.matches[-1].inversion)
         print(f"search recorded with inversion {inv.number}: sketch version "
               f"{inv.sketch_version}, source {inv.source_sha256[:16]}")
         assert inv.sketch_version is None, "the unsaved sketch was attributed to a saved version"
         bundle = home / "case.zip"
-        path = w.case_panel.export_to(bundle)
+        path = w.case_dock.panel.export_to(bundle)
         if path is None:
-            raise SystemExit(f"export failed: {w.case_panel.last_error}")
+            raise SystemExit(f"export failed: {w.case_dock.panel.last_error}")
     finally:
         w.shutdown()
         w.close()

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     w.show()
     wait_for(app, lambda: w.photo_pane.status is not None, 120, "the model to load")
 
-    dlg = w.import_file(args.sketch)
+    dlg = w.files.import_file(args.sketch)
     wait_for(app, lambda: dlg.analysis is not None or dlg.error is not None, 60, "alignment")
     if dlg.error is not None:
         raise SystemExit(f"import failed: {dlg.error}")
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     dlg.accept()
     done: list = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()
+    w.commands.search.trigger()
     wait_for(app, lambda: bool(done), 120, "the gallery search")
     outcome = done[0]
     top = outcome.candidates[0]
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"search: {len(outcome.candidates)} candidates of {outcome.gallery_size}; top "
           f"{top.subject_name} at {top.distance:.3f}; true subject rank: "
           f"{hit[0] if hit else 'not in top ' + str(len(outcome.candidates))}")
-    w.act_guide.trigger()  # guide off: the sketch itself is what the picture is about
+    w.commands.guide.trigger()  # guide off: the sketch itself is what the picture is about
     w.match_panel.table.selectRow(0)
     w.canvas.setFocus()
     settle(app, 1.5)
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"could not write {args.out}")
     if args.panel_out is not None:
         # Give the match panel the window's right half to show variants and several rows.
-        w.splitter.setSizes([width // 3, 2 * width // 3])
-        w.right.setSizes([height // 4, 3 * height // 4])
+        w.splitter.setSizes([width // 3, width // 6, width // 2])
         settle(app, 1.0)
         panel = w.match_panel
         pos = panel.mapToGlobal(panel.rect().topLeft())

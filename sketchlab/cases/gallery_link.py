@@ -25,9 +25,9 @@ def display_location(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def gallery_identity(gallery: Gallery, matcher: Matcher | None = None) -> GalleryIdentity:
-    """Location, fingerprint and size of the gallery as the matcher searches it now."""
-    m = matcher if matcher is not None else gallery.matcher()
+def gallery_identity(gallery: Gallery, matcher: Matcher) -> GalleryIdentity:
+    """Location, fingerprint and size of the gallery as `matcher` searches it now."""
+    m = matcher
     m.refresh()
     index = m.index
     digest = hashlib.sha256()
@@ -47,6 +47,7 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
     # deferred: opening the case store does not load the search stack (cv2, dlib)
     from sketchlab.core.imageio import load_image
     from sketchlab.core.pipeline import match_photo
+    from sketchlab.db.search import Matcher
 
     case = store.get(ref)
     if not case.inversions:
@@ -57,7 +58,7 @@ def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int
         raise CaseError(f"case {case.info.number} has no inversion {number}")
     inv = case.inversions[number - 1]
     photo = load_image(store.artefacts.read(inv.photo_sha256))
-    matcher = gallery.matcher()
+    matcher = Matcher(gallery)
     identity = gallery_identity(gallery, matcher)
     if identity.size == 0:
         raise CaseError("the gallery is empty; add photos with `sketchlab gallery enroll`")

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from sketchlab.core.query import NOTHING_TO_SEARCH
     from sketchlab.core.search_rates import DEFAULT_FPIR
     from sketchlab.core.variants import DEFAULT_VARIANTS
+    from sketchlab.db.search import Matcher
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if g.stats().embeddings == 0:
             raise UserError("the gallery is empty; add photos with "
                             "`sketchlab gallery enroll PATH...`")
-        result = match_sketch(args.sketch, inverter, g.matcher(), k=args.top,
+        result = match_sketch(args.sketch, inverter, Matcher(g), k=args.top,
                               threshold=args.threshold, raw=args.raw, fmr=args.fmr or DEFAULT_FMR,
                               fpir=args.fpir or DEFAULT_FPIR,
                               variants=args.variants, calibration=calibration,

@@ -1,7 +1,7 @@
 """Sketch -> ranked candidates: the one match pipeline `sketchlab match`, the app's search,
 `sketchlab case match` and the trainer's studies go through.
 
-    result = match_sketch("sketch.png", inverter, gallery.matcher(), k=10)
+    result = match_sketch("sketch.png", inverter, Matcher(gallery), k=10)
     for c in result.candidates:   # Candidate: frozen, thread-safe
         c.rank, c.subject_name, c.distance, c.false_match_rate, c.stability, c.thumbnail
 

@@ -6,10 +6,13 @@
     summary = g.enroll(["photos/", "more/manifest.csv"], progress=cb, cancel=event)
     g.subjects(); g.photos(subject_id=3); g.stats(); g.thumbnail(sha)
     g.remove_subject(3); g.remove_photo(sha)
-    g.matcher().search(embedding, k=10)   # see sketchlab.db.search, core.pipeline
+    Matcher(g).search(embedding, k=10)   # sketchlab.db.search; see core.pipeline
 
 A Gallery is what `db.search.Matcher` and `db.ann.AnnIndex` read (their `GalleryRows` and
-`EmbeddingRows` protocols); they never import it, so the dependency runs one way.
+`EmbeddingRows` protocols). The gallery and the search know nothing of each other: the
+caller builds the Matcher over the gallery, and keeps it as long as it searches that
+gallery (the Matcher holds the index in memory and reloads it only when the gallery
+changes).
 
 `open_gallery` migrates the schema to the newest revision (backing up an existing SQLite
 file first). A Gallery is thread-safe: every call opens its own short session, and the
@@ -45,7 +48,6 @@ from sketchlab.db.engine import (
     session_scope,
     sqlite_path,
 )
-from sketchlab.db.search import Matcher
 from sketchlab.db.tables import Embedding, GalleryState, Photo, Subject
 from sketchlab.enrol.inputs import SubjectRule, iter_items
 from sketchlab.enrol.run import (
@@ -128,8 +130,6 @@ class Gallery:
         self.engine = make_engine(url)
         self._sessions = session_factory(self.engine)
         self.on_server = self.engine.dialect.name == "postgresql"  # pgvector searches
-        self._matcher: Matcher | None = None
-        self._lock = threading.Lock()
         self.backup: Path | None = None  # set by open_gallery when a migration backed up
 
     def __repr__(self) -> str:
@@ -293,13 +293,6 @@ class Gallery:
         rows.sort(key=lambda r: r[1])
         return (np.array([r[0] for r in rows], np.int64),
                 np.array([r[1] for r in rows], np.float32))
-
-    def matcher(self) -> Matcher:
-        """The shared search index over this gallery (built lazily, refreshed on change)."""
-        with self._lock:
-            if self._matcher is None:
-                self._matcher = Matcher(self)
-            return self._matcher
 
     # ------------------------------------------------------------ writing
 

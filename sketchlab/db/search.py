@@ -1,6 +1,6 @@
 """Top-k search over a gallery database: the gallery side of `core.pipeline`.
 
-    result = core.pipeline.match_sketch("sketch.png", inverter, gallery.matcher(), k=10)
+    result = core.pipeline.match_sketch("sketch.png", inverter, Matcher(gallery), k=10)
 
 Descriptors live in one C-contiguous float32 matrix with its squared row norms cached
 (EmbeddingIndex), so a query is one BLAS matrix-vector product plus an argpartition:
@@ -11,9 +11,9 @@ half-written one. Each search takes one `Snapshot`: the revision is checked once
 each photo's details are read from the database at most once per search.
 
 The Matcher reads a gallery through `GalleryRows`, the few row queries it needs (the IVF
-index through `ann.EmbeddingRows`). `db.gallery.Gallery` provides them and builds the one
-shared Matcher over itself (`Gallery.matcher()`); this module never imports the Gallery, so
-the dependency runs one way.
+index through `ann.EmbeddingRows`). `db.gallery.Gallery` provides them; its callers build
+the Matcher over it and keep it while they search it. This module and the gallery never
+import each other.
 """
 
 from __future__ import annotations

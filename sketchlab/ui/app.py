@@ -78,7 +78,7 @@ def run(argv: list[str]) -> int:
 
     window = MainWindow(confirm_close=True)
     window.show()
-    QTimer.singleShot(0, window.offer_recovery)
+    QTimer.singleShot(0, window.recovery.offer)
     quit_after = os.environ.get("SKETCHLAB_QUIT_AFTER_MS")
     if quit_after:  # smoke tests (tests/packaging): start for real, then leave unasked
         QTimer.singleShot(int(quit_after), lambda: app.exit(0))

@@ -3,11 +3,11 @@
 * One-off jobs are superqt workers: `create_worker(fn, *args, _worker_class=Job,
   _connect={...})`. Their signals (started, yielded, returned, errored, finished) are
   queued to the thread that created the job, so the connected callables may touch
-  widgets. `Job` adds what our jobs need beyond superqt's FunctionWorker: our jobs are
-  plain functions that call into the database or a process pool, which superqt cannot
-  stop (it only aborts generators at a yield), so a function that takes `cancel` gets a
-  threading.Event that `quit()` sets, and one that takes `progress` gets a callback that
-  emits `yielded`.
+  widgets. `Job` adds what our jobs need beyond superqt's FunctionWorker, through its
+  public API only: our jobs are plain functions that call into the database or a process
+  pool, which superqt cannot stop (it only aborts generators at a yield), so a function
+  that takes `cancel` gets a threading.Event that `quit()` sets, and one that takes
+  `progress` gets a callback that emits `yielded`.
 * `InversionService` owns one long-lived `InversionWorker` on its own thread. The model
   stays loaded there, only the newest request is served (stale ones are dropped, never
   queued), and the UI thread never waits on the network.
@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
-from superqt.utils import FunctionWorker, WorkerBase
-from superqt.utils._qthreading import WorkerBaseSignals  # not re-exported by superqt.utils
+from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, SignalInstance, Slot
+from superqt.utils import FunctionWorker
 
 log = logging.getLogger(__name__)
 
 _LIVE: set[QThread] = set()  # strong refs: Python must not collect a running QThread
+_JOBS: set[Job] = set()  # the same for started jobs, until their `finished` is delivered
+_JOBS_LOCK = threading.Lock()
 
 
 def live_threads() -> list[QThread]:
@@ -41,9 +42,10 @@ def live_threads() -> list[QThread]:
     return [t for t in list(_LIVE) if t.isRunning()]
 
 
-def running_jobs() -> list[WorkerBase]:
-    """Jobs started and not yet finished (superqt keeps every started worker in this set)."""
-    return list(WorkerBase._worker_set)
+def running_jobs() -> list[Job]:
+    """Jobs started and not yet finished."""
+    with _JOBS_LOCK:
+        return list(_JOBS)
 
 
 def wait_for_all(timeout_ms: int = 10000) -> bool:
@@ -67,7 +69,7 @@ def _forget(thread: QThread) -> None:
     _LIVE.discard(thread)
 
 
-class _JobSignals(WorkerBaseSignals):
+class _Progress(QObject):
     yielded = Signal(object)  # a progress report
 
 
@@ -92,11 +94,17 @@ class Job(FunctionWorker):
         if "progress" in params and "progress" not in kwargs:
             kwargs["progress"] = self._report
         super().__init__(func, *args, **kwargs)
-        self.signals = _JobSignals()
+        self._progress = _Progress()  # made here, so its reports reach this thread
         self.name = getattr(func, "__name__", "job")
         # Failures the owner explains to the user (a file that is not an image); all
         # others are bugs, logged with their traceback.
         self.expected_errors: tuple[type[Exception], ...] = ()
+
+    @property
+    def yielded(self) -> SignalInstance:
+        """Progress reports, beside superqt's own signals (`create_worker` connects it
+        like them)."""
+        return self._progress.yielded
 
     def _report(self, value: object) -> None:
         self.yielded.emit(value)  # safe from any thread: queued to the job's creator
@@ -114,21 +122,27 @@ class Job(FunctionWorker):
         return self._done.wait(timeout_ms / 1000)
 
     def start(self) -> None:
-        """Start on the pool now, and never queue behind another job.
+        """Start on Qt's pool now, and never queue behind another job.
 
-        superqt defers the start by a 1 ms timer inside an event loop (so that slots
+        superqt's own start() defers by a 1 ms timer inside an event loop (so that slots
         connected after `start` still see every signal); we connect first, and a `wait()`
         right after `start` must not block on a timer the waiting thread cannot fire. The
         pool grows to fit every running job: these jobs block on a database, a file or a
         process pool, so one must not wait for a thread behind a long enrolment.
         """
-        if self in self._worker_set:
-            raise RuntimeError("This job is already started")
-        self._worker_set.add(self)
-        self._finished.connect(self._set_discard)
+        with _JOBS_LOCK:
+            if self in _JOBS:
+                raise RuntimeError("This job is already started")
+            _JOBS.add(self)
+            running = len(_JOBS)
+        self.finished.connect(self._forget)  # after the owner's slots: connected last
         pool = QThreadPool.globalInstance()
-        pool.setMaxThreadCount(max(pool.maxThreadCount(), len(self._worker_set)))
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), running))
         pool.start(self)
+
+    def _forget(self) -> None:
+        with _JOBS_LOCK:
+            _JOBS.discard(self)
 
     def work(self) -> Any:
         try:

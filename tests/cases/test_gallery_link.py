@@ -6,10 +6,11 @@ import pytest
 from sketchlab.cases import CaseError
 from sketchlab.cases.bundle import export_bundle, verify_bundle
 from sketchlab.cases.gallery_link import gallery_identity, match_inversion
+from sketchlab.db.search import Matcher
 
 
 def test_round_trip_with_real_gallery(store, worked_case, cufs_gallery, tmp_path):
-    ident = gallery_identity(cufs_gallery)
+    ident = gallery_identity(cufs_gallery, Matcher(cufs_gallery))
     assert ident.size == 16 and len(ident.fingerprint) == 64
     number = match_inversion(store, worked_case, cufs_gallery, k=5, threshold=0.6)
     run = store.get(worked_case).matches[number - 1]
@@ -25,11 +26,12 @@ def test_round_trip_with_real_gallery(store, worked_case, cufs_gallery, tmp_path
 
 
 def test_fingerprint_changes_with_the_gallery(cufs_gallery):
-    before = gallery_identity(cufs_gallery)
-    assert gallery_identity(cufs_gallery) == before
+    m = Matcher(cufs_gallery)  # one index kept across the change, as the app keeps it
+    before = gallery_identity(cufs_gallery, m)
+    assert gallery_identity(cufs_gallery, m) == before
     victim = cufs_gallery.photos()[0]
     assert cufs_gallery.remove_photo(victim.sha256)
-    after = gallery_identity(cufs_gallery)
+    after = gallery_identity(cufs_gallery, m)
     assert after.size == before.size - 1 and after.fingerprint != before.fingerprint
 
 

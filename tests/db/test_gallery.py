@@ -10,6 +10,7 @@ from PIL import Image
 from sketchlab.core.imageio import load_image
 from sketchlab.core.matching import scan_faces
 from sketchlab.db.gallery import open_gallery
+from sketchlab.db.search import Matcher
 
 
 def _perturbed(path, tmp_path):
@@ -26,7 +27,7 @@ def _perturbed(path, tmp_path):
 def test_known_person_ranks_first(cufs_gallery, cufs_photos, tmp_path):
     for target in (cufs_photos[3], cufs_photos[11]):
         query = scan_faces(load_image(_perturbed(target, tmp_path))).vector
-        cands = cufs_gallery.matcher().search(query, k=5)
+        cands = Matcher(cufs_gallery).search(query, k=5)
         assert cands[0].subject_name == target.stem
         assert cands[0].rank == 1 and cands[0].within_threshold
         assert [c.rank for c in cands] == [1, 2, 3, 4, 5]
@@ -61,7 +62,7 @@ def test_dedupe_by_content(cufs_gallery, cufs_photos, tmp_path):
 
 def test_removal_updates_search(cufs_gallery, cufs_photos):
     target = cufs_photos[2].stem
-    m = cufs_gallery.matcher()
+    m = Matcher(cufs_gallery)
     query = cufs_gallery.load_embeddings()[2][2]
     assert m.search(query, 1)[0].subject_name == target
     sid = cufs_gallery.subjects(name=target)[0].id
@@ -121,10 +122,10 @@ def test_subject_override_and_grouping(cufs_photos, tmp_path):
         (subj,) = g.subjects()
         assert subj.n_photos == 2
         assert len(g.photos(subject_id=subj.id)) == 2
-        cands = g.matcher().search(g.load_embeddings()[2][0], k=5)
+        m = Matcher(g)
+        cands = m.search(g.load_embeddings()[2][0], k=5)
         assert len(cands) == 1  # distinct subjects by default
-        assert len(g.matcher().search(g.load_embeddings()[2][0], k=5,
-                                      distinct_subjects=False)) == 2
+        assert len(m.search(g.load_embeddings()[2][0], k=5, distinct_subjects=False)) == 2
 
 
 def test_search_while_enrolling(cufs_photos, tmp_path):
@@ -139,7 +140,7 @@ def test_search_while_enrolling(cufs_photos, tmp_path):
         def searcher() -> None:
             try:
                 with open_gallery(tmp_path / "g.sqlite") as reader:
-                    m = reader.matcher()
+                    m = Matcher(reader)
                     while not stop.is_set():
                         cands = m.search(query, k=3)
                         assert cands[0].subject_name == cufs_photos[0].stem
@@ -248,13 +249,14 @@ def test_lfw_other_photo_of_a_person_ranks_first(shared_data, tmp_path):
         s = g.enroll([manifest], workers=1)
         assert s.enrolled >= 22, s.as_dict()
         enrolled = {x.name for x in g.subjects()}
+        m = Matcher(g)
         hits = total = 0
         for p in people:
             query = scan_faces(load_image(root / by_id[p][1])).vector
             if p not in enrolled or query is None:
                 continue
             total += 1
-            hits += g.matcher().search(query, k=1)[0].subject_name == p
+            hits += m.search(query, k=1)[0].subject_name == p
     assert total >= 10 and hits >= total - 1, (hits, total)
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from sketchlab.db.search import Matcher
+
 
 @pytest.fixture(scope="module")
 def pg_server():
@@ -50,20 +52,21 @@ def test_gallery_on_postgresql(pg_url, cufs_photos):
         assert s.enrolled == 5
         assert g.enroll(cufs_photos[:5], workers=1).duplicates == 5
         query = g.load_embeddings()[2][3]
-        cands = g.matcher().search(query, k=3)
-        assert isinstance(g.matcher().index, ServerIndex) and g.matcher().index.nbytes == 0
+        m = Matcher(g)
+        cands = m.search(query, k=3)
+        assert isinstance(m.index, ServerIndex) and m.index.nbytes == 0
         assert cands[0].subject_name == cufs_photos[3].stem and cands[0].distance < 1e-3
         assert [c.distance for c in cands] == sorted(c.distance for c in cands)
         assert cands[0].thumbnail[:2] == b"\xff\xd8"
         # The calibrated scores' norm reads a sample from the server, not a client matrix.
-        sample = g.matcher().index.sample(1000)
+        sample = m.index.sample(1000)
         assert sample.shape == (5, 128) and np.allclose(np.sort(sample, 0),
                                                         np.sort(g.load_embeddings()[2], 0))
-        g.matcher().gallery_norm(query)
+        m.gallery_norm(query)
         assert g.photos()[0].added_at.tzinfo is not None
         sid = g.subjects(name=cufs_photos[3].stem)[0].id
         assert g.remove_subject(sid) == 1
-        assert g.matcher().search(query, k=1)[0].subject_name != cufs_photos[3].stem
+        assert m.search(query, k=1)[0].subject_name != cufs_photos[3].stem
         st = g.stats()
         assert (st.subjects, st.photos, st.embeddings, st.db_bytes) == (4, 4, 4, None)
         assert "postgresql" in st.url
@@ -126,7 +129,7 @@ def test_alembic_migrates_an_existing_postgresql_gallery(pg_url):
         _, ids, loaded = g.load_embeddings()
         assert ids.tolist() == list(range(1, 31))
         assert loaded.tobytes() == vecs.tobytes()
-        cands = g.matcher().search(vecs[7], k=3, distinct_subjects=False, thumbnails=False)
+        cands = Matcher(g).search(vecs[7], k=3, distinct_subjects=False, thumbnails=False)
         assert cands[0].photo_id == 8 and cands[0].distance == 0.0
 
 
@@ -147,7 +150,7 @@ def test_search_only_role(pg_server, pg_url, cufs_photos):
                 conn.exec_driver_sql(stmt)
     ro_url = pg_url.replace("sketchlab@", "investigator@")
     with open_gallery(ro_url) as g:
-        cands = g.matcher().search(query, k=2)
+        cands = Matcher(g).search(query, k=2)
         assert cands[0].subject_name == cufs_photos[1].stem
         with pytest.raises(ProgrammingError, match="permission denied"):
             g.add_subject("intruder")
@@ -208,13 +211,14 @@ def test_two_processes_enrol_and_search_at_once(pg_url, shared_data, tmp_path):
         for p in procs:
             p.start()
         seen, searches = [], 0
+        m = Matcher(g)
         deadline = time.monotonic() + 300
         while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
             snap = _snapshot(g.engine)
             seen.append(snap)
             assert snap["bare"] == 0, snap
             assert snap["a"] in (0, 4, 8) and snap["b"] in (0, 4, 8), snap
-            for c in g.matcher().search(query, k=5, thumbnails=False):
+            for c in m.search(query, k=5, thumbnails=False):
                 assert c.subject_name and len(c.photo_sha256) == 64
             searches += 1
             time.sleep(0.05)

@@ -45,6 +45,28 @@ def leaks(threads_before: set[int]) -> list[str]:
     return problems
 
 
+N_GALLERY_PHOTOS = 4
+
+
+@pytest.fixture(scope="module")
+def cufs_photos(shared_data):
+    photos = sorted((shared_data / "cufs_cuhk" / "test" / "photos").glob("*.jpg"))
+    assert len(photos) >= N_GALLERY_PHOTOS
+    return photos[:N_GALLERY_PHOTOS]
+
+
+@pytest.fixture
+def gallery_url(tmp_path, cufs_photos):
+    """A fresh gallery with a few real CUFS test photos, enrolled through the real API."""
+    from sketchlab.db.gallery import open_gallery
+
+    url = f"sqlite:///{tmp_path / 'gallery.sqlite'}"
+    with open_gallery(url) as g:
+        summary = g.enroll(cufs_photos, workers=1)
+    assert summary.enrolled == N_GALLERY_PHOTOS
+    return url
+
+
 @pytest.fixture
 def panel(qtbot, tmp_path):
     """A case panel on its own case store (tests/ui/test_case_panel.py and the new-case form)."""

@@ -1,10 +1,11 @@
-"""Input simulation shared by the UI tests (pytest-qt has no tablet helper)."""
+"""What the UI tests share: tablet input (pytest-qt has no tablet helper), a main window
+made the one way, drawing on it, and waiting for its photo and its search."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 _DEVICES: dict[str, QPointingDevice] = {}
 
@@ -39,17 +40,70 @@ def tablet_stroke(widget: QWidget, points: list[tuple[float, float]], pressure: 
         QApplication.sendEvent(widget, ev)
 
 
-def open_searchable_window(qtbot, model, gallery_url: str, autosave_root, top_k: int = 3,
-                           wait_ms: int = 30000):
-    """A shown main window on `model` (CPU) and a gallery, once its photo pane is ready."""
+def make_window(qtbot, model, autosave_root, *, show: bool = True,
+                confirm_close: bool = False, size: tuple[int, int] | None = None,
+                **settings: object):
+    """A main window on `model` (a path or a name; "no-such-model" for none) on the CPU,
+    autosaving under `autosave_root`; `settings` override the defaults."""
     from sketchlab.ui.main_window import MainWindow
     from sketchlab.ui.settings import SettingsStore
 
     store = SettingsStore()
-    store.update(store.value.replace(model=str(model), device="cpu", gallery_url=gallery_url,
-                                     top_k=top_k))
-    w = MainWindow(store, autosave_root=autosave_root)
+    store.update(store.value.replace(model=str(model), device="cpu", **settings))
+    w = MainWindow(store, autosave_root=autosave_root, confirm_close=confirm_close)
     qtbot.addWidget(w)
-    w.show()
+    if size is not None:
+        w.resize(*size)
+    if show:
+        w.show()
+        qtbot.waitExposed(w)
+    return w
+
+
+def open_searchable_window(qtbot, model, gallery_url: str, autosave_root, top_k: int = 3,
+                           wait_ms: int = 30000):
+    """A shown main window on `model` (CPU) and a gallery, once its photo pane is ready."""
+    w = make_window(qtbot, model, autosave_root, gallery_url=gallery_url, top_k=top_k)
     qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=wait_ms)
     return w
+
+
+def pen_stroke(w, points: list[tuple[float, float]], pressure: float = 0.9) -> None:
+    """A pen stroke on the window's canvas through document (sketch pixel) coordinates."""
+    t = w.canvas._transform()
+    mapped = [t.map(QPointF(x, y)) for x, y in points]
+    tablet_stroke(w.canvas, [(p.x(), p.y()) for p in mapped], pressure)
+
+
+def draw_line(w, y: float = 300.0, pressure: float = 0.8) -> None:
+    """One horizontal stroke across the face frame at document row `y`."""
+    pen_stroke(w, [(x, y) for x in range(120, 400, 8)], pressure)
+
+
+def wait_for_current_photo(qtbot, w, shown: list, timeout: int = 30000) -> None:
+    """Until `shown` (connected to `inversion_done`) holds the photo of the canvas now."""
+    qtbot.waitUntil(lambda: any(r.final and r.photo is not None
+                                and r.request_id == w.service.latest_id for r in shown),
+                    timeout=timeout)
+
+
+def draw_and_wait_for_photo(qtbot, w, timeout: int = 30000) -> list:
+    """Draw a line and wait for its photo; returns every InversionResult shown meanwhile."""
+    shown: list = []
+    w.inversion_done.connect(shown.append)
+    draw_line(w)
+    wait_for_current_photo(qtbot, w, shown, timeout)
+    return shown
+
+
+def search_and_wait(qtbot, w, done: list, timeout: int = 30000):
+    """Gallery > Search; `done` is connected to `match_done`. Returns the new MatchResult."""
+    n = len(done)
+    w.commands.search.trigger()  # may wait for the photo of the current canvas first
+    qtbot.waitUntil(lambda: len(done) > n, timeout=timeout)
+    return done[-1]
+
+
+def visible_message_boxes() -> list[QMessageBox]:
+    return [b for b in QApplication.topLevelWidgets()
+            if isinstance(b, QMessageBox) and b.isVisible()]

@@ -10,8 +10,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from sketchlab.ui.app import ErrorReporter, app_icon
-from sketchlab.ui.main_window import MainWindow
 from sketchlab.ui.settings import AppSettings, SettingsStore
+from tests.ui.helpers import make_window
 
 
 def test_error_hook_shows_one_readable_dialog_and_logs(qtbot, caplog):
@@ -54,10 +54,8 @@ def test_settings_round_trip_and_validation(tmp_path):
 
 
 def test_settings_apply_live(qtbot, tiny_model, tmp_path):
-    store = SettingsStore()
-    store.update(store.value.replace(model=str(tiny_model), device="cpu"))
-    w = MainWindow(store, autosave_root=tmp_path / "a")
-    qtbot.addWidget(w)
+    w = make_window(qtbot, tiny_model, tmp_path / "a", show=False)
+    store = w.store
     qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=10000)
     store.update(store.value.replace(autosave_seconds=42, model="missing-model"))
     assert w.autosaver._timer.interval() == 42000
@@ -72,11 +70,7 @@ def test_dropping_an_image_opens_the_import_preview(qtbot, tiny_model, tmp_path,
 
     path = tmp_path / "drawn.png"
     save_image(path, face_sketch)
-    store = SettingsStore()
-    store.update(store.value.replace(model=str(tiny_model), device="cpu"))
-    w = MainWindow(store, autosave_root=tmp_path / "a")
-    qtbot.addWidget(w)
-    w.show()
+    w = make_window(qtbot, tiny_model, tmp_path / "a")
     md = QMimeData()
     md.setUrls([QUrl.fromLocalFile(str(path))])
     enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, md,

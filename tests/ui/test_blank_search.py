@@ -27,7 +27,7 @@ def test_blank_canvas_search_is_nothing_to_search(qtbot, tiny_model, tmp_path):
     w = open_searchable_window(qtbot, tiny_model, url, tmp_path / "autosave")
     done = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()
+    w.commands.search.trigger()
     qtbot.waitUntil(lambda: w.match_panel.status.text() == NOTHING_TO_SEARCH, timeout=30000)
     qtbot.wait(200)
     assert done == [] and w.match_panel.table.rowCount() == 0

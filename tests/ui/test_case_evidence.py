@@ -12,50 +12,33 @@ import zipfile
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QPointF
 
 from sketchlab.cases.artefacts import rgb_sha256
 from sketchlab.ui.main_window import MainWindow
-from sketchlab.ui.settings import SettingsStore
-from tests.ui import test_gallery_ui
-from tests.ui.helpers import open_searchable_window, tablet_stroke
-
-cufs_photos = test_gallery_ui.cufs_photos
-gallery_url = test_gallery_ui.gallery_url
+from tests.ui.helpers import (
+    draw_line,
+    make_window,
+    open_searchable_window,
+    pen_stroke,
+    search_and_wait,
+    visible_message_boxes,
+    wait_for_current_photo,
+)
 
 WAIT_MS = 30000
-
-
-def stroke(w: MainWindow, points: list[tuple[float, float]], pressure: float = 0.9) -> None:
-    """A pen stroke through document coordinates."""
-    t = w.canvas._transform()
-    tablet_stroke(w.canvas, [(p.x(), p.y()) for p in (t.map(QPointF(x, y))
-                                                       for x, y in points)], pressure)
 
 
 def draw_cartoon(w: MainWindow) -> None:
     """A smiley: a round head, two eyes and a mouth."""
     h, wd = w.document.size
     cx, cy, r = wd / 2, h / 2, min(h, wd) * 0.3
-    stroke(w, [(cx + r * math.cos(a / 40 * 2 * math.pi), cy + r * math.sin(a / 40 * 2 * math.pi))
-               for a in range(41)])
+    turn = 2 * math.pi / 40
+    pen_stroke(w, [(cx + r * math.cos(a * turn), cy + r * math.sin(a * turn))
+                   for a in range(41)])
     for ex in (cx - r * 0.4, cx + r * 0.4):
-        stroke(w, [(ex, cy - r * 0.35 + d) for d in range(0, 12, 2)])
-    stroke(w, [(cx + r * 0.5 * math.cos(a / 12 * math.pi), cy + r * 0.3
-                + r * 0.3 * math.sin(a / 12 * math.pi)) for a in range(13)])
-
-
-def current_photo(qtbot, w: MainWindow, shown: list) -> None:
-    qtbot.waitUntil(lambda: any(r.final and r.photo is not None
-                                and r.request_id == w.service.latest_id for r in shown),
-                    timeout=WAIT_MS)
-
-
-def search(qtbot, w: MainWindow, done: list) -> object:
-    n = len(done)
-    w.act_search.trigger()
-    qtbot.waitUntil(lambda: len(done) > n, timeout=WAIT_MS)
-    return done[-1]
+        pen_stroke(w, [(ex, cy - r * 0.35 + d) for d in range(0, 12, 2)])
+    pen_stroke(w, [(cx + r * 0.5 * math.cos(a / 12 * math.pi), cy + r * 0.3
+                    + r * 0.3 * math.sin(a / 12 * math.pi)) for a in range(13)])
 
 
 def test_misattribution_sequence_in_the_app(qtbot, tiny_model, gallery_url, shared_data,
@@ -65,25 +48,25 @@ def test_misattribution_sequence_in_the_app(qtbot, tiny_model, gallery_url, shar
     Meanwhile the candidate list says when it belongs to an earlier sketch."""
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
-    info = w.case_panel.create_case(title="Misattribution")
-    store = w.case_panel.store
+    info = w.case_dock.panel.create_case(title="Misattribution")
+    store = w.case_dock.panel.store
     shown, done = [], []
     w.inversion_done.connect(shown.append)
     w.match_done.connect(done.append)
 
-    stroke(w, [(x, 300) for x in range(120, 400, 8)])
-    current_photo(qtbot, w, shown)
-    assert w._save_to(tmp_path / "v1.png")
+    draw_line(w, pressure=0.9)
+    wait_for_current_photo(qtbot, w, shown, WAIT_MS)
+    assert w.files.save_to(tmp_path / "v1.png")
     assert [v.version for v in store.get(info.uid).sketches] == [1]
 
     cufs = shared_data / "cufs_cuhk" / "test" / "sketches" / "f1-001-01-sz1.jpg"
-    dlg = w.import_file(cufs)
+    dlg = w.files.import_file(cufs)
     qtbot.waitUntil(lambda: dlg.analysis is not None or dlg.error is not None,
                     timeout=WAIT_MS)
     dlg.accept()
     imported = w.document.snapshot()
-    current_photo(qtbot, w, shown)
-    first = search(qtbot, w, done)
+    wait_for_current_photo(qtbot, w, shown, WAIT_MS)
+    first = search_and_wait(qtbot, w, done, WAIT_MS)
     case = store.get(info.uid)
     assert len(case.sketches) == 1  # the import was never saved, and no version is invented
     inv = case.inversion(case.matches[-1].inversion)
@@ -93,19 +76,19 @@ def test_misattribution_sequence_in_the_app(qtbot, tiny_model, gallery_url, shar
     assert not w.match_panel.stale
 
     # A new stroke makes the list out of date; undoing it makes it current again.
-    stroke(w, [(x, 500) for x in range(150, 350, 8)])
+    pen_stroke(w, [(x, 500) for x in range(150, 350, 8)])
     qtbot.waitUntil(lambda: w.match_panel.stale, timeout=WAIT_MS)
     assert w.match_panel.stale_label.isVisibleTo(w.match_panel)
     assert "Out of date" in w.match_panel.stale_label.text()
-    w.act_undo.trigger()
+    w.commands.undo.trigger()
     assert not w.match_panel.stale and not w.match_panel.stale_label.isVisibleTo(w)
 
-    w.act_clear.trigger()
+    w.commands.clear.trigger()
     assert w.match_panel.stale
     draw_cartoon(w)
     drawn = w.document.snapshot()
-    current_photo(qtbot, w, shown)
-    search(qtbot, w, done)
+    wait_for_current_photo(qtbot, w, shown, WAIT_MS)
+    search_and_wait(qtbot, w, done, WAIT_MS)
     assert not w.match_panel.stale
     case = store.get(info.uid)
     inv = case.inversion(case.matches[-1].inversion)
@@ -114,8 +97,8 @@ def test_misattribution_sequence_in_the_app(qtbot, tiny_model, gallery_url, shar
     assert rgb_sha256(source) == rgb_sha256(drawn)
     assert store.verify(info.uid).ok
 
-    with qtbot.waitSignal(w.case_panel.export_finished, timeout=WAIT_MS) as got:
-        w.case_panel.start_export(tmp_path / "case.zip")
+    with qtbot.waitSignal(w.case_dock.panel.export_finished, timeout=WAIT_MS) as got:
+        w.case_dock.panel.start_export(tmp_path / "case.zip")
     if shutil.which("pdftotext"):
         pdf = tmp_path / "r.pdf"
         pdf.write_bytes(zipfile.ZipFile(got.args[0]).read("report.pdf"))
@@ -132,72 +115,60 @@ def test_search_again_setting_reruns_a_stale_search(qtbot, tiny_model, gallery_u
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
     w.store.update(w.store.value.replace(search_again=True))
-    info = w.case_panel.create_case(title="Re-run")
+    info = w.case_dock.panel.create_case(title="Re-run")
     shown, done = [], []
     w.inversion_done.connect(shown.append)
     w.match_done.connect(done.append)
-    stroke(w, [(x, 300) for x in range(120, 400, 8)])
-    current_photo(qtbot, w, shown)
-    search(qtbot, w, done)
-    stroke(w, [(x, 420) for x in range(150, 350, 8)])
+    draw_line(w, pressure=0.9)
+    wait_for_current_photo(qtbot, w, shown, WAIT_MS)
+    search_and_wait(qtbot, w, done, WAIT_MS)
+    pen_stroke(w, [(x, 420) for x in range(150, 350, 8)])
     qtbot.waitUntil(lambda: len(done) == 2 and not w.match_panel.stale, timeout=WAIT_MS)
     assert rgb_sha256(done[-1].query.canvas) == rgb_sha256(w.document.snapshot())
-    case = w.case_panel.store.get(info.uid)
+    case = w.case_dock.panel.store.get(info.uid)
     assert len(case.matches) == 2 and case.matches[0].inversion != case.matches[1].inversion
     w.close()
 
 
-def _window(qtbot, tiny_model, autosave_root) -> MainWindow:
-    store = SettingsStore()
-    store.update(store.value.replace(model=str(tiny_model), device="cpu"))
-    w = MainWindow(store, autosave_root=autosave_root)
-    qtbot.addWidget(w)
-    w.show()
-    return w
-
-
 def test_open_case_comes_back_after_a_restart(qtbot, tiny_model, tmp_path):
-    first = _window(qtbot, tiny_model, tmp_path / "autosave")
-    info = first.case_panel.create_case(title="Kept open")
+    first = make_window(qtbot, tiny_model, tmp_path / "autosave")
+    info = first.case_dock.panel.create_case(title="Kept open")
     first.close()  # a clean exit
-    second = _window(qtbot, tiny_model, tmp_path / "autosave")
-    assert second.case_panel.current == info.uid
-    assert second.case_panel.combo.currentData() == info.uid
-    second.case_panel.open_case(None)  # closing the case is remembered too
+    second = make_window(qtbot, tiny_model, tmp_path / "autosave")
+    assert second.case_dock.panel.current == info.uid
+    assert second.case_dock.panel.combo.currentData() == info.uid
+    second.case_dock.panel.open_case(None)  # closing the case is remembered too
     second.close()
-    third = _window(qtbot, tiny_model, tmp_path / "autosave")
-    assert third.case_panel.current is None
+    third = make_window(qtbot, tiny_model, tmp_path / "autosave")
+    assert third.case_dock.panel.current is None
     third.close()
 
 
 def test_open_case_comes_back_with_a_crash_recovery(qtbot, tiny_model, tmp_path):
     root = tmp_path / "autosave"
-    crashed = _window(qtbot, tiny_model, root)
-    info = crashed.case_panel.create_case(title="Crashed in")
-    stroke(crashed, [(x, 300) for x in range(120, 400, 8)])
+    crashed = make_window(qtbot, tiny_model, root)
+    info = crashed.case_dock.panel.create_case(title="Crashed in")
+    draw_line(crashed, pressure=0.9)
     assert crashed.autosaver.save_now()
     crashed.autosaver.stop()  # the process dies here: no shutdown, the autosave stays
     # Another window later closed with no case open, so only the autosave knows the case.
     crashed.store.set_ui_value("open_case", "")
 
-    fresh = _window(qtbot, tiny_model, root)
-    assert fresh.case_panel.current is None
+    fresh = make_window(qtbot, tiny_model, root)
+    assert fresh.case_dock.panel.current is None
     found = fresh.autosaver.find_recoverable()
     assert [r.case for r in found] == [info.uid]
-    assert fresh.recover(found[0])
-    assert fresh.case_panel.current == info.uid  # recording resumes in the same case
+    assert fresh.recovery.recover(found[0])
+    assert fresh.case_dock.panel.current == info.uid  # recording resumes in the same case
     crashed.shutdown()
     fresh.shutdown()
 
 
 def test_a_case_gone_from_the_store_is_reported_not_silently_dropped(qtbot, tiny_model,
                                                                      tmp_path):
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    w = _window(qtbot, tiny_model, tmp_path / "autosave")
-    assert not w.restore_case("0f0f0f0f-dead-4bad-8bad-0f0f0f0f0f0f")
-    boxes = [b for b in QApplication.topLevelWidgets()
-             if isinstance(b, QMessageBox) and b.isVisible()]
+    w = make_window(qtbot, tiny_model, tmp_path / "autosave")
+    assert not w.case_dock.restore_case("0f0f0f0f-dead-4bad-8bad-0f0f0f0f0f0f")
+    boxes = visible_message_boxes()
     assert boxes and "nothing is being recorded" in boxes[0].text()
     boxes[0].close()
     w.close()

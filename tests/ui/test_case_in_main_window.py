@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import zipfile
 
-from PySide6.QtCore import QPointF
-
 from sketchlab.cases.bundle import verify_bundle
 from sketchlab.cases.gallery_link import gallery_identity
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.db.gallery import open_gallery
-from tests.ui import test_gallery_ui
-from tests.ui.helpers import open_searchable_window, tablet_stroke
-
-# The match panel tests' real temp gallery (4 CUFS photos, enrolled through the real API).
-cufs_photos = test_gallery_ui.cufs_photos
-gallery_url = test_gallery_ui.gallery_url
+from sketchlab.db.search import Matcher
+from tests.ui.helpers import draw_and_wait_for_photo, open_searchable_window, search_and_wait
 
 WAIT_MS = 30000
 
@@ -25,36 +19,29 @@ def test_saving_and_searching_are_recorded_in_the_open_case(qtbot, tiny_model, g
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
     file_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&File")
-    assert w.case_panel.export_action in file_menu.actions()
-    assert not w.case_panel.export_action.isEnabled()  # no case open yet
+    assert w.case_dock.panel.export_action in file_menu.actions()
+    assert not w.case_dock.panel.export_action.isEnabled()  # no case open yet
 
-    info = w.case_panel.create_case(title="From the app", artist="tester")
-    shown = []
-    w.inversion_done.connect(shown.append)
-    c = w.canvas
-    pts = [c._transform().map(QPointF(x, 300)) for x in range(120, 400, 8)]
-    tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
-    qtbot.waitUntil(lambda: any(r.final and r.photo is not None for r in shown),
-                    timeout=WAIT_MS)
-    assert w._save_to(tmp_path / "suspect.png")
-    done = []
+    info = w.case_dock.panel.create_case(title="From the app", artist="tester")
+    draw_and_wait_for_photo(qtbot, w, WAIT_MS)
+    assert w.files.save_to(tmp_path / "suspect.png")
+    done: list = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()
-    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    search_and_wait(qtbot, w, done, WAIT_MS)
 
-    case = w.case_panel.store.get(info.uid)
+    case = w.case_dock.panel.store.get(info.uid)
     assert len(case.sketches) == 1 and case.sketches[0].strokes_sha256  # PNG + strokes
     assert len(case.inversions) == 1
     assert case.inversions[0].model_sha256 == load_generator(tiny_model).sha256
     run = case.matches[0]
     assert run.inversion == 1 and len(run.candidates) == 3 and run.gallery.size == 4
     with open_gallery(gallery_url) as g:
-        assert run.gallery.fingerprint == gallery_identity(g).fingerprint
-    assert w.case_panel.store.verify(info.uid).ok
-    assert "Recorded search 1" in w.case_panel.status.text()
+        assert run.gallery.fingerprint == gallery_identity(g, Matcher(g)).fingerprint
+    assert w.case_dock.panel.store.verify(info.uid).ok
+    assert "Recorded search 1" in w.case_dock.panel.status.text()
 
-    with qtbot.waitSignal(w.case_panel.export_finished, timeout=WAIT_MS) as got:
-        w.case_panel.start_export(tmp_path / "case.zip")
+    with qtbot.waitSignal(w.case_dock.panel.export_finished, timeout=WAIT_MS) as got:
+        w.case_dock.panel.start_export(tmp_path / "case.zip")
     assert got.args[0] is not None and verify_bundle(got.args[0]).ok
     assert "report.pdf" in zipfile.ZipFile(got.args[0]).namelist()
     w.close()

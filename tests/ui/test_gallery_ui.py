@@ -6,44 +6,19 @@ import pytest
 
 from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
-from tests.ui.helpers import open_searchable_window, tablet_stroke
+from tests.ui.conftest import N_GALLERY_PHOTOS as N_PHOTOS
+from tests.ui.helpers import draw_line, open_searchable_window, search_and_wait
 
 WAIT_MS = 30000
-N_PHOTOS = 4
-
-
-@pytest.fixture(scope="module")
-def cufs_photos(shared_data):
-    photos = sorted((shared_data / "cufs_cuhk" / "test" / "photos").glob("*.jpg"))
-    assert len(photos) >= N_PHOTOS
-    return photos[:N_PHOTOS]
-
-
-@pytest.fixture
-def gallery_url(tmp_path, cufs_photos):
-    """A fresh gallery with a few real CUFS test photos, enrolled through the real API."""
-    from sketchlab.db.gallery import open_gallery
-
-    url = f"sqlite:///{tmp_path / 'gallery.sqlite'}"
-    with open_gallery(url) as g:
-        summary = g.enroll(cufs_photos, workers=1)
-    assert summary.enrolled == N_PHOTOS
-    return url
 
 
 def test_match_panel_lists_candidates(qtbot, tiny_model, gallery_url, tmp_path):
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
-    c = w.canvas
-    from PySide6.QtCore import QPointF
-
-    pts = [c._transform().map(QPointF(x, 300)) for x in range(120, 400, 8)]
-    tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
-    done = []
+    draw_line(w)
+    done: list = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()  # may wait for the photo of the current canvas first
-    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
-    outcome = done[0]
+    outcome = search_and_wait(qtbot, w, done, WAIT_MS)
     assert outcome.gallery_size == N_PHOTOS
     assert outcome.query.request_id == w.service.latest_id  # searched the current sketch
     table = w.match_panel.table
@@ -79,16 +54,10 @@ def test_match_panel_shows_variants_stability_and_rates(qtbot, calibrated_tiny_m
     with open_gallery(url) as g:  # big enough to read distances against
         assert g.enroll(photos[:MIN_GALLERY], workers=1).enrolled == MIN_GALLERY
     w = open_searchable_window(qtbot, model, url, tmp_path / "autosave", wait_ms=WAIT_MS)
-    from PySide6.QtCore import QPointF
-
-    c = w.canvas
-    pts = [c._transform().map(QPointF(x, 300)) for x in range(120, 400, 8)]
-    tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
-    done = []
+    draw_line(w)
+    done: list = []
     w.match_done.connect(done.append)
-    w.act_search.trigger()
-    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
-    outcome, panel = done[0], w.match_panel
+    outcome, panel = search_and_wait(qtbot, w, done, WAIT_MS), w.match_panel
     assert len(outcome.variant_photos) == 8 and outcome.variant_names[0] == "as drawn"
     assert panel.variant_box.isVisible() and panel.variants.count() == 9  # 8 + stretch
     norm = outcome.rule.norm

@@ -5,27 +5,21 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtWidgets import QApplication, QMessageBox
-
 from sketchlab.core.imageio import IMAGE_SUFFIXES
-from sketchlab.ui.main_window import IMAGE_FILTER, MainWindow
-from sketchlab.ui.settings import SettingsStore
+from sketchlab.ui.file_commands import IMAGE_FILTER
+from tests.ui.helpers import make_window, visible_message_boxes
 
 
 def test_renamed_text_file_gets_a_message_and_no_traceback(qtbot, tmp_path, caplog, capfd):
-    store = SettingsStore()
-    store.update(store.value.replace(model="no-such-model", device="cpu"))
-    w = MainWindow(store, autosave_root=tmp_path / "autosave")
-    qtbot.addWidget(w)
+    w = make_window(qtbot, "no-such-model", tmp_path / "autosave", show=False)
     notes = tmp_path / "notes.jpg"
     notes.write_text("Witness: tall, dark hair, glasses.\nSeen at 21:40 on Mill Lane.\n")
     caplog.set_level(logging.DEBUG)
     caplog.clear()
 
-    dlg = w.import_file(notes)
+    dlg = w.files.import_file(notes)
     qtbot.waitUntil(lambda: dlg.error is not None, timeout=20000)
-    boxes = [b for b in QApplication.topLevelWidgets()
-             if isinstance(b, QMessageBox) and b.isVisible()]
+    boxes = visible_message_boxes()
     assert boxes and "notes.jpg: not a recognised image file" in boxes[0].text()
     assert "GIF" in boxes[0].text() and w.document.is_blank
     boxes[0].close()

@@ -14,12 +14,18 @@ def _fill(dlg, number: str) -> None:
     dlg.witness.setPlainText("male, 30s, round glasses, scar over the left eyebrow")
 
 
-def test_duplicate_number_keeps_the_form_and_marks_the_number(panel, qtbot):
-    panel.create_case(number="2026-0042", title="earlier case")
+def _submit_over(panel, qtbot, existing: str, number: str):
+    """Case `existing` is in the store; the form is filled with `number` and OK clicked."""
+    panel.create_case(number=existing, title="earlier case")
     dlg = panel.new_case_dialog()
-    _fill(dlg, "2026-0042")
+    _fill(dlg, number)
     ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    return dlg
+
+
+def test_duplicate_number_keeps_the_form_and_marks_the_number(panel, qtbot):
+    dlg = _submit_over(panel, qtbot, "2026-0042", "2026-0042")
 
     assert dlg.isVisible(), "the form was thrown away"
     assert dlg.title_edit.text() == "Street robbery, Mill Lane"
@@ -32,6 +38,7 @@ def test_duplicate_number_keeps_the_form_and_marks_the_number(panel, qtbot):
 
     dlg.number.setText("2026-0043")  # typing clears the mark; then it goes through
     assert dlg.number.styleSheet() == ""
+    ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dlg.isVisible())
     info = panel.store.get(panel.current).info
@@ -48,11 +55,7 @@ def test_cancel_creates_nothing(panel, qtbot):
 
 
 def test_number_differing_only_in_letter_case_is_refused_in_the_form(panel, qtbot):
-    panel.create_case(number="ROB-17", title="earlier case")
-    dlg = panel.new_case_dialog()
-    _fill(dlg, "rob-17")
-    ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
-    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    dlg = _submit_over(panel, qtbot, "ROB-17", "rob-17")
 
     assert dlg.isVisible() and dlg.problem.isVisible()
     assert "'ROB-17' already exists" in dlg.problem.text()

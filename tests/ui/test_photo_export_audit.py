@@ -5,36 +5,29 @@ from __future__ import annotations
 
 import hashlib
 
-from PySide6.QtCore import QPointF
-
 from sketchlab.cases import CaseStore
-from tests.ui.helpers import tablet_stroke
-from tests.ui.test_main_window import _make_window
+from tests.ui.helpers import draw_and_wait_for_photo, make_window
 
 WAIT_MS = 30000
 
 
-def _draw_and_wait(qtbot, w) -> None:
-    shown = []
-    w.inversion_done.connect(shown.append)
-    c = w.canvas
-    pts = [c._transform().map(QPointF(x, 300)) for x in range(120, 400, 8)]
-    tablet_stroke(c, [(p.x(), p.y()) for p in pts], 0.8)
-    qtbot.waitUntil(lambda: any(r.final and r.photo is not None for r in shown),
-                    timeout=WAIT_MS)
+def _window_with_a_photo(qtbot, tiny_model, tmp_path, case_title: str | None = None):
+    """A window with a model, a case open when `case_title` is given, and a drawn photo."""
+    w = make_window(qtbot, tiny_model, tmp_path / "autosave")
+    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
+    info = w.case_dock.panel.create_case(title=case_title) if case_title else None
+    draw_and_wait_for_photo(qtbot, w, WAIT_MS)
+    return w, info
 
 
 def test_photo_export_is_recorded_with_where_and_hash(qtbot, tiny_model, tmp_path):
-    w = _make_window(qtbot, str(tiny_model), tmp_path / "autosave")
-    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
-    info = w.case_panel.create_case(title="Export check")
-    _draw_and_wait(qtbot, w)
+    w, info = _window_with_a_photo(qtbot, tiny_model, tmp_path, "Export check")
 
-    native = w.export_photo_to(tmp_path / "out" / "suspect.png")
-    big = w.export_photo_to(tmp_path / "out" / "suspect.png", upscale=True)
+    native = w.files.export_photo_to(tmp_path / "out" / "suspect.png")
+    big = w.files.export_photo_to(tmp_path / "out" / "suspect.png", upscale=True)
     assert native is not None and big is not None and big != native
 
-    store: CaseStore = w.case_panel.store
+    store: CaseStore = w.case_dock.panel.store
     exports = [e for e in store.entries(info.uid) if e.action == "photo.export"]
     assert [e.details["file"] for e in exports] == [str(native.resolve()), str(big.resolve())]
     for e, f in zip(exports, (native, big), strict=True):
@@ -48,16 +41,14 @@ def test_photo_export_is_recorded_with_where_and_hash(qtbot, tiny_model, tmp_pat
     assert len(case.inversions) == 1
     assert {e.details["inversion"] for e in exports} == {case.inversions[0].number}
     assert store.verify(info.uid).ok
-    whats = [w.case_panel.log_view.topLevelItem(i).text(3)
-             for i in range(w.case_panel.log_view.topLevelItemCount())]
+    whats = [w.case_dock.panel.log_view.topLevelItem(i).text(3)
+             for i in range(w.case_dock.panel.log_view.topLevelItemCount())]
     assert any("exported to" in t and "suspect-upscaled-4x.png" in t for t in whats)
     w.close()
 
 
 def test_no_case_open_records_nothing(qtbot, tiny_model, tmp_path):
-    w = _make_window(qtbot, str(tiny_model), tmp_path / "autosave")
-    qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=WAIT_MS)
-    _draw_and_wait(qtbot, w)
-    assert w.export_photo_to(tmp_path / "p.png") is not None
-    assert w.case_panel.current is None and w.case_panel.store.list_cases() == []
+    w, _ = _window_with_a_photo(qtbot, tiny_model, tmp_path)
+    assert w.files.export_photo_to(tmp_path / "p.png") is not None
+    assert w.case_dock.panel.current is None and w.case_dock.panel.store.list_cases() == []
     w.close()

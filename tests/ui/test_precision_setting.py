@@ -40,12 +40,10 @@ def test_settings_dialog_offers_it(qtbot, tiny_model):
 
 
 def test_the_window_shows_and_switches_it(qtbot, tiny_model, tmp_path):
-    from sketchlab.ui.main_window import MainWindow
+    from tests.ui.helpers import make_window
 
-    store = SettingsStore()
-    store.update(store.value.replace(model=str(tiny_model), device="cpu", precision="fp32"))
-    w = MainWindow(store, autosave_root=tmp_path / "a")
-    qtbot.addWidget(w)
+    w = make_window(qtbot, tiny_model, tmp_path / "a", show=False, precision="fp32")
+    store = w.store
     qtbot.waitUntil(lambda: w.photo_pane.status is not None, timeout=10000)
     assert w.photo_pane.status.device_label.endswith(", fp32)")
     assert "fp32" in w.photo_pane.info.text()

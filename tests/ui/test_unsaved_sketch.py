@@ -8,18 +8,12 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sketchlab.ui.main_window import MainWindow
-from sketchlab.ui.settings import SettingsStore
-from tests.ui.test_main_window import _draw
+from tests.ui.helpers import draw_line, make_window
 
 
 def _window(qtbot, tmp_path, confirm_close: bool = False) -> MainWindow:
-    store = SettingsStore()
-    store.update(store.value.replace(model="no-such-model", device="cpu"))
-    w = MainWindow(store, autosave_root=tmp_path / "autosave", confirm_close=confirm_close)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return make_window(qtbot, "no-such-model", tmp_path / "autosave",
+                       confirm_close=confirm_close)
 
 
 def _answer(button: QMessageBox.StandardButton, asked: list[str]) -> None:
@@ -36,27 +30,27 @@ def _answer(button: QMessageBox.StandardButton, asked: list[str]) -> None:
 
 def test_ctrl_n_on_a_drawing_asks_and_cancel_keeps_it(qtbot, tmp_path):
     w = _window(qtbot, tmp_path)
-    assert w.act_new.shortcut() == QKeySequence("Ctrl+N")
-    _draw(w)
+    assert w.commands.new.shortcut() == QKeySequence("Ctrl+N")
+    draw_line(w)
     drawn = w.document.snapshot()
     asked: list[str] = []
     _answer(QMessageBox.StandardButton.Cancel, asked)
-    w.act_new.trigger()
+    w.commands.new.trigger()
     assert asked and "unsaved changes" in asked[0]
     assert (w.document.pixels == drawn).all() and len(w.document.strokes) == 1
 
 
 def test_ctrl_n_discard_gives_a_blank_sketch_that_quit_does_not_ask_about(qtbot, tmp_path):
     w = _window(qtbot, tmp_path, confirm_close=True)
-    _draw(w)
+    draw_line(w)
     asked: list[str] = []
     _answer(QMessageBox.StandardButton.Discard, asked)
-    w.act_new.trigger()
+    w.commands.new.trigger()
     assert len(asked) == 1 and w.document.is_blank
-    assert not w.has_unsaved_work() and "•" not in w.windowTitle()
+    assert not w.files.has_unsaved_work() and "•" not in w.windowTitle()
 
     _answer(QMessageBox.StandardButton.Cancel, asked)  # would keep the window if asked
-    w.act_new.trigger()  # a second New on a blank sketch: nothing to ask either
+    w.commands.new.trigger()  # a second New on a blank sketch: nothing to ask either
     _answer(QMessageBox.StandardButton.Cancel, asked)
     assert w.close()
     assert len(asked) == 1, "Quit or New asked to save an empty sketch"
@@ -65,11 +59,11 @@ def test_ctrl_n_discard_gives_a_blank_sketch_that_quit_does_not_ask_about(qtbot,
 
 def test_ctrl_n_save_writes_the_drawing_first(qtbot, tmp_path):
     w = _window(qtbot, tmp_path)
-    _draw(w)
+    draw_line(w)
     target = tmp_path / "kept.png"
-    w.current_path = target  # saved before: Save writes there without a file dialog
+    w.files.current_path = target  # saved before: Save writes there without a file dialog
     asked: list[str] = []
     _answer(QMessageBox.StandardButton.Save, asked)
-    w.act_new.trigger()
+    w.commands.new.trigger()
     assert asked and target.is_file() and w.document.is_blank
-    assert w.current_path is None and not w.has_unsaved_work()
+    assert w.files.current_path is None and not w.files.has_unsaved_work()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QWidget
 from superqt.utils import create_worker
 
@@ -64,7 +64,8 @@ def test_generator_jobs_yield(qtbot):
     create_worker(gen, _connect={k: (lambda v=None, k=k: got[k].append(v)) for k in got})
     qtbot.waitUntil(lambda: bool(got["finished"]), timeout=10000)
     assert got["returned"] == ["end"] and got["yielded"] == [0, 1, 2]
-    qtbot.waitUntil(lambda: not running_jobs(), timeout=5000)
+    qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0,
+                    timeout=5000)
 
 
 def test_leak_check_sees_running_thread_and_timer(qtbot):
@@ -158,6 +159,21 @@ def test_jobs_never_queue_behind_each_other(qtbot):
         gate.set()
         for j in jobs:
             assert j.wait(5000)
+    qtbot.waitUntil(lambda: not running_jobs(), timeout=5000)
+
+
+def test_a_job_waited_for_at_once_runs(qtbot):
+    """Started inside the event loop and waited for at once (a closing window does that),
+    a job runs now: its start is not left to a timer the waiting thread cannot fire."""
+    waited: list[bool] = []
+
+    def start_and_wait() -> None:
+        job = create_worker(lambda: 7, _worker_class=Job, _start_thread=True)
+        waited.append(job.wait(2000))
+
+    QTimer.singleShot(0, start_and_wait)
+    qtbot.waitUntil(lambda: len(waited) > 0, timeout=5000)
+    assert waited == [True]
     qtbot.waitUntil(lambda: not running_jobs(), timeout=5000)
 
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sketchlab.db.enroll import EnrollPlan, plan_enrolment
+from sketchlab.enrol.inputs import EnrollPlan, plan_enrolment
 
 RULES = (
     ("folder", "Sub-folder name (one folder per person)"),

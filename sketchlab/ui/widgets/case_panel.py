@@ -320,7 +320,7 @@ class CasePanel(QWidget):
         from sketchlab.cases.gallery_link import gallery_identity
 
         try:
-            ident = gallery_identity(self.gallery.get())
+            ident = gallery_identity(self.gallery.get(), self.gallery.matcher())
         except Exception as exc:  # the record is still worth keeping without it
             log.warning("cannot fingerprint the gallery: %s", exc)
             return ""

@@ -75,12 +75,12 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
     """Worker job: `match_sketch` on the sketch behind the on-screen photo; the result
     names that photo (`query`) and one inversion per variant searched (`queries`), which
     the case recorder records."""
-    gallery = handle.get()
+    matcher = handle.matcher()
     # The live preview's Inverter when it is loaded (one engine and one copy of the
     # network per model; its engines run from two threads), else one of our own.
     inverter = model.inverter or _search_inverter(str(model.path), settings.device,
                                                   settings.precision, settings.engine)
-    res = match_sketch(as_prepared(query.sketch, query.colour), inverter, gallery.matcher(), k,
+    res = match_sketch(as_prepared(query.sketch, query.colour), inverter, matcher, k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
                        fpir=settings.match_fpir,
                        calibration=model_calibration(str(model.path), model.sha256))
