@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--enrol", type=Path, help="enrol this folder in the app meanwhile")
     ap.add_argument("--model", default="sketchlab-default")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--engine", default="auto",
+                    help="inference engine (auto: the one the app measures fastest here)")
     ap.add_argument("-n", "--strokes", type=int, default=30)
     ap.add_argument("--hz", type=float, default=120.0, help="pen report rate")
     ap.add_argument("--no-live", action="store_true", help="no previews while drawing")
@@ -59,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication(sys.argv[:1])
     store = SettingsStore()
-    store.update(store.value.replace(model=args.model, device=args.device,
-                                     live_preview=not args.no_live))
+    settings = dict(model=args.model, device=args.device, live_preview=not args.no_live)
+    if hasattr(store.value, "engine"):
+        settings["engine"] = args.engine
+    store.update(store.value.replace(**settings))
     w = MainWindow(store)
     w.resize(1280, 820)
     w.show()

@@ -49,8 +49,11 @@ class Engine(Protocol):
 
 
 def resolve_engine(preference: str | None) -> str:
-    """The engine asked for: the argument, else $SKETCHLAB_ENGINE, else "auto"."""
-    pref = (preference or os.environ.get(ENV, "") or "auto").strip().lower()
+    """The engine asked for: the argument unless "auto", else $SKETCHLAB_ENGINE, else
+    "auto" (measured)."""
+    pref = (preference or "auto").strip().lower()
+    if pref == "auto":
+        pref = os.environ.get(ENV, "").strip().lower() or "auto"
     if pref not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {pref!r} "
                          f"(from the setting or ${ENV})")

@@ -30,6 +30,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, SignalInstance, Slot
 from superqt.utils import FunctionWorker
 
+from sketchlab.ui.thread_state import keep_python_thread_state
+
 log = logging.getLogger(__name__)
 
 _LIVE: set[QThread] = set()  # strong refs: Python must not collect a running QThread
@@ -157,6 +159,7 @@ class Job(FunctionWorker):
             raise
 
     def run(self) -> None:
+        keep_python_thread_state()  # a pool thread: see ui/thread_state.py
         try:
             super().run()
         finally:
@@ -253,6 +256,7 @@ class InversionWorker(QObject):
         from sketchlab.core.inference import Inverter
         from sketchlab.core.model_catalog import describe, resolve_model
 
+        keep_python_thread_state()  # the inversion thread: see ui/thread_state.py
         if self._quitting:
             return
         self._inverter = None
@@ -291,6 +295,7 @@ class InversionWorker(QObject):
 
     @Slot()
     def _serve(self) -> None:
+        keep_python_thread_state()
         with self._lock:
             req, self._pending = self._pending, None
             if self._quitting:

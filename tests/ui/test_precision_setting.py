@@ -55,12 +55,13 @@ def test_the_window_shows_and_switches_it(qtbot, tiny_model, tmp_path):
 
 @pytest.mark.parametrize("precision", ["fp32", "auto"])
 def test_the_search_inverts_in_the_live_precision(tiny_model, precision):
-    """The search thread has its own Inverter; with the one setting, the photo it searches
-    (the unchanged reading among the variants, inverted in a batch) is the photo shown."""
+    """A search made before the live Inverter is loaded has its own; with the one setting,
+    the photo it searches (the unchanged reading among the variants, inverted in a batch)
+    is the photo shown."""
     from sketchlab.ui.widgets.match_panel import _search_inverter
 
     live = Inverter(tiny_model, device="cpu", precision=precision)
-    search = _search_inverter(str(tiny_model), "cpu", precision)
+    search = _search_inverter(str(tiny_model), "cpu", precision, "torch")
     assert search.precision == live.precision
     rng = np.random.default_rng(5)
     sketch = np.where(rng.random((*live.resolution, 1)) < 0.2, 0, 255).repeat(3, 2)

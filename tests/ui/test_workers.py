@@ -197,7 +197,7 @@ def _gated_service(qtbot, tiny_model):
         service.load_model(str(tiny_model), "cpu", "auto")
     inv = service._worker._inverter
     gate, started = threading.Event(), threading.Event()
-    first, ran = inv._stages[0], []
+    first, ran = inv.engine.stages[0], []
 
     def blocking_first(x):
         ran.append(1)
@@ -206,7 +206,7 @@ def _gated_service(qtbot, tiny_model):
             gate.wait(10)
         return first(x)
 
-    inv._stages = [blocking_first, *inv._stages[1:]]
+    inv.engine.stages = [blocking_first, *inv.engine.stages[1:]]
     return service, gate, started
 
 

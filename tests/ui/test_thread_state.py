@@ -1,0 +1,36 @@
+"""Background jobs that call dlib run again and again on Qt's pool threads.
+
+Without `keep_python_thread_state` the second face descriptor computed on a pool thread
+deadlocked or crashed the process (PySide deletes the thread state dlib's bindings kept);
+the app's search crashed that way under a real X server. Run in a fresh interpreter, so
+a crash fails this test instead of ending the test run."""
+
+import subprocess
+import sys
+
+SCRIPT = r"""
+import numpy as np
+from PySide6.QtCore import QCoreApplication
+from superqt.utils import create_worker
+
+from sketchlab.core.matching import embed_aligned
+from sketchlab.ui.workers import Job
+
+app = QCoreApplication([])
+face = np.full((160, 128, 3), 200, np.uint8)
+face[60:100, 30:100] = 90
+found = []
+for _ in range(4):
+    job = create_worker(embed_aligned, face, _worker_class=Job, _start_thread=True)
+    job.returned.connect(found.append)
+    assert job.wait(60000)
+    QCoreApplication.processEvents()
+print("descriptors", len(found), found[-1].shape, flush=True)
+"""
+
+
+def test_dlib_on_pool_threads_job_after_job():
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                         timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "descriptors 4 (128,)"
