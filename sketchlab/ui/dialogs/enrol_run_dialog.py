@@ -70,7 +70,6 @@ class EnrolRunDialog(QDialog):
         self.current = QLabel()
         self.current.setFixedHeight(lines + 4)
         self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.current.setStyleSheet("color: palette(mid)")
         self.skipped_title = QLabel("Skipped and failed files")
         self.skipped = QTreeWidget()
         self.skipped.setHeaderLabels(["File", "Outcome", "Reason"])
