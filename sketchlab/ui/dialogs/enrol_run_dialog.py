@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QHBoxLayout,
     QHeaderView,
@@ -23,8 +24,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -71,17 +72,21 @@ class EnrolRunDialog(QDialog):
         self.current.setFixedHeight(lines + 4)
         self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.skipped_title = QLabel("Skipped and failed files")
-        self.skipped = QTreeWidget()
-        self.skipped.setHeaderLabels(["File", "Outcome", "Reason"])
-        self.skipped.setRootIsDecorated(False)
-        self.skipped.setSortingEnabled(True)
+        self.skipped = QTableWidget(0, 3)
+        self.skipped.setHorizontalHeaderLabels(["File", "Outcome", "Reason"])
+        self.skipped.verticalHeader().setVisible(False)
+        self.skipped.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.skipped.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.skipped.setAlternatingRowColors(True)
-        header = self.skipped.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.skipped.setShowGrid(False)
+        self.skipped.setWordWrap(True)  # a reason is a sentence: read whole, not elided
+        header = self.skipped.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
-        self.skipped.setColumnWidth(0, 230)
-        self.skipped.setColumnWidth(1, 130)
+        # Row heights follow the Reason column's width.
+        header.sectionResized.connect(lambda *_: self.skipped.resizeRowsToContents())
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setFixedHeight(3 * lines + 6)
@@ -127,7 +132,7 @@ class EnrolRunDialog(QDialog):
             self.bar.setValue(0)
             self.counts.setText(counts_line(0, total, 0, 0, 0, 0))
         self.current.clear()
-        self.skipped.clear()
+        self.skipped.setRowCount(0)
         self.skipped_title.setText("Skipped and failed files (listed when the run ends)")
         self.summary.clear()
         self.retry_button.hide()
@@ -164,20 +169,25 @@ class EnrolRunDialog(QDialog):
         self.current.clear()
         self.summary.setText(summary.line())
         self.skipped.setSortingEnabled(False)
-        for s in summary.skipped:
+        self.skipped.setRowCount(len(summary.skipped))
+        for row, s in enumerate(summary.skipped):
             kind = "failed" if s.failed else "skipped"
-            row = QTreeWidgetItem([Path(s.path).name, f"{kind}: {STATUS_TEXT[s.status]}",
-                                   s.reason])
-            for col in range(3):
-                row.setToolTip(col, f"{s.path}\n{s.reason}")
-            self.skipped.addTopLevelItem(row)
+            cells = (Path(s.path).name, f"{kind}: {STATUS_TEXT[s.status]}", s.reason)
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"{s.path}\n{s.reason}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+                self.skipped.setItem(row, col, item)
         self.skipped.setSortingEnabled(True)
+        self.skipped.resizeRowsToContents()
         self.skipped_title.setText(f"Skipped and failed files: {len(summary.skipped)}"
                                    if summary.skipped else "No file was skipped.")
         self._retry = summary.retry_with_largest_face()
         if self._retry:
-            self.retry_button.setText(f"Enrol the largest face of the {len(self._retry)} "
-                                      "photo(s) with several faces")
+            n = len(self._retry)
+            self.retry_button.setText("Enrol the largest face of the photo with several "
+                                      "faces" if n == 1 else f"Enrol the largest face of "
+                                      f"each of the {n} photos with several faces")
             self.retry_button.show()
         self.close_button.setText("Close")
         self.close_button.setEnabled(True)
