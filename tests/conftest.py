@@ -100,3 +100,23 @@ def face_sketch() -> np.ndarray:
     cv2.line(img, (100, 125), (95, 160), (60, 60, 60), 2)
     cv2.ellipse(img, (100, 180), (22, 8), 0, 0, 180, (50, 50, 50), 2)
     return img
+
+
+@pytest.fixture
+def enrol_folder(shared_data: Path, tmp_path: Path) -> Path:
+    """A flat folder named as LFW names files (`Name_0001`), one of each outcome: two
+    one-face CUFS photos, a photo of two people, a blank image (no face), a corrupt JPEG
+    (unreadable) and a text file (not an image)."""
+    from PIL import Image
+
+    photos = sorted((shared_data / "cufs_cuhk" / "test" / "photos").glob("*.jpg"))[:2]
+    folder = tmp_path / "to_enrol"
+    folder.mkdir()
+    for name, src in zip(("Ann_0001.jpg", "Bob_0001.jpg"), photos, strict=True):
+        (folder / name).write_bytes(src.read_bytes())
+    a, b = (np.asarray(Image.open(p).convert("RGB")) for p in photos)
+    Image.fromarray(np.concatenate([a, b], axis=1)).save(folder / "Carol_0001.png")
+    Image.fromarray(np.full((240, 200, 3), 180, np.uint8)).save(folder / "Dan_0001.png")
+    (folder / "Eve_0001.jpg").write_bytes(photos[0].read_bytes()[:600])
+    (folder / "notes.txt").write_text("not a photo\n")
+    return folder

@@ -1,5 +1,7 @@
 """Make resources/screenshots/main.png: the real app, a CUFS sketch, its photo and candidates.
 
+With --grid-out it also saves the same window with the candidates as a grid of faces.
+
 Runs the real MainWindow on a real X server and grabs the screen's pixels, so what you get
 is what a user sees. Enrols the CUFS test photos into a temporary gallery through the real
 API (sketchlab.db), imports a CUFS test sketch through the import dialog (automatic
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots" / "main.png")
     ap.add_argument("--panel-out", type=Path, default=None,
                     help="also save the match panel alone (variants, stability, rates)")
+    ap.add_argument("--grid-out", type=Path, default=None,
+                    help="also save the window with the candidates shown as a grid")
+    ap.add_argument("--top-k", type=int, default=8, help="candidates to list")
     ap.add_argument("--size", default="1600x1000")
     ap.add_argument("--home", type=Path, help="SKETCHLAB_HOME to use (default: a temp dir)")
     args = ap.parse_args(argv)
@@ -62,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("SketchLab")
     app.setWindowIcon(app_icon())
     store = SettingsStore()
-    store.update(store.value.replace(model=args.model, gallery_url=url, top_k=8))
+    store.update(store.value.replace(model=args.model, gallery_url=url,
+                                     top_k=args.top_k))
     w = MainWindow(store)
     width, height = (int(v) for v in args.size.split("x"))
     w.setGeometry(0, 0, width, height)
@@ -95,6 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not shot.save(str(args.out)):
         raise SystemExit(f"could not write {args.out}")
+    if args.grid_out is not None:
+        w.match_panel.grid_button.click()
+        settle(app, 1.5)
+        geo = w.frameGeometry()
+        grid = w.screen().grabWindow(0, geo.x(), geo.y(), geo.width(), geo.height())
+        if not grid.save(str(args.grid_out)):
+            raise SystemExit(f"could not write {args.grid_out}")
+        print(f"wrote {args.grid_out}")
+        w.match_panel.grid_button.click()
+        settle(app, 0.5)
     if args.panel_out is not None:
         # Give the match panel the window's right half to show variants and several rows.
         w.splitter.setSizes([width // 3, width // 6, width // 2])

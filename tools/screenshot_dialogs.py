@@ -1,12 +1,14 @@
-"""Make resources/screenshots/{about,enrol_preview,report_page2}.png from the real app.
+"""Make resources/screenshots/{about,enrol_preview,enrol_summary,report_page2}.png.
 
 Under a real X server (Xvfb), shows Help > About with the installed models' cards, the
-enrolment preview of a flat LFW folder (`Name_0001.jpg` files, as LFW ships them) and
-renders page 2 of a real case report (a CUFS test sketch inverted by the default model,
-searched against the CUFS test photos), all through the app's own code.
+enrolment preview of a flat LFW folder (`Name_0001.jpg` files, as LFW ships them), the
+enrolment window after a run with skipped files (a few LFW photos, a photo of two people,
+a blank image, a damaged JPEG and a text file) and renders page 2 of a real case report
+(a CUFS test sketch inverted by the default model, searched against the CUFS test
+photos), all through the app's own code. `--only` makes some of them.
 
     xvfb-run -a -s "-screen 0 1400x1000x24" env QT_QPA_PLATFORM=xcb \\
-        .venv/bin/python tools/screenshot_dialogs.py
+        .venv/bin/python tools/screenshot_dialogs.py [--only about,enrol_summary]
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app_driver import settle  # noqa: E402  (this folder, see app_driver.py)
+from app_driver import settle, wait_for  # noqa: E402  (this folder, see app_driver.py)
 
 from sketchlab.core.manifest import shared_data_dir  # noqa: E402  (REPO, above)
 
@@ -48,6 +50,42 @@ def lfw_flat_folder(root: Path) -> Path:
             (folder / f.name).symlink_to(f)
     (folder / "README.txt").write_text("not a photo")
     return folder
+
+
+def enrol_summary(app, out: Path, home: Path) -> None:
+    """The enrolment window at the end of a run that skipped files, as a user sees it."""
+    import numpy as np
+    from PIL import Image
+
+    from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
+    from sketchlab.ui.gallery_handle import GalleryHandle
+
+    folder = home / "new_photos"
+    folder.mkdir()
+    images = DATA / "lfw" / "images"
+    for person in LFW_PEOPLE:
+        for f in sorted(images.glob(f"{person}_[0-9]*.jpg"))[:3]:
+            (folder / f.name).symlink_to(f)
+    pair = [np.asarray(Image.open(images / f"{p}_0001.jpg").convert("RGB"))
+            for p in LFW_PEOPLE[:2]]
+    Image.fromarray(np.concatenate(pair, axis=1)).save(folder / "Two_People_0001.jpg")
+    Image.fromarray(np.full((250, 250, 3), 190, np.uint8)).save(folder / "Scan_0001.png")
+    (folder / "Damaged_0001.jpg").write_bytes((images / "Alvaro_Uribe_0004.jpg")
+                                              .read_bytes()[:700])
+    (folder / "README.txt").write_text("not a photo")
+    handle = GalleryHandle(f"sqlite:///{home / 'summary-gallery.sqlite'}")
+    gallery = GalleryDialog(handle)
+    gallery.resize(760, 560)
+    gallery.show()
+    wait_for(app, lambda: gallery.listing is not None, 60, "the gallery listing")
+    done: list = []
+    gallery.enrolment_finished.connect(done.append)
+    gallery.enrol(folder, rule="filename", total=sum(1 for _ in folder.iterdir()))
+    wait_for(app, lambda: bool(done) and gallery._enrol is None, 600, "the enrolment")
+    grab(app, gallery.run_dialog, out)
+    gallery.run_dialog.close()
+    gallery.close()
+    handle.close()
 
 
 def report_page2(out: Path, home: Path) -> None:
@@ -86,7 +124,10 @@ def report_page2(out: Path, home: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots")
+    ap.add_argument("--only", default="about,enrol_preview,enrol_summary,report_page2",
+                    help="comma-separated screenshots to make")
     args = ap.parse_args(argv)
+    only = set(args.only.split(","))
     home = Path(tempfile.mkdtemp(prefix="sketchlab-shots-"))
     os.environ["SKETCHLAB_HOME"] = str(home)
     from PySide6.QtWidgets import QApplication
@@ -98,18 +139,21 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())
-    models = list_models()
-    about = about_dialog(models, models[0].name if models else None)
-    about.resize(900, 760)
-    grab(app, about, args.out / "about.png")
-    about.close()
-
-    preview = EnrolPreviewDialog(lfw_flat_folder(home))
-    preview.resize(760, 620)
-    grab(app, preview, args.out / "enrol_preview.png")
-    preview.close()
-
-    report_page2(args.out / "report_page2.png", home)
+    if "about" in only:
+        models = list_models()
+        about = about_dialog(models, models[0].name if models else None)
+        about.resize(900, 760)
+        grab(app, about, args.out / "about.png")
+        about.close()
+    if "enrol_preview" in only:
+        preview = EnrolPreviewDialog(lfw_flat_folder(home))
+        preview.resize(760, 620)
+        grab(app, preview, args.out / "enrol_preview.png")
+        preview.close()
+    if "enrol_summary" in only:
+        enrol_summary(app, args.out / "enrol_summary.png", home)
+    if "report_page2" in only:
+        report_page2(args.out / "report_page2.png", home)
     return 0
 
 

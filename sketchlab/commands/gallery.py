@@ -104,6 +104,9 @@ def run_enroll(args: argparse.Namespace) -> int:
             print(f"  skipped {s.path}: {s.reason}")
         if len(summary.skipped) > args.show_skipped:
             print(f"  ... and {len(summary.skipped) - args.show_skipped} more (use --json)")
+        if summary.retry_with_largest_face() and not args.largest_face:
+            print("  photos with several faces: rerun with --largest-face to enrol the "
+                  "largest face of each")
         if summary.cancelled:
             print("cancelled: committed photos are kept; rerun to continue")
     return 0

@@ -49,7 +49,7 @@ from sketchlab.db.engine import (
     sqlite_path,
 )
 from sketchlab.db.tables import Embedding, GalleryState, Photo, Subject
-from sketchlab.enrol.inputs import SubjectRule, iter_items
+from sketchlab.enrol.inputs import EnrollItem, SkippedFile, SubjectRule, iter_items
 from sketchlab.enrol.run import (
     DEFAULT_BATCH,
     EnrolledPhoto,
@@ -424,11 +424,24 @@ class Gallery:
                nice: int = 0) -> EnrollSummary:
         """Enrol folders (recursive), image files and manifest.csv files; see
         sketchlab.enrol. Blocks; commits every `batch_size` photos."""
+        return self.enroll_items(iter_items(paths_, subject, rule), workers=workers,
+                                 batch_size=batch_size, largest_face=largest_face,
+                                 use_cache=use_cache, progress=progress, cancel=cancel,
+                                 batched=batched, nice=nice)
+
+    def enroll_items(self, items: Iterable[EnrollItem | SkippedFile], *,
+                     workers: int | None = None, batch_size: int = DEFAULT_BATCH,
+                     largest_face: bool = False, use_cache: bool = True,
+                     progress: ProgressFn | None = None,
+                     cancel: threading.Event | None = None, batched: bool = True,
+                     nice: int = 0) -> EnrollSummary:
+        """Enrol work items as they are: a summary's skipped multi-face photos, retried
+        with `largest_face`, keep the subjects their first run gave them."""
         cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
             else None
         version = embedding_model_version()
         try:
-            return run_enrolment(iter_items(paths_, subject, rule), existing=self.known_sha256,
+            return run_enrolment(items, existing=self.known_sha256,
                                  write=lambda b: self.write_batch(b, version), cache=cache,
                                  workers=workers, batch_size=batch_size,
                                  largest_face=largest_face, progress=progress, cancel=cancel,

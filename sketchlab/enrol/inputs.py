@@ -37,6 +37,22 @@ class SkippedFile:
     path: str
     status: Status
     reason: str
+    # The work item it came from, so a retry (largest face) enrols it under the same
+    # subject; None for files that never became one (not an image, a bad manifest).
+    item: EnrollItem | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The file itself could not be read, as opposed to read and passed over."""
+        return self.status in FAILED
+
+
+# What each outcome is called where a person reads it (dialog, summary line).
+STATUS_TEXT: dict[str, str] = {
+    "enrolled": "enrolled", "duplicate": "already in the gallery",
+    "no_face": "no face found", "multi_face": "several faces", "unreadable": "unreadable",
+    "missing": "missing", "not_image": "not an image"}
+FAILED: frozenset[str] = frozenset({"unreadable", "missing"})
 
 
 def _manifest_items(path: Path, subject: str | None) -> Iterator[EnrollItem | SkippedFile]:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from sketchlab.core.cpus import usable_cores
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.matching import FaceScan
-from sketchlab.enrol.inputs import EnrollItem, SkippedFile, Status
+from sketchlab.enrol.inputs import STATUS_TEXT, EnrollItem, SkippedFile, Status
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +50,28 @@ EMBED_BATCH = 32  # chips per forward pass of the descriptor network
 MIN_POOL_JOBS = 24
 
 
+Phase = Literal["checking", "starting", "enrolling", "done"]
+
+
 @dataclass(frozen=True)
 class EnrollProgress:
-    """Sent after every file; plain data, safe to hand to another thread."""
+    """Sent from the start and after every file; plain data, safe to hand to another
+    thread. `done` counts files dealt with (enrolled + duplicates + skipped), so it agrees
+    with the summary at every step. Before the first face is found the run is `checking`
+    (hashing files against the gallery: `checked` of `total`) and then `starting` (the
+    detector processes load), which take seconds on a big folder."""
 
     done: int
     total: int
     enrolled: int
     duplicates: int
-    skipped: int
+    skipped: int  # includes `failed`
     committed: int
     path: str
     elapsed_s: float
+    phase: Phase = "enrolling"
+    checked: int = 0
+    failed: int = 0
 
 
 @dataclass
@@ -80,11 +91,41 @@ class EnrollSummary:
     def faces_per_s(self) -> float:
         return self.enrolled / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def done(self) -> int:
+        """Files dealt with: the last progress report's `done`."""
+        return self.enrolled + self.duplicates + len(self.skipped)
+
+    @property
+    def failed(self) -> list[SkippedFile]:
+        return [s for s in self.skipped if s.failed]
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for s in self.skipped:
             out[s.status] = out.get(s.status, 0) + 1
         return out
+
+    def retry_with_largest_face(self) -> list[EnrollItem]:
+        """The multi-face photos, as the work items to enrol again with the largest face."""
+        return [s.item for s in self.skipped if s.status == "multi_face" and s.item is not None]
+
+    def line(self) -> str:
+        """One sentence for a person: enrolled, already there, skipped and failed, by reason."""
+        def why(files: list[SkippedFile]) -> str:
+            by_reason: dict[str, int] = {}
+            for f in files:
+                text = STATUS_TEXT[f.status]
+                by_reason[text] = by_reason.get(text, 0) + 1
+            return (" (" + ", ".join(f"{n} {text}" for text, n in by_reason.items()) + ")"
+                    if by_reason else "")
+
+        skipped = [s for s in self.skipped if not s.failed]
+        state = "Cancelled" if self.cancelled else "Done"
+        return (f"{state} after {self.done} of {self.total} files in {self.seconds:.1f} s: "
+                f"{self.enrolled} enrolled ({self.new_subjects} new subjects) · "
+                f"{self.duplicates} already in the gallery · {len(skipped)} skipped"
+                f"{why(skipped)} · {len(self.failed)} failed{why(self.failed)}.")
 
     def as_dict(self) -> dict[str, object]:
         return {"total": self.total, "enrolled": self.enrolled, "duplicates": self.duplicates,
@@ -229,8 +270,8 @@ def process(task: _Task) -> _Result:
                        "least ~40 px)", scan=fresh, chip=chip)
     if scan.n_faces > 1 and not task.largest_face:
         return _Result(task.index, task.sha256, "multi_face",
-                       f"{scan.n_faces} faces found; crop it to one person, or enrol with "
-                       "--largest-face", scan=fresh, chip=chip)
+                       f"{scan.n_faces} faces found; crop it to one person, or enrol its "
+                       "largest face", scan=fresh, chip=chip)
     return _Result(task.index, task.sha256, "enrolled", scan=fresh, width=w, height=h,
                    thumbnail=face_thumbnail(rgb, scan.box), chip=chip)
 
@@ -291,6 +332,8 @@ class _Enrolment:
         self.to_embed: list[_Result] = []  # chips waiting for a descriptor batch
         self.committed = 0
         self.done = 0
+        self.checked = 0
+        self.phase: Phase = "checking"
         self.last_path = ""
 
     # ---- progress ------------------------------------------------------------------------
@@ -299,7 +342,8 @@ class _Enrolment:
             s = self.summary
             self.progress(EnrollProgress(self.done, s.total, s.enrolled, s.duplicates,
                                          len(s.skipped), self.committed, self.last_path,
-                                         time.perf_counter() - self.t0))
+                                         time.perf_counter() - self.t0, self.phase,
+                                         self.checked, len(s.failed)))
 
     def _step(self, path: str) -> None:
         """One more photo dealt with."""
@@ -307,8 +351,9 @@ class _Enrolment:
         self.last_path = path
         self.report()
 
-    def skip(self, path: str, status: Status, reason: str, counted: bool = False) -> None:
-        self.summary.skipped.append(SkippedFile(path, status, reason))
+    def skip(self, path: str, status: Status, reason: str, counted: bool = False,
+             item: EnrollItem | None = None) -> None:
+        self.summary.skipped.append(SkippedFile(path, status, reason, item))
         log.info("skipped %s: %s", path, reason)
         if not counted:
             self._step(path)
@@ -325,11 +370,19 @@ class _Enrolment:
             if isinstance(x, SkippedFile):
                 self.summary.skipped.append(x)
                 self.done += 1
+        self.report()  # the count is on screen before the first file is read
+        last = time.perf_counter()
         for start in range(0, len(work), 512):
             if cancel is not None and cancel.is_set():
                 break
             chunk = work[start:start + 512]
-            shas = [self._hash(item) for item in chunk]
+            shas = []
+            for item in chunk:
+                shas.append(self._hash(item))
+                self.checked += 1
+                if time.perf_counter() - last > 0.25:
+                    last = time.perf_counter()
+                    self.report()
             known = self.existing([s for s in shas if s])
             for item, sha in zip(chunk, shas, strict=True):
                 if sha is None:
@@ -349,7 +402,8 @@ class _Enrolment:
             return sha256_file(item.path)
         except OSError as exc:
             self.skip(str(item.path), "missing" if isinstance(exc, FileNotFoundError)
-                      else "unreadable", f"cannot read file: {exc.strerror or exc}")
+                      else "unreadable", f"cannot read file: {exc.strerror or exc}",
+                      item=item)
             return None
 
     def _cached(self, sha: str) -> FaceScan | None:
@@ -379,6 +433,9 @@ class _Enrolment:
         # Starting a worker costs seconds (spawn + importing dlib): not worth it for a handful.
         n_workers = 1 if n_compute < MIN_POOL_JOBS else min(summary.workers, n_compute)
         summary.workers = n_workers
+        self.phase = "starting"  # worker processes (or this one) load the face detector
+        self.report()
+        self.phase = "enrolling"  # from the first result on
         try:
             if n_workers <= 1:
                 for task in self.tasks:
@@ -394,6 +451,8 @@ class _Enrolment:
             summary.seconds = time.perf_counter() - self.t0
         if cancel is not None and cancel.is_set():
             summary.cancelled = True
+        self.phase = "done"
+        self.report()  # the last report carries the committed counts the summary shows
         return summary
 
     def handle(self, res: _Result) -> None:
@@ -401,10 +460,16 @@ class _Enrolment:
         if res.chip is None:
             self.finish(res)
             return
-        # Counted as done now, so progress and Cancel respond per photo; a cancel still
-        # embeds and commits the chips already cut (flush).
+        # Its outcome is known now and counted now (enrolled or skipped), so progress and
+        # Cancel respond per photo and the counts shown are the ones the summary ends
+        # with; a cancel still embeds and commits the chips already cut (flush).
         self.to_embed.append(res)
-        self._step(str(self.by_index[res.index].path))
+        item = self.by_index[res.index]
+        if res.status == "enrolled":
+            self.summary.enrolled += 1
+            self._step(str(item.path))
+        else:
+            self.skip(str(item.path), res.status, res.reason, item=item)
         if len(self.to_embed) >= EMBED_BATCH:
             self.embed_pending()
 
@@ -427,6 +492,7 @@ class _Enrolment:
 
     # ---- step 4: record the outcome; commit in batches ----------------------------------
     def finish(self, res: _Result, counted: bool = False) -> None:
+        """`counted`: its outcome was already counted when its chip arrived (`handle`)."""
         item = self.by_index[res.index]
         if res.scan is not None:
             self.pending_scans.append((res.sha256, res.scan))
@@ -436,11 +502,11 @@ class _Enrolment:
             assert scan is not None
             self.pending.append(EnrolledPhoto(item, res.sha256, scan, res.width, res.height,
                                               res.thumbnail))
-            self.summary.enrolled += 1
             if not counted:
+                self.summary.enrolled += 1
                 self._step(str(item.path))
-        else:
-            self.skip(str(item.path), res.status, res.reason, counted)
+        elif not counted:
+            self.skip(str(item.path), res.status, res.reason, item=item)
         if (len(self.pending) >= self.batch_size
                 or len(self.pending_scans) >= 4 * self.batch_size):
             self.flush()

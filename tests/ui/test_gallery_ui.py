@@ -105,25 +105,34 @@ def test_gallery_manager_lists_enrols_and_removes(qtbot, gallery_url, cufs_photo
     handle.close()
 
 
-def _click_cancel(progress) -> None:
-    from PySide6.QtWidgets import QPushButton
-
-    button = progress.findChild(QPushButton)
-    if button is not None and button.isEnabled():
-        button.click()
-
-
-def test_enrolment_cancel_stops_early(qtbot, shared_data, tmp_path):
+def test_enrolment_cancel_says_at_once_that_it_stops(qtbot, shared_data, tmp_path):
     handle = GalleryHandle(f"sqlite:///{tmp_path / 'g.sqlite'}")
     dlg = GalleryDialog(handle)
     qtbot.addWidget(dlg)
     dlg.show()
     qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
     folder = shared_data / "cufs_cuhk" / "test" / "photos"
+    said = []
+
+    def cancel_once(p) -> None:
+        run = dlg.run_dialog
+        if p.done >= 1 and run.close_button.isEnabled():
+            run.close_button.click()
+            # before the job has seen the cancel, the window says it is stopping
+            said.append((run.isVisible(), run.heading.text(), run.close_button.text()))
+
     with qtbot.waitSignal(dlg.enrolment_finished, timeout=60000) as got:
         worker = dlg.enrol(folder)
-        worker.yielded.connect(lambda _p: dlg._progress and _click_cancel(dlg._progress))
+        worker.yielded.connect(cancel_once)
     summary = got.args[0]
     assert summary.cancelled and summary.enrolled < 100
+    assert said[0] == (True, "Stopping: finishing the photos already being read…",
+                       "Stopping…")
+    run = dlg.run_dialog
+    assert run.isVisible() and run.heading.text().startswith("Cancelled")
+    assert run.close_button.text() == "Close" and run.close_button.isEnabled()
+    if dlg.partial_box is not None:
+        dlg.partial_box.close()
+    qtbot.waitUntil(lambda: dlg._enrol is None, timeout=WAIT_MS)
     dlg.close()
     handle.close()

@@ -1,7 +1,8 @@
 """Gallery manager: list subjects and photos, enrol a folder (with progress and Cancel), remove.
 
-All database work runs on worker threads; enrolment reports progress per file and stops
-cooperatively at Cancel (what was already committed stays enrolled).
+All database work runs on worker threads; enrolment reports progress per file in an
+EnrolRunDialog and stops cooperatively at Cancel (what was already committed stays
+enrolled). The last enrolment's summary stays under the gallery's totals.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressDialog,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
+from sketchlab.enrol.inputs import EnrollItem
 from sketchlab.ui.dialogs.enrol_dialog import EnrolPreviewDialog
+from sketchlab.ui.dialogs.enrol_run_dialog import EnrolRunDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.workers import Job
 
@@ -56,6 +58,19 @@ def enrol_paths(handle: GalleryHandle, paths: list[Path], rule: str, progress, c
                                nice=BACKGROUND_NICE)
 
 
+def enrol_largest_face(handle: GalleryHandle, items: list[EnrollItem], progress, cancel):
+    return handle.get().enroll_items(items, largest_face=True, progress=progress,
+                                     cancel=cancel, nice=BACKGROUND_NICE)
+
+
+def photo_source(paths: list[str]) -> str:
+    """Where a subject's photos came from, in a column: their folder, or how many."""
+    folders = sorted({str(Path(p).parent) for p in paths})
+    if len(folders) == 1:
+        return folders[0]
+    return f"{len(folders)} folders" if folders else ""
+
+
 def undo_enrolment(handle: GalleryHandle, shas: list[str]) -> int:
     return handle.get().remove_enrolled(shas)
 
@@ -78,7 +93,7 @@ class GalleryDialog(QDialog):
         self.handle = handle
         self.listing: GalleryListing | None = None
         self._workers: list[Job] = []
-        self._progress: QProgressDialog | None = None
+        self.run_dialog: EnrolRunDialog | None = None
         self._enrol: Job | None = None
         self.partial_box: QMessageBox | None = None
         self._closed = False
@@ -87,6 +102,10 @@ class GalleryDialog(QDialog):
         self.where.setWordWrap(True)
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary = QLabel("Loading…")
+        self.last_run = QLabel()  # the last enrolment's outcome; a refresh leaves it
+        self.last_run.setWordWrap(True)
+        self.last_run.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.last_run.hide()
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Subject / photo", "Photos", "Source", "Added"])
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
@@ -112,6 +131,7 @@ class GalleryDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(self.where)
         lay.addWidget(self.summary)
+        lay.addWidget(self.last_run)
         lay.addWidget(self.tree, 1)
         lay.addLayout(buttons)
         self.resize(760, 560)
@@ -150,14 +170,22 @@ class GalleryDialog(QDialog):
         self.tree.setSortingEnabled(False)  # sorting while inserting costs O(n^2)
         self.tree.clear()
         for subj in listing.subjects:
-            top = QTreeWidgetItem([subj.name, "", subj.external_ref or "",
+            photos = listing.photos.get(subj.id, [])
+            # A subject has no source of its own: its row shows its photos' folder (it
+            # showed only the external reference, which folder enrolment never sets).
+            source = photo_source([p.source_path for p in photos])
+            if subj.external_ref:
+                source = f"ref {subj.external_ref} · {source}"
+            top = QTreeWidgetItem([subj.name, "", source,
                                    subj.created_at.strftime("%Y-%m-%d")])
+            top.setToolTip(2, "\n".join(p.source_path for p in photos[:20]))
             top.setData(1, Qt.ItemDataRole.DisplayRole, subj.n_photos)  # sorts as a number
             top.setData(0, Qt.ItemDataRole.UserRole, ("subject", subj.id))
-            for p in listing.photos.get(subj.id, []):
+            for p in photos:
                 child = QTreeWidgetItem([f"{p.width}x{p.height} · {p.sha256[:10]}", "",
                                          p.source_path, p.added_at.strftime("%Y-%m-%d")])
                 child.setData(0, Qt.ItemDataRole.UserRole, ("photo", p.sha256))
+                child.setToolTip(2, p.source_path)
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
         self.tree.setSortingEnabled(True)
@@ -172,49 +200,57 @@ class GalleryDialog(QDialog):
         """Show the subjects the folder would make; Enrol there starts the enrolment."""
         dlg = EnrolPreviewDialog(folder, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.accepted.connect(lambda: self.enrol(dlg.enrol_paths(), rule=dlg.enrol_rule()))
+        dlg.accepted.connect(lambda: self.enrol(
+            dlg.enrol_paths(), rule=dlg.enrol_rule(),
+            total=dlg.plan.photos + len(dlg.plan.skipped) if dlg.plan else None))
         dlg.open()
         return dlg
 
-    def enrol(self, what: Path | list[Path], rule: str = "folder") -> Job:
+    def enrol(self, what: Path | list[Path], rule: str = "folder",
+              total: int | None = None) -> Job:
+        """Enrol folders, files or a manifest; `total` (from the preview) puts the count
+        on screen before the first file is read."""
         paths = [what] if isinstance(what, Path) else list(what)
         label = paths[0].name if len(paths) == 1 else f"{len(paths)} folders"
-        prog = QProgressDialog(f"Enrolling {label}…", "Cancel", 0, 0, self)
-        prog.setWindowTitle("Enrolling photos")
-        prog.setWindowModality(Qt.WindowModality.WindowModal)
-        prog.setMinimumDuration(0)
-        prog.setAutoClose(False)
-        prog.setAutoReset(False)
-        prog.setMinimumWidth(560)  # room for the counts line; it used to be clipped
-        self._progress = prog
-        self.enrol_button.setEnabled(False)
-        w = self._run(enrol_paths, self.handle, paths, rule, yielded=self._on_progress,
-                      returned=self._on_enrolled,
-                      errored=lambda e: self._error(f"Enrolling {label}", e),
-                      finished=self._enrol_finished)
-        prog.canceled.connect(w.quit)
-        prog.canceled.connect(lambda: prog.setLabelText("Stopping after the current photo…"))
-        self._enrol = w
-        prog.show()
-        return w
+        return self._start_enrolment(label, total, enrol_paths, self.handle, paths, rule)
 
-    def _on_progress(self, p) -> None:
-        if self._progress is None:
-            return
-        self._progress.setMaximum(max(p.total, 1))
-        self._progress.setValue(p.done)
-        if not self._progress.wasCanceled():
-            self._progress.setLabelText(
-                f"{p.done} of {p.total} files\n{p.enrolled} enrolled · {p.duplicates} "
-                f"already in the gallery · {p.skipped} skipped\n{Path(p.path).name}")
+    def enrol_largest_face(self, items: list[EnrollItem]) -> Job:
+        """Enrol again the photos skipped for several faces, each with its largest face."""
+        return self._start_enrolment(f"the largest face of {len(items)} photo(s)",
+                                     len(items), enrol_largest_face, self.handle, items)
+
+    def _start_enrolment(self, label: str, total: int | None, fn, *args) -> Job:
+        if self.run_dialog is None:
+            self.run_dialog = EnrolRunDialog(self)
+            self.run_dialog.setWindowModality(Qt.WindowModality.WindowModal)
+            self.run_dialog.cancel_requested.connect(self._cancel_enrolment)
+            self.run_dialog.retry_requested.connect(self.enrol_largest_face)
+        run = self.run_dialog
+        run.start(label, total)
+        self.enrol_button.setEnabled(False)
+        self._enrol = self._run(fn, *args, yielded=run.show_progress,
+                                returned=self._on_enrolled,
+                                errored=lambda e: self._enrol_error(label, e),
+                                finished=self._enrol_finished)
+        run.show()
+        run.raise_()
+        return self._enrol
+
+    def _cancel_enrolment(self) -> None:
+        if self._enrol is not None:
+            self._enrol.quit()
+
+    def _enrol_error(self, label: str, exc: Exception) -> None:
+        if self.run_dialog is not None:
+            self.run_dialog.show_error(f"{exc}\nNothing after the last saved batch was kept; "
+                                       "enrol the folder again to continue.")
+        self._error(f"Enrolling {label}", exc)
 
     def _on_enrolled(self, summary) -> None:
-        skipped = summary.counts()
-        detail = ", ".join(f"{n} {why}" for why, n in skipped.items()) or "none"
-        state = "Cancelled" if summary.cancelled else "Done"
-        self.summary.setText(f"{state}: {summary.enrolled} photos enrolled, "
-                             f"{summary.duplicates} already there, skipped: {detail} "
-                             f"({summary.seconds:.1f} s)")
+        self.last_run.setText(f"Last enrolment: {summary.line()}")
+        self.last_run.show()
+        if self.run_dialog is not None:
+            self.run_dialog.show_summary(summary)
         if summary.cancelled and summary.committed_sha256 and not self._closed:
             self.ask_keep_partial(summary)
         self.enrolment_finished.emit(summary)
@@ -223,10 +259,11 @@ class GalleryDialog(QDialog):
         """A cancelled run has enrolled part of the set: keep it or take it out again."""
         n = len(summary.committed_sha256)
         box = QMessageBox(QMessageBox.Icon.Question, "Enrolment cancelled",
-                          f"Enrolment was cancelled after {n} of {summary.total} photos. "
-                          f"{n} photo(s) ({summary.new_subjects} new subject(s)) are already "
-                          "in the gallery. Keep this partial set, or remove it again?",
-                          QMessageBox.StandardButton.NoButton, self)
+                          f"Enrolment was cancelled after {summary.done} of {summary.total} "
+                          f"files. {n} photo(s) ({summary.new_subjects} new subject(s)) were "
+                          "enrolled before it stopped. Keep this partial set, or remove it "
+                          "again?", QMessageBox.StandardButton.NoButton,
+                          self.run_dialog or self)
         keep = box.addButton("Keep them", QMessageBox.ButtonRole.AcceptRole)
         remove = box.addButton("Remove them", QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(keep)
@@ -237,12 +274,13 @@ class GalleryDialog(QDialog):
             self.partial_box = None
             if button is remove:
                 self._run(undo_enrolment, self.handle, shas,
-                          returned=lambda k: self.summary.setText(
+                          returned=lambda k: self.last_run.setText(
                               f"Removed the {k} photo(s) of the cancelled enrolment."),
                           errored=lambda e: self._error("Removing the partial set", e),
                           finished=self.refresh)
             else:
-                self.summary.setText(f"Kept the {n} photo(s) enrolled before Cancel.")
+                self.last_run.setText(f"Last enrolment: {summary.line()} Kept the {n} "
+                                      "photo(s) enrolled before Cancel.")
 
         box.buttonClicked.connect(answered)
         self.partial_box = box
@@ -251,10 +289,6 @@ class GalleryDialog(QDialog):
 
     def _enrol_finished(self) -> None:
         self._enrol = None
-        if self._progress is not None:
-            self._progress.close()
-            self._progress.deleteLater()
-            self._progress = None
         self.enrol_button.setEnabled(True)
         self.refresh()
 

@@ -23,15 +23,19 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QAction, QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -42,10 +46,16 @@ from sketchlab.core.pipeline import NOTHING_PASSES, Calibration, MatchResult, ma
 from sketchlab.core.preprocess import as_prepared
 from sketchlab.core.query import NOTHING_TO_SEARCH
 from sketchlab.core.variants import VARIANT_KINDS
-from sketchlab.ui.dialogs.compare_dialog import CompareDialog
+from sketchlab.ui.dialogs.compare_dialog import MAX_CANDIDATES, CompareDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.qtimage import qimage_from_rgb
 from sketchlab.ui.settings import AppSettings, SettingsStore
+from sketchlab.ui.widgets.candidate_grid import (
+    CAPTION_ROLE,
+    CandidateGrid,
+    caption,
+    face_icon,
+)
 from sketchlab.ui.widgets.disclaimer import disclaimer_label
 from sketchlab.ui.workers import InversionResult, Job, ModelStatus
 
@@ -102,16 +112,6 @@ def same_picture(canvas: np.ndarray, query: InversionResult) -> bool:
             and bool(np.array_equal(searched, canvas)))
 
 
-def thumbnail_pixmap(data: bytes | None, size: int = THUMB) -> QPixmap:
-    img = QImage.fromData(data) if data else QImage()
-    if img.isNull():
-        pm = QPixmap(size, size)
-        pm.fill(QColor(80, 80, 80))
-        return pm
-    return QPixmap.fromImage(img).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)
-
-
 class MatchPanel(QWidget):
     search_done = Signal(object)  # core.pipeline.MatchResult
     exclude_requested = Signal(int)  # a candidate's rank: the user rules it out
@@ -148,8 +148,7 @@ class MatchPanel(QWidget):
         self.button.setToolTip("Rank gallery faces against the synthesized photo (Ctrl+F)")
         self.button.clicked.connect(self.search)
         head = QHBoxLayout()
-        head.addWidget(title)
-        head.addStretch(1)
+        head.addWidget(title, 1)  # takes the free width, and gives it up when narrow
         head.addWidget(self.button)
         self.disclaimer = disclaimer_label()
         self.status = QLabel("Draw a sketch, then search the gallery.")
@@ -181,27 +180,82 @@ class MatchPanel(QWidget):
         self.table.setIconSize(QSize(THUMB, THUMB))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setStretchLastSection(False)
-        self.table.setToolTip("Click a candidate to compare it side by side with the sketch")
+        self.table.setToolTip("Click a candidate to compare it side by side with the sketch; "
+                              "Ctrl+click a second one to compare the two")
         self.table.cellClicked.connect(self._on_clicked)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.exclude_action = QAction("Exclude from the leads…", self.table)
         self.exclude_action.setStatusTip("Rule the selected candidate out, saying why; the "
                                          "open case records it")
         self.exclude_action.triggered.connect(self._request_exclude)
-        self.table.addAction(self.exclude_action)
+        self.candidates: list = []
+        self._build_candidate_views()
+        title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        head.insertWidget(1, self.grid_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(head)
         lay.addWidget(self.disclaimer)
         lay.addWidget(self.stale_label)
         lay.addWidget(self.variant_box)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self.candidate_views, 1)
         lay.addWidget(self.status)
         lay.addWidget(self.rule_label)
+
+    def _build_candidate_views(self) -> None:
+        """The candidates as a table or as a grid of faces (one model, one selection), and
+        a comparison of the one or two selected with the sketch."""
+        self.grid = CandidateGrid(self.table)
+        self.grid.clicked.connect(lambda index: self._on_clicked(index.row(), 1))
+        self.candidate_views = QStackedWidget()
+        self.candidate_views.addWidget(self.table)
+        self.candidate_views.addWidget(self.grid)
+        self.compare_action = QAction("Compare side by side with the sketch", self)
+        self.compare_action.triggered.connect(self.compare_selected)
+        for view in (self.table, self.grid):
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+            view.addAction(self.compare_action)
+            view.addAction(self.exclude_action)
+        # One small button in the heading row, not a row of its own: the list keeps its
+        # ten rows at 1280x820 and the panel its narrow minimum width.
+        self.grid_button = QToolButton()
+        self.grid_button.setText("Grid")
+        self.grid_button.setCheckable(True)
+        self.grid_button.setToolTip("Every candidate at once, as faces (off: the table)")
+        self.grid_button.toggled.connect(self.show_grid)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.grid_button.setChecked(self.store.ui_value("candidate_view") == "grid")
+        self._selection_changed()
+
+    def show_grid(self, on: bool) -> None:
+        """The grid of faces, or the table; remembered for the next start."""
+        self.candidate_views.setCurrentIndex(1 if on else 0)
+        self.grid_button.setChecked(on)
+        self.store.set_ui_value("candidate_view", "grid" if on else "table")
+
+    def selected_candidates(self) -> list:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.candidates[r] for r in rows if r < len(self.candidates)]
+
+    def _selection_changed(self, *_args: object) -> None:
+        n = len(self.selected_candidates())
+        self.compare_action.setEnabled(self.outcome is not None and 1 <= n <= MAX_CANDIDATES)
+        self.compare_action.setText("Compare the two side by side with the sketch" if n == 2
+                                    else "Compare side by side with the sketch")
+
+    def compare_selected(self) -> CompareDialog | None:
+        """The selected one or two candidates beside the sketch and its photo."""
+        chosen = self.selected_candidates()
+        if self.outcome is None or not 1 <= len(chosen) <= MAX_CANDIDATES:
+            return None
+        dlg = CompareDialog(self.outcome.query, chosen, self.outcome.rule, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+        return dlg
 
     # --- inputs from the main window ------------------------------------------------
     def set_inversion_available(self, available: bool) -> None:
@@ -241,6 +295,7 @@ class MatchPanel(QWidget):
                self.store.value.search_again else "."))
         self.stale_label.setVisible(stale)
         self.table.setStyleSheet("QTableWidget { color: #8a8a8a; }" if stale else "")
+        self.grid.setStyleSheet("QListView { color: #8a8a8a; }" if stale else "")
 
     def apply_settings(self, s: AppSettings) -> None:
         self.gallery.set_url(s.gallery_url)
@@ -331,7 +386,11 @@ class MatchPanel(QWidget):
                             f"{c.n_variants} variant searches")
                 item.setToolTip(tip)
                 self.table.setItem(row, col, item)
-            self.table.item(row, 1).setIcon(QIcon(thumbnail_pixmap(c.thumbnail)))
+            face = self.table.item(row, 1)
+            face.setIcon(face_icon(c.thumbnail, THUMB))
+            face.setData(CAPTION_ROLE, caption(c.rank, c.subject_name, c.distance,
+                                               c.within_threshold))
+        self._selection_changed()
         self._show_variants(outcome)
         self.rule_label.setText(rule.describe())
         self.table.scrollToTop()  # a new search starts at rank 1, not the old scroll position
@@ -383,12 +442,17 @@ class MatchPanel(QWidget):
             item.setToolTip(f"Excluded: {reason}\n{item.toolTip()}")
 
     def _on_clicked(self, row: int, _col: int) -> None:
+        """A click compares that candidate with the sketch; a Ctrl+click on a second one
+        compares the two (with more selected, Ctrl+click only selects)."""
         if self.outcome is None or not 0 <= row < len(self.candidates):
             return
-        c = self.candidates[row]
-        dlg = CompareDialog(self.outcome.query, c, self.outcome.rule, self)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.open()
+        if QApplication.keyboardModifiers() & (Qt.KeyboardModifier.ControlModifier
+                                               | Qt.KeyboardModifier.ShiftModifier):
+            if len(self.selected_candidates()) == MAX_CANDIDATES:
+                self.compare_selected()
+            return
+        self.table.selectRow(row)
+        self.compare_selected()
 
     def shutdown(self) -> None:
         self._waiting = False
