@@ -9,9 +9,10 @@ first start on a machine times the inference engines for the model and exports i
 ONNX (once); it is timed on its own ("first start") in a fresh SKETCHLAB_HOME, and the
 timed runs then reuse that home, as every later start of the app does. "window" is the
 moment the event loop has run once with the main window shown (from then on a stroke is
-drawn); "photo ready" is when the inversion model has loaded and the live photo can follow the pen. Timed against the system's
-monotonic clock from just before the process is spawned. Several `--src` checkouts are
-measured in alternation (before/after on the same machine and load). Stdlib only.
+drawn); "photo ready" is when the inversion model has loaded and the live photo can
+follow the pen. Timed against the system's monotonic clock from just before the process
+is spawned. Several `--src` checkouts are measured in alternation (before/after on the
+same machine and load). Stdlib only.
 """
 
 from __future__ import annotations
