@@ -8,6 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from sketchlab.core.engines import ENGINES
+from sketchlab.core.precision import PRECISIONS
+
 
 def _train(args: argparse.Namespace) -> int:
     from trainer.config import load_config
@@ -106,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--out", help="also write the results JSON (and samples) here")
     e.add_argument("--device", default="auto")
+    e.add_argument("--engine", default=None, choices=ENGINES,
+                   help="inference engine for the sketches (default: $SKETCHLAB_ENGINE, "
+                        "else the one measured fastest here, else PyTorch)")
+    e.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help="CPU number format (default: $SKETCHLAB_PRECISION, else auto)")
     e.add_argument("--workers", type=int, default=2, help="processes for gallery embedding")
     e.add_argument("--no-adapter", action="store_true",
                    help="search without the model's query adapter (the ablation)")

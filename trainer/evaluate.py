@@ -443,15 +443,23 @@ def main(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).parent if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
+    # Through the environment, so the spawned query workers run the same engine.
+    for env, value in (("SKETCHLAB_ENGINE", args.engine), ("SKETCHLAB_PRECISION",
+                                                          args.precision)):
+        if value:
+            os.environ[env] = value
     details = evaluate(args.model, args.manifest, args.split, args.distractors,
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",
                        quality=not args.identification_only)
+    details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
+                         for k in ("engine", "precision")}
     if args.out:
         Path(args.out).write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps({k: details["summary"][k] for k in JSON_KEYS}))
     else:
+        print("engine {engine}, precision {precision}".format(**details["engine"]))
         print(format_table(details))
     return 0
 
