@@ -155,7 +155,11 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
 
     fields = read_calibration(loaded.path)[1]
     w = float(fields.get("raw_weight", 0.0))
-    pack = pack_dir(loaded.sha256) / f"{pack_name}.npz"
+    # An engine or precision asked for explicitly gets packs of its own (the default
+    # packs hold what `trainer adapter describe` made).
+    asked = [os.environ.get(k, "") for k in ("SKETCHLAB_ENGINE", "SKETCHLAB_PRECISION")]
+    tag = "@" + "-".join(a or "auto" for a in asked) if any(asked) else ""
+    pack = pack_dir(loaded.sha256) / f"{pack_name}{tag}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
     stored = None
     if pack.is_file():
