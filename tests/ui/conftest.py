@@ -68,6 +68,23 @@ def gallery_url(tmp_path, cufs_photos):
 
 
 @pytest.fixture
+def gallery_dialog(qtbot, tmp_path):
+    """The gallery dialog on a fresh, empty gallery, its listing loaded (the enrolment
+    tests)."""
+    from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
+    from sketchlab.ui.gallery_handle import GalleryHandle
+
+    handle = GalleryHandle(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    dlg = GalleryDialog(handle)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=60000)
+    yield dlg
+    dlg.close()
+    handle.close()
+
+
+@pytest.fixture
 def panel(qtbot, tmp_path):
     """A case panel on its own case store (tests/ui/test_case_panel.py and the new-case form)."""
     from sketchlab.cases import CaseStore

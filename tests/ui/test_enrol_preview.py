@@ -11,8 +11,6 @@ from PySide6.QtWidgets import QMessageBox
 
 from sketchlab.enrol.inputs import subject_from_filename
 from sketchlab.ui.dialogs.enrol_dialog import EnrolPreviewDialog
-from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
-from sketchlab.ui.gallery_handle import GalleryHandle
 
 WAIT_MS = 60000
 
@@ -85,18 +83,6 @@ def lfw_flat(shared_data, tmp_path):
     for n in names:
         (folder / n).symlink_to(src / n)
     return folder
-
-
-@pytest.fixture
-def gallery_dialog(qtbot, tmp_path):
-    handle = GalleryHandle(f"sqlite:///{tmp_path / 'g.sqlite'}")
-    dlg = GalleryDialog(handle)
-    qtbot.addWidget(dlg)
-    dlg.show()
-    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
-    yield dlg
-    dlg.close()
-    handle.close()
 
 
 def test_enrol_through_the_preview_makes_one_subject_per_person(qtbot, gallery_dialog,

@@ -4,24 +4,7 @@ file with its reason, the largest-face retry, and the gallery's Source column.""
 
 from __future__ import annotations
 
-import pytest
-
-from sketchlab.ui.dialogs.gallery_dialog import GalleryDialog
-from sketchlab.ui.gallery_handle import GalleryHandle
-
 WAIT_MS = 60000
-
-
-@pytest.fixture
-def gallery_dialog(qtbot, tmp_path):
-    handle = GalleryHandle(f"sqlite:///{tmp_path / 'g.sqlite'}")
-    dlg = GalleryDialog(handle)
-    qtbot.addWidget(dlg)
-    dlg.show()
-    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
-    yield dlg
-    dlg.close()
-    handle.close()
 
 
 def _rows(table) -> dict[str, tuple[str, str]]:
