@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,23 +18,13 @@ from sketchlab.core.cpus import cpu_flags, cpu_name
 from sketchlab.core.engine_torch import choose_device, configure_cpu_threads
 from sketchlab.core.inference import Inverter
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters, estimate_gflops
-
-
-def summarise(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return {"median_ms": round(statistics.median(ordered), 2), "p90_ms": round(p90, 2)}
+from sketchlab.core.timing import summarise, time_samples
 
 
 def time_call(fn: Callable[[], object], runs: int, warmup: int = 10) -> dict[str, float]:
     for _ in range(warmup):
         fn()
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000.0)
-    return summarise(samples)
+    return summarise(time_samples(fn, runs))
 
 
 def bench_inverter(inverter: Inverter, runs: int = 30) -> dict[str, object]:

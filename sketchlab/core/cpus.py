@@ -44,6 +44,20 @@ def cpu_flags() -> tuple[str, ...]:
     return ()
 
 
+def bf16_masked() -> bool:
+    """Whether $ONEDNN_MAX_CPU_ISA keeps oneDNN below AVX512-BF16 (measuring an older CPU
+    on a newer one): bf16 is then emulated, not native."""
+    mask = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    return mask.startswith(("SSE", "AVX2", "AVX512_CORE_VNNI")) or mask in ("AVX",
+                                                                             "AVX512_CORE")
+
+
+def native_bf16_flags() -> bool:
+    """bf16 in hardware (AVX512-BF16 or AMX) by the CPU's flags, unless masked (torch-free;
+    PyTorch asks its own probes, `engine_torch.native_bf16`)."""
+    return not bf16_masked() and bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags()))
+
+
 def machine_key() -> str:
     """What a speed measurement holds for: the CPU, its usable cores, its key flags and
     any ISA mask in force. Two machines with the same key run an engine alike."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import warnings
@@ -23,7 +22,7 @@ import numpy as np
 
 from sketchlab import paths
 from sketchlab.core.atomic import private_dir, write_bytes, write_text
-from sketchlab.core.cpus import cpu_flags, usable_cores
+from sketchlab.core.cpus import native_bf16_flags, usable_cores
 from sketchlab.core.hashing import sha256_bytes, sha256_file
 
 if TYPE_CHECKING:
@@ -89,14 +88,6 @@ def export_onnx(loaded: LoadedModel, model_file_sha256: str) -> tuple[Path, dict
     return onnx_path, record
 
 
-def native_bf16_cpu() -> bool:
-    """bf16 in hardware (AVX512-BF16 or AMX), unless oneDNN is told to use less."""
-    mask = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
-    if mask.startswith(("AVX2", "SSE", "AVX512_CORE_VNNI")) or mask == "AVX512_CORE":
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags()))
-
-
 class OnnxRuntimeEngine:
     """ONNX Runtime's CPU provider, fp32, threads not spinning between runs (a spinning
     pool takes the cores the drawing thread needs on a 2-core laptop)."""
@@ -157,7 +148,7 @@ class OpenVinoEngine:
 
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"OpenVINO runs fp32 or bf16 here, not {precision}")
-        if precision == "bf16" and not native_bf16_cpu():
+        if precision == "bf16" and not native_bf16_flags():
             raise RuntimeError("this CPU has no native bf16")
         self.precision = precision
         self.resolution = tuple(resolution)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from sketchlab.core.checkpoint import LoadedModel
-from sketchlab.core.cpus import usable_cores
+from sketchlab.core.cpus import bf16_masked, usable_cores
 from sketchlab.core.engines import DeviceError
 from sketchlab.core.precision import resolve_precision
 
@@ -45,7 +45,7 @@ def native_bf16() -> bool:
     oneDNN also runs bf16 on plain AVX-512 by emulation (`_is_mkldnn_bf16_supported` says
     yes there), which is far slower than fp32, so only the native instructions count.
     """
-    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper().startswith(("AVX2", "SSE")):
+    if bf16_masked():
         return False
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         fn = getattr(torch.cpu, probe, None)

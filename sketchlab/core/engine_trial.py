@@ -12,19 +12,18 @@ from __future__ import annotations
 import importlib.util
 import logging
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from sketchlab.core.cpus import machine_key
-from sketchlab.core.engine_onnx import native_bf16_cpu
+from sketchlab.core.cpus import machine_key, native_bf16_flags
 from sketchlab.core.engines import EngineChoice, photo_difference, within_tolerance
 from sketchlab.core.frame import LEFT_EYE, MOUTH, RIGHT_EYE
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.inference import Inverter
+from sketchlab.core.timing import summarise, time_samples
 
 log = logging.getLogger(__name__)
 
@@ -73,26 +72,17 @@ def candidates(cuda: bool = False) -> list[tuple[str, str]]:
     """(engine, precision) pairs worth trying here; bf16 only where the CPU does it in
     hardware (emulated it is many times slower)."""
     found = [("torch", "fp32")]
-    if native_bf16_cpu():
+    if native_bf16_flags():
         found.append(("torch", "bf16"))
     if importlib.util.find_spec("onnxruntime"):
         found.append(("onnxruntime", "fp32"))
     if importlib.util.find_spec("openvino"):
         found.append(("openvino", "fp32"))
-        if native_bf16_cpu():
+        if native_bf16_flags():
             found.append(("openvino", "bf16"))
     if cuda:
         found.append(("torch", "fp16"))
     return found
-
-
-def _median_ms(fn: Callable[[], object], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000.0)
-    return out
 
 
 def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
@@ -140,20 +130,20 @@ def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
     eight = [sketches[i % len(sketches)] for i in range(8)]
     for _ in range(rounds):
         for key, inv in live.items():
-            samples[key] += _median_ms(lambda inv=inv: inv.invert(sketches[1]), runs_per_round)
-            batch8[key] += _median_ms(lambda inv=inv: inv.invert_batch(eight), 1)
+            samples[key] += time_samples(lambda inv=inv: inv.invert(sketches[1]),
+                                         runs_per_round)
+            batch8[key] += time_samples(lambda inv=inv: inv.invert_batch(eight), 1)
     for key in live:
-        trials[key]["ms"] = round(statistics.median(samples[key]), 2)
-        trials[key]["ms_p90"] = round(float(np.percentile(samples[key], 90)), 2)
-        trials[key]["ms_batch8"] = round(statistics.median(batch8[key]), 1)
+        one = summarise(samples[key])
+        trials[key].update(ms=one["median_ms"], ms_p90=one["p90_ms"],
+                           ms_batch8=round(statistics.median(batch8[key]), 1))
     ok = [t for t in trials.values() if t["ok"] and "ms" in t]
     best = min(ok, key=lambda t: t["ms"])
-    choice = EngineChoice(best["engine"], best["precision"], sha256_file(path),
+    choice = EngineChoice(best["engine"], best["precision"], ref_inv.model_file_sha256,
                           machine_key(), trials=trials)
     log.info("fastest engine for %s here: %s (%.1f ms a sketch)", path.name, choice.label,
              best["ms"])
     return choice
-
 
 
 def _cuda() -> bool:

@@ -18,16 +18,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sketchlab.core.cpus import native_bf16_flags
 from sketchlab.core.engines import (
     ENGINE_NAMES,
     ENGINES,
     ENV,
     DeviceError,
-    EngineChoice,
     remembered_choice,
 )
 from sketchlab.core.hashing import sha256_file
-from sketchlab.core.precision import ENV as PRECISION_ENV
+from sketchlab.core.precision import requested_precision
 from sketchlab.core.preprocess import from_tensor_array, to_tensor_array
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,6 @@ def available_devices() -> list[str]:
     return torch_devices()
 
 
-def _precision_preference(precision: str | None) -> str:
-    return (precision or os.environ.get(PRECISION_ENV, "") or "auto").strip().lower()
-
-
 class Inverter:
     """sketch (H, W, 3) uint8 in the canonical frame -> photo (H, W, 3) uint8.
 
@@ -82,19 +78,14 @@ class Inverter:
         loaded = None if isinstance(model, (str, os.PathLike)) else model
         self.path = Path(loaded.path if loaded is not None else model)
         self.model_file_sha256 = sha256_file(self.path)
-        self.requested_engine = resolve_engine(engine)
-        wanted, prec = self.requested_engine, precision
-        self.choice: EngineChoice | None = None
-        if device in ("cuda",) or str(device).startswith("cuda:"):
-            wanted = "torch"
-        elif wanted == "auto":
-            self.choice = remembered_choice(self.model_file_sha256)
-            best = self.choice.best(_precision_preference(precision)) if self.choice else None
-            if best is not None and (best[0] == "torch" or device in ("auto", "cpu", "")):
-                wanted, prec = best
-            else:
-                wanted = "torch"
-        self.engine, self.model = self._open(wanted, loaded, device, threads, prec)
+        wanted = resolve_engine(engine)
+        if str(device).startswith("cuda"):
+            wanted = "torch"  # a GPU runs PyTorch
+        elif wanted == "auto":  # the remembered measurement, else PyTorch
+            choice = remembered_choice(self.model_file_sha256)
+            best = choice.best(requested_precision(precision)) if choice else None
+            wanted, precision = best or ("torch", precision)
+        self.engine, self.model = self._open(wanted, loaded, device, threads, precision)
         self.config = self.model.config
         self.last_ms = float("nan")
         if warmup:
@@ -121,7 +112,6 @@ class Inverter:
             OpenVinoEngine,
             cached_onnx,
             export_onnx,
-            native_bf16_cpu,
         )
         from sketchlab.core.model_catalog import describe
 
@@ -135,12 +125,12 @@ class Inverter:
         header = loaded if loaded is not None else describe(self.path)
         if header.sha256 != record.get("weights_sha256"):
             raise RuntimeError("the ONNX export is of other weights")
-        pref = _precision_preference(precision)
+        pref = requested_precision(precision)
         if engine == "onnxruntime":
             if pref == "bf16":
                 log.warning("ONNX Runtime runs this model in fp32 only")
             return OnnxRuntimeEngine(onnx_path, threads), header
-        bf16 = pref in ("auto", "bf16") and native_bf16_cpu()
+        bf16 = pref in ("auto", "bf16") and native_bf16_flags()
         return OpenVinoEngine(onnx_path, header.config.resolution, threads,
                               "bf16" if bf16 else "fp32"), header
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from sketchlab.core.bench import summarise
 from sketchlab.core.manifest import read_manifest, shared_data_dir
+from sketchlab.core.timing import summarise
 from sketchlab.db.search import EmbeddingIndex
 
 log = logging.getLogger(__name__)

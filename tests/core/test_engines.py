@@ -164,3 +164,21 @@ def test_openvino_sends_nothing_and_runs_from_any_thread(tiny_model, tmp_path, m
     assert not any("ThreadPoolExecutor" in t.name for t in threading.enumerate())
     assert not (tmp_path / "intel").exists()
     assert sys.modules.get("openvino_telemetry", "absent") is None  # blocked, not loaded
+
+
+def test_a_lab_wide_fp32_setting_picks_the_fastest_fp32_engine(tiny_model, monkeypatch):
+    """$SKETCHLAB_PRECISION=fp32 holds when the engine is left to measurement: the
+    fastest fp32 engine runs, not the faster bf16 one."""
+    from sketchlab.core.cpus import machine_key
+
+    monkeypatch.delenv("SKETCHLAB_ENGINE")
+    monkeypatch.setenv("SKETCHLAB_PRECISION", "fp32")
+    trials = {"openvino bf16": {"engine": "openvino", "precision": "bf16", "ok": True,
+                                "ms": 10},
+              "onnxruntime fp32": {"engine": "onnxruntime", "precision": "fp32", "ok": True,
+                                   "ms": 20},
+              "torch fp32": {"engine": "torch", "precision": "fp32", "ok": True, "ms": 30}}
+    remember_choice(EngineChoice("openvino", "bf16", sha256_file(tiny_model), machine_key(),
+                                 trials=trials))
+    inv = Inverter(tiny_model, device="cpu", precision="auto", warmup=False)
+    assert (inv.engine_name, inv.precision) == ("onnxruntime", "fp32")
