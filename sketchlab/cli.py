@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None, gui: Callable[[], int] | None = None
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
-    from sketchlab import paths
+    from sketchlab.core import paths
 
     fixed = paths.private_process()
     logging_setup.configure(verbose=args.verbose)

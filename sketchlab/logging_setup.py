@@ -11,7 +11,7 @@ import logging
 import logging.handlers
 import os
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.atomic import open_private_append
 
 

@@ -1,4 +1,4 @@
-"""`python -m trainer train|evaluate|export|bench-step`: the lab's offline retraining tool."""
+"""`python -m trainer train|evaluate|export|quantize|...`: the lab's offline retraining tool."""
 
 from __future__ import annotations
 
@@ -71,6 +71,12 @@ def _alignment(args: argparse.Namespace) -> int:
     from trainer.alignment_check import main as alignment_main
 
     return alignment_main(args)
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from trainer.quantize import main as quantize_main
+
+    return quantize_main(args)
 
 
 def _bench_step(args: argparse.Namespace) -> int:
@@ -193,6 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--per-set", type=int, default=100, help="sketches per set (default 100)")
     al.add_argument("--json", action="store_true")
     al.set_defaults(func=_alignment)
+
+    q = sub.add_parser("quantize", help="int8 export of a model (static, calibrated on train "
+                       "sketches), then --verdict: offered only if it holds against fp32")
+    q.add_argument("--model", default=None, help="model name or .safetensors file")
+    q.add_argument("--per-set", type=int, default=64,
+                   help="calibration sketches from each of CUFS and FS2K train (default 64)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--verdict", nargs=2, metavar=("FP32_JSON", "INT8_JSON"),
+                   help="two `evaluate --out` files of the same queries (fp32, int8): offer "
+                        "int8 only within 1 point at rank 1 and 10 and 0.005 FSIM")
+    q.set_defaults(func=_quantize)
 
     b = sub.add_parser("bench-step", help="time training steps: fp32, channels-last, bf16")
     b.add_argument("--config", required=True)

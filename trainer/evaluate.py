@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.adapter import QueryAdapter, model_adapter, read_adapter
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.embedding_cache import EmbeddingCache

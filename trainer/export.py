@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.checkpoint import save_generator
 from sketchlab.core.frame import SKETCH_STYLES
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters

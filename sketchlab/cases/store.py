@@ -28,7 +28,6 @@ from PIL import Image
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sketchlab import paths
 from sketchlab.cases import projection as P
 from sketchlab.cases.artefacts import (
     ArtefactStore,
@@ -40,6 +39,7 @@ from sketchlab.cases.audit import Artefact, AuditEntry, seal_next, verify_chain
 from sketchlab.cases.db import CaseStoreError, make_engine, session_scope
 from sketchlab.cases.models import AuditRow, CaseRow
 from sketchlab.cases.records import CaseFile, CaseInfo, GalleryIdentity
+from sketchlab.core import paths
 from sketchlab.core.atomic import process_alive, sweep_stale_temps, write_text
 from sketchlab.core.hashing import sha256_bytes
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.atomic import private_dir, write_bytes, write_text
 from sketchlab.core.cpus import native_bf16_flags, usable_cores
 from sketchlab.core.hashing import sha256_bytes, sha256_file
@@ -89,16 +89,20 @@ def export_onnx(loaded: LoadedModel, model_file_sha256: str) -> tuple[Path, dict
 
 
 class OnnxRuntimeEngine:
-    """ONNX Runtime's CPU provider, fp32, threads not spinning between runs (a spinning
-    pool takes the cores the drawing thread needs on a 2-core laptop)."""
+    """ONNX Runtime's CPU provider, threads not spinning between runs (a spinning pool
+    takes the cores the drawing thread needs on a 2-core laptop). Runs the fp32 export,
+    or the int8 one (`core.int8_export`) when given it with precision "int8"."""
 
     name = "onnxruntime"
-    precision = "fp32"
     stages = None
 
-    def __init__(self, onnx_path: Path, threads: int | None = None) -> None:
+    def __init__(self, onnx_path: Path, threads: int | None = None,
+                 precision: str = "fp32") -> None:
         import onnxruntime as ort
 
+        if precision not in ("fp32", "int8"):
+            raise ValueError(f"ONNX Runtime runs fp32 or int8 here, not {precision}")
+        self.precision = precision
         self.threads = threads or usable_cores()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
@@ -146,8 +150,8 @@ class OpenVinoEngine:
                  threads: int | None = None, precision: str = "fp32") -> None:
         ov = import_openvino()
 
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"OpenVINO runs fp32 or bf16 here, not {precision}")
+        if precision not in ("fp32", "bf16", "int8"):
+            raise ValueError(f"OpenVINO runs fp32, bf16 or int8 here, not {precision}")
         if precision == "bf16" and not native_bf16_flags():
             raise RuntimeError("this CPU has no native bf16")
         self.precision = precision
@@ -171,7 +175,8 @@ class OpenVinoEngine:
             if n not in self._compiled:
                 model = self._model.clone()
                 model.reshape({model.input(0): [n, 3, *self.resolution]})
-                hint = {"fp32": "f32", "bf16": "bf16"}[self.precision]
+                # int8 comes from the export's quantize nodes; what they leave is fp32
+                hint = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}[self.precision]
                 self._compiled[n] = self._core.compile_model(
                     model, "CPU", {"INFERENCE_NUM_THREADS": self.threads,
                                    "PERFORMANCE_HINT": "LATENCY",

@@ -21,7 +21,7 @@ import torch
 from sketchlab.core.checkpoint import LoadedModel
 from sketchlab.core.cpus import bf16_masked, usable_cores
 from sketchlab.core.engines import DeviceError
-from sketchlab.core.precision import resolve_precision
+from sketchlab.core.precision import requested_precision, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,12 @@ def choose_precision(device: torch.device, preference: str | None = None) -> str
     """`resolve_precision` for this machine: "fp16" (CUDA), "bf16" or "fp32" (CPU)."""
     native = device.type == "cpu" and native_bf16()
     chosen = resolve_precision(device.type, preference, native)
+    preference = requested_precision(preference)
     if preference == "bf16" and chosen == "fp32":
         log.warning("bf16 was asked for, but this CPU has no native bf16 (AVX512-BF16 or "
                     "AMX); emulated it is many times slower than fp32, so fp32 is used")
+    if preference == "int8":
+        log.warning("PyTorch runs this model in fp32; int8 runs on ONNX Runtime or OpenVINO")
     return chosen
 
 

@@ -68,21 +68,34 @@ def needs_trial(model: str | Path, engine: str | None = "auto", device: str = "a
     return remembered_choice(sha256_file(model)) is None
 
 
-def candidates(cuda: bool = False) -> list[tuple[str, str]]:
+def candidates(cuda: bool = False, int8: bool = False) -> list[tuple[str, str]]:
     """(engine, precision) pairs worth trying here; bf16 only where the CPU does it in
-    hardware (emulated it is many times slower)."""
+    hardware (emulated it is many times slower); int8 only for a model whose int8 export
+    was offered (`int8_offered`)."""
     found = [("torch", "fp32")]
     if native_bf16_flags():
         found.append(("torch", "bf16"))
     if importlib.util.find_spec("onnxruntime"):
         found.append(("onnxruntime", "fp32"))
+        if int8:
+            found.append(("onnxruntime", "int8"))
     if importlib.util.find_spec("openvino"):
         found.append(("openvino", "fp32"))
         if native_bf16_flags():
             found.append(("openvino", "bf16"))
+        if int8:
+            found.append(("openvino", "int8"))
     if cuda:
         found.append(("torch", "fp16"))
     return found
+
+
+def int8_offered(loaded) -> bool:
+    """Whether this loaded model ships an intact int8 export that passed its verdict."""
+    from sketchlab.core.int8_export import find_export
+
+    found = find_export(loaded.path, loaded.sha256)
+    return found is not None and found.offered
 
 
 def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
@@ -100,7 +113,7 @@ def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
     reference = np.stack(ref_inv.invert_batch(sketches))
     live: dict[str, Inverter] = {}
     trials: dict[str, dict] = {}
-    for engine, precision in pairs or candidates(cuda=_cuda()):
+    for engine, precision in pairs or candidates(_cuda(), int8_offered(loaded)):
         key = f"{engine} {precision}"
         if progress:
             progress(key)
@@ -119,8 +132,8 @@ def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
             batch = np.stack(inv.invert_batch(sketches))
             mean, peak = photo_difference(singles, reference)
             entry.update(mean_diff=round(mean, 3), max_diff=peak)
-            entry["ok"] = within_tolerance(singles, reference) and within_tolerance(
-                batch, reference)
+            entry["ok"] = (within_tolerance(singles, reference, precision)
+                           and within_tolerance(batch, reference, precision))
             live[key] = inv
         except Exception as exc:  # a runtime that fails here is simply not chosen
             log.warning("engine %s could not run the model: %s", key, exc)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.atomic import write_text
 from sketchlab.core.cpus import machine_key
 
@@ -44,9 +44,13 @@ def photo_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     return float(d.mean()), int(d.max())
 
 
-def within_tolerance(a: np.ndarray, b: np.ndarray) -> bool:
+def within_tolerance(a: np.ndarray, b: np.ndarray, precision: str = "fp32") -> bool:
+    """Whether an engine's photos `a` are fp32 PyTorch's `b` but for rounding. int8 moves
+    a few pixels further than bf16 does; what qualifies it is its identification verdict
+    (`core.int8_export`), so here only its mean is held to the bound: a broken engine
+    moves every pixel."""
     mean, peak = photo_difference(a, b)
-    return mean <= MEAN_TOLERANCE and peak <= MAX_TOLERANCE
+    return mean <= MEAN_TOLERANCE and (precision == "int8" or peak <= MAX_TOLERANCE)
 
 
 @dataclass(frozen=True)

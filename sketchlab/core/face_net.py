@@ -189,7 +189,7 @@ def dlib_model_path() -> Path:
 
 
 def _cache_dir() -> Path:
-    from sketchlab import paths
+    from sketchlab.core import paths
 
     return paths.user_cache_dir() / "face_net"
 

@@ -126,13 +126,23 @@ class Inverter:
         if header.sha256 != record.get("weights_sha256"):
             raise RuntimeError("the ONNX export is of other weights")
         pref = requested_precision(precision)
+        if pref == "int8":
+            from sketchlab.core.int8_export import find_export
+
+            found = find_export(self.path, header.sha256)
+            if found is None:
+                raise RuntimeError("this model has no int8 export (python -m trainer "
+                                   "quantize makes one)")
+            onnx_path = found.path
         if engine == "onnxruntime":
             if pref == "bf16":
                 log.warning("ONNX Runtime runs this model in fp32 only")
-            return OnnxRuntimeEngine(onnx_path, threads), header
+            return OnnxRuntimeEngine(onnx_path, threads,
+                                     "int8" if pref == "int8" else "fp32"), header
         bf16 = pref in ("auto", "bf16") and native_bf16_flags()
         return OpenVinoEngine(onnx_path, header.config.resolution, threads,
-                              "bf16" if bf16 else "fp32"), header
+                              "int8" if pref == "int8" else "bf16" if bf16 else "fp32"
+                              ), header
 
     @property
     def resolution(self) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sketchlab import paths
+from sketchlab.core import paths
 
 COLUMNS = ("sketch", "photo", "identity", "split")
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sketchlab import paths
-from sketchlab.core import calibration, search_rates
+from sketchlab.core import calibration, paths, search_rates
 from sketchlab.core.model_file import CheckpointError, model_config, read_metadata
 from sketchlab.core.network_config import GeneratorConfig
 

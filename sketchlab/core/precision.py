@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 
-PRECISIONS = ("auto", "fp32", "bf16")  # what a user may ask for; CUDA always runs fp16
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # what a user may ask for; CUDA runs fp16
+# int8 runs only on the ONNX engines, from a quantized export shipped beside the model
+# file (`core.int8_export`); PyTorch asked for it runs fp32.
 ENV = "SKETCHLAB_PRECISION"  # the default for "auto", e.g. fp32 for a whole lab's runs
 
 
@@ -30,6 +32,6 @@ def resolve_precision(device_type: str, preference: str | None, native_bf16: boo
     preference = requested_precision(preference)
     if device_type == "cuda":
         return "fp16"
-    if preference == "fp32" or not native_bf16:
+    if preference in ("fp32", "int8") or not native_bf16:
         return "fp32"
     return "bf16"

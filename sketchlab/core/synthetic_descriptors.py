@@ -93,7 +93,7 @@ def probes(model: DescriptorModel, gallery: np.ndarray, count: int, seed: int = 
 def lfw_descriptors(root: Path, max_photos: int = 4000) -> tuple[np.ndarray, list[str]]:
     """Descriptors of LFW photos (people with >= 2 photos first), from the user's
     EmbeddingCache where present, else computed (batched) and cached."""
-    from sketchlab import paths
+    from sketchlab.core import paths
     from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
     from sketchlab.core.imageio import load_image

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.imageio import load_image

@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.atomic import private_file
 
 log = logging.getLogger(__name__)

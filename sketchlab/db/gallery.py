@@ -36,7 +36,7 @@ import numpy as np
 from sqlalchemy import Float, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL
 from sketchlab.db.engine import (

@@ -12,7 +12,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from sketchlab import __version__, paths
+from sketchlab import __version__
+from sketchlab.core import paths
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.atomic import private_dir, write_text
 from sketchlab.ui.document import SketchDocument
 

@@ -23,13 +23,13 @@ from sketchlab.ui.settings import SettingsStore
 from sketchlab.ui.workers import InversionService, Job
 
 if TYPE_CHECKING:
-    from sketchlab.ui.widgets.case_panel import CasePanel
-    from sketchlab.ui.widgets.match_panel import MatchPanel
+    from sketchlab.ui.panels.case_panel import CasePanel
+    from sketchlab.ui.panels.match_panel import MatchPanel
 
 
 def _import_case_panel() -> None:
     """Import the case panel's modules off the UI thread."""
-    import sketchlab.ui.widgets.case_panel  # noqa: F401
+    import sketchlab.ui.panels.case_panel  # noqa: F401
 
 
 class CaseDock(QDockWidget):
@@ -84,7 +84,7 @@ class CaseDock(QDockWidget):
         open last time is reopened."""
         if self._panel is not None or self.closing():
             return
-        from sketchlab.ui.widgets.case_panel import CasePanel
+        from sketchlab.ui.panels.case_panel import CasePanel
 
         panel = CasePanel(parent=self._main, gallery=self.match_panel.gallery)
         self._panel = panel

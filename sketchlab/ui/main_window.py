@@ -49,7 +49,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, store: SettingsStore | None = None, *, autosave_root: Path | None = None,
                  confirm_close: bool = False) -> None:
-        from sketchlab.ui.widgets.match_panel import MatchPanel
+        from sketchlab.ui.panels.match_panel import MatchPanel
 
         super().__init__()
         self.store = store or SettingsStore(parent=self)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.atomic import private_file
 from sketchlab.core.calibration import DEFAULT_FMR
 from sketchlab.core.engines import ENGINES

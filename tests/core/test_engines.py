@@ -94,7 +94,7 @@ def test_the_fastest_within_tolerance_wins_and_precision_is_honoured():
 
 
 def test_an_unreadable_store_means_measuring_again(tiny_model, caplog):
-    from sketchlab import paths
+    from sketchlab.core import paths
 
     (paths.user_cache_dir() / "engine-choices.json").write_text("{not json")
     with caplog.at_level(logging.WARNING):

@@ -183,7 +183,7 @@ def test_cancel_keeps_committed_work(cufs_photos, tmp_path):
 def test_reuses_vectors_cached_by_plain_put(cufs_photos, tmp_path):
     """Rows the trainer's evaluation wrote with EmbeddingCache.put (vector only) are reused:
     enrolment re-runs only the detector and stores the same vector."""
-    from sketchlab import paths
+    from sketchlab.core import paths
     from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
     from sketchlab.core.matching import embed
@@ -209,7 +209,7 @@ def test_reuses_vectors_cached_by_plain_put(cufs_photos, tmp_path):
 
 def test_cache_filled_during_the_run_is_used(cufs_photos, tmp_path):
     """A descriptor cached by another process after the run started is not recomputed."""
-    from sketchlab import paths
+    from sketchlab.core import paths
     from sketchlab.core.embedding_cache import EmbeddingCache
     from sketchlab.core.hashing import sha256_file
 

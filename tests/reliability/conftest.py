@@ -3,7 +3,6 @@ or a careless export would build them."""
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import torch
@@ -33,18 +32,6 @@ def tiny_state(base_width: int = 4) -> tuple[dict[str, torch.Tensor], dict]:
     cfg = GeneratorConfig(base_width=base_width, n_residual=1, height=32, width=32)
     g = Generator(cfg)
     return {k: v.detach().clone() for k, v in g.state_dict().items()}, cfg.to_dict()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    import zlib
-
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(
-        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def with_chunk_before_iend(png: bytes, chunk: bytes) -> bytes:
-    at = png.rindex(b"IEND") - 4
-    return png[:at] + chunk + png[at:]
 
 
 def json_dumps_deep(depth: int) -> str:

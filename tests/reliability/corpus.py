@@ -117,12 +117,13 @@ NO_INTEGRITY = ("byte flip: jpeg", "byte flip: webp-lossless", "byte flip: gif",
                 "byte flip: tiff", "byte flip: bmp")
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk with its length and CRC (for images with planted metadata)."""
     return struct.pack(">I", len(data)) + kind + data + struct.pack(
         ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def _with_chunk(png: bytes, chunk: bytes) -> bytes:
+def with_chunk_before_iend(png: bytes, chunk: bytes) -> bytes:
     at = png.rindex(b"IEND") - 4
     return png[:at] + chunk + png[at:]
 
@@ -172,17 +173,18 @@ def hostile_items(rng: np.random.Generator, valid: dict[str, bytes]) -> list[Ite
              "error"),
         Item("strips and tiny", "tiny-4x4", _encode(Image.new("L", (4, 4)), "PNG"), "error"),
         Item("strips and tiny", "one-pixel", _encode(Image.new("L", (1, 1)), "GIF"), "error"),
-        Item("metadata", "ztxt-50MB", _with_chunk(png, _chunk(
+        Item("metadata", "ztxt-50MB", with_chunk_before_iend(png, png_chunk(
             b"zTXt", b"c\x00\x00" + zlib.compress(bytes(50_000_000), 9))), "error"),
-        Item("metadata", "itxt-50MB", _with_chunk(png, _chunk(
+        Item("metadata", "itxt-50MB", with_chunk_before_iend(png, png_chunk(
             b"iTXt", b"c\x00\x01\x00\x00\x00" + zlib.compress(bytes(50_000_000), 9))),
              "error"),
-        Item("metadata", "text-chunks-3MB", _with_chunk(png, b"".join(
-            _chunk(b"tEXt", b"k%d\x00" % i + b"x" * 3000) for i in range(1000))), "image",
+        Item("metadata", "text-chunks-3MB", with_chunk_before_iend(png, b"".join(
+            png_chunk(b"tEXt", b"k%d\x00" % i + b"x" * 3000) for i in range(1000))), "image",
              _decode_reference(png)),
-        Item("metadata", "text-chunks-6MB", _with_chunk(png, b"".join(
-            _chunk(b"tEXt", b"k%d\x00" % i + b"x" * 6000) for i in range(1000))), "error"),
-        Item("metadata", "exif-garbage", _with_chunk(png, _chunk(b"eXIf", rng.bytes(4000))),
+        Item("metadata", "text-chunks-6MB", with_chunk_before_iend(png, b"".join(
+            png_chunk(b"tEXt", b"k%d\x00" % i + b"x" * 6000) for i in range(1000))), "error"),
+        Item("metadata", "exif-garbage",
+             with_chunk_before_iend(png, png_chunk(b"eXIf", rng.bytes(4000))),
              "image", _decode_reference(png)),
     ]
     for name, value in [("nan", np.nan), ("inf", np.inf), ("-inf", -np.inf)]:

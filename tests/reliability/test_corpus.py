@@ -144,8 +144,8 @@ def test_tampered_bundles_always_get_a_verdict(store, worked_case, tmp_path):
 def test_everything_written_is_owner_only_without_help_from_the_umask(
         store, worked_case, tmp_path, inverter):
     """The explicit modes, not the umask cli.main sets: written under umask 022."""
-    from sketchlab import paths
     from sketchlab.cases.bundle import export_bundle
+    from sketchlab.core import paths
     from sketchlab.core.atomic import write_text
     from sketchlab.core.checkpoint import save_generator
     from sketchlab.core.embedding_cache import EmbeddingCache

@@ -25,13 +25,8 @@ from PIL import Image
 
 from sketchlab.cli import main
 from tests.cases.tamper import fix_manifest, rewrite_zip
-from tests.reliability.conftest import (
-    forge_model,
-    json_dumps_deep,
-    png_chunk,
-    tiny_state,
-    with_chunk_before_iend,
-)
+from tests.reliability.conftest import forge_model, json_dumps_deep, tiny_state
+from tests.reliability.corpus import png_chunk, with_chunk_before_iend
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,7 +75,7 @@ def test_1_postscript_named_png_is_refused_without_ghostscript(tmp_path, tiny_mo
 
 def test_2_bad_model_files_are_listed_unusable_and_the_others_still_work(
         tmp_path, tiny_model, face_sketch, capsys):
-    from sketchlab import paths
+    from sketchlab.core import paths
 
     user_models = paths.user_models_dir()
     state, cfg = tiny_state()
@@ -262,8 +257,9 @@ def test_4_everything_written_is_owner_only(tmp_path, tiny_model, face_sketch, c
                                             monkeypatch, qtbot):
     import logging
 
-    from sketchlab import logging_setup, paths
+    from sketchlab import logging_setup
     from sketchlab.cases import CaseStore
+    from sketchlab.core import paths
     from sketchlab.ui.autosave import Autosaver
     from sketchlab.ui.document import SketchDocument
     from sketchlab.ui.settings import AppSettings, SettingsStore

@@ -88,7 +88,7 @@ def gallery_dialog(qtbot, tmp_path):
 def panel(qtbot, tmp_path):
     """A case panel on its own case store (tests/ui/test_case_panel.py and the new-case form)."""
     from sketchlab.cases import CaseStore
-    from sketchlab.ui.widgets.case_panel import CasePanel
+    from sketchlab.ui.panels.case_panel import CasePanel
 
     p = CasePanel(CaseStore(tmp_path / "store"))
     qtbot.addWidget(p)

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from sketchlab.cases import CaseStore
-from sketchlab.ui.widgets.case_panel import CasePanel
+from sketchlab.ui.panels.case_panel import CasePanel
 from sketchlab.ui.workers import running_jobs
 
 

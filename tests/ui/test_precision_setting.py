@@ -58,7 +58,7 @@ def test_the_search_inverts_in_the_live_precision(tiny_model, precision):
     """A search made before the live Inverter is loaded has its own; with the one setting,
     the photo it searches (the unchanged reading among the variants, inverted in a batch)
     is the photo shown."""
-    from sketchlab.ui.widgets.match_panel import _search_inverter
+    from sketchlab.ui.panels.match_panel import _search_inverter
 
     live = Inverter(tiny_model, device="cpu", precision=precision)
     search = _search_inverter(str(tiny_model), "cpu", precision, "torch")

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from sketchlab import paths
+from sketchlab.core import paths
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.manifest import Row, read_manifest, resolve_manifest
 from sketchlab.core.preprocess import align_pair, prepare_photo

@@ -60,7 +60,8 @@ class SettingsDialog(QDialog):
         for p in PRECISIONS:
             label = {"auto": "Automatic (bf16 on a CPU that does it natively)",
                      "fp32": "fp32 (the same photos as before bf16)",
-                     "bf16": "bf16 (only where the CPU does it natively)"}[p]
+                     "bf16": "bf16 (only where the CPU does it natively)",
+                     "int8": "int8 (ONNX engines, models whose int8 export was verified)"}[p]
             self.precision.addItem(label, p)
         self.precision.setCurrentIndex(self.precision.findData(s.precision))
         self.precision.setToolTip(

@@ -9,7 +9,6 @@ it is shown in the panel (and emitted as `error`) and logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +19,9 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -35,9 +32,10 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from sketchlab.cases import CaseError, CaseInfo, CaseStore, CaseStoreError
+from sketchlab.cases import CaseInfo, CaseStore
 from sketchlab.cases.recorder import CaseRecorder
 from sketchlab.cases.report_data import summarise
+from sketchlab.ui.dialogs.new_case_dialog import CASE_ERRORS, NewCaseDialog
 from sketchlab.ui.widgets.wrap_delegate import WrapDelegate
 from sketchlab.ui.workers import Job
 
@@ -45,8 +43,6 @@ if TYPE_CHECKING:
     from sketchlab.ui.gallery_handle import GalleryHandle
 
 log = logging.getLogger(__name__)
-
-_ERRORS = (CaseError, CaseStoreError, OSError, ValueError)
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -57,89 +53,6 @@ def _export_dir() -> Path:
     """The user's documents folder (not the app's working directory) for case bundles."""
     docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return Path(docs) if docs and Path(docs).is_dir() else Path.home()
-
-
-class NewCaseDialog(QDialog):
-    """Case number (optional), title, people and the witness description.
-
-    With `create` given, OK calls it with `values()`; when it refuses (a duplicate case
-    number, say), the dialog stays open with everything typed kept, marks the field at
-    fault and says why, so nothing the user typed is lost.
-    """
-
-    BAD_FIELD_STYLE = "border: 2px solid #c00000;"
-
-    def __init__(self, parent: QWidget | None = None,
-                 create: Callable[..., Any] | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("New case")
-        self._create = create
-        self.created: Any = None
-        self.number = QLineEdit()
-        self.number.setPlaceholderText("automatic (YYYY-NNNN)")
-        self.title_edit = QLineEdit()
-        self.artist = QLineEdit()
-        self.investigator = QLineEdit()
-        self.witness = QPlainTextEdit()
-        self.witness.setPlaceholderText("What the witness said, in their words")
-        self.problem = QLabel()
-        self.problem.setObjectName("newCaseProblem")
-        self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #a40000")
-        self.problem.hide()
-        self._fields: dict[str, QWidget] = {
-            "number": self.number, "title": self.title_edit, "artist": self.artist,
-            "investigator": self.investigator, "witness_description": self.witness}
-        form = QFormLayout(self)
-        form.addRow("Case &number", self.number)
-        form.addRow("&Title", self.title_edit)
-        form.addRow("&Artist", self.artist)
-        form.addRow("&Investigator", self.investigator)
-        form.addRow("&Witness description", self.witness)
-        form.addRow(self.problem)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-        for w in self._fields.values():
-            signal = getattr(w, "textChanged", None)
-            if signal is not None:
-                signal.connect(lambda *_a, w=w: self._clear_mark(w))
-
-    def values(self) -> dict[str, Any]:
-        return {"number": self.number.text().strip() or None,
-                "title": self.title_edit.text().strip(), "artist": self.artist.text().strip(),
-                "investigator": self.investigator.text().strip(),
-                "witness_description": self.witness.toPlainText().strip()}
-
-    def mark_problem(self, text: str, field: str | None = None) -> None:
-        """Say what is wrong; outline and focus the field at fault (typed text stays)."""
-        self.problem.setText(text)
-        self.problem.show()
-        w = self._fields.get(field or "")
-        if w is not None:
-            w.setStyleSheet(self.BAD_FIELD_STYLE)
-            w.setToolTip(text)
-            w.setFocus()
-            if isinstance(w, QLineEdit):
-                w.selectAll()
-
-    def _clear_mark(self, w: QWidget) -> None:
-        if w.styleSheet():
-            w.setStyleSheet("")
-            w.setToolTip("")
-
-    def accept(self) -> None:
-        if self._create is None:
-            super().accept()
-            return
-        try:
-            self.created = self._create(**self.values())
-        except _ERRORS as exc:
-            self.mark_problem(str(exc), getattr(exc, "field", None))
-            return
-        super().accept()
 
 
 class CasePanel(QWidget):
@@ -223,7 +136,7 @@ class CasePanel(QWidget):
         """Reload the case list and the open case's details and log."""
         try:
             cases = self.store.list_cases()
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(f"Cannot read the case store: {exc}")
             cases = []
         self.combo.blockSignals(True)
@@ -248,7 +161,7 @@ class CasePanel(QWidget):
         try:
             case = self.store.get(self.current)
             entries = self.store.entries(self.current)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(f"Cannot read the case: {exc}")
             return
         i = case.info
@@ -271,7 +184,7 @@ class CasePanel(QWidget):
         self.last_match = None
         try:
             self.recorder.open(ref)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(str(exc))
             return
         self.status.clear()
@@ -299,7 +212,7 @@ class CasePanel(QWidget):
             return
         try:
             version = self.recorder.on_sketch_saved(Path(path))
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(f"The sketch was saved, but recording it in the case failed: {exc}")
             return
         self._done(f"Recorded sketch version {version} in the case")
@@ -331,7 +244,7 @@ class CasePanel(QWidget):
             return
         try:
             number = self.recorder.on_match(outcome, self._fingerprint(outcome))
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self.last_match = None
             self._fail(f"Recording the gallery search in the case failed: {exc}")
             return
@@ -343,7 +256,7 @@ class CasePanel(QWidget):
             return False
         try:
             self.store.add_note(self.current, text)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(str(exc))
             return False
         self._done("Note added to the case")
@@ -377,7 +290,7 @@ class CasePanel(QWidget):
             return False
         try:
             self.store.exclude_candidate(self.current, self.last_match, rank, reason)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(str(exc))
             return False
         self._done(f"Excluded candidate #{rank} of search {self.last_match}: {reason}")
@@ -389,7 +302,7 @@ class CasePanel(QWidget):
             return
         try:
             self.recorder.on_photo_exported(result, path, factor)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(f"The photo was exported, but recording the export in the case "
                        f"failed: {exc}")
             return
@@ -413,7 +326,7 @@ class CasePanel(QWidget):
     def create_case(self, **values: Any) -> CaseInfo | None:
         try:
             return self._create_or_raise(**values)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(str(exc))
             return None
 
@@ -422,7 +335,7 @@ class CasePanel(QWidget):
             return False
         try:
             result = self.store.verify(self.current)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(str(exc))
             return False
         if result.ok:
@@ -486,7 +399,7 @@ class CasePanel(QWidget):
         try:
             r = export_bundle(self.store, self.current, path, render_pdf=render_report,
                               overwrite=overwrite)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(f"Export failed, nothing was written to {path.name}: {exc}")
             return None
         finally:
@@ -516,7 +429,7 @@ class CasePanel(QWidget):
 
         try:
             number, _ = import_bundle(self.store, path)
-        except _ERRORS as exc:
+        except CASE_ERRORS as exc:
             self._fail(str(exc))
             return None
         self.open_case(number)

@@ -33,7 +33,7 @@ def bundle_root() -> Path:
     frozen = getattr(sys, "_MEIPASS", None)
     if frozen:
         return Path(frozen)
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]  # sketchlab/core/paths.py -> the repo
 
 
 def models_dir() -> Path:

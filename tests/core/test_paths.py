@@ -1,4 +1,4 @@
-from sketchlab import paths
+from sketchlab.core import paths
 
 
 def test_user_dirs_follow_sketchlab_home(_isolated_home):
@@ -10,7 +10,7 @@ def test_user_dirs_follow_sketchlab_home(_isolated_home):
 
 def test_bundle_root_is_repo_when_not_frozen():
     root = paths.bundle_root()
-    assert (root / "sketchlab" / "paths.py").is_file()
+    assert (root / "sketchlab" / "core" / "paths.py").is_file()
     assert paths.models_dir() == root / "models"
     assert paths.resources_dir() == root / "resources"
 

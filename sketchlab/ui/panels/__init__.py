@@ -1,0 +1,1 @@
+"""Docked panels of the main window (search, case): they open dialogs and hold widgets."""
