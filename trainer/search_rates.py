@@ -183,8 +183,13 @@ def synthetic_pool(data: Any, n: int = SYNTHETIC, seed: int = 7) -> np.ndarray:
     return syn.generate(model, n, seed=seed, photos_per_identity=2)
 
 
+SET_WORDS = {"cufs_train": "CUFS", "fs2k_train": "FS2K", "lfw_synth": "synthetic LFW",
+             "celeba_synth": "synthetic CelebA"}
+
+
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
-            rows: np.ndarray | None = None) -> dict[str, sr.SearchCalibration]:
+            rows: np.ndarray | None = None, sets: Sequence[str] = tuple(SET_WORDS)
+            ) -> dict[str, sr.SearchCalibration]:
     idx = np.arange(len(data.target)) if rows is None else rows
     non_mate = data.bank_id[None, :] != data.query_id[idx, None]
     # A grey query searches the grey block of the bank, a colour one the colour block.
@@ -198,11 +203,16 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
         out[kind] = sr.SearchCalibration(
             kind, np.array(SIZES, np.float64), THRESHOLDS.astype(np.float64), fpir, tpir,
             hits, len(idx), len(idx),
-            f"{len(idx):,} train sketch searches (CUFS, FS2K, synthetic LFW and CelebA "
+            f"{len(idx):,} train sketch searches ({_and(SET_WORDS[x] for x in sets)} "
             "sketches; colour and grey), galleries of real photos then synthetic faces")
         log.info("%s: FPIR 5%% threshold at 13k = %.3f", kind,
                  out[kind].threshold_for(0.05, 13_000))
     return out
+
+
+def _and(words: Any) -> str:
+    w = list(words)
+    return w[0] if len(w) == 1 else ", ".join(w[:-1]) + " and " + w[-1]
 
 
 TEST_SIZES = (1_000, 13_000, 1_000_000)
@@ -281,16 +291,20 @@ def main(args: argparse.Namespace) -> int:
     loaded = load_generator(path)
     w = float(read_calibration(path)[1].get("raw_weight", 0.2))
     data = load_train_data(pack_dir(loaded.sha256), TRAIN_SETS, w, args.workers)
+    sets = tuple(args.query_sets or TRAIN_SETS)
+    unknown = set(sets) - set(TRAIN_SETS)
+    if unknown:
+        raise ValueError(f"unknown query set(s) {sorted(unknown)}; choose from {TRAIN_SETS}")
+    pool = np.flatnonzero(np.isin(np.asarray(data.group), sets))
     rng = np.random.default_rng(0)
-    rows = np.sort(rng.choice(len(data.target), min(args.max_queries, len(data.target)),
-                              replace=False))
+    rows = np.sort(rng.choice(pool, min(args.max_queries, len(pool)), replace=False))
     queries = {"variants": data.fused, "raw": data.raw}
     adapter = adapter_of(loaded)
     if adapter is not None:
         cfg = FitConfig(**adapter.info["fit"])
         queries["adapted"] = out_of_fold_adapted(data, cfg)
     synthetic = synthetic_pool(data)
-    kinds = measure(data, queries, synthetic, rows)
+    kinds = measure(data, queries, synthetic, rows, sets)
     extra = {"model_sha256": loaded.sha256,
              "adapter_sha256": adapter.sha256 if adapter is not None else ""}
     if args.write:
