@@ -4,11 +4,14 @@ figures (`MatchResult.total_ms` and its stages: align, invert the 8 variants in 
 batch, embed, rank) are collected and their medians printed.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tools/search_latency.py [-n 10]
-        [--engine auto] [--gallery-photos 100]
+        [--engine auto] [--lfw] [--home DIR]
 
-The gallery holds the CUFS test photos, enrolled through the real API. Ranking is
-exact over descriptors held in memory, so the gallery's size moves only the "rank"
-stage (`sketchlab bench --only search_10m` times it at 1M faces).
+The gallery holds the CUFS test photos, and with --lfw every LFW photo too (~13k faces),
+enrolled through the real API (`sketchlab gallery enroll`'s code; a few minutes once).
+--home keeps the app's folders, gallery included, so a second run (another engine, an
+ISA mask) searches the same gallery without enrolling again. Ranking is exact over
+descriptors held in memory, so the gallery's size moves the "rank" stage and the first
+search's load of the descriptors (`sketchlab bench --only search_10m` times 1M faces).
 """
 
 from __future__ import annotations
@@ -34,14 +37,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", "--searches", type=int, default=10)
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--model", default="sketchlab-default")
+    ap.add_argument("--lfw", action="store_true", help="enrol every LFW photo as well")
+    ap.add_argument("--home", type=Path, help="SKETCHLAB_HOME to use and keep "
+                    "(default: a new temporary folder)")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ["SKETCHLAB_HOME"] = tempfile.mkdtemp(prefix="sketchlab-search-")
+    home = args.home or Path(tempfile.mkdtemp(prefix="sketchlab-search-"))
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["SKETCHLAB_HOME"] = str(home)
     from sketchlab.db.gallery import open_gallery
 
-    url = f"sqlite:///{Path(os.environ['SKETCHLAB_HOME']) / 'gallery.sqlite'}"
+    url = f"sqlite:///{home / 'gallery.sqlite'}"
+    folders = [data / "photos"] + ([shared_data_dir() / "lfw" / "images"] if args.lfw else [])
     with open_gallery(url) as g:
-        g.enroll([data / "photos"])
+        # one subject per person (LFW's Name_0001.jpg); enrolled photos are skipped
+        g.enroll(folders, rule="filename")
         size = g.stats().photos
 
     from PySide6.QtWidgets import QApplication
