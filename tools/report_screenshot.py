@@ -4,9 +4,9 @@ whose search used a sketch that was never saved.
 Runs the real app (offscreen) through the sequence that once misattributed a search: a
 case is opened, one CUFS sketch is imported and saved (sketch version 1), a different
 CUFS sketch is imported and not saved, the shipped model inverts it and the gallery (CUFS
-test photos, enrolled through the real API) is searched; then the case is exported with its PDF report and
-page 1 is rendered with pdftoppm. The report must show the unsaved image under its own
-hash, not version 1.
+test photos, enrolled through the real API) is searched; then the case is exported with
+its PDF report and page 1 is rendered with pdftoppm. The report must show the unsaved
+image under its own hash, not version 1.
 
     .venv/bin/python tools/report_screenshot.py
 """
