@@ -3,6 +3,7 @@ whole, and the layout the user set kept across a restart."""
 
 from __future__ import annotations
 
+import html
 import io
 
 import numpy as np
@@ -118,6 +119,23 @@ def test_ten_candidates_show_whole_at_1280x820(qtbot):
     assert table.item(0, 5).text() == "above" and table.item(11, 4).text() == "100.0 %"
 
 
+def test_the_full_reading_is_one_click_away_from_its_summary(qtbot):
+    """Under the list, the threshold's reading in a line or two; its full text, which
+    investigators quote, in the tooltip and behind the Details link."""
+    w = _window(qtbot, _store())
+    outcome = _search_outcome(12)
+    w.match_panel._on_done(outcome)
+    label = w.match_panel.rule_label
+    full = html.escape(outcome.rule.describe())
+    assert outcome.rule.summary().rstrip(".") in html.unescape(label.text())
+    assert full not in label.text() and full in label.toolTip()
+    assert "as measured at 100 faces" in label.text()  # this gallery is below the tables
+    label.linkActivated.emit("details")
+    assert full in label.text() and "Less</a>" in label.text()
+    label.linkActivated.emit("details")
+    assert full not in label.text() and "Details</a>" in label.text()
+
+
 def test_splitter_and_docks_come_back_after_a_restart(qtbot):
     store = _store()
     w = _window(qtbot, store)
@@ -165,6 +183,7 @@ def test_a_search_where_nobody_passes_says_so_and_greys_the_leads(qtbot):
     panel = w.match_panel
     assert NOTHING_PASSES in panel.status.text()
     assert panel.table.rowCount() == 12
-    assert panel.table.horizontalHeaderItem(4).text().startswith("Absent searches")
+    assert panel.table.horizontalHeaderItem(4).text().replace("\n", " ").startswith(
+        "Absent searches")
     assert panel.table.item(0, 2).foreground().color().lightness() >= 150  # greyed lead
     assert "absent" in panel.rule_label.text()
