@@ -262,19 +262,31 @@ class ScoreRule:
             return "uncalibrated"
         return fmr_phrase(f, self.calibration.min_fmr) + " this close"  # type: ignore[union-attr]
 
+    def _headline(self) -> str:
+        """The threshold and its rate: how `summary` and `describe` both begin."""
+        c, n = self.calibration, self.norm
+        if c is None or n is None:
+            return (f"Threshold {self.threshold:.3f}, a face distance; no false-match rate is "
+                    f"stated: {self.note or 'the model has no calibration for this query'}")
+        f = float(c.fmr(n.z(self.threshold)))
+        return (f"Threshold {self.threshold:.3f}: {fmr_phrase(f, c.min_fmr)} come this close "
+                f"(false-match rate {f:.2%})")
+
+    def summary(self) -> str:
+        """The threshold and its rate in a line or two, for under the candidate list."""
+        return self._headline() + "."
+
     def describe(self) -> str:
         """One sentence for the panel, the compare dialog and the report."""
         c, n = self.calibration, self.norm
         if c is None or n is None:
-            return (f"Threshold {self.threshold:.3f}, a face distance; no false-match rate is "
-                    f"stated: {self.note or 'the model has no calibration for this query'}.")
+            return self._headline() + "."
         f = float(c.fmr(n.z(self.threshold)))
         chance = f * max(n.size, n.n)
         expect = (f"about {chance:,.0f} non-mates of this gallery's faces fall within by "
                   "chance" if chance >= 1.5 else
                   "fewer than 2 of this gallery's non-mates fall within by chance")
-        return (f"Threshold {self.threshold:.3f}: {fmr_phrase(f, c.min_fmr)} come this close "
-                f"(false-match rate {f:.2%}), so {expect}; "
+        return (f"{self._headline()}, so {expect}; "
                 f"{float(c.fnmr(n.z(self.threshold))):.0%} of true mates stay farther away. "
                 f"Distances are read against this "
                 f"gallery's {max(n.size, n.n):,} faces (mean {n.mean:.3f}, spread "

@@ -71,6 +71,17 @@ ALIGNMENT_UNSURE = ("Alignment unsure: no face was found in the sketch, so it wa
 NOTHING_PASSES = ("No candidate passes the threshold: the person may not be in this gallery. "
                   "The ranked faces are leads to review, not matches.")
 
+# The rate column of each reading: its heading, in short lines so that the column is no
+# wider than its figures, and what it means in full.
+RATE_COLUMNS: dict[str, tuple[str, str]] = {
+    "1:N": ("Absent\nsearches\nthis close",
+            "How often a search of a gallery this size, for someone who is not in it, finds "
+            "a face this close (from the model's search calibration)"),
+    "1:1": ("Non-mates\nthis close",
+            "How many non-mates (other people) are this close to a sketch, from the model's "
+            "calibration"),
+}
+
 
 @dataclass(frozen=True)
 class PhotoInfo:
@@ -205,9 +216,13 @@ class MatchResult:
 
     @property
     def rate_heading(self) -> str:
-        """The column heading of `rate_text` (two lines, as the panel shows it)."""
-        return ("Absent searches\nthis close" if self.rule.reading == "1:N" else
-                "Non-mates\nthis close")
+        """The column heading of `rate_text` (in lines, as the panel shows it)."""
+        return RATE_COLUMNS[self.rule.reading][0]
+
+    @property
+    def rate_meaning(self) -> str:
+        """What the `rate_text` column says, in full (its heading's tooltip)."""
+        return RATE_COLUMNS[self.rule.reading][1]
 
     def rate_text(self, c: Candidate, short: bool = False) -> str:
         """A candidate's rate in a few words ("–" when the reading states none); `short`

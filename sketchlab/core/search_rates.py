@@ -148,8 +148,9 @@ def _pct(x: float) -> str:
 @dataclass(frozen=True)
 class SearchRule:
     """How one search of `size` faces is scored: the 1:N reading. Same interface as
-    `calibration.ScoreRule` (threshold, fmr, score, phrase, describe), so the pipeline,
-    panel and report take either; `fmr` here is the FPIR at a candidate's distance."""
+    `calibration.ScoreRule` (threshold, fmr, score, phrase, summary, describe), so the
+    pipeline, panel and report take either; `fmr` here is the FPIR at a candidate's
+    distance."""
 
     threshold: float
     calibration: SearchCalibration
@@ -181,6 +182,15 @@ class SearchRule:
                 "top1": round(c.hits(n)[1], 4), "top10": round(c.hits(n)[10], 4),
                 "top50": round(c.hits(n)[50], 4), "query_kind": c.query,
                 "measured_sizes": [int(c.sizes[0]), int(c.sizes[-1])]}
+
+    def summary(self) -> str:
+        """What the threshold means at this size in a line or two: how often a search for
+        someone absent marks a candidate (`describe` adds the rest)."""
+        c, n = self.calibration, self.size
+        near = (f" (as measured at {int(c.sizes[0 if n < c.sizes[0] else -1]):,} faces)"
+                if not c.within_range(n) else "")
+        return (f"Threshold {self.threshold:.3f}: a search of {n:,} faces for someone absent "
+                f"marks a candidate {_pct(c.fpir_at(self.threshold, n))} of the time{near}.")
 
     def describe(self) -> str:
         r = self.rates()

@@ -76,6 +76,8 @@ def test_score_rule_reads_distances_against_the_gallery():
         assert r.score(r.threshold) == pytest.approx(0.99, abs=2e-3)
         assert r.fmr(r.threshold) == pytest.approx(0.01, rel=0.05)
         assert "1 in 100 non-mates" in r.describe() and "500 faces" in r.describe()
+        assert r.summary() == r.describe().split(", so ")[0] + "."  # how it begins
+        assert "1 in 100 non-mates come this close" in r.summary()
     # 0.40 is unremarkable in the tight gallery and rare in the wide one.
     assert rt.fmr(0.40) > 100 * rw.fmr(0.40)
     explicit = cal.score_rule({"variants": c}, "variants", threshold=0.6, norm=tight)
@@ -83,5 +85,6 @@ def test_score_rule_reads_distances_against_the_gallery():
     none = cal.score_rule({}, "variants", norm=tight)
     assert none.calibration is None and none.fmr(0.3) is None
     assert none.threshold == pytest.approx(0.6) and "no calibration" in none.describe()
+    assert none.summary() == none.describe()
     small = cal.score_rule({"variants": c}, "variants", norm=cal.gallery_norm(np.ones(5)))
     assert small.fmr(0.3) is None and "fewer than 12 faces" in small.describe()

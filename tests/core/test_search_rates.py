@@ -39,6 +39,12 @@ def test_rule_marks_at_the_threshold_and_says_what_it_means() -> None:
     assert sr.search_rule({"adapted": _calibration()}, "raw", 100) is None
     outside = sr.search_rule({"adapted": _calibration()}, "adapted", 5_000_000)
     assert outside is not None and "nearest measured size" in outside.describe()
+    # The summary under the candidate list: the threshold and the rate at this size.
+    assert rule.summary() == (f"Threshold {rule.threshold:.3f}: a search of 10,000 faces for "
+                              "someone absent marks a candidate 5 % of the time.")
+    assert outside.summary().endswith("(as measured at 10,000 faces).")
+    small = sr.search_rule({"adapted": _calibration()}, "adapted", 14)
+    assert small is not None and "(as measured at 100 faces)" in small.summary()
 
 
 def test_round_trip_and_malformed_tables_are_refused() -> None:

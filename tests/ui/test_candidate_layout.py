@@ -3,6 +3,7 @@ whole, and the layout the user set kept across a restart."""
 
 from __future__ import annotations
 
+import html
 import io
 
 import numpy as np
@@ -23,7 +24,7 @@ def _thumb(i: int) -> bytes:
 
 
 def _outcome(n: int = 12) -> MatchResult:
-    """A calibrated search result of `n` candidates (the longest values each column shows)."""
+    """A per-pair (1:1) search result of `n` candidates, for the tests of other things."""
     rng = np.random.default_rng(0)
     cal = ScoreCalibration.fit("single", rng.normal(0.3, 0.05, 500),
                                rng.normal(0.5, 0.05, 50_000), "test pairs")
@@ -39,6 +40,42 @@ def _outcome(n: int = 12) -> MatchResult:
                        embedding=np.zeros(128), k=n, invert_ms=400.0, search_ms=12.0,
                        gallery_size=606, rule=rule, total_ms=600.0,
                        calibrations={"single": cal, "variants": cal})
+
+
+def _search_outcome(n: int = 12, gallery: int = 14) -> MatchResult:
+    """What a real search with the default model gives, with the longest values each part
+    shows: the 1:N reading (its threshold at 5 % FPIR, a gallery below the measured sizes,
+    so `describe` adds that sentence; the bundled model's source text), nobody within the
+    threshold (the longer status), rates up to "100.0 %", 8 variants shown in the strip,
+    stability "8/8", the timing of each stage."""
+    from sketchlab.core import search_rates as sr
+    from sketchlab.core.frame import FRAME_SIZE
+    from sketchlab.core.variants import VARIANT_KINDS
+
+    sizes = np.array([100.0, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000])
+    t = np.linspace(0.8, 2.0, 121)
+    fpir = np.clip(np.clip((t - 1.0) / 0.65, 0, 1) ** 1.5 * (sizes[:, None] / 100) ** 0.1, 0, 1)
+    tpir = np.clip((t - 0.9) * 0.4, 0, 0.9)[None].repeat(len(sizes), 0)
+    hits = np.array([[0.74, 0.94, 0.99]] * len(sizes))
+    cal = sr.SearchCalibration(
+        "variants", sizes, t, fpir, tpir, hits, 2400, 2400,
+        "2,400 train sketch searches (CUFS, FS2K, synthetic LFW and CelebA sketches; colour "
+        "and grey), galleries of real photos then synthetic faces")
+    rule = sr.search_rule({"variants": cal}, "variants", gallery)
+    names = [f"f1-{i:03d}-01" if i % 3 else f"f-{40 + i:03d}-01" for i in range(n)]
+    cands = [Candidate(rank=i + 1, subject_id=i, subject_name=name, photo_id=i,
+                       photo_sha256=f"{i:064x}", source_path=f"/gallery/photos/{name}.jpg",
+                       distance=1.42 + 0.025 * i, score=0.0, within_threshold=False,
+                       thumbnail=_thumb(i), stability=8 - i % 4, n_variants=8
+                       ).scored(rule) for i, name in enumerate(names)]
+    photos = tuple(np.full((*FRAME_SIZE, 3), 90 + 10 * i, np.uint8) for i in range(8))
+    return MatchResult(candidates=cands, kind="variants", sketch=None, photo=photos[0],
+                       embedding=np.zeros(128), k=n, invert_ms=160.0, search_ms=12.0,
+                       gallery_size=gallery, rule=rule, total_ms=306.0,
+                       search_rates={"variants": cal}, variant_names=tuple(VARIANT_KINDS),
+                       variant_photos=photos,
+                       stages_ms={"align": 31.0, "invert": 160.0, "embed": 98.0,
+                                  "rank": 12.0})
 
 
 def _window(qtbot, store: SettingsStore) -> MainWindow:
@@ -58,8 +95,11 @@ def _store() -> SettingsStore:
 def test_ten_candidates_show_whole_at_1280x820(qtbot):
     w = _window(qtbot, _store())
     assert (w.width(), w.height()) == (1280, 820)  # the default size on a first start
-    w.match_panel._on_done(_outcome(12))
+    outcome = _search_outcome(12)
+    assert outcome.rule.reading == "1:N" and outcome.nothing_passes
+    w.match_panel._on_done(outcome)
     qtbot.wait(50)
+    assert w.match_panel.variant_box.isVisible()  # the 8 variants searched, above the list
     table = w.match_panel.table
     vp = table.viewport().height()
     whole = [r for r in range(table.rowCount())
@@ -75,7 +115,25 @@ def test_ten_candidates_show_whole_at_1280x820(qtbot):
         for row in range(table.rowCount()):
             text = table.item(row, col).text()
             assert fm.horizontalAdvance(text) + 6 < width, (header, text, width)
-    assert table.item(0, 5).text() == "✔ within" and "1 in" in table.item(0, 4).text()
+    assert table.horizontalHeaderItem(4).text() == outcome.rate_heading
+    assert table.item(0, 5).text() == "above" and table.item(11, 4).text() == "100.0 %"
+
+
+def test_the_full_reading_is_one_click_away_from_its_summary(qtbot):
+    """Under the list, the threshold's reading in a line or two; its full text, which
+    investigators quote, in the tooltip and behind the Details link."""
+    w = _window(qtbot, _store())
+    outcome = _search_outcome(12)
+    w.match_panel._on_done(outcome)
+    label = w.match_panel.rule_label
+    full = html.escape(outcome.rule.describe())
+    assert outcome.rule.summary().rstrip(".") in html.unescape(label.text())
+    assert full not in label.text() and full in label.toolTip()
+    assert "as measured at 100 faces" in label.text()  # this gallery is below the tables
+    label.linkActivated.emit("details")
+    assert full in label.text() and "Less</a>" in label.text()
+    label.linkActivated.emit("details")
+    assert full not in label.text() and "Details</a>" in label.text()
 
 
 def test_splitter_and_docks_come_back_after_a_restart(qtbot):
@@ -125,6 +183,7 @@ def test_a_search_where_nobody_passes_says_so_and_greys_the_leads(qtbot):
     panel = w.match_panel
     assert NOTHING_PASSES in panel.status.text()
     assert panel.table.rowCount() == 12
-    assert panel.table.horizontalHeaderItem(4).text().startswith("Absent searches")
+    assert panel.table.horizontalHeaderItem(4).text().replace("\n", " ").startswith(
+        "Absent searches")
     assert panel.table.item(0, 2).foreground().color().lightness() >= 150  # greyed lead
     assert "absent" in panel.rule_label.text()

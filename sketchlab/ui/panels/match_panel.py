@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import html
 import logging
 import time
 from collections.abc import Callable
@@ -42,7 +43,13 @@ from PySide6.QtWidgets import (
 from superqt.utils import create_worker
 
 from sketchlab.core.model_catalog import read_calibration
-from sketchlab.core.pipeline import NOTHING_PASSES, Calibration, MatchResult, match_sketch
+from sketchlab.core.pipeline import (
+    NOTHING_PASSES,
+    RATE_COLUMNS,
+    Calibration,
+    MatchResult,
+    match_sketch,
+)
 from sketchlab.core.preprocess import as_prepared
 from sketchlab.core.query import NOTHING_TO_SEARCH
 from sketchlab.core.variants import VARIANT_KINDS
@@ -62,6 +69,7 @@ from sketchlab.ui.workers import InversionResult, Job, ModelStatus
 log = logging.getLogger(__name__)
 
 THUMB = 36  # rows of 40 px: ten candidates fit the window's height at 1280x820
+VARIANT_THUMB = 48  # the variants searched, one short row of faces above the list
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,14 +124,14 @@ class MatchPanel(QWidget):
     search_done = Signal(object)  # core.pipeline.MatchResult
     exclude_requested = Signal(int)  # a candidate's rank: the user rules it out
 
-    # Short headers, each explained in its tooltip, so every column fits its values.
-    COLUMNS = ("#", "Face", "Subject", "Distance", "Non-mates\nthis close", "Within\nthreshold",
-               "Stable")
+    # Short headers, each explained in its tooltip, so every column fits its values. The
+    # rate column's is the search's reading's (set with each result; 1:N until then).
+    COLUMNS = ("#", "Face", "Subject", "Distance", RATE_COLUMNS["1:N"][0],
+               "Within\nthreshold", "Stable")
     COLUMN_TIPS = (
         "Rank", "The enrolled photo", "The enrolled subject (hover for the photo's file)",
         "Face distance between the synthesized photo and this photo (lower is closer)",
-        "How many non-mates (other people) are this close to a sketch, from the model's "
-        "calibration", "Whether the distance is within the decision threshold",
+        RATE_COLUMNS["1:N"][1], "Whether the distance is within the decision threshold",
         "In how many of the sketch's variant searches this candidate made the list")
 
     def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
@@ -159,12 +167,20 @@ class MatchPanel(QWidget):
         self.stale_label.setStyleSheet("QLabel#stale { background: #6b2d1e; color: #ffd9cc;"
                                        " padding: 6px; border-radius: 4px; }")
         self.stale_label.hide()
+        # What the threshold means: a line or two under the list, the full reading (which
+        # investigators quote) behind its "Details" link and in its tooltip.
         self.rule_label = QLabel()
         self.rule_label.setWordWrap(True)
         self.rule_label.setObjectName("rule")
         self.rule_label.setStyleSheet("QLabel#rule { color: #b8b8b8; }")
+        self.rule_label.setTextFormat(Qt.TextFormat.RichText)
+        self.rule_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.rule_label.linkActivated.connect(
+            lambda _link: self.show_rule_details(not self.rule_details))
+        self.rule_details = False
         # The variants searched together, each with its synthesized photo.
         self.variants = QHBoxLayout()
+        self.variants.setContentsMargins(0, 0, 0, 0)
         self.variants.setSpacing(2)
         self.variant_box = QWidget()
         self.variant_box.setLayout(self.variants)
@@ -363,6 +379,7 @@ class MatchPanel(QWidget):
         self.candidates = cands
         self.table.setRowCount(len(cands))
         self.table.horizontalHeaderItem(4).setText(outcome.rate_heading)
+        self.table.horizontalHeaderItem(4).setToolTip(outcome.rate_meaning)
         self.table.scrollToTop()
         leads_only = outcome.nothing_passes  # "unknown": the list is leads, shown greyed
         for row, c in enumerate(cands):
@@ -392,7 +409,7 @@ class MatchPanel(QWidget):
                                                c.within_threshold))
         self._selection_changed()
         self._show_variants(outcome)
-        self.rule_label.setText(rule.describe())
+        self._show_rule()
         self.table.scrollToTop()  # a new search starts at rank 1, not the old scroll position
         within = sum(c.within_threshold for c in cands)
         if outcome.gallery_size == 0:
@@ -406,6 +423,21 @@ class MatchPanel(QWidget):
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "
                                 f"({outcome.timing_text}). {verdict}")
 
+    def show_rule_details(self, on: bool) -> None:
+        """The threshold's reading in full under the list, or in a line or two."""
+        self.rule_details = on
+        self._show_rule()
+
+    def _show_rule(self) -> None:
+        if self.outcome is None:
+            self.rule_label.clear()
+            return
+        rule = self.outcome.rule
+        full = rule.describe()
+        text, link = (full, "Less") if self.rule_details else (rule.summary(), "Details")
+        self.rule_label.setText(f'{html.escape(text)} <a href="details">{link}</a>')
+        self.rule_label.setToolTip(f"<p>{html.escape(full)}</p>")  # rich text: it wraps
+
     def _show_variants(self, outcome: MatchResult) -> None:
         while self.variants.count():
             w = self.variants.takeAt(0).widget()
@@ -417,7 +449,7 @@ class MatchPanel(QWidget):
         for name, photo in zip(outcome.variant_names, outcome.variant_photos, strict=True):
             label = QLabel()
             label.setPixmap(QPixmap.fromImage(qimage_from_rgb(photo)).scaledToHeight(
-                64, Qt.TransformationMode.SmoothTransformation))
+                VARIANT_THUMB, Qt.TransformationMode.SmoothTransformation))
             label.setToolTip(f"{name}: {VARIANT_KINDS.get(name, name)}")
             self.variants.addWidget(label)
         self.variants.addStretch(1)
