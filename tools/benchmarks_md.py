@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-KNOWN = {"invert", "model", "variants_cpu", "search_1m", "enroll_faces_per_s", "enroll",
-         "enroll_unbatched", "search_10m", "case", "machine", "run"}
+KNOWN = {"invert", "engines", "model", "variants_cpu", "search_1m", "enroll_faces_per_s",
+         "enroll", "enroll_unbatched", "search_10m", "case", "machine", "run"}
 
 
 def _num(value: Any, unit: str = "") -> str:
@@ -62,6 +62,7 @@ def _header(data: dict[str, Any], source: str) -> list[str]:
     facts = [("measured", run.get("measured_at")),
              ("machine", f"{m.get('cpu', '?')}, {m.get('cpu_count', '?')} CPUs"
                          + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU")),
+             ("CPU flags that matter here", m.get("cpu_flags") or None),
              ("software", f"Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
                           f"{m.get('torch_threads', '?')} torch threads"),
              ("load average (1 min) at start / end",
@@ -85,6 +86,22 @@ def _invert(data: dict[str, Any]) -> list[str]:
         lines += [f"Model `{m['name']}`: {_num(m['params'])} parameters, {m['gflops']} GFLOPs "
                   f"an image, sha256 `{m['sha256'][:12]}…`.", ""]
     return lines
+
+
+def _engines(data: dict[str, Any]) -> list[str]:
+    e = data["engines"]
+    rows = [(key, _num(t.get("ms"), "ms"), _num(t.get("ms_p90"), "ms"),
+             _num(t.get("ms_batch8"), "ms"),
+             f"{_num(t.get('mean_diff'))} / {_num(t.get('max_diff'))}" if "ms" in t else "–",
+             "yes" if t.get("ok") else "no" + (f": {t['error']}" if t.get("error") else ""))
+            for key, t in e["trials"].items()]
+    return ["## Engines", "",
+            "Every engine and precision usable here on the real network, in alternating "
+            "rounds, as the app times them at first start (`sketchlab bench --only engines`). "
+            "Photo difference: from fp32 PyTorch's, in grey levels (mean / largest). "
+            f"Fastest within tolerance: {e['fastest']}.", "",
+            *_table(["engine", "1 sketch", "p90", "8 variants", "photo difference",
+                     "may be chosen"], rows)]
 
 
 def _variants(data: dict[str, Any]) -> list[str]:
@@ -161,7 +178,8 @@ def _case(data: dict[str, Any]) -> list[str]:
 def render(data: dict[str, Any], source: str = "docs/benchmarks.json") -> str:
     """The Markdown page for one `sketchlab bench --json` result."""
     lines = _header(data, source)
-    for key, section in (("invert", _invert), ("variants_cpu", _variants),
+    for key, section in (("invert", _invert), ("engines", _engines),
+                         ("variants_cpu", _variants),
                          ("search_1m", _search_1m), ("enroll", _enroll),
                          ("search_10m", _search_scale), ("case", _case)):
         if data.get(key) is not None:

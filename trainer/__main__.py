@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--per-set", type=int, default=64,
                    help="calibration sketches from each of CUFS and FS2K train (default 64)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--keep-ends", action="store_true",
+                   help="leave the first and last convolution in fp32")
     q.add_argument("--verdict", nargs=2, metavar=("FP32_JSON", "INT8_JSON"),
                    help="two `evaluate --out` files of the same queries (fp32, int8): offer "
                         "int8 only within 1 point at rank 1 and 10 and 0.005 FSIM")

@@ -159,6 +159,11 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     # packs hold what `trainer adapter describe` made).
     asked = [os.environ.get(k, "") for k in ("SKETCHLAB_ENGINE", "SKETCHLAB_PRECISION")]
     tag = "@" + "-".join(a or "auto" for a in asked) if any(asked) else ""
+    if asked[1] == "int8":  # one pack per int8 export: a new one is other arithmetic
+        from sketchlab.core.int8_export import find_export
+
+        found = find_export(loaded.path, loaded.sha256)
+        tag += "-" + (found.record["onnx_sha256"][:12] if found else "none")
     pack = pack_dir(loaded.sha256) / f"{pack_name}{tag}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
     stored = None

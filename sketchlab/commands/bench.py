@@ -114,7 +114,8 @@ def engines_table(engines: dict[str, Any]) -> str:
             continue
         rows.append(f"  {key:<20} {t['ms']:>12.1f} {t['ms_p90']:>7.1f} "
                     f"{t['ms_batch8']:>14.1f} {t['mean_diff']:>7.2f}/{t['max_diff']:<6} "
-                    f"{'yes' if t['ok'] else 'NO'}")
+                    f"{'yes' if t['ok'] else 'NO'}"
+                    + (f" ({t['error']})" if t.get("error") else ""))
     return "\n".join(rows)
 
 

@@ -90,11 +90,16 @@ def candidates(cuda: bool = False, int8: bool = False) -> list[tuple[str, str]]:
     return found
 
 
-def int8_offered(loaded) -> bool:
-    """Whether this loaded model ships an intact int8 export that passed its verdict."""
+def int8_export_of(loaded):
+    """The loaded model's intact int8 export (`core.int8_export.Int8Export`), or None."""
     from sketchlab.core.int8_export import find_export
 
-    found = find_export(loaded.path, loaded.sha256)
+    return find_export(loaded.path, loaded.sha256)
+
+
+def int8_offered(loaded) -> bool:
+    """Whether this loaded model ships an intact int8 export that passed its verdict."""
+    found = int8_export_of(loaded)
     return found is not None and found.offered
 
 
@@ -113,7 +118,8 @@ def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
     reference = np.stack(ref_inv.invert_batch(sketches))
     live: dict[str, Inverter] = {}
     trials: dict[str, dict] = {}
-    for engine, precision in pairs or candidates(_cuda(), int8_offered(loaded)):
+    int8 = int8_export_of(loaded)  # timed when present; chosen only once offered
+    for engine, precision in pairs or candidates(_cuda(), int8 is not None):
         key = f"{engine} {precision}"
         if progress:
             progress(key)
@@ -134,6 +140,11 @@ def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
             entry.update(mean_diff=round(mean, 3), max_diff=peak)
             entry["ok"] = (within_tolerance(singles, reference, precision)
                            and within_tolerance(batch, reference, precision))
+            if precision == "int8" and not (int8 is not None and int8.offered):
+                entry["ok"] = False
+                entry["error"] = "int8 not offered: " + (
+                    int8.record.get("verdict", {}).get("reason", "no verdict")
+                    if int8 is not None else "no int8 export")
             live[key] = inv
         except Exception as exc:  # a runtime that fails here is simply not chosen
             log.warning("engine %s could not run the model: %s", key, exc)

@@ -22,8 +22,15 @@ RESULT = {
         "ann_faiss_ivf": {"median_ms": 5.7, "p90_ms": 6.9, "recall_at_10": 0.996,
                           "build_s": 5.3, "memory_mb": 648.0}}}},
     "case": {"verify": {"median_ms": 10.3, "p90_ms": 10.8}, "bundle_kib": 3869.1},
+    "engines": {"fastest": "OpenVINO bf16", "machine": "AMD EPYC|2|avx2 avx512_bf16",
+                "trials": {
+                    "openvino bf16": {"ms": 13.9, "ms_p90": 15.2, "ms_batch8": 107.0,
+                                      "mean_diff": 0.61, "max_diff": 14, "ok": True},
+                    "onnxruntime int8": {"ms": 11.8, "ms_p90": 12.5, "ms_batch8": 90.1,
+                                         "mean_diff": 2.5, "max_diff": 41, "ok": False,
+                                         "error": "int8 not offered: below fp32"}}},
     "machine": {"cpu": "AMD EPYC", "cpu_count": 2, "python": "3.11.7", "torch": "2.14.1",
-                "torch_threads": 2},
+                "torch_threads": 2, "cpu_flags": "avx2 fma avx512f avx512_bf16"},
     "new_section": {"x": 1},
 }
 
@@ -33,6 +40,10 @@ def test_sections_render_their_figures():
     assert "| cpu | bf16 | 160x128 | 24.6 ms | 26.7 ms |" in page
     assert "| 1,000,000 | faiss IVF (local) | 0.996 | 5.7 ms | 6.9 ms | 5.3 s | 648.0 MB |" in page
     assert "| verify the case | 10.3 ms | 10.8 ms |" in page
+    assert "| openvino bf16 | 13.9 ms | 15.2 ms | 107.0 ms | 0.61 / 14 | yes |" in page
+    assert "| onnxruntime int8 | 11.8 ms | 12.5 ms | 90.1 ms | 2.5 / 41 | no: int8 not offered" \
+        in page
+    assert "| CPU flags that matter here | avx2 fma avx512f avx512_bf16 |" in page
     assert "| options | `--only invert,case --quick` |" in page
     assert "2026-12-04 22:40 UTC" in page and "AMD EPYC, 2 CPUs, no GPU" in page
     assert '## new_section' in page and '"x": 1' in page  # unknown keys are not dropped

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from sketchlab.core.engines import ENGINE_NAMES, ENGINES
+from sketchlab.core.int8_export import find_export
 from sketchlab.core.model_catalog import ModelInfo
 from sketchlab.core.precision import PRECISIONS
 from sketchlab.db.engine import default_url
@@ -57,11 +58,16 @@ class SettingsDialog(QDialog):
             self.device.addItem(label, d)
         self.device.setCurrentIndex(self.device.findData(s.device))
         self.precision = QComboBox()
+        # int8 only where an installed model ships an int8 export that held against fp32
+        int8 = s.precision == "int8" or any(
+            (e := find_export(m.path, m.sha256)) is not None and e.offered for m in models)
         for p in PRECISIONS:
+            if p == "int8" and not int8:
+                continue
             label = {"auto": "Automatic (bf16 on a CPU that does it natively)",
                      "fp32": "fp32 (the same photos as before bf16)",
                      "bf16": "bf16 (only where the CPU does it natively)",
-                     "int8": "int8 (ONNX engines, models whose int8 export was verified)"}[p]
+                     "int8": "int8 (ONNX engines; models whose int8 export held)"}[p]
             self.precision.addItem(label, p)
         self.precision.setCurrentIndex(self.precision.findData(s.precision))
         self.precision.setToolTip(
