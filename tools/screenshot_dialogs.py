@@ -1,11 +1,11 @@
-"""Make resources/screenshots/{about,enrol_preview,enrol_summary,report_page2}.png.
+"""Make resources/screenshots/{about,enrol_preview,enrol_summary,report_page1-3}.png.
 
 Under a real X server (Xvfb), shows Help > About with the installed models' cards, the
 enrolment preview of a flat LFW folder (`Name_0001.jpg` files, as LFW ships them), the
 enrolment window after a run with skipped files (a few LFW photos, a photo of two people,
-a blank image, a damaged JPEG and a text file) and renders page 2 of a real case report
-(a CUFS test sketch inverted by the default model, searched against the CUFS test
-photos), all through the app's own code. `--only` makes some of them.
+a blank image, a damaged JPEG and a text file) and renders pages 1-3 of a real case
+report (two CUFS test sketches, each searched as `sketchlab case match` does against
+the CUFS test photos), all through the app's own code. `--only` makes some of them.
 
     xvfb-run -a -s "-screen 0 1400x1000x24" env QT_QPA_PLATFORM=xcb \\
         .venv/bin/python tools/screenshot_dialogs.py [--only about,enrol_summary]
@@ -88,11 +88,14 @@ def enrol_summary(app, out: Path, home: Path) -> None:
     handle.close()
 
 
-def report_page2(out: Path, home: Path) -> None:
+def report_pages(folder: Path, home: Path, pages: int = 3) -> None:
+    """Pages 1..`pages` of a real case report: two sketch versions, each inverted and
+    searched (the report shows every search in order with the image it consumed)."""
+    import zipfile
+
     from sketchlab.cases import CaseStore
-    from sketchlab.cases.actions import invert_sketch
     from sketchlab.cases.bundle import export_bundle
-    from sketchlab.cases.gallery_link import match_inversion
+    from sketchlab.cases.gallery_link import search_sketch
     from sketchlab.core.inference import Inverter
     from sketchlab.core.model_catalog import resolve_model
     from sketchlab.db.gallery import open_gallery
@@ -105,26 +108,29 @@ def report_page2(out: Path, home: Path) -> None:
     info = store.create_case(number="2026-0042", title="Street robbery, Mill Lane",
                              artist="A. Artist", investigator="DI Example",
                              witness_description="female, 20s, long straight hair")
-    sketch = DATA / "cufs_cuhk" / "test" / "sketches" / "f-039-01-sz1.jpg"
-    store.add_sketch(info.number, sketch.read_bytes(), note="first version from the witness")
-    invert_sketch(store, info.number, Inverter(resolve_model(None), device="cpu"))
-    with open_gallery(url) as g:
-        match_inversion(store, info.number, g, k=10)
+    inverter = Inverter(resolve_model(None), device="cpu")
+    sketches = DATA / "cufs_cuhk" / "test" / "sketches"
+    for name, note in (("f-039-01-sz1.jpg", "first version from the witness"),
+                       ("f-040-01-sz1.jpg", "witness: the face was rounder")):
+        store.add_sketch(info.number, (sketches / name).read_bytes(), note=note)
+        with open_gallery(url) as g:
+            search_sketch(store, info.number, g, inverter, k=10)
     bundle = export_bundle(store, info.number, home / "case.zip", render_pdf=render_report)
-    import zipfile
-
     pdf = home / "r.pdf"
     pdf.write_bytes(zipfile.ZipFile(bundle.path).read("report.pdf"))
-    subprocess.run(["pdftoppm", "-r", "80", "-f", "2", "-l", "2", "-png", "-singlefile",
-                    str(pdf), str(out.with_suffix(""))], check=True, timeout=120)
+    for page in range(1, pages + 1):
+        out = folder / f"report_page{page}.png"
+        subprocess.run(["pdftoppm", "-r", "80", "-f", str(page), "-l", str(page), "-png",
+                        "-singlefile", str(pdf), str(out.with_suffix(""))], check=True,
+                       timeout=120)
+        print(f"wrote {out}")
     store.close()
-    print(f"wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots")
-    ap.add_argument("--only", default="about,enrol_preview,enrol_summary,report_page2",
+    ap.add_argument("--only", default="about,enrol_preview,enrol_summary,report",
                     help="comma-separated screenshots to make")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
@@ -152,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         preview.close()
     if "enrol_summary" in only:
         enrol_summary(app, args.out / "enrol_summary.png", home)
-    if "report_page2" in only:
-        report_page2(args.out / "report_page2.png", home)
+    if "report" in only:
+        report_pages(args.out, home)
     return 0
 
 

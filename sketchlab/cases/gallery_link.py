@@ -15,6 +15,7 @@ from sketchlab.cases.records import GalleryIdentity
 from sketchlab.cases.store import CaseError, CaseStore
 
 if TYPE_CHECKING:
+    from sketchlab.core.inference import Inverter
     from sketchlab.db.gallery import Gallery
     from sketchlab.db.search import Matcher
 
@@ -38,47 +39,55 @@ def gallery_identity(gallery: Gallery, matcher: Matcher) -> GalleryIdentity:
                            fingerprint=digest.hexdigest(), size=len(index))
 
 
-def match_inversion(store: CaseStore, ref: str, gallery: Gallery, inversion: int | None = None,
-                    k: int = 10, threshold: float | None = None,
-                    distinct_subjects: bool = True) -> int:
-    """Search the gallery with a recorded synthesized photo (latest by default) and record
-    the candidates, with thumbnails; returns the match run number. Scores use the score
-    calibration of the model that made the photo when it is installed (same weights)."""
-    # deferred: opening the case store does not load the search stack (cv2, dlib)
-    from sketchlab.core.imageio import load_image
-    from sketchlab.core.pipeline import match_photo
+def search_sketch(store: CaseStore, ref: str, gallery: Gallery, inverter: Inverter,
+                  version: int | None = None, k: int = 10, threshold: float | None = None,
+                  fpir: float | None = None, distinct_subjects: bool = True) -> int:
+    """Search the gallery with a sketch version (latest by default) exactly as
+    `sketchlab match` and the app do (`core.pipeline.match_sketch`: aligned on its own,
+    inverted as plausible variants, the model's query adapter, the 1:N reading for this
+    gallery's size) and record each variant's photo as an inversion, then the match run
+    naming them; returns the run's number."""
+    # deferred: opening the case store does not load the search stack (cv2, dlib, torch)
+    from sketchlab.core.imageio import ImageLoadError, load_image
+    from sketchlab.core.pipeline import match_sketch
+    from sketchlab.core.query import NOTHING_TO_SEARCH
+    from sketchlab.core.search_rates import DEFAULT_FPIR
+    from sketchlab.core.variants import VARIANT_KINDS
     from sketchlab.db.search import Matcher
 
     case = store.get(ref)
-    if not case.inversions:
-        raise CaseError(f"case {case.info.number} has no inversion to search with; run "
-                        "`sketchlab case invert` first")
-    number = inversion if inversion is not None else case.inversions[-1].number
-    if not 1 <= number <= len(case.inversions):
-        raise CaseError(f"case {case.info.number} has no inversion {number}")
-    inv = case.inversions[number - 1]
-    photo = load_image(store.artefacts.read(inv.photo_sha256))
+    sketch = case.sketch(version)
+    if sketch is None:
+        raise CaseError(f"case {case.info.number} has no sketch"
+                        + (f" version {version}" if version else "")
+                        + "; add one with `sketchlab case add-sketch`")
+    original = store.artefacts.read(sketch.image_sha256)
+    try:
+        image = load_image(original)
+    except ImageLoadError as exc:
+        raise CaseError(f"sketch version {sketch.version} cannot be read: {exc}") from exc
     matcher = Matcher(gallery)
     identity = gallery_identity(gallery, matcher)
     if identity.size == 0:
         raise CaseError("the gallery is empty; add photos with `sketchlab gallery enroll`")
-    found = match_photo(photo, matcher, k, threshold=threshold,
-                        calibrations=_model_calibration(inv.model_name, inv.model_sha256),
-                        distinct_subjects=distinct_subjects, thumbnails=True)
+    found = match_sketch(image, inverter, matcher, k, threshold=threshold,
+                         fpir=fpir or DEFAULT_FPIR, distinct_subjects=distinct_subjects,
+                         thumbnails=True)
+    if found.empty:
+        raise CaseError(f"sketch version {sketch.version}: {NOTHING_TO_SEARCH}")
+    meta = inverter.model.metadata
+    searched = (list(zip(found.variant_names, found.variant_sketches, found.variant_photos,
+                         strict=True))
+                or [("as drawn", found.sketch, found.photo)])  # one photo: no variants
+    n = len(searched)
+    numbers = [store.add_inversion(
+        ref, photo, source=original, input_image=network_input,
+        model_name=meta.get("name") or inverter.model.name, model_sha256=inverter.sha256,
+        device=inverter.device_label, ms=found.invert_ms / max(1, n),
+        settings={"alignment": found.alignment, "resolution": list(inverter.resolution),
+                  "search": "variants" if n > 1 else "single"},
+        variant=({"name": name, "index": i, "of": n, "change": VARIANT_KINDS.get(name, name)}
+                 if n > 1 else None))
+        for i, (name, network_input, photo) in enumerate(searched)]
     return store.add_match(ref, found.candidates, identity, threshold=found.threshold, k=k,
-                           inversions=[number], calibration=found.calibration)
-
-
-def _model_calibration(name: str, sha256: str) -> dict:
-    """The installed model's sketch-query calibration if it is the one that made the
-    photo, else none (the search is then uncalibrated and says so)."""
-    from sketchlab.core.model_catalog import read_calibration, resolve_model
-    from sketchlab.core.model_file import CheckpointError
-
-    try:
-        kinds, fields = read_calibration(resolve_model(name))
-    except (CheckpointError, OSError):
-        return {}
-    # read_calibration binds the table to the installed file's hash; that must be the
-    # hash of the model that made the photo.
-    return kinds if fields.get("model_sha256") == sha256 else {}
+                           inversions=numbers, calibration=found.calibration)

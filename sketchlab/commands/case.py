@@ -66,17 +66,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--save", type=Path, default=None, help="also write the photo here")
     q.set_defaults(case_handler=_invert)
 
-    q = cs.add_parser("match", help="search the gallery with a recorded photo and record "
-                      "the candidates (investigative leads, not identifications)")
+    q = cs.add_parser("match", help="search the gallery with a sketch version as `sketchlab "
+                      "match` does, and record the photos searched and the candidates "
+                      "(investigative leads, not identifications)")
     q.add_argument("case", metavar="CASE")
-    q.add_argument("--inversion", type=int, default=None, help="inversion number (default: "
-                   "latest)")
+    q.add_argument("--version", type=int, default=None,
+                   help="sketch version (default: latest)")
+    q.add_argument("--model", default=None, help="installed model name or .safetensors path")
+    q.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     q.add_argument("--db", default=None, metavar="URL",
                    help="gallery: SQLAlchemy URL or SQLite file (default: $SKETCHLAB_DB or the "
                    "gallery in the user data folder)")
     q.add_argument("--top", type=int, default=10, metavar="K", help="candidates (default 10)")
+    q.add_argument("--fpir", type=float, default=None, metavar="RATE",
+                   help="set the threshold so that a search for someone absent from the "
+                        "gallery marks a candidate at most this share of the time, at this "
+                        "gallery's size (default 0.05)")
     q.add_argument("--threshold", type=float, default=None,
-                   help="distance counted as a likely match (default 0.6, dlib's)")
+                   help="mark candidates within this distance instead (overrides --fpir)")
     q.add_argument("--all-photos", action="store_true",
                    help="rank photos, not subjects (a subject may appear several times)")
     q.set_defaults(case_handler=_match)
@@ -204,18 +211,26 @@ def _invert(store: CaseStore, args: argparse.Namespace) -> int:
 
 
 def _match(store: CaseStore, args: argparse.Namespace) -> int:
-    from sketchlab.cases.gallery_link import match_inversion
+    from sketchlab.cases.gallery_link import search_sketch
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.model_catalog import resolve_model
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
+    if args.fpir is not None and not 0 < args.fpir < 1:
+        raise UserError("--fpir is a share of searches between 0 and 1, e.g. 0.05")
+    inverter = Inverter(resolve_model(args.model), device=args.device)
     with open_gallery(args) as gallery:
-        number = match_inversion(store, args.case, gallery, inversion=args.inversion,
-                                 k=args.top, threshold=args.threshold,
-                                 distinct_subjects=not args.all_photos)
+        number = search_sketch(store, args.case, gallery, inverter, version=args.version,
+                               k=args.top, threshold=args.threshold, fpir=args.fpir,
+                               distinct_subjects=not args.all_photos)
     run = store.get(args.case).matches[number - 1]
     print(f"case {args.case}: match run {number} recorded: {len(run.candidates)} candidates "
           f"from {run.gallery.size} faces (gallery {run.gallery.fingerprint[:12]}), "
+          f"searched with inversions {', '.join(map(str, run.inversions))}, "
           f"threshold {run.threshold:g}")
+    if run.calibration:
+        print(run.calibration)
     for c in run.candidates:
         mark = "yes" if c.within_threshold else "-"
         print(f"  {c.rank:>3}  {c.subject[:28]:28s} {c.distance:8.4f} {c.score:6.3f}  {mark}")

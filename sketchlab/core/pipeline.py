@@ -42,7 +42,7 @@ from sketchlab.core.calibration import (
     gallery_norm,
     score_rule,
 )
-from sketchlab.core.matching import DEFAULT_THRESHOLD, distances, embed_aligned
+from sketchlab.core.matching import DEFAULT_THRESHOLD, distances
 from sketchlab.core.model_catalog import read_calibration
 from sketchlab.core.query import sketch_query
 from sketchlab.core.search_rates import (
@@ -363,21 +363,3 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
                        variant_names=q.variant_names, variant_sketches=q.variant_sketches,
                        variant_photos=q.variant_photos, raw_weight=q.raw_weight,
                        total_ms=(t2 - t0) * 1000, adapter_sha256=q.adapter_sha256, **base)
-
-
-def match_photo(photo: np.ndarray, gallery: Searchable, k: int = 10, *,
-                calibrations: dict[str, ScoreCalibration] | None = None,
-                fmr: float | None = DEFAULT_FMR, threshold: float | None = None,
-                distinct_subjects: bool = True, thumbnails: bool = True) -> MatchResult:
-    """Stages 3-5 for a photo already synthesized in the canonical frame (a case's
-    recorded inversion): searched as a one-photo ("single") query."""
-    t0 = time.perf_counter()
-    embedding = embed_aligned(photo)
-    snap = gallery.snapshot()
-    t1 = time.perf_counter()
-    cands, rule = rank(embedding, snap, k, calibrations=calibrations, kind="single", fmr=fmr,
-                       threshold=threshold, distinct_subjects=distinct_subjects,
-                       thumbnails=thumbnails)
-    t2 = time.perf_counter()
-    return MatchResult(cands, "single", None, photo, embedding, k, 0.0, (t2 - t1) * 1000,
-                       len(snap), rule, calibrations or {}, total_ms=(t2 - t0) * 1000)

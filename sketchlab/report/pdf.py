@@ -204,10 +204,10 @@ def _grid(doc: QTextDocument, r: ReportData | SearchReport, key: str = "") -> st
         mark = " <span class='ok'>&#10003;</span>" if c.within_threshold else ""
         extra = ""
         if c.stability is not None:
-            extra += f"<br>top-{m.k} in {c.stability:.0%} of variants"
+            extra += f"<br>top-{m.k} in {100 * c.stability:.0f}&nbsp;% of variants"
         # The reading the search was recorded with: 1:N (share of searches for someone
         # absent this close), 1:1 (share of non-mates), else the plain score.
-        rate = (f"absent-person searches this close: {100 * c.fpir:.1f} %"
+        rate = (f"absent-person searches this close: {100 * c.fpir:.1f}&nbsp;%"
                 if c.fpir is not None else
                 f"1 in {round(1 / c.false_match_rate):,} non-mates"
                 if c.false_match_rate else f"score {c.score:.2f}")

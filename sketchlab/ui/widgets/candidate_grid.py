@@ -44,8 +44,9 @@ def face_icon(data: bytes | None, small: int) -> QIcon:
 
 
 def caption(rank: int, name: str, distance: float, within: bool) -> str:
-    """Name, then rank and distance (a tick: within the threshold)."""
-    return f"{name}\n#{rank} · {distance:.3f}{' ✔' if within else ''}"
+    """Name, then rank and distance (a tick: within the threshold), on two lines: Qt's
+    wrapping item text breaks at U+2028, where it would run a "\n" into the next word."""
+    return f"{name}\u2028#{rank} · {distance:.3f}{' ✔' if within else ''}"
 
 
 class _CaptionDelegate(QStyledItemDelegate):
