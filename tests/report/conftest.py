@@ -1,0 +1,3 @@
+"""The report reads real cases: the case store's fixtures."""
+
+from tests.cases.conftest import inverter, store, worked_case  # noqa: F401
