@@ -131,7 +131,8 @@ def run_info(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from sketchlab.core.bench import machine_info
 
-    result: dict[str, Any] = {"run": run_info(args)}
+    # the machine as the sections find it (a section may narrow torch's threads after)
+    result: dict[str, Any] = {"run": run_info(args), "machine": machine_info()}
     only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else None
     unknown = sorted(set(only or ()) - set(SECTIONS))
     if unknown:
@@ -140,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     for name, section in SECTIONS.items():
         if only is None or name in only:
             result.update(section(args))
-    result["machine"] = machine_info()
     result["run"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(result, indent=2))
