@@ -12,9 +12,23 @@ from typing import TYPE_CHECKING
 from sketchlab.cases.store import CaseError, CaseStore
 
 if TYPE_CHECKING:
+    from sketchlab.cases.records import SketchVersion
     from sketchlab.core.inference import Inverter
 
 log = logging.getLogger(__name__)
+
+
+def sketch_file(store: CaseStore, ref: str, version: int | None = None
+                ) -> tuple[SketchVersion, bytes]:
+    """A sketch version (latest by default) and its file's bytes, or a CaseError that
+    says what to do."""
+    case = store.get(ref)
+    sketch = case.sketch(version)
+    if sketch is None:
+        raise CaseError(f"case {case.info.number} has no sketch"
+                        + (f" version {version}" if version else "")
+                        + "; add one with `sketchlab case add-sketch`")
+    return sketch, store.artefacts.read(sketch.image_sha256)
 
 
 def invert_sketch(store: CaseStore, ref: str, inverter: Inverter, version: int | None = None,
@@ -23,13 +37,7 @@ def invert_sketch(store: CaseStore, ref: str, inverter: Inverter, version: int |
     from sketchlab.core.imageio import ImageLoadError
     from sketchlab.core.preprocess import prepare_sketch
 
-    case = store.get(ref)
-    sketch = case.sketch(version)
-    if sketch is None:
-        raise CaseError(f"case {case.info.number} has no sketch"
-                        + (f" version {version}" if version else "")
-                        + "; add one with `sketchlab case add-sketch`")
-    original = store.artefacts.read(sketch.image_sha256)
+    sketch, original = sketch_file(store, ref, version)
     try:
         prepared = prepare_sketch(original, inverter.resolution,
                                   source=source, style=style)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from sketchlab.cases.actions import sketch_file
 from sketchlab.cases.records import GalleryIdentity
 from sketchlab.cases.store import CaseError, CaseStore
 
@@ -55,13 +56,7 @@ def search_sketch(store: CaseStore, ref: str, gallery: Gallery, inverter: Invert
     from sketchlab.core.variants import VARIANT_KINDS
     from sketchlab.db.search import Matcher
 
-    case = store.get(ref)
-    sketch = case.sketch(version)
-    if sketch is None:
-        raise CaseError(f"case {case.info.number} has no sketch"
-                        + (f" version {version}" if version else "")
-                        + "; add one with `sketchlab case add-sketch`")
-    original = store.artefacts.read(sketch.image_sha256)
+    sketch, original = sketch_file(store, ref, version)
     try:
         image = load_image(original)
     except ImageLoadError as exc:
