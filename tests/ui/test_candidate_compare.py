@@ -51,8 +51,8 @@ def test_the_grid_shows_every_candidate_at_1280x820(qtbot, face_sketch):
         index = model.index(row, 1)
         assert vp.contains(grid.visualRect(index)), f"candidate {row + 1} is off screen"
         assert not index.data(Qt.ItemDataRole.DecorationRole).isNull()
-    assert model.index(0, 1).data(CAPTION_ROLE) == "m1-000-01\n#1 · 0.300 ✔"
-    assert model.index(11, 1).data(CAPTION_ROLE) == "m1-011-01\n#12 · 0.520"
+    assert model.index(0, 1).data(CAPTION_ROLE) == "m1-000-01\u2028#1 · 0.300 ✔"
+    assert model.index(11, 1).data(CAPTION_ROLE) == "m1-011-01\u2028#12 · 0.520"
     # one list, one selection: a click in the grid compares that face, and selects its row
     _click(grid, grid.visualRect(model.index(7, 1)).center())
     (dlg,) = _dialogs(panel)

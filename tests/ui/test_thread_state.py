@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 SCRIPT = r"""
+import time
+
 import numpy as np
 from PySide6.QtCore import QCoreApplication
 from superqt.utils import create_worker
@@ -20,11 +22,15 @@ app = QCoreApplication([])
 face = np.full((160, 128, 3), 200, np.uint8)
 face[60:100, 30:100] = 90
 found = []
-for _ in range(4):
+for i in range(4):
     job = create_worker(embed_aligned, face, _worker_class=Job, _start_thread=True)
     job.returned.connect(found.append)
     assert job.wait(60000)
-    QCoreApplication.processEvents()
+    # the result is a queued signal: it reaches this thread some time after wait()
+    deadline = time.monotonic() + 30
+    while len(found) < i + 1 and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.001)
 print("descriptors", len(found), found[-1].shape, flush=True)
 """
 
