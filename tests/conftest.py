@@ -53,6 +53,34 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def _lfw_embeddings(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """An embeddings.sqlite holding the LFW descriptors `lfw_descriptors` reads: computed
+    once a session (about a minute on 2 cores), not once per test's fresh home."""
+    from sketchlab.core.synthetic_descriptors import lfw_descriptors
+
+    home = tmp_path_factory.mktemp("lfw-embeddings")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKETCHLAB_HOME", str(home))
+        from sketchlab.core import paths
+
+        lfw_descriptors(shared_data)
+        return paths.user_cache_dir() / "embeddings.sqlite"
+
+
+@pytest.fixture
+def lfw_embeddings(_lfw_embeddings: Path, _isolated_home: Path) -> Path:
+    """This test's home starts with the session's LFW descriptors in its cache (the
+    cache holds pure results, sha -> descriptor, so sharing them changes no outcome)."""
+    import shutil
+
+    from sketchlab.core import paths
+
+    dest = paths.user_cache_dir() / "embeddings.sqlite"
+    shutil.copy(_lfw_embeddings, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small, untrained generator saved in the real checkpoint format."""
     import torch

@@ -36,7 +36,7 @@ def test_missing_model_is_a_clear_error(tmp_path, face_sketch, capsys):
     assert "no installed model named 'no-such-model'" in capsys.readouterr().err
 
 
-def test_bench_json_shape(tiny_model, capsys):
+def test_bench_json_shape(tiny_model, lfw_embeddings, capsys):
     assert main(["bench", "--json", "--model", str(tiny_model), "--quick",
                  "--backends", "exact,ann,pgvector"]) == 0
     data = json.loads(capsys.readouterr().out)

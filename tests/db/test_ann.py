@@ -79,10 +79,8 @@ def test_ann_matches_exact_and_persists(cufs_gallery, cufs_photos, tmp_path, mon
     assert m5.index.rebuilt and m5.index.trained_on == 16
 
 
-def test_a_quarter_of_the_lists_finds_the_true_neighbours():
-    from sketchlab.core.manifest import shared_data_dir
-
-    model = fit(*lfw_descriptors(shared_data_dir()))
+def test_a_quarter_of_the_lists_finds_the_true_neighbours(lfw_embeddings, shared_data):
+    model = fit(*lfw_descriptors(shared_data))
     vecs = generate(model, 20_000)
     index = ann.build(vecs)
     assert ann.n_lists(20_000) == 128 and ann.faiss_nlist(index) == 128
