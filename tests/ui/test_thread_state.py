@@ -23,8 +23,12 @@ face = np.full((160, 128, 3), 200, np.uint8)
 face[60:100, 30:100] = 90
 found = []
 for i in range(4):
-    job = create_worker(embed_aligned, face, _worker_class=Job, _start_thread=True)
+    # connected before the start, as the app does: Job.start runs at once, so a slot
+    # connected after it can miss a quick job's result
+    job = create_worker(embed_aligned, face, _worker_class=Job, _start_thread=False)
     job.returned.connect(found.append)
+    job.errored.connect(lambda exc: print("errored:", repr(exc), flush=True))
+    job.start()
     assert job.wait(60000)
     # the result is a queued signal: it reaches this thread some time after wait()
     deadline = time.monotonic() + 30
