@@ -27,7 +27,7 @@ import numpy as np
 
 from sketchlab.core.atomic import write_bytes, write_text
 from sketchlab.core.hashing import sha256_bytes, sha256_file
-from sketchlab.core.int8_export import export_paths, find_export, verdict
+from sketchlab.core.int8_export import RANK_KEYS, export_paths, find_export, verdict
 from sketchlab.core.manifest import shared_data_dir
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def quantize(model: str | None, per_set: int = 64, seed: int = 0,
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(OPS),
                         nodes_to_exclude=kept, calibrate_method=CalibrationMethod.MinMax)
         data = out.read_bytes()
-    onnx_path, record_path = export_paths(path)
+    onnx_path = export_paths(path)[0]
     record = {
         "model_file": path.name, "weights_sha256": loaded.sha256,
         "onnx_sha256": sha256_bytes(data), "fp32_onnx_sha256": sha256_file(fp32_onnx),
@@ -126,7 +126,7 @@ def quantize(model: str | None, per_set: int = 64, seed: int = 0,
         "verdict": {"offered": False, "reason": "not yet evaluated against fp32"},
     }
     write_bytes(onnx_path, data, mode=REPO_FILE_MODE)
-    write_text(record_path, json.dumps(record, indent=1) + "\n", mode=REPO_FILE_MODE)
+    _write_record(path, record)
     log.info("wrote %s (%d kB)", onnx_path, len(data) // 1024)
     return onnx_path, record
 
@@ -156,14 +156,16 @@ def decide(model: str | None, fp32_json: Path, int8_json: Path) -> dict:
             raise ValueError(f"expected an evaluation run with --precision {want}, got "
                              f"{engine.get('precision')!r}")
     result = verdict(a, b)
-    result["fp32"] = {k: a[k] for k in ("rank1", "rank10", "rank1_grey", "rank10_grey",
-                                        "fsim")} | {"engine": engine_a.get("engine")}
-    result["int8"] = {k: b[k] for k in ("rank1", "rank10", "rank1_grey", "rank10_grey",
-                                        "fsim")} | {"engine": engine_b.get("engine")}
-    record = dict(found.record, verdict=result)
-    write_text(export_paths(path)[1], json.dumps(record, indent=1) + "\n",
-               mode=REPO_FILE_MODE)
+    for name, summary, engine in (("fp32", a, engine_a), ("int8", b, engine_b)):
+        result[name] = {k: summary[k] for k in (*RANK_KEYS, "fsim")} | {
+            "engine": engine.get("engine")}
+    _write_record(path, dict(found.record, verdict=result))
     return result
+
+
+def _write_record(model: Path, record: dict) -> None:
+    write_text(export_paths(model)[1], json.dumps(record, indent=1) + "\n",
+               mode=REPO_FILE_MODE)
 
 
 def main(args: argparse.Namespace) -> int:

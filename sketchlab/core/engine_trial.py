@@ -23,6 +23,7 @@ from sketchlab.core.engines import EngineChoice, photo_difference, within_tolera
 from sketchlab.core.frame import LEFT_EYE, MOUTH, RIGHT_EYE
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.inference import Inverter
+from sketchlab.core.int8_export import find_export
 from sketchlab.core.timing import summarise, time_samples
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,8 @@ def needs_trial(model: str | Path, engine: str | None = "auto", device: str = "a
 
 def candidates(cuda: bool = False, int8: bool = False) -> list[tuple[str, str]]:
     """(engine, precision) pairs worth trying here; bf16 only where the CPU does it in
-    hardware (emulated it is many times slower); int8 only for a model whose int8 export
-    was offered (`int8_offered`)."""
+    hardware (emulated it is many times slower); int8 only for a model that has an int8
+    export (`core.int8_export`; timed always, chosen only once offered)."""
     found = [("torch", "fp32")]
     if native_bf16_flags():
         found.append(("torch", "bf16"))
@@ -90,19 +91,6 @@ def candidates(cuda: bool = False, int8: bool = False) -> list[tuple[str, str]]:
     return found
 
 
-def int8_export_of(loaded):
-    """The loaded model's intact int8 export (`core.int8_export.Int8Export`), or None."""
-    from sketchlab.core.int8_export import find_export
-
-    return find_export(loaded.path, loaded.sha256)
-
-
-def int8_offered(loaded) -> bool:
-    """Whether this loaded model ships an intact int8 export that passed its verdict."""
-    found = int8_export_of(loaded)
-    return found is not None and found.offered
-
-
 def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
               threads: int | None = None, pairs: list[tuple[str, str]] | None = None,
               progress: Callable[[str], None] | None = None) -> EngineChoice:
@@ -118,7 +106,7 @@ def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
     reference = np.stack(ref_inv.invert_batch(sketches))
     live: dict[str, Inverter] = {}
     trials: dict[str, dict] = {}
-    int8 = int8_export_of(loaded)  # timed when present; chosen only once offered
+    int8 = find_export(loaded.path, loaded.sha256)  # timed when present
     for engine, precision in pairs or candidates(_cuda(), int8 is not None):
         key = f"{engine} {precision}"
         if progress:
@@ -141,10 +129,9 @@ def run_trial(model: str | Path, rounds: int = 5, runs_per_round: int = 4,
             entry["ok"] = (within_tolerance(singles, reference, precision)
                            and within_tolerance(batch, reference, precision))
             if precision == "int8" and not (int8 is not None and int8.offered):
-                entry["ok"] = False
+                entry["ok"] = False  # chosen only once its verdict offered it
                 entry["error"] = "int8 not offered: " + (
-                    int8.record.get("verdict", {}).get("reason", "no verdict")
-                    if int8 is not None else "no int8 export")
+                    int8.reason if int8 is not None else "no int8 export")
             live[key] = inv
         except Exception as exc:  # a runtime that fails here is simply not chosen
             log.warning("engine %s could not run the model: %s", key, exc)

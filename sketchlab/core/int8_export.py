@@ -49,6 +49,11 @@ class Int8Export:
     def offered(self) -> bool:
         return bool(self.record.get("verdict", {}).get("offered"))
 
+    @property
+    def reason(self) -> str:
+        """Why it is offered or not, in the verdict's words."""
+        return str(self.record.get("verdict", {}).get("reason", "no verdict"))
+
 
 def find_export(model_path: str | Path, weights_sha256: str) -> Int8Export | None:
     """The model's int8 export if present, intact and of these weights, else None."""
@@ -65,6 +70,12 @@ def find_export(model_path: str | Path, weights_sha256: str) -> Int8Export | Non
         log.warning("%s is damaged or of other weights; int8 is not used", onnx_path.name)
         return None
     return Int8Export(onnx_path, record)
+
+
+def offered(model_path: str | Path, weights_sha256: str) -> bool:
+    """Whether the model ships an intact int8 export of these weights that held."""
+    found = find_export(model_path, weights_sha256)
+    return found is not None and found.offered
 
 
 def verdict(fp32: dict, int8: dict) -> dict:

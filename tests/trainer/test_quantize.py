@@ -12,10 +12,10 @@ import shutil
 import numpy as np
 import pytest
 
-from sketchlab.core.engine_trial import candidates, int8_offered, trial_sketches
+from sketchlab.core.engine_trial import candidates, trial_sketches
 from sketchlab.core.engines import MEAN_TOLERANCE, photo_difference
 from sketchlab.core.inference import Inverter, to_tensor_array
-from sketchlab.core.int8_export import export_paths, find_export, verdict
+from sketchlab.core.int8_export import export_paths, find_export, offered, verdict
 from sketchlab.core.model_catalog import describe
 
 pytest.importorskip("onnxruntime")
@@ -101,12 +101,11 @@ def _evaluation(path, sha, precision, **over):
 
 
 def test_the_verdict_offers_it_to_the_engine_trial(quantized, tmp_path):
-    from sketchlab.core.checkpoint import load_generator
     from trainer.quantize import decide
 
     model, _, _ = quantized
     sha = describe(model).sha256
-    assert not int8_offered(load_generator(model))
+    assert not offered(model, sha)
     fp32 = _evaluation(tmp_path / "fp32.json", sha, "fp32")
     with pytest.raises(ValueError, match="precision int8"):
         decide(str(model), fp32, _evaluation(tmp_path / "a.json", sha, "fp32"))
@@ -114,8 +113,8 @@ def test_the_verdict_offers_it_to_the_engine_trial(quantized, tmp_path):
         decide(str(model), fp32, _evaluation(tmp_path / "b.json", "0" * 64, "int8"))
     failed = decide(str(model), fp32, _evaluation(tmp_path / "c.json", sha, "int8",
                                                   rank1=0.40))
-    assert not failed["offered"] and not int8_offered(load_generator(model))
+    assert not failed["offered"] and not offered(model, sha)
     passed = decide(str(model), fp32, _evaluation(tmp_path / "d.json", sha, "int8"))
-    assert passed["offered"] and int8_offered(load_generator(model))
+    assert passed["offered"] and offered(model, sha)
     pairs = candidates(int8=True)
     assert ("onnxruntime", "int8") in pairs and ("onnxruntime", "int8") not in candidates()

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from sketchlab.core.engines import ENGINE_NAMES, ENGINES
-from sketchlab.core.int8_export import find_export
+from sketchlab.core.int8_export import offered as int8_offered
 from sketchlab.core.model_catalog import ModelInfo
 from sketchlab.core.precision import PRECISIONS
 from sketchlab.db.engine import default_url
@@ -59,8 +59,7 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(self.device.findData(s.device))
         self.precision = QComboBox()
         # int8 only where an installed model ships an int8 export that held against fp32
-        int8 = s.precision == "int8" or any(
-            (e := find_export(m.path, m.sha256)) is not None and e.offered for m in models)
+        int8 = s.precision == "int8" or any(int8_offered(m.path, m.sha256) for m in models)
         for p in PRECISIONS:
             if p == "int8" and not int8:
                 continue
