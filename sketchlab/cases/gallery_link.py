@@ -53,7 +53,7 @@ def search_sketch(store: CaseStore, ref: str, gallery: Gallery, inverter: Invert
     from sketchlab.core.pipeline import match_sketch
     from sketchlab.core.query import NOTHING_TO_SEARCH
     from sketchlab.core.search_rates import DEFAULT_FPIR
-    from sketchlab.core.variants import VARIANT_KINDS
+    from sketchlab.core.variants import variant_record
     from sketchlab.db.search import Matcher
 
     sketch, original = sketch_file(store, ref, version)
@@ -78,11 +78,10 @@ def search_sketch(store: CaseStore, ref: str, gallery: Gallery, inverter: Invert
     numbers = [store.add_inversion(
         ref, photo, source=original, input_image=network_input,
         model_name=meta.get("name") or inverter.model.name, model_sha256=inverter.sha256,
-        device=inverter.device_label, ms=found.invert_ms / max(1, n),
+        device=inverter.device_label, ms=found.invert_ms / n,
         settings={"alignment": found.alignment, "resolution": list(inverter.resolution),
                   "search": "variants" if n > 1 else "single"},
-        variant=({"name": name, "index": i, "of": n, "change": VARIANT_KINDS.get(name, name)}
-                 if n > 1 else None))
+        variant=variant_record(name, i, n) if n > 1 else None)
         for i, (name, network_input, photo) in enumerate(searched)]
     return store.add_match(ref, found.candidates, identity, threshold=found.threshold, k=k,
                            inversions=numbers, calibration=found.calibration)

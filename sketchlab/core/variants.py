@@ -28,6 +28,11 @@ VARIANT_KINDS: dict[str, str] = {
 }
 DEFAULT_VARIANTS = len(VARIANT_KINDS)
 
+
+def variant_record(name: str, index: int, of: int) -> dict[str, object]:
+    """How one searched photo's input was varied, as a case records it with the photo."""
+    return {"name": name, "index": index, "of": of, "change": VARIANT_KINDS.get(name, name)}
+
 # Where the face's centre sits in the canonical frame (between eyes and mouth), as a
 # fraction of (height, width): warps pivot here so the eyes stay near their targets.
 _PIVOT = (0.55, 0.5)

@@ -52,7 +52,7 @@ from sketchlab.core.pipeline import (
 )
 from sketchlab.core.preprocess import as_prepared
 from sketchlab.core.query import NOTHING_TO_SEARCH
-from sketchlab.core.variants import VARIANT_KINDS
+from sketchlab.core.variants import VARIANT_KINDS, variant_record
 from sketchlab.ui.dialogs.compare_dialog import MAX_CANDIDATES, CompareDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
 from sketchlab.ui.qtimage import qimage_from_rgb
@@ -105,8 +105,7 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
     per_variant = (res.invert_ms / max(1, len(res.variant_photos)))
     queries = tuple(
         dataclasses.replace(query, sketch=sk, photo=ph, ms=per_variant,
-                            variant={"name": name, "index": i, "of": len(res.variant_names),
-                                     "change": VARIANT_KINDS.get(name, name)})
+                            variant=variant_record(name, i, len(res.variant_names)))
         for i, (name, sk, ph) in enumerate(zip(res.variant_names, res.variant_sketches,
                                                res.variant_photos, strict=True)))
     return dataclasses.replace(res, query=query, queries=queries or (query,),
