@@ -29,6 +29,8 @@ def _train(args: argparse.Namespace) -> int:
         overrides["name"] = args.name
     if args.device:
         overrides["device"] = args.device
+    if args.threads:
+        overrides["threads"] = args.threads
     cfg = load_config(args.config, overrides)
     run_dir = Path(args.run_dir) if args.run_dir else None
     t = train(cfg, resume=args.resume or False, run_dir=run_dir)
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", help="override the run name (runs/NAME)")
     t.add_argument("--run-dir", help="run directory (default: out_dir/name)")
     t.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    t.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for torch (default: the config's; 0 there = one per core)")
     t.add_argument("--nice", type=int, default=10,
                    help="run at this lower CPU priority, so the desktop app stays responsive "
                         "(default 10; 0 keeps the normal priority)")

@@ -41,6 +41,7 @@ from sketchlab.core.network import Generator, unwrap
 from trainer import losses
 from trainer.config import TrainConfig
 from trainer.data.datasets import MixedDataset, Source, StepSampler, build_dataset, load_sources
+from trainer.deepen import can_deepen, deepen_into
 from trainer.discriminator import PatchDiscriminator
 from trainer.history import History
 from trainer.plots import save_loss_plot, save_sample_grid
@@ -174,11 +175,15 @@ class Trainer:
         if not path.is_absolute() and not path.exists():
             path = Path(__file__).resolve().parent.parent / spec
         loaded = load_generator(path)
-        if loaded.config != self.cfg.generator:
+        if loaded.config == self.cfg.generator:
+            self.G.load_state_dict(loaded.generator.state_dict())
+        elif can_deepen(loaded.generator, self.cfg.generator):
+            deepen_into(self.G, loaded.generator)  # extra residual blocks start as identities
+        else:
             raise ValueError(f"init_generator {path}: its network {loaded.config} differs "
                              f"from the config's {self.cfg.generator}")
-        self.G.load_state_dict(loaded.generator.state_dict())
-        log.info("generator initialised from %s (sha256 %s)", path, loaded.sha256[:12])
+        log.info("generator initialised from %s (sha256 %s, %d of %d residual blocks)", path,
+                 loaded.sha256[:12], loaded.config.n_residual, self.cfg.generator.n_residual)
 
     def _face_terms(self, real: torch.Tensor, fake: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
