@@ -40,3 +40,20 @@ def test_adversarial_ramp() -> None:
                                  "loss": {"adv_start": 10, "adv_ramp": 4}})
     f = [cfg.loss.adv_factor(s) for s in (0, 9, 10, 11, 13, 100)]
     assert f == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("left_out", ["cufs", "fs2k"])
+def test_a_leave_one_out_config_never_sees_its_set(left_out: str) -> None:
+    cfg = load_config(CONFIGS / f"leave-out-{left_out}.toml")
+    assert left_out not in {s.name for s in cfg.sources}
+    assert left_out not in " ".join(s.manifest for s in cfg.sources)
+    assert not cfg.init_generator  # every earlier model saw the set: start from scratch
+    assert abs(sum(s.weight for s in cfg.sources) - 1.0) < 1e-9
+
+
+def test_the_search_model_differs_from_the_default_only_in_depth() -> None:
+    import dataclasses
+
+    default, search = (load_config(CONFIGS / f) for f in ("default.toml", "search-deep.toml"))
+    assert search.generator.n_residual > default.generator.n_residual
+    assert dataclasses.replace(search, name=default.name, generator=default.generator) == default
