@@ -85,7 +85,7 @@ def main() -> int:
     ap.add_argument("--celeba-index", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default="", help="aligned-frame cache (default: the user's)")
-    ap.add_argument("--scale", type=float, default=1.5, help="enlarge the sheet this much")
+    ap.add_argument("--scale", type=float, default=1.0, help="enlarge the sheet this much")
     args = ap.parse_args()
     img = sheet(sources(args.cufs_index, args.celeba_index, args.cache), args.seed)
     if args.scale != 1.0:

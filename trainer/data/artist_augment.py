@@ -12,8 +12,9 @@ never touched, so the network learns to read past the artist's hand to the same 
 - proportion: a smooth warp of a few per cent (eyes apart, nose longer, face narrower);
 - partial_hair: part of the hair and outline outside the central face faded or erased.
 
-Region-based choices use the canonical frame (`sketchlab.core.frame`), with soft edges
-wide enough that the pair's small similarity augmentation cannot push a face out of them.
+Region-based choices use the canonical frame (`sketchlab.core.frame`). They run after the
+pair's flip and similarity warp, which moves a face by a few pixels: less than the width
+of the regions' soft edges.
 Sizes are in units of a 128-pixel-wide frame, so other frame sizes get the same look.
 """
 
@@ -106,8 +107,7 @@ def _hatch_lines(shape: tuple[int, int], rng: np.random.Generator, angle: float
                  ) -> np.ndarray:
     """Parallel strokes at `angle` degrees, broken into dashes, in [0, 1] (1 = ink)."""
     h, w = shape
-    unit = w / 128.0
-    spacing = float(rng.uniform(3.0, 5.0)) * unit
+    spacing = float(rng.uniform(3.0, 5.0)) * _unit(shape)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     t = np.deg2rad(angle)
     wobble = (_smooth_field(shape, rng, 6) - 0.5) * spacing * 0.8
