@@ -15,6 +15,7 @@ from typing import Any
 
 from sketchlab.core.frame import SKETCH_STYLES
 from sketchlab.core.network import GeneratorConfig
+from trainer.data.artist_augment import check_names
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class SourceConfig:
     styles: tuple[str, ...] = SKETCH_STYLES
     max_items: int = 0
     subset: str = ""  # keep only photos whose manifest path starts with this
+    # Sketch-only augmentations imitating other artists and scanners (names from
+    # trainer.data.artist_augment.ARTIST_AUGMENTS), each applied with probability p.
+    artist_augment: tuple[str, ...] = ()
+    artist_augment_p: float = 0.5
 
     def __post_init__(self) -> None:
         if self.kind not in ("paired", "synthetic"):
@@ -47,6 +52,12 @@ class SourceConfig:
         bad = set(self.styles) - set(SKETCH_STYLES)
         if bad:
             raise ValueError(f"source {self.name}: unknown styles {sorted(bad)}")
+        try:
+            check_names(self.artist_augment)
+        except ValueError as exc:
+            raise ValueError(f"source {self.name}: {exc}") from None
+        if not 0.0 < self.artist_augment_p <= 1.0:
+            raise ValueError(f"source {self.name}: artist_augment_p must be in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -144,8 +155,9 @@ class TrainConfig:
         sources = []
         for s in data.pop("sources", []) or []:
             s = dict(s)
-            if "styles" in s:
-                s["styles"] = tuple(s["styles"])
+            for key in ("styles", "artist_augment"):
+                if key in s:
+                    s[key] = tuple(s[key])
             sources.append(SourceConfig(**s))
         return cls(generator=gen, loss=loss, sources=tuple(sources), **data)
 

@@ -195,6 +195,9 @@ def _card(name: str, summary: str, cfg: TrainConfig, state: dict[str, Any], sha:
     total_w = sum(s.weight for s in cfg.sources)
     for s in cfg.sources:
         kind = s.kind if s.kind == "paired" else f"synthetic ({', '.join(s.styles)})"
+        if s.artist_augment:
+            kind += (f"; artist augmentations ({', '.join(s.artist_augment)}), each with "
+                     f"p {s.artist_augment_p}")
         used = "all" if not s.max_items else f"{s.max_items} (seeded subset)"
         sub = f" `{s.subset}`" if s.subset else ""
         lines.append(f"| {s.name} | `{s.manifest}`{sub} | {s.split} | {kind} | "

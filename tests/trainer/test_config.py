@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from trainer.config import TrainConfig, load_config
+from trainer.config import SourceConfig, TrainConfig, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "trainer" / "configs"
 
@@ -57,3 +58,39 @@ def test_the_search_model_differs_from_the_default_only_in_depth() -> None:
     default, search = (load_config(CONFIGS / f) for f in ("default.toml", "search-deep.toml"))
     assert search.generator.n_residual > default.generator.n_residual
     assert dataclasses.replace(search, name=default.name, generator=default.generator) == default
+
+
+def test_artist_augmentations_are_off_by_default_and_checked(tmp_path: Path) -> None:
+    cfg = load_config(CONFIGS / "default.toml")
+    assert all(s.artist_augment == () for s in cfg.sources)
+    path = tmp_path / "a.toml"
+    path.write_text('[[sources]]\nname = "x"\nmanifest = "m.csv"\n'
+                    'artist_augment = ["paper", "hatching"]\nartist_augment_p = 0.3\n')
+    src = load_config(path).sources[0]
+    assert src.artist_augment == ("paper", "hatching") and src.artist_augment_p == 0.3
+    round_trip = tmp_path / "b.toml"
+    round_trip.write_text(load_config(path).to_toml())
+    assert load_config(round_trip) == load_config(path)
+    path.write_text('[[sources]]\nname = "x"\nmanifest = "m.csv"\n'
+                    'artist_augment = ["paper", "charcoal"]\n')
+    with pytest.raises(ValueError, match=r"source x: unknown artist augmentations "
+                                         r"\['charcoal'\]; choose from \['proportion'"):
+        load_config(path)
+    for p in ("0.0", "1.5"):
+        path.write_text('[[sources]]\nname = "x"\nmanifest = "m.csv"\n'
+                        f'artist_augment = ["paper"]\nartist_augment_p = {p}\n')
+        with pytest.raises(ValueError, match="artist_augment_p"):
+            load_config(path)
+
+
+def test_artist_ablation_is_leave_out_cufs_plus_every_augmentation() -> None:
+    from trainer.data.artist_augment import ARTIST_AUGMENTS
+
+    base = load_config(CONFIGS / "leave-out-cufs.toml")
+    ablation = load_config(CONFIGS / "leave-out-cufs-artist.toml")
+    assert all(set(s.artist_augment) == set(ARTIST_AUGMENTS) for s in ablation.sources)
+    plain = ablation.replace(name=base.name, sources=tuple(
+        dataclasses.replace(s, artist_augment=(),
+                            artist_augment_p=SourceConfig.artist_augment_p)
+        for s in ablation.sources))
+    assert plain == base

@@ -51,3 +51,54 @@ def test_real_manifests_align_through_core_preprocess(shared_data: Path, tmp_pat
                          max_items=3, cache=str(tmp_path), progress=False)
     assert np.array_equal(again.photos, a.photos)  # served from the cache
     assert len(list(tmp_path.glob("*.npy"))) == 2
+
+
+def _draw_without_artist_augmentations(ds: MixedDataset, index: int
+                                       ) -> tuple[np.ndarray, np.ndarray, int]:
+    """MixedDataset.draw as it was before artist augmentations existed, step by step."""
+    from trainer.data.styles import synthesize
+
+    rng = np.random.default_rng([ds.seed, index])
+    k = int(min(np.searchsorted(ds.cum, rng.random(), side="right"), len(ds.cum) - 1))
+    src = ds.sources[k]
+    j = int(rng.integers(len(src.data)))
+    photo = np.asarray(src.data.photos[j])
+    if src.data.sketches is not None:
+        sketch = np.asarray(src.data.sketches[j])
+    else:
+        sketch = synthesize(photo, src.config.styles[int(rng.integers(len(src.config.styles)))],
+                            rng)
+    m = random_affine(photo.shape[:2], rng, ds.rotate, ds.scale, ds.shift)
+    sketch, photo = apply_pair(sketch, photo, m)
+    return sketch, photo, k
+
+
+def test_default_draws_are_unchanged_by_artist_augmentations(tiny_sources) -> None:
+    ds = MixedDataset(tiny_sources, seed=11)
+    assert all(s.config.artist_augment == () for s in tiny_sources)
+    seen = set()
+    for i in range(24):
+        got, want = ds.draw(i), _draw_without_artist_augmentations(ds, i)
+        assert got[2] == want[2]
+        assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
+        seen.add(got[2])
+    assert seen == {0, 1}  # both the paired and the synthetic source were drawn
+
+
+def test_artist_augmentations_change_only_the_sketch(tiny_sources) -> None:
+    from dataclasses import replace
+
+    from trainer.data.artist_augment import ARTIST_AUGMENTS
+    from trainer.data.datasets import Source
+
+    on = [Source(replace(s.config, artist_augment=tuple(ARTIST_AUGMENTS),
+                         artist_augment_p=1.0), s.data) for s in tiny_sources]
+    plain, augmented = MixedDataset(tiny_sources, seed=11), MixedDataset(on, seed=11)
+    for i in range(12):
+        a, b = plain.draw(i), augmented.draw(i)
+        assert a[2] == b[2] and np.array_equal(a[1], b[1])  # same source, same photo
+        assert not np.array_equal(a[0], b[0])
+        assert np.array_equal(b[0], augmented.draw(i)[0])  # a function of (seed, i)
+    # Previews (augment=False) show the sketches as drawn.
+    assert np.array_equal(MixedDataset(on, seed=3, augment=False).draw(5)[0],
+                          MixedDataset(tiny_sources, seed=3, augment=False).draw(5)[0])

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.model_catalog import list_models
+from trainer.data.datasets import Source
 from trainer.evaluate import JSON_KEYS, format_table, rank_hits
 from trainer.export import export
 from trainer.train import Trainer
@@ -21,7 +23,11 @@ def test_rank_hits_hand_example() -> None:
 
 
 def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_path) -> None:
-    t = Trainer(tiny_config.replace(steps=2), sources=tiny_sources, progress=False)
+    # The synthetic source trains with an artist augmentation, which the card records.
+    synth = replace(tiny_config.sources[1], artist_augment=("paper",), artist_augment_p=1.0)
+    cfg = tiny_config.replace(steps=2, sources=(tiny_config.sources[0], synth))
+    sources = [tiny_sources[0], Source(synth, tiny_sources[1].data)]
+    t = Trainer(cfg, sources=sources, progress=False)
     t.fit()
     ev = tmp_path / "eval" / "cufs.json"
     ev.parent.mkdir()
@@ -43,6 +49,8 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
     card = path.with_suffix(".md").read_text()
     assert loaded.sha256 in card and "python -m trainer train X" in card
     assert "| cufs_cuhk | 3 | 0.500 |" in card and "pairs" in card
+    assert "synthetic (line, pencil, colour); artist augmentations (paper), each with p 1.0" \
+        in card
     assert "| cufs_cuhk | all grey | 50.0% |" in card
     assert (models / "unit-model-losses.png").is_file()
     assert [m.name for m in list_models([models])] == ["unit-model"]

@@ -1,2 +1,3 @@
-"""Training data: the aligned-frame cache, synthetic sketch styles, augmentation (manifests
-are read by `sketchlab.core.manifest`, which the app and the benchmarks share)."""
+"""Training data: the aligned-frame cache, synthetic sketch styles, augmentation of pairs
+and of sketches alone (artist augmentations). Manifests are read by
+`sketchlab.core.manifest`, which the app and the benchmarks share."""

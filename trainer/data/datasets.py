@@ -1,7 +1,8 @@
 """The training mixture: paired and synthetic sources drawn by configurable weights.
 
 Sample number i of a run is a pure function of (seed, i): the source, the image, the
-sketch style and the augmentation all come from an rng seeded with (seed, i). Resuming at
+sketch style and the augmentations (geometric, and a source's artist augmentations) all
+come from an rng seeded with (seed, i). Resuming at
 step s therefore replays exactly the batches an uninterrupted run would have seen, with
 any number of loader workers, and DDP ranks read disjoint sample numbers.
 """
@@ -19,6 +20,7 @@ from torch.utils.data import Dataset, Sampler
 from sketchlab.core.preprocess import to_tensor_array
 from trainer.config import SourceConfig, TrainConfig
 from trainer.data.align_cache import AlignedSet, load_aligned
+from trainer.data.artist_augment import artist_augment
 from trainer.data.augment import apply_pair, random_affine
 from trainer.data.styles import synthesize
 
@@ -74,6 +76,11 @@ class MixedDataset(Dataset):
         if self.augment:
             m = random_affine(photo.shape[:2], rng, self.rotate, self.scale, self.shift)
             sketch, photo = apply_pair(sketch, photo, m)
+            # Last, so the source, image, style and warp of sample i are those of a run
+            # without them; the paper effects then cover the warp's padding too.
+            if src.config.artist_augment:
+                sketch = artist_augment(sketch, src.config.artist_augment,
+                                        src.config.artist_augment_p, rng)
         return sketch, photo, k
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
