@@ -49,6 +49,7 @@ from sketchlab.core.search_rates import (
     DEFAULT_FPIR,
     SearchCalibration,
     SearchRule,
+    reference_rank,
     search_rule,
 )
 
@@ -253,7 +254,8 @@ class MatchResult:
                  fpir: float | None = DEFAULT_FPIR) -> MatchResult:
         """The same candidates under another rate or threshold (settings changed)."""
         rule = choose_rule(self.search_rates, self.calibrations, self.kind,
-                           self.gallery_size, fpir, fmr, threshold, self.rule.norm)
+                           self.gallery_size, fpir, fmr, threshold, self.rule.norm,
+                           getattr(self.rule, "scale", 1.0))
         return dataclasses.replace(self, rule=rule,
                                    candidates=[c.scored(rule) for c in self.candidates])
 
@@ -264,12 +266,24 @@ def norm(embedding: np.ndarray, snap: GallerySnapshot) -> GalleryNorm | None:
     return gallery_norm(distances(embedding, snap.sample(NORM_SAMPLE)), len(snap))
 
 
+def reference_distance(embedding: np.ndarray, snap: GallerySnapshot, k: int,
+                       distinct_subjects: bool = True) -> float:
+    """The query's distance to the k-th row of its list (one photo per person, as the list
+    shows, so a person with many photos cannot crowd out their own mark); the last row when
+    the gallery holds fewer; 1.0 for k = 0 (tables that read distances as they are)."""
+    if k <= 0:
+        return 1.0
+    near = snap.nearest(embedding, k, distinct_subjects)
+    return float(near[-1][1]) if near else 1.0
+
+
 def choose_rule(search: dict[str, SearchCalibration], calibrations: dict[str, ScoreCalibration],
                 kind: str, size: int, fpir: float | None, fmr: float | None,
-                threshold: float | None, gallery: GalleryNorm | None) -> Rule:
+                threshold: float | None, gallery: GalleryNorm | None, scale: float = 1.0
+                ) -> Rule:
     """The 1:N reading when the model has search rates for this kind of query (the
     threshold set at `fpir` for this gallery's size), else the per-pair reading."""
-    rule = search_rule(search, kind, size, fpir, threshold)
+    rule = search_rule(search, kind, size, fpir, threshold, scale)
     if rule is not None:
         return rule
     return score_rule(calibrations, kind, fmr, threshold, gallery)
@@ -285,7 +299,9 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
     and query kind, each with its stability over `variant_embeddings` when given."""
     search = search or {}
     gnorm = None if kind in search else norm(embedding, snap)
-    rule = choose_rule(search, calibrations or {}, kind, len(snap), fpir, fmr, threshold, gnorm)
+    rule = choose_rule(search, calibrations or {}, kind, len(snap), fpir, fmr, threshold, gnorm,
+                       reference_distance(embedding, snap, reference_rank(search, kind),
+                                          distinct_subjects))
     chosen = snap.nearest(embedding, k, distinct_subjects)
     info = snap.photo_info([p for p, _ in chosen], thumbnails=thumbnails)
     tops: list[set[int]] = []

@@ -18,6 +18,13 @@ log(size); beyond them the nearest size is used and the text says so.
 
 The default threshold of a search is the distance at which an absent person's search
 marks a candidate at most `DEFAULT_FPIR` of the time at the searched gallery's size.
+
+Relative tables (`reference_rank` k > 0) read a distance against the search's own k-th
+nearest face: a candidate is marked when it is clearly nearer than the crowd the sketch
+lands in. How close strangers come depends on where a sketch lands (a CUFS sketch among
+CUFS photos has near look-alikes, an FS2K sketch does not), so one distance threshold
+marks absent people 5-10x more often for one kind of sketch than another; the ratio to
+the k-th nearest face does not depend on that, and its rates hold across sketch kinds.
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ class SearchCalibration:
     n_mated: int
     n_nonmated: int
     source: str  # which searches, in words
+    # 0: thresholds are distances; k > 0: ratios of a distance to the search's k-th
+    # nearest face (`SearchRule.scale`).
+    reference_rank: int = 0
 
     def within_range(self, n: int) -> bool:
         return bool(self.sizes[0] <= n <= self.sizes[-1])
@@ -106,7 +116,8 @@ class SearchCalibration:
         return {"query": self.query, "sizes": self.sizes.astype(int).tolist(),
                 "thresholds": r(self.thresholds), "fpir": r(self.fpir), "tpir": r(self.tpir),
                 "hit_rates": r(self.hit_rates), "n_mated": self.n_mated,
-                "n_nonmated": self.n_nonmated, "source": self.source}
+                "n_nonmated": self.n_nonmated, "source": self.source,
+                "reference_rank": self.reference_rank}
 
     @classmethod
     def from_json(cls, obj: Any) -> SearchCalibration:
@@ -116,12 +127,14 @@ class SearchCalibration:
             fpir, tpir = (np.asarray(obj[k], np.float64) for k in ("fpir", "tpir"))
             hits = np.asarray(obj["hit_rates"], np.float64)
             c = cls(str(obj["query"]), sizes, t, fpir, tpir, hits, int(obj["n_mated"]),
-                    int(obj["n_nonmated"]), str(obj["source"])[:500])
+                    int(obj["n_nonmated"]), str(obj["source"])[:500],
+                    int(obj.get("reference_rank", 0)))
         except (KeyError, TypeError, ValueError) as exc:
             raise SearchCalibrationError(f"malformed search calibration: {exc}") from exc
         s, n = len(sizes), len(t)
         ok = (s >= 1 and n >= 2 and fpir.shape == (s, n) and tpir.shape == (s, n)
               and hits.shape == (s, 3) and (np.diff(sizes) > 0).all() and sizes[0] >= 1
+              and 0 <= c.reference_rank <= 1000
               and (np.diff(t) > 0).all()
               and all(np.isfinite(a).all() and (a >= 0).all() and (a <= 1).all()
                       for a in (fpir, tpir, hits)))
@@ -150,7 +163,8 @@ class SearchRule:
     """How one search of `size` faces is scored: the 1:N reading. Same interface as
     `calibration.ScoreRule` (threshold, fmr, score, phrase, summary, describe), so the
     pipeline, panel and report take either; `fmr` here is the FPIR at a candidate's
-    distance."""
+    distance. With relative tables the threshold is `ratio x scale`, scale being this
+    search's distance to its k-th nearest face."""
 
     threshold: float
     calibration: SearchCalibration
@@ -158,12 +172,13 @@ class SearchRule:
     target_fpir: float | None  # the FPIR the threshold was set at (None: a given distance)
     list_length: int = LIST_LENGTH
     reading: str = "1:N"
+    scale: float = 1.0  # relative tables: this search's k-th nearest face distance
 
     calibrated = True
     norm = None
 
     def fmr(self, distance: float) -> float:
-        return self.calibration.fpir_at(distance, self.size)
+        return self.calibration.fpir_at(distance / self.scale, self.size)
 
     def score(self, distance: float) -> float:
         """1 - FPIR at this distance: how rarely an absent person's search comes this close."""
@@ -176,12 +191,16 @@ class SearchRule:
     def rates(self) -> dict[str, Any]:
         """The figures `describe` states, for `match --json` and the case record."""
         c, n = self.calibration, self.size
-        return {"reading": "1:N", "gallery_size": n, "threshold": round(self.threshold, 4),
-                "fpir": round(c.fpir_at(self.threshold, n), 4),
-                "tpir": round(c.tpir_at(self.threshold, n), 4),
+        out = {"reading": "1:N", "gallery_size": n, "threshold": round(self.threshold, 4),
+                "fpir": round(self.fmr(self.threshold), 4),
+                "tpir": round(c.tpir_at(self.threshold / self.scale, n), 4),
                 "top1": round(c.hits(n)[1], 4), "top10": round(c.hits(n)[10], 4),
                 "top50": round(c.hits(n)[50], 4), "query_kind": c.query,
                 "measured_sizes": [int(c.sizes[0]), int(c.sizes[-1])]}
+        if c.reference_rank:
+            out.update(reference_rank=c.reference_rank, reference_distance=round(self.scale, 4),
+                       ratio=round(self.threshold / self.scale, 4))
+        return out
 
     def summary(self) -> str:
         """What the threshold means at this size in a line or two: how often a search for
@@ -190,13 +209,15 @@ class SearchRule:
         near = (f" (as measured at {int(c.sizes[0 if n < c.sizes[0] else -1]):,} faces)"
                 if not c.within_range(n) else "")
         return (f"Threshold {self.threshold:.3f}: a search of {n:,} faces for someone absent "
-                f"marks a candidate {_pct(c.fpir_at(self.threshold, n))} of the time{near}.")
+                f"marks a candidate {_pct(self.fmr(self.threshold))} of the time{near}.")
 
     def describe(self) -> str:
         r = self.rates()
         how = ("set at " + _pct(self.target_fpir) + " false positives per search"
                if self.target_fpir is not None else "set by hand")
-        out = (f"Threshold {self.threshold:.3f} ({how}). At this gallery size ({self.size:,} "
+        relative = (f", {r['ratio']:.3f} x the distance of this search's "
+                    f"{_ordinal(r['reference_rank'])} nearest face" if "ratio" in r else "")
+        out = (f"Threshold {self.threshold:.3f} ({how}{relative}). At this gallery size ({self.size:,} "
                f"faces), a search for someone absent marks a candidate {_pct(r['fpir'])} of "
                f"the time; a person who is in the gallery is marked {_pct(r['tpir'])} of the "
                f"time (within the top {self.list_length}). For sketches like this, the true "
@@ -209,15 +230,28 @@ class SearchRule:
         return out + f" Measured on {self.calibration.source}."
 
 
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def reference_rank(calibrations: dict[str, SearchCalibration], query: str) -> int:
+    """k when this kind's tables read distances against the search's k-th nearest face,
+    else 0: the caller looks that face up before asking for the rule."""
+    c = calibrations.get(query)
+    return c.reference_rank if c is not None else 0
+
+
 def search_rule(calibrations: dict[str, SearchCalibration], query: str, size: int,
-                fpir: float | None = DEFAULT_FPIR, threshold: float | None = None
-                ) -> SearchRule | None:
+                fpir: float | None = DEFAULT_FPIR, threshold: float | None = None,
+                scale: float = 1.0) -> SearchRule | None:
     """The 1:N rule for a search of `size` faces, or None when the model has no search
-    calibration for this kind of query."""
+    calibration for this kind of query. `scale`: the search's distance to its k-th nearest
+    face when the tables are relative (`reference_rank`)."""
     c = calibrations.get(query)
     if c is None or size < 1:
         return None
+    scale = float(scale) if c.reference_rank and scale > 0 else 1.0
     if threshold is not None:
-        return SearchRule(float(threshold), c, size, None)
+        return SearchRule(float(threshold), c, size, None, scale=scale)
     target = DEFAULT_FPIR if fpir is None else fpir
-    return SearchRule(c.threshold_for(target, size), c, size, target)
+    return SearchRule(c.threshold_for(target, size) * scale, c, size, target, scale=scale)

@@ -80,6 +80,26 @@ def test_nothing_passing_is_said_plainly_and_the_list_is_kept() -> None:
     assert looser.rule.reading == "1:N" and looser.rule.threshold > rule.threshold
 
 
+def test_relative_tables_scale_the_threshold_by_the_tenth_row() -> None:
+    """With tables read against the search's 10th row, the same gallery seen from a query in
+    a crowd twice as tight gets a threshold half as large."""
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(40, 128)).astype(np.float32) * 0.05
+    table = _flat_rates(0.4)
+    rel = sr.SearchCalibration("variants", table.sizes, np.linspace(0.5, 1.1, 61), table.fpir,
+                               table.tpir, table.hit_rates, 10, 10, "unit", reference_rank=10)
+    rules = []
+    for spread in (1.0, 0.5):
+        g = MemoryGallery(base * spread, [f"p{i}" for i in range(40)])
+        cands, rule = rank(np.zeros(128, np.float32), g, 10, kind="variants",
+                           search={"variants": rel})
+        assert rule.scale == pytest.approx(cands[9].distance)
+        assert all(c.within_threshold == (c.distance <= rule.threshold) for c in cands)
+        rules.append(rule)
+    assert rules[1].threshold == pytest.approx(0.5 * rules[0].threshold, rel=1e-5)
+    assert rules[0].rates()["ratio"] == pytest.approx(rules[1].rates()["ratio"], abs=1e-4)
+
+
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "cufs_cuhk"
 
 

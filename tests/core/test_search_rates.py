@@ -60,3 +60,31 @@ def test_round_trip_and_malformed_tables_are_refused() -> None:
         sr.loads(json.dumps(obj))
     with pytest.raises(sr.SearchCalibrationError):
         sr.loads("{not json")
+
+
+def test_relative_tables_read_each_search_against_its_own_crowd() -> None:
+    """A relative table's threshold is a ratio to the search's k-th nearest face: two
+    searches that land in crowds of different density get thresholds in proportion, and
+    the same ratio reads as the same rate."""
+    c = _calibration()
+    rel = sr.SearchCalibration(c.query, c.sizes, np.linspace(0.80, 1.0, 41), c.fpir, c.tpir,
+                               c.hit_rates, 50, 50, "unit ratios", reference_rank=10)
+    dense = sr.search_rule({"adapted": rel}, "adapted", 10_000, scale=0.5)
+    sparse = sr.search_rule({"adapted": rel}, "adapted", 10_000, scale=1.0)
+    assert dense is not None and sparse is not None
+    assert dense.threshold == pytest.approx(0.5 * sparse.threshold)
+    assert dense.fmr(dense.threshold) == pytest.approx(0.05, abs=1e-6)
+    assert dense.fmr(0.5 * 0.93) == pytest.approx(sparse.fmr(0.93))
+    r = dense.rates()
+    assert r["reference_rank"] == 10 and r["reference_distance"] == 0.5
+    assert r["ratio"] == pytest.approx(dense.threshold / 0.5, abs=1e-4)
+    assert "x the distance of this search's 10th nearest face" in dense.describe()
+    back = sr.loads(sr.dumps({"adapted": rel}))[0]["adapted"]
+    assert back.reference_rank == 10
+    # A table without the field (an older model file) reads distances as they are.
+    obj = json.loads(sr.dumps({"adapted": c}))
+    del obj["kinds"]["adapted"]["reference_rank"]
+    old = sr.loads(json.dumps(obj))[0]["adapted"]
+    assert old.reference_rank == 0
+    plain = sr.search_rule({"adapted": old}, "adapted", 10_000, scale=0.5)
+    assert plain is not None and plain.scale == 1.0 and "ratio" not in plain.rates()

@@ -39,3 +39,44 @@ def test_rates_match_drawn_galleries() -> None:
         assert abs(hits[si, 0] - np.mean(drawn_top1[n])) < 0.03, n
     assert 0.1 < fpir[0, ti] < 0.9 and fpir[1, ti] > fpir[0, ti]
     assert (np.diff(fpir, axis=1) >= -1e-12).all()  # a looser threshold never marks fewer
+
+
+def test_relative_rates_match_drawn_galleries() -> None:
+    """The ratio reading (distance / the search's 10th nearest face), drawn by thinning
+    each query's nearest strangers, against galleries actually drawn at random."""
+    from trainer.search_rates import RATIOS, REFERENCE_RANK, nearest_strangers, relative_rates
+
+    rng = np.random.default_rng(1)
+    q, dim, pool = 30, 48, 600  # many dimensions: distances bunch up, as descriptors' do
+    queries = rng.normal(size=(q, dim)).astype(np.float32) * 0.1
+    mates = queries + rng.normal(size=(q, dim)).astype(np.float32) * 0.13
+    bank = np.concatenate([mates, rng.normal(size=(pool, dim)).astype(np.float32) * 0.15])
+    non_mate = np.ones((q, len(bank)), bool)
+    non_mate[np.arange(q), np.arange(q)] = False
+    synthetic = rng.normal(size=(3_000, dim)).astype(np.float32) * 0.15
+    near = nearest_strangers(queries, mates, bank, non_mate, synthetic, depth=400)
+    sizes = (100, 2_000)  # a sample of the real pool, and all of it plus synthetic faces
+    fpir, tpir, _ = relative_rates(near, sizes, reps=64)
+    ri = min(int(np.searchsorted(fpir[0], 0.2)), len(RATIOS) - 1)  # a ratio in mid-range
+    k = REFERENCE_RANK
+    fp: dict[int, list[bool]] = {n: [] for n in sizes}
+    tp: dict[int, list[bool]] = {n: [] for n in sizes}
+    for i in range(q):
+        strangers = bank[np.flatnonzero(non_mate[i])]
+        d_mate = float(np.linalg.norm(queries[i] - mates[i]))
+        for _ in range(60):
+            for n in sizes:
+                if n <= len(strangers):
+                    g = strangers[rng.choice(len(strangers), n, replace=False)]
+                else:
+                    g = np.concatenate([strangers, synthetic[rng.choice(
+                        len(synthetic), n - len(strangers), replace=False)]])
+                d = np.sort(np.linalg.norm(g - queries[i], axis=1))
+                fp[n].append(d[0] <= RATIOS[ri] * d[k - 1])  # absent: top stranger marked
+                present = np.sort(np.append(d[:-1], d_mate))  # the mate + n - 1 others
+                tp[n].append(d_mate <= RATIOS[ri] * present[k - 1])
+    for si, n in enumerate(sizes):
+        assert abs(fpir[si, ri] - np.mean(fp[n])) < 0.03, (n, fpir[si, ri], np.mean(fp[n]))
+        assert abs(tpir[si, ri] - np.mean(tp[n])) < 0.04, (n, tpir[si, ri], np.mean(tp[n]))
+    assert 0.01 < fpir[0, ri] < 0.9 and 0.05 < tpir[0, ri] < 0.95
+    assert (np.diff(fpir, axis=1) >= 0).all() and (np.diff(tpir, axis=1) >= 0).all()
