@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 FORMAT = "sketchlab-train-pack-1"
 CODEC = "webp"
 # The highest quality whose pack of trainer/configs/default.toml stays under 60 MB
-# (measured: docs/decisions.md, "Training packs store frames as WebP").
+# (measured: docs/decisions.md, "Training packs store frames as WebP at quality 80").
 DEFAULT_QUALITY = 80
 INDEX = "pack.json"
 CONTENT_HASH = "content.sha256"
