@@ -33,10 +33,17 @@ def _train(args: argparse.Namespace) -> int:
         overrides["threads"] = args.threads
     cfg = load_config(args.config, overrides)
     run_dir = Path(args.run_dir) if args.run_dir else None
-    t = train(cfg, resume=args.resume or False, run_dir=run_dir)
+    pack = Path(args.pack) if args.pack else None
+    t = train(cfg, resume=args.resume or False, run_dir=run_dir, pack=pack)
     if t.dist.main:
         print(f"done: {t.run_dir} at step {t.step} ({t.wall_s / 60:.1f} min of training)")
     return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from trainer.pack import main as pack_main
+
+    return pack_main(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -99,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, help="override the config's total steps")
     t.add_argument("--name", help="override the run name (runs/NAME)")
     t.add_argument("--run-dir", help="run directory (default: out_dir/name)")
+    t.add_argument("--pack", help="train from this training pack (from `pack`) instead of "
+                   "the datasets: no alignment, no dlib")
     t.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     t.add_argument("--threads", type=int, default=0,
                    help="CPU threads for torch (default: the config's; 0 there = one per core)")
@@ -106,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run at this lower CPU priority, so the desktop app stays responsive "
                         "(default 10; 0 keeps the normal priority)")
     t.set_defaults(func=_train)
+
+    pk = sub.add_parser("pack", help="one file with a config's aligned frames and dlib's face "
+                        "network, to train on a machine without the datasets or dlib")
+    pk.add_argument("--config", required=True, help="e.g. trainer/configs/default.toml")
+    pk.add_argument("--out", required=True, help="the pack file to write")
+    pk.add_argument("--quality", type=int, default=None,
+                    help="WebP quality, 1-100 (default: the one docs/trainer.md gives)")
+    pk.set_defaults(func=_pack)
 
     e = sub.add_parser("evaluate", help="quality and identification metrics of a model")
     e.add_argument("--model", default=None, help="model name, .safetensors file or run dir "

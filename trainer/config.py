@@ -137,6 +137,11 @@ class TrainConfig:
     def frame(self) -> tuple[int, int]:
         return self.generator.resolution
 
+    @property
+    def uses_face_net(self) -> bool:
+        """Whether a loss term needs dlib's face network (else it is never loaded)."""
+        return self.loss.identity > 0 or self.loss.perceptual > 0
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -129,7 +129,8 @@ class Trainer:
     """Owns the networks, optimisers and run directory of one training run."""
 
     def __init__(self, cfg: TrainConfig, run_dir: Path | None = None,
-                 sources: list[Source] | None = None, progress: bool = True) -> None:
+                 sources: list[Source] | None = None, progress: bool = True,
+                 face_net: torch.nn.Module | None = None) -> None:
         self.cfg = cfg
         self.dist, self.device = setup_distributed(cfg.device)
         if self.device.type == "cpu":
@@ -141,10 +142,12 @@ class Trainer:
         if cfg.init_generator:
             self._init_generator(cfg.init_generator)
         self.face_net = None
-        if cfg.loss.identity > 0 or cfg.loss.perceptual > 0:
-            from sketchlab.core.face_net import load_face_net
+        if cfg.uses_face_net:
+            if face_net is None:  # from dlib's file, unless given (a training pack's)
+                from sketchlab.core.face_net import load_face_net
 
-            self.face_net = load_face_net(device=self.device)
+                face_net = load_face_net()
+            self.face_net = face_net.to(self.device)
         self.D = PatchDiscriminator(cfg.generator.in_channels + cfg.generator.out_channels,
                                     cfg.disc_width, cfg.disc_layers).to(self.device)
         betas = (cfg.beta1, cfg.beta2)
@@ -432,9 +435,19 @@ def hardware_summary(device: torch.device, world: int = 1) -> str:
             f"{usable_cores()} cores (torch {torch.__version__}, no GPU)")
 
 
-def train(cfg: TrainConfig, resume: str | bool = False, run_dir: Path | None = None) -> Trainer:
-    """Entry point of `python -m trainer train`."""
-    trainer = Trainer(cfg, run_dir)
+def train(cfg: TrainConfig, resume: str | bool = False, run_dir: Path | None = None,
+          pack: Path | None = None) -> Trainer:
+    """Entry point of `python -m trainer train`; with `pack`, the frames and the face
+    network come from a training pack (trainer.pack) instead of the datasets and dlib."""
+    if pack is None:
+        trainer = Trainer(cfg, run_dir)
+    else:
+        from trainer.pack import read_pack
+
+        data = read_pack(pack, cfg)
+        trainer = Trainer(cfg, run_dir, sources=data.sources, face_net=data.face_net())
+        if trainer.dist.main:
+            data.record(trainer.run_dir)
     if resume:
         found = trainer.resume(None if resume is True else resume)
         if not found:

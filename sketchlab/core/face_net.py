@@ -194,10 +194,10 @@ def _cache_dir() -> Path:
     return paths.user_cache_dir() / "face_net"
 
 
-def load_face_net(dat_path: str | Path | None = None, cache_dir: str | Path | None = None,
-                  device: str | torch.device = "cpu") -> FaceDescriptorNet:
-    """The port in eval mode with frozen weights, converted once per `.dat` (by SHA-256)
-    and cached as safetensors in the user cache (a corrupt cache entry is rebuilt)."""
+def face_net_state(dat_path: str | Path | None = None, cache_dir: str | Path | None = None
+                   ) -> tuple[dict[str, torch.Tensor], str, str]:
+    """(weights, the `.dat`'s SHA-256, its file name), converted once per `.dat` (by
+    SHA-256) and cached as safetensors in the user cache (a corrupt entry is rebuilt)."""
     dat = Path(dat_path) if dat_path else dlib_model_path()
     sha = sha256_file(dat)
     cache = Path(cache_dir) if cache_dir else _cache_dir()
@@ -213,10 +213,22 @@ def load_face_net(dat_path: str | Path | None = None, cache_dir: str | Path | No
         with atomic_write(cached) as fh:
             fh.write(safetensors_bytes(state, metadata={
                 "format": CACHE_FORMAT, "source_sha256": sha, "source": dat.name}))
+    return state, sha, dat.name
+
+
+def face_net_from_state(state: dict[str, torch.Tensor], device: str | torch.device = "cpu"
+                        ) -> FaceDescriptorNet:
+    """The port in eval mode with frozen weights."""
     net = FaceDescriptorNet()
     net.load_state_dict(state)
     net.eval().requires_grad_(False)
     return net.to(device)
+
+
+def load_face_net(dat_path: str | Path | None = None, cache_dir: str | Path | None = None,
+                  device: str | torch.device = "cpu") -> FaceDescriptorNet:
+    """The port with dlib's weights (`face_net_state`), frozen, in eval mode."""
+    return face_net_from_state(face_net_state(dat_path, cache_dir)[0], device)
 
 
 # --- the face chip of a canonical-frame image ----------------------------------------------

@@ -18,8 +18,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import platformdirs
-
 from sketchlab.core.atomic import private_dir, secure_tree
 
 log = logging.getLogger(__name__)
@@ -49,6 +47,8 @@ def _user_dir(kind: str) -> Path:
     if home:
         path = Path(home) / kind
     else:
+        import platformdirs  # here, not at the top: a training machine may lack it
+
         fn = {"data": platformdirs.user_data_dir, "config": platformdirs.user_config_dir,
               "cache": platformdirs.user_cache_dir, "log": platformdirs.user_log_dir}[kind]
         path = Path(fn(APP_NAME, APP_AUTHOR))
@@ -65,6 +65,8 @@ def migrate_log_dir() -> int:
     folder) to platformdirs' one, unless the new one already has logs. Returns files moved."""
     if os.environ.get("SKETCHLAB_HOME") or not sys.platform.startswith("linux"):
         return 0
+    import platformdirs
+
     old = Path(platformdirs.user_cache_dir(APP_NAME, APP_AUTHOR)) / "log"
     new = Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))
     if old.resolve() == new.resolve() or not old.is_dir() or (new.is_dir() and any(new.iterdir())):
