@@ -216,13 +216,14 @@ class SearchRule:
         how = ("set at " + _pct(self.target_fpir) + " false positives per search"
                if self.target_fpir is not None else "set by hand")
         relative = (f", {r['ratio']:.3f} x the distance of this search's "
-                    f"{_ordinal(r['reference_rank'])} nearest face" if "ratio" in r else "")
-        out = (f"Threshold {self.threshold:.3f} ({how}{relative}). At this gallery size ({self.size:,} "
-               f"faces), a search for someone absent marks a candidate {_pct(r['fpir'])} of "
-               f"the time; a person who is in the gallery is marked {_pct(r['tpir'])} of the "
-               f"time (within the top {self.list_length}). For sketches like this, the true "
-               f"person was first in {_pct(r['top1'])} of searches, in the top 10 in "
-               f"{_pct(r['top10'])}, in the top 50 in {_pct(r['top50'])}.")
+                    f"{_ordinal(r['reference_rank'])} candidate" if "ratio" in r else "")
+        out = (f"Threshold {self.threshold:.3f} ({how}{relative}). At this gallery size "
+               f"({self.size:,} faces), a search for someone absent marks a candidate "
+               f"{_pct(r['fpir'])} of the time; a person who is in the gallery is marked "
+               f"{_pct(r['tpir'])} of the time (within the top {self.list_length}). "
+               f"For sketches like this, the true person was first in {_pct(r['top1'])} of "
+               f"searches, in the top 10 in {_pct(r['top10'])}, in the top 50 in "
+               f"{_pct(r['top50'])}.")
         if not self.calibration.within_range(self.size):
             out += (f" Rates were measured for {int(self.calibration.sizes[0]):,} to "
                     f"{int(self.calibration.sizes[-1]):,} faces; this gallery is outside, so "

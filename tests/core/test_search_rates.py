@@ -78,7 +78,7 @@ def test_relative_tables_read_each_search_against_its_own_crowd() -> None:
     r = dense.rates()
     assert r["reference_rank"] == 10 and r["reference_distance"] == 0.5
     assert r["ratio"] == pytest.approx(dense.threshold / 0.5, abs=1e-4)
-    assert "x the distance of this search's 10th nearest face" in dense.describe()
+    assert "x the distance of this search's 10th candidate" in dense.describe()
     back = sr.loads(sr.dumps({"adapted": rel}))[0]["adapted"]
     assert back.reference_rank == 10
     # A table without the field (an older model file) reads distances as they are.
