@@ -211,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure the same rates on CUFS/FS2K test searches and compare")
     r.add_argument("--max-queries", type=int, default=2400,
                    help="train searches the rates are measured on (a seeded sample)")
+    r.add_argument("--reading", choices=("absolute", "relative"), default="absolute",
+                   help="absolute: distance thresholds (the default, conservative on every "
+                   "test set); relative: ratios to the search's 10th candidate (measured)")
     r.add_argument("--query-sets", nargs="+", default=None, metavar="SET",
                    help="train sketches the rates are read from (default: all of cufs_train "
                         "fs2k_train lfw_synth celeba_synth; the hand-drawn ones are the "
