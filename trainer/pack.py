@@ -229,9 +229,15 @@ def _damaged(path: Path, what: str) -> PackError:
                      "`python -m trainer pack`")
 
 
+# Source options applied to each draw while training, not to the stored frames: a pack
+# serves a config that adds or changes them.
+DRAWN_AT_TRAINING = frozenset({"artist_augment", "artist_augment_p"})
+
+
 def check_matches(index: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
     """Refuse a pack made for other sources (names, kinds, weights, styles, manifests,
-    caps: every SourceConfig field, in order) or another canonical frame."""
+    caps: every SourceConfig field but those drawn at training, in order) or another
+    canonical frame."""
     problems = []
     if tuple(index["frame"]) != cfg.frame:
         problems.append(f"frame {tuple(index['frame'])} vs the config's {cfg.frame}")
@@ -243,7 +249,10 @@ def check_matches(index: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
     else:
         for p, w in zip(packed, wanted, strict=True):
             for k in w:
-                pv = tuple(p.get(k, ())) if k == "styles" else p.get(k)
+                if k in DRAWN_AT_TRAINING:
+                    continue
+                pv = p.get(k)
+                pv = tuple(pv) if isinstance(pv, list) else pv
                 if pv != w[k]:
                     problems.append(f"source {w['name']}: {k} {pv!r} vs the config's {w[k]!r}")
     if cfg.uses_face_net and index.get("face_net") is None:

@@ -132,6 +132,10 @@ def test_pack_for_another_config_is_refused(pack_config, tiny_pack: Path) -> Non
             read_pack(tiny_pack, cfg)
     index = json.loads(zipfile.ZipFile(tiny_pack).read(INDEX))
     assert index["sources"][0]["config"]["weight"] == s0.weight
+    # Artist augmentations act on each draw, not on the stored frames: the pack serves.
+    drawn = pack_config.replace(sources=(dataclasses.replace(
+        s0, artist_augment=("paper",), artist_augment_p=0.3), s1))
+    assert len(read_pack(tiny_pack, drawn).sources) == 2
 
 
 _BARE = """
