@@ -17,19 +17,19 @@ by drawing galleries:
 - rank: P(fewer than k-1 other faces nearer than the mate), k = 1, 10, 50.
 Rates are means over queries, so a sketch that lands near everybody counts as it should.
 
-Relative reading (`--reading relative`; measured, not the default). A distance is read
-as a ratio to the search's own REFERENCE_RANK-th nearest face, because how close strangers
+Relative reading (`--reading relative`; measured, not the default). A distance is read as
+a ratio to the search's own REFERENCE_RANK-th nearest face, because how close strangers
 come depends on where a sketch lands: at one distance threshold CUFS test searches for
 absent people marked a candidate 5-10x as often as FS2K ones, and no single table stated
-both. The rates of the
-ratio are drawn, not counted: each query's nearest strangers in the pool (real photos,
-then synthetic faces) are thinned at random to a gallery of N faces, REPLICATES times, and
-the thinned lists give the k-th nearest face, the top stranger's ratio (absent person) and
-the mate's ratio (present person). On held-out searches it brought FS2K's measured FPIR
-from 0.1-0.2 % to 2.2-3.4 % of the stated 5 %, but a CUFS search of 1,000 faces (a few
-CUFS photos among LFW ones) marked a stranger 14 % of the time: fewer look-alikes than k
-stand out from the crowd. A rate printed below the one measured is worse than a
-conservative one, so the absolute reading stays the default (models/*-lab.md).
+both. The rates of the ratio are drawn, not counted: each query's nearest strangers in the
+pool (real photos, then synthetic faces) are thinned at random to a gallery of N faces,
+REPLICATES times, and the thinned lists give the k-th nearest face, the top stranger's
+ratio (absent person) and the mate's ratio (present person). On held-out searches it
+brought FS2K's measured FPIR from 0.1-0.2 % to 2.2-3.4 % of the stated 5 %, but a CUFS
+search of 1,000 faces (a few CUFS photos among LFW ones) marked a stranger 14 % of the
+time: fewer look-alikes than k stand out from the crowd. A rate printed below the one
+measured is worse than a conservative one, so the absolute reading stays the default
+(models/*-lab.md).
 """
 
 from __future__ import annotations
@@ -117,21 +117,28 @@ def count_faces(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
 @dataclass
 class Nearest:
     """Per query: its DEPTH nearest strangers in the real and synthetic pools (sorted,
-    inf-padded), and the counts behind the rank rates."""
+    inf-padded), and the counts behind the rank rates (as in `Counts`)."""
 
     real: np.ndarray  # (Q, DEPTH)
     syn: np.ndarray  # (Q, DEPTH)
-    counts: Counts
+    real_lt_mate: np.ndarray  # (Q,)
+    syn_lt_mate: np.ndarray  # (Q,)
+    d_mate: np.ndarray  # (Q,)
+    n_real: np.ndarray  # (Q,)
+    n_syn: int
 
 
 def nearest_strangers(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
                       non_mate: np.ndarray, synthetic: np.ndarray, depth: int = DEPTH
                       ) -> Nearest:
-    c = count_faces(queries, mates, bank, non_mate, synthetic)
     q_n = len(queries)
+    d_mate = np.linalg.norm(queries - mates, axis=1)
     real = np.full((q_n, depth), np.inf)
+    real_lt, syn_lt = np.zeros(q_n, np.int64), np.zeros(q_n, np.int64)
     for i, q in enumerate(queries):
-        d = np.sort(distances(q, bank)[non_mate[i]])[:depth]
+        d = distances(q, bank)[non_mate[i]]
+        real_lt[i] = int((d < d_mate[i]).sum())
+        d = np.sort(d)[:depth]
         real[i, :len(d)] = d
     syn = np.full((q_n, depth), np.inf)
     q32 = queries.astype(np.float32)
@@ -140,11 +147,12 @@ def nearest_strangers(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
     for start in range(0, len(synthetic), chunk):
         s = synthetic[start:start + chunk]
         d = np.sqrt(np.maximum(qq - 2 * q32 @ s.T + (s * s).sum(1)[None], 0.0))
+        syn_lt += (d < d_mate[:, None]).sum(1)
         both = np.concatenate([syn, d], axis=1)
         keep = min(depth, both.shape[1])
         syn[:, :keep] = np.partition(both, keep - 1, axis=1)[:, :keep]
     syn.sort(axis=1)
-    return Nearest(real, syn, c)
+    return Nearest(real, syn, real_lt, syn_lt, d_mate, non_mate.sum(1), len(synthetic))
 
 
 def _thinned(sorted_d: np.ndarray, p: np.ndarray, k: int, reps: int,
@@ -174,27 +182,25 @@ def relative_rates(n: Nearest, sizes: Sequence[int] = SIZES, k: int = REFERENCE_
     if k > sr.LIST_LENGTH:
         raise ValueError("the reference rank must not pass the list shown")
     rng = np.random.default_rng(seed)
-    c = n.counts
-    r_pool = c.n_real.astype(np.float64)
+    r_pool = n.n_real.astype(np.float64)
     fpir, tpir = np.zeros((len(sizes), len(RATIOS))), np.zeros((len(sizes), len(RATIOS)))
     for si, size in enumerate(sizes):
         lists = []
         for draw in (size, size - 1):  # absent: N strangers; present: the mate + N - 1
             p_real = np.minimum(1.0, draw / r_pool)
-            p_syn = np.maximum(draw - r_pool, 0.0) / max(c.n_syn, 1)
+            p_syn = np.maximum(draw - r_pool, 0.0) / max(n.n_syn, 1)
             both = np.concatenate([_thinned(n.real, p_real, k, reps, rng),
                                    _thinned(n.syn, p_syn, k, reps, rng)], axis=2)
             lists.append(np.sort(both, axis=2)[:, :, :k])
         absent, present = lists
         with np.errstate(invalid="ignore", divide="ignore"):
             r_absent = (absent[:, :, 0] / absent[:, :, k - 1]).ravel()
-            r_mate = (c.d_mate[:, None] / present[:, :, k - 2]).ravel()
+            r_mate = (n.d_mate[:, None] / present[:, :, k - 2]).ravel()
         r_absent = np.sort(np.nan_to_num(r_absent, nan=1.0))
         r_mate = np.sort(np.nan_to_num(r_mate, nan=np.inf))
         fpir[si] = np.searchsorted(r_absent, RATIOS, side="right") / len(r_absent)
         tpir[si] = np.searchsorted(r_mate, RATIOS, side="right") / len(r_mate)
-    hits = rates(c, sizes)[2]
-    return fpir, tpir, hits
+    return fpir, tpir, hit_rates(n, sizes)
 
 
 def _p_none(n_pool: np.ndarray, hits: np.ndarray, draw: np.ndarray | int) -> np.ndarray:
@@ -225,6 +231,29 @@ def _binom_fewer(n: float, p: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+def _mate_fewer(c: Counts | Nearest, n: int, ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """Per query, P(fewer than k other faces nearer than the mate) in a mated gallery of n
+    faces (the mate and n - 1 others), for each k in ks."""
+    r_pool = c.n_real.astype(np.float64)
+    others = n - 1
+    if n <= r_pool.min():
+        return {k: _p_fewer(r_pool, c.real_lt_mate, np.full_like(r_pool, others), k)
+                for k in ks}
+    extra = np.maximum(n - r_pool, 0)
+    f_syn_mate = c.syn_lt_mate / c.n_syn
+    return {k: _binom_fewer(float(np.mean(extra)), f_syn_mate, np.maximum(k - c.real_lt_mate, 0))
+            for k in ks}
+
+
+def hit_rates(c: Counts | Nearest, sizes: Sequence[int]) -> np.ndarray:
+    """(S, 3): the mate at rank 1, within 10, within 50, at each gallery size."""
+    out = np.zeros((len(sizes), 3))
+    for si, n in enumerate(sizes):
+        fewer = _mate_fewer(c, n, (1, 10, 50))
+        out[si] = [fewer[1].mean(), fewer[10].mean(), fewer[50].mean()]
+    return out
+
+
 def rates(c: Counts, sizes: Sequence[int] = SIZES, list_length: int = sr.LIST_LENGTH
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(FPIR (S, T), TPIR (S, T), hit rates (S, 3)) at each gallery size."""
@@ -235,20 +264,14 @@ def rates(c: Counts, sizes: Sequence[int] = SIZES, list_length: int = sr.LIST_LE
     mate_in = c.d_mate[:, None] <= t[None]  # (Q, T)
     ks = sorted({1, 10, 50, list_length})  # each rank cut computed once
     for si, n in enumerate(sizes):
-        others = n - 1  # the mated gallery holds the mate and n - 1 others
         if n <= r_pool.min():
             none = _p_none(r_pool[:, None], c.real_le_t, n)
-            fewer = {k: _p_fewer(r_pool, c.real_lt_mate, np.full_like(r_pool, others), k)
-                     for k in ks}
         else:
             extra = np.maximum(n - r_pool, 0)
             f_syn_t = c.syn_le_t / c.n_syn
             none = np.where(c.real_le_t == 0, 1.0, 0.0) * np.exp(
                 extra[:, None] * np.log1p(-np.clip(f_syn_t, 0, 1 - 1e-12)))
-            f_syn_mate = c.syn_lt_mate / c.n_syn
-            fewer = {k: _binom_fewer(float(np.mean(extra)), f_syn_mate,
-                                     np.maximum(k - c.real_lt_mate, 0))
-                     for k in ks}
+        fewer = _mate_fewer(c, n, ks)
         fpir[si] = 1.0 - none.mean(axis=0)
         tpir[si] = (mate_in * fewer[list_length][:, None]).mean(axis=0)
         hits[si] = [fewer[1].mean(), fewer[10].mean(), fewer[50].mean()]
@@ -286,9 +309,6 @@ def synthetic_pool(data: Any, n: int = SYNTHETIC, seed: int = 7) -> np.ndarray:
 
 SET_WORDS = {"cufs_train": "CUFS", "fs2k_train": "FS2K", "lfw_synth": "synthetic LFW",
              "celeba_synth": "synthetic CelebA"}
-
-
-READINGS = ("absolute", "relative")
 
 
 def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: np.ndarray,
