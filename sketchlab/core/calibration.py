@@ -235,6 +235,7 @@ class ScoreRule:
     norm: GalleryNorm | None = None
     note: str = ""  # why there is no false-match rate, when there is none
     reading = "1:1"  # a per-pair rate (core.search_rates.SearchRule reads whole searches)
+    scale = 1.0  # distances read as they are (SearchRule's relative tables scale them)
 
     @property
     def calibrated(self) -> bool:

@@ -255,7 +255,7 @@ class MatchResult:
         """The same candidates under another rate or threshold (settings changed)."""
         rule = choose_rule(self.search_rates, self.calibrations, self.kind,
                            self.gallery_size, fpir, fmr, threshold, self.rule.norm,
-                           getattr(self.rule, "scale", 1.0))
+                           self.rule.scale)
         return dataclasses.replace(self, rule=rule,
                                    candidates=[c.scored(rule) for c in self.candidates])
 
@@ -264,17 +264,6 @@ def norm(embedding: np.ndarray, snap: GallerySnapshot) -> GalleryNorm | None:
     """Mean and spread of the query's distances to the gallery (an even sample of at most
     NORM_SAMPLE faces): what the calibrated scores are read against."""
     return gallery_norm(distances(embedding, snap.sample(NORM_SAMPLE)), len(snap))
-
-
-def reference_distance(embedding: np.ndarray, snap: GallerySnapshot, k: int,
-                       distinct_subjects: bool = True) -> float:
-    """The query's distance to the k-th row of its list (one photo per person, as the list
-    shows, so a person with many photos cannot crowd out their own mark); the last row when
-    the gallery holds fewer; 1.0 for k = 0 (tables that read distances as they are)."""
-    if k <= 0:
-        return 1.0
-    near = snap.nearest(embedding, k, distinct_subjects)
-    return float(near[-1][1]) if near else 1.0
 
 
 def choose_rule(search: dict[str, SearchCalibration], calibrations: dict[str, ScoreCalibration],
@@ -299,10 +288,15 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
     and query kind, each with its stability over `variant_embeddings` when given."""
     search = search or {}
     gnorm = None if kind in search else norm(embedding, snap)
+    # Relative tables read distances against the list's k-th row (one photo per person, as
+    # the list shows, so a person with many photos cannot crowd out their own mark): one
+    # search long enough for both.
+    ref = reference_rank(search, kind)
+    near = snap.nearest(embedding, max(k, ref), distinct_subjects)
+    scale = float(near[min(ref, len(near)) - 1][1]) if ref and near else 1.0
     rule = choose_rule(search, calibrations or {}, kind, len(snap), fpir, fmr, threshold, gnorm,
-                       reference_distance(embedding, snap, reference_rank(search, kind),
-                                          distinct_subjects))
-    chosen = snap.nearest(embedding, k, distinct_subjects)
+                       scale)
+    chosen = near[:k]
     info = snap.photo_info([p for p, _ in chosen], thumbnails=thumbnails)
     tops: list[set[int]] = []
     if variant_embeddings is not None:
