@@ -41,6 +41,7 @@ from tqdm import tqdm
 from sketchlab.core.atomic import atomic_write
 from sketchlab.core.checkpoint import weights_sha256
 from sketchlab.core.hashing import sha256_bytes
+from sketchlab.core.imageio import is_grey
 from sketchlab.core.manifest import Row, resolve_manifest
 from trainer.config import TrainConfig, load_config
 from trainer.data.align_cache import AlignedSet
@@ -100,11 +101,6 @@ def decode_frames(blob: np.ndarray, offsets: np.ndarray, grey: bool,
     return out
 
 
-def _is_grey(frames: np.ndarray) -> bool:
-    return all(np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 0], f[..., 2])
-               for f in frames)
-
-
 def _json(index: dict[str, Any]) -> bytes:
     return json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
 
@@ -160,7 +156,7 @@ def build_pack(cfg: TrainConfig, out: str | Path, quality: int = DEFAULT_QUALITY
             if frames.shape[1:] != (*cfg.frame, 3):
                 raise ValueError(f"source {s.name}: {kind} are {frames.shape[1:3]}, the "
                                  f"config's frame is {cfg.frame}")
-            grey = kind == "sketches" and _is_grey(frames)
+            grey = kind == "sketches" and is_grey(frames)
             blob, offsets, mae = encode_frames(frames, grey, quality, f"{s.name} {kind}",
                                                progress)
             base = f"sources/{s.name}/{kind}"

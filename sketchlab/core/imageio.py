@@ -300,6 +300,13 @@ def _close(data: bytes | mmap.mmap | None, fh: BinaryIO | None) -> None:
         fh.close()
 
 
+def is_grey(rgb: np.ndarray) -> bool:
+    """True when the three channels of an RGB image (or a stack of them) are equal: a grey
+    image stored as colour, which can be kept or encoded as one channel."""
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1])
+                and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
 def as_rgb_array(arr: np.ndarray) -> np.ndarray:
     """Coerce a gray, gray+alpha, RGB or RGBA array (uint8/uint16/float in [0,1]) to RGB uint8."""
     a = np.asarray(arr)

@@ -184,3 +184,13 @@ def test_a_gif_with_its_suffix_loads(tmp_path):
     p = tmp_path / "sketch.gif"
     Image.new("L", (40, 50), 200).save(p)
     assert load_image(p).shape == (50, 40, 3)
+
+
+def test_is_grey_reads_one_image_or_a_stack() -> None:
+    from sketchlab.core.imageio import is_grey
+
+    grey = np.repeat(np.arange(12, dtype=np.uint8).reshape(3, 4, 1), 3, axis=2)
+    assert is_grey(grey) and is_grey(np.stack([grey, grey]))
+    tinted = grey.copy()
+    tinted[1, 2, 2] += 1
+    assert not is_grey(tinted) and not is_grey(np.stack([grey, tinted]))

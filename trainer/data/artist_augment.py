@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from sketchlab.core.frame import FACE_BOX, LEFT_EYE, MOUTH, RIGHT_EYE
+from sketchlab.core.imageio import is_grey
 from sketchlab.core.preprocess import normalise_paper
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -45,11 +46,6 @@ def _smooth_field(shape: tuple[int, int], rng: np.random.Generator, cells: int =
 
 def _to_u8(img: np.ndarray) -> np.ndarray:
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
-
-
-def _is_grey(sketch: np.ndarray) -> bool:
-    return bool(np.array_equal(sketch[..., 0], sketch[..., 1])
-                and np.array_equal(sketch[..., 1], sketch[..., 2]))
 
 
 def face_ellipse(shape: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -200,7 +196,7 @@ def paper(sketch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     averages most of the noise away: what reaches the frame is this weaker residue (a
     blank page stays blank-ish). A grey sketch is read as grey, as the app reads it.
     """
-    grey = _is_grey(sketch)
+    grey = is_grey(sketch)
     out = sensor_noise(normalise_paper(photographed(sketch, rng)), rng)
     if grey:
         out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
