@@ -18,7 +18,8 @@ by drawing galleries:
 Rates are means over queries, so a sketch that lands near everybody counts as it should.
 
 Relative reading (`--reading relative`; measured, not the default). A distance is read as
-a ratio to the search's own REFERENCE_RANK-th nearest face, because how close strangers
+a ratio to the search's own k-th nearest face (`--reference-rank`, REFERENCE_RANK by
+default), because how close strangers
 come depends on where a sketch lands: at one distance threshold CUFS test searches for
 absent people marked a candidate 5-10x as often as FS2K ones, and no single table stated
 both. The rates of the ratio are drawn, not counted: each query's nearest strangers in the
@@ -179,8 +180,9 @@ def relative_rates(n: Nearest, sizes: Sequence[int] = SIZES, k: int = REFERENCE_
     """(FPIR (S, R), TPIR (S, R), hit rates (S, 3)) over RATIOS: an absent person's search
     marks its top face when that face is within ratio x the k-th nearest face's distance;
     a present person is marked when the mate is (it is then within the top k)."""
-    if k > sr.LIST_LENGTH:
-        raise ValueError("the reference rank must not pass the list shown")
+    if not 2 <= k <= sr.LIST_LENGTH:
+        raise ValueError(f"the reference rank must be 2 to {sr.LIST_LENGTH} (the list shown), "
+                         f"not {k}")
     rng = np.random.default_rng(seed)
     r_pool = n.n_real.astype(np.float64)
     fpir, tpir = np.zeros((len(sizes), len(RATIOS))), np.zeros((len(sizes), len(RATIOS)))
@@ -312,19 +314,19 @@ SET_WORDS = {"cufs_train": "CUFS", "fs2k_train": "FS2K", "lfw_synth": "synthetic
 
 
 def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: np.ndarray,
-            synthetic: np.ndarray, reading: str, sizes: Sequence[int] = SIZES, seed: int = 0
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(grid, FPIR, TPIR, hits) of one reading: distance thresholds, or ratios to the
-    search's REFERENCE_RANK-th face."""
-    if reading == "relative":
+            synthetic: np.ndarray, reference_rank: int, sizes: Sequence[int] = SIZES,
+            seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, FPIR, TPIR, hits) of one reading: distance thresholds (reference_rank 0), or
+    ratios to the search's reference_rank-th face."""
+    if reference_rank:
         near = nearest_strangers(queries, mates, bank, non_mate, synthetic)
-        return (RATIOS, *relative_rates(near, sizes, seed=seed))
+        return (RATIOS, *relative_rates(near, sizes, reference_rank, seed=seed))
     return (THRESHOLDS, *rates(count_faces(queries, mates, bank, non_mate, synthetic), sizes))
 
 
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             rows: np.ndarray | None = None, sets: Sequence[str] = tuple(SET_WORDS),
-            reading: str = "absolute") -> dict[str, sr.SearchCalibration]:
+            reference_rank: int = 0) -> dict[str, sr.SearchCalibration]:
     idx = np.arange(len(data.target)) if rows is None else rows
     non_mate = data.bank_id[None, :] != data.query_id[idx, None]
     # A grey query searches the grey block of the bank, a colour one the colour block.
@@ -334,14 +336,15 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
     out = {}
     for kind, q in queries.items():
         grid, fpir, tpir, hits = _tables(q[idx], data.bank[data.target[idx]], data.bank,
-                                         non_mate, synthetic, reading)
+                                         non_mate, synthetic, reference_rank)
         out[kind] = sr.SearchCalibration(
             kind, np.array(SIZES, np.float64), grid.astype(np.float64), fpir, tpir,
             hits, len(idx), len(idx),
             f"{len(idx):,} train sketch searches ({_and(SET_WORDS[x] for x in sets)} "
             "sketches; colour and grey), galleries of real photos then synthetic faces",
-            reference_rank=REFERENCE_RANK if reading == "relative" else 0)
-        log.info("%s (%s): FPIR 5%% threshold at 13k = %.3f", kind, reading,
+            reference_rank=reference_rank)
+        log.info("%s (reference rank %d): FPIR 5%% threshold at 13k = %.3f", kind,
+                 reference_rank,
                  out[kind].threshold_for(0.05, 13_000))
     return out
 
@@ -382,9 +385,9 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
             qid = ids[:len(rows)]
             non_mate = ids[None, :] != qid[:, None]
             stated = kinds[kind]
-            reading = "relative" if stated.reference_rank else "absolute"
             grid, fpir_m, tpir_m, hits_m = _tables(q, bank[:len(rows)], bank, non_mate,
-                                                   synthetic, reading, TEST_SIZES, seed=1)
+                                                   synthetic, stated.reference_rank,
+                                                   TEST_SIZES, seed=1)
             for si, n in enumerate(TEST_SIZES):
                 t = stated.threshold_for(fpir, n)
                 out.append({
@@ -402,7 +405,7 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
 
 
 def format_check(rows: list[dict[str, Any]]) -> str:
-    lines = ["| set | images | gallery | threshold (distance, or ratio to the 10th row) | "
+    lines = ["| set | images | gallery | threshold (distance, or ratio to the k-th row) | "
              "FPIR stated / measured | FNIR stated / measured | top-10 stated / measured | "
              "top-50 stated / measured |",
              "|" + "---|" * 8]
@@ -442,7 +445,8 @@ def main(args: argparse.Namespace) -> int:
         cfg = FitConfig(**adapter.info["fit"])
         queries["adapted"] = out_of_fold_adapted(data, cfg)
     synthetic = synthetic_pool(data)
-    kinds = measure(data, queries, synthetic, rows, sets, args.reading)
+    reference_rank = args.reference_rank if args.reading == "relative" else 0
+    kinds = measure(data, queries, synthetic, rows, sets, reference_rank)
     extra = {"model_sha256": loaded.sha256,
              "adapter_sha256": adapter.sha256 if adapter is not None else ""}
     if args.write:

@@ -4,6 +4,7 @@ actually drawn at random."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from trainer.search_rates import THRESHOLDS, Counts, count_faces, rates
 
@@ -41,10 +42,11 @@ def test_rates_match_drawn_galleries() -> None:
     assert (np.diff(fpir, axis=1) >= -1e-12).all()  # a looser threshold never marks fewer
 
 
-def test_relative_rates_match_drawn_galleries() -> None:
-    """The ratio reading (distance / the search's 10th nearest face), drawn by thinning
+@pytest.mark.parametrize("k", [3, 10])
+def test_relative_rates_match_drawn_galleries(k: int) -> None:
+    """The ratio reading (distance / the search's k-th nearest face), drawn by thinning
     each query's nearest strangers, against galleries actually drawn at random."""
-    from trainer.search_rates import RATIOS, REFERENCE_RANK, nearest_strangers, relative_rates
+    from trainer.search_rates import RATIOS, nearest_strangers, relative_rates
 
     rng = np.random.default_rng(1)
     q, dim, pool = 30, 48, 600  # many dimensions: distances bunch up, as descriptors' do
@@ -56,9 +58,8 @@ def test_relative_rates_match_drawn_galleries() -> None:
     synthetic = rng.normal(size=(3_000, dim)).astype(np.float32) * 0.15
     near = nearest_strangers(queries, mates, bank, non_mate, synthetic, depth=400)
     sizes = (100, 2_000)  # a sample of the real pool, and all of it plus synthetic faces
-    fpir, tpir, _ = relative_rates(near, sizes, reps=64)
+    fpir, tpir, _ = relative_rates(near, sizes, k, reps=64)
     ri = min(int(np.searchsorted(fpir[0], 0.2)), len(RATIOS) - 1)  # a ratio in mid-range
-    k = REFERENCE_RANK
     fp: dict[int, list[bool]] = {n: [] for n in sizes}
     tp: dict[int, list[bool]] = {n: [] for n in sizes}
     for i in range(q):
@@ -80,3 +81,16 @@ def test_relative_rates_match_drawn_galleries() -> None:
         assert abs(tpir[si, ri] - np.mean(tp[n])) < 0.04, (n, tpir[si, ri], np.mean(tp[n]))
     assert 0.01 < fpir[0, ri] < 0.9 and 0.05 < tpir[0, ri] < 0.95
     assert (np.diff(fpir, axis=1) >= 0).all() and (np.diff(tpir, axis=1) >= 0).all()
+
+
+@pytest.mark.parametrize("k", [1, 11])
+def test_reference_rank_stays_in_the_list(k: int) -> None:
+    """Rank 1 is the candidate itself (every ratio 1); past 10 the app never reads it."""
+    from trainer.search_rates import nearest_strangers, relative_rates
+
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(3, 8))
+    bank = rng.normal(size=(40, 8))
+    near = nearest_strangers(q, bank[:3], bank, np.ones((3, 40), bool), bank[:0], depth=20)
+    with pytest.raises(ValueError, match="reference rank"):
+        relative_rates(near, (10,), k)
