@@ -42,45 +42,91 @@ def test_rates_match_drawn_galleries() -> None:
     assert (np.diff(fpir, axis=1) >= -1e-12).all()  # a looser threshold never marks fewer
 
 
-@pytest.mark.parametrize("k", [3, 10])
+def _people(rng: np.random.Generator, n: int, dim: int, per: np.ndarray) -> np.ndarray:
+    """n photos of people with `per` photos each, in order: each a centre + a small spread."""
+    centres = rng.normal(size=(len(per), dim)) * 0.15
+    return (np.repeat(centres, per, axis=0)[:n] + rng.normal(size=(n, dim)) * 0.06
+            ).astype(np.float32)
+
+
+def _distinct(d: np.ndarray, who: np.ndarray) -> np.ndarray:
+    """Sorted distances of each person's nearest photo (the app's list, one row a person)."""
+    order = np.argsort(d, kind="stable")
+    _, first = np.unique(who[order], return_index=True)
+    return np.sort(d[order][first])
+
+
+@pytest.mark.parametrize("k", [2, 10])
 def test_relative_rates_match_drawn_galleries(k: int) -> None:
-    """The ratio reading (distance / the search's k-th nearest face), drawn by thinning
-    each query's nearest strangers, against galleries actually drawn at random."""
+    """The ratio reading (distance / the search's k-th nearest person), drawn by thinning
+    each query's nearest strangers, against galleries actually drawn at random, where a
+    stranger may have several photos (one row of the list, as the app shows them)."""
     from trainer.search_rates import RATIOS, nearest_strangers, relative_rates
 
     rng = np.random.default_rng(1)
     q, dim, pool = 30, 48, 600  # many dimensions: distances bunch up, as descriptors' do
     queries = rng.normal(size=(q, dim)).astype(np.float32) * 0.1
     mates = queries + rng.normal(size=(q, dim)).astype(np.float32) * 0.13
-    bank = np.concatenate([mates, rng.normal(size=(pool, dim)).astype(np.float32) * 0.15])
+    per = rng.integers(1, 4, size=pool)  # 1-3 photos a stranger
+    strangers_all = _people(rng, pool, dim, per)
+    stranger_of = np.repeat(np.arange(len(per)), per)[:pool]
+    bank = np.concatenate([mates, strangers_all])
+    bank_person = np.concatenate([-1 - np.arange(q), stranger_of])
     non_mate = np.ones((q, len(bank)), bool)
     non_mate[np.arange(q), np.arange(q)] = False
-    synthetic = rng.normal(size=(3_000, dim)).astype(np.float32) * 0.15
-    near = nearest_strangers(queries, mates, bank, non_mate, synthetic, depth=400)
+    synthetic = _people(rng, 3_000, dim, np.full(1_500, 2))  # two photos a person, in order
+    synthetic_of = 10_000 + np.arange(3_000) // 2
+    near = nearest_strangers(queries, mates, bank, non_mate, synthetic, depth=400,
+                             bank_person=bank_person)
     sizes = (100, 2_000)  # a sample of the real pool, and all of it plus synthetic faces
     fpir, tpir, _ = relative_rates(near, sizes, k, reps=64)
     ri = min(int(np.searchsorted(fpir[0], 0.2)), len(RATIOS) - 1)  # a ratio in mid-range
     fp: dict[int, list[bool]] = {n: [] for n in sizes}
     tp: dict[int, list[bool]] = {n: [] for n in sizes}
     for i in range(q):
-        strangers = bank[np.flatnonzero(non_mate[i])]
         d_mate = float(np.linalg.norm(queries[i] - mates[i]))
+        d_all = np.linalg.norm(strangers_all - queries[i], axis=1)
+        d_syn = np.linalg.norm(synthetic - queries[i], axis=1)
         for _ in range(60):
             for n in sizes:
-                if n <= len(strangers):
-                    g = strangers[rng.choice(len(strangers), n, replace=False)]
+                if n <= pool:
+                    pick = rng.choice(pool, n, replace=False)
+                    d, who = d_all[pick], stranger_of[pick]
                 else:
-                    g = np.concatenate([strangers, synthetic[rng.choice(
-                        len(synthetic), n - len(strangers), replace=False)]])
-                d = np.sort(np.linalg.norm(g - queries[i], axis=1))
-                fp[n].append(d[0] <= RATIOS[ri] * d[k - 1])  # absent: top stranger marked
-                present = np.sort(np.append(d[:-1], d_mate))  # the mate + n - 1 others
+                    pick = rng.choice(len(synthetic), n - pool, replace=False)
+                    d = np.concatenate([d_all, d_syn[pick]])
+                    who = np.concatenate([stranger_of, synthetic_of[pick]])
+                rows = _distinct(d, who)
+                fp[n].append(rows[0] <= RATIOS[ri] * rows[k - 1])  # absent: top stranger marked
+                drop = rng.integers(len(d))  # the mate + n - 1 others
+                others = _distinct(np.delete(d, drop), np.delete(who, drop))
+                present = np.sort(np.append(others, d_mate))
                 tp[n].append(d_mate <= RATIOS[ri] * present[k - 1])
     for si, n in enumerate(sizes):
         assert abs(fpir[si, ri] - np.mean(fp[n])) < 0.03, (n, fpir[si, ri], np.mean(fp[n]))
         assert abs(tpir[si, ri] - np.mean(tp[n])) < 0.04, (n, tpir[si, ri], np.mean(tp[n]))
     assert 0.01 < fpir[0, ri] < 0.9 and 0.05 < tpir[0, ri] < 0.95
     assert (np.diff(fpir, axis=1) >= 0).all() and (np.diff(tpir, axis=1) >= 0).all()
+
+
+def test_two_photos_of_one_stranger_are_one_row() -> None:
+    """Read face by face, a stranger's second photo would be the reference and hide how far
+    the top stranger stands out; the app reads the next person."""
+    from trainer.search_rates import nearest_strangers, relative_rates
+
+    q = np.zeros((1, 4), np.float32)
+    mate = np.array([[0.5, 0, 0, 0]], np.float32)
+    bank = np.array([[0.5, 0, 0, 0], [1.0, 0, 0, 0], [0, 1.01, 0, 0], [0, 0, 2.0, 0]],
+                    np.float32)
+    non_mate = np.array([[False, True, True, True]])
+    args = (q, mate, bank, non_mate, bank[:0])
+    same = nearest_strangers(*args, depth=3, bank_person=np.array([0, 1, 1, 2]))
+    apart = nearest_strangers(*args, depth=3, bank_person=np.array([0, 1, 2, 3]))
+    f_same, _, _ = relative_rates(same, (3,), 2, reps=4)
+    f_apart, _, _ = relative_rates(apart, (3,), 2, reps=4)
+    # strangers at 1.0 and 1.01: ratio 0.99 face by face; with both photos one person the
+    # next person is at 2.0 (ratio 0.5), which every ratio threshold >= 0.5 marks.
+    assert f_apart[0, 0] == 0.0 and f_same[0, 0] == 1.0
 
 
 @pytest.mark.parametrize("k", [1, 11])
