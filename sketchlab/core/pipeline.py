@@ -288,12 +288,13 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
     and query kind, each with its stability over `variant_embeddings` when given."""
     search = search or {}
     gnorm = None if kind in search else norm(embedding, snap)
-    # Relative tables read distances against the list's k-th row (one photo per person, as
-    # the list shows, so a person with many photos cannot crowd out their own mark): one
-    # search long enough for both.
+    # Relative tables read distances against the k-th nearest person (one photo per person,
+    # as they were measured, so a person with many photos cannot crowd out their own mark):
+    # one search long enough for both when the list shows people too.
     ref = reference_rank(search, kind)
     near = snap.nearest(embedding, max(k, ref), distinct_subjects)
-    scale = float(near[min(ref, len(near)) - 1][1]) if ref and near else 1.0
+    people = near if distinct_subjects or not ref else snap.nearest(embedding, ref, True)
+    scale = float(people[min(ref, len(people)) - 1][1]) if ref and people else 1.0
     rule = choose_rule(search, calibrations or {}, kind, len(snap), fpir, fmr, threshold, gnorm,
                        scale)
     chosen = near[:k]

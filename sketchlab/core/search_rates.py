@@ -77,7 +77,7 @@ class SearchCalibration:
     n_nonmated: int
     source: str  # which searches, in words
     # 0: thresholds are distances; k > 0: ratios of a distance to the search's k-th
-    # nearest face (`SearchRule.scale`).
+    # nearest person (`SearchRule.scale`).
     reference_rank: int = 0
 
     def within_range(self, n: int) -> bool:
@@ -167,7 +167,7 @@ class SearchRule:
     `calibration.ScoreRule` (threshold, fmr, score, phrase, summary, describe), so the
     pipeline, panel and report take either; `fmr` here is the FPIR at a candidate's
     distance. With relative tables the threshold is `ratio x scale`, scale being this
-    search's distance to its k-th nearest face."""
+    search's distance to its k-th nearest person."""
 
     threshold: float
     calibration: SearchCalibration
@@ -175,7 +175,7 @@ class SearchRule:
     target_fpir: float | None  # the FPIR the threshold was set at (None: a given distance)
     list_length: int = LIST_LENGTH
     reading: str = "1:N"
-    scale: float = 1.0  # relative tables: this search's k-th nearest face distance
+    scale: float = 1.0  # relative tables: this search's k-th nearest person's distance
 
     calibrated = True
     norm = None
@@ -243,8 +243,8 @@ def _ordinal(k: int) -> str:
 
 
 def reference_rank(calibrations: dict[str, SearchCalibration], query: str) -> int:
-    """k when this kind's tables read distances against the search's k-th nearest face,
-    else 0: the caller looks that face up before asking for the rule."""
+    """k when this kind's tables read distances against the search's k-th nearest person,
+    else 0: the caller looks that person up before asking for the rule."""
     c = calibrations.get(query)
     return c.reference_rank if c is not None else 0
 
@@ -254,7 +254,7 @@ def search_rule(calibrations: dict[str, SearchCalibration], query: str, size: in
                 scale: float = 1.0) -> SearchRule | None:
     """The 1:N rule for a search of `size` faces, or None when the model has no search
     calibration for this kind of query. `scale`: the search's distance to its k-th nearest
-    face when the tables are relative (`reference_rank`)."""
+    person when the tables are relative (`reference_rank`)."""
     c = calibrations.get(query)
     if c is None or size < 1:
         return None

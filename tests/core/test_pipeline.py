@@ -32,7 +32,11 @@ class MemoryGallery:
     def nearest(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
                 ) -> list[tuple[int, float]]:
         d = np.linalg.norm(self.vectors - embedding, axis=1)
-        return [(int(i), float(d[i])) for i in np.argsort(d)[:k]]
+        order = [int(i) for i in np.argsort(d, kind="stable")]
+        if distinct_subjects:  # one row a person: their nearest photo
+            order = [i for n, i in enumerate(order)
+                     if self.names[i] not in {self.names[j] for j in order[:n]}]
+        return [(i, float(d[i])) for i in order[:k]]
 
     def photo_info(self, photo_ids: Sequence[int], thumbnails: bool = False
                    ) -> dict[int, PhotoInfo]:
@@ -98,6 +102,21 @@ def test_relative_tables_scale_the_threshold_by_the_tenth_row() -> None:
         rules.append(rule)
     assert rules[1].threshold == pytest.approx(0.5 * rules[0].threshold, rel=1e-5)
     assert rules[0].rates()["ratio"] == pytest.approx(rules[1].rates()["ratio"], abs=1e-4)
+
+
+def test_the_reference_is_the_next_person_even_when_every_photo_is_listed() -> None:
+    """`match --all-photos` lists photos, but the tables were measured one row a person: a
+    second photo of the top person must not become the reference."""
+    table = _flat_rates(0.4)
+    rel = sr.SearchCalibration("variants", table.sizes, np.linspace(0.5, 1.1, 61), table.fpir,
+                               table.tpir, table.hit_rates, 10, 10, "unit", reference_rank=2)
+    v = np.zeros((3, 128), np.float32)
+    v[:, 0] = [0.3, 0.31, 0.6]  # two photos of "a", then "b"
+    g = MemoryGallery(v, ["a", "a", "b"])
+    for distinct in (True, False):
+        _, rule = rank(np.zeros(128, np.float32), g, 3, kind="variants",
+                       search={"variants": rel}, distinct_subjects=distinct)
+        assert rule.scale == pytest.approx(0.6)
 
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "cufs_cuhk"
