@@ -136,3 +136,32 @@ def test_enrolment_cancel_says_at_once_that_it_stops(qtbot, shared_data, tmp_pat
     qtbot.waitUntil(lambda: dlg._enrol is None, timeout=WAIT_MS)
     dlg.close()
     handle.close()
+
+
+def test_a_listing_read_that_ends_late_does_not_undo_a_newer_one(qtbot, gallery_dialog,
+                                                                 monkeypatch):
+    """Two refreshes in flight (an enrolment's end, then a removal's): the older read may
+    end last, and its stale rows must not replace the newer listing."""
+    import threading
+
+    from sketchlab.ui.dialogs import gallery_dialog as module
+
+    dlg = gallery_dialog
+    real = module.load_listing
+    release = threading.Event()
+    stale = module.GalleryListing(stats=object(), subjects=["stale"], photos={})
+
+    def slow_stale(handle):
+        release.wait(30)
+        return stale
+
+    monkeypatch.setattr(module, "load_listing", slow_stale)
+    dlg.refresh()  # the older read: blocks until released
+    monkeypatch.setattr(module, "load_listing", real)
+    dlg.listing = None
+    dlg.refresh()  # the newer read
+    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
+    fresh = dlg.listing
+    release.set()
+    qtbot.waitUntil(lambda: not dlg._workers, timeout=WAIT_MS)  # the stale read has ended
+    assert dlg.listing is fresh and fresh.subjects == []

@@ -97,6 +97,7 @@ class GalleryDialog(QDialog):
         self._enrol: Job | None = None
         self.partial_box: QMessageBox | None = None
         self._closed = False
+        self._listing_asked = 0  # the newest listing asked for; an older one is stale
         self.setWindowTitle("Gallery")
         self.where = QLabel(f"Database: {handle.display_url()}")
         self.where.setWordWrap(True)
@@ -159,10 +160,18 @@ class GalleryDialog(QDialog):
         if self._closed:  # a job that ends after the dialog closed must not start another
             return
         self.summary.setText("Loading…")
-        self._run(load_listing, self.handle, returned=self._show,
+        self._listing_asked += 1
+        asked = self._listing_asked
+        self._run(load_listing, self.handle,
+                  returned=lambda listing: self._show(listing, asked),
                   errored=lambda e: self._error("Reading the gallery", e))
 
-    def _show(self, listing: GalleryListing) -> None:
+    def _show(self, listing: GalleryListing, asked: int) -> None:
+        """Show a listing unless a newer one was asked for: reads run on their own
+        threads and can end out of order, and a read that began before a removal must
+        not bring the removed photos back on screen."""
+        if asked != self._listing_asked:
+            return
         self.listing = listing
         st = listing.stats
         self.summary.setText(f"{st.subjects} subjects, {st.photos} photos, "
