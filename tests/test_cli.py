@@ -58,15 +58,29 @@ def test_bench_json_shape(tiny_model, lfw_embeddings, capsys):
     assert data["enroll_unbatched"]["enrolled"] == data["enroll"]["enrolled"]
 
 
+def test_bench_times_a_search_query_as_the_model_makes_it(calibrated_tiny_model, shared_data,
+                                                          capsys):
+    """query: real test sketches through the model's own plan (8 variants and the raw
+    sketch for a model calibrated so), each stage timed."""
+    model, _ = calibrated_tiny_model
+    assert main(["bench", "--json", "--model", str(model), "--quick", "--only", "query"]) == 0
+    q = json.loads(capsys.readouterr().out)["query"]
+    assert q["kind"] == "variants" and q["variants"] == 8 and q["sketches"] == 8
+    assert q["p90_ms"] >= q["median_ms"] > 0 and q["model"] == "calibrated"
+    assert set(q["stages_ms"]) == {"align", "invert", "embed"}
+    assert sum(q["stages_ms"].values()) <= q["p90_ms"] * 1.5
+
+
 def test_bench_without_the_datasets_says_so(tiny_model, tmp_path, monkeypatch, capsys):
     """A bundle on a machine without the face datasets: the photo-based sections report
     what is missing and the rest of the bench still runs (it used to end in a
     FileNotFoundError from search_10m)."""
     monkeypatch.setenv("SKETCHLAB_SHARED_DATA", str(tmp_path / "no-data"))
     assert main(["bench", "--json", "--model", str(tiny_model), "--quick",
-                 "--only", "invert,enroll,search_10m"]) == 0
+                 "--only", "invert,query,enroll,search_10m"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["invert"]["cpu"]["median_ms"] > 0
+    assert "SKETCHLAB_SHARED_DATA" in data["query"]["error"]
     assert "SKETCHLAB_SHARED_DATA" in data["enroll"]["error"]
     assert "SKETCHLAB_SHARED_DATA" in data["search_10m"]["error"]
 
@@ -113,7 +127,8 @@ def test_bench_names_its_sections(capsys):
     """`--only` picks from the sections commands/bench.py registers; a typo is one line."""
     from sketchlab.commands.bench import SECTIONS
 
-    assert list(SECTIONS) == ["invert", "engines", "search_1m", "enroll", "search_10m", "case"]
+    assert list(SECTIONS) == ["invert", "engines", "query", "search_1m", "enroll",
+                             "search_10m", "case"]
     assert main(["bench", "--only", "invert,serach_1m"]) == 2
     err = capsys.readouterr().err
     assert "no section serach_1m" in err and "search_1m" in err

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-KNOWN = {"invert", "engines", "model", "variants_cpu", "search_1m", "enroll_faces_per_s",
-         "enroll", "enroll_unbatched", "search_10m", "case", "machine", "run"}
+KNOWN = {"invert", "engines", "query", "model", "variants_cpu", "search_1m",
+         "enroll_faces_per_s", "enroll", "enroll_unbatched", "search_10m", "case", "machine",
+         "run"}
 
 
 def _num(value: Any, unit: str = "") -> str:
@@ -104,6 +105,19 @@ def _engines(data: dict[str, Any]) -> list[str]:
                      "may be chosen"], rows)]
 
 
+def _query(data: dict[str, Any]) -> list[str]:
+    q = data["query"]
+    if "median_ms" not in q:
+        return ["## Sketch search query", "", f"Not measured: {q.get('error', '?')}", ""]
+    stages = ", ".join(f"{k} {_num(v, 'ms')}" for k, v in q.get("stages_ms", {}).items())
+    return ["## Sketch search query", "",
+            f"One search's query with `{q['model']}` ({q['variants']} variants, {q['kind']}), "
+            f"on {q['engine']}: align, invert, embed and adapt, over {q['sketches']} CUFS "
+            "and FS2K test sketches; ranking the gallery is apart (`sketchlab bench --only "
+            "query`).", "",
+            *_table(["median", "p90", "median by stage"], [(*_ms(q), stages)])]
+
+
 def _variants(data: dict[str, Any]) -> list[str]:
     rows = [(name, _num(v.get("params")), v.get("gflops"), *_ms(v))
             for name, v in data["variants_cpu"].items()]
@@ -178,7 +192,7 @@ def _case(data: dict[str, Any]) -> list[str]:
 def render(data: dict[str, Any], source: str = "docs/benchmarks.json") -> str:
     """The Markdown page for one `sketchlab bench --json` result."""
     lines = _header(data, source)
-    for key, section in (("invert", _invert), ("engines", _engines),
+    for key, section in (("invert", _invert), ("engines", _engines), ("query", _query),
                          ("variants_cpu", _variants),
                          ("search_1m", _search_1m), ("enroll", _enroll),
                          ("search_10m", _search_scale), ("case", _case)):

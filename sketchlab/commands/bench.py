@@ -91,10 +91,39 @@ def engines_section(args: argparse.Namespace) -> dict[str, Any]:
                         "machine": choice.machine}}
 
 
+def query_section(args: argparse.Namespace) -> dict[str, Any]:
+    """query: one sketch search's query on the CPU (align, the model's variants in one
+    batch, embed, adapt), median over CUFS and FS2K test sketches, as `sketchlab match`
+    makes it; name a search model with --model. The gallery ranking is search_1m."""
+    from sketchlab.core.bench import bench_query
+    from sketchlab.core.imageio import load_image
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.manifest import ManifestError, read_manifest, shared_data_dir
+    from sketchlab.core.model_catalog import resolve_model
+
+    files = []
+    for name in ("cufs_cuhk", "fs2k"):
+        try:
+            rows = read_manifest(shared_data_dir() / name, split="test")
+        except (ManifestError, OSError):
+            continue
+        files += [r.sketch for r in rows[::max(1, len(rows) // 4)][:4] if r.sketch]
+    if not files:
+        return {"query": {"error": f"no test sketches under {shared_data_dir()} (set "
+                                   "SKETCHLAB_SHARED_DATA)"}}
+    inverter = Inverter(resolve_model(args.model), device="cpu",
+                        precision=getattr(args, "precision", None),
+                        engine=getattr(args, "engine", None))
+    runs = 4 if args.quick else max(8, args.runs // 3)
+    return {"query": {**bench_query(inverter, [load_image(f) for f in files], runs),
+                      "model": inverter.model.name}}
+
+
 # What `sketchlab bench` measures, in this order; `--only` names keys of this table.
 SECTIONS: dict[str, Section] = {
     "invert": invert_section,
     "engines": engines_section,
+    "query": query_section,
     "search_1m": gallery.bench_search_1m,
     "enroll": gallery.bench_enrolment,
     "search_10m": gallery.bench_search_at_scale,
@@ -154,8 +183,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"model {m['name']}: {m['gflops']} GFLOPs/image, sha256 {m['sha256'][:12]}")
     if "engines" in result:
         print(engines_table(result["engines"]))
+    q = result.get("query", {})
+    if "median_ms" in q:
+        print(f"query [{q['model']}, {q['variants']} variants, {q['engine']}]: median "
+              f"{q['median_ms']} ms, p90 {q['p90_ms']} ms; by stage {q['stages_ms']}")
     for key, value in result.items():
-        if key not in ("invert", "model", "machine", "run", "engines"):
+        if key not in ("invert", "model", "machine", "run", "engines") and not (
+                key == "query" and "median_ms" in value):
             print(f"{key}: {json.dumps(value)}")
     mi = result["machine"]
     print(f"machine: {mi['cpu']}, {mi['cpu_count']} cpus, torch {mi['torch']}, "

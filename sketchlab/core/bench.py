@@ -95,3 +95,31 @@ def machine_info() -> dict[str, object]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def bench_query(inverter: Inverter, sketches: list[np.ndarray], runs: int = 10
+                ) -> dict[str, object]:
+    """One sketch search's query, as `sketchlab match` and the app's Search make it for
+    this model (`pipeline.plan_query`: its variants, raw-sketch weight and adapter): align,
+    invert the variants in one batch, embed, fuse, adapt. Ranking the gallery is apart
+    (search_1m). Real sketches, since a face not found costs the whole detector chain."""
+    from sketchlab.core.model_catalog import read_calibration
+    from sketchlab.core.pipeline import plan_query
+    from sketchlab.core.query import sketch_query
+
+    plan = plan_query(inverter, read_calibration(inverter.model.path)[1])
+    stages: dict[str, list[float]] = {}
+    i = 0
+
+    def once() -> None:
+        nonlocal i
+        q = sketch_query(sketches[i % len(sketches)], inverter, variants=plan.variants,
+                         raw_weight=plan.raw_weight, adapter=plan.adapter)
+        i += 1
+        for k, v in q.stages_ms.items():
+            stages.setdefault(k, []).append(v)
+
+    out = time_call(once, runs, warmup=2)
+    return {**out, "kind": plan.kind, "variants": plan.variants, "sketches": len(sketches),
+            "stages_ms": {k: round(float(np.median(v[2:])), 1) for k, v in stages.items()},
+            "engine": inverter.device_label, "precision": inverter.precision}

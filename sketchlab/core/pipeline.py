@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from sketchlab.core.adapter import model_adapter
+from sketchlab.core.adapter import QueryAdapter, model_adapter
 from sketchlab.core.calibration import (
     DEFAULT_FMR,
     GalleryNorm,
@@ -322,6 +322,33 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
     return out, rule
 
 
+@dataclass(frozen=True)
+class QueryPlan:
+    """How a sketch is searched: the query kind its calibration is read for, how many
+    variants are inverted, the raw sketch's share of the descriptor and the adapter."""
+
+    kind: str  # "single", "variants", "adapted" or "raw"
+    variants: int
+    raw_weight: float
+    adapter: QueryAdapter | None
+
+
+def plan_query(inverter: Inverter | None, fields: dict[str, Any], *, raw: bool = False,
+               variants: int | None = None, adapter: bool = True) -> QueryPlan:
+    """The search `match_sketch` runs for this model (its calibration `fields`): as many
+    variants as it was calibrated with unless told, the raw sketch's weight that went
+    with them, and the model's query adapter when several variants are searched."""
+    if raw:
+        return QueryPlan("raw", 1, 0.0, None)
+    n = int(variants if variants is not None else fields.get("variants", 1))
+    w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
+    if n <= 1:
+        return QueryPlan("single", n, w, None)
+    moved = (model_adapter(inverter.model.metadata, inverter.model.sha256)
+             if adapter and inverter is not None else None)
+    return QueryPlan("adapted" if moved is not None else "variants", n, w, moved)
+
+
 def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
                  gallery: Searchable, k: int = 10, threshold: float | None = None,
                  raw: bool = False, *, fmr: float | None = DEFAULT_FMR,
@@ -342,17 +369,10 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     if calibration is None:
         calibration = read_calibration(inverter.model.path) if inverter else ({}, {})
     kinds, fields = calibration
-    if raw:
-        n, w, kind = 1, 0.0, "raw"
-    else:
-        n = int(variants if variants is not None else fields.get("variants", 1))
-        w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
-        kind = "variants" if n > 1 else "single"
-    moved = None
-    if adapter and kind == "variants" and inverter is not None:
-        moved = model_adapter(inverter.model.metadata, inverter.model.sha256)
-        kind = "adapted" if moved is not None else kind
-    q = sketch_query(sketch, inverter, raw=raw, variants=n, raw_weight=w, adapter=moved)
+    plan = plan_query(inverter, fields, raw=raw, variants=variants, adapter=adapter)
+    kind = plan.kind
+    q = sketch_query(sketch, inverter, raw=raw, variants=plan.variants,
+                     raw_weight=plan.raw_weight, adapter=plan.adapter)
     snap = gallery.snapshot()  # (re)loads the index outside the timed search
     search = fields.get("search") or {}
     base = {"kind": kind, "sketch": q.prepared.image, "photo": q.photo,

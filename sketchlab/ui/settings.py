@@ -31,7 +31,8 @@ DEVICES = ("auto", "cpu", "cuda")
 class AppSettings:
     """Everything the user can set in the Settings dialog; applied live when it changes."""
 
-    model: str = DEFAULT_MODEL
+    model: str = DEFAULT_MODEL  # the live photo's
+    search_model: str = ""  # the gallery search's; empty: the live photo's model
     device: str = "auto"
     precision: str = "auto"  # bf16 where the CPU does it natively; fp32: as before
     engine: str = "auto"  # the one measured fastest here, or torch/onnxruntime/openvino

@@ -31,6 +31,10 @@ RESULT = {
                                          "error": "int8 not offered: below fp32"}}},
     "machine": {"cpu": "AMD EPYC", "cpu_count": 2, "python": "3.11.7", "torch": "2.14.1",
                 "torch_threads": 2, "cpu_flags": "avx2 fma avx512f avx512_bf16"},
+    "query": {"median_ms": 812.4, "p90_ms": 901.0, "kind": "adapted", "variants": 8,
+              "sketches": 8, "stages_ms": {"align": 60.1, "invert": 420.5, "embed": 300.2},
+              "engine": "CPU, PyTorch (2 threads, bf16)", "precision": "bf16",
+              "model": "sketchlab-default"},
     "new_section": {"x": 1},
 }
 
@@ -43,6 +47,8 @@ def test_sections_render_their_figures():
     assert "| openvino bf16 | 13.9 ms | 15.2 ms | 107.0 ms | 0.61 / 14 | yes |" in page
     assert "| onnxruntime int8 | 11.8 ms | 12.5 ms | 90.1 ms | 2.5 / 41 | no: int8 not offered" \
         in page
+    assert "| 812.4 ms | 901.0 ms | align 60.1 ms, invert 420.5 ms, embed 300.2 ms |" in page
+    assert "`sketchlab-default` (8 variants, adapted)" in page
     assert "| CPU flags that matter here | avx2 fma avx512f avx512_bf16 |" in page
     assert "| options | `--only invert,case --quick` |" in page
     assert "2026-12-04 22:40 UTC" in page and "AMD EPYC, 2 CPUs, no GPU" in page

@@ -1,7 +1,7 @@
-"""Settings: model, device, precision, style, match threshold, gallery location, autosave;
-applied on OK/Apply. The match threshold is chosen as a false-match rate ("1 in 100
-non-mates"), which the model's calibration turns into a distance; a fixed distance stays
-available."""
+"""Settings: models (live photo and search), device, precision, style, match threshold,
+gallery location, autosave; applied on OK/Apply. The match threshold is chosen as a
+false-match rate ("1 in 100 non-mates"), which the model's calibration turns into a
+distance; a fixed distance stays available."""
 
 from __future__ import annotations
 
@@ -51,6 +51,16 @@ class SettingsDialog(QDialog):
             label = f"{path.stem} (file)" if path.is_file() else f"{s.model} (not installed)"
             self.model.addItem(label, s.model)
         self.model.setCurrentIndex(self.model.findData(s.model))
+        self.search_model = QComboBox()
+        self.search_model.setToolTip("The model whose photos are searched: a larger one may "
+                                     "search while a small one keeps the live photo fast. "
+                                     "Each recorded photo names the model that made it.")
+        self.search_model.addItem("Same as the live photo", "")
+        for m in models:
+            self.search_model.addItem(f"{m.name}  ({m.config.height}x{m.config.width})", m.name)
+        if self.search_model.findData(s.search_model) < 0:
+            self.search_model.addItem(f"{s.search_model} (not installed)", s.search_model)
+        self.search_model.setCurrentIndex(self.search_model.findData(s.search_model))
         self.device = QComboBox()
         for d in DEVICES:
             label = {"auto": "Automatic (GPU when present)", "cpu": "CPU",
@@ -143,6 +153,7 @@ class SettingsDialog(QDialog):
         self.research.setChecked(s.search_again)
         form = QFormLayout()
         form.addRow("Model", self.model)
+        form.addRow("Search with", self.search_model)
         form.addRow("Device", self.device)
         form.addRow("Precision", self.precision)
         form.addRow("Engine", self.engine)
@@ -186,7 +197,8 @@ class SettingsDialog(QDialog):
         if url == default_url():
             url = ""
         return self.store.value.replace(
-            model=self.model.currentData(), device=self.device.currentData(),
+            model=self.model.currentData(), search_model=self.search_model.currentData(),
+            device=self.device.currentData(),
             precision=self.precision.currentData(), engine=self.engine.currentData(),
             style=self.style.currentData(),
             match_fpir=self.fpir.currentData(),

@@ -42,7 +42,8 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from sketchlab.core.model_catalog import read_calibration
+from sketchlab.core.model_catalog import read_calibration, resolve_model
+from sketchlab.core.model_file import CheckpointError
 from sketchlab.core.pipeline import (
     NOTHING_PASSES,
     RATE_COLUMNS,
@@ -88,23 +89,36 @@ def model_calibration(model_path: str, sha256: str) -> Calibration:
     return read_calibration(model_path)
 
 
+def search_inverter(settings: AppSettings, model: ModelStatus) -> tuple[Any, str]:
+    """The Inverter a search runs on, and its model's name: the search model when one is
+    set apart from the live photo's (a larger network may search while the small one
+    draws), else the live preview's own Inverter when it is loaded (one engine and one
+    copy of the network per model; its engines run from two threads), else one of ours."""
+    name = settings.search_model
+    if name and name not in (model.name, str(model.path)):
+        path = resolve_model(name)  # CheckpointError: the job reports it
+        return _search_inverter(str(path), settings.device, settings.precision,
+                                settings.engine), name
+    return model.inverter or _search_inverter(str(model.path), settings.device,
+                                              settings.precision, settings.engine), model.name
+
+
 def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: AppSettings,
                model: ModelStatus) -> MatchResult:
     """Worker job: `match_sketch` on the sketch behind the on-screen photo; the result
-    names that photo (`query`) and one inversion per variant searched (`queries`), which
-    the case recorder records."""
+    names that photo (`query`) and one inversion per variant searched (`queries`, made by
+    the search model, which the case recorder records)."""
     matcher = handle.matcher()
-    # The live preview's Inverter when it is loaded (one engine and one copy of the
-    # network per model; its engines run from two threads), else one of our own.
-    inverter = model.inverter or _search_inverter(str(model.path), settings.device,
-                                                  settings.precision, settings.engine)
+    inverter, model_name = search_inverter(settings, model)
     res = match_sketch(as_prepared(query.sketch, query.colour), inverter, matcher, k,
                        threshold=settings.threshold or None, fmr=settings.match_fmr,
                        fpir=settings.match_fpir,
-                       calibration=model_calibration(str(model.path), model.sha256))
+                       calibration=model_calibration(str(inverter.model.path),
+                                                     inverter.sha256))
     per_variant = (res.invert_ms / max(1, len(res.variant_photos)))
     queries = tuple(
-        dataclasses.replace(query, sketch=sk, photo=ph, ms=per_variant,
+        dataclasses.replace(query, sketch=sk, photo=ph, ms=per_variant, model=model_name,
+                            device_label=inverter.device_label,
                             variant=variant_record(name, i, len(res.variant_names)))
         for i, (name, sk, ph) in enumerate(zip(res.variant_names, res.variant_sketches,
                                                res.variant_photos, strict=True)))
@@ -356,8 +370,10 @@ class MatchPanel(QWidget):
             self.search()
 
     def _on_error(self, exc: Exception) -> None:
-        self.status.setText(f"Gallery search failed: {exc}\n\nCheck the gallery location in "
-                            "Settings, or enrol photos with Gallery > Manage gallery.")
+        hint = ("Choose another model under Search with in Settings." if isinstance(
+            exc, CheckpointError) else "Check the gallery location in Settings, or enrol "
+                                       "photos with Gallery > Manage gallery.")
+        self.status.setText(f"Gallery search failed: {exc}\n\n{hint}")
 
     def _on_done(self, outcome: MatchResult) -> None:
         s = self.store.value
@@ -417,6 +433,9 @@ class MatchPanel(QWidget):
         else:
             how = (f"{len(outcome.variant_names)} variants of the sketch"
                    if len(outcome.variant_names) > 1 else "the synthesized photo")
+            made_by = outcome.queries[0].model if outcome.queries else None
+            if outcome.query is not None and made_by not in (None, outcome.query.model):
+                how += f" by the search model {made_by}"
             verdict = (NOTHING_PASSES if outcome.nothing_passes
                        else f"{within} within the threshold.")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "
