@@ -476,14 +476,20 @@ def main(args: argparse.Namespace) -> int:
     from trainer.adapter import TRAIN_SETS, FitConfig, load_train_data, pack_dir
     from trainer.evaluate import adapter_of, model_path
 
-    path = model_path(args.model)
-    loaded = load_generator(path)
-    w = float(read_calibration(path)[1].get("raw_weight", 0.2))
-    data = load_train_data(pack_dir(loaded.sha256), TRAIN_SETS, w, args.workers)
+    # the options first: the descriptors take minutes to load
     sets = tuple(args.query_sets or TRAIN_SETS)
     unknown = set(sets) - set(TRAIN_SETS)
     if unknown:
         raise ValueError(f"unknown query set(s) {sorted(unknown)}; choose from {TRAIN_SETS}")
+    reference_rank = (args.reference_rank or REFERENCE_RANK) if args.reading == "relative" \
+        else 0
+    if reference_rank and not 2 <= reference_rank <= sr.LIST_LENGTH:
+        raise ValueError(f"--reference-rank must be 2 to {sr.LIST_LENGTH} (the list shown), "
+                         f"not {reference_rank}")
+    path = model_path(args.model)
+    loaded = load_generator(path)
+    w = float(read_calibration(path)[1].get("raw_weight", 0.2))
+    data = load_train_data(pack_dir(loaded.sha256), TRAIN_SETS, w, args.workers)
     pool = np.flatnonzero(np.isin(np.asarray(data.group), sets))
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(pool, min(args.max_queries, len(pool)), replace=False))
@@ -493,8 +499,6 @@ def main(args: argparse.Namespace) -> int:
         cfg = FitConfig(**adapter.info["fit"])
         queries["adapted"] = out_of_fold_adapted(data, cfg)
     synthetic = synthetic_pool(data)
-    reference_rank = (args.reference_rank or REFERENCE_RANK) if args.reading == "relative" \
-        else 0
     kinds = measure(data, queries, synthetic, rows, sets, reference_rank)
     extra = {"model_sha256": loaded.sha256,
              "adapter_sha256": adapter.sha256 if adapter is not None else ""}

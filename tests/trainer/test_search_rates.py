@@ -140,3 +140,22 @@ def test_reference_rank_stays_in_the_list(k: int) -> None:
     near = nearest_strangers(q, bank[:3], bank, np.ones((3, 40), bool), bank[:0], depth=20)
     with pytest.raises(ValueError, match="reference rank"):
         relative_rates(near, (10,), k)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--reference-rank", "11"], "--reference-rank must be 2 to 10"),
+    (["--query-sets", "cufs_test"], "unknown query set"),
+])
+def test_search_rates_refuses_bad_options_before_loading_anything(argv, says, monkeypatch):
+    """A typo is reported at once, not after minutes of loading descriptors."""
+    import trainer.adapter
+    from trainer.__main__ import build_parser
+    from trainer.search_rates import main
+
+    def must_not_load(*a, **k):
+        raise AssertionError("loaded the descriptors before checking the options")
+
+    monkeypatch.setattr(trainer.adapter, "load_train_data", must_not_load)
+    args = build_parser().parse_args(["search-rates", *argv])
+    with pytest.raises(ValueError, match=says):
+        main(args)
