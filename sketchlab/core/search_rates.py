@@ -218,12 +218,7 @@ class SearchRule:
         r = self.rates()
         how = ("set at " + _pct(self.target_fpir) + " false positives per search"
                if self.target_fpir is not None else "set by hand")
-        k = r.get("reference_rank", 0)
-        relative = (f", {r['ratio']:.3f} x the distance of this search's {_ordinal(k)} "
-                    "candidate" + (": only a first candidate that stands out from the next "
-                                   "is marked" if k == 2 else "") if k else "")
-        where = ("at rank 1" if k == 2 else f"within the top {k - 1}") if k else \
-            f"within the top {self.list_length}"
+        relative, where = self._reading(r)
         out = (f"Threshold {self.threshold:.3f} ({how}{relative}). At this gallery size "
                f"({self.size:,} faces), a search for someone absent marks a candidate "
                f"{_pct(r['fpir'])} of the time; a person who is in the gallery is marked "
@@ -236,6 +231,17 @@ class SearchRule:
                     f"{int(self.calibration.sizes[-1]):,} faces; this gallery is outside, so "
                     "the nearest measured size is quoted.")
         return out + f" Measured on {self.calibration.source}."
+
+    def _reading(self, r: dict) -> tuple[str, str]:
+        """What the threshold is read against, and where in the list a mark can fall."""
+        k = r.get("reference_rank", 0)
+        if not k:  # a distance threshold: anywhere in the list shown
+            return "", f"within the top {self.list_length}"
+        relative = f", {r['ratio']:.3f} x the distance of this search's {_ordinal(k)} candidate"
+        if k == 2:
+            return (relative + ": only a first candidate that stands out from the next is "
+                    "marked", "at rank 1")
+        return relative, f"within the top {k - 1}"
 
 
 def _ordinal(k: int) -> str:

@@ -88,3 +88,25 @@ def test_relative_tables_read_each_search_against_its_own_crowd() -> None:
     assert old.reference_rank == 0
     plain = sr.search_rule({"adapted": old}, "adapted", 10_000, scale=0.5)
     assert plain is not None and plain.scale == 1.0 and "ratio" not in plain.rates()
+
+
+@pytest.mark.parametrize("k, against, where", [
+    (0, None, "(within the top 10)"),
+    (2, "this search's 2nd candidate: only a first candidate that stands out from the "
+        "next is marked", "(at rank 1)"),
+    (3, "this search's 3rd candidate)", "(within the top 2)"),
+])
+def test_the_reading_says_where_a_mark_can_fall(k, against, where) -> None:
+    """Distance tables mark anywhere in the list; a table read against the k-th person
+    can mark only the k - 1 people before it, and the text says so."""
+    c = _calibration()
+    table = sr.SearchCalibration(c.query, c.sizes, c.thresholds if not k else
+                                 np.linspace(0.80, 1.0, 41), c.fpir, c.tpir, c.hit_rates,
+                                 50, 50, "unit", reference_rank=k)
+    text = sr.search_rule({"adapted": table}, "adapted", 10_000, scale=0.5).describe()
+    present = text.split("a person who is in the gallery is marked ")[1]
+    assert present.split(". ")[0].endswith(f"of the time {where}")
+    if against is None:
+        assert "x the distance" not in text
+    else:
+        assert f"x the distance of {against}" in text
