@@ -180,25 +180,23 @@ def _thinned(sorted_d: np.ndarray, person: np.ndarray, p: np.ndarray, m: int, re
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(Q, reps, m) twice: the m nearest of each row kept with probability p (Q,), reps
     times, and their persons; inf (person 0) where the row ran out."""
-    if sorted_d.shape[1] < m:  # fewer kept than looked at: the rest ran out
-        pad = ((0, 0), (0, m - sorted_d.shape[1]))
-        sorted_d = np.pad(sorted_d, pad, constant_values=np.inf)
-        person = np.pad(person, pad)
     q_n, depth = sorted_d.shape
+    # inf columns up to m, and at least one past the row: where a thinned row runs out
+    pad = ((0, 0), (0, max(depth, m) + 1 - depth))
+    d_all = np.pad(sorted_d, pad, constant_values=np.inf)
+    who_all = np.pad(person, pad)
     p = np.clip(np.asarray(p, np.float64), 0.0, 1.0)
     out = np.full((q_n, reps, m), np.inf)
     who = np.zeros((q_n, reps, m), np.int64)
     full = p >= 1.0
-    out[full] = sorted_d[full, None, :m]
-    who[full] = person[full, None, :m]
+    out[full] = d_all[full, None, :m]
+    who[full] = who_all[full, None, :m]
     some = np.flatnonzero((p > 0) & ~full)
     if len(some):
         gaps = rng.geometric(p[some, None, None], size=(len(some), reps, m))
-        pos = np.minimum(np.cumsum(gaps, axis=2) - 1, depth)
-        padded = np.concatenate([sorted_d[some], np.full((len(some), 1), np.inf)], axis=1)
-        padded_who = np.concatenate([person[some], np.zeros((len(some), 1), np.int64)], axis=1)
-        out[some] = np.take_along_axis(padded[:, None, :], pos, axis=2)
-        who[some] = np.take_along_axis(padded_who[:, None, :], pos, axis=2)
+        pos = np.minimum(np.cumsum(gaps, axis=2) - 1, d_all.shape[1] - 1)
+        out[some] = np.take_along_axis(d_all[some][:, None, :], pos, axis=2)
+        who[some] = np.take_along_axis(who_all[some][:, None, :], pos, axis=2)
     return out, who
 
 
