@@ -24,9 +24,11 @@ from PySide6.QtGui import (
     QPageSize,
     QPainter,
     QPdfWriter,
+    QTextBlock,
     QTextCursor,
     QTextDocument,
     QTextFormat,
+    QTextFrame,
 )
 
 from sketchlab.cases.report_data import ReportData, SearchReport
@@ -292,45 +294,47 @@ def keep_together(doc: QTextDocument, page_h: float, room: float = 0.2) -> None:
     page that would cross a page break starts on the next page, and a heading that lands
     in the last `room` of a page moves there too. A forced break before every section
     instead left pages mostly empty; a moved heading leaves its page at least (1 - room)
-    full."""
+    full. One pass in document order: a move shifts only what follows, and that is
+    measured after it (deciding on a later table first stranded its heading and
+    paragraph on a page of their own once the heading moved)."""
     layout = doc.documentLayout()
-    for _ in range(50):  # each move can shift what follows; stop once nothing moves
-        if not (_move_tables(doc, layout, page_h)
-                or _move_headings(doc, layout, page_h, room)):
-            return
+    items: list[tuple[int, QTextFrame | None, QTextBlock | None]] = [
+        (frame.firstPosition(), frame, None) for frame in doc.rootFrame().childFrames()]
+    block = doc.begin()
+    while block.isValid():
+        if block.blockFormat().headingLevel() in (2, 3):
+            items.append((block.position(), None, block))
+        block = block.next()
+    for _, frame, block in sorted(items, key=lambda item: item[0]):
+        if frame is not None:
+            _move_table(frame, layout, page_h)
+        elif block is not None:
+            _move_heading(block, layout, page_h, room)
 
 
 def _breaks_before(fmt: QTextFormat) -> bool:
     return bool(fmt.pageBreakPolicy() & QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
 
 
-def _move_tables(doc: QTextDocument, layout, page_h: float) -> bool:
-    for frame in doc.rootFrame().childFrames():
-        r = layout.frameBoundingRect(frame)
-        if (r.height() < page_h and int(r.top() // page_h) != int((r.bottom() - 1) // page_h)
-                and not _breaks_before(frame.frameFormat())):
-            fmt = frame.frameFormat()
-            fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
-            frame.setFrameFormat(fmt)
-            doc.pageCount()  # lay out again before measuring what follows
-            return True
-    return False
+def _move_table(frame: QTextFrame, layout, page_h: float) -> None:
+    r = layout.frameBoundingRect(frame)
+    if (r.height() < page_h and int(r.top() // page_h) != int((r.bottom() - 1) // page_h)
+            and not _breaks_before(frame.frameFormat())):
+        fmt = frame.frameFormat()
+        fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+        frame.setFrameFormat(fmt)
+        frame.document().pageCount()  # lay out again before measuring what follows
 
 
-def _move_headings(doc: QTextDocument, layout, page_h: float, room: float) -> bool:
-    block = doc.begin()
-    while block.isValid():
-        if block.blockFormat().headingLevel() in (2, 3) and not _breaks_before(
-                block.blockFormat()):
-            y = layout.blockBoundingRect(block).top()
-            if (page_h - y % page_h) < room * page_h and y % page_h > 1:
-                fmt = block.blockFormat()
-                fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
-                QTextCursor(block).setBlockFormat(fmt)
-                doc.pageCount()
-                return True
-        block = block.next()
-    return False
+def _move_heading(block: QTextBlock, layout, page_h: float, room: float) -> None:
+    if _breaks_before(block.blockFormat()):
+        return
+    y = layout.blockBoundingRect(block).top()
+    if (page_h - y % page_h) < room * page_h and y % page_h > 1:
+        fmt = block.blockFormat()
+        fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+        QTextCursor(block).setBlockFormat(fmt)
+        block.document().pageCount()
 
 
 def render_report(r: ReportData) -> bytes:

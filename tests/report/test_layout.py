@@ -87,3 +87,45 @@ def test_report_card_has_no_lab_notes():
     for lab in ("cpu_bf16", "next CPU run", "STACK-NOTES", "Targets (issue", "python -m"):
         assert lab not in text, lab
     assert "rank 1" in text or "rank-1" in text  # how well it does is kept
+
+
+def test_a_heading_that_moves_takes_its_table_along(qapp):
+    """A heading in the last fifth of a page with a paragraph and a table under it that
+    would cross the break: the heading moves to the next page and the table follows it
+    there, not on to a page of its own (deciding on the table first did that)."""
+    from PySide6.QtCore import QSizeF
+    from PySide6.QtGui import QTextCursor, QTextDocument
+
+    from sketchlab.report.pdf import keep_together
+
+    page = QSizeF(400, 600)
+    doc = QTextDocument()
+    doc.setPageSize(page)
+    filler = "".join(f"<p>line {i}</p>" for i in range(200))
+    rows = "".join(f"<tr><td>{i}</td><td>entry</td></tr>" for i in range(8))
+    doc.setHtml(f"<html><body>{filler}<h2>Audit trail</h2><p>seven entries</p>"
+                f"<table>{rows}</table></body></html>")
+    layout = doc.documentLayout()
+    heading = next(b for b in _blocks(doc) if b.text() == "Audit trail")
+    table = doc.rootFrame().childFrames()[0]
+    # drop filler lines until the heading sits in the last fifth and the table crosses
+    while not (600 - layout.blockBoundingRect(heading).top() % 600 < 0.2 * 600
+               and int(layout.frameBoundingRect(table).top() // 600)
+               != int((layout.frameBoundingRect(table).bottom() - 1) // 600)):
+        c = QTextCursor(doc.begin())
+        c.select(QTextCursor.SelectionType.BlockUnderCursor)
+        c.movePosition(QTextCursor.MoveOperation.NextBlock, QTextCursor.MoveMode.KeepAnchor)
+        c.removeSelectedText()
+        doc.pageCount()
+        assert doc.begin().text().startswith("line"), "no arrangement found"
+    keep_together(doc, page.height())
+    h_page = int(layout.blockBoundingRect(heading).top() // 600)
+    t_page = int(layout.frameBoundingRect(table).top() // 600)
+    assert t_page == h_page == int((layout.frameBoundingRect(table).bottom() - 1) // 600)
+
+
+def _blocks(doc):
+    b = doc.begin()
+    while b.isValid():
+        yield b
+        b = b.next()
