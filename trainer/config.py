@@ -172,17 +172,41 @@ class TrainConfig:
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a TOML config; relative manifest paths are resolved against the repo's parent
-    `shared/data` only if they start with '$DATA/' (see configs/default.toml)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"cannot read training config {path}: {exc}") from exc
+    `shared/data` only if they start with '$DATA/' (see configs/default.toml). A config
+    may `extends = "base.toml"` (beside it) and say only what differs, as an ablation
+    should: see `_read`."""
+    data = _read(Path(path), ())
     data.update(overrides or {})
     try:
         return TrainConfig.from_dict(data)
     except TypeError as exc:
         raise ValueError(f"{path}: {exc}") from exc
+
+
+def _read(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The config's keys over its base's: tables ([generator], [loss]) key by key, any
+    other key (the [[sources]] list included) whole. An extending config names its own
+    run, so it never resumes or overwrites its base's."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read training config {path}: {exc}") from exc
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    base_path = (path.parent / str(base_name)).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise ValueError(f"{path}: `extends` goes round in a circle through {base_path.name}")
+    if "name" not in data:
+        raise ValueError(f"{path}: a config that extends another needs its own `name`, "
+                         "or its run would land in the base's run folder")
+    merged = _read(base_path, (*seen, path.resolve()))
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def _toml_value(v: Any) -> str:

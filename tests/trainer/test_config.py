@@ -94,3 +94,28 @@ def test_artist_ablation_is_leave_out_cufs_plus_every_augmentation() -> None:
                             artist_augment_p=SourceConfig.artist_augment_p)
         for s in ablation.sources))
     assert plain == base
+
+
+def test_an_ablation_config_says_only_what_differs(tmp_path: Path) -> None:
+    """`extends`: tables merge key by key, [[sources]] is replaced whole, the run keeps its
+    own name; the shipped ablations read as their bases with one change."""
+    base = load_config(CONFIGS / "leave-out-cufs.toml")
+    id50 = load_config(CONFIGS / "leave-out-cufs-id50.toml")
+    assert id50.name == "leave-out-cufs-id50" and id50.loss.identity == 50.0
+    assert dataclasses.replace(id50, name=base.name,
+                               loss=dataclasses.replace(id50.loss, identity=20.0)) == base
+    artist = load_config(CONFIGS / "leave-out-cufs-artist.toml")
+    assert [s.name for s in artist.sources] == [s.name for s in base.sources]
+    assert all(s.artist_augment_p == 0.5 for s in artist.sources)
+    assert dataclasses.replace(artist, name=base.name, sources=base.sources) == base
+
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\nname = "a"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
+    with pytest.raises(ValueError, match="circle"):
+        load_config(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('extends = "../configs-missing/x.toml"\nname = "c"\n')
+    with pytest.raises(ValueError, match="cannot read"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text(f'extends = "{CONFIGS / "default.toml"}"\n[loss]\ntv = 0\n')
+    with pytest.raises(ValueError, match="its own `name`"):
+        load_config(tmp_path / "d.toml")
