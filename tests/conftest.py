@@ -95,25 +95,31 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def calibrated_tiny_model(tiny_model: Path, tmp_path: Path):
-    """(path, calibrations): the tiny model with a synthetic sketch-query calibration
-    (genuine ~ N(0.3, 0.05), impostor ~ N(0.5, 0.05)) stored in its metadata."""
-    import shutil
-
+def write_test_calibration(model: Path) -> dict:
+    """Store a synthetic sketch-query calibration (genuine ~ N(0.3, 0.05), impostor ~
+    N(0.5, 0.05); 8 variants with 0.2 of the raw sketch) in a model file; returns it."""
     from sketchlab.core.calibration import ScoreCalibration
     from sketchlab.core.checkpoint import read_metadata
     from sketchlab.core.model_catalog import write_calibration
 
-    model = tmp_path / "calibrated.safetensors"
-    shutil.copy(tiny_model, model)
     rng = np.random.default_rng(0)
     kinds = {k: ScoreCalibration.fit(k, rng.normal(0.3, 0.05, 500),
                                      rng.normal(0.5, 0.05, 50_000), "test pairs")
              for k in ("single", "variants", "raw")}
     write_calibration(model, kinds, {"raw_weight": 0.2, "variants": 8,
                                      "model_sha256": read_metadata(model)["sha256"]})
-    return model, kinds
+    return kinds
+
+
+@pytest.fixture
+def calibrated_tiny_model(tiny_model: Path, tmp_path: Path):
+    """(path, calibrations): the tiny model with `write_test_calibration`'s calibration
+    stored in its metadata."""
+    import shutil
+
+    model = tmp_path / "calibrated.safetensors"
+    shutil.copy(tiny_model, model)
+    return model, write_test_calibration(model)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sketchlab.core.checkpoint import load_generator
+from tests.conftest import write_test_calibration
 from tests.ui.helpers import draw_and_wait_for_photo, open_searchable_window, search_and_wait
 
 WAIT_MS = 30000
@@ -20,9 +21,7 @@ def search_model(tmp_path):
     calibrated for 8-variant searches (the live tiny model has no calibration: 1 photo)."""
     import torch
 
-    from sketchlab.core.calibration import ScoreCalibration
-    from sketchlab.core.checkpoint import read_metadata, save_generator
-    from sketchlab.core.model_catalog import write_calibration
+    from sketchlab.core.checkpoint import save_generator
     from sketchlab.core.network import Generator, GeneratorConfig
 
     folder = tmp_path / "models"
@@ -31,12 +30,7 @@ def search_model(tmp_path):
     path = folder / "searcher.safetensors"
     cfg = GeneratorConfig(base_width=8, n_residual=2, height=64, width=48)
     save_generator(path, Generator(cfg), extra={"name": "searcher", "summary": "test"})
-    rng = np.random.default_rng(0)
-    kinds = {k: ScoreCalibration.fit(k, rng.normal(0.3, 0.05, 500),
-                                     rng.normal(0.5, 0.05, 50_000), "test pairs")
-             for k in ("single", "variants", "raw")}
-    write_calibration(path, kinds, {"raw_weight": 0.2, "variants": 8,
-                                    "model_sha256": read_metadata(path)["sha256"]})
+    write_test_calibration(path)
     return path
 
 
