@@ -36,6 +36,23 @@ FMR_CHOICES = (0.1, 0.01, 0.001, 0.0001)
 FPIR_CHOICES = (0.2, 0.1, 0.05, 0.01)
 
 
+def model_combo(models: list[ModelInfo], current: str,
+                first: tuple[str, str] | None = None) -> QComboBox:
+    """The installed models by name (after `first`, a (label, value) choice), with the
+    current setting selected: listed as a file or as not installed when it is neither."""
+    combo = QComboBox()
+    if first is not None:
+        combo.addItem(*first)
+    for m in models:
+        combo.addItem(f"{m.name}  ({m.config.height}x{m.config.width})", m.name)
+    if combo.findData(current) < 0:
+        path = Path(current)
+        label = f"{path.stem} (file)" if path.is_file() else f"{current} (not installed)"
+        combo.addItem(label, current)
+    combo.setCurrentIndex(combo.findData(current))
+    return combo
+
+
 class SettingsDialog(QDialog):
     def __init__(self, store: SettingsStore, models: list[ModelInfo], cuda: bool,
                  parent: QWidget | None = None) -> None:
@@ -43,24 +60,12 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.store = store
         s = store.value
-        self.model = QComboBox()
-        for m in models:
-            self.model.addItem(f"{m.name}  ({m.config.height}x{m.config.width})", m.name)
-        if self.model.findData(s.model) < 0:
-            path = Path(s.model)
-            label = f"{path.stem} (file)" if path.is_file() else f"{s.model} (not installed)"
-            self.model.addItem(label, s.model)
-        self.model.setCurrentIndex(self.model.findData(s.model))
-        self.search_model = QComboBox()
+        self.model = model_combo(models, s.model)
+        self.search_model = model_combo(models, s.search_model,
+                                        first=("Same as the live photo", ""))
         self.search_model.setToolTip("The model whose photos are searched: a larger one may "
                                      "search while a small one keeps the live photo fast. "
                                      "Each recorded photo names the model that made it.")
-        self.search_model.addItem("Same as the live photo", "")
-        for m in models:
-            self.search_model.addItem(f"{m.name}  ({m.config.height}x{m.config.width})", m.name)
-        if self.search_model.findData(s.search_model) < 0:
-            self.search_model.addItem(f"{s.search_model} (not installed)", s.search_model)
-        self.search_model.setCurrentIndex(self.search_model.findData(s.search_model))
         self.device = QComboBox()
         for d in DEVICES:
             label = {"auto": "Automatic (GPU when present)", "cpu": "CPU",
