@@ -213,6 +213,13 @@ def _kth_person(d: np.ndarray, who: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def check_reference_rank(k: int) -> None:
+    """Rank 1 is the candidate itself (every ratio 1); past the list the app never reads."""
+    if not 2 <= k <= sr.LIST_LENGTH:
+        raise ValueError(f"--reference-rank must be 2 to {sr.LIST_LENGTH} (the list shown): "
+                         f"no reference rank {k}")
+
+
 def relative_rates(n: Nearest, sizes: Sequence[int] = SIZES, k: int = REFERENCE_RANK,
                    reps: int = REPLICATES, seed: int = 0
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -220,9 +227,7 @@ def relative_rates(n: Nearest, sizes: Sequence[int] = SIZES, k: int = REFERENCE_
     marks its top face when that face is within ratio x the k-th nearest person's
     distance; a present person is marked when the mate is (it is then among the first
     k - 1 people). People, not photos, as the app's list counts them."""
-    if not 2 <= k <= sr.LIST_LENGTH:
-        raise ValueError(f"the reference rank must be 2 to {sr.LIST_LENGTH} (the list shown), "
-                         f"not {k}")
+    check_reference_rank(k)
     m = 8 * k  # faces looked at per list: enough for k people unless one has many photos
     rng = np.random.default_rng(seed)
     r_pool = n.n_real.astype(np.float64)
@@ -481,9 +486,8 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown query set(s) {sorted(unknown)}; choose from {TRAIN_SETS}")
     reference_rank = (args.reference_rank or REFERENCE_RANK) if args.reading == "relative" \
         else 0
-    if reference_rank and not 2 <= reference_rank <= sr.LIST_LENGTH:
-        raise ValueError(f"--reference-rank must be 2 to {sr.LIST_LENGTH} (the list shown), "
-                         f"not {reference_rank}")
+    if reference_rank:
+        check_reference_rank(reference_rank)
     path = model_path(args.model)
     loaded = load_generator(path)
     w = float(read_calibration(path)[1].get("raw_weight", 0.2))
