@@ -194,13 +194,14 @@ def _read(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
+    seen = (*seen, path.resolve())
     base_path = (path.parent / str(base_name)).resolve()
-    if base_path in seen or base_path == path.resolve():
+    if base_path in seen:
         raise ValueError(f"{path}: `extends` goes round in a circle through {base_path.name}")
     if "name" not in data:
         raise ValueError(f"{path}: a config that extends another needs its own `name`, "
                          "or its run would land in the base's run folder")
-    merged = _read(base_path, (*seen, path.resolve()))
+    merged = _read(base_path, seen)
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
