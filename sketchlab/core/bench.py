@@ -108,6 +108,7 @@ def bench_query(inverter: Inverter, sketches: list[np.ndarray], runs: int = 10
     from sketchlab.core.query import sketch_query
 
     plan = plan_query(inverter, read_calibration(inverter.model.path)[1])
+    warmup = 2  # first runs, left out of the total and of the stage medians alike
     stages: dict[str, list[float]] = {}
     i = 0
 
@@ -119,7 +120,8 @@ def bench_query(inverter: Inverter, sketches: list[np.ndarray], runs: int = 10
         for k, v in q.stages_ms.items():
             stages.setdefault(k, []).append(v)
 
-    out = time_call(once, runs, warmup=2)
+    out = time_call(once, runs, warmup=warmup)
     return {**out, "kind": plan.kind, "variants": plan.variants, "sketches": len(sketches),
-            "stages_ms": {k: round(float(np.median(v[2:])), 1) for k, v in stages.items()},
+            "stages_ms": {k: round(float(np.median(v[warmup:])), 1)
+                          for k, v in stages.items()},
             "engine": inverter.device_label, "precision": inverter.precision}
