@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--model", default=None, help="model name or .safetensors file")
     a.add_argument("--leave-out", action="append", default=[], metavar="SET",
                    help="fit without this train set (cufs, fs2k, lfw, celeba): the "
-                        "leave-one-dataset-out protocol")
+                        "leave-one-dataset-out protocol; describe then computes only the "
+                        "train sets kept")
     a.add_argument("--write", action="store_true", help="store the adapter in the model file")
     a.add_argument("--hidden", type=int, default=0,
                    help="fit this hidden width only (default: choose from a small grid)")

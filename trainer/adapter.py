@@ -38,6 +38,15 @@ def test_sets() -> list[QuerySet]:
     return [paired_set("cufs_cuhk_test", CUFS, "test"), paired_set("fs2k_test", FS2K, "test")]
 
 
+def protocol_sets(leave_out: Sequence[str] = ()) -> list[QuerySet]:
+    """What `describe` computes: every train and test set, or for the leave-one-dataset-out
+    protocol only the train sets kept (the left-out set's test sketches are scored by
+    `trainer evaluate --adapter`, which describes them itself)."""
+    if not leave_out:
+        return train_sets() + test_sets()
+    return [s for s in train_sets() if not any(s.name.startswith(x) for x in leave_out)]
+
+
 def pack_dir(model_sha256: str, root: Path = Path("runs/descriptors")) -> Path:
     return root / model_sha256[:12]
 
@@ -290,7 +299,7 @@ def main(args: argparse.Namespace) -> int:
     import json
 
     if args.action == "describe":
-        out = describe(args.model, train_sets() + test_sets(), args.workers)
+        out = describe(args.model, protocol_sets(args.leave_out), args.workers)
         print(f"descriptor packs in {out}")
         return 0
     if args.action == "write":  # an adapter fitted before (`fit --out`), checked, stored

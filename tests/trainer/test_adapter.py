@@ -35,3 +35,15 @@ def test_fit_undoes_a_shared_distortion_for_new_people() -> None:
     assert (before == 1).mean() < 0.1  # without the adapter almost nobody is found
     assert (after == 1).mean() > 0.9
     assert np.median(after) < np.median(before)
+
+
+def test_the_leave_out_protocol_describes_no_sketch_of_the_set_left_out(shared_data) -> None:
+    from trainer.adapter import protocol_sets
+
+    every = [s.name for s in protocol_sets()]
+    assert {"cufs_train", "fs2k_train", "cufs_cuhk_test", "fs2k_test"} <= set(every)
+    for left in ("cufs", "fs2k"):
+        kept = protocol_sets([left])
+        assert kept and all(not s.name.startswith(left) for s in kept)
+        assert all(not s.name.endswith("_test") for s in kept)  # evaluate scores the test set
+    assert [s.name for s in protocol_sets(["cufs", "fs2k"])] == ["lfw_synth", "celeba_synth"]
