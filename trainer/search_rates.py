@@ -13,8 +13,12 @@ plus synthetic faces fitted to LFW (`core.synthetic_descriptors`) beyond it, up 
 Rates are computed exactly from each query's counts of faces within each threshold, not
 by drawing galleries:
 - non-mated search (the person's photos left out): P(some face within t) with N faces;
-- mated search: the mate within t and fewer than 10 others nearer (marked within the list);
-- rank: P(fewer than k-1 other faces nearer than the mate), k = 1, 10, 50.
+- mated search: the mate within t and fewer than 10 other people nearer (marked within
+  the list);
+- rank: P(fewer than k other people nearer than the mate), k = 1, 10, 50. The list shows
+  one row a person, so a stranger with five photos nearer than the mate pushes it down one
+  row, not five: each query keeps how many people have c photos nearer (`nearer_people`),
+  and a person is nearer in a gallery when any of those photos was drawn.
 Rates are means over queries, so a sketch that lands near everybody counts as it should.
 
 Relative reading (`--reading relative`, the default). A distance is read as a ratio to
@@ -71,59 +75,102 @@ def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.where(bad, -np.inf, out)
 
 
+PHOTOS_PER_PERSON = 600  # columns of `nearer_people`; LFW's most photographed has 530
+
+
+def _people_ids(bank_person: np.ndarray | None, n: int) -> np.ndarray:
+    """Who each bank photo is of, as codes 0..P-1 (default: every photo its own person)."""
+    if bank_person is None:
+        return np.arange(n)
+    return np.unique(np.asarray(bank_person), return_inverse=True)[1].ravel()
+
+
+def _nearer_people(person: np.ndarray, cols: int = PHOTOS_PER_PERSON) -> np.ndarray:
+    """(cols,): how many people have exactly c photos among `person` (column c - 1; the
+    last column also holds anyone with more)."""
+    per = np.bincount(person)
+    per = np.minimum(per[per > 0], cols)
+    return np.bincount(per - 1, minlength=cols)[:cols]
+
+
+def _synthetic_nearer(near: np.ndarray, per_person: int) -> np.ndarray:
+    """(Q, per_person) from a (Q, chunk) mask of synthetic faces nearer than the mate, the
+    chunk starting at a person's first photo: people with c of them nearer."""
+    q_n, m = near.shape
+    pad = -m % per_person
+    counts = np.pad(near, ((0, 0), (0, pad))).reshape(q_n, -1, per_person).sum(2)
+    return np.stack([(counts == c).sum(1) for c in range(1, per_person + 1)], axis=1)
+
+
+def _synthetic_chunk(q_n: int, per_person: int, least: int = 1_000) -> int:
+    """Synthetic faces compared at a time (~200 MB of distances), a whole number of
+    people."""
+    chunk = max(least, 50_000_000 // max(q_n, 1))
+    return chunk - chunk % per_person
+
+
 @dataclass
 class Counts:
-    """Per query: faces of other people within each threshold (real pool, synthetic pool)
-    and within the mate's own distance."""
+    """Per query: faces of other people within each threshold (real pool, synthetic pool),
+    and the people nearer than the mate by how many of their photos are."""
 
     real_le_t: np.ndarray  # (Q, T)
     syn_le_t: np.ndarray  # (Q, T)
-    real_lt_mate: np.ndarray  # (Q,)
-    syn_lt_mate: np.ndarray  # (Q,)
+    nearer_people: np.ndarray  # (Q, PHOTOS_PER_PERSON) real pool, as `_nearer_people`
+    syn_nearer: np.ndarray  # (Q, synthetic photos a person)
     d_mate: np.ndarray  # (Q,)
     n_real: np.ndarray  # (Q,) real faces of other people in the pool
     n_syn: int
 
 
 def count_faces(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
-                non_mate: np.ndarray, synthetic: np.ndarray) -> Counts:
-    """`non_mate` (Q, M) marks the bank faces of other people for each query."""
+                non_mate: np.ndarray, synthetic: np.ndarray,
+                bank_person: np.ndarray | None = None,
+                synthetic_per_person: int = 2) -> Counts:
+    """`non_mate` (Q, M) marks the bank faces of other people for each query;
+    `bank_person` and `synthetic_per_person` say who the faces are of (as
+    `nearest_strangers`)."""
     t = THRESHOLDS
     q_n = len(queries)
+    person = _people_ids(bank_person, len(bank))
     d_mate = np.linalg.norm(queries - mates, axis=1)
-    real_le, real_lt = np.zeros((q_n, len(t)), np.int64), np.zeros(q_n, np.int64)
+    real_le = np.zeros((q_n, len(t)), np.int64)
+    nearer = np.zeros((q_n, PHOTOS_PER_PERSON), np.int64)
     for i, q in enumerate(queries):
-        d = distances(q, bank)[non_mate[i]]
+        cols = np.flatnonzero(non_mate[i])
+        d = distances(q, bank)[cols]
         real_le[i] = np.searchsorted(np.sort(d), t, side="right")
-        real_lt[i] = int((d < d_mate[i]).sum())
-    syn_le, syn_lt = np.zeros((q_n, len(t)), np.int64), np.zeros(q_n, np.int64)
+        nearer[i] = _nearer_people(person[cols[d < d_mate[i]]])
+    syn_le = np.zeros((q_n, len(t)), np.int64)
+    syn_nearer = np.zeros((q_n, synthetic_per_person), np.int64)
     step = float(t[1] - t[0])
     q32 = queries.astype(np.float32)
     qq = (q32 * q32).sum(1)[:, None]
-    chunk = max(1_000, 50_000_000 // max(q_n, 1))  # ~200 MB of distances at a time
+    chunk = _synthetic_chunk(q_n, synthetic_per_person)
     for start in range(0, len(synthetic), chunk):
         s = synthetic[start:start + chunk]
         d = np.sqrt(np.maximum(qq - 2 * q32 @ s.T + (s * s).sum(1)[None], 0.0))
-        syn_lt += (d < d_mate[:, None]).sum(1)
+        syn_nearer += _synthetic_nearer(d < d_mate[:, None], synthetic_per_person)
         # bin = index of the first threshold >= d (the grid is uniform), len(t) past it
         b = np.clip(np.ceil((d - t[0]) / step - 1e-6), 0, len(t)).astype(np.int64)
         b += (np.arange(q_n) * (len(t) + 1))[:, None]
         syn_le += np.bincount(b.ravel(), minlength=q_n * (len(t) + 1)).reshape(
             q_n, len(t) + 1)[:, :len(t)]
     syn_le = np.cumsum(syn_le, axis=1)
-    return Counts(real_le, syn_le, real_lt, syn_lt, d_mate, non_mate.sum(1), len(synthetic))
+    return Counts(real_le, syn_le, nearer, syn_nearer, d_mate, non_mate.sum(1),
+                  len(synthetic))
 
 
 @dataclass
 class Nearest:
     """Per query: its DEPTH nearest strangers in the real and synthetic pools (sorted,
-    inf-padded) with the person each face is of, and the counts behind the rank rates
-    (as in `Counts`)."""
+    inf-padded) with the person each face is of, and the people nearer than the mate
+    behind the rank rates (as in `Counts`)."""
 
     real: np.ndarray  # (Q, DEPTH)
     syn: np.ndarray  # (Q, DEPTH)
-    real_lt_mate: np.ndarray  # (Q,)
-    syn_lt_mate: np.ndarray  # (Q,)
+    nearer_people: np.ndarray  # (Q, PHOTOS_PER_PERSON)
+    syn_nearer: np.ndarray  # (Q, synthetic photos a person)
     d_mate: np.ndarray  # (Q,)
     n_real: np.ndarray  # (Q,)
     n_syn: int
@@ -140,16 +187,16 @@ def nearest_strangers(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
     (`core.synthetic_descriptors.generate`). The app reads its reference row one person
     at a time, so the tables must too: two photos of one stranger are one row."""
     q_n = len(queries)
-    person = (np.arange(len(bank)) if bank_person is None
-              else np.unique(np.asarray(bank_person), return_inverse=True)[1].ravel())
+    person = _people_ids(bank_person, len(bank))
     d_mate = np.linalg.norm(queries - mates, axis=1)
     real = np.full((q_n, depth), np.inf)
     real_person = np.zeros((q_n, depth), np.int64)
-    real_lt, syn_lt = np.zeros(q_n, np.int64), np.zeros(q_n, np.int64)
+    nearer = np.zeros((q_n, PHOTOS_PER_PERSON), np.int64)
+    syn_nearer = np.zeros((q_n, synthetic_per_person), np.int64)
     for i, q in enumerate(queries):
         cols = np.flatnonzero(non_mate[i])
         d = distances(q, bank)[cols]
-        real_lt[i] = int((d < d_mate[i]).sum())
+        nearer[i] = _nearer_people(person[cols[d < d_mate[i]]])
         order = np.argsort(d, kind="stable")[:depth]
         real[i, :len(order)] = d[order]
         real_person[i, :len(order)] = person[cols[order]]
@@ -157,11 +204,11 @@ def nearest_strangers(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
     syn_idx = np.zeros((q_n, depth), np.int64)
     q32 = queries.astype(np.float32)
     qq = (q32 * q32).sum(1)[:, None]
-    chunk = max(depth, 50_000_000 // max(q_n, 1))
+    chunk = _synthetic_chunk(q_n, synthetic_per_person, least=depth + synthetic_per_person)
     for start in range(0, len(synthetic), chunk):
         s = synthetic[start:start + chunk]
         d = np.sqrt(np.maximum(qq - 2 * q32 @ s.T + (s * s).sum(1)[None], 0.0))
-        syn_lt += (d < d_mate[:, None]).sum(1)
+        syn_nearer += _synthetic_nearer(d < d_mate[:, None], synthetic_per_person)
         both = np.concatenate([syn, d], axis=1)
         both_idx = np.concatenate([syn_idx, np.broadcast_to(
             np.arange(start, start + len(s)), d.shape)], axis=1)
@@ -172,7 +219,7 @@ def nearest_strangers(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
     order = np.argsort(syn, axis=1, kind="stable")
     syn = np.take_along_axis(syn, order, axis=1)
     syn_person = -1 - np.take_along_axis(syn_idx, order, axis=1) // synthetic_per_person
-    return Nearest(real, syn, real_lt, syn_lt, d_mate, non_mate.sum(1), len(synthetic),
+    return Nearest(real, syn, nearer, syn_nearer, d_mate, non_mate.sum(1), len(synthetic),
                    real_person, syn_person)
 
 
@@ -261,39 +308,48 @@ def _p_none(n_pool: np.ndarray, hits: np.ndarray, draw: np.ndarray | int) -> np.
     return np.exp(lp)
 
 
-def _p_fewer(n_pool: np.ndarray, hits: np.ndarray, draw: np.ndarray, k: int) -> np.ndarray:
-    """P(fewer than k hits) for the same hypergeometric draw."""
-    total = np.zeros(np.broadcast(n_pool, hits, draw).shape)
-    for x in range(k):
-        total += np.exp(_log_comb(hits, x) + _log_comb(n_pool - hits, draw - x)
-                        - _log_comb(n_pool, draw))
-    return np.clip(total, 0.0, 1.0)
+def _log_factorials(n: int) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
 
 
-def _binom_fewer(n: float, p: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """P(Binomial(n, p) < k), k >= 0 (0 -> 0), by summing the pmf up to max(k)."""
-    p = np.clip(p, 1e-300, 1 - 1e-12)
-    out = np.zeros_like(p, dtype=np.float64)
-    kmax = int(np.max(k)) if np.size(k) else 0
-    for x in range(kmax):
-        pmf = np.exp(_lgamma(n + 1) - _lgamma(x + 1) - _lgamma(n - x + 1)
-                     + x * np.log(p) + (n - x) * np.log1p(-p))
-        out += np.where(x < k, pmf, 0.0)
-    return np.clip(out, 0.0, 1.0)
+def _add_binomial(pmf: np.ndarray, m: np.ndarray, q: np.ndarray, lf: np.ndarray
+                  ) -> np.ndarray:
+    """pmf (R, K) of a count X, truncated at K - 1: that of X + Binomial(m, q) (R rows)."""
+    k = pmf.shape[1]
+    x = np.arange(k)[None]
+    m = m[:, None].astype(np.int64)
+    q = np.clip(q, 1e-300, 1.0)[:, None]
+    rest = np.clip(m - x, 0, None)
+    log_b = (lf[m] - lf[np.minimum(x, m)] - lf[rest]
+             + x * np.log(q) + rest * np.log1p(-np.minimum(q, 1 - 1e-16)))
+    b = np.exp(np.where(x <= m, log_b, -np.inf))
+    b = np.where((q >= 1.0) & (x == m), 1.0, np.where(q >= 1.0, 0.0, b))
+    out = np.zeros_like(pmf)
+    for j in range(k):
+        out[:, j:] += pmf[:, :k - j] * b[:, j:j + 1]
+    return out
 
 
 def _mate_fewer(c: Counts | Nearest, n: int, ks: Sequence[int]) -> dict[int, np.ndarray]:
-    """Per query, P(fewer than k other faces nearer than the mate) in a mated gallery of n
-    faces (the mate and n - 1 others), for each k in ks."""
+    """Per query, P(fewer than k other people nearer than the mate) in a mated gallery of
+    n faces: the mate and n - 1 others, drawn face by face from the real pool while it
+    lasts, then from the synthetic one. A person with c photos nearer than the mate is
+    nearer when any of them is drawn: 1 - (1 - p)^c."""
     r_pool = c.n_real.astype(np.float64)
-    others = n - 1
-    if n <= r_pool.min():
-        return {k: _p_fewer(r_pool, c.real_lt_mate, np.full_like(r_pool, others), k)
-                for k in ks}
-    extra = np.maximum(n - r_pool, 0)
-    f_syn_mate = c.syn_lt_mate / c.n_syn
-    return {k: _binom_fewer(float(np.mean(extra)), f_syn_mate, np.maximum(k - c.real_lt_mate, 0))
-            for k in ks}
+    others = float(n - 1)
+    p = {"real": np.minimum(1.0, others / np.maximum(r_pool, 1.0)),
+         "syn": np.maximum(others - r_pool, 0.0) / max(c.n_syn, 1)}
+    kmax = max(ks)
+    lf = _log_factorials(int(max(c.nearer_people.max(initial=0), c.syn_nearer.max(initial=0))))
+    pmf = np.zeros((len(r_pool), kmax))
+    pmf[:, 0] = 1.0
+    for pool, people in (("real", c.nearer_people), ("syn", c.syn_nearer)):
+        for col in np.flatnonzero(people.any(axis=0)):
+            rows = np.flatnonzero(people[:, col])
+            q = 1.0 - (1.0 - p[pool][rows]) ** (col + 1)
+            pmf[rows] = _add_binomial(pmf[rows], people[rows, col], q, lf)
+    cdf = np.clip(np.cumsum(pmf, axis=1), 0.0, 1.0)
+    return {k: cdf[:, k - 1] for k in ks}
 
 
 def hit_rates(c: Counts | Nearest, sizes: Sequence[int]) -> np.ndarray:
@@ -372,7 +428,8 @@ def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: 
         near = nearest_strangers(queries, mates, bank, non_mate, synthetic,
                                  bank_person=bank_person)
         return (RATIOS, *relative_rates(near, sizes, reference_rank, seed=seed))
-    return (THRESHOLDS, *rates(count_faces(queries, mates, bank, non_mate, synthetic), sizes))
+    return (THRESHOLDS, *rates(count_faces(queries, mates, bank, non_mate, synthetic,
+                                            bank_person), sizes))
 
 
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,

@@ -159,3 +159,57 @@ def test_search_rates_refuses_bad_options_before_loading_anything(argv, says, mo
     args = build_parser().parse_args(["search-rates", *argv])
     with pytest.raises(ValueError, match=says):
         main(args)
+
+
+def test_rank_rates_count_people_as_the_list_shows_them() -> None:
+    """How far down the list the person is: a stranger with several photos nearer than
+    the mate is one row above it, not several. Checked against galleries drawn at random
+    and listed one row a person, inside the real pool and past it, in both readings."""
+    from trainer.search_rates import hit_rates, nearest_strangers
+
+    rng = np.random.default_rng(3)
+    q, dim, pool = 30, 48, 900
+    queries = rng.normal(size=(q, dim)).astype(np.float32) * 0.1
+    mates = queries + rng.normal(size=(q, dim)).astype(np.float32) * 0.14
+    per = rng.integers(3, 13, size=pool)  # 3-12 photos a stranger, as LFW's best known
+    strangers_all = _people(rng, pool, dim, per)
+    stranger_of = np.repeat(np.arange(len(per)), per)[:pool]
+    bank = np.concatenate([mates, strangers_all])
+    bank_person = np.concatenate([-1 - np.arange(q), stranger_of])
+    non_mate = np.ones((q, len(bank)), bool)
+    non_mate[np.arange(q), np.arange(q)] = False
+    synthetic = _people(rng, 4_000, dim, np.full(2_000, 2))
+    synthetic_of = 10_000 + np.arange(4_000) // 2
+    sizes = (300, 3_000)
+    counted = count_faces(queries, mates, bank, non_mate, synthetic, bank_person)
+    near = nearest_strangers(queries, mates, bank, non_mate, synthetic, depth=400,
+                             bank_person=bank_person)
+    drawn = {n: {1: [], 10: []} for n in sizes}
+    faces_top10 = []
+    for i in range(q):
+        d_mate = float(np.linalg.norm(queries[i] - mates[i]))
+        d_all = np.linalg.norm(strangers_all - queries[i], axis=1)
+        d_syn = np.linalg.norm(synthetic - queries[i], axis=1)
+        for _ in range(80):
+            for n in sizes:
+                if n <= pool:
+                    pick = rng.choice(pool, n - 1, replace=False)
+                    d, who = d_all[pick], stranger_of[pick]
+                else:
+                    pick = rng.choice(len(synthetic), n - 1 - pool, replace=False)
+                    d = np.concatenate([d_all, d_syn[pick]])
+                    who = np.concatenate([stranger_of, synthetic_of[pick]])
+                row = 1 + int((_distinct(d, who) < d_mate).sum())  # the mate's row
+                drawn[n][1].append(row <= 1)
+                drawn[n][10].append(row <= 10)
+                if n == sizes[0]:
+                    faces_top10.append((d < d_mate).sum() < 10)
+    for c in (counted, near):
+        hits = hit_rates(c, sizes)
+        for si, n in enumerate(sizes):
+            for col, k in ((0, 1), (1, 10)):
+                want = np.mean(drawn[n][k])
+                assert abs(hits[si, col] - want) < 0.03, (type(c).__name__, n, k,
+                                                          hits[si, col], want)
+    # the world is one where counting photos would understate the list's top 10
+    assert np.mean(drawn[sizes[0]][10]) > np.mean(faces_top10) + 0.05
