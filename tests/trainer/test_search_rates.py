@@ -3,6 +3,8 @@ actually drawn at random."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,62 @@ def _distinct(d: np.ndarray, who: np.ndarray) -> np.ndarray:
     return np.sort(d[order][first])
 
 
+@dataclass
+class _World:
+    """Queries with their mates, strangers with several photos each (the real pool), and
+    synthetic faces two to a person; bank = the mates, then the strangers."""
+
+    queries: np.ndarray
+    mates: np.ndarray
+    strangers: np.ndarray
+    stranger_of: np.ndarray
+    synthetic: np.ndarray
+    synthetic_of: np.ndarray
+
+    @property
+    def bank(self) -> np.ndarray:
+        return np.concatenate([self.mates, self.strangers])
+
+    @property
+    def bank_person(self) -> np.ndarray:
+        return np.concatenate([-1 - np.arange(len(self.queries)), self.stranger_of])
+
+    @property
+    def non_mate(self) -> np.ndarray:
+        q = len(self.queries)
+        out = np.ones((q, q + len(self.strangers)), bool)
+        out[np.arange(q), np.arange(q)] = False  # a query's own mate is no stranger
+        return out
+
+    def d_mate(self, i: int) -> float:
+        return float(np.linalg.norm(self.queries[i] - self.mates[i]))
+
+    def draw(self, i: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Distances from query i to n strangers drawn at random (the real pool first, then
+        synthetic faces), and who each is."""
+        d_all = np.linalg.norm(self.strangers - self.queries[i], axis=1)
+        pool = len(self.strangers)
+        if n <= pool:
+            pick = rng.choice(pool, n, replace=False)
+            return d_all[pick], self.stranger_of[pick]
+        pick = rng.choice(len(self.synthetic), n - pool, replace=False)
+        d_syn = np.linalg.norm(self.synthetic[pick] - self.queries[i], axis=1)
+        return (np.concatenate([d_all, d_syn]),
+                np.concatenate([self.stranger_of, self.synthetic_of[pick]]))
+
+
+def _world(rng: np.random.Generator, q: int, dim: int, pool: int, mate_spread: float,
+           photos: tuple[int, int], n_synthetic: int) -> _World:
+    """Many dimensions make distances bunch up, as descriptors' do."""
+    queries = rng.normal(size=(q, dim)).astype(np.float32) * 0.1
+    mates = queries + rng.normal(size=(q, dim)).astype(np.float32) * mate_spread
+    per = rng.integers(*photos, size=pool)
+    strangers = _people(rng, pool, dim, per)
+    synthetic = _people(rng, n_synthetic, dim, np.full(n_synthetic // 2, 2))
+    return _World(queries, mates, strangers, np.repeat(np.arange(len(per)), per)[:pool],
+                  synthetic, 10_000 + np.arange(n_synthetic) // 2)
+
+
 @pytest.mark.parametrize("k", [2, 10])
 def test_relative_rates_match_drawn_galleries(k: int) -> None:
     """The ratio reading (distance / the search's k-th nearest person), drawn by thinning
@@ -64,38 +122,19 @@ def test_relative_rates_match_drawn_galleries(k: int) -> None:
     from trainer.search_rates import RATIOS, nearest_strangers, relative_rates
 
     rng = np.random.default_rng(1)
-    q, dim, pool = 30, 48, 600  # many dimensions: distances bunch up, as descriptors' do
-    queries = rng.normal(size=(q, dim)).astype(np.float32) * 0.1
-    mates = queries + rng.normal(size=(q, dim)).astype(np.float32) * 0.13
-    per = rng.integers(1, 4, size=pool)  # 1-3 photos a stranger
-    strangers_all = _people(rng, pool, dim, per)
-    stranger_of = np.repeat(np.arange(len(per)), per)[:pool]
-    bank = np.concatenate([mates, strangers_all])
-    bank_person = np.concatenate([-1 - np.arange(q), stranger_of])
-    non_mate = np.ones((q, len(bank)), bool)
-    non_mate[np.arange(q), np.arange(q)] = False
-    synthetic = _people(rng, 3_000, dim, np.full(1_500, 2))  # two photos a person, in order
-    synthetic_of = 10_000 + np.arange(3_000) // 2
-    near = nearest_strangers(queries, mates, bank, non_mate, synthetic, depth=400,
-                             bank_person=bank_person)
+    w = _world(rng, 30, 48, 600, 0.13, (1, 4), 3_000)  # 1-3 photos a stranger
+    near = nearest_strangers(w.queries, w.mates, w.bank, w.non_mate, w.synthetic, depth=400,
+                             bank_person=w.bank_person)
     sizes = (100, 2_000)  # a sample of the real pool, and all of it plus synthetic faces
     fpir, tpir, _ = relative_rates(near, sizes, k, reps=64)
     ri = min(int(np.searchsorted(fpir[0], 0.2)), len(RATIOS) - 1)  # a ratio in mid-range
     fp: dict[int, list[bool]] = {n: [] for n in sizes}
     tp: dict[int, list[bool]] = {n: [] for n in sizes}
-    for i in range(q):
-        d_mate = float(np.linalg.norm(queries[i] - mates[i]))
-        d_all = np.linalg.norm(strangers_all - queries[i], axis=1)
-        d_syn = np.linalg.norm(synthetic - queries[i], axis=1)
+    for i in range(len(w.queries)):
+        d_mate = w.d_mate(i)
         for _ in range(60):
             for n in sizes:
-                if n <= pool:
-                    pick = rng.choice(pool, n, replace=False)
-                    d, who = d_all[pick], stranger_of[pick]
-                else:
-                    pick = rng.choice(len(synthetic), n - pool, replace=False)
-                    d = np.concatenate([d_all, d_syn[pick]])
-                    who = np.concatenate([stranger_of, synthetic_of[pick]])
+                d, who = w.draw(i, n, rng)
                 rows = _distinct(d, who)
                 fp[n].append(rows[0] <= RATIOS[ri] * rows[k - 1])  # absent: top stranger marked
                 drop = rng.integers(len(d))  # the mate + n - 1 others
@@ -168,37 +207,18 @@ def test_rank_rates_count_people_as_the_list_shows_them() -> None:
     from trainer.search_rates import hit_rates, nearest_strangers
 
     rng = np.random.default_rng(3)
-    q, dim, pool = 30, 48, 900
-    queries = rng.normal(size=(q, dim)).astype(np.float32) * 0.1
-    mates = queries + rng.normal(size=(q, dim)).astype(np.float32) * 0.14
-    per = rng.integers(3, 13, size=pool)  # 3-12 photos a stranger, as LFW's best known
-    strangers_all = _people(rng, pool, dim, per)
-    stranger_of = np.repeat(np.arange(len(per)), per)[:pool]
-    bank = np.concatenate([mates, strangers_all])
-    bank_person = np.concatenate([-1 - np.arange(q), stranger_of])
-    non_mate = np.ones((q, len(bank)), bool)
-    non_mate[np.arange(q), np.arange(q)] = False
-    synthetic = _people(rng, 4_000, dim, np.full(2_000, 2))
-    synthetic_of = 10_000 + np.arange(4_000) // 2
+    w = _world(rng, 30, 48, 900, 0.14, (3, 13), 4_000)  # 3-12 photos a stranger
     sizes = (300, 3_000)
-    counted = count_faces(queries, mates, bank, non_mate, synthetic, bank_person)
-    near = nearest_strangers(queries, mates, bank, non_mate, synthetic, depth=400,
-                             bank_person=bank_person)
+    counted = count_faces(w.queries, w.mates, w.bank, w.non_mate, w.synthetic, w.bank_person)
+    near = nearest_strangers(w.queries, w.mates, w.bank, w.non_mate, w.synthetic, depth=400,
+                             bank_person=w.bank_person)
     drawn = {n: {1: [], 10: []} for n in sizes}
     faces_top10 = []
-    for i in range(q):
-        d_mate = float(np.linalg.norm(queries[i] - mates[i]))
-        d_all = np.linalg.norm(strangers_all - queries[i], axis=1)
-        d_syn = np.linalg.norm(synthetic - queries[i], axis=1)
+    for i in range(len(w.queries)):
+        d_mate = w.d_mate(i)
         for _ in range(80):
             for n in sizes:
-                if n <= pool:
-                    pick = rng.choice(pool, n - 1, replace=False)
-                    d, who = d_all[pick], stranger_of[pick]
-                else:
-                    pick = rng.choice(len(synthetic), n - 1 - pool, replace=False)
-                    d = np.concatenate([d_all, d_syn[pick]])
-                    who = np.concatenate([stranger_of, synthetic_of[pick]])
+                d, who = w.draw(i, n - 1, rng)  # the mate + n - 1 others
                 row = 1 + int((_distinct(d, who) < d_mate).sum())  # the mate's row
                 drawn[n][1].append(row <= 1)
                 drawn[n][10].append(row <= 10)
