@@ -211,8 +211,12 @@ class SearchRule:
         c, n = self.calibration, self.size
         near = (f" (as measured at {int(c.sizes[0 if n < c.sizes[0] else -1]):,} faces)"
                 if not c.within_range(n) else "")
-        return (f"Threshold {self.threshold:.3f}: a search of {n:,} faces for someone absent "
-                f"marks a candidate {_pct(self.fmr(self.threshold))} of the time{near}.")
+        # a ratio table's threshold is a distance for this search only: say what it is of
+        ratio = (f" ({self.threshold / self.scale:.3f} x the distance of this search's "
+                 f"{_ordinal(c.reference_rank)} candidate)" if c.reference_rank else "")
+        return (f"Threshold {self.threshold:.3f}{ratio}: a search of {n:,} faces for someone "
+                f"absent marks a candidate {_pct(self.fmr(self.threshold))} of the "
+                f"time{near}.")
 
     def describe(self) -> str:
         r = self.rates()

@@ -79,6 +79,9 @@ def test_relative_tables_read_each_search_against_its_own_crowd() -> None:
     assert r["reference_rank"] == 10 and r["reference_distance"] == 0.5
     assert r["ratio"] == pytest.approx(dense.threshold / 0.5, abs=1e-4)
     assert "x the distance of this search's 10th candidate" in dense.describe()
+    # the one-line summary too: its threshold is a distance for this search only
+    assert dense.summary().startswith(f"Threshold {dense.threshold:.3f} ({r['ratio']:.3f} x "
+                                      "the distance of this search's 10th candidate): ")
     back = sr.loads(sr.dumps({"adapted": rel}))[0]["adapted"]
     assert back.reference_rank == 10
     # A table without the field (an older model file) reads distances as they are.
@@ -88,6 +91,7 @@ def test_relative_tables_read_each_search_against_its_own_crowd() -> None:
     assert old.reference_rank == 0
     plain = sr.search_rule({"adapted": old}, "adapted", 10_000, scale=0.5)
     assert plain is not None and plain.scale == 1.0 and "ratio" not in plain.rates()
+    assert "x the distance" not in plain.summary()
 
 
 @pytest.mark.parametrize("k, against, where", [
