@@ -55,7 +55,7 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
              root: Path = Path("runs/descriptors")) -> Path:
     """Compute each set's pack unless it is there already (a set is the unit of resume)."""
     from sketchlab.core.checkpoint import load_generator
-    from trainer.descriptors import describe_queries, save_pack
+    from trainer.descriptors import describe_queries, pack_is_current, save_pack
     from trainer.evaluate import model_path
 
     path = model_path(model)
@@ -63,9 +63,11 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
     out = pack_dir(sha, root)
     for s in sets:
         target = out / f"{s.name}.npz"
-        if target.is_file():
+        if target.is_file() and pack_is_current(target):
             log.info("%s: already described", target)
             continue
+        if target.is_file():
+            log.info("%s: made by an older query path; describing again", target)
         log.info("describing %s: %d queries", s.name, len(s.specs))
         d = describe_queries(path, s.specs, workers=workers, desc=s.name)
         save_pack(target, sha, {s.name: d}, {
@@ -120,8 +122,12 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
     """The named train packs, against a bank of their target photos + every LFW train
     photo (the gallery-like faces that supply hard negatives)."""
     from sketchlab.core.query import fuse
-    from trainer.descriptors import load_pack
+    from trainer.descriptors import load_pack, pack_is_current
 
+    stale = [n for n in names if not pack_is_current(pack / f"{n}.npz")]
+    if stale:  # still read: refitting on them reproduces what was fitted before
+        log.warning("packs %s in %s were made by an older query path than the app's: "
+                    "`python -m trainer adapter describe` remakes them", stale, pack)
     files, keys = lfw_train_photos()
     parts = []
     for n in names:

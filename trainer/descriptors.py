@@ -118,8 +118,10 @@ def save_pack(path: Path, model_sha256: str, parts: dict[str, QueryDescriptors],
               arrays: dict[str, np.ndarray] | None = None) -> None:
     """Write named query sets and extra arrays (photo descriptors, labels) to one .npz."""
     from sketchlab.core.atomic import atomic_write
+    from sketchlab.core.query import QUERY_VERSION
 
-    out: dict[str, np.ndarray] = {"model_sha256": np.array(model_sha256)}
+    out: dict[str, np.ndarray] = {"model_sha256": np.array(model_sha256),
+                                  "query_version": np.array(QUERY_VERSION)}
     for name, d in parts.items():
         out.update({f"{name}/variants": d.variants, f"{name}/raw": d.raw,
                     f"{name}/variants_grey": d.variants_grey, f"{name}/raw_grey": d.raw_grey,
@@ -133,9 +135,11 @@ def save_pack(path: Path, model_sha256: str, parts: dict[str, QueryDescriptors],
 
 def load_pack(path: Path, model_sha256: str | None = None
               ) -> tuple[dict[str, QueryDescriptors], dict[str, np.ndarray]]:
-    """The query sets and extra arrays of a pack; refuses one made by another model."""
+    """The query sets and extra arrays of a pack; refuses one made by another model. The
+    extras include `query_version` (1 for a pack that predates it: `pack_is_current`)."""
     with np.load(path, allow_pickle=False) as z:
         data = {k: z[k] for k in z.files}
+    data.setdefault("query_version", np.array(1))
     made_by = str(data.pop("model_sha256"))
     if model_sha256 is not None and made_by != model_sha256:
         raise ValueError(f"{path} was made with model {made_by[:12]}, not {model_sha256[:12]}")
@@ -144,6 +148,15 @@ def load_pack(path: Path, model_sha256: str | None = None
                                  data.pop(f"{n}/variants_grey"), data.pop(f"{n}/raw_grey"),
                                  [str(m) for m in data.pop(f"{n}/methods")]) for n in names}
     return parts, data
+
+
+def pack_is_current(path: Path) -> bool:
+    """Whether the pack was made by today's query path (`core.query.QUERY_VERSION`)."""
+    from sketchlab.core.query import QUERY_VERSION
+
+    with np.load(path, allow_pickle=False) as z:
+        made = int(z["query_version"]) if "query_version" in z.files else 1
+    return made == QUERY_VERSION
 
 
 # --- the query sets the adapter is trained and measured on -------------------------------

@@ -151,7 +151,13 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     grey), from the model's descriptor pack when it holds this set (`trainer.descriptors`:
     the same `sketch_query` call), else computed and stored there."""
     from trainer.adapter import pack_dir
-    from trainer.descriptors import QuerySpec, describe_queries, load_pack, save_pack
+    from trainer.descriptors import (
+        QuerySpec,
+        describe_queries,
+        load_pack,
+        pack_is_current,
+        save_pack,
+    )
 
     fields = read_calibration(loaded.path)[1]
     w = float(fields.get("raw_weight", 0.0))
@@ -167,7 +173,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     pack = pack_dir(loaded.sha256) / f"{pack_name}{tag}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
     stored = None
-    if pack.is_file():
+    if pack.is_file() and pack_is_current(pack):  # a stale pack is remade, not read
         parts, extra = load_pack(pack, loaded.sha256)
         if [str(x) for x in extra.get("specs", [])] == [f"{q.path}||0" for q in specs]:
             stored = parts[pack_name]

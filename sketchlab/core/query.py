@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from sketchlab.core.inference import Inverter
 
 
+# The version of this path's arithmetic: decoding, alignment, variants, embedding. The
+# trainer's descriptor packs record it and remake or flag a pack made under another, so
+# no table is fitted on searches the app no longer makes. Raise it with any change that
+# moves a descriptor (1: packs made before packs recorded it).
+QUERY_VERSION = 2
+
 # The defined result of searching with a blank sketch (no strokes, an empty page): the
 # same words in the CLI and the app. Ranking a white frame would return "candidates".
 NOTHING_TO_SEARCH = "Nothing to search: the sketch is blank. Draw or import a sketch first."

@@ -1,8 +1,10 @@
 """Fitting the query adapter on descriptors where sketches sit off their photos in a way
 shared by everyone: the fitted adapter must find the photos the plain descriptor misses,
-for people it was not fitted on."""
+for people it was not fitted on. And what `describe` computes and keeps."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -47,3 +49,46 @@ def test_the_leave_out_protocol_describes_no_sketch_of_the_set_left_out(shared_d
         assert kept and all(not s.name.startswith(left) for s in kept)
         assert all(not s.name.endswith("_test") for s in kept)  # evaluate scores the test set
     assert [s.name for s in protocol_sets(["cufs", "fs2k"])] == ["lfw_synth", "celeba_synth"]
+
+
+def _descriptors(n: int, value: float):
+    from trainer.descriptors import QueryDescriptors
+
+    v = np.full((n, 2, DIM), value, np.float32)
+    r = np.full((n, DIM), value, np.float32)
+    return QueryDescriptors(v, r, v.copy(), r.copy(), ["landmarks"] * n)
+
+
+def test_a_pack_from_an_older_query_path_is_described_again(tiny_model, tmp_path,
+                                                            monkeypatch) -> None:
+    """Packs are keyed by model, and the query path (decoding, alignment, variants) can
+    change under the same weights: a pack that does not record today's version is remade
+    by `describe`, not reused, and reads as version 1."""
+    import trainer.descriptors as td
+    from sketchlab.core.checkpoint import load_generator
+    from sketchlab.core.query import QUERY_VERSION
+    from trainer.adapter import describe, pack_dir
+    from trainer.descriptors import QuerySet, QuerySpec, load_pack, pack_is_current
+
+    made: list[int] = []
+
+    def fake_describe(path, specs, workers=2, desc=""):
+        made.append(len(specs))
+        return _descriptors(len(specs), float(len(made)))
+
+    monkeypatch.setattr(td, "describe_queries", fake_describe)
+    s = QuerySet("tiny_set", [QuerySpec("a.png"), QuerySpec("b.png")],
+                 [Path("a.jpg"), Path("b.jpg")], ["p", "q"])
+    target = pack_dir(load_generator(tiny_model).sha256, tmp_path) / "tiny_set.npz"
+    describe(str(tiny_model), [s], root=tmp_path)
+    assert made == [2] and pack_is_current(target)
+    assert int(load_pack(target)[1]["query_version"]) == QUERY_VERSION
+    describe(str(tiny_model), [s], root=tmp_path)
+    assert made == [2]  # a current pack is reused
+    with np.load(target) as z:  # the same pack as an older trainer wrote it
+        old = {k: z[k] for k in z.files if k != "query_version"}
+    np.savez_compressed(target, **old)
+    assert not pack_is_current(target) and int(load_pack(target)[1]["query_version"]) == 1
+    describe(str(tiny_model), [s], root=tmp_path)
+    assert made == [2, 2] and pack_is_current(target)
+    assert load_pack(target)[0]["tiny_set"].raw[0, 0] == 2.0  # the new descriptors
