@@ -63,10 +63,10 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
     out = pack_dir(sha, root)
     for s in sets:
         target = out / f"{s.name}.npz"
-        if target.is_file() and pack_is_current(target):
-            log.info("%s: already described", target)
-            continue
         if target.is_file():
+            if pack_is_current(target):
+                log.info("%s: already described", target)
+                continue
             log.info("%s: made by an older query path; describing again", target)
         log.info("describing %s: %d queries", s.name, len(s.specs))
         d = describe_queries(path, s.specs, workers=workers, desc=s.name)
@@ -122,20 +122,22 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
     """The named train packs, against a bank of their target photos + every LFW train
     photo (the gallery-like faces that supply hard negatives)."""
     from sketchlab.core.query import fuse
-    from trainer.descriptors import load_pack, pack_is_current
+    from trainer.descriptors import is_current, load_pack
 
-    stale = [n for n in names if not pack_is_current(pack / f"{n}.npz")]
-    if stale:  # still read: refitting on them reproduces what was fitted before
-        log.warning("packs %s in %s were made by an older query path than the app's: "
-                    "`python -m trainer adapter describe` remakes them", stale, pack)
     files, keys = lfw_train_photos()
     parts = []
+    stale = []
     for n in names:
         sets, extra = load_pack(pack / f"{n}.npz")
+        if not is_current(extra):
+            stale.append(n)
         parts.append((n, sets[n], [Path(t) for t in extra["targets"]],
                       [_key(n, str(i)) for i in extra["identities"]]))
         files += parts[-1][2]
         keys += parts[-1][3]
+    if stale:  # still read: refitting on them reproduces what was fitted before
+        log.warning("packs %s in %s were made by an older query path than the app's: "
+                    "`python -m trainer adapter describe` remakes them", stale, pack)
     uniq: dict[str, int] = {}
     for f in files:
         uniq.setdefault(str(f), len(uniq))

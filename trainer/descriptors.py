@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +139,7 @@ def load_pack(path: Path, model_sha256: str | None = None
     extras include `query_version` (1 for a pack that predates it: `pack_is_current`)."""
     with np.load(path, allow_pickle=False) as z:
         data = {k: z[k] for k in z.files}
-    data.setdefault("query_version", np.array(1))
+    data["query_version"] = np.array(pack_version(data))
     made_by = str(data.pop("model_sha256"))
     if model_sha256 is not None and made_by != model_sha256:
         raise ValueError(f"{path} was made with model {made_by[:12]}, not {model_sha256[:12]}")
@@ -150,13 +150,23 @@ def load_pack(path: Path, model_sha256: str | None = None
     return parts, data
 
 
-def pack_is_current(path: Path) -> bool:
-    """Whether the pack was made by today's query path (`core.query.QUERY_VERSION`)."""
+def pack_version(contents: Mapping[str, Any]) -> int:
+    """The query path version a pack was made by, from its contents (an open .npz or
+    `load_pack`'s extras): 1 for a pack made before packs recorded it."""
+    return int(contents["query_version"]) if "query_version" in contents else 1
+
+
+def is_current(contents: Mapping[str, Any]) -> bool:
+    """Whether those contents come from today's query path (`core.query.QUERY_VERSION`)."""
     from sketchlab.core.query import QUERY_VERSION
 
+    return pack_version(contents) == QUERY_VERSION
+
+
+def pack_is_current(path: Path) -> bool:
+    """`is_current` for a pack file, reading only its version."""
     with np.load(path, allow_pickle=False) as z:
-        made = int(z["query_version"]) if "query_version" in z.files else 1
-    return made == QUERY_VERSION
+        return is_current(z)
 
 
 # --- the query sets the adapter is trained and measured on -------------------------------

@@ -154,8 +154,8 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     from trainer.descriptors import (
         QuerySpec,
         describe_queries,
+        is_current,
         load_pack,
-        pack_is_current,
         save_pack,
     )
 
@@ -173,9 +173,10 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     pack = pack_dir(loaded.sha256) / f"{pack_name}{tag}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
     stored = None
-    if pack.is_file() and pack_is_current(pack):  # a stale pack is remade, not read
+    if pack.is_file():
         parts, extra = load_pack(pack, loaded.sha256)
-        if [str(x) for x in extra.get("specs", [])] == [f"{q.path}||0" for q in specs]:
+        same = [str(x) for x in extra.get("specs", [])] == [f"{q.path}||0" for q in specs]
+        if same and is_current(extra):  # a pack from an older query path is remade
             stored = parts[pack_name]
     if stored is None:
         stored = describe_queries(loaded.path, specs, loaded_variants(loaded), workers,

@@ -337,16 +337,16 @@ def _mate_fewer(c: Counts | Nearest, n: int, ks: Sequence[int]) -> dict[int, np.
     nearer when any of them is drawn: 1 - (1 - p)^c."""
     r_pool = c.n_real.astype(np.float64)
     others = float(n - 1)
-    p = {"real": np.minimum(1.0, others / np.maximum(r_pool, 1.0)),
-         "syn": np.maximum(others - r_pool, 0.0) / max(c.n_syn, 1)}
+    p_real = np.minimum(1.0, others / np.maximum(r_pool, 1.0))
+    p_syn = np.maximum(others - r_pool, 0.0) / max(c.n_syn, 1)
     kmax = max(ks)
     lf = _log_factorials(int(max(c.nearer_people.max(initial=0), c.syn_nearer.max(initial=0))))
     pmf = np.zeros((len(r_pool), kmax))
     pmf[:, 0] = 1.0
-    for pool, people in (("real", c.nearer_people), ("syn", c.syn_nearer)):
+    for p, people in ((p_real, c.nearer_people), (p_syn, c.syn_nearer)):
         for col in np.flatnonzero(people.any(axis=0)):
             rows = np.flatnonzero(people[:, col])
-            q = 1.0 - (1.0 - p[pool][rows]) ** (col + 1)
+            q = 1.0 - (1.0 - p[rows]) ** (col + 1)
             pmf[rows] = _add_binomial(pmf[rows], people[rows, col], q, lf)
     cdf = np.clip(np.cumsum(pmf, axis=1), 0.0, 1.0)
     return {k: cdf[:, k - 1] for k in ks}

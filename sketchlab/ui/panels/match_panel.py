@@ -96,11 +96,12 @@ def search_inverter(settings: AppSettings, model: ModelStatus) -> tuple[Any, str
     copy of the network per model; its engines run from two threads), else one of ours."""
     name = settings.search_model
     if name and name not in (model.name, str(model.path)):
-        path = resolve_model(name)  # CheckpointError: the job reports it
-        return _search_inverter(str(path), settings.device, settings.precision,
-                                settings.engine), name
-    return model.inverter or _search_inverter(str(model.path), settings.device,
-                                              settings.precision, settings.engine), model.name
+        path = str(resolve_model(name))  # CheckpointError: the job reports it
+    elif model.inverter is not None:
+        return model.inverter, model.name
+    else:
+        path, name = str(model.path), model.name
+    return _search_inverter(path, settings.device, settings.precision, settings.engine), name
 
 
 def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: AppSettings,
