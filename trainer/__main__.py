@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "per sketch set, HOG alone vs the detector chain")
     al.add_argument("--per-set", type=int, default=100, help="sketches per set (default 100)")
     al.add_argument("--json", action="store_true")
+    al.add_argument("--sets", nargs="+", metavar="WORD",
+                    help="only the sets whose name holds one of these words (e.g. "
+                    "photographed, fs2k)")
     al.set_defaults(func=_alignment)
 
     q = sub.add_parser("quantize", help="int8 export of a model (static, calibrated on train "

@@ -9,7 +9,11 @@ the truth is known, in inter-ocular distances of the canonical frame:
 - CUFS / FS2K test: the truth is the transform found on the paired photo (the sketch is
   drawn over it pixel for pixel), where sketch and photo have the same size;
 - synthetic line, pencil and colour sketches of CelebA test photos, pasted at a random
-  scale and place on a larger sheet (as a scan would give): the truth is the paste.
+  scale and place on a larger sheet (as a scan would give): the truth is the paste;
+- CUFS / FS2K test sketches photographed on a page (`on_a_page`): turned up to 8 degrees,
+  scaled and moved on a larger sheet, then tinted, lit unevenly, blurred, noised and
+  JPEG-compressed as a phone photo of paper is (`trainer.data.artist_augment`): the
+  truth is the paired photo's transform composed with the page's.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sketchlab.core.preprocess import (
     normalise_paper,
     prepare_photo,
 )
+from trainer.data.artist_augment import photographed, sensor_noise
 from trainer.data.styles import synthesize
 
 
@@ -61,6 +66,40 @@ def _hand_drawn(manifest: str, limit: int, style: str = "") -> Iterator[tuple[np
             t = prepare_photo(photo).transform
             truth = t.matrix if t.method == "landmarks" else None
         yield sketch, truth
+
+
+def on_a_page(sketch: np.ndarray, truth: np.ndarray | None, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sketch as a phone photo of its page shows it, and the page->frame truth.
+
+    The sketch is scaled (1-2.5x), turned up to 8 degrees and moved on a white sheet
+    about 1.6x its size, then the whole page is photographed (`photographed`: tinted
+    paper, a light gradient and vignette, blur) and saved by a phone (`sensor_noise`:
+    grain, JPEG). A similarity keeps the truth exact: the sketch's own truth after the
+    inverse of the paste."""
+    h, w = sketch.shape[:2]
+    scale = float(rng.uniform(1.0, 2.5))
+    angle = float(rng.uniform(-8.0, 8.0))
+    side = int(np.ceil(scale * np.hypot(h, w) * 1.15))
+    sheet_h, sheet_w = int(side * rng.uniform(1.0, 1.4)), side
+    paste = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    slack = np.array([sheet_w, sheet_h]) - scale * np.hypot(h, w)
+    centre = np.array([sheet_w, sheet_h]) / 2 + rng.uniform(-0.5, 0.5, 2) * np.maximum(slack, 0)
+    paste[:, 2] += centre - np.array([w / 2, h / 2])
+    sheet = cv2.warpAffine(sketch, paste, (sheet_w, sheet_h), flags=cv2.INTER_CUBIC,
+                           borderValue=(255, 255, 255))
+    sheet = sensor_noise(photographed(sheet, rng), rng)
+    if truth is None:
+        return sheet, None
+    inv = np.vstack([cv2.invertAffineTransform(paste), [0.0, 0.0, 1.0]])
+    return sheet, (np.vstack([truth, [0.0, 0.0, 1.0]]) @ inv)[:2]
+
+
+def _photographed(manifest: str, limit: int, seed: int
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    rng = np.random.default_rng(seed)
+    for sketch, truth in _hand_drawn(manifest, limit):
+        yield on_a_page(sketch, truth, rng)
 
 
 def _synthetic(style: str, limit: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -113,6 +152,12 @@ def main(args: argparse.Namespace) -> int:
              for s in ("0", "1", "2")]
     sets += [(f"synthetic {s} (CelebA test, pasted on a sheet)", _synthetic(s, n, i))
              for i, s in enumerate(SKETCH_STYLES)]
+    sets += [("cufs_cuhk test, photographed page", _photographed("$DATA/cufs_cuhk/manifest.csv",
+                                                                  n, 11)),
+             ("fs2k test, photographed page", _photographed("$DATA/fs2k/manifest.csv", n, 12))]
+    if args.sets:
+        sets = [(name, items) for name, items in sets
+                if any(word in name for word in args.sets)]
     rows = [check(name, items) for name, items in sets]
     if args.json:
         print(json.dumps(rows, indent=2))
