@@ -27,7 +27,7 @@ def test_a_photographed_page_keeps_the_true_eyes_and_mouth(seed: int) -> None:
     assert page.dtype == np.uint8 and page.shape[0] > 250 and page.shape[1] > 200
     assert page_truth is not None
     ink = (cv2.cvtColor(normalise_paper(page), cv2.COLOR_RGB2GRAY) < 128).astype(np.uint8)
-    n, _, stats, centres = cv2.connectedComponentsWithStats(ink)
+    _, _, stats, centres = cv2.connectedComponentsWithStats(ink)
     dots = centres[1:][np.argsort(stats[1:, cv2.CC_STAT_AREA])[::-1][:3]]
     found = _apply(page_truth, dots)
     target = canonical_points(FRAME_SIZE)
