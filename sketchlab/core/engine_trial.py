@@ -69,6 +69,26 @@ def needs_trial(model: str | Path, engine: str | None = "auto", device: str = "a
     return remembered_choice(sha256_file(model)) is None
 
 
+def measure_once(model: str | Path, engine: str | None = "auto", device: str = "auto",
+                 on_start: Callable[[], None] | None = None) -> bool:
+    """Time the engines for this model file once on this machine, when the engine is left
+    to measurement and none was made (`needs_trial`), and remember the fastest. Whether
+    a trial ran; a failed one only costs speed (PyTorch is used), so it is logged, not
+    raised. `on_start` is told first: a trial takes seconds."""
+    from sketchlab.core.engines import remember_choice
+
+    if not needs_trial(model, engine, device):
+        return False
+    if on_start is not None:
+        on_start()
+    try:
+        remember_choice(run_trial(model))
+    except Exception:
+        log.warning("could not time the inference engines for %s; using PyTorch", model,
+                    exc_info=True)
+    return True
+
+
 def candidates(cuda: bool = False, int8: bool = False) -> list[tuple[str, str]]:
     """(engine, precision) pairs worth trying here; bf16 only where the CPU does it in
     hardware (emulated it is many times slower); int8 only for a model that has an int8

@@ -252,7 +252,7 @@ class InversionWorker(QObject):
     # run on the worker thread ---------------------------------------------------------
     @Slot(str, str, str, str)
     def _load_model(self, model: str, device: str, precision: str, engine: str) -> None:
-        from sketchlab.core.engine_trial import needs_trial
+        from sketchlab.core.engine_trial import measure_once
         from sketchlab.core.inference import Inverter
         from sketchlab.core.model_catalog import describe, resolve_model
 
@@ -263,8 +263,8 @@ class InversionWorker(QObject):
         try:
             path = resolve_model(model or None)
             info = describe(path)
-            if needs_trial(path, engine, device):
-                self._measure_engines(path, info.name)
+            # first start on this machine: a few seconds; the pen keeps drawing meanwhile
+            measure_once(path, engine, device, lambda: self.measuring.emit(info.name))
             inverter = Inverter(path, device=device, precision=precision, engine=engine)
         except Exception as exc:
             log.warning("could not load model %r on %s: %s", model, device, exc)
@@ -280,18 +280,6 @@ class InversionWorker(QObject):
             if self._pending is None and self._last is not None:
                 self._pending = self._last  # show the current sketch through the new model
         self._serve()
-
-    def _measure_engines(self, path: Path, name: str) -> None:
-        """Time the engines once for this model on this machine (a few seconds; the
-        pen keeps drawing meanwhile) and remember the fastest; a failure only costs speed."""
-        from sketchlab.core.engine_trial import run_trial
-        from sketchlab.core.engines import remember_choice
-
-        self.measuring.emit(name)
-        try:
-            remember_choice(run_trial(path))
-        except Exception:
-            log.warning("could not time the inference engines; using PyTorch", exc_info=True)
 
     @Slot()
     def _serve(self) -> None:

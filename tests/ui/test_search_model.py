@@ -71,6 +71,33 @@ def test_search_runs_on_the_search_model_and_the_case_names_it(qtbot, tiny_model
     w.close()
 
 
+def test_a_search_model_has_its_engines_timed_once_then_runs_on_the_fastest(
+        qtbot, tiny_model, search_model, gallery_url, tmp_path, monkeypatch):
+    """The live model's engines are timed at first start; a search model set apart is
+    timed at its first search (not left on PyTorch for good), and never again."""
+    from sketchlab.core.engine_trial import needs_trial
+    from sketchlab.core.engines import ENGINE_NAMES, remembered_choice
+    from sketchlab.core.hashing import sha256_file
+
+    monkeypatch.setenv("SKETCHLAB_ENGINE", "auto")
+    monkeypatch.setenv("SKETCHLAB_MODELS", str(search_model.parent))
+    assert needs_trial(search_model)
+    w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",
+                               wait_ms=WAIT_MS)
+    w.store.update(w.store.value.replace(search_model="searcher"))
+    draw_and_wait_for_photo(qtbot, w, WAIT_MS)
+    done: list = []
+    w.match_done.connect(done.append)
+    outcome = search_and_wait(qtbot, w, done, WAIT_MS)
+
+    choice = remembered_choice(sha256_file(search_model))
+    assert choice is not None and choice.trials["torch fp32"]["ok"]
+    assert not needs_trial(search_model)
+    assert {q.model for q in outcome.queries} == {"searcher"}
+    assert all(ENGINE_NAMES[choice.engine] in q.device_label for q in outcome.queries)
+    w.close()
+
+
 def test_an_uninstalled_search_model_is_reported_not_swapped(qtbot, tiny_model, gallery_url,
                                                              tmp_path):
     w = open_searchable_window(qtbot, tiny_model, gallery_url, tmp_path / "autosave",

@@ -75,10 +75,14 @@ VARIANT_THUMB = 48  # the variants searched, one short row of faces above the li
 
 @functools.lru_cache(maxsize=1)
 def _search_inverter(model_path: str, device: str, precision: str, engine: str) -> Any:
-    """An Inverter for a search made before the live preview's is loaded, on the same
-    engine and precision, so the photo searched is the photo the screen will show."""
-    from sketchlab.core.inference import Inverter  # deferred: after the window shows
+    """An Inverter for a search model set apart from the live one, or for a search made
+    before the live preview's is loaded, on the same engine and precision, so the photo
+    searched is the photo the screen will show. A model whose engines were never timed on
+    this machine is timed first (seconds, once), as the live model is at first start."""
+    from sketchlab.core.engine_trial import measure_once  # deferred: after the window shows
+    from sketchlab.core.inference import Inverter
 
+    measure_once(model_path, engine, device)
     return Inverter(model_path, device=device, warmup=False, precision=precision,
                     engine=engine)
 
