@@ -169,7 +169,11 @@ def _enrol_process(url: str, folders: list[str], out: multiprocessing.Queue) -> 
     from sketchlab.db.gallery import open_gallery
 
     with open_gallery(url) as g:
-        s = g.enroll(folders, workers=1, batch_size=BATCH, use_cache=False)
+        # batched=False: each photo's descriptor is made as it is found, so each batch of
+        # BATCH commits as it fills. Batched descriptors wait for EMBED_BATCH chips (more
+        # than these 12), so every commit came at the end, and when both processes ended
+        # together no reader could see the gallery part-enrolled.
+        s = g.enroll(folders, workers=1, batch_size=BATCH, use_cache=False, batched=False)
     out.put((s.enrolled, s.duplicates, [x.reason for x in s.skipped]))
 
 
