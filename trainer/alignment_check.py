@@ -72,11 +72,11 @@ def on_a_page(sketch: np.ndarray, truth: np.ndarray | None, rng: np.random.Gener
               ) -> tuple[np.ndarray, np.ndarray | None]:
     """The sketch as a phone photo of its page shows it, and the page->frame truth.
 
-    The sketch is scaled (1-2.5x), turned up to 8 degrees and moved on a white sheet
-    about 1.6x its size, then the whole page is photographed (`photographed`: tinted
-    paper, a light gradient and vignette, blur) and saved by a phone (`sensor_noise`:
-    grain, JPEG). A similarity keeps the truth exact: the sketch's own truth after the
-    inverse of the paste."""
+    The sketch is scaled (1-2.5x), turned up to 8 degrees and moved on a white sheet a
+    little wider than its scaled diagonal, then the whole page is photographed
+    (`photographed`: tinted paper, a light gradient and vignette, blur) and saved by a
+    phone (`sensor_noise`: grain, JPEG). A similarity keeps the truth exact: the sketch's
+    own truth after the inverse of the paste."""
     h, w = sketch.shape[:2]
     scale = float(rng.uniform(1.0, 2.5))
     angle = float(rng.uniform(-8.0, 8.0))
