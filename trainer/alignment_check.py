@@ -80,10 +80,11 @@ def on_a_page(sketch: np.ndarray, truth: np.ndarray | None, rng: np.random.Gener
     h, w = sketch.shape[:2]
     scale = float(rng.uniform(1.0, 2.5))
     angle = float(rng.uniform(-8.0, 8.0))
-    side = int(np.ceil(scale * np.hypot(h, w) * 1.15))
+    diagonal = scale * float(np.hypot(h, w))  # the turned sketch fits in it at any angle
+    side = int(np.ceil(diagonal * 1.15))
     sheet_h, sheet_w = int(side * rng.uniform(1.0, 1.4)), side
     paste = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-    slack = np.array([sheet_w, sheet_h]) - scale * np.hypot(h, w)
+    slack = np.array([sheet_w, sheet_h]) - diagonal
     centre = np.array([sheet_w, sheet_h]) / 2 + rng.uniform(-0.5, 0.5, 2) * np.maximum(slack, 0)
     paste[:, 2] += centre - np.array([w / 2, h / 2])
     sheet = cv2.warpAffine(sketch, paste, (sheet_w, sheet_h), flags=cv2.INTER_CUBIC,

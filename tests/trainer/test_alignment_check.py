@@ -6,11 +6,7 @@ import pytest
 
 from sketchlab.core.frame import FRAME_SIZE
 from sketchlab.core.preprocess import canonical_points, normalise_paper
-from trainer.alignment_check import on_a_page
-
-
-def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return pts @ m[:, :2].T + m[:, 2]
+from trainer.alignment_check import _apply, on_a_page
 
 
 @pytest.mark.parametrize("seed", range(4))
