@@ -120,6 +120,9 @@ class TrainConfig:
     # Fine-tune: start the generator from these weights (a .safetensors model; a relative
     # path is taken from the repo root). Ignored on --resume, which restores everything.
     init_generator: str = ""
+    # When init_generator has fewer residual blocks: the new blocks' output scale
+    # (trainer/deepen.py; 0 = exact identities, which barely learn in a CPU-length run).
+    new_block_scale: float = 0.0
     augment_rotate: float = 5.0  # degrees
     augment_scale: float = 0.05
     augment_shift: float = 0.04  # fraction of the frame

@@ -5,6 +5,11 @@ retrain it from scratch. The residual trunk is where depth is cheap to add witho
 changing anything else: a residual block whose last normalisation has zero scale and
 shift adds nothing (x + 0), so the deeper network starts out computing exactly what the
 trained one does, and training then decides what the new blocks contribute.
+
+An exactly-zero scale starves the block's own convolutions of gradient (they feed a
+product with zero), so in a CPU-length run the scale barely leaves zero and the deeper
+network stays the shallower one. A small non-zero scale (`scale`) lets the convolutions
+learn from the first step at the cost of a small change to the starting function.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ def can_deepen(smaller: Generator, config) -> bool:
 
 
 @torch.no_grad()
-def deepen_into(target: Generator, smaller: Generator) -> None:
+def deepen_into(target: Generator, smaller: Generator, scale: float = 0.0) -> None:
     """Copy `smaller` into `target` (same network with more residual blocks) and make the
-    blocks it lacks start as identities."""
+    blocks it lacks start as identities (`scale` 0) or near them (their last
+    normalisation's scale set to `scale`, its shift to 0)."""
     if not can_deepen(smaller, target.config):
         raise ValueError(f"cannot grow {smaller.config} into {target.config}: only the "
                          "number of residual blocks may differ (instance norm)")
@@ -39,7 +45,7 @@ def deepen_into(target: Generator, smaller: Generator) -> None:
     for block in list(target.residual)[n:]:
         last_norm = block.body[-1]
         assert isinstance(last_norm, nn.InstanceNorm2d) and last_norm.affine
-        last_norm.weight.zero_()
+        last_norm.weight.fill_(scale)
         last_norm.bias.zero_()
     grown = {k for k in missing if not k.startswith(tuple(
         f"residual.{i}." for i in range(n, target.config.n_residual)))}

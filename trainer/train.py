@@ -181,7 +181,8 @@ class Trainer:
         if loaded.config == self.cfg.generator:
             self.G.load_state_dict(loaded.generator.state_dict())
         elif can_deepen(loaded.generator, self.cfg.generator):
-            deepen_into(self.G, loaded.generator)  # extra residual blocks start as identities
+            # extra residual blocks start as (near-)identities
+            deepen_into(self.G, loaded.generator, self.cfg.new_block_scale)
         else:
             raise ValueError(f"init_generator {path}: its network {loaded.config} differs "
                              f"from the config's {self.cfg.generator}")

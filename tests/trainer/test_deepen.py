@@ -34,6 +34,26 @@ def test_the_deeper_network_starts_as_the_trained_one_and_can_learn():
     assert deep.residual[4].body[-1].weight.grad.abs().sum() > 0
 
 
+def test_a_small_start_scale_lets_the_new_blocks_convolutions_learn():
+    small_cfg = GeneratorConfig(base_width=4, n_residual=2, height=32, width=32)
+    small = _trained(small_cfg)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    grads = {}
+    for scale in (0.0, 0.05):
+        deep = Generator(dataclasses.replace(small_cfg, n_residual=4)).train()
+        deepen_into(deep, small, scale=scale)
+        assert torch.equal(deep.residual[3].body[-1].weight,
+                           torch.full_like(deep.residual[3].body[-1].weight, scale))
+        deep(x).square().mean().backward()
+        grads[scale] = deep.residual[3].body[0].weight.grad
+    first_conv = grads[0.0]
+    assert first_conv is None or first_conv.abs().sum() == 0  # starved at exactly zero
+    assert grads[0.05].abs().sum() > 0
+    with torch.no_grad():  # and the start stays close to the trained network
+        deep.eval(), small.eval()
+        assert (deep(x) - small(x)).abs().mean() < 0.05
+
+
 def test_only_depth_may_differ():
     small = Generator(GeneratorConfig(base_width=4, n_residual=2, height=32, width=32))
     wider = GeneratorConfig(base_width=8, n_residual=4, height=32, width=32)
