@@ -108,6 +108,7 @@ class TrainData:
     bank: np.ndarray  # (M, 128) photo descriptors (colour block, then grey block)
     bank_id: np.ndarray  # (M,) identity number
     grey: np.ndarray  # (N,) bool: a grey query (searches the grey block)
+    spread: np.ndarray | None = None  # (N,) how closely the variants agree (reading_spread)
 
 
 def lfw_train_photos() -> tuple[list[Path], list[str]]:
@@ -121,7 +122,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
                     ) -> TrainData:
     """The named train packs, against a bank of their target photos + every LFW train
     photo (the gallery-like faces that supply hard negatives)."""
-    from sketchlab.core.query import fuse
+    from sketchlab.core.query import fuse, reading_spread
     from trainer.descriptors import is_current, load_pack
 
     files, keys = lfw_train_photos()
@@ -150,7 +151,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
     photos = embed_gallery_photos([Path(f) for f in ufiles], workers)
     m = len(ufiles)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("mean", "raw", "fused", "target",
-                                                          "qid", "grey")}
+                                                          "qid", "grey", "spread")}
     group: list[str] = []
     for n, d, targets, qkeys in parts:
         t = np.array([uniq[str(f)] for f in targets])
@@ -159,6 +160,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
                                  (True, (d.variants_grey, d.raw_grey))):
             mean = var.mean(axis=1)
             cols["mean"].append(mean)
+            cols["spread"].append(reading_spread(var))
             cols["raw"].append(raw)
             cols["fused"].append(np.stack([fuse(v, r, raw_weight) for v, r in zip(var, raw,
                                                                                    strict=True)]))
@@ -169,7 +171,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
     cat = {k: np.concatenate(v) for k, v in cols.items()}
     return TrainData(cat["mean"], cat["raw"], cat["fused"], cat["target"], cat["qid"], group,
                      np.concatenate([photos["colour"], photos["grey"]]),
-                     np.concatenate([bank_id, bank_id]), cat["grey"])
+                     np.concatenate([bank_id, bank_id]), cat["grey"], cat["spread"])
 
 
 @dataclass(frozen=True)

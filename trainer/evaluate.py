@@ -50,7 +50,7 @@ from sketchlab.core.matching import (
     embed_batch,
 )
 from sketchlab.core.model_catalog import read_calibration, resolve_model
-from sketchlab.core.query import fuse, to_grey
+from sketchlab.core.query import fuse, reading_spread, to_grey
 from sketchlab.core.variants import DEFAULT_VARIANTS
 from trainer import metrics
 from trainer.data.align_cache import load_aligned
@@ -188,6 +188,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
                              ("_grey", stored.variants_grey, stored.raw_grey)):
         fused = np.stack([fuse(v, r, w) for v, r in zip(var, raw, strict=True)])
         out["fused" + suffix] = fused
+        out["spread" + suffix] = reading_spread(var)
         out["raw" + suffix] = raw
         out["searched" + suffix] = (fused if adapter is None else
                                     adapter(fused, var.mean(axis=1), raw))

@@ -34,11 +34,17 @@ searches at the stated 5 % (models/*-lab.md): k = 2 marked absent people 2.3-4.7
 the time on CUFS and FS2K at 1k, 13k and 1M faces; k = 10 marked CUFS ones 14 % of the
 time at 1k (a few CUFS photos among LFW ones stand out from the 10th), and the distance
 tables 0.0-2.5 %.
+
+Sketches like this (`SPREAD_GROUPS`). The present-person rates (marked, top 1 / 10 / 50)
+are also measured in groups of searches cut at the quartiles of how closely each train
+sketch's readings agree (`core.query.reading_spread`), and each group's table is the
+same computation on its searches alone. A search is then told its own group's figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -63,6 +69,7 @@ REFERENCE_RANK = 2  # read distances against the next person's (measured: 2 hold
 RATIOS = np.round(np.arange(0.70, 1.0001, 0.002), 3)
 DEPTH = 4_000  # nearest strangers kept per query and pool: enough for 10 in a 1% sample
 REPLICATES = 32
+SPREAD_GROUPS = 4  # present-person rates by quartile of how closely the readings agree
 
 _lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
 
@@ -418,18 +425,42 @@ SET_WORDS = {"cufs_train": "CUFS", "fs2k_train": "FS2K", "lfw_synth": "synthetic
              "celeba_synth": "synthetic CelebA"}
 
 
+def _rows(per_query: Any, rows: np.ndarray) -> Any:
+    """`Counts` or `Nearest` of only these queries (every array field is per query)."""
+    return dataclasses.replace(per_query, **{
+        f.name: getattr(per_query, f.name)[rows] for f in dataclasses.fields(per_query)
+        if isinstance(getattr(per_query, f.name), np.ndarray)})
+
+
+def spread_edges(spread: np.ndarray, groups: int = SPREAD_GROUPS) -> np.ndarray:
+    """The cuts between `groups` equal shares of the searches by reading spread."""
+    return np.quantile(spread, np.arange(1, groups) / groups)
+
+
 def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: np.ndarray,
             synthetic: np.ndarray, reference_rank: int, bank_person: np.ndarray,
-            sizes: Sequence[int] = SIZES, seed: int = 0
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(grid, FPIR, TPIR, hits) of one reading: distance thresholds (reference_rank 0), or
-    ratios to the search's reference_rank-th person."""
+            sizes: Sequence[int] = SIZES, seed: int = 0, groups: np.ndarray | None = None,
+            n_groups: int = 0
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
+    """(grid, FPIR, TPIR, hits, by group) of one reading: distance thresholds
+    (reference_rank 0), or ratios to the search's reference_rank-th person. `groups`
+    (Q,) in 0..n_groups-1: the same (FPIR, TPIR, hits) of each group's searches alone."""
     if reference_rank:
-        near = nearest_strangers(queries, mates, bank, non_mate, synthetic,
-                                 bank_person=bank_person)
-        return (RATIOS, *relative_rates(near, sizes, reference_rank, seed=seed))
-    return (THRESHOLDS, *rates(count_faces(queries, mates, bank, non_mate, synthetic,
-                                            bank_person), sizes))
+        per_query: Any = nearest_strangers(queries, mates, bank, non_mate, synthetic,
+                                           bank_person=bank_person)
+        grid = RATIOS
+
+        def table(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return relative_rates(c, sizes, reference_rank, seed=seed)
+    else:
+        per_query = count_faces(queries, mates, bank, non_mate, synthetic, bank_person)
+        grid = THRESHOLDS
+
+        def table(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return rates(c, sizes)
+    by_group = ([] if groups is None else
+                [table(_rows(per_query, np.flatnonzero(groups == g))) for g in range(n_groups)])
+    return (grid, *table(per_query), by_group)
 
 
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
@@ -441,20 +472,35 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
     half = len(data.bank) // 2
     block = np.arange(len(data.bank)) >= half
     non_mate &= block[None, :] == data.grey[idx, None]
+    edges = groups = None
+    if data.spread is not None:
+        edges = spread_edges(data.spread[idx])
+        groups = np.searchsorted(edges, data.spread[idx], side="right")
     out = {}
     for kind, q in queries.items():
-        grid, fpir, tpir, hits = _tables(q[idx], data.bank[data.target[idx]], data.bank,
-                                         non_mate, synthetic, reference_rank, data.bank_id)
+        grid, fpir, tpir, hits, by_group = _tables(
+            q[idx], data.bank[data.target[idx]], data.bank, non_mate, synthetic,
+            reference_rank, data.bank_id, groups=groups, n_groups=SPREAD_GROUPS)
+        grouped = {} if edges is None else {
+            "spread_edges": edges, "tpir_by_spread": np.stack([g[1] for g in by_group], 1),
+            "hits_by_spread": np.stack([g[2] for g in by_group], 1)}
         out[kind] = sr.SearchCalibration(
             kind, np.array(SIZES, np.float64), grid.astype(np.float64), fpir, tpir,
             hits, len(idx), len(idx),
             f"{len(idx):,} train sketch searches ({_and(SET_WORDS[x] for x in sets)} "
             "sketches; colour and grey), galleries of real photos then synthetic faces",
-            reference_rank=reference_rank)
+            reference_rank=reference_rank, **grouped)
+        t13 = out[kind].threshold_for(0.05, 13_000)
         log.info("%s (reference rank %d): FPIR 5%% threshold at 13k = %.3f", kind,
-                 reference_rank,
-                 out[kind].threshold_for(0.05, 13_000))
+                 reference_rank, t13)
+        for g, (f_g, _, h_g) in enumerate(by_group):  # the FPIR stays one table: shown here
+            log.info("  spread group %d: FPIR at that threshold %.3f, top 10 at 13k %.3f", g,
+                     float(np.interp(t13, grid, _interp_13k(f_g))), float(_interp_13k(h_g)[1]))
     return out
+
+
+def _interp_13k(table: np.ndarray) -> np.ndarray:
+    return sr.interp_size(table, np.array(SIZES, np.float64), 13_000)
 
 
 def _and(words: Any) -> str:
@@ -470,7 +516,9 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
     """The stated rates against the same rates measured on held-out test searches: CUFS
     and FS2K test sketches (the app's searched descriptor), each set against its own test
     photos + every LFW photo (colour with colour, grey with grey), mated and with the
-    person's photo left out, galleries of 1k, 13k and 1M faces built as in `measure`."""
+    person's photo left out, galleries of 1k, 13k and 1M faces built as in `measure`.
+    A stated present-person rate is the mean of what each search is told (its own spread
+    group's figure, when the tables are grouped); `by_spread` compares group by group."""
     from sketchlab.core.manifest import read_manifest
     from trainer.adapter import LFW, embed_gallery_photos
     from trainer.evaluate import adapter_of, identification_queries
@@ -490,26 +538,46 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
         for grey in (False, True):
             bank = photos["grey" if grey else "colour"]
             q = found["searched_grey" if grey else "searched"]
+            spread = found["spread_grey" if grey else "spread"]
             qid = ids[:len(rows)]
             non_mate = ids[None, :] != qid[:, None]
             stated = kinds[kind]
-            grid, fpir_m, tpir_m, hits_m = _tables(q, bank[:len(rows)], bank, non_mate,
-                                                   synthetic, stated.reference_rank, ids,
-                                                   TEST_SIZES, seed=1)
+            groups = (None if stated.spread_edges is None else
+                      np.searchsorted(stated.spread_edges, spread, side="right"))
+            n_groups = 0 if stated.spread_edges is None else len(stated.spread_edges) + 1
+            grid, fpir_m, tpir_m, hits_m, by_group = _tables(
+                q, bank[:len(rows)], bank, non_mate, synthetic, stated.reference_rank, ids,
+                TEST_SIZES, seed=1, groups=groups, n_groups=n_groups)
             for si, n in enumerate(TEST_SIZES):
                 t = stated.threshold_for(fpir, n)
-                out.append({
-                    "set": name, "images": "grey" if grey else "colour", "gallery": n,
-                    "threshold": round(t, 4),
-                    "fpir_stated": round(stated.fpir_at(t, n), 4),
-                    "fpir_measured": round(float(np.interp(t, grid, fpir_m[si])), 4),
-                    "fnir_stated": round(1 - stated.tpir_at(t, n), 4),
-                    "fnir_measured": round(1 - float(np.interp(t, grid, tpir_m[si])), 4),
-                    "top10_stated": round(stated.hits(n)[10], 4),
-                    "top10_measured": round(float(hits_m[si, 1]), 4),
-                    "top50_stated": round(stated.hits(n)[50], 4),
-                    "top50_measured": round(float(hits_m[si, 2]), 4), "n": len(rows)})
+                row = {"set": name, "images": "grey" if grey else "colour", "gallery": n,
+                       "threshold": round(t, 4),
+                       "fpir_stated": round(stated.fpir_at(t, n), 4),
+                       "fpir_measured": round(float(np.interp(t, grid, fpir_m[si])), 4),
+                       **_present_rates(stated, t, n, spread, grid, tpir_m[si], hits_m[si]),
+                       "n": len(rows)}
+                if groups is not None:
+                    row["by_spread"] = [
+                        {"group": g + 1, "n": int((groups == g).sum()),
+                         **_present_rates(stated, t, n, spread[groups == g], grid,
+                                          tpir_g[si], hits_g[si])}
+                        for g, (_, tpir_g, hits_g) in enumerate(by_group) if (groups == g).any()]
+                out.append(row)
     return out
+
+
+def _present_rates(stated: sr.SearchCalibration, t: float, n: int, spread: np.ndarray,
+                   grid: np.ndarray, tpir_m: np.ndarray, hits_m: np.ndarray
+                   ) -> dict[str, float]:
+    """FNIR and top 10 / 50, stated (the mean of what each search is told) and measured."""
+    told_tpir = np.mean([stated.tpir_at(t, n, float(s)) for s in spread])
+    told = np.mean([[stated.hits(n, float(s))[k] for k in (10, 50)] for s in spread], axis=0)
+    return {"fnir_stated": round(1 - float(told_tpir), 4),
+            "fnir_measured": round(1 - float(np.interp(t, grid, tpir_m)), 4),
+            "top10_stated": round(float(told[0]), 4),
+            "top10_measured": round(float(hits_m[1]), 4),
+            "top50_stated": round(float(told[1]), 4),
+            "top50_measured": round(float(hits_m[2]), 4)}
 
 
 def format_check(rows: list[dict[str, Any]]) -> str:
@@ -565,7 +633,11 @@ def main(args: argparse.Namespace) -> int:
         update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
     report = {k: {"threshold_at_5pct": {n: round(c.threshold_for(0.05, n), 4)
                                         for n in (1_000, 13_000, 1_000_000)},
-                  "hits": {n: c.hits(n) for n in (1_000, 13_000, 1_000_000)}}
+                  "hits": {n: c.hits(n) for n in (1_000, 13_000, 1_000_000)},
+                  **({} if c.spread_edges is None else {
+                      "spread_edges": c.spread_edges.round(4).tolist(),
+                      "hits_by_spread_13k": sr.interp_size(
+                          c.hits_by_spread, c.sizes, 13_000).round(4).tolist()})}
               for k, c in kinds.items()}
     if args.test:
         report["test"] = test_check(loaded, kinds, synthetic, args.workers)

@@ -190,6 +190,7 @@ class MatchResult:
     adapter_sha256: str = ""  # the query adapter that moved the descriptor ("" = none)
     alignment: str = ""  # how the sketch was put in the frame (`AlignTransform.method`)
     stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)  # where time went
+    reading_spread: float | None = None  # how closely the variants agreed (query.reading_spread)
 
     @property
     def timing_text(self) -> str:
@@ -255,7 +256,7 @@ class MatchResult:
         """The same candidates under another rate or threshold (settings changed)."""
         rule = choose_rule(self.search_rates, self.calibrations, self.kind,
                            self.gallery_size, fpir, fmr, threshold, self.rule.norm,
-                           self.rule.scale)
+                           self.rule.scale, self.reading_spread)
         return dataclasses.replace(self, rule=rule,
                                    candidates=[c.scored(rule) for c in self.candidates])
 
@@ -268,11 +269,12 @@ def norm(embedding: np.ndarray, snap: GallerySnapshot) -> GalleryNorm | None:
 
 def choose_rule(search: dict[str, SearchCalibration], calibrations: dict[str, ScoreCalibration],
                 kind: str, size: int, fpir: float | None, fmr: float | None,
-                threshold: float | None, gallery: GalleryNorm | None, scale: float = 1.0
-                ) -> Rule:
+                threshold: float | None, gallery: GalleryNorm | None, scale: float = 1.0,
+                spread: float | None = None) -> Rule:
     """The 1:N reading when the model has search rates for this kind of query (the
-    threshold set at `fpir` for this gallery's size), else the per-pair reading."""
-    rule = search_rule(search, kind, size, fpir, threshold, scale)
+    threshold set at `fpir` for this gallery's size; its rates for sketches whose readings
+    agree as `spread`), else the per-pair reading."""
+    rule = search_rule(search, kind, size, fpir, threshold, scale, spread)
     if rule is not None:
         return rule
     return score_rule(calibrations, kind, fmr, threshold, gallery)
@@ -283,7 +285,8 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
          fmr: float | None = DEFAULT_FMR, threshold: float | None = None,
          variant_embeddings: np.ndarray | None = None, distinct_subjects: bool = True,
          thumbnails: bool = True, search: dict[str, SearchCalibration] | None = None,
-         fpir: float | None = DEFAULT_FPIR) -> tuple[list[Candidate], Rule]:
+         fpir: float | None = DEFAULT_FPIR, spread: float | None = None
+         ) -> tuple[list[Candidate], Rule]:
     """The k nearest gallery photos of `embedding`, scored by the rule for this gallery
     and query kind, each with its stability over `variant_embeddings` when given."""
     search = search or {}
@@ -296,7 +299,7 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
     people = near if distinct_subjects or not ref else snap.nearest(embedding, ref, True)
     scale = float(people[min(ref, len(people)) - 1][1]) if ref and people else 1.0
     rule = choose_rule(search, calibrations or {}, kind, len(snap), fpir, fmr, threshold, gnorm,
-                       scale)
+                       scale, spread)
     chosen = near[:k]
     info = snap.photo_info([p for p, _ in chosen], thumbnails=thumbnails)
     tops: list[set[int]] = []
@@ -378,7 +381,8 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     base = {"kind": kind, "sketch": q.prepared.image, "photo": q.photo,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
             "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
-            "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms)}
+            "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms),
+            "reading_spread": q.spread}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,
@@ -386,7 +390,7 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     t1 = time.perf_counter()
     cands, rule = rank(q.embedding, snap, k, calibrations=kinds, kind=kind, fmr=fmr,
                        threshold=threshold, search=search, fpir=fpir,
-                       variant_embeddings=q.variant_embeddings,
+                       variant_embeddings=q.variant_embeddings, spread=q.spread,
                        distinct_subjects=distinct_subjects, thumbnails=thumbnails)
     t2 = time.perf_counter()
     base["stages_ms"]["rank"] = (t2 - t1) * 1000

@@ -57,6 +57,12 @@ class SketchQuery:
     adapter_sha256: str = ""  # the query adapter that moved `embedding` ("" = none)
     stages_ms: dict[str, float] = field(default_factory=dict)  # align, invert, embed
 
+    @property
+    def spread(self) -> float | None:
+        """`reading_spread` of the variants (None: one reading or none)."""
+        v = self.variant_embeddings
+        return float(reading_spread(v)) if v is not None and len(v) > 1 else None
+
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma in all three channels (what a grayscale gallery photo looks like)."""
@@ -74,6 +80,16 @@ def fuse(variant_embeddings: np.ndarray, raw_embedding: np.ndarray | None = None
     if raw_weight > 0.0 and raw_embedding is not None:
         e = (1.0 - raw_weight) * e + raw_weight * np.asarray(raw_embedding, np.float32)
     return e.astype(np.float32)
+
+
+def reading_spread(variant_embeddings: np.ndarray) -> np.ndarray:
+    """How much the N readings of a sketch disagree: the mean distance of their descriptors
+    to their mean ((N, 128) -> scalar, (Q, N, 128) -> (Q,)). Where the network reads a
+    sketch one way whatever the small changes, the search finds the person more often, so
+    the 1:N rates are stated for sketches whose readings agree alike
+    (`core.search_rates`)."""
+    v = np.asarray(variant_embeddings, np.float32)
+    return np.linalg.norm(v - v.mean(axis=-2, keepdims=True), axis=-1).mean(axis=-1)
 
 
 def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw: bool = False,

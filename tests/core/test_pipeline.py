@@ -138,6 +138,9 @@ def test_shipped_model_marks_nobody_when_the_person_is_absent() -> None:
     res = match_sketch(rows[0].sketch, Inverter(resolve_model(None), device="cpu"), g, k=10)
     assert res.rule.reading == "1:N" and res.kind == "adapted"
     assert len(res.candidates) == 10 and res.nothing_passes
+    # the rates it states are those of sketches whose readings agree as this one's
+    assert res.reading_spread is not None and res.rule.spread == res.reading_spread
+    assert "spread_group" in res.as_json()["reading"] and "consistent quarter" in res.calibration
 
 
 @pytest.mark.skipif(not (SHARED / "manifest.csv").is_file(), reason="CUFS data absent")

@@ -109,8 +109,54 @@ def test_the_reading_says_where_a_mark_can_fall(k, against, where) -> None:
                                  50, 50, "unit", reference_rank=k)
     text = sr.search_rule({"adapted": table}, "adapted", 10_000, scale=0.5).describe()
     present = text.split("a person who is in the gallery is marked ")[1]
-    assert present.split(". ")[0].endswith(f"of the time {where}")
+    assert present.split(", and ")[0].endswith(f"of the time {where}")
     if against is None:
         assert "x the distance" not in text
     else:
         assert f"x the distance of {against}" in text
+
+
+def _grouped() -> sr.SearchCalibration:
+    """`_calibration` with present-person rates in 4 spread groups: the readings that
+    agree most find their person most often."""
+    c = _calibration()
+    hits = np.stack([c.hit_rates * f for f in (1.2, 1.0, 0.8, 0.5)], 1).clip(0, 1)
+    tpir = np.stack([c.tpir * f for f in (1.1, 1.0, 0.9, 0.6)], 1).clip(0, 1)
+    return sr.SearchCalibration(c.query, c.sizes, c.thresholds, c.fpir, c.tpir, c.hit_rates,
+                                50, 50, "unit", spread_edges=np.array([0.10, 0.12, 0.14]),
+                                tpir_by_spread=tpir, hits_by_spread=hits)
+
+
+def test_present_person_rates_are_those_of_sketches_whose_readings_agree_alike() -> None:
+    c = _grouped()
+    agree = sr.search_rule({"adapted": c}, "adapted", 10_000, spread=0.09)
+    differ = sr.search_rule({"adapted": c}, "adapted", 10_000, spread=0.2)
+    unknown = sr.search_rule({"adapted": c}, "adapted", 10_000)
+    assert agree and differ and unknown
+    # the threshold and its FPIR are about strangers: one table for every sketch
+    assert agree.threshold == differ.threshold == unknown.threshold
+    assert agree.rates()["fpir"] == differ.rates()["fpir"]
+    assert agree.rates()["top10"] == pytest.approx(0.72, abs=1e-4)
+    assert differ.rates()["top10"] == pytest.approx(0.30, abs=1e-4)
+    assert unknown.rates()["top10"] == pytest.approx(0.60, abs=1e-4)  # the overall table
+    assert agree.rates()["tpir"] > unknown.rates()["tpir"] > differ.rates()["tpir"]
+    assert (agree.rates()["spread_group"], differ.rates()["spread_group"]) == (1, 4)
+    assert "spread_group" not in unknown.rates()
+    assert "as closely as those of the most consistent quarter" in agree.describe()
+    assert "the least consistent quarter" in differ.describe()
+    assert "top 10 in 30 %" in differ.describe()
+    # on an edge: the group above it (searchsorted right), and a table without groups
+    assert c.spread_group(0.12) == 2 and _calibration().spread_group(0.12) is None
+
+
+def test_spread_groups_round_trip_and_bad_shapes_are_refused() -> None:
+    c = _grouped()
+    back = sr.loads(sr.dumps({"adapted": c}))[0]["adapted"]
+    assert back.hits(10_000, 0.2) == pytest.approx(c.hits(10_000, 0.2), abs=1e-4)
+    assert back.tpir_at(0.5, 300, 0.11) == pytest.approx(c.tpir_at(0.5, 300, 0.11), abs=1e-4)
+    for key, bad in (("spread_edges", [0.14, 0.12, 0.10]), ("hits_by_spread", [[0.5] * 3]),
+                     ("tpir_by_spread", None)):
+        obj = json.loads(sr.dumps({"adapted": c}))
+        obj["kinds"]["adapted"][key] = bad
+        with pytest.raises(sr.SearchCalibrationError, match="spread groups"):
+            sr.loads(json.dumps(obj))

@@ -233,3 +233,30 @@ def test_rank_rates_count_people_as_the_list_shows_them() -> None:
                                                           hits[si, col], want)
     # the world is one where counting photos would understate the list's top 10
     assert np.mean(drawn[sizes[0]][10]) > np.mean(faces_top10) + 0.05
+
+
+@pytest.mark.parametrize("reference_rank", [0, 2])
+def test_rates_by_spread_group_are_each_groups_searches_alone(reference_rank: int) -> None:
+    """The grouped present-person tables are the same computation on each group's
+    searches; where a group's mates sit nearer, it finds them more often, and (counted
+    exactly) the whole is the groups' mean weighted by their size."""
+    from trainer.search_rates import _tables
+
+    rng = np.random.default_rng(5)
+    w = _world(rng, 40, 48, 600, 0.08, (1, 4), 2_000)
+    groups = np.repeat([0, 1], 20)
+    mates = w.mates.copy()
+    mates[20:] = w.queries[20:] + (w.mates[20:] - w.queries[20:]) * 2.5  # group 1: far
+    bank = np.concatenate([mates, w.strangers])
+    _, _, tpir, hits, by_group = _tables(
+        w.queries, mates, bank, w.non_mate, w.synthetic, reference_rank, w.bank_person,
+        sizes=(300, 3_000), groups=groups, n_groups=2)
+    assert len(by_group) == 2
+    (_, tpir0, hits0), (_, tpir1, hits1) = by_group
+    assert (hits0[:, 1] > hits1[:, 1] + 0.2).all()
+    assert tpir0[:, -1].mean() > tpir1[:, -1].mean()
+    if reference_rank == 0:  # exact counts: the whole is the mean of its halves
+        np.testing.assert_allclose(hits, (hits0 + hits1) / 2, atol=1e-12)
+        np.testing.assert_allclose(tpir, (tpir0 + tpir1) / 2, atol=1e-12)
+    assert _tables(w.queries, mates, bank, w.non_mate, w.synthetic, reference_rank,
+                   w.bank_person, sizes=(300,))[-1] == []
