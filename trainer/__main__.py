@@ -198,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit this hidden width only (default: choose from a small grid)")
     a.add_argument("--temperature", type=float, default=0.0,
                    help="fit this softmax temperature only (default: choose from the grid)")
+    a.add_argument("--grid", choices=("small", "wide"), default="small",
+                   help="the settings to choose from (wide: smaller and more damped heads)")
+    a.add_argument("--validate-on", default="", metavar="SET",
+                   help="choose by this train set's sketches (e.g. fs2k_train), fitted "
+                        "without them (default: held-out people of every set)")
     a.add_argument("--out", help="also write the adapter (model-file metadata JSON) here, "
                    "for `evaluate --adapter`")
     a.add_argument("--workers", type=int, default=2)

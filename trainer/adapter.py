@@ -251,6 +251,13 @@ def ranks_in_bank(q: np.ndarray, data: TrainData, rows: np.ndarray) -> np.ndarra
 # --- the command -----------------------------------------------------------------------------
 GRID = (FitConfig(hidden=128, temperature=0.02), FitConfig(hidden=512, temperature=0.02),
         FitConfig(hidden=128, temperature=0.05), FitConfig(hidden=512, temperature=0.05))
+# Wider, with stronger shrinkage, for choosing by another artist's sketches (`validate_on`):
+# what carries to an unseen hand may be a smaller or more damped head than what fits the
+# artists it was fitted on.
+WIDE_GRID = tuple(FitConfig(hidden=h, temperature=t, weight_decay=wd, epochs=e)
+                  for h, t, wd, e in ((32, 0.05, 1e-4, 60), (128, 0.05, 1e-4, 60),
+                                      (128, 0.05, 1e-2, 60), (128, 0.05, 1e-4, 20),
+                                      (128, 0.1, 1e-4, 60), (512, 0.05, 1e-2, 60)))
 TRAIN_SETS = ("cufs_train", "fs2k_train", "lfw_synth", "celeba_synth")
 
 
@@ -267,9 +274,12 @@ def _summary(ranks: np.ndarray) -> dict[str, float]:
 
 
 def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int = 2,
-                seed: int = 0, grid: Sequence[FitConfig] = GRID) -> tuple[QueryAdapter, dict]:
+                seed: int = 0, grid: Sequence[FitConfig] = GRID, validate_on: str = ""
+                ) -> tuple[QueryAdapter, dict]:
     """Choose the fit by validation on held-out people (colour queries) among `grid`, then
-    fit on every train query of the kept sets. Returns the adapter and what was measured."""
+    fit on every train query of the kept sets. Returns the adapter and what was measured.
+    `validate_on` (a train set): validate on all of that set's sketches instead, fitted
+    without them: a choice by an artist the fit did not see, as an unseen artist is."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.model_catalog import read_calibration
     from trainer.evaluate import model_path
@@ -278,10 +288,13 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
     loaded = load_generator(path)
     w = float(read_calibration(path)[1].get("raw_weight", 0.2))
     names = [n for n in TRAIN_SETS if not any(n.startswith(x) for x in leave_out)]
+    if validate_on and validate_on not in names:
+        raise ValueError(f"--validate-on {validate_on}: not among the sets fitted ({names})")
     data = load_train_data(pack_dir(loaded.sha256), names, w, workers)
-    held = _held_out(data, 0.15, seed)
+    held = (np.asarray(data.group) == validate_on) if validate_on else _held_out(data, 0.15, seed)
     val = np.flatnonzero(held & ~data.grey)
     report: dict = {"sets": names, "left_out": list(leave_out), "raw_weight": w,
+                    "validated_on": validate_on or "held-out people of every set",
                     "queries": len(data.target), "bank": int(len(data.bank) // 2),
                     "validation_people": len(np.unique(data.query_id[held])),
                     "without_adapter": _summary(ranks_in_bank(data.fused[val], data, val)),
@@ -327,11 +340,12 @@ def main(args: argparse.Namespace) -> int:
         update_metadata(path, adapter.metadata())
         print(f"stored query adapter {adapter.sha256[:12]} in {path}")
         return 0
-    grid = GRID
+    grid = WIDE_GRID if args.grid == "wide" else GRID
     if args.hidden or args.temperature:  # one setting, e.g. the one chosen with every set
         grid = (FitConfig(hidden=args.hidden or FitConfig.hidden,
                           temperature=args.temperature or FitConfig.temperature),)
-    adapter, report = fit_command(args.model, args.leave_out, args.workers, grid=grid)
+    adapter, report = fit_command(args.model, args.leave_out, args.workers, grid=grid,
+                                  validate_on=args.validate_on)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(adapter.metadata()) + "\n", encoding="utf-8")

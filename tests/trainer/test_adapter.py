@@ -92,3 +92,32 @@ def test_a_pack_from_an_older_query_path_is_described_again(tiny_model, tmp_path
     describe(str(tiny_model), [s], root=tmp_path)
     assert made == [2, 2] and pack_is_current(target)
     assert load_pack(target)[0]["tiny_set"].raw[0, 0] == 2.0  # the new descriptors
+
+
+def test_an_adapter_can_be_chosen_by_another_artists_sketches(tiny_model, monkeypatch) -> None:
+    """`validate_on`: every sketch of that set is validation, none is fitted on while
+    choosing; a set that is not fitted at all cannot be chosen by."""
+    import pytest
+
+    import trainer.adapter as ta
+
+    world = _shrunk_world(400, seed=1)
+    world.group = ["cufs_train"] * 100 + ["fs2k_train"] * 300
+    monkeypatch.setattr(ta, "load_train_data", lambda *a, **k: world)
+    fitted: list[int] = []
+    real_fit = ta.fit
+
+    def counting_fit(data, cfg, rows=None):
+        fitted.append(len(data.target) if rows is None else len(rows))
+        if rows is not None:
+            assert not (np.asarray(rows) < 100).any()  # no CUFS sketch while choosing
+        return real_fit(data, cfg, rows)
+
+    monkeypatch.setattr(ta, "fit", counting_fit)
+    cfg = FitConfig(hidden=32, epochs=5, batch=64, lr=3e-3)
+    _, report = ta.fit_command(str(tiny_model), grid=(cfg,), validate_on="cufs_train")
+    assert report["validation_people"] == 100 and report["validated_on"] == "cufs_train"
+    assert fitted == [300, 400]  # chosen without CUFS, then fitted on every set
+    with pytest.raises(ValueError, match="not among the sets fitted"):
+        ta.fit_command(str(tiny_model), leave_out=["cufs"], grid=(cfg,),
+                       validate_on="cufs_train")
