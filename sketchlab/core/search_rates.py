@@ -306,6 +306,24 @@ class SearchRule:
         return relative, f"within the top {k - 1}"
 
 
+LONGER_LIST = 50  # the list offered when the true person is often below the top 10
+LOOK_FURTHER = 0.8  # offer it when searches like this had their person in the top 10 less
+
+
+def longer_list_offer(rule: object, shown: int, gallery_size: int) -> str | None:
+    """Why to look at the top LONGER_LIST, when a 1:N search of sketches like this one
+    often had its person below the list shown (top 10 in under LOOK_FURTHER of them);
+    None when the list is long enough, the gallery is no longer, or the reading states
+    no such rate."""
+    if not isinstance(rule, SearchRule) or shown >= LONGER_LIST or gallery_size <= shown:
+        return None
+    r = rule.rates()
+    if r["top10"] >= LOOK_FURTHER or r["top50"] <= r["top10"]:
+        return None
+    return (f"In searches like this the true person was in the top 10 only "
+            f"{_pct(r['top10'])} of the time, in the top {LONGER_LIST} {_pct(r['top50'])}.")
+
+
 def _ordinal(k: int) -> str:
     return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 

@@ -160,3 +160,26 @@ def test_spread_groups_round_trip_and_bad_shapes_are_refused() -> None:
         obj["kinds"]["adapted"][key] = bad
         with pytest.raises(sr.SearchCalibrationError, match="spread groups"):
             sr.loads(json.dumps(obj))
+
+
+def test_a_longer_list_is_offered_when_searches_like_this_often_missed_the_top_10() -> None:
+    c = _grouped()  # top 10 at 10,000 faces: 72 / 60 / 48 / 30 % by group
+    far = sr.search_rule({"adapted": c}, "adapted", 10_000, spread=0.2)
+    offer = sr.longer_list_offer(far, 10, 10_000)
+    assert offer == ("In searches like this the true person was in the top 10 only 30 % "
+                     "of the time, in the top 50 40 %.")
+    assert sr.longer_list_offer(far, 50, 10_000) is None  # 50 already shown
+    assert sr.longer_list_offer(far, 10, 10) is None  # the whole gallery is listed
+    sure = _sure_of_top10(c, 0.9)
+    assert sr.longer_list_offer(sr.search_rule({"adapted": sure}, "adapted", 10_000), 10,
+                                10_000) is None
+    assert sr.longer_list_offer(object(), 10, 10_000) is None  # a 1:1 reading states none
+
+
+def _sure_of_top10(c: sr.SearchCalibration, top10: float) -> sr.SearchCalibration:
+    import dataclasses
+
+    hits = c.hit_rates.copy()
+    hits[:, 1] = top10
+    return dataclasses.replace(c, hit_rates=hits, spread_edges=None, tpir_by_spread=None,
+                               hits_by_spread=None)

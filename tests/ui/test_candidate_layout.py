@@ -17,7 +17,7 @@ from sketchlab.ui.settings import SettingsStore
 
 
 def _thumb(i: int) -> bytes:
-    rgb = np.full((128, 102, 3), 40 + 15 * i, np.uint8)
+    rgb = np.full((128, 102, 3), (40 + 15 * i) % 256, np.uint8)
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="JPEG")
     return buf.getvalue()
@@ -187,3 +187,37 @@ def test_a_search_where_nobody_passes_says_so_and_greys_the_leads(qtbot):
         "Absent searches")
     assert panel.table.item(0, 2).foreground().color().lightness() >= 150  # greyed lead
     assert "absent" in panel.rule_label.text()
+
+
+def test_a_search_whose_like_often_missed_the_top_10_offers_the_top_50(qtbot, monkeypatch):
+    """1:N searches of sketches like this one had their person in the top 10 only 30 % of
+    the time: the status says so and a "Show top 50" button searches again for 50; where
+    they had it 94 % of the time, or 50 are already listed, nothing is offered."""
+    from sketchlab.core import search_rates as sr
+
+    t = np.linspace(0.2, 0.8, 61)
+
+    def outcome(hits: list[float], n: int = 12) -> MatchResult:
+        cal = sr.SearchCalibration("variants", np.array([100.0, 1e6]), t,
+                                   np.clip((t - 0.25) * 2, 0, 1)[None].repeat(2, 0),
+                                   np.clip(t - 0.2, 0, 1)[None].repeat(2, 0),
+                                   np.array([hits] * 2), 10, 10, "unit")
+        rule = sr.search_rule({"variants": cal}, "variants", 606)
+        base = _outcome(n)
+        return MatchResult(**{**base.__dict__, "rule": rule, "search_rates": {"variants": cal},
+                              "candidates": [c.scored(rule) for c in base.candidates]})
+
+    w = _window(qtbot, _store())
+    panel = w.match_panel
+    panel._on_done(outcome([0.1, 0.3, 0.55]))
+    qtbot.wait(20)
+    assert panel.more_button.isVisible() and panel.more_button.text() == "Show top 50"
+    assert "top 10 only 30 % of the time, in the top 50 55 %" in panel.status.text()
+    asked: list[int | None] = []
+    monkeypatch.setattr(panel, "search", lambda k=None: asked.append(k))
+    panel.more_button.click()
+    assert asked == [50]
+    panel._on_done(outcome([0.7, 0.94, 0.99]))
+    assert not panel.more_button.isVisible() and "top 10 only" not in panel.status.text()
+    panel._on_done(outcome([0.1, 0.3, 0.55], n=50))
+    assert not panel.more_button.isVisible()

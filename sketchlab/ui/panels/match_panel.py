@@ -53,6 +53,7 @@ from sketchlab.core.pipeline import (
 )
 from sketchlab.core.preprocess import as_prepared
 from sketchlab.core.query import NOTHING_TO_SEARCH
+from sketchlab.core.search_rates import LONGER_LIST, longer_list_offer
 from sketchlab.core.variants import VARIANT_KINDS, variant_record
 from sketchlab.ui.dialogs.compare_dialog import MAX_CANDIDATES, CompareDialog
 from sketchlab.ui.gallery_handle import GalleryHandle
@@ -161,6 +162,7 @@ class MatchPanel(QWidget):
         self._waiting = False  # search asked for; waiting for the photo of the current canvas
         self._worker: Job | None = None
         self._again = False
+        self._again_k: int | None = None  # the list length of that search
         self._inversion_available = True
         self._model: ModelStatus | None = None
         self.outcome: MatchResult | None = None
@@ -196,6 +198,10 @@ class MatchPanel(QWidget):
         self.rule_label.linkActivated.connect(
             lambda _link: self.show_rule_details(not self.rule_details))
         self.rule_details = False
+        # Searches like this one often had their person below the top 10: offer more.
+        self.more_button = QPushButton(f"Show top {LONGER_LIST}")
+        self.more_button.clicked.connect(lambda: self.search(k=LONGER_LIST))
+        self.more_button.hide()
         # The variants searched together, each with its synthesized photo.
         self.variants = QHBoxLayout()
         self.variants.setContentsMargins(0, 0, 0, 0)
@@ -238,6 +244,10 @@ class MatchPanel(QWidget):
         lay.addWidget(self.variant_box)
         lay.addWidget(self.candidate_views, 1)
         lay.addWidget(self.status)
+        more = QHBoxLayout()
+        more.addStretch(1)
+        more.addWidget(self.more_button)
+        lay.addLayout(more)
         lay.addWidget(self.rule_label)
 
     def _build_candidate_views(self) -> None:
@@ -340,7 +350,9 @@ class MatchPanel(QWidget):
             self._show(self.outcome)
 
     # --- searching --------------------------------------------------------------------
-    def search(self) -> None:
+    def search(self, k: int | None = None) -> None:
+        """Search with the photo of the current sketch, listing `k` candidates (default:
+        Settings' list length)."""
         q = self._query
         if not self._inversion_available:
             return
@@ -353,6 +365,7 @@ class MatchPanel(QWidget):
             return
         if self._worker is not None:
             self._again = True  # search again with the newest photo when this one ends
+            self._again_k = k
             return
         if self._model is None:
             self.status.setText("Waiting for the sketch-inversion model to load…")
@@ -361,7 +374,7 @@ class MatchPanel(QWidget):
         self.button.setEnabled(False)
         self.status.setText("Searching the gallery…")
         self._searched_with = (s.match_fmr, s.threshold or None)
-        self._worker = create_worker(run_search, self.gallery, q, s.top_k, s, self._model,
+        self._worker = create_worker(run_search, self.gallery, q, k or s.top_k, s, self._model,
                                      _worker_class=Job,
                                      _connect={"returned": self._on_done,
                                                "errored": self._on_error,
@@ -372,7 +385,7 @@ class MatchPanel(QWidget):
         self.button.setEnabled(self._inversion_available)
         if self._again:
             self._again = False
-            self.search()
+            self.search(self._again_k)
 
     def _on_error(self, exc: Exception) -> None:
         hint = ("Choose another model under Search with in Settings." if isinstance(
@@ -445,6 +458,12 @@ class MatchPanel(QWidget):
                        else f"{within} within the threshold.")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "
                                 f"({outcome.timing_text}). {verdict}")
+            offer = longer_list_offer(rule, len(cands), outcome.gallery_size)
+            if offer:
+                self.status.setText(f"{self.status.text()} {offer}")
+        offer = longer_list_offer(rule, len(cands), outcome.gallery_size)
+        self.more_button.setVisible(offer is not None)
+        self.more_button.setToolTip(offer or "")
 
     def show_rule_details(self, on: bool) -> None:
         """The threshold's reading in full under the list, or in a line or two."""
