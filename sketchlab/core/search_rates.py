@@ -321,7 +321,7 @@ def longer_list_offer(rule: object, shown: int, gallery_size: int) -> str | None
     if r["top10"] >= LOOK_FURTHER or r["top50"] <= r["top10"]:
         return None
     return (f"In searches like this the true person was in the top 10 only "
-            f"{_pct(r['top10'])} of the time, in the top {LONGER_LIST} {_pct(r['top50'])}.")
+            f"{_pct(r['top10'])} of the time (in the top {LONGER_LIST}: {_pct(r['top50'])}).")
 
 
 def _ordinal(k: int) -> str:

@@ -167,7 +167,7 @@ def test_a_longer_list_is_offered_when_searches_like_this_often_missed_the_top_1
     far = sr.search_rule({"adapted": c}, "adapted", 10_000, spread=0.2)
     offer = sr.longer_list_offer(far, 10, 10_000)
     assert offer == ("In searches like this the true person was in the top 10 only 30 % "
-                     "of the time, in the top 50 40 %.")
+                     "of the time (in the top 50: 40 %).")
     assert sr.longer_list_offer(far, 50, 10_000) is None  # 50 already shown
     assert sr.longer_list_offer(far, 10, 10) is None  # the whole gallery is listed
     sure = _sure_of_top10(c, 0.9)

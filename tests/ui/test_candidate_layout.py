@@ -212,7 +212,7 @@ def test_a_search_whose_like_often_missed_the_top_10_offers_the_top_50(qtbot, mo
     panel._on_done(outcome([0.1, 0.3, 0.55]))
     qtbot.wait(20)
     assert panel.more_button.isVisible() and panel.more_button.text() == "Show top 50"
-    assert "top 10 only 30 % of the time, in the top 50 55 %" in panel.status.text()
+    assert "top 10 only 30 % of the time (in the top 50: 55 %)" in panel.status.text()
     asked: list[int | None] = []
     monkeypatch.setattr(panel, "search", lambda k=None: asked.append(k))
     panel.more_button.click()
