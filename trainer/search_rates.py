@@ -475,7 +475,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
     edges = groups = None
     if data.spread is not None:
         edges = spread_edges(data.spread[idx])
-        groups = np.searchsorted(edges, data.spread[idx], side="right")
+        groups = sr.spread_groups(edges, data.spread[idx])
     out = {}
     for kind, q in queries.items():
         grid, fpir, tpir, hits, by_group = _tables(
@@ -543,7 +543,7 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
             non_mate = ids[None, :] != qid[:, None]
             stated = kinds[kind]
             groups = (None if stated.spread_edges is None else
-                      np.searchsorted(stated.spread_edges, spread, side="right"))
+                      sr.spread_groups(stated.spread_edges, spread))
             n_groups = 0 if stated.spread_edges is None else len(stated.spread_edges) + 1
             grid, fpir_m, tpir_m, hits_m, by_group = _tables(
                 q, bank[:len(rows)], bank, non_mate, synthetic, stated.reference_rank, ids,

@@ -376,13 +376,14 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     kind = plan.kind
     q = sketch_query(sketch, inverter, raw=raw, variants=plan.variants,
                      raw_weight=plan.raw_weight, adapter=plan.adapter)
+    spread = q.spread  # how closely the variants agreed: the reading's "sketches like this"
     snap = gallery.snapshot()  # (re)loads the index outside the timed search
     search = fields.get("search") or {}
     base = {"kind": kind, "sketch": q.prepared.image, "photo": q.photo,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
             "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
             "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms),
-            "reading_spread": q.spread}
+            "reading_spread": spread}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,
@@ -390,7 +391,7 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     t1 = time.perf_counter()
     cands, rule = rank(q.embedding, snap, k, calibrations=kinds, kind=kind, fmr=fmr,
                        threshold=threshold, search=search, fpir=fpir,
-                       variant_embeddings=q.variant_embeddings, spread=q.spread,
+                       variant_embeddings=q.variant_embeddings, spread=spread,
                        distinct_subjects=distinct_subjects, thumbnails=thumbnails)
     t2 = time.perf_counter()
     base["stages_ms"]["rank"] = (t2 - t1) * 1000

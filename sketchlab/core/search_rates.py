@@ -71,6 +71,12 @@ def interp_size(table: np.ndarray, sizes: np.ndarray, n: int) -> np.ndarray:
     return (1 - f) * table[i] + f * table[i + 1]
 
 
+def spread_groups(edges: np.ndarray, spread: np.ndarray | float) -> np.ndarray:
+    """The group of each spread (0 = the readings agree most) between `edges`: the one
+    rule by which the tables are measured and a search is told its figures."""
+    return np.searchsorted(edges, spread, side="right")
+
+
 @dataclass(frozen=True)
 class SearchCalibration:
     """Rates of one query kind by gallery size (rows) and distance threshold (columns)."""
@@ -98,7 +104,7 @@ class SearchCalibration:
         when the tables are not grouped or the search has no spread."""
         if self.spread_edges is None or spread is None or not math.isfinite(spread):
             return None
-        return int(np.searchsorted(self.spread_edges, spread, side="right"))
+        return int(spread_groups(self.spread_edges, spread))
 
     def within_range(self, n: int) -> bool:
         return bool(self.sizes[0] <= n <= self.sizes[-1])

@@ -445,6 +445,9 @@ class MatchPanel(QWidget):
         self._show_rule()
         self.table.scrollToTop()  # a new search starts at rank 1, not the old scroll position
         within = sum(c.within_threshold for c in cands)
+        offer = longer_list_offer(rule, len(cands), outcome.gallery_size)
+        self.more_button.setVisible(offer is not None)
+        self.more_button.setToolTip(offer or "")
         if outcome.gallery_size == 0:
             self.status.setText("The gallery is empty. Enrol photos with Gallery > Manage "
                                 "gallery.")
@@ -457,13 +460,8 @@ class MatchPanel(QWidget):
             verdict = (NOTHING_PASSES if outcome.nothing_passes
                        else f"{within} within the threshold.")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "
-                                f"({outcome.timing_text}). {verdict}")
-            offer = longer_list_offer(rule, len(cands), outcome.gallery_size)
-            if offer:
-                self.status.setText(f"{self.status.text()} {offer}")
-        offer = longer_list_offer(rule, len(cands), outcome.gallery_size)
-        self.more_button.setVisible(offer is not None)
-        self.more_button.setToolTip(offer or "")
+                                f"({outcome.timing_text}). {verdict}"
+                                + (f" {offer}" if offer else ""))
 
     def show_rule_details(self, on: bool) -> None:
         """The threshold's reading in full under the list, or in a line or two."""
