@@ -82,6 +82,12 @@ def _alignment(args: argparse.Namespace) -> int:
     return alignment_main(args)
 
 
+def _hubness(args: argparse.Namespace) -> int:
+    from trainer.hubness import main as hubness_main
+
+    return hubness_main(args)
+
+
 def _quantize(args: argparse.Namespace) -> int:
     from trainer.quantize import main as quantize_main
 
@@ -239,6 +245,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only the sets whose name holds one of these words (e.g. "
                     "photographed, fs2k)")
     al.set_defaults(func=_alignment)
+
+    h = sub.add_parser("hubness", help="rank with gallery faces that many generated photos "
+                       "land near discounted (CSLS), against plain distance")
+    h.add_argument("--model", default=None, help="model name, .safetensors file or run dir")
+    h.add_argument("--manifest", required=True, help="paired manifest whose test split is "
+                   "searched, e.g. $DATA/cufs_cuhk/manifest.csv")
+    h.add_argument("--distractors", action="append", default=[],
+                   help="photo manifest(s) added to the gallery (all splits)")
+    h.add_argument("--reference", default="fs2k_train",
+                   choices=("cufs_train", "fs2k_train", "lfw_synth", "celeba_synth"),
+                   help="train sketches whose photos set each face's hub radius "
+                   "(default fs2k_train; pick one the test artist did not draw)")
+    h.add_argument("--n-reference", type=int, default=300,
+                   help="how many of them (seeded; default 300)")
+    h.add_argument("--engine", default=None, choices=ENGINES)
+    h.add_argument("--precision", default=None, choices=PRECISIONS)
+    h.add_argument("--no-adapter", action="store_true")
+    h.add_argument("--workers", type=int, default=2)
+    h.add_argument("--out", help="also write the results JSON here")
+    h.set_defaults(func=_hubness)
 
     q = sub.add_parser("quantize", help="int8 export of a model (static, calibrated on train "
                        "sketches), then --verdict: offered only if it holds against fp32")

@@ -456,15 +456,19 @@ def format_table(details: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def use_engine(engine: str | None, precision: str | None) -> None:
+    """Through the environment, so the spawned query workers run the same engine (and
+    the descriptor packs are tagged with it)."""
+    for env, value in (("SKETCHLAB_ENGINE", engine), ("SKETCHLAB_PRECISION", precision)):
+        if value:
+            os.environ[env] = value
+
+
 def main(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).parent if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-    # Through the environment, so the spawned query workers run the same engine.
-    for env, value in (("SKETCHLAB_ENGINE", args.engine), ("SKETCHLAB_PRECISION",
-                                                          args.precision)):
-        if value:
-            os.environ[env] = value
+    use_engine(args.engine, args.precision)
     details = evaluate(args.model, args.manifest, args.split, args.distractors,
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",

@@ -17,6 +17,7 @@ import io
 import logging
 import mmap
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -111,14 +112,22 @@ def _unaccepted(data: bytes | mmap.mmap, label: str) -> ImageLoadError:
                           f"export it as {_ALLOWED}")
 
 
+def _too_large(label: str, exc: Image.DecompressionBombError) -> ImageLoadError:
+    """Pillow refuses a huge image before SketchLab's own size check can see it; say it in
+    the same words (its size and the limit), not Pillow's."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found[1]) / 1e6:.0f} MP" if found else "hundreds of MP"
+    return ImageLoadError(f"{label}: the image is too large to open safely ({size}; the "
+                          f"limit is {MAX_PIXELS / 1e6:.0f} MP). Downscale it first.")
+
+
 def _open(data: bytes | mmap.mmap, label: str, fh: BinaryIO | None = None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # logged by the caller, never printed
             return Image.open(fh if fh is not None else io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"{label}: image is too large to open safely ({exc}). "
-                             "Downscale it below 40 megapixels.") from exc
+        raise _too_large(label, exc) from exc
     except UnidentifiedImageError as exc:
         raise _unaccepted(data, label) from exc
     except ValueError as exc:  # e.g. PNG "Decompressed Data Too Large" in a text chunk
@@ -274,7 +283,7 @@ def load_image_sized(source: ImageSource, max_pixels: int = MAX_PIXELS,
         raise ImageLoadError(f"{label}: {exc}; the file is too complex to decode safely"
                              ) from exc
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(f"{label}: image is too large to open safely ({exc})") from exc
+        raise _too_large(label, exc) from exc
     except (OSError, struct.error, IndexError, zlib.error, EOFError) as exc:
         raise ImageLoadError(f"{label}: the file is damaged or truncated ({exc}). "
                              "Re-export or re-scan it.") from exc

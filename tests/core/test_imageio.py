@@ -35,8 +35,11 @@ def test_decompression_bomb_refused_without_decoding(tmp_path):
     im = Image.new("1", (20000, 20000))
     p = tmp_path / "bomb.png"
     im.save(p, optimize=True)
-    with pytest.raises(ImageLoadError, match="too large"):
+    with pytest.raises(ImageLoadError, match="too large") as err:
         load_image(p)
+    # SketchLab's words: the size and the limit, not the decoder's own message.
+    assert "(400 MP; the limit is 40 MP)" in str(err.value)
+    assert "DOS" not in str(err.value)
 
 
 def test_missing_and_tiny(tmp_path):
