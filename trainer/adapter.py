@@ -162,8 +162,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
             cols["mean"].append(mean)
             cols["spread"].append(reading_spread(var))
             cols["raw"].append(raw)
-            cols["fused"].append(np.stack([fuse(v, r, raw_weight) for v, r in zip(var, raw,
-                                                                                   strict=True)]))
+            cols["fused"].append(fuse(var, raw, raw_weight))
             cols["target"].append(t + (m if grey else 0))
             cols["qid"].append(q)
             cols["grey"].append(np.full(len(t), grey))

@@ -163,7 +163,7 @@ def mode_queries(var: np.ndarray, raw: np.ndarray, mode: str, w: float = 0.0) ->
         return var[:, 0]
     if mode == "raw":
         return raw
-    return np.stack([fuse(v, r, w) for v, r in zip(var, raw, strict=True)])
+    return fuse(var, raw, w)
 
 
 @dataclass

@@ -186,13 +186,19 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     out: dict[str, Any] = {"methods": stored.methods}
     for suffix, var, raw in (("", stored.variants, stored.raw),
                              ("_grey", stored.variants_grey, stored.raw_grey)):
-        fused = np.stack([fuse(v, r, w) for v, r in zip(var, raw, strict=True)])
-        out["fused" + suffix] = fused
+        out["fused" + suffix], out["searched" + suffix] = searched_descriptors(var, raw, w,
+                                                                              adapter)
         out["spread" + suffix] = reading_spread(var)
         out["raw" + suffix] = raw
-        out["searched" + suffix] = (fused if adapter is None else
-                                    adapter(fused, var.mean(axis=1), raw))
     return out
+
+
+def searched_descriptors(variants: np.ndarray, raw: np.ndarray, raw_weight: float,
+                         adapter: QueryAdapter | None) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, 128) fused descriptors of (Q, V, 128) variants and (Q, 128) raw sketches, and
+    what `sketchlab match` searches with: the fused ones moved by the adapter, if any."""
+    fused = fuse(variants, raw, raw_weight)
+    return fused, (fused if adapter is None else adapter(fused, variants.mean(axis=1), raw))
 
 
 def _pmap(fn: Any, items: Sequence[Any], workers: int, desc: str) -> list[Any]:
@@ -286,14 +292,24 @@ RANKS = (1, 5, 10, 50)
 QUALITY_KEYS = ("fsim", "fsim_colour", "ssim", "ssim_colour", "pearson_r", "pearson_r_colour")
 
 
-def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
-              ks: Sequence[int] = RANKS) -> dict[int, float]:
-    """Share of queries whose true gallery row is within the k nearest (ties favourable)."""
+def truth_ranks(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
+                penalty: np.ndarray | None = None) -> np.ndarray:
+    """1-based rank of each query's true gallery row (ties favourable), by distance plus
+    an optional per-row `penalty` (e.g. `trainer.hubness`'s discount)."""
     ranks = []
     for q, t in zip(queries, truth, strict=True):
         d = distances(q, gallery)
+        if penalty is not None:
+            d = d + penalty
         ranks.append(int((d < d[t]).sum()) + 1)
-    r = np.asarray(ranks)
+    return np.asarray(ranks, int)
+
+
+def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
+              ks: Sequence[int] = RANKS, penalty: np.ndarray | None = None
+              ) -> dict[int, float]:
+    """Share of queries whose true gallery row is within the k nearest (ties favourable)."""
+    r = truth_ranks(queries, gallery, truth, penalty)
     return {k: float((r <= k).mean()) if len(r) else 0.0 for k in ks}
 
 

@@ -29,7 +29,6 @@ from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.manifest import read_manifest, resolve_manifest
 from sketchlab.core.matching import distances
 from sketchlab.core.model_catalog import read_calibration
-from sketchlab.core.query import fuse
 
 log = logging.getLogger(__name__)
 
@@ -46,81 +45,51 @@ def hub_radius(gallery: np.ndarray, reference: np.ndarray, k: int = K) -> np.nda
     return np.partition(d, k - 1, axis=1)[:, :k].mean(axis=1)
 
 
-def truth_ranks(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
-                radius: np.ndarray | None = None, weight: float = 0.0) -> np.ndarray:
-    """1-based rank of each query's true row (ties favourable), by distance less
-    `weight` x the row's hub radius."""
-    d = distances(queries, gallery)
-    if radius is not None and weight:
-        d = d - np.float32(weight) * radius[None, :].astype(np.float32)
-    t = np.asarray(truth, int)
-    own = d[np.arange(len(t)), t]
-    return (d < own[:, None]).sum(axis=1) + 1
+def discount(radius: np.ndarray, weight: float) -> np.ndarray | None:
+    """The per-row penalty `trainer.evaluate.truth_ranks` adds: minus `weight` x the hub
+    radius (None: the plain search)."""
+    return -np.float32(weight) * radius.astype(np.float32) if weight else None
 
 
-def hits(ranks: np.ndarray) -> dict[str, float]:
-    return {f"rank{k}": float((ranks <= k).mean()) for k in RANKS}
-
-
-def _searched(found_variants: np.ndarray, found_raw: np.ndarray, raw_weight: float,
-              adapter: Any) -> np.ndarray:
-    fused = np.stack([fuse(v, r, raw_weight) for v, r in zip(found_variants, found_raw,
-                                                             strict=True)])
-    return fused if adapter is None else adapter(fused, found_variants.mean(axis=1), found_raw)
-
-
-def reference_descriptors(model: str | None, set_name: str, n: int, adapter: Any,
-                          workers: int, seed: int = 0) -> dict[str, np.ndarray]:
+def reference_descriptors(model: str | None, loaded: Any, set_name: str, n: int,
+                          adapter: Any, workers: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Searched descriptors (colour, grey) of `n` seeded train sketches of one set, from
     a pack of their own under runs/descriptors (described once)."""
     from trainer.adapter import describe, train_sets
     from trainer.descriptors import QuerySet, load_pack
-    from trainer.evaluate import model_path
+    from trainer.evaluate import searched_descriptors
 
     base = {s.name: s for s in train_sets()}[set_name]
     pick = np.sort(np.random.default_rng(seed).permutation(len(base.specs))[:n])
     sub = QuerySet(f"hubref_{set_name}_{len(pick)}_s{seed}", [base.specs[i] for i in pick],
                    [base.targets[i] for i in pick], [base.identities[i] for i in pick])
-    out = describe(model, [sub], workers)
-    loaded = load_generator(model_path(model))
-    parts, _ = load_pack(out / f"{sub.name}.npz", loaded.sha256)
+    parts, _ = load_pack(describe(model, [sub], workers) / f"{sub.name}.npz", loaded.sha256)
     d = parts[sub.name]
     w = float(read_calibration(loaded.path)[1].get("raw_weight", 0.0))
-    return {"": _searched(d.variants, d.raw, w, adapter),
-            "_grey": _searched(d.variants_grey, d.raw_grey, w, adapter)}
+    return {"": searched_descriptors(d.variants, d.raw, w, adapter)[1],
+            "_grey": searched_descriptors(d.variants_grey, d.raw_grey, w, adapter)[1]}
 
 
 def measure(model: str | None, manifest: str, distractors: Sequence[str], reference: str,
             n_reference: int, adapter_spec: str = "model", workers: int = 2) -> dict[str, Any]:
-    from trainer.evaluate import (
-        embed_photo_files,
-        embedding_cache,
-        identification_queries,
-        model_path,
-        resolve_adapter,
-    )
+    from trainer.adapter import embed_gallery_photos
+    from trainer.evaluate import identification_queries, model_path, rank_hits, resolve_adapter
 
     loaded = load_generator(model_path(model))
     adapter = resolve_adapter(loaded, adapter_spec)
     mpath = resolve_manifest(manifest)
     rows = [r for r in read_manifest(mpath, "test") if r.sketch is not None]
     found = identification_queries(loaded, rows, f"{mpath.parent.name}_test", workers, adapter)
-    files = [r.photo for r in rows]
+    files = [Path(r.photo) for r in rows]
     for spec in distractors:
-        files.extend(r.photo for r in read_manifest(resolve_manifest(spec)))
+        files.extend(Path(r.photo) for r in read_manifest(resolve_manifest(spec)))
     first: dict[Path, int] = {}
     for i, f in enumerate(files):
-        first.setdefault(Path(f), i)
+        first.setdefault(f, i)
     truth = [first[Path(r.photo)] for r in rows]
-    cache = embedding_cache()
-    try:
-        galleries = {"": np.stack(embed_photo_files(files, cache, workers)),
-                     "_grey": np.stack(embed_photo_files(files, cache, workers,
-                                                         "embedding gallery (grey)",
-                                                         grey=True))}
-    finally:
-        cache.close()
-    refs = reference_descriptors(model, reference, n_reference, adapter, workers)
+    photos = embed_gallery_photos(files, workers)
+    galleries = {"": photos["colour"], "_grey": photos["grey"]}
+    refs = reference_descriptors(model, loaded, reference, n_reference, adapter, workers)
     out: dict[str, Any] = {
         "model_sha256": loaded.sha256, "adapter_sha256": adapter.sha256 if adapter else "",
         "test": str(mpath), "n_queries": len(rows), "gallery_size": len(files),
@@ -130,9 +99,9 @@ def measure(model: str | None, manifest: str, distractors: Sequence[str], refere
         radius = hub_radius(gallery, refs[suffix])
         q = np.asarray(found["searched" + suffix])
         for w in WEIGHTS:
-            r = truth_ranks(q, gallery, truth, radius, w)
+            h = rank_hits(q, gallery, truth, RANKS, discount(radius, w))
             out["by_weight"].setdefault(f"{w:g}", {}).update(
-                {f"{k}{suffix}": v for k, v in hits(r).items()})
+                {f"rank{k}{suffix}": v for k, v in h.items()})
     return out
 
 

@@ -72,11 +72,14 @@ def to_grey(rgb: np.ndarray) -> np.ndarray:
 
 def fuse(variant_embeddings: np.ndarray, raw_embedding: np.ndarray | None = None,
          raw_weight: float = 0.0) -> np.ndarray:
-    """The searched descriptor: the variants' mean, with `raw_weight` of the raw sketch's."""
+    """The searched descriptor: the variants' mean, with `raw_weight` of the raw sketch's.
+    (N, D) variants and a (D,) raw descriptor give (D,); a batch, (Q, N, D) and (Q, D),
+    gives (Q, D)."""
     v = np.asarray(variant_embeddings, np.float32)
-    if v.ndim != 2 or len(v) == 0:
-        raise ValueError(f"expected (N >= 1, D) variant descriptors, got {v.shape}")
-    e = v.mean(axis=0)
+    if v.ndim not in (2, 3) or v.shape[-2] == 0:
+        raise ValueError(f"expected (N >= 1, D) or (Q, N >= 1, D) variant descriptors, "
+                         f"got {v.shape}")
+    e = v.mean(axis=-2)
     if raw_weight > 0.0 and raw_embedding is not None:
         e = (1.0 - raw_weight) * e + raw_weight * np.asarray(raw_embedding, np.float32)
     return e.astype(np.float32)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from sketchlab.core.matching import rank
-from trainer.hubness import hits, hub_radius, truth_ranks
+from trainer.evaluate import rank_hits, truth_ranks
+from trainer.hubness import discount, hub_radius
 
 
 def _world(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -30,7 +31,8 @@ def test_weight_zero_is_the_plain_search() -> None:
     queries, gallery, reference, truth = _world()
     radius = hub_radius(gallery, reference)
     plain = truth_ranks(queries, gallery, truth)
-    assert np.array_equal(truth_ranks(queries, gallery, truth, radius, 0.0), plain)
+    assert discount(radius, 0.0) is None
+    assert np.array_equal(truth_ranks(queries, gallery, truth, discount(radius, 0.0)), plain)
     for q, t, r in zip(queries, truth, plain, strict=True):  # the app's own ranking
         idx, _ = rank(q, gallery, k=len(gallery))
         assert int(np.flatnonzero(idx == t)[0]) + 1 == r
@@ -42,12 +44,14 @@ def test_the_hub_has_the_smallest_radius_and_its_discount_finds_more_people() ->
     hub_row = len(queries)
     assert int(np.argmin(radius)) == hub_row
     plain = truth_ranks(queries, gallery, truth)
-    discounted = truth_ranks(queries, gallery, truth, radius, 0.5)
+    discounted = truth_ranks(queries, gallery, truth, discount(radius, 0.5))
     # The hub outranks many true faces by plain distance, not once discounted.
     d = np.linalg.norm(queries[:, None] - gallery[None], axis=2)
     hub_first = (d[:, hub_row] < d[truth, truth]).mean()
     assert hub_first > 0.2
-    assert hits(discounted)["rank1"] > hits(plain)["rank1"]
+    assert (discounted == 1).mean() > (plain == 1).mean()
+    assert rank_hits(queries, gallery, truth, (1,), discount(radius, 0.5))[1] == (
+        discounted == 1).mean()
 
 
 def test_radius_is_the_mean_of_the_k_nearest_reference_distances() -> None:
