@@ -562,8 +562,20 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
                          **_present_rates(stated, t, n, spread[groups == g], grid,
                                           tpir_g[si], hits_g[si])}
                         for g, (_, tpir_g, hits_g) in enumerate(by_group) if (groups == g).any()]
-                out.append(row)
+                out.append(_with_intervals(row))
     return out
+
+
+def _with_intervals(row: dict[str, Any]) -> dict[str, Any]:
+    """The 95 % interval of each measured FPIR and FNIR over the row's n searches, and how
+    the stated rate reads against it (`trainer.intervals.agreement`)."""
+    from trainer.intervals import agreement, wilson
+
+    for k in ("fpir", "fnir"):
+        m = row[f"{k}_measured"]
+        row[f"{k}_interval"] = [round(x, 4) for x in wilson(m, row["n"])]
+        row[f"{k}_agreement"] = agreement(row[f"{k}_stated"], m, row["n"])
+    return row
 
 
 def _present_rates(stated: sr.SearchCalibration, t: float, n: int, spread: np.ndarray,
@@ -581,18 +593,24 @@ def _present_rates(stated: sr.SearchCalibration, t: float, n: int, spread: np.nd
 
 
 def format_check(rows: list[dict[str, Any]]) -> str:
+    """The check as a Markdown table: each measured FPIR and FNIR with its 95 % interval
+    and whether the stated rate is within 2 points, inside that interval, or outside."""
     lines = ["| set | images | gallery | threshold (distance, or ratio to the k-th row) | "
-             "FPIR stated / measured | FNIR stated / measured | top-10 stated / measured | "
-             "top-50 stated / measured |",
+             "FPIR stated / measured (95 % interval) | FNIR stated / measured (95 % interval) "
+             "| top-10 stated / measured | top-50 stated / measured |",
              "|" + "---|" * 8]
 
     def p(x: float) -> str:
         return f"{100 * x:.1f} %"
 
+    def rate(r: dict[str, Any], k: str) -> str:
+        low, high = r.get(f"{k}_interval", (None, None))
+        band = "" if low is None else f" ({100 * low:.1f}-{100 * high:.1f}, {r[f'{k}_agreement']})"
+        return f"{p(r[f'{k}_stated'])} / {p(r[f'{k}_measured'])}{band}"
+
     for r in rows:
         lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | {r['gallery']:,} | "
-                     f"{r['threshold']:.3f} | {p(r['fpir_stated'])} / {p(r['fpir_measured'])} | "
-                     f"{p(r['fnir_stated'])} / {p(r['fnir_measured'])} | "
+                     f"{r['threshold']:.3f} | {rate(r, 'fpir')} | {rate(r, 'fnir')} | "
                      f"{p(r['top10_stated'])} / {p(r['top10_measured'])} | "
                      f"{p(r['top50_stated'])} / {p(r['top50_measured'])} |")
     return "\n".join(lines)

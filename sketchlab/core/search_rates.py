@@ -117,9 +117,7 @@ class SearchCalibration:
     def tpir_at(self, distance: float, n: int, spread: float | None = None) -> float:
         """Share of present-person searches of n faces that mark their person, for
         sketches whose readings agree as `spread` when the tables are grouped."""
-        g = self.spread_group(spread)
-        table = self.tpir if g is None else self.tpir_by_spread[:, g]  # type: ignore[index]
-        row = interp_size(table, self.sizes, n)
+        row = interp_size(self._of_group(self.tpir, self.tpir_by_spread, spread), self.sizes, n)
         return float(np.interp(distance, self.thresholds, row, left=0.0, right=row[-1]))
 
     def threshold_for(self, fpir: float, n: int) -> float:
@@ -139,10 +137,15 @@ class SearchCalibration:
     def hits(self, n: int, spread: float | None = None) -> dict[int, float]:
         """Share of mated searches with the mate at rank 1, in the top 10, top 50 (of
         sketches whose readings agree as `spread`, when the tables are grouped)."""
-        g = self.spread_group(spread)
-        table = self.hit_rates if g is None else self.hits_by_spread[:, g]  # type: ignore[index]
-        row = interp_size(table, self.sizes, n)
+        row = interp_size(self._of_group(self.hit_rates, self.hits_by_spread, spread),
+                          self.sizes, n)
         return {1: float(row[0]), 10: float(row[1]), 50: float(row[2])}
+
+    def _of_group(self, pooled: np.ndarray, by_spread: np.ndarray | None,
+                  spread: float | None) -> np.ndarray:
+        """The table of the searches whose readings agree as `spread` does, else `pooled`."""
+        g = self.spread_group(spread)
+        return pooled if g is None or by_spread is None else by_spread[:, g]
 
     # --- storage -------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

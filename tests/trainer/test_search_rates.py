@@ -260,3 +260,20 @@ def test_rates_by_spread_group_are_each_groups_searches_alone(reference_rank: in
         np.testing.assert_allclose(tpir, (tpir0 + tpir1) / 2, atol=1e-12)
     assert _tables(w.queries, mates, bank, w.non_mate, w.synthetic, reference_rank,
                    w.bank_person, sizes=(300,))[-1] == []
+
+
+def test_the_check_reads_each_measured_rate_against_its_interval():
+    from trainer.search_rates import _with_intervals, format_check
+
+    row = _with_intervals({"set": "fs2k", "images": "colour", "gallery": 13_000,
+                           "threshold": 0.963, "fpir_stated": 0.05, "fpir_measured": 0.025,
+                           "fnir_stated": 0.958, "fnir_measured": 0.977,
+                           "top10_stated": 0.455, "top10_measured": 0.492,
+                           "top50_stated": 0.668, "top50_measured": 0.706, "n": 1046})
+    assert row["fpir_agreement"] == "outside"  # 2.5 points off, 1,046 searches
+    assert row["fnir_agreement"] == "within"
+    low, high = row["fpir_interval"]
+    assert low < 0.025 < high < 0.05
+    table = format_check([row])
+    assert "5.0 % / 2.5 % (1.7-3.6, outside)" in table
+    assert "95.8 % / 97.7 % (96.6-98.5, within)" in table
