@@ -75,10 +75,19 @@ class LossConfig:
     # distance to the true photo's, and L1 on its intermediate activations.
     identity: float = 0.0
     perceptual: float = 0.0
+    # Contrastive identity (`trainer.negatives`): the generated face's descriptor must be
+    # nearer its true photo than other people's photos of the batch and of a queue of the
+    # last `contrast_queue` training photos (softmax over squared distances).
+    contrast: float = 0.0
+    contrast_temperature: float = 0.05
+    contrast_queue: int = 4096
 
     def __post_init__(self) -> None:
         if self.gan_mode not in ("hinge", "lsgan"):
             raise ValueError("gan_mode must be 'hinge' or 'lsgan'")
+        if self.contrast < 0 or self.contrast_temperature <= 0 or self.contrast_queue < 1:
+            raise ValueError("contrast must be >= 0, contrast_temperature > 0 and "
+                             "contrast_queue >= 1")
 
     def adv_factor(self, step: int) -> float:
         if step < self.adv_start:
@@ -143,7 +152,7 @@ class TrainConfig:
     @property
     def uses_face_net(self) -> bool:
         """Whether a loss term needs dlib's face network (else it is never loaded)."""
-        return self.loss.identity > 0 or self.loss.perceptual > 0
+        return self.loss.identity > 0 or self.loss.perceptual > 0 or self.loss.contrast > 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -40,9 +40,8 @@ def bench_steps(cfg: TrainConfig, rounds: int = 3, steps: int = 3, warmup: int =
     cfg = cfg.replace(device="cpu")
     sources = sources if sources is not None else load_sources(cfg, progress=False)
     ds = build_dataset(cfg, sources)
-    items = [ds[i] for i in range(cfg.batch_size)]
-    sketch = torch.stack([s for s, _, _ in items])
-    photo = torch.stack([p for _, p, _ in items])
+    sketch, photo, _, person = torch.utils.data.default_collate(
+        [ds[i] for i in range(cfg.batch_size)])
     with tempfile.TemporaryDirectory() as tmp:
         trainers = {}
         for name, change in variants.items():
@@ -50,14 +49,14 @@ def bench_steps(cfg: TrainConfig, rounds: int = 3, steps: int = 3, warmup: int =
                         progress=False)
             t.step = max(t.step, cfg.loss.adv_start + cfg.loss.adv_ramp)  # all terms on
             for _ in range(warmup):
-                t.train_step(sketch, photo)
+                t.train_step(sketch, photo, person)
             trainers[name] = t
         times: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(rounds):
             for name, t in trainers.items():
                 for _ in range(steps):
                     t0 = time.perf_counter()
-                    t.train_step(sketch, photo)
+                    t.train_step(sketch, photo, person)
                     times[name].append(time.perf_counter() - t0)
     base = statistics.median(times["fp32"]) if "fp32" in times else None
     return {

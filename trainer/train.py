@@ -44,6 +44,7 @@ from trainer.data.datasets import MixedDataset, Source, StepSampler, build_datas
 from trainer.deepen import can_deepen, deepen_into
 from trainer.discriminator import PatchDiscriminator
 from trainer.history import History
+from trainer.negatives import DescriptorQueue, identity_contrast
 from trainer.plots import save_loss_plot, save_sample_grid
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,8 @@ class Trainer:
 
                 face_net = load_face_net()
             self.face_net = face_net.to(self.device)
+        self.negatives = (DescriptorQueue(cfg.loss.contrast_queue, self.device)
+                          if cfg.loss.contrast > 0 else None)
         self.D = PatchDiscriminator(cfg.generator.in_channels + cfg.generator.out_channels,
                                     cfg.disc_width, cfg.disc_layers).to(self.device)
         betas = (cfg.beta1, cfg.beta2)
@@ -190,8 +193,9 @@ class Trainer:
                  loaded.sha256[:12], loaded.config.n_residual, self.cfg.generator.n_residual)
 
     def _face_terms(self, real: torch.Tensor, fake: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Identity and perceptual losses through dlib's network (frozen, fp32)."""
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Identity and perceptual losses through dlib's network (frozen, fp32), and the
+        two descriptors (generated, true photo) for the contrastive term."""
         from sketchlab.core.face_net import canonical_chips
 
         net = self.face_net
@@ -200,7 +204,8 @@ class Trainer:
             real_d = net.head(real_f[-1])
         fake_f = net.features(canonical_chips(fake.float()))
         fake_d = net.head(fake_f[-1])
-        return losses.identity_loss(fake_d, real_d), losses.perceptual_loss(real_f, fake_f)
+        return (losses.identity_loss(fake_d, real_d), losses.perceptual_loss(real_f, fake_f),
+                fake_d, real_d)
 
     # --- one step -------------------------------------------------------------------
     def _autocast(self):
@@ -235,7 +240,7 @@ class Trainer:
         return float(loss.detach())
 
     def backward_g(self, sketch: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
-                   adv_w: float) -> dict[str, float]:
+                   adv_w: float, person: torch.Tensor | None = None) -> dict[str, float]:
         lc = self.cfg.loss
         self.opt_g.zero_grad(set_to_none=True)
         out: dict[str, float] = {}
@@ -245,9 +250,19 @@ class Trainer:
             total = lc.l1 * l1 + lc.tv * tv
             if self.face_net is not None:
                 with torch.autocast(self.device.type, enabled=False):
-                    ident, perc = self._face_terms(real, fake)
+                    ident, perc, fake_d, real_d = self._face_terms(real, fake)
                 total = total + lc.identity * ident + lc.perceptual * perc
                 out.update(g_id=float(ident.detach()), g_perc=float(perc.detach()))
+                if self.negatives is not None:
+                    if person is None:
+                        raise ValueError("the contrastive term needs each sample's person "
+                                         "(MixedDataset items carry it)")
+                    person = person.to(self.device)
+                    con = identity_contrast(fake_d, real_d, person, self.negatives,
+                                            lc.contrast_temperature)
+                    total = total + lc.contrast * con
+                    out.update(g_con=float(con.detach()))
+                    self.negatives.push(real_d, person)
             if adv_w > 0:
                 # D is frozen and called unwrapped: its weights get no gradient and DDP
                 # sees no half-finished reduction.
@@ -269,7 +284,8 @@ class Trainer:
         out.update(g_l1=float(l1.detach()), g_tv=float(tv.detach()), g_total=float(total.detach()))
         return out
 
-    def train_step(self, sketch: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    def train_step(self, sketch: torch.Tensor, real: torch.Tensor,
+                   person: torch.Tensor | None = None) -> dict[str, float]:
         self._set_lr()
         self.G.train()
         self.D.train()
@@ -281,7 +297,7 @@ class Trainer:
         out: dict[str, float] = {}
         if adv_w > 0:
             out["d"] = self.backward_d(sketch, real, fake)
-        out.update(self.backward_g(sketch, real, fake, adv_w))
+        out.update(self.backward_g(sketch, real, fake, adv_w, person))
         self.step += 1
         return out
 
@@ -301,6 +317,7 @@ class Trainer:
             "history": self.history.to_dict(),
             "wall_s": self.wall_s,
             "hardware": hardware_summary(self.device, self.dist.world),
+            **({} if self.negatives is None else {"negatives": self.negatives.state_dict()}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -316,6 +333,8 @@ class Trainer:
         self.step = int(state["step"])
         self.history = History.from_dict(state["history"])
         self.wall_s = float(state.get("wall_s", 0.0))
+        if self.negatives is not None and "negatives" in state:
+            self.negatives.load_state_dict(state["negatives"])
         set_rng_state(state["rng"])
 
     def save_checkpoint(self) -> Path:
@@ -351,8 +370,8 @@ class Trainer:
         if self._preview is None:
             ds = MixedDataset(self.sources, self.cfg.seed + 1, augment=False)
             items = [ds[i] for i in range(self.cfg.sample_count)]
-            self._preview = (torch.stack([s for s, _, _ in items]),
-                             torch.stack([p for _, p, _ in items]))
+            self._preview = (torch.stack([it[0] for it in items]),
+                             torch.stack([it[1] for it in items]))
         return self._preview
 
     def save_preview(self) -> Path:
@@ -393,8 +412,8 @@ class Trainer:
         metrics = (self.run_dir / "metrics.jsonl").open("a") if self.dist.main else None
         t_last = time.perf_counter()
         try:
-            for sketch, photo, _ in loader:
-                out = self.train_step(sketch, photo)
+            for sketch, photo, _, person in loader:
+                out = self.train_step(sketch, photo, person)
                 now = time.perf_counter()
                 self.wall_s += now - t_last
                 t_last = now

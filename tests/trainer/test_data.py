@@ -27,7 +27,8 @@ def test_sample_is_a_function_of_seed_and_index(tiny_sources) -> None:
     a, b = ds.draw(17), ds.draw(17)
     assert all(np.array_equal(x, y) for x, y in zip(a[:2], b[:2], strict=True))
     assert not np.array_equal(ds.draw(18)[0], a[0])
-    sk, ph, _ = ds[3]
+    sk, ph, _, person = ds[3]
+    assert person == ds.draw(3)[3] and 0 <= person < 2**63
     assert sk.shape == ph.shape == (3, 32, 24) and -1 <= float(sk.min()) <= float(sk.max()) <= 1
     counts = np.bincount([ds.draw(i)[2] for i in range(200)], minlength=2)
     assert 60 < counts[0] < 140  # weights 0.5 / 0.5

@@ -23,6 +23,7 @@ from trainer.data.align_cache import AlignedSet, load_aligned
 from trainer.data.artist_augment import artist_augment
 from trainer.data.augment import apply_pair, random_affine
 from trainer.data.styles import synthesize
+from trainer.negatives import person_code
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ def load_sources(cfg: TrainConfig, progress: bool = True) -> list[Source]:
 
 
 class MixedDataset(Dataset):
-    """Map-style dataset over global sample numbers; item i -> (sketch, photo, source id)."""
+    """Map-style dataset over global sample numbers; item i -> (sketch, photo, source id,
+    person code): the code (`trainer.negatives.person_code`) keeps a person's other photos
+    out of the contrastive term's negatives."""
 
     def __init__(self, sources: Sequence[Source], seed: int, augment: bool = True,
                  rotate: float = 5.0, scale: float = 0.05, shift: float = 0.04,
@@ -61,8 +64,9 @@ class MixedDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def draw(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """uint8 (sketch, photo) in the canonical frame and the source number."""
+    def draw(self, index: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """uint8 (sketch, photo) in the canonical frame, the source number and the
+        person code."""
         rng = np.random.default_rng([self.seed, index])
         k = int(min(np.searchsorted(self.cum, rng.random(), side="right"), len(self.cum) - 1))
         src = self.sources[k]
@@ -81,12 +85,12 @@ class MixedDataset(Dataset):
             if src.config.artist_augment:
                 sketch = artist_augment(sketch, src.config.artist_augment,
                                         src.config.artist_augment_p, rng)
-        return sketch, photo, k
+        return sketch, photo, k, person_code(src.config.name, src.data.rows[j].identity)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        sketch, photo, k = self.draw(int(index))
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        sketch, photo, k, person = self.draw(int(index))
         return (torch.from_numpy(to_tensor_array(sketch)),
-                torch.from_numpy(to_tensor_array(photo)), k)
+                torch.from_numpy(to_tensor_array(photo)), k, person)
 
 
 class StepSampler(Sampler[int]):
