@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train sketches the rates are read from (default: all of cufs_train "
                         "fs2k_train lfw_synth celeba_synth; the hand-drawn ones are the "
                         "first two)")
+    r.add_argument("--by-set", action="store_true",
+                   help="also each train set's own rates at the stated thresholds (synthetic "
+                        "LFW split by whether the generator trained on the photo)")
     r.add_argument("--out", help="also write the report JSON here")
     r.add_argument("--workers", type=int, default=2)
     r.set_defaults(func=_search_rates)

@@ -467,11 +467,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             rows: np.ndarray | None = None, sets: Sequence[str] = tuple(SET_WORDS),
             reference_rank: int = 0) -> dict[str, sr.SearchCalibration]:
     idx = np.arange(len(data.target)) if rows is None else rows
-    non_mate = data.bank_id[None, :] != data.query_id[idx, None]
-    # A grey query searches the grey block of the bank, a colour one the colour block.
-    half = len(data.bank) // 2
-    block = np.arange(len(data.bank)) >= half
-    non_mate &= block[None, :] == data.grey[idx, None]
+    non_mate = _non_mates(data, idx)
     edges = groups = None
     if data.spread is not None:
         edges = spread_edges(data.spread[idx])
@@ -496,6 +492,56 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
         for g, (f_g, _, h_g) in enumerate(by_group):  # the FPIR stays one table: shown here
             log.info("  spread group %d: FPIR at that threshold %.3f, top 10 at 13k %.3f", g,
                      float(np.interp(t13, grid, _interp_13k(f_g))), float(_interp_13k(h_g)[1]))
+    return out
+
+
+def _non_mates(data: Any, idx: np.ndarray) -> np.ndarray:
+    """(Q, M): the bank faces each query's search holds that are of other people. A grey
+    query searches the grey block of the bank, a colour one the colour block."""
+    non_mate = data.bank_id[None, :] != data.query_id[idx, None]
+    block = np.arange(len(data.bank)) >= len(data.bank) // 2
+    return non_mate & (block[None, :] == data.grey[idx, None])
+
+
+def trained_lfw_photos() -> set[str]:
+    """The LFW photos the default recipe's synthetic source trains on
+    (`trainer/configs/default.toml`: its seeded subset of LFW train)."""
+    from sketchlab.core.manifest import read_manifest
+    from trainer.config import load_config
+    from trainer.data.align_cache import select_rows
+
+    cfg = load_config(Path(__file__).parent / "configs" / "default.toml")
+    src = next(s for s in cfg.sources if s.name == "lfw")
+    return {str(r.photo) for r in select_rows(read_manifest(src.manifest, src.split),
+                                              src.max_items)}
+
+
+def by_query_set(data: Any, stated: sr.SearchCalibration, queries: np.ndarray,
+                 synthetic: np.ndarray, rows: np.ndarray, sketched: np.ndarray,
+                 trained: set[str]) -> list[dict[str, Any]]:
+    """Each train set's own rates at the stated thresholds: what the pooled 5 % is made
+    of. Synthetic LFW sketches are split by whether the generator trained on the photo
+    sketched (`sketched`: each row's photo path, '' where not synthetic LFW), to see
+    whether searches of sketches the generator saw read differently from unseen ones."""
+    group = np.asarray(data.group, object)[rows].copy()
+    lfw = group == "lfw_synth"
+    seen = np.array([p in trained for p in sketched[rows]])
+    group[lfw & seen] = "lfw_synth, photo trained on"
+    group[lfw & ~seen] = "lfw_synth, photo not trained on"
+    names = sorted(set(group))
+    codes = np.array([names.index(g) for g in group])
+    grid, _, _, _, parts = _tables(queries[rows], data.bank[data.target[rows]], data.bank,
+                                   _non_mates(data, rows), synthetic, stated.reference_rank,
+                                   data.bank_id, TEST_SIZES, groups=codes,
+                                   n_groups=len(names))
+    out = []
+    for name, (fpir, tpir, hits) in zip(names, parts, strict=True):
+        for si, n in enumerate(TEST_SIZES):
+            t = stated.threshold_for(sr.DEFAULT_FPIR, n)
+            out.append({"set": name, "n": int((group == name).sum()), "gallery": n,
+                        "fpir": round(float(np.interp(t, grid, fpir[si])), 4),
+                        "tpir": round(float(np.interp(t, grid, tpir[si])), 4),
+                        "top10": round(float(hits[si][1]), 4)})
     return out
 
 
@@ -616,6 +662,27 @@ def format_check(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _sketched_photos(data: Any) -> np.ndarray:
+    """Each train row's sketched photo for synthetic LFW rows ('' elsewhere), in
+    `load_train_data`'s order (each set's colour rows, then its grey rows)."""
+    from trainer.adapter import train_sets
+
+    spec = next(s for s in train_sets() if s.name == "lfw_synth")
+    out = np.full(len(data.target), "", object)
+    rows = np.flatnonzero(np.asarray(data.group) == "lfw_synth")
+    out[rows] = np.tile(np.array([q.path for q in spec.specs], object), 2)
+    return out
+
+
+def format_by_set(rows: list[dict[str, Any]]) -> str:
+    lines = ["| train set | n | gallery | absent person marked | present person marked | "
+             "true person in top 10 |", "|" + "---|" * 6]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['n']} | {r['gallery']:,} | {100 * r['fpir']:.1f} % | "
+                     f"{100 * r['tpir']:.1f} % | {100 * r['top10']:.1f} % |")
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import load_generator, update_metadata
     from sketchlab.core.model_catalog import read_calibration
@@ -657,11 +724,18 @@ def main(args: argparse.Namespace) -> int:
                       "hits_by_spread_13k": sr.interp_size(
                           c.hits_by_spread, c.sizes, 13_000).round(4).tolist()})}
               for k, c in kinds.items()}
+    if args.by_set:
+        kind = "adapted" if "adapted" in kinds else "variants"
+        report["by_set"] = by_query_set(data, kinds[kind], queries[kind], synthetic, rows,
+                                        _sketched_photos(data), trained_lfw_photos())
     if args.test:
         report["test"] = test_check(loaded, kinds, synthetic, args.workers)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in report.items() if k != "test"}, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("test", "by_set")},
+                     indent=2))
+    if args.by_set:
+        print(format_by_set(report["by_set"]))
     if args.test:
         print(format_check(report["test"]))
     return 0
