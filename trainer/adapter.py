@@ -191,6 +191,7 @@ def fit(data: TrainData, cfg: FitConfig, rows: np.ndarray | None = None) -> Quer
     import torch
 
     from sketchlab.core.adapter import DIM
+    from trainer.negatives import nearer_than_others
 
     torch.manual_seed(cfg.seed)
     idx = np.arange(len(data.target)) if rows is None else np.asarray(rows)
@@ -218,11 +219,8 @@ def fit(data: TrainData, cfg: FitConfig, rows: np.ndarray | None = None) -> Quer
             if step >= steps:
                 break
             q = base[b] + l0(x[b]) + l2(torch.relu(l1(x[b])))
-            d2 = (q * q).sum(1, keepdim=True) - 2 * q @ bank.T + bank_sq[None]
-            same = (bank_id[None] == qid[b, None])
-            same[torch.arange(len(b)), target[b]] = False
-            logits = (-d2 / cfg.temperature).masked_fill(same, float("-inf"))
-            loss = torch.nn.functional.cross_entropy(logits, target[b])
+            loss = nearer_than_others(q, bank, bank_id, qid[b], target[b], cfg.temperature,
+                                      bank_sq)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -62,18 +62,28 @@ class DescriptorQueue:
         self.filled, self.head = int(state["filled"]), int(state["head"])
 
 
+def nearer_than_others(query: torch.Tensor, photos: torch.Tensor, photo_person: torch.Tensor,
+                       person: torch.Tensor, positive: torch.Tensor, temperature: float,
+                       photos_sq: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax cross-entropy of each query descriptor over `photos` on squared distances
+    (the gallery ranks by distance): row i's true photo is `positive[i]`, and the other
+    photos of its `person` are left out, neither positive nor negative. The query adapter
+    is fitted with it and the contrastive term trains the generator with it.
+    `photos_sq`: the photos' squared norms, when the caller keeps them."""
+    sq = (photos * photos).sum(1) if photos_sq is None else photos_sq
+    d2 = (query * query).sum(1, keepdim=True) - 2 * query @ photos.T + sq[None]
+    same = photo_person[None] == person[:, None]
+    same[torch.arange(len(query)), positive] = False
+    logits = (-d2 / temperature).masked_fill(same, float("-inf"))
+    return torch.nn.functional.cross_entropy(logits, positive)
+
+
 def identity_contrast(fake: torch.Tensor, real: torch.Tensor, person: torch.Tensor,
                       queue: DescriptorQueue, temperature: float) -> torch.Tensor:
-    """Softmax cross-entropy of each generated face's descriptor over its own true photo
-    and every other person's photo in the batch and the queue, on squared distances (the
-    gallery ranks by distance; the query adapter is fitted the same way)."""
+    """Each generated face's descriptor against its own true photo and every other
+    person's photo in the batch and the queue."""
     q_desc, q_person = queue.contents()
     cand = torch.cat([real.detach().float(), q_desc])
-    cand_person = torch.cat([person.to(q_person.device), q_person])
-    f = fake.float()
-    d2 = (f * f).sum(1, keepdim=True) - 2 * f @ cand.T + (cand * cand).sum(1)[None]
-    b = len(f)
-    same = cand_person[None] == person[:, None].to(cand_person.device)
-    same[torch.arange(b), torch.arange(b)] = False  # the true photo is the positive
-    logits = (-d2 / temperature).masked_fill(same, float("-inf"))
-    return torch.nn.functional.cross_entropy(logits, torch.arange(b, device=f.device))
+    person = person.to(q_person.device)
+    return nearer_than_others(fake.float(), cand, torch.cat([person, q_person]), person,
+                              torch.arange(len(fake), device=fake.device), temperature)

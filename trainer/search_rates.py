@@ -534,10 +534,10 @@ def by_query_set(data: Any, stated: sr.SearchCalibration, queries: np.ndarray,
                                    _non_mates(data, rows), synthetic, stated.reference_rank,
                                    data.bank_id, TEST_SIZES, groups=codes,
                                    n_groups=len(names))
+    thresholds = [stated.threshold_for(sr.DEFAULT_FPIR, n) for n in TEST_SIZES]
     out = []
     for name, (fpir, tpir, hits) in zip(names, parts, strict=True):
-        for si, n in enumerate(TEST_SIZES):
-            t = stated.threshold_for(sr.DEFAULT_FPIR, n)
+        for si, (n, t) in enumerate(zip(TEST_SIZES, thresholds, strict=True)):
             out.append({"set": name, "n": int((group == name).sum()), "gallery": n,
                         "fpir": round(float(np.interp(t, grid, fpir[si])), 4),
                         "tpir": round(float(np.interp(t, grid, tpir[si])), 4),
@@ -650,9 +650,9 @@ def format_check(rows: list[dict[str, Any]]) -> str:
         return f"{100 * x:.1f} %"
 
     def rate(r: dict[str, Any], k: str) -> str:
-        low, high = r.get(f"{k}_interval", (None, None))
-        band = "" if low is None else f" ({100 * low:.1f}-{100 * high:.1f}, {r[f'{k}_agreement']})"
-        return f"{p(r[f'{k}_stated'])} / {p(r[f'{k}_measured'])}{band}"
+        low, high = r[f"{k}_interval"]
+        return (f"{p(r[f'{k}_stated'])} / {p(r[f'{k}_measured'])} "
+                f"({100 * low:.1f}-{100 * high:.1f}, {r[f'{k}_agreement']})")
 
     for r in rows:
         lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | {r['gallery']:,} | "

@@ -369,9 +369,9 @@ class Trainer:
     def _preview_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._preview is None:
             ds = MixedDataset(self.sources, self.cfg.seed + 1, augment=False)
-            items = [ds[i] for i in range(self.cfg.sample_count)]
-            self._preview = (torch.stack([it[0] for it in items]),
-                             torch.stack([it[1] for it in items]))
+            sketch, photo, _, _ = torch.utils.data.default_collate(
+                [ds[i] for i in range(self.cfg.sample_count)])
+            self._preview = (sketch, photo)
         return self._preview
 
     def save_preview(self) -> Path:
