@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="search with this adapter (from `adapter fit --out`) instead")
     e.add_argument("--identification-only", action="store_true",
                    help="skip the image-quality metrics (FSIM, SSIM)")
+    e.add_argument("--ink-gamma", type=float, default=None, metavar="G",
+                   help="invert the sketches with their shading lightened (ink darkness to "
+                        "the power G; default: the model's own reading)")
     e.set_defaults(func=_evaluate)
 
     x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")
@@ -211,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "without them (default: held-out people of every set)")
     a.add_argument("--out", help="also write the adapter (model-file metadata JSON) here, "
                    "for `evaluate --adapter`")
+    a.add_argument("--ink-gamma", type=float, default=None, metavar="G",
+                   help="describe and fit on readings with the sketch's shading lightened "
+                        "(ink darkness to the power G; default: the model's own reading)")
     a.add_argument("--workers", type=int, default=2)
     a.set_defaults(func=_adapter)
 

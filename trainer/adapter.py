@@ -47,20 +47,34 @@ def protocol_sets(leave_out: Sequence[str] = ()) -> list[QuerySet]:
     return [s for s in train_sets() if not any(s.name.startswith(x) for x in leave_out)]
 
 
-def pack_dir(model_sha256: str, root: Path = Path("runs/descriptors")) -> Path:
-    return root / model_sha256[:12]
+def pack_dir(model_sha256: str, root: Path = Path("runs/descriptors"),
+             ink_gamma: float = 1.0) -> Path:
+    """Where a model's descriptor packs live: one folder per weights and shading reading
+    (`core.variants.lighten_shading`), so packs read two ways never mix."""
+    return root / (model_sha256[:12] + ("" if ink_gamma == 1.0 else f"-ink{ink_gamma:g}"))
+
+
+def model_ink_gamma(path: str | Path, override: float | None = None) -> float:
+    """The shading reading a model searches with (its calibration's `ink_gamma`), unless
+    a measurement asks for another."""
+    from sketchlab.core.model_catalog import read_calibration
+    from sketchlab.core.variants import ink_gamma_of
+
+    return ink_gamma_of({"ink_gamma": override} if override else read_calibration(path)[1])
 
 
 def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
-             root: Path = Path("runs/descriptors")) -> Path:
-    """Compute each set's pack unless it is there already (a set is the unit of resume)."""
+             root: Path = Path("runs/descriptors"), ink_gamma: float | None = None) -> Path:
+    """Compute each set's pack unless it is there already (a set is the unit of resume),
+    read with the model's shading reading or `ink_gamma`."""
     from sketchlab.core.checkpoint import load_generator
     from trainer.descriptors import describe_queries, pack_is_current, save_pack
     from trainer.evaluate import model_path
 
     path = model_path(model)
     sha = load_generator(path).sha256
-    out = pack_dir(sha, root)
+    gamma = model_ink_gamma(path, ink_gamma)
+    out = pack_dir(sha, root, gamma)
     for s in sets:
         target = out / f"{s.name}.npz"
         if target.is_file():
@@ -69,7 +83,7 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
                 continue
             log.info("%s: made by an older query path; describing again", target)
         log.info("describing %s: %d queries", s.name, len(s.specs))
-        d = describe_queries(path, s.specs, workers=workers, desc=s.name)
+        d = describe_queries(path, s.specs, workers=workers, desc=s.name, ink_gamma=gamma)
         save_pack(target, sha, {s.name: d}, {
             "targets": np.array([str(t) for t in s.targets]),
             "identities": np.array(s.identities),
@@ -271,8 +285,8 @@ def _summary(ranks: np.ndarray) -> dict[str, float]:
 
 
 def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int = 2,
-                seed: int = 0, grid: Sequence[FitConfig] = GRID, validate_on: str = ""
-                ) -> tuple[QueryAdapter, dict]:
+                seed: int = 0, grid: Sequence[FitConfig] = GRID, validate_on: str = "",
+                ink_gamma: float | None = None) -> tuple[QueryAdapter, dict]:
     """Choose the fit by validation on held-out people (colour queries) among `grid`, then
     fit on every train query of the kept sets. Returns the adapter and what was measured.
     `validate_on` (a train set): validate on all of that set's sketches instead, fitted
@@ -287,10 +301,12 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
     names = [n for n in TRAIN_SETS if not any(n.startswith(x) for x in leave_out)]
     if validate_on and validate_on not in names:
         raise ValueError(f"--validate-on {validate_on}: not among the sets fitted ({names})")
-    data = load_train_data(pack_dir(loaded.sha256), names, w, workers)
+    gamma = model_ink_gamma(path, ink_gamma)
+    data = load_train_data(pack_dir(loaded.sha256, ink_gamma=gamma), names, w, workers)
     held = (np.asarray(data.group) == validate_on) if validate_on else _held_out(data, 0.15, seed)
     val = np.flatnonzero(held & ~data.grey)
     report: dict = {"sets": names, "left_out": list(leave_out), "raw_weight": w,
+                    "ink_gamma": gamma,
                     "validated_on": validate_on or "held-out people of every set",
                     "queries": len(data.target), "bank": int(len(data.bank) // 2),
                     "validation_people": len(np.unique(data.query_id[held])),
@@ -307,6 +323,7 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
             best, best_score = cfg, r["rank1"] + r["rank10"]
     final = fit(data, best, None)
     info = {"fit": best.__dict__, "train_sets": names, "queries": len(data.target),
+            "ink_gamma": gamma,
             "validation": report["grid"][list(grid).index(best)],
             "validation_without_adapter": report["without_adapter"]}
     adapter = QueryAdapter(final.w0, final.w1, final.b1, final.w2, final.b2, loaded.sha256,
@@ -319,7 +336,8 @@ def main(args: argparse.Namespace) -> int:
     import json
 
     if args.action == "describe":
-        out = describe(args.model, protocol_sets(args.leave_out), args.workers)
+        out = describe(args.model, protocol_sets(args.leave_out), args.workers,
+                       ink_gamma=args.ink_gamma)
         print(f"descriptor packs in {out}")
         return 0
     if args.action == "write":  # an adapter fitted before (`fit --out`), checked, stored
@@ -342,7 +360,7 @@ def main(args: argparse.Namespace) -> int:
         grid = (FitConfig(hidden=args.hidden or FitConfig.hidden,
                           temperature=args.temperature or FitConfig.temperature),)
     adapter, report = fit_command(args.model, args.leave_out, args.workers, grid=grid,
-                                  validate_on=args.validate_on)
+                                  validate_on=args.validate_on, ink_gamma=args.ink_gamma)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(adapter.metadata()) + "\n", encoding="utf-8")

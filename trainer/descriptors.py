@@ -62,14 +62,15 @@ class QueryDescriptors:
                                 self.raw_grey[i], [self.methods[j] for j in i])
 
 
-def _init(model_file: str, variants: int) -> None:
-    global _INVERTER, _VARIANTS
+def _init(model_file: str, variants: int, ink_gamma: float = 1.0) -> None:
+    global _INVERTER, _VARIANTS, _INK_GAMMA
     from sketchlab.core.engine_torch import configure_cpu_threads
     from sketchlab.core.inference import Inverter
 
     configure_cpu_threads(1)  # one process per core
     _INVERTER = Inverter(model_file, device="cpu", warmup=False)
     _VARIANTS = variants
+    _INK_GAMMA = ink_gamma
 
 
 def _sketch_of(spec: QuerySpec) -> Any:
@@ -89,7 +90,7 @@ def _describe(spec: QuerySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     from sketchlab.core.matching import embed_aligned, embed_batch
     from sketchlab.core.query import sketch_query, to_grey
 
-    q = sketch_query(_sketch_of(spec), _INVERTER, variants=_VARIANTS)
+    q = sketch_query(_sketch_of(spec), _INVERTER, variants=_VARIANTS, ink_gamma=_INK_GAMMA)
     box = face_box(q.prepared.image.shape[:2])
     grey = np.stack(embed_batch([to_grey(p) for p in q.variant_photos],
                                 [box] * len(q.variant_photos)))  # type: ignore[arg-type]
@@ -100,14 +101,16 @@ def _describe(spec: QuerySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def describe_queries(model_file: Path, specs: Sequence[QuerySpec], variants: int = 8,
-                     workers: int = 2, desc: str = "queries") -> QueryDescriptors:
-    """The app-path descriptors of every query, one process per worker."""
+                     workers: int = 2, desc: str = "queries", ink_gamma: float = 1.0
+                     ) -> QueryDescriptors:
+    """The app-path descriptors of every query, one process per worker, read with the
+    shading reading `ink_gamma` (`core.variants.lighten_shading`)."""
     if workers <= 1:
-        _init(str(model_file), variants)
+        _init(str(model_file), variants, ink_gamma)
         rows = [_describe(s) for s in tqdm(specs, desc=desc, leave=False)]
     else:
         with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init,
-                                 initargs=(str(model_file), variants)) as pool:
+                                 initargs=(str(model_file), variants, ink_gamma)) as pool:
             rows = list(tqdm(pool.map(_describe, specs, chunksize=4), total=len(specs),
                              desc=desc, leave=False))
     return QueryDescriptors(*(np.stack([r[i] for r in rows]).astype(np.float32)

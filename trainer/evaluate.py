@@ -146,11 +146,13 @@ def resolve_adapter(loaded: Any, spec: str = "model") -> QueryAdapter | None:
 
 
 def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, workers: int,
-                           adapter: QueryAdapter | None) -> dict[str, Any]:
+                           adapter: QueryAdapter | None, ink_gamma: float | None = None
+                           ) -> dict[str, Any]:
     """Every sketch's descriptors as `sketchlab match` makes them (QUERY_KINDS, colour and
     grey), from the model's descriptor pack when it holds this set (`trainer.descriptors`:
-    the same `sketch_query` call), else computed and stored there."""
-    from trainer.adapter import pack_dir
+    the same `sketch_query` call), else computed and stored there. `ink_gamma`: another
+    shading reading than the model's own."""
+    from trainer.adapter import model_ink_gamma, pack_dir
     from trainer.descriptors import (
         QuerySpec,
         describe_queries,
@@ -161,6 +163,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
 
     fields = read_calibration(loaded.path)[1]
     w = float(fields.get("raw_weight", 0.0))
+    gamma = model_ink_gamma(loaded.path, ink_gamma)
     # An engine or precision asked for explicitly gets packs of its own (the default
     # packs hold what `trainer adapter describe` made).
     asked = [os.environ.get(k, "") for k in ("SKETCHLAB_ENGINE", "SKETCHLAB_PRECISION")]
@@ -170,7 +173,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
 
         found = find_export(loaded.path, loaded.sha256)
         tag += "-" + (found.record["onnx_sha256"][:12] if found else "none")
-    pack = pack_dir(loaded.sha256) / f"{pack_name}{tag}.npz"
+    pack = pack_dir(loaded.sha256, ink_gamma=gamma) / f"{pack_name}{tag}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
     stored = None
     if pack.is_file():
@@ -180,7 +183,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
             stored = parts[pack_name]
     if stored is None:
         stored = describe_queries(loaded.path, specs, loaded_variants(loaded), workers,
-                                  pack_name)
+                                  pack_name, gamma)
         save_pack(pack, loaded.sha256, {pack_name: stored},
                   {"specs": np.array([f"{q.path}||0" for q in specs])})
     out: dict[str, Any] = {"methods": stored.methods}
@@ -273,14 +276,16 @@ class SetResult:
     ranks: dict[str, float] = field(default_factory=dict)
 
 
-def _invert_all(generator: Any, sketches: np.ndarray, device: str, batch: int = 16
-                ) -> np.ndarray:
+def _invert_all(generator: Any, sketches: np.ndarray, device: str, batch: int = 16,
+                ink_gamma: float = 1.0) -> np.ndarray:
     from sketchlab.core.inference import Inverter
+    from sketchlab.core.variants import lighten_shading
 
     inv = Inverter(generator, device=device, warmup=False)
     out = []
     for i in tqdm(range(0, len(sketches), batch), desc="inverting", leave=False):
-        out.extend(inv.invert_batch([np.asarray(s) for s in sketches[i:i + batch]]))
+        out.extend(inv.invert_batch([lighten_shading(np.asarray(s), ink_gamma)
+                                     for s in sketches[i:i + batch]]))
     return np.stack(out)
 
 
@@ -316,10 +321,15 @@ def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
 def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              distractors: Sequence[str] = (), max_distractors: int = 0, device: str = "auto",
              workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
-             quality: bool = True) -> dict[str, Any]:
+             quality: bool = True, ink_gamma: float | None = None) -> dict[str, Any]:
+    """Quality of the photos the search makes (sketches read with the model's shading
+    reading, or `ink_gamma`) and identification on the app's path."""
+    from trainer.adapter import model_ink_gamma
+
     t0 = time.time()
     loaded = load_generator(model_path(model))
     moved = resolve_adapter(loaded, adapter)
+    gamma = model_ink_gamma(loaded.path, ink_gamma)
     frame = loaded.config.resolution
     cache = embedding_cache()
     sets: list[SetResult] = []
@@ -335,7 +345,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         name = mpath.parent.name
         # Quality: sketch and photo aligned with one transform, compared pixel by pixel.
         data = load_aligned(mpath, split, frame, paired=True, workers=workers)
-        preds = _invert_all(loaded, data.sketches, device) if quality else None
+        preds = _invert_all(loaded, data.sketches, device, ink_gamma=gamma) if quality else None
         if preds is not None:
             pairs = [(preds[i], np.asarray(data.photos[i])) for i in range(len(data))]
             q = _pmap(_metrics_pair, pairs, workers, f"metrics {name}")
@@ -346,7 +356,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         sets.append(SetResult(name, len(data), figures))
         # Identification: the sketch file on the app's own path (variants, fused, adapted).
         found = identification_queries(loaded, data.rows, f"{name}_{split}", workers,
-                                       moved)
+                                       moved, gamma)
         for k in QUERY_KINDS:
             queries[k].extend(found[k])
         truth_keys.extend((name, r.identity) for r in data.rows)
@@ -419,8 +429,11 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         "sets": [{"name": s.name, "n": s.n, **s.quality, **s.ranks} for s in sets],
         "queries": "app path (sketchlab.core.query.sketch_query: sketch aligned on its own, "
                    f"{loaded_variants(loaded)} variants fused with the raw sketch"
-                   + (", query adapter" if moved else "") + ")",
+                   + (", query adapter" if moved else "")
+                   + (f", shading lightened (ink gamma {gamma:g})" if gamma != 1.0 else "")
+                   + ")",
         "adapter_sha256": moved.sha256 if moved else "",
+        "ink_gamma": gamma,
         "ranks": everything,
         "groups": by_group,
         "colour": {k: mean_of(k) for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
@@ -488,7 +501,7 @@ def main(args: argparse.Namespace) -> int:
     details = evaluate(args.model, args.manifest, args.split, args.distractors,
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",
-                       quality=not args.identification_only)
+                       quality=not args.identification_only, ink_gamma=args.ink_gamma)
     details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
                          for k in ("engine", "precision")}
     if args.out:

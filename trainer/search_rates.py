@@ -686,7 +686,7 @@ def format_by_set(rows: list[dict[str, Any]]) -> str:
 def main(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import load_generator, update_metadata
     from sketchlab.core.model_catalog import read_calibration
-    from trainer.adapter import TRAIN_SETS, FitConfig, load_train_data, pack_dir
+    from trainer.adapter import TRAIN_SETS, FitConfig, load_train_data, model_ink_gamma, pack_dir
     from trainer.evaluate import adapter_of, model_path
 
     # the options first: the descriptors take minutes to load
@@ -701,7 +701,8 @@ def main(args: argparse.Namespace) -> int:
     path = model_path(args.model)
     loaded = load_generator(path)
     w = float(read_calibration(path)[1].get("raw_weight", 0.2))
-    data = load_train_data(pack_dir(loaded.sha256), TRAIN_SETS, w, args.workers)
+    data = load_train_data(pack_dir(loaded.sha256, ink_gamma=model_ink_gamma(loaded.path)),
+                           TRAIN_SETS, w, args.workers)
     pool = np.flatnonzero(np.isin(np.asarray(data.group), sets))
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(pool, min(args.max_queries, len(pool)), replace=False))

@@ -81,7 +81,7 @@ def search_sketch(store: CaseStore, ref: str, gallery: Gallery, inverter: Invert
         device=inverter.device_label, ms=found.invert_ms / n,
         settings={"alignment": found.alignment, "resolution": list(inverter.resolution),
                   "search": "variants" if n > 1 else "single"},
-        variant=variant_record(name, i, n) if n > 1 else None)
+        variant=variant_record(name, i, n, found.ink_gamma) if n > 1 else None)
         for i, (name, network_input, photo) in enumerate(searched)]
     return store.add_match(ref, found.candidates, identity, threshold=found.threshold, k=k,
                            inversions=numbers, calibration=found.calibration)

@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         what = f"{len(result.variant_names)} inverted variants"
         if result.raw_weight:
             what += f" + raw sketch ({result.raw_weight:g})"
+        if result.ink_gamma != 1.0:
+            what += f", shading lightened (ink gamma {result.ink_gamma:g})"
         if result.adapter_sha256:
             what += f", query adapter {result.adapter_sha256[:12]}"
     print(f"query: {args.sketch} -> {what}; {result.gallery_size} faces searched in "

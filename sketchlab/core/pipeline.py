@@ -52,6 +52,7 @@ from sketchlab.core.search_rates import (
     reference_rank,
     search_rule,
 )
+from sketchlab.core.variants import ink_gamma_of
 
 if TYPE_CHECKING:
     from sketchlab.core.imageio import ImageSource
@@ -182,6 +183,7 @@ class MatchResult:
     variant_sketches: tuple[np.ndarray, ...] = ()  # their network inputs
     variant_photos: tuple[np.ndarray, ...] = ()
     raw_weight: float = 0.0
+    ink_gamma: float = 1.0  # the shading reading of the inverted sketch (1.0: as drawn)
     empty: bool = False  # a blank sketch: nothing was searched (core.query.NOTHING_TO_SEARCH)
     query: Any = None
     queries: tuple[Any, ...] = ()
@@ -244,6 +246,7 @@ class MatchResult:
         return {"query_kind": self.kind, "reading": reading, "calibration": self.calibration,
                 "alignment": self.alignment, "alignment_unsure": self.alignment_unsure,
                 "nothing_passes": self.nothing_passes, "adapter_sha256": self.adapter_sha256,
+                "ink_gamma": self.ink_gamma,
                 "candidates": [c.as_json() for c in self.candidates]}
 
     @property
@@ -334,6 +337,7 @@ class QueryPlan:
     variants: int
     raw_weight: float
     adapter: QueryAdapter | None
+    ink_gamma: float = 1.0  # the shading reading of what is inverted (1.0: as drawn)
 
 
 def plan_query(inverter: Inverter | None, fields: dict[str, Any], *, raw: bool = False,
@@ -345,11 +349,12 @@ def plan_query(inverter: Inverter | None, fields: dict[str, Any], *, raw: bool =
         return QueryPlan("raw", 1, 0.0, None)
     n = int(variants if variants is not None else fields.get("variants", 1))
     w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
+    gamma = ink_gamma_of(fields)
     if n <= 1:
-        return QueryPlan("single", n, w, None)
+        return QueryPlan("single", n, w, None, gamma)
     moved = (model_adapter(inverter.model.metadata, inverter.model.sha256)
              if adapter and inverter is not None else None)
-    return QueryPlan("adapted" if moved is not None else "variants", n, w, moved)
+    return QueryPlan("adapted" if moved is not None else "variants", n, w, moved, gamma)
 
 
 def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
@@ -375,7 +380,8 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     plan = plan_query(inverter, fields, raw=raw, variants=variants, adapter=adapter)
     kind = plan.kind
     q = sketch_query(sketch, inverter, raw=raw, variants=plan.variants,
-                     raw_weight=plan.raw_weight, adapter=plan.adapter)
+                     raw_weight=plan.raw_weight, adapter=plan.adapter,
+                     ink_gamma=plan.ink_gamma)
     spread = q.spread  # how closely the variants agreed: the reading's "sketches like this"
     snap = gallery.snapshot()  # (re)loads the index outside the timed search
     search = fields.get("search") or {}
@@ -383,7 +389,7 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
             "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
             "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms),
-            "reading_spread": spread}
+            "reading_spread": spread, "ink_gamma": plan.ink_gamma}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,

@@ -23,7 +23,7 @@ import numpy as np
 from sketchlab.core.frame import face_box
 from sketchlab.core.matching import embed_aligned, embed_batch
 from sketchlab.core.preprocess import Prepared, prepare_sketch
-from sketchlab.core.variants import sketch_variants, variant_names
+from sketchlab.core.variants import lighten_shading, sketch_variants, variant_names
 
 if TYPE_CHECKING:
     from sketchlab.core.adapter import QueryAdapter
@@ -97,11 +97,13 @@ def reading_spread(variant_embeddings: np.ndarray) -> np.ndarray:
 
 def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw: bool = False,
                  grey: bool = False, variants: int = 1, raw_weight: float = 0.0,
-                 adapter: QueryAdapter | None = None) -> SketchQuery:
+                 adapter: QueryAdapter | None = None, ink_gamma: float = 1.0) -> SketchQuery:
     """Align (unless already Prepared), invert (unless `raw`), embed. `grey` embeds the
     luma of the searched image (evaluation's colour-blind variant). `variants` > 1 inverts
     that many readings of the sketch in one batch and searches with their fused
-    descriptor, moved by the model's query `adapter` when given."""
+    descriptor, moved by the model's query `adapter` when given. `ink_gamma` lightens the
+    shading of what is inverted (`variants.lighten_shading`, the model's `ink_gamma`
+    field); the raw sketch's own descriptor is always of the sketch as drawn."""
     if inverter is None and not raw:
         raise ValueError("an Inverter is needed unless raw=True")
     t0 = time.perf_counter()
@@ -118,13 +120,14 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
         stages["embed"] = (time.perf_counter() - t1) * 1000
         return SketchQuery(prepared, None, emb, 0.0, stages_ms=stages)
     assert inverter is not None
+    network_input = lighten_shading(prepared.image, ink_gamma)
     if variants <= 1:
-        photo = inverter.invert(prepared.image)
+        photo = inverter.invert(network_input)
         t2 = time.perf_counter()
         emb = embed_aligned(to_grey(photo) if grey else photo)
         stages.update(invert=(t2 - t1) * 1000, embed=(time.perf_counter() - t2) * 1000)
         return SketchQuery(prepared, photo, emb, stages["invert"], stages_ms=stages)
-    inputs = sketch_variants(prepared.image, variants)
+    inputs = sketch_variants(network_input, variants)
     photos = inverter.invert_batch(inputs)  # one run of the network for all variants
     t2 = time.perf_counter()
     searched = [to_grey(p) if grey else p for p in photos]

@@ -166,3 +166,33 @@ def test_shipped_model_marks_nothing_for_a_cartoon_face() -> None:
     res = match_sketch(page, Inverter(resolve_model(None), device="cpu"), g, k=10)
     assert res.rule.reading == "1:N" and len(res.candidates) == 10
     assert res.nothing_passes, [c.distance for c in res.candidates]
+
+
+def test_a_model_that_reads_lighter_shading_inverts_and_records_it(calibrated_tiny_model,
+                                                                   face_sketch) -> None:
+    """A model whose calibration carries `ink_gamma` inverts every reading of the sketch
+    with its shading lightened, keeps the raw sketch's descriptor as drawn, and says so in
+    the search's record."""
+    from sketchlab.core.checkpoint import read_metadata
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.model_catalog import read_calibration, write_calibration
+    from sketchlab.core.pipeline import plan_query
+    from sketchlab.core.variants import lighten_shading, sketch_variants
+
+    model, kinds = calibrated_tiny_model
+    fields = read_calibration(model)[1]
+    assert plan_query(None, fields).ink_gamma == 1.0
+    write_calibration(model, kinds, {**fields, "ink_gamma": 1.6,
+                                     "model_sha256": read_metadata(model)["sha256"]})
+    fields = read_calibration(model)[1]
+    assert plan_query(None, fields).ink_gamma == 1.6
+    assert plan_query(None, fields, raw=True).ink_gamma == 1.0
+    inv = Inverter(model, device="cpu", warmup=False)
+    rng = np.random.default_rng(0)
+    g = MemoryGallery(rng.normal(0, 0.1, (30, 128)), [f"p{i}" for i in range(30)])
+    res = match_sketch(face_sketch, inv, g, k=5, thumbnails=False)
+    assert res.ink_gamma == 1.6 and res.as_json()["ink_gamma"] == 1.6
+    expected = sketch_variants(lighten_shading(res.sketch, 1.6), len(res.variant_names))
+    for got, want in zip(res.variant_sketches, expected, strict=True):
+        assert np.array_equal(got, want)
+    assert not np.array_equal(res.variant_sketches[0], res.sketch)  # the sketch as drawn

@@ -72,7 +72,7 @@ def test_a_pack_from_an_older_query_path_is_described_again(tiny_model, tmp_path
 
     made: list[int] = []
 
-    def fake_describe(path, specs, workers=2, desc=""):
+    def fake_describe(path, specs, workers=2, desc="", ink_gamma=1.0):
         made.append(len(specs))
         return _descriptors(len(specs), float(len(made)))
 
@@ -92,6 +92,10 @@ def test_a_pack_from_an_older_query_path_is_described_again(tiny_model, tmp_path
     describe(str(tiny_model), [s], root=tmp_path)
     assert made == [2, 2] and pack_is_current(target)
     assert load_pack(target)[0]["tiny_set"].raw[0, 0] == 2.0  # the new descriptors
+    # Read with lighter shading, the same sketches are other searches: packs of their own.
+    lighter = describe(str(tiny_model), [s], root=tmp_path, ink_gamma=1.6)
+    assert made == [2, 2, 2] and lighter != target.parent and lighter.name.endswith("-ink1.6")
+    assert lighter == pack_dir(load_generator(tiny_model).sha256, tmp_path, 1.6)
 
 
 def test_an_adapter_can_be_chosen_by_another_artists_sketches(tiny_model, monkeypatch) -> None:

@@ -125,7 +125,8 @@ def run_search(handle: GalleryHandle, query: InversionResult, k: int, settings: 
     queries = tuple(
         dataclasses.replace(query, sketch=sk, photo=ph, ms=per_variant, model=model_name,
                             device_label=inverter.device_label,
-                            variant=variant_record(name, i, len(res.variant_names)))
+                            variant=variant_record(name, i, len(res.variant_names),
+                                                   res.ink_gamma))
         for i, (name, sk, ph) in enumerate(zip(res.variant_names, res.variant_sketches,
                                                res.variant_photos, strict=True)))
     return dataclasses.replace(res, query=query, queries=queries or (query,),
