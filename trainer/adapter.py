@@ -58,9 +58,10 @@ def model_ink_gamma(path: str | Path, override: float | None = None) -> float:
     """The shading reading a model searches with (its calibration's `ink_gamma`), unless
     a measurement asks for another."""
     from sketchlab.core.model_catalog import read_calibration
-    from sketchlab.core.variants import ink_gamma_of
+    from sketchlab.core.variants import INK_GAMMA_FIELD, ink_gamma_of
 
-    return ink_gamma_of({"ink_gamma": override} if override else read_calibration(path)[1])
+    return ink_gamma_of({INK_GAMMA_FIELD: override} if override
+                        else read_calibration(path)[1])
 
 
 def describe(model: str | None, sets: list[QuerySet], workers: int = 2,

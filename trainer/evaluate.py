@@ -51,7 +51,7 @@ from sketchlab.core.matching import (
 )
 from sketchlab.core.model_catalog import read_calibration, resolve_model
 from sketchlab.core.query import fuse, reading_spread, to_grey
-from sketchlab.core.variants import DEFAULT_VARIANTS
+from sketchlab.core.variants import DEFAULT_VARIANTS, shading_phrase
 from trainer import metrics
 from trainer.data.align_cache import load_aligned
 
@@ -430,7 +430,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         "queries": "app path (sketchlab.core.query.sketch_query: sketch aligned on its own, "
                    f"{loaded_variants(loaded)} variants fused with the raw sketch"
                    + (", query adapter" if moved else "")
-                   + (f", shading lightened (ink gamma {gamma:g})" if gamma != 1.0 else "")
+                   + (f", {shading_phrase(gamma)}" if gamma != 1.0 else "")
                    + ")",
         "adapter_sha256": moved.sha256 if moved else "",
         "ink_gamma": gamma,

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from sketchlab.core.pipeline import ALIGNMENT_UNSURE, NOTHING_PASSES, match_sketch
     from sketchlab.core.query import NOTHING_TO_SEARCH
     from sketchlab.core.search_rates import DEFAULT_FPIR
-    from sketchlab.core.variants import DEFAULT_VARIANTS
+    from sketchlab.core.variants import DEFAULT_VARIANTS, shading_phrase
     from sketchlab.db.search import Matcher
 
     if args.top < 1:
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         if result.raw_weight:
             what += f" + raw sketch ({result.raw_weight:g})"
         if result.ink_gamma != 1.0:
-            what += f", shading lightened (ink gamma {result.ink_gamma:g})"
+            what += f", {shading_phrase(result.ink_gamma)}"
         if result.adapter_sha256:
             what += f", query adapter {result.adapter_sha256[:12]}"
     print(f"query: {args.sketch} -> {what}; {result.gallery_size} faces searched in "

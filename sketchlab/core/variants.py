@@ -37,7 +37,7 @@ def variant_record(name: str, index: int, of: int, ink_gamma: float = 1.0
                                  "change": VARIANT_KINDS.get(name, name)}
     if ink_gamma != 1.0:
         record["ink_gamma"] = ink_gamma
-        record["change"] = f"{record['change']}; shading lightened (ink gamma {ink_gamma:g})"
+        record["change"] = f"{record['change']}; {shading_phrase(ink_gamma)}"
     return record
 
 # Where the face's centre sits in the canonical frame (between eyes and mouth), as a
@@ -51,6 +51,11 @@ def _ink(rgb: np.ndarray) -> np.ndarray:
 
 def _from_ink(ink: np.ndarray) -> np.ndarray:
     return np.clip((1.0 - ink) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _ink_power(rgb: np.ndarray, power: float) -> np.ndarray:
+    """Ink darkness raised to `power`: below 1 darkens strokes, above 1 fades shading."""
+    return _from_ink(np.power(_ink(rgb), power))
 
 
 def _affine(rgb: np.ndarray, sx: float = 1.0, sy: float = 1.0, deg: float = 0.0
@@ -73,7 +78,7 @@ def _variant(rgb: np.ndarray, kind: str) -> np.ndarray:
     if kind == "lighter lines":
         return cv2.addWeighted(rgb, 0.4, cv2.dilate(rgb, k), 0.6, 0)
     if kind == "more contrast":
-        return _from_ink(np.power(_ink(rgb), 0.6))
+        return _ink_power(rgb, 0.6)
     if kind == "wider face":
         return _affine(rgb, sx=1.04)
     if kind == "narrower face":
@@ -108,7 +113,13 @@ def lighten_shading(rgb: np.ndarray, gamma: float) -> np.ndarray:
     it least reliably; their contours it reads as it reads any other artist's."""
     if gamma == 1.0:
         return rgb
-    return _from_ink(np.power(_ink(rgb), gamma))
+    return _ink_power(rgb, gamma)
+
+
+def shading_phrase(gamma: float) -> str:
+    """The shading reading in the words the CLI, case records and evaluations use ("" as
+    drawn)."""
+    return "" if gamma == 1.0 else f"shading lightened (ink gamma {gamma:g})"
 
 
 def variant_names(n: int = DEFAULT_VARIANTS) -> list[str]:
