@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train sketches the rates are read from (default: all of cufs_train "
                         "fs2k_train lfw_synth celeba_synth; the hand-drawn ones are the "
                         "first two)")
+    r.add_argument("--absent-sets", nargs="+", default=None, metavar="SET",
+                   help="of those, the ones the absent-person rates (FPIR, and so the "
+                        "threshold) are read from (default: the hand-drawn cufs_train "
+                        "fs2k_train; 'all': every query set)")
     r.add_argument("--by-set", action="store_true",
                    help="also each train set's own rates at the stated thresholds (synthetic "
                         "LFW split by whether the generator trained on the photo)")

@@ -185,6 +185,8 @@ def test_reference_rank_stays_in_the_list(k: int) -> None:
 @pytest.mark.parametrize("argv, says", [
     (["--reference-rank", "11"], "--reference-rank must be 2 to 10"),
     (["--query-sets", "cufs_test"], "unknown query set"),
+    (["--absent-sets", "fs2k_test"], "unknown query set"),
+    (["--query-sets", "lfw_synth", "--absent-sets", "cufs_train"], "none of the query sets"),
 ])
 def test_search_rates_refuses_bad_options_before_loading_anything(argv, says, monkeypatch):
     """A typo is reported at once, not after minutes of loading descriptors."""
@@ -314,3 +316,49 @@ def test_rates_by_query_set_split_synthetic_lfw_by_what_the_generator_saw():
     assert all(0.0 <= r[k] <= 1.0 for r in rows for k in ("fpir", "tpir", "top10"))
     # mates sit far nearer than any stranger: each set finds its people
     assert all(r["top10"] > 0.9 for r in rows if r["gallery"] == 1_000)
+
+
+def _train_data(rng: np.random.Generator, groups: list[str], dim: int = 32):
+    """A small stand-in for `load_train_data`: each query's mate, strangers, colour and
+    grey blocks of the bank."""
+    from types import SimpleNamespace
+
+    q = len(groups)
+    queries = rng.normal(size=(q, dim)) * 0.1
+    mates = queries + rng.normal(size=(q, dim)) * 0.02
+    strangers = rng.normal(size=(300, dim)) * 0.1
+    bank = np.concatenate([mates, strangers, mates, strangers])  # colour block, grey block
+    half = len(bank) // 2
+    grey = np.arange(q) % 2 == 1
+    data = SimpleNamespace(group=groups, bank=bank, bank_id=np.tile(np.arange(half), 2),
+                           query_id=np.arange(q), grey=grey, spread=None,
+                           target=np.arange(q) + np.where(grey, half, 0))
+    return data, queries
+
+
+def test_absent_person_rates_come_from_the_hand_drawn_searches_only() -> None:
+    """The threshold is set where hand-drawn sketches mark an absent person 5 % of the
+    time (people search hand-drawn sketches); how often a present person is found stays
+    read from every train search."""
+    from trainer.search_rates import ABSENT_SETS, measure
+
+    rng = np.random.default_rng(4)
+    groups = ["fs2k_train"] * 10 + ["cufs_train"] * 6 + ["lfw_synth"] * 16
+    data, queries = _train_data(rng, groups)
+    synthetic = rng.normal(size=(1_000, 32)) * 0.1
+    hand = np.flatnonzero(np.isin(groups, ABSENT_SETS))
+    both = measure(data, {"variants": queries}, synthetic)["variants"]
+    alone = measure(data, {"variants": queries}, synthetic, rows=hand,
+                    sets=ABSENT_SETS)["variants"]
+    pooled = measure(data, {"variants": queries}, synthetic, absent_sets=None)["variants"]
+    np.testing.assert_allclose(both.fpir, alone.fpir)  # counted exactly: the same searches
+    np.testing.assert_allclose(both.tpir, pooled.tpir)
+    np.testing.assert_allclose(both.hit_rates, pooled.hit_rates)
+    assert not np.allclose(both.fpir, pooled.fpir)
+    assert (both.n_nonmated, both.n_mated) == (16, 32)
+    assert (pooled.n_nonmated, alone.n_nonmated) == (32, 16)
+    assert "absent-person rates from the 16 of CUFS and FS2K sketches" in both.source
+    assert "absent-person" not in alone.source + pooled.source
+    with pytest.raises(ValueError, match="none of the searches"):
+        measure(data, {"variants": queries}, synthetic, rows=np.flatnonzero(
+            np.asarray(groups) == "lfw_synth"))
