@@ -124,6 +124,9 @@ class TrainData:
     bank_id: np.ndarray  # (M,) identity number
     grey: np.ndarray  # (N,) bool: a grey query (searches the grey block)
     spread: np.ndarray | None = None  # (N,) how closely the variants agree (reading_spread)
+    # (N,) the photo a synthetic sketch was drawn from ('' for a sketch file), from the
+    # pack's own query list
+    sketched: np.ndarray | None = None
 
 
 def lfw_train_photos() -> tuple[list[Path], list[str]]:
@@ -148,7 +151,8 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
         if not is_current(extra):
             stale.append(n)
         parts.append((n, sets[n], [Path(t) for t in extra["targets"]],
-                      [_key(n, str(i)) for i in extra["identities"]]))
+                      [_key(n, str(i)) for i in extra["identities"]],
+                      [_drawn_from(str(q)) for q in extra["specs"]]))
         files += parts[-1][2]
         keys += parts[-1][3]
     if stale:  # still read: refitting on them reproduces what was fitted before
@@ -166,9 +170,10 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
     photos = embed_gallery_photos([Path(f) for f in ufiles], workers)
     m = len(ufiles)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("mean", "raw", "fused", "target",
-                                                          "qid", "grey", "spread")}
+                                                          "qid", "grey", "spread",
+                                                          "sketched")}
     group: list[str] = []
-    for n, d, targets, qkeys in parts:
+    for n, d, targets, qkeys, sketched in parts:
         t = np.array([uniq[str(f)] for f in targets])
         q = np.array([ids[k] for k in qkeys])
         for grey, (var, raw) in ((False, (d.variants, d.raw)),
@@ -181,11 +186,19 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
             cols["target"].append(t + (m if grey else 0))
             cols["qid"].append(q)
             cols["grey"].append(np.full(len(t), grey))
+            cols["sketched"].append(np.array(sketched, object))
             group += [n] * len(t)
     cat = {k: np.concatenate(v) for k, v in cols.items()}
     return TrainData(cat["mean"], cat["raw"], cat["fused"], cat["target"], cat["qid"], group,
                      np.concatenate([photos["colour"], photos["grey"]]),
-                     np.concatenate([bank_id, bank_id]), cat["grey"], cat["spread"])
+                     np.concatenate([bank_id, bank_id]), cat["grey"], cat["spread"],
+                     cat["sketched"])
+
+
+def _drawn_from(spec: str) -> str:
+    """The photo of a pack's query `path|style|seed` when it is a synthetic sketch."""
+    path, style, _ = spec.rsplit("|", 2)
+    return path if style else ""
 
 
 @dataclass(frozen=True)

@@ -544,7 +544,7 @@ def by_query_set(data: Any, stated: sr.SearchCalibration, queries: np.ndarray,
                  trained: set[str]) -> list[dict[str, Any]]:
     """Each train set's own rates at the stated thresholds: what the pooled 5 % is made
     of. Synthetic LFW sketches are split by whether the generator trained on the photo
-    sketched (`sketched`: each row's photo path, '' where not synthetic LFW), to see
+    sketched (`sketched`: each row's drawn-from photo, `TrainData.sketched`), to see
     whether searches of sketches the generator saw read differently from unseen ones."""
     group = np.asarray(data.group, object)[rows].copy()
     lfw = group == "lfw_synth"
@@ -685,18 +685,6 @@ def format_check(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _sketched_photos(data: Any) -> np.ndarray:
-    """Each train row's sketched photo for synthetic LFW rows ('' elsewhere), in
-    `load_train_data`'s order (each set's colour rows, then its grey rows)."""
-    from trainer.adapter import train_sets
-
-    spec = next(s for s in train_sets() if s.name == "lfw_synth")
-    out = np.full(len(data.target), "", object)
-    rows = np.flatnonzero(np.asarray(data.group) == "lfw_synth")
-    out[rows] = np.tile(np.array([q.path for q in spec.specs], object), 2)
-    return out
-
-
 def format_by_set(rows: list[dict[str, Any]]) -> str:
     lines = ["| train set | n | gallery | absent person marked | present person marked | "
              "true person in top 10 |", "|" + "---|" * 6]
@@ -755,7 +743,7 @@ def main(args: argparse.Namespace) -> int:
     if args.by_set:
         kind = "adapted" if "adapted" in kinds else "variants"
         report["by_set"] = by_query_set(data, kinds[kind], queries[kind], synthetic, rows,
-                                        _sketched_photos(data), trained_lfw_photos())
+                                        data.sketched, trained_lfw_photos())
     if args.test:
         report["test"] = test_check(loaded, kinds, synthetic, args.workers)
     if args.out:

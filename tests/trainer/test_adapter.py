@@ -125,3 +125,29 @@ def test_an_adapter_can_be_chosen_by_another_artists_sketches(tiny_model, monkey
     with pytest.raises(ValueError, match="not among the sets fitted"):
         ta.fit_command(str(tiny_model), leave_out=["cufs"], grid=(cfg,),
                        validate_on="cufs_train")
+
+
+def test_train_data_knows_which_photo_each_synthetic_sketch_was_drawn_from(tmp_path, monkeypatch):
+    """Each row, colour and grey, carries the photo its sketch was drawn from, read from
+    the pack's own query list (not from the order the query sets are built in)."""
+    import trainer.adapter as ta
+    from trainer.descriptors import QueryDescriptors, save_pack
+
+    def pack(name, specs, targets):
+        n = len(specs)
+        d = QueryDescriptors(np.zeros((n, 2, DIM)), np.zeros((n, DIM)), np.zeros((n, 2, DIM)),
+                             np.zeros((n, DIM)), ["landmarks"] * n)
+        save_pack(tmp_path / f"{name}.npz", "m" * 64, {name: d}, {
+            "targets": np.array(targets), "identities": np.array([str(i) for i in range(n)]),
+            "specs": np.array(specs)})
+
+    pack("cufs_train", ["s/a.jpg||0", "s/b.jpg||0"], ["p/a.jpg", "p/b.jpg"])
+    pack("lfw_synth", ["lfw/x_1.jpg|pencil|3"], ["lfw/x_2.jpg"])
+    monkeypatch.setattr(ta, "lfw_train_photos", lambda: ([], []))
+    monkeypatch.setattr(ta, "embed_gallery_photos", lambda files, workers=2: {
+        "colour": np.zeros((len(files), DIM)), "grey": np.zeros((len(files), DIM))})
+    data = ta.load_train_data(tmp_path, ["cufs_train", "lfw_synth"], 0.2)
+    # each set's colour rows, then its grey rows
+    assert data.group == ["cufs_train"] * 4 + ["lfw_synth"] * 2
+    assert data.grey.tolist() == [False, False, True, True, False, True]
+    assert data.sketched.tolist() == ["", "", "", "", "lfw/x_1.jpg", "lfw/x_1.jpg"]
