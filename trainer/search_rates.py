@@ -487,8 +487,8 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
         absent = np.flatnonzero(np.isin(np.asarray(data.group)[idx], list(absent_sets)))
         if not len(absent):
             raise ValueError(f"none of the searches is of {', '.join(absent_sets)}")
-        absent_words = (f"; absent-person rates from the {len(absent):,} of "
-                        f"{_and(SET_WORDS[x] for x in absent_sets)} sketches")
+        absent_words = (f"; absent-person rates from the {len(absent):,} "
+                        f"{_and(SET_WORDS[x] for x in absent_sets)} ones")
     non_mate = _non_mates(data, idx)
     edges = groups = None
     if data.spread is not None:
