@@ -357,7 +357,8 @@ def test_absent_person_rates_come_from_the_hand_drawn_searches_only() -> None:
     assert not np.allclose(both.fpir, pooled.fpir)
     assert (both.n_nonmated, both.n_mated) == (16, 32)
     assert (pooled.n_nonmated, alone.n_nonmated) == (32, 16)
-    assert "sketches; colour and grey); absent-person rates from the 16 CUFS and FS2K ones" in both.source
+    assert ("sketches; colour and grey); absent-person rates from the 16 CUFS and FS2K ones"
+            in both.source)
     assert "absent-person" not in alone.source + pooled.source
     with pytest.raises(ValueError, match="none of the searches"):
         measure(data, {"variants": queries}, synthetic, rows=np.flatnonzero(
