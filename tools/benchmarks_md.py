@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-KNOWN = {"invert", "engines", "query", "model", "variants_cpu", "search_1m",
+KNOWN = {"invert", "engines", "query", "model", "variants_cpu", "search_1m", "search_1m_two_way",
          "enroll_faces_per_s", "enroll", "enroll_unbatched", "search_10m", "case", "machine",
          "run"}
 
@@ -128,12 +128,16 @@ def _variants(data: dict[str, Any]) -> list[str]:
 
 def _search_1m(data: dict[str, Any]) -> list[str]:
     s = data["search_1m"]
+    rows = [("one way", s)]
+    if data.get("search_1m_two_way"):  # each face with its drawing's descriptor too
+        rows.append(("two ways", data["search_1m_two_way"]))
     return ["## Exact search", "",
             f"Top-{s.get('k', 10)} over {_num(s.get('n'))} synthetic descriptors in one float32 "
-            "matrix (`sketchlab bench --only search_1m`).", "",
-            *_table(["faces", "matrix", "median", "p90", "load (1 min)"],
-                    [(_num(s.get("n")), _num(s.get("matrix_mb"), "MB"), *_ms(s),
-                      _num(s.get("load_avg_1m")))])]
+            "matrix (`sketchlab bench --only search_1m`); two ways: each face with its "
+            "drawing's descriptor beside it, as a gallery enrolled with drawings is searched.",
+            "", *_table(["search", "faces", "matrix", "median", "p90", "load (1 min)"],
+                        [(label, _num(r.get("n")), _num(r.get("matrix_mb"), "MB"), *_ms(r),
+                          _num(r.get("load_avg_1m"))) for label, r in rows])]
 
 
 def _enroll(data: dict[str, Any]) -> list[str]:

@@ -88,6 +88,12 @@ def _hubness(args: argparse.Namespace) -> int:
     return hubness_main(args)
 
 
+def _two_way(args: argparse.Namespace) -> int:
+    from trainer.two_way import main as two_way_main
+
+    return two_way_main(args)
+
+
 def _quantize(args: argparse.Namespace) -> int:
     from trainer.quantize import main as quantize_main
 
@@ -157,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ink-gamma", type=float, default=None, metavar="G",
                    help="invert the sketches with their shading lightened (ink darkness to "
                         "the power G; default: the model's own reading)")
+    e.add_argument("--two-way", action="store_true",
+                   help="also rank by the two-way distance: the searched photo against the "
+                        "gallery photos plus the sketch against each photo drawn as a sketch")
     e.set_defaults(func=_evaluate)
 
     x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")
@@ -246,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--by-set", action="store_true",
                    help="also each train set's own rates at the stated thresholds (synthetic "
                         "LFW split by whether the generator trained on the photo)")
+    r.add_argument("--two-way", action="store_true",
+                   help="also measure the two-way search (each gallery face drawn as a sketch "
+                        "too) and store its tables beside the one-way ones")
     r.add_argument("--out", help="also write the report JSON here")
     r.add_argument("--workers", type=int, default=2)
     r.set_defaults(func=_search_rates)
@@ -278,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--workers", type=int, default=2)
     h.add_argument("--out", help="also write the results JSON here")
     h.set_defaults(func=_hubness)
+
+    tw = sub.add_parser("two-way", help="choose the two-way search's drawing and weight on "
+                        "train sketches (nothing is written)")
+    tw.add_argument("--workers", type=int, default=2)
+    tw.add_argument("--out", help="also write the results JSON here")
+    tw.set_defaults(func=_two_way)
 
     q = sub.add_parser("quantize", help="int8 export of a model (static, calibrated on train "
                        "sketches), then --verdict: offered only if it holds against fp32")

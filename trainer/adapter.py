@@ -92,17 +92,23 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
     return out
 
 
-def embed_gallery_photos(files: list[Path], workers: int = 2) -> dict[str, np.ndarray]:
-    """Colour and grey descriptors of photo files (shared EmbeddingCache, as evaluate)."""
+def embed_gallery_photos(files: list[Path], workers: int = 2, drawn: bool = False
+                         ) -> dict[str, np.ndarray]:
+    """Colour and grey descriptors of photo files (shared EmbeddingCache, as evaluate), and
+    with `drawn` those of each face drawn as a sketch (`core.drawn`)."""
     from trainer.evaluate import embed_photo_files, embedding_cache
 
     cache = embedding_cache()
     try:
-        colour = np.stack(embed_photo_files(files, cache, workers))
-        grey = np.stack(embed_photo_files(files, cache, workers, "embedding (grey)", grey=True))
+        out = {"colour": np.stack(embed_photo_files(files, cache, workers)),
+               "grey": np.stack(embed_photo_files(files, cache, workers, "embedding (grey)",
+                                                  grey=True))}
+        if drawn:
+            out["drawn"] = np.stack(embed_photo_files(files, cache, workers,
+                                                      "embedding (drawn)", drawn=True))
     finally:
         cache.close()
-    return {"colour": colour, "grey": grey}
+    return out
 
 
 # --- fitting --------------------------------------------------------------------------------
@@ -127,6 +133,7 @@ class TrainData:
     # (N,) the photo a synthetic sketch was drawn from ('' for a sketch file), from the
     # pack's own query list
     sketched: np.ndarray | None = None
+    drawn: np.ndarray | None = None  # (M, 128) the bank's faces drawn as sketches (core.drawn)
 
 
 def lfw_train_photos() -> tuple[list[Path], list[str]]:
@@ -136,10 +143,11 @@ def lfw_train_photos() -> tuple[list[Path], list[str]]:
     return [r.photo for r in rows], [_key("lfw", r.identity) for r in rows]
 
 
-def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers: int = 2
-                    ) -> TrainData:
+def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers: int = 2,
+                    drawn: bool = False) -> TrainData:
     """The named train packs, against a bank of their target photos + every LFW train
-    photo (the gallery-like faces that supply hard negatives)."""
+    photo (the gallery-like faces that supply hard negatives); `drawn`: with the bank's
+    faces drawn as sketches too."""
     from sketchlab.core.query import fuse, reading_spread
     from trainer.descriptors import is_current, load_pack
 
@@ -167,7 +175,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
         ukeys[uniq[str(f)]] = k
     ids: dict[str, int] = {}
     bank_id = np.array([ids.setdefault(k, len(ids)) for k in ukeys])
-    photos = embed_gallery_photos([Path(f) for f in ufiles], workers)
+    photos = embed_gallery_photos([Path(f) for f in ufiles], workers, drawn)
     m = len(ufiles)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("mean", "raw", "fused", "target",
                                                           "qid", "grey", "spread",
@@ -192,7 +200,8 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
     return TrainData(cat["mean"], cat["raw"], cat["fused"], cat["target"], cat["qid"], group,
                      np.concatenate([photos["colour"], photos["grey"]]),
                      np.concatenate([bank_id, bank_id]), cat["grey"], cat["spread"],
-                     cat["sketched"])
+                     cat["sketched"],
+                     np.concatenate([photos["drawn"]] * 2) if drawn else None)
 
 
 def _drawn_from(spec: str) -> str:

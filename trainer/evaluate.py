@@ -40,7 +40,9 @@ from tqdm import tqdm
 from sketchlab.core import paths
 from sketchlab.core.adapter import QueryAdapter, model_adapter, read_adapter
 from sketchlab.core.checkpoint import load_generator
+from sketchlab.core.drawn import DRAWN_MODEL, WEIGHT, draw_chip, two_way
 from sketchlab.core.embedding_cache import EmbeddingCache
+from sketchlab.core.frame import face_box
 from sketchlab.core.hashing import sha256_file
 from sketchlab.core.manifest import read_manifest, resolve_manifest
 from sketchlab.core.matching import (
@@ -81,19 +83,23 @@ def model_path(spec: str | None) -> Path:
 
 
 # --- embedding, in worker processes ------------------------------------------------------
-def _embed_files(jobs: list[tuple[str, bool]]) -> list[np.ndarray | None]:
-    """Detected-face descriptors of a chunk of files, batched through the PyTorch port
-    (`embed_batch`, interchangeable with face_recognition's `embed`)."""
+def _embed_files(jobs: list[tuple[str, bool, bool]]) -> list[np.ndarray | None]:
+    """Detected-face descriptors of a chunk of files (path, grey, drawn), batched through
+    the PyTorch port (`embed_batch`, interchangeable with face_recognition's `embed`);
+    drawn: of the face drawn as a sketch (`core.drawn`)."""
     import torch
 
     from sketchlab.core.imageio import load_image
 
     torch.set_num_threads(1)  # one process per core
     images = []
-    for path, grey in jobs:
+    for path, grey, _ in jobs:
         rgb = load_image(path)
         images.append(to_grey(rgb) if grey else rgb)
-    return embed_batch(images)
+    drawn = {d for _, _, d in jobs}
+    if len(drawn) != 1:
+        raise ValueError("a chunk is all drawn or all photo descriptors")
+    return embed_batch(images, chip_transform=draw_chip if drawn.pop() else None)
 
 
 _QUERY_INVERTER: Any = None
@@ -222,13 +228,17 @@ def _is_grey_file(path: Path) -> bool:
 
 
 def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int = 2,
-                      desc: str = "embedding gallery", grey: bool = False) -> list[np.ndarray]:
+                      desc: str = "embedding gallery", grey: bool = False,
+                      drawn: bool = False) -> list[np.ndarray]:
     """Descriptors of photo files (detected face), from the cache or computed and cached;
     files with no detectable face are embedded from their aligned frame (canonical box).
-    `grey` embeds each photo's luma; a photo that is grey already keeps its descriptor."""
+    `grey` embeds each photo's luma; a photo that is grey already keeps its descriptor.
+    `drawn` embeds each face drawn as a sketch (`core.drawn`: luma only, so not grey too)."""
     from sketchlab.core.preprocess import prepare_photo
 
-    model = GREY_MODEL if grey else EMBEDDING_MODEL
+    if grey and drawn:
+        raise ValueError("a drawn descriptor is colour-blind already: ask for drawn alone")
+    model = DRAWN_MODEL if drawn else GREY_MODEL if grey else EMBEDDING_MODEL
     shas = [sha256_file(f) for f in files]
     out: list[np.ndarray | None] = [None] * len(files)
     todo = []
@@ -245,7 +255,7 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
     chunk = 2048  # write to the cache as we go so an interrupted run keeps its work
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        jobs = [(str(files[i]), grey) for i in part]
+        jobs = [(str(files[i]), grey, drawn) for i in part]
         chunks = _pmap(_embed_files, [jobs[j:j + 16] for j in range(0, len(jobs), 16)],
                        workers, f"{desc} {start + len(part)}/{len(todo)}")
         vecs = [v for c in chunks for v in c]
@@ -261,7 +271,11 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
         hit, vec = cache.get(shas[i], None, aligned_model)
         if not hit or vec is None:
             frame = prepare_photo(files[i]).image
-            vec = embed_aligned(to_grey(frame) if grey else frame)
+            if drawn:
+                vec = embed_batch([frame], [face_box(frame.shape[:2])],
+                                  chip_transform=draw_chip)[0]
+            else:
+                vec = embed_aligned(to_grey(frame) if grey else frame)
             cache.put(shas[i], vec, None, aligned_model)
         out[i] = vec
     return [np.asarray(v, np.float32) for v in out]  # type: ignore[arg-type]
@@ -298,12 +312,17 @@ QUALITY_KEYS = ("fsim", "fsim_colour", "ssim", "ssim_colour", "pearson_r", "pear
 
 
 def truth_ranks(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
-                penalty: np.ndarray | None = None) -> np.ndarray:
+                penalty: np.ndarray | None = None,
+                drawn: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """1-based rank of each query's true gallery row (ties favourable), by distance plus
-    an optional per-row `penalty` (e.g. `trainer.hubness`'s discount)."""
+    an optional per-row `penalty` (e.g. `trainer.hubness`'s discount). `drawn`: (raw
+    sketch descriptors, drawn gallery descriptors), to rank by the two-way distance
+    (`core.drawn`)."""
     ranks = []
-    for q, t in zip(queries, truth, strict=True):
+    for i, (q, t) in enumerate(zip(queries, truth, strict=True)):
         d = distances(q, gallery)
+        if drawn is not None:
+            d = two_way(d, distances(drawn[0][i], drawn[1]))
         if penalty is not None:
             d = d + penalty
         ranks.append(int((d < d[t]).sum()) + 1)
@@ -311,19 +330,22 @@ def truth_ranks(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
 
 
 def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
-              ks: Sequence[int] = RANKS, penalty: np.ndarray | None = None
-              ) -> dict[int, float]:
-    """Share of queries whose true gallery row is within the k nearest (ties favourable)."""
-    r = truth_ranks(queries, gallery, truth, penalty)
+              ks: Sequence[int] = RANKS, penalty: np.ndarray | None = None,
+              drawn: tuple[np.ndarray, np.ndarray] | None = None) -> dict[int, float]:
+    """Share of queries whose true gallery row is within the k nearest (ties favourable);
+    `drawn` as `truth_ranks`."""
+    r = truth_ranks(queries, gallery, truth, penalty, drawn)
     return {k: float((r <= k).mean()) if len(r) else 0.0 for k in ks}
 
 
 def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              distractors: Sequence[str] = (), max_distractors: int = 0, device: str = "auto",
              workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
-             quality: bool = True, ink_gamma: float | None = None) -> dict[str, Any]:
+             quality: bool = True, ink_gamma: float | None = None,
+             two_way_search: bool = False) -> dict[str, Any]:
     """Quality of the photos the search makes (sketches read with the model's shading
-    reading, or `ink_gamma`) and identification on the app's path."""
+    reading, or `ink_gamma`) and identification on the app's path; `two_way_search` also
+    ranks by the two-way distance (`core.drawn`: the gallery drawn as sketches too)."""
     from trainer.adapter import model_ink_gamma
 
     t0 = time.time()
@@ -383,6 +405,9 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     galleries = {"": np.stack(embed_photo_files(gallery_files, cache, workers)),
                  "_grey": np.stack(embed_photo_files(gallery_files, cache, workers,
                                                      "embedding gallery (grey)", grey=True))}
+    drawn = (np.stack(embed_photo_files(gallery_files, cache, workers,
+                                        "embedding gallery (drawn)", drawn=True))
+             if two_way_search else None)
     index: dict[tuple[str, str], int] = {}
     for i, key in enumerate(gallery_keys):
         index.setdefault(key, i)
@@ -398,6 +423,12 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                 hits = rank_hits(q, g, [truth[i] for i in rows], RANKS)
                 for k in RANKS:
                     out[f"rank{k}{label}{suffix}"] = hits[k]
+                if drawn is not None and kind != "fused":  # the sketch drawn both ways
+                    raw = np.stack(queries["raw" + suffix])[rows]
+                    hits = rank_hits(q, g, [truth[i] for i in rows], RANKS,
+                                     drawn=(raw, drawn))
+                    for k in RANKS:
+                        out[f"rank{k}{label}_two_way{suffix}"] = hits[k]
         aligned = [methods[i] for i in rows]
         out["landmarks_found"] = (sum(m == "landmarks" for m in aligned) / len(aligned)
                                   if aligned else 0.0)
@@ -434,6 +465,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                    + ")",
         "adapter_sha256": moved.sha256 if moved else "",
         "ink_gamma": gamma,
+        "two_way": {"drawn_model": DRAWN_MODEL, "weight": WEIGHT} if two_way_search else None,
         "ranks": everything,
         "groups": by_group,
         "colour": {k: mean_of(k) for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
@@ -471,6 +503,16 @@ def format_table(details: dict[str, Any]) -> str:
                 f"{pct(s[f'rank10_raw_sketch{suffix}'])} / "
                 f"{pct(s[f'rank50_raw_sketch{suffix}'])} | {ratio} | "
                 f"{pct(s['landmarks_found'])} |")
+    if any("rank1_two_way" in s for s in details["sets"]):
+        lines += ["", "Two-way search (each gallery photo also drawn as a sketch and compared "
+                  "with the sketch as drawn, `sketchlab.core.drawn`):", "",
+                  "| set | images | rank-1 / 10 / 50 | raw sketch both ways, rank-1 / 10 / 50 |",
+                  "|" + "---|" * 4]
+        for s in details["sets"]:
+            for suffix, label in (("", "as is"), ("_grey", "all grey")):
+                lines.append(f"| {s['name']} | {label} | " + " / ".join(
+                    pct(s[f"rank{k}_two_way{suffix}"]) for k in (1, 10, 50)) + " | " + " / ".join(
+                    pct(s[f"rank{k}_raw_sketch_two_way{suffix}"]) for k in (1, 10, 50)) + " |")
     if details.get("groups"):
         lines += ["", "By group (same searches; sex from CUFS file names, FS2K drawing style):",
                   "", "| group | n | rank-1 | rank-10 | rank-50 | rank-1 grey | raw rank-1 |",
@@ -501,7 +543,8 @@ def main(args: argparse.Namespace) -> int:
     details = evaluate(args.model, args.manifest, args.split, args.distractors,
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",
-                       quality=not args.identification_only, ink_gamma=args.ink_gamma)
+                       quality=not args.identification_only, ink_gamma=args.ink_gamma,
+                       two_way_search=args.two_way)
     details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
                          for k in ("engine", "precision")}
     if args.out:

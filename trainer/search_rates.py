@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from sketchlab.core import search_rates as sr
-from sketchlab.core.matching import distances
+from sketchlab.core.drawn import TWO_WAY, pair, row_distances, search_distances
 
 log = logging.getLogger(__name__)
 
@@ -147,23 +147,22 @@ def count_faces(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
     t = THRESHOLDS
     q_n = len(queries)
     person = _people_ids(bank_person, len(bank))
-    d_mate = np.linalg.norm(queries - mates, axis=1)
+    d_mate = row_distances(queries, mates)
     real_le = np.zeros((q_n, len(t)), np.int64)
     nearer = np.zeros((q_n, PHOTOS_PER_PERSON), np.int64)
     for i, q in enumerate(queries):
         cols = np.flatnonzero(non_mate[i])
-        d = distances(q, bank)[cols]
+        d = search_distances(q, bank)[cols]
         real_le[i] = np.searchsorted(np.sort(d), t, side="right")
         nearer[i] = _nearer_people(person[cols[d < d_mate[i]]])
     syn_le = np.zeros((q_n, len(t)), np.int64)
     syn_nearer = np.zeros((q_n, synthetic_per_person), np.int64)
     step = float(t[1] - t[0])
     q32 = queries.astype(np.float32)
-    qq = (q32 * q32).sum(1)[:, None]
     chunk = _synthetic_chunk(q_n, synthetic_per_person)
     for start in range(0, len(synthetic), chunk):
         s = synthetic[start:start + chunk]
-        d = np.sqrt(np.maximum(qq - 2 * q32 @ s.T + (s * s).sum(1)[None], 0.0))
+        d = search_distances(q32, s)
         syn_nearer += _synthetic_nearer(d < d_mate[:, None], synthetic_per_person)
         # bin = index of the first threshold >= d (the grid is uniform), len(t) past it
         b = np.clip(np.ceil((d - t[0]) / step - 1e-6), 0, len(t)).astype(np.int64)
@@ -202,14 +201,14 @@ def nearest_strangers(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
     at a time, so the tables must too: two photos of one stranger are one row."""
     q_n = len(queries)
     person = _people_ids(bank_person, len(bank))
-    d_mate = np.linalg.norm(queries - mates, axis=1)
+    d_mate = row_distances(queries, mates)
     real = np.full((q_n, depth), np.inf)
     real_person = np.zeros((q_n, depth), np.int64)
     nearer = np.zeros((q_n, PHOTOS_PER_PERSON), np.int64)
     syn_nearer = np.zeros((q_n, synthetic_per_person), np.int64)
     for i, q in enumerate(queries):
         cols = np.flatnonzero(non_mate[i])
-        d = distances(q, bank)[cols]
+        d = search_distances(q, bank)[cols]
         nearer[i] = _nearer_people(person[cols[d < d_mate[i]]])
         order = np.argsort(d, kind="stable")[:depth]
         real[i, :len(order)] = d[order]
@@ -217,11 +216,10 @@ def nearest_strangers(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
     syn = np.full((q_n, depth), np.inf)
     syn_idx = np.zeros((q_n, depth), np.int64)
     q32 = queries.astype(np.float32)
-    qq = (q32 * q32).sum(1)[:, None]
     chunk = _synthetic_chunk(q_n, synthetic_per_person, least=depth + synthetic_per_person)
     for start in range(0, len(synthetic), chunk):
         s = synthetic[start:start + chunk]
-        d = np.sqrt(np.maximum(qq - 2 * q32 @ s.T + (s * s).sum(1)[None], 0.0))
+        d = search_distances(q32, s)
         syn_nearer += _synthetic_nearer(d < d_mate[:, None], synthetic_per_person)
         both = np.concatenate([syn, d], axis=1)
         both_idx = np.concatenate([syn_idx, np.broadcast_to(
@@ -418,13 +416,17 @@ def out_of_fold_adapted(data: Any, cfg: Any, folds: int = FOLDS, seed: int = 0) 
     return out
 
 
-def synthetic_pool(data: Any, n: int = SYNTHETIC, seed: int = 7) -> np.ndarray:
-    """Faces fitted to the bank's LFW train photos (colour block: LFW is grey anyway)."""
+def synthetic_pool(data: Any, n: int = SYNTHETIC, seed: int = 7, two_way: bool = False
+                   ) -> np.ndarray:
+    """Faces fitted to the bank's LFW train photos (colour block: LFW is grey anyway);
+    `two_way`: pairs of a face's photo and drawing descriptors (`core.drawn.pair`), fitted
+    jointly so a synthetic face's drawing goes with its photo as a real one's does."""
     from sketchlab.core import synthetic_descriptors as syn
     from trainer.adapter import lfw_train_photos
 
     files, keys = lfw_train_photos()
-    model = syn.fit(data.bank[:len(files)], keys)
+    bank = pair(data.bank, data.drawn) if two_way else data.bank
+    model = syn.fit(bank[:len(files)], keys)
     return syn.generate(model, n, seed=seed, photos_per_identity=2)
 
 
@@ -476,11 +478,15 @@ def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: 
 
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             rows: np.ndarray | None = None, sets: Sequence[str] = tuple(SET_WORDS),
-            reference_rank: int = 0, absent_sets: Sequence[str] | None = ABSENT_SETS
-            ) -> dict[str, sr.SearchCalibration]:
+            reference_rank: int = 0, absent_sets: Sequence[str] | None = ABSENT_SETS,
+            bank: np.ndarray | None = None) -> dict[str, sr.SearchCalibration]:
     """The tables of each query kind from the train searches `rows`: absent-person rates
-    from those of `absent_sets` (None: all of them), present-person rates from all."""
+    from those of `absent_sets` (None: all of them), present-person rates from all.
+    `bank`: the faces searched, if not `data.bank` (two-way pairs, `core.drawn.pair`)."""
     idx = np.arange(len(data.target)) if rows is None else rows
+    bank = data.bank if bank is None else bank
+    searched = ("; two-way: each face also drawn as a sketch and compared with the sketch "
+                "as drawn" if bank.shape[1] != data.bank.shape[1] else "")
     absent = None
     absent_words = ""
     if absent_sets is not None and not set(sets) <= set(absent_sets):
@@ -497,7 +503,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
     out = {}
     for kind, q in queries.items():
         grid, fpir, tpir, hits, by_group = _tables(
-            q[idx], data.bank[data.target[idx]], data.bank, non_mate, synthetic,
+            q[idx], bank[data.target[idx]], bank, non_mate, synthetic,
             reference_rank, data.bank_id, groups=groups, n_groups=SPREAD_GROUPS, absent=absent)
         grouped = {} if edges is None else {
             "spread_edges": edges, "tpir_by_spread": np.stack([g[1] for g in by_group], 1),
@@ -507,7 +513,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             hits, len(idx), len(idx) if absent is None else len(absent),
             f"{len(idx):,} train sketch searches ({_and(SET_WORDS[x] for x in sets)} "
             f"sketches; colour and grey){absent_words}, galleries of real photos then "
-            "synthetic faces",
+            f"synthetic faces{searched}",
             reference_rank=reference_rank, **grouped)
         t13 = out[kind].threshold_for(0.05, 13_000)
         log.info("%s (reference rank %d): FPIR 5%% threshold at 13k = %.3f", kind,
@@ -580,14 +586,17 @@ def _and(words: Any) -> str:
 TEST_SIZES = (1_000, 13_000, 1_000_000)
 
 
-def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: np.ndarray,
-               workers: int = 2, fpir: float = sr.DEFAULT_FPIR) -> list[dict[str, Any]]:
+def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
+               pools: dict[str, np.ndarray], workers: int = 2, fpir: float = sr.DEFAULT_FPIR
+               ) -> list[dict[str, Any]]:
     """The stated rates against the same rates measured on held-out test searches: CUFS
     and FS2K test sketches (the app's searched descriptor), each set against its own test
     photos + every LFW photo (colour with colour, grey with grey), mated and with the
     person's photo left out, galleries of 1k, 13k and 1M faces built as in `measure`.
     A stated present-person rate is the mean of what each search is told (its own spread
-    group's figure, when the tables are grouped); `by_spread` compares group by group."""
+    group's figure, when the tables are grouped); `by_spread` compares group by group. `pools`:
+    the synthetic faces by search ("" one-way; TWO_WAY pairs, checked when the tables
+    hold that kind)."""
     from sketchlab.core.manifest import read_manifest
     from trainer.adapter import LFW, embed_gallery_photos
     from trainer.evaluate import adapter_of, identification_queries
@@ -599,15 +608,20 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
         rows = [r for r in read_manifest(manifest, "test") if r.sketch is not None]
         found = identification_queries(loaded, rows, f"{name}_test", workers,
                                        adapter_of(loaded))
-        kind = "adapted" if adapter_of(loaded) is not None else "variants"
+        one_way = "adapted" if adapter_of(loaded) is not None else "variants"
+        searches = [w for w in pools if one_way + w in kinds]
         files = [r.photo for r in rows] + [r.photo for r in lfw]
-        photos = embed_gallery_photos(files, workers)
+        photos = embed_gallery_photos(files, workers, drawn=TWO_WAY in searches)
         ids = np.array([f"{name}/{r.identity}" for r in rows] + [f"lfw/{r.identity}"
                                                                  for r in lfw])
-        for grey in (False, True):
+        for way, grey in ((w, g) for w in searches for g in (False, True)):
+            kind, synthetic = one_way + way, pools[way]
             bank = photos["grey" if grey else "colour"]
             q = found["searched_grey" if grey else "searched"]
             spread = found["spread_grey" if grey else "spread"]
+            if way:
+                bank = pair(bank, photos["drawn"])
+                q = pair(q, found["raw_grey" if grey else "raw"])
             qid = ids[:len(rows)]
             non_mate = ids[None, :] != qid[:, None]
             stated = kinds[kind]
@@ -620,6 +634,7 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration], synthetic: n
             for si, n in enumerate(TEST_SIZES):
                 t = stated.threshold_for(fpir, n)
                 row = {"set": name, "images": "grey" if grey else "colour", "gallery": n,
+                       "search": "two-way" if way else "one-way",
                        "threshold": round(t, 4),
                        "fpir_stated": round(stated.fpir_at(t, n), 4),
                        "fpir_measured": round(float(np.interp(t, grid, fpir_m[si])), 4),
@@ -664,10 +679,10 @@ def _present_rates(stated: sr.SearchCalibration, t: float, n: int, spread: np.nd
 def format_check(rows: list[dict[str, Any]]) -> str:
     """The check as a Markdown table: each measured FPIR and FNIR with its 95 % interval
     and whether the stated rate is within 2 points, inside that interval, or outside."""
-    lines = ["| set | images | gallery | threshold (distance, or ratio to the k-th row) | "
-             "FPIR stated / measured (95 % interval) | FNIR stated / measured (95 % interval) "
-             "| top-10 stated / measured | top-50 stated / measured |",
-             "|" + "---|" * 8]
+    lines = ["| set | images | search | gallery | threshold (distance, or ratio to the k-th "
+             "row) | FPIR stated / measured (95 % interval) | FNIR stated / measured (95 % "
+             "interval) | top-10 stated / measured | top-50 stated / measured |",
+             "|" + "---|" * 9]
 
     def p(x: float) -> str:
         return f"{100 * x:.1f} %"
@@ -678,7 +693,8 @@ def format_check(rows: list[dict[str, Any]]) -> str:
                 f"({100 * low:.1f}-{100 * high:.1f}, {r[f'{k}_agreement']})")
 
     for r in rows:
-        lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | {r['gallery']:,} | "
+        lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | "
+                     f"{r.get('search', 'one-way')} | {r['gallery']:,} | "
                      f"{r['threshold']:.3f} | {rate(r, 'fpir')} | {rate(r, 'fnir')} | "
                      f"{p(r['top10_stated'])} / {p(r['top10_measured'])} | "
                      f"{p(r['top50_stated'])} / {p(r['top50_measured'])} |")
@@ -696,6 +712,7 @@ def format_by_set(rows: list[dict[str, Any]]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import load_generator, update_metadata
+    from sketchlab.core.drawn import two_way_fields
     from sketchlab.core.model_catalog import read_calibration
     from trainer.adapter import TRAIN_SETS, FitConfig, load_train_data, model_ink_gamma, pack_dir
     from trainer.evaluate import adapter_of, model_path
@@ -717,7 +734,7 @@ def main(args: argparse.Namespace) -> int:
     loaded = load_generator(path)
     w = float(read_calibration(path)[1].get("raw_weight", 0.2))
     data = load_train_data(pack_dir(loaded.sha256, ink_gamma=model_ink_gamma(loaded.path)),
-                           TRAIN_SETS, w, args.workers)
+                           TRAIN_SETS, w, args.workers, drawn=args.two_way)
     pool = np.flatnonzero(np.isin(np.asarray(data.group), sets))
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(pool, min(args.max_queries, len(pool)), replace=False))
@@ -728,8 +745,17 @@ def main(args: argparse.Namespace) -> int:
         queries["adapted"] = out_of_fold_adapted(data, cfg)
     synthetic = synthetic_pool(data)
     kinds = measure(data, queries, synthetic, rows, sets, reference_rank, absent_sets)
+    pools = {"": synthetic}
     extra = {"model_sha256": loaded.sha256,
              "adapter_sha256": adapter.sha256 if adapter is not None else ""}
+    if args.two_way:  # the same searches, the gallery drawn as sketches too (core.drawn)
+        del synthetic  # ~0.5 GB; the pairs' pool is twice that
+        pools = {TWO_WAY: synthetic_pool(data, two_way=True)}
+        kinds.update(measure(data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
+                             pools[TWO_WAY], rows, sets, reference_rank, absent_sets,
+                             bank=pair(data.bank, data.drawn)))
+        pools[""] = synthetic_pool(data)
+        extra["two_way"] = two_way_fields()
     if args.write:
         update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
     report = {k: {"threshold_at_5pct": {n: round(c.threshold_for(0.05, n), 4)
@@ -742,10 +768,10 @@ def main(args: argparse.Namespace) -> int:
               for k, c in kinds.items()}
     if args.by_set:
         kind = "adapted" if "adapted" in kinds else "variants"
-        report["by_set"] = by_query_set(data, kinds[kind], queries[kind], synthetic, rows,
+        report["by_set"] = by_query_set(data, kinds[kind], queries[kind], pools[""], rows,
                                         data.sketched, trained_lfw_photos())
     if args.test:
-        report["test"] = test_check(loaded, kinds, synthetic, args.workers)
+        report["test"] = test_check(loaded, kinds, pools, args.workers)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k not in ("test", "by_set")},

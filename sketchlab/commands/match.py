@@ -57,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import CheckpointError
     from sketchlab.core.imageio import save_image
     from sketchlab.core.model_catalog import read_calibration, resolve_model
-    from sketchlab.core.pipeline import ALIGNMENT_UNSURE, NOTHING_PASSES, match_sketch
+    from sketchlab.core.pipeline import (
+        ALIGNMENT_UNSURE,
+        NOTHING_PASSES,
+        TWO_WAY_WORDS,
+        match_sketch,
+    )
     from sketchlab.core.query import NOTHING_TO_SEARCH
     from sketchlab.core.search_rates import DEFAULT_FPIR
     from sketchlab.core.variants import DEFAULT_VARIANTS, shading_phrase
@@ -112,9 +117,12 @@ def run(args: argparse.Namespace) -> int:
             what += f", {shading_phrase(result.ink_gamma)}"
         if result.adapter_sha256:
             what += f", query adapter {result.adapter_sha256[:12]}"
-    print(f"query: {args.sketch} -> {what}; {result.gallery_size} faces searched in "
+    way = "two ways" if result.two_way else "one way"
+    print(f"query: {args.sketch} -> {what}; {result.gallery_size} faces searched {way} in "
           f"{result.search_ms:.1f} ms", file=sys.stderr)
     print(result.rule.describe(), file=sys.stderr)
+    if result.two_way:
+        print(TWO_WAY_WORDS, file=sys.stderr)
     if result.alignment_unsure:
         print(ALIGNMENT_UNSURE, file=sys.stderr)
     if result.nothing_passes:

@@ -126,6 +126,22 @@ class EmbeddingCache:
             self._db.execute("INSERT OR REPLACE INTO emb (sha, model, box, vec) VALUES (?,?,?,?)",
                              (sha, model, self._box_key(box), blob))
 
+    def put_many(self, items: list[tuple[str, np.ndarray | None, Box | None]],
+                 model: str = EMBEDDING_MODEL) -> None:
+        """`put` for many (sha, vector, box) in one transaction."""
+        rows = [(sha, model, self._box_key(box),
+                 None if v is None else np.asarray(v, np.float32).tobytes())
+                for sha, v, box in items]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO emb (sha, model, box, vec) "
+                                     "VALUES (?,?,?,?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     def get_scan(self, sha: str, model: str = EMBEDDING_MODEL) -> tuple[bool, FaceScan | None]:
         """(hit, scan) for the detected-face row. A scan whose `n_faces` is None came from
         plain `put`: the vector (or 'no face') is known, the box is not."""

@@ -8,6 +8,7 @@ and the detector, which often fails on synthesized faces, is not needed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -124,11 +125,13 @@ def _face_net() -> FaceDescriptorNet:
 
 
 def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
-                batch: int = 32) -> list[np.ndarray | None]:
+                batch: int = 32, chip_transform: Callable[[np.ndarray], np.ndarray] | None = None
+                ) -> list[np.ndarray | None]:
     """`embed` for many images: chips cut by dlib, descriptors from the PyTorch port of
     dlib's network (sketchlab.core.face_net) in batches. Interchangeable with `embed`:
     tests/core/test_face_net.py holds the port within 1e-3 of dlib per component; it is
-    faster per face on CPU and batches on a GPU."""
+    faster per face on CPU and batches on a GPU. `chip_transform` changes each chip before
+    it is embedded (`core.drawn.draw_chip`: the face drawn as a sketch)."""
     boxes = boxes if boxes is not None else [None] * len(images)
     chips: list[np.ndarray] = []
     where: list[int] = []
@@ -139,7 +142,8 @@ def embed_batch(images: list[np.ndarray], boxes: list[Box | None] | None = None,
             if not found:
                 continue
             box = found[0]
-        chips.append(face_chip(rgb, box))
+        chip = face_chip(rgb, box)
+        chips.append(chip if chip_transform is None else chip_transform(chip))
         where.append(i)
     out: list[np.ndarray | None] = [None] * len(images)
     for i, v in zip(where, embed_chips(chips, batch), strict=True):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sketchlab.core import calibration, paths, search_rates
+from sketchlab.core import calibration, drawn, paths, search_rates
 from sketchlab.core.model_file import CheckpointError, model_config, read_metadata
 from sketchlab.core.network_config import GeneratorConfig
 
@@ -156,6 +156,9 @@ def read_search_rates(meta: dict[str, str], name: str
         return {}
     if extra.get("adapter_sha256", "") != meta.get("query_adapter_sha256", ""):
         kinds.pop("adapted", None)
+        kinds.pop("adapted" + drawn.TWO_WAY, None)
+    if extra.get("two_way") != drawn.two_way_fields():  # another drawing or weight
+        kinds = {k: v for k, v in kinds.items() if not k.endswith(drawn.TWO_WAY)}
     return kinds
 
 

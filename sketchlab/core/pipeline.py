@@ -42,6 +42,7 @@ from sketchlab.core.calibration import (
     gallery_norm,
     score_rule,
 )
+from sketchlab.core.drawn import TWO_WAY, is_pair, pair
 from sketchlab.core.matching import DEFAULT_THRESHOLD, distances
 from sketchlab.core.model_catalog import read_calibration
 from sketchlab.core.query import sketch_query
@@ -72,6 +73,10 @@ ALIGNMENT_UNSURE = ("Alignment unsure: no face was found in the sketch, so it wa
 # "Unknown" is a valid answer: the same words in the CLI, the panel and the report.
 NOTHING_PASSES = ("No candidate passes the threshold: the person may not be in this gallery. "
                   "The ranked faces are leads to review, not matches.")
+
+# What a two-way search did, in the words the panel, the report and the case record use.
+TWO_WAY_WORDS = ("Searched two ways: the synthesized photo against the gallery photos, and "
+                 "the sketch as drawn against each gallery face drawn as a sketch.")
 
 # The rate column of each reading: its heading, in short lines so that the column is no
 # wider than its figures, and what it means in full.
@@ -193,6 +198,7 @@ class MatchResult:
     alignment: str = ""  # how the sketch was put in the frame (`AlignTransform.method`)
     stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)  # where time went
     reading_spread: float | None = None  # how closely the variants agreed (query.reading_spread)
+    two_way: bool = False  # each gallery face also drawn as a sketch and compared (core.drawn)
 
     @property
     def timing_text(self) -> str:
@@ -214,6 +220,8 @@ class MatchResult:
         """What the threshold means, in words (recorded with the match run), and the
         query adapter that moved the searched descriptor, if one did."""
         text = self.rule.describe()
+        if self.two_way:
+            text += " " + TWO_WAY_WORDS
         if self.adapter_sha256:
             text += f" Query adapter {self.adapter_sha256[:12]} applied."
         return text
@@ -246,7 +254,7 @@ class MatchResult:
         return {"query_kind": self.kind, "reading": reading, "calibration": self.calibration,
                 "alignment": self.alignment, "alignment_unsure": self.alignment_unsure,
                 "nothing_passes": self.nothing_passes, "adapter_sha256": self.adapter_sha256,
-                "ink_gamma": self.ink_gamma,
+                "ink_gamma": self.ink_gamma, "two_way": self.two_way,
                 "candidates": [c.as_json() for c in self.candidates]}
 
     @property
@@ -266,7 +274,10 @@ class MatchResult:
 
 def norm(embedding: np.ndarray, snap: GallerySnapshot) -> GalleryNorm | None:
     """Mean and spread of the query's distances to the gallery (an even sample of at most
-    NORM_SAMPLE faces): what the calibrated scores are read against."""
+    NORM_SAMPLE faces): what the calibrated scores are read against. None for a two-way
+    pair: its only reading is the model's two-way 1:N tables."""
+    if is_pair(embedding):
+        return None
     return gallery_norm(distances(embedding, snap.sample(NORM_SAMPLE)), len(snap))
 
 
@@ -385,19 +396,31 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     spread = q.spread  # how closely the variants agreed: the reading's "sketches like this"
     snap = gallery.snapshot()  # (re)loads the index outside the timed search
     search = fields.get("search") or {}
+    embedding, variant_embeddings = q.embedding, q.variant_embeddings
+    # Two ways when the gallery has every face's drawing and the model has the rates of
+    # that search: the raw sketch's descriptor goes with the searched one (core.drawn).
+    raw_descriptor = q.embedding if raw else q.raw_embedding
+    two = (bool(getattr(snap, "two_way", False)) and kind + TWO_WAY in search
+           and raw_descriptor is not None)
+    if two:
+        kind += TWO_WAY
+        embedding = pair(q.embedding, raw_descriptor)
+        if variant_embeddings is not None:
+            variant_embeddings = pair(variant_embeddings,
+                                      np.broadcast_to(raw_descriptor, variant_embeddings.shape))
     base = {"kind": kind, "sketch": q.prepared.image, "photo": q.photo,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
             "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
             "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms),
-            "reading_spread": spread, "ink_gamma": plan.ink_gamma}
+            "reading_spread": spread, "ink_gamma": plan.ink_gamma, "two_way": two}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,
                            total_ms=(time.perf_counter() - t0) * 1000, **base)
     t1 = time.perf_counter()
-    cands, rule = rank(q.embedding, snap, k, calibrations=kinds, kind=kind, fmr=fmr,
+    cands, rule = rank(embedding, snap, k, calibrations=kinds, kind=kind, fmr=fmr,
                        threshold=threshold, search=search, fpir=fpir,
-                       variant_embeddings=q.variant_embeddings, spread=spread,
+                       variant_embeddings=variant_embeddings, spread=spread,
                        distinct_subjects=distinct_subjects, thumbnails=thumbnails)
     t2 = time.perf_counter()
     base["stages_ms"]["rank"] = (t2 - t1) * 1000

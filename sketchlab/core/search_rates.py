@@ -81,7 +81,7 @@ def spread_groups(edges: np.ndarray, spread: np.ndarray | float) -> np.ndarray:
 class SearchCalibration:
     """Rates of one query kind by gallery size (rows) and distance threshold (columns)."""
 
-    query: str  # the query kind (see core.calibration.QUERY_KINDS)
+    query: str  # the query kind (core.calibration.QUERY_KINDS), + core.drawn.TWO_WAY if two-way
     sizes: np.ndarray  # (S,) increasing gallery sizes
     thresholds: np.ndarray  # (T,) increasing distances
     fpir: np.ndarray  # (S, T): non-mated searches with any face within the threshold

@@ -17,16 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchlab.core.matching import EMBEDDING_DIM
-
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DescriptorModel:
-    mean: np.ndarray  # (128,)
-    chol_between: np.ndarray  # (128, 128) lower-triangular
-    chol_within: np.ndarray  # (128, 128)
+    mean: np.ndarray  # (D,): 128, or 256 for two-way pairs (core.drawn)
+    chol_between: np.ndarray  # (D, D) lower-triangular
+    chol_within: np.ndarray  # (D, D)
     n_photos: int
     n_identities: int
 
@@ -66,16 +64,18 @@ def fit(vectors: np.ndarray, identities: list[str]) -> DescriptorModel:
 
 def generate(model: DescriptorModel, n: int, seed: int = 0, photos_per_identity: int = 2,
              chunk: int = 500_000) -> np.ndarray:
-    """(n, 128) float32 gallery: n / photos_per_identity people, photos_per_identity each."""
+    """(n, D) float32 gallery: n / photos_per_identity people, photos_per_identity each (D:
+    the fitted descriptors' size, 128, or 256 for two-way pairs)."""
     rng = np.random.default_rng(seed)
-    out = np.empty((n, EMBEDDING_DIM), np.float32)
+    dim = len(model.mean)
+    out = np.empty((n, dim), np.float32)
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         n_id = -(-m // photos_per_identity)
-        centres = model.mean + rng.standard_normal((n_id, EMBEDDING_DIM), np.float32) \
+        centres = model.mean + rng.standard_normal((n_id, dim), np.float32) \
             @ model.chol_between.T
         out[start:start + m] = np.repeat(centres, photos_per_identity, axis=0)[:m]
-        out[start:start + m] += rng.standard_normal((m, EMBEDDING_DIM), np.float32) \
+        out[start:start + m] += rng.standard_normal((m, dim), np.float32) \
             @ model.chol_within.T
     return out
 
@@ -86,7 +86,7 @@ def probes(model: DescriptorModel, gallery: np.ndarray, count: int, seed: int = 
     draw around it (approximately: the photo stands in for the centre)."""
     rng = np.random.default_rng(seed)
     pick = gallery[rng.integers(0, len(gallery), count)]
-    noise = rng.standard_normal((count, EMBEDDING_DIM), np.float32) @ model.chol_within.T
+    noise = rng.standard_normal((count, len(model.mean)), np.float32) @ model.chol_within.T
     return (pick + noise).astype(np.float32)
 
 

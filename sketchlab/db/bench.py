@@ -17,23 +17,34 @@ from typing import Any
 
 import numpy as np
 
+from sketchlab.core.drawn import pair
 from sketchlab.core.manifest import read_manifest, shared_data_dir
 from sketchlab.core.timing import summarise
-from sketchlab.db.search import EmbeddingIndex
+from sketchlab.db.search import EmbeddingIndex, TwoWayIndex
 
 log = logging.getLogger(__name__)
 
 
-def bench_search(n: int = 1_000_000, k: int = 10, runs: int = 30, seed: int = 0
-                 ) -> dict[str, Any]:
-    """Median/p90 ms of one exact top-k query over n synthetic descriptors."""
+def bench_search(n: int = 1_000_000, k: int = 10, runs: int = 30, seed: int = 0,
+                 two_way: bool = False) -> dict[str, Any]:
+    """Median/p90 ms of one exact top-k query over n synthetic descriptors; `two_way`:
+    each with a drawing's descriptor too, searched with a pair (`core.drawn`)."""
     rng = np.random.default_rng(seed)
     vecs = rng.standard_normal((n, 128), dtype=np.float32)
     vecs *= np.float32(0.09)  # dlib descriptors: per-dimension spread ~0.09, norm ~1
-    index = EmbeddingIndex(vecs, np.arange(n, dtype=np.int64))
+    ids = np.arange(n, dtype=np.int64)
+    if two_way:
+        drawn = rng.standard_normal((n, 128), dtype=np.float32) * np.float32(0.09)
+        index: EmbeddingIndex = TwoWayIndex(vecs, ids, drawn)
+        del drawn
+    else:
+        index = EmbeddingIndex(vecs, ids)
     del vecs
-    queries = index.vectors[rng.integers(0, n, runs + 3)] + \
+    rows = rng.integers(0, n, runs + 3)
+    queries = index.vectors[rows] + \
         rng.standard_normal((runs + 3, 128), dtype=np.float32) * np.float32(0.03)
+    if two_way:
+        queries = pair(queries, index.drawn[rows])  # type: ignore[attr-defined]
     samples = []
     for i, q in enumerate(queries):
         t0 = time.perf_counter()

@@ -26,8 +26,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +37,7 @@ from sqlalchemy import Float, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from sketchlab.core import paths
+from sketchlab.core.drawn import DRAWN_MODEL
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL
 from sketchlab.db.engine import (
@@ -104,15 +105,21 @@ class GalleryStats:
     url: str
     subjects: int
     photos: int
-    embeddings: int
-    models: dict[str, int]
+    embeddings: int  # searchable faces (dlib descriptors)
+    models: dict[str, int]  # descriptors by model, drawings (core.drawn) included
     revision: int
     db_bytes: int | None  # SQLite file + WAL, None for servers
     schema: str | None
 
+    @property
+    def drawn(self) -> int:
+        """Faces with their drawing's descriptor: a gallery searches two ways when every
+        face has one (`core.drawn`)."""
+        return self.models.get(DRAWN_MODEL, 0)
+
     def as_dict(self) -> dict[str, object]:
         return {"url": self.url, "subjects": self.subjects, "photos": self.photos,
-                "embeddings": self.embeddings, "models": self.models,
+                "embeddings": self.embeddings, "drawn": self.drawn, "models": self.models,
                 "revision": self.revision, "db_bytes": self.db_bytes, "schema": self.schema}
 
 
@@ -211,8 +218,9 @@ class Gallery:
         if path is not None:
             size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal"))
                        if p.exists())
-        return GalleryStats(_redact(self.url), subjects, photos, sum(models.values()), models,
-                            rev, size, current_revision(self.engine))
+        return GalleryStats(_redact(self.url), subjects, photos,
+                            models.get(EMBEDDING_MODEL, 0), models, rev, size,
+                            current_revision(self.engine))
 
     def count_embeddings(self, model: str = EMBEDDING_MODEL) -> int:
         with self.session() as s:
@@ -410,10 +418,69 @@ class Gallery:
                     model=EMBEDDING_MODEL, model_version=version, dim=int(b.scan.vector.size),
                     vector=np.asarray(b.scan.vector, "<f4").tobytes(), box_top=t, box_right=r,
                     box_bottom=bt, box_left=lf))
+                if b.drawn is not None:  # the face drawn as a sketch (core.drawn)
+                    photo.embeddings.append(Embedding(
+                        model=DRAWN_MODEL, model_version=version, dim=int(b.drawn.size),
+                        vector=np.asarray(b.drawn, "<f4").tobytes(), box_top=t,
+                        box_right=r, box_bottom=bt, box_left=lf))
                 s.add(photo)
                 inserted.append(b.sha256)
             self._bump(s)
         return new_subjects, inserted
+
+    def add_drawings(self, batch: int = 64,
+                     progress: Callable[[int, int], None] | None = None) -> DrawingSummary:
+        """Draw every enrolled face that has no drawing yet (a gallery enrolled before
+        drawings were kept; `core.drawn`), from its source file, at its stored face box, the
+        chip cut as enrolment cuts it. A file that has moved, changed (another SHA-256) or
+        cannot be read is reported and its face keeps no drawing. `progress(done, total)`."""
+        from sketchlab.core.drawn import drawn_descriptors
+        from sketchlab.core.hashing import sha256_file
+        from sketchlab.core.imageio import load_image
+        from sketchlab.core.matching import face_chip
+
+        with self.session() as s:
+            has = select(Embedding.photo_id).where(Embedding.model == DRAWN_MODEL)
+            rows = s.execute(
+                select(Photo.id, Photo.sha256, Photo.source_path, Embedding.box_top,
+                       Embedding.box_right, Embedding.box_bottom, Embedding.box_left)
+                .join(Embedding, Embedding.photo_id == Photo.id)
+                .where(Embedding.model == EMBEDDING_MODEL, Photo.id.not_in(has))
+                .order_by(Photo.id)).all()
+        out = DrawingSummary()
+        version = embedding_model_version()
+        chips: list[tuple[int, tuple[int, int, int, int], np.ndarray]] = []
+
+        def write() -> None:
+            vecs = drawn_descriptors([c for _, _, c in chips])
+            with self.session() as s:
+                for (pid, (t, r, b, left), _), v in zip(chips, vecs, strict=True):
+                    s.add(Embedding(photo_id=pid, model=DRAWN_MODEL, model_version=version,
+                                    dim=int(v.size), vector=np.asarray(v, "<f4").tobytes(),
+                                    box_top=t, box_right=r, box_bottom=b, box_left=left))
+                self._bump(s)
+            out.drawn += len(chips)
+            chips.clear()
+
+        for n, (pid, sha, source, *box) in enumerate(rows, 1):
+            try:
+                if sha256_file(source) != sha:
+                    out.left.append((source, "changed since it was enrolled"))
+                else:
+                    rgb = np.ascontiguousarray(load_image(source))
+                    chips.append((pid, tuple(box), face_chip(rgb, tuple(box))))  # type: ignore[arg-type]
+            except FileNotFoundError:
+                out.left.append((source, "no longer at its enrolled path"))
+            except Exception as exc:  # an unreadable or damaged file: report, go on
+                log.info("cannot draw %s: %s", source, exc)
+                out.left.append((source, "unreadable"))
+            if len(chips) >= batch:
+                write()
+            if progress is not None:
+                progress(n, len(rows))
+        if chips:
+            write()
+        return out
 
     def enroll(self, paths_: Iterable[str | os.PathLike[str]], *, subject: str | None = None,
                rule: SubjectRule = "folder", workers: int | None = None,
@@ -449,6 +516,24 @@ class Gallery:
         finally:
             if cache is not None:
                 cache.close()
+
+
+@dataclass
+class DrawingSummary:
+    """What `Gallery.add_drawings` did: faces drawn, and files it could not draw from."""
+
+    drawn: int = 0
+    left: list[tuple[str, str]] = field(default_factory=list)  # (source path, why)
+
+    def line(self) -> str:
+        why: dict[str, int] = {}
+        for _, reason in self.left:
+            why[reason] = why.get(reason, 0) + 1
+        left = "; ".join(f"{n} {reason}" for reason, n in why.items())
+        return (f"Drew {self.drawn} faces." + (
+            f" {len(self.left)} left without a drawing ({left}): the gallery is searched "
+            "one way until every face has one." if self.left else
+            " Every face has its drawing: the gallery is searched two ways."))
 
 
 def open_gallery(url: str | os.PathLike[str] | None = None, *, migrate_schema: bool = True

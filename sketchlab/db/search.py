@@ -28,10 +28,12 @@ import numpy as np
 
 from sketchlab.core import pipeline
 from sketchlab.core.calibration import GalleryNorm
+from sketchlab.core.drawn import DRAWN_MODEL, is_pair, two_way
 from sketchlab.core.matching import (
     DEFAULT_THRESHOLD,
     EMBEDDING_DIM,
     EMBEDDING_MODEL,
+    distances,
     rank,
 )
 from sketchlab.core.pipeline import Candidate, PhotoInfo
@@ -75,6 +77,8 @@ class GalleryRows(EmbeddingRows, ServerRows, Protocol):
 class EmbeddingIndex:
     """An immutable float32 matrix of descriptors with their ids; exact top-k by L2."""
 
+    two_way = False  # holds no drawings (TwoWayIndex does)
+
     def __init__(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         v = np.ascontiguousarray(vectors, dtype=np.float32)
         if v.ndim != 2 or (v.size and v.shape[1] != EMBEDDING_DIM) or len(ids) != len(v):
@@ -99,6 +103,55 @@ class EmbeddingIndex:
         """(ids, distances) of the k nearest rows, nearest first."""
         idx, dist = rank(query, self.vectors, k, norms_sq=self.norms_sq)
         return self.ids[idx], dist
+
+
+class TwoWayIndex(EmbeddingIndex):
+    """Photo descriptors with the descriptor of each face drawn as a sketch
+    (`core.drawn`), row for row: a one-way query (128-d) searches the photos, a two-way
+    pair (256-d, `core.drawn.pair`) both, by the two-way distance. Exact, in memory."""
+
+    two_way = True
+
+    def __init__(self, vectors: np.ndarray, ids: np.ndarray, drawn: np.ndarray) -> None:
+        super().__init__(vectors, ids)
+        d = np.ascontiguousarray(drawn, dtype=np.float32)
+        if d.shape != self.vectors.shape:
+            raise ValueError(f"expected one drawing per photo, {self.vectors.shape}, "
+                             f"got {d.shape}")
+        self.drawn = d
+        self.drawn_norms_sq = np.einsum("ij,ij->i", d, d) if len(d) else np.zeros(0, np.float32)
+
+    @property
+    def nbytes(self) -> int:
+        return super().nbytes + self.drawn.nbytes + self.drawn_norms_sq.nbytes
+
+    def topk(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if not is_pair(query):
+            return super().topk(query, k)
+        n = len(self.ids)
+        if n == 0 or k <= 0:
+            return self.ids[:0], np.zeros(0, np.float32)
+        q = np.asarray(query, np.float32).reshape(-1)
+        d = two_way(distances(q[:EMBEDDING_DIM], self.vectors, self.norms_sq),
+                    distances(q[EMBEDDING_DIM:], self.drawn, self.drawn_norms_sq))
+        k = min(k, n)
+        idx = np.argpartition(d, k - 1)[:k] if k < n else np.arange(n)
+        idx = idx[np.argsort(d[idx], kind="stable")]
+        return self.ids[idx], d[idx]
+
+
+def with_drawings(gallery: GalleryRows, rev: int, ids: np.ndarray, vecs: np.ndarray
+                  ) -> tuple[EmbeddingIndex, int]:
+    """The in-memory index of these photo rows: a TwoWayIndex when every photo has its
+    drawing's descriptor (enrolled by this version, or `sketchlab gallery draw`), else
+    one-way. Also how many photos lack a drawing."""
+    drawn_rev, drawn_ids, drawn = gallery.load_embeddings(DRAWN_MODEL)
+    row = {int(p): i for i, p in enumerate(drawn_ids.tolist())}
+    missing = sum(int(p) not in row for p in ids.tolist())
+    if missing or drawn_rev != rev or not len(ids):
+        return EmbeddingIndex(vecs, ids), missing
+    order = np.fromiter((row[int(p)] for p in ids.tolist()), np.int64, len(ids))
+    return TwoWayIndex(vecs, ids, drawn[order]), 0
 
 
 class ServerIndex:
@@ -146,6 +199,7 @@ class Matcher:
         self._revision: int | None = None
         self.ann_min_faces = ANN_MIN_FACES
         self.last_load_ms = 0.0
+        self.missing_drawings = 0  # photos without a drawing: the search is one-way
 
     @property
     def index(self) -> EmbeddingIndex | ServerIndex | AnnIndex:
@@ -173,7 +227,11 @@ class Matcher:
                 ids = self._index.photo_ids
             else:
                 loaded_rev, ids, vecs = self.gallery.load_embeddings(self.model)
-                self._index = EmbeddingIndex(vecs, ids)
+                if self.model == EMBEDDING_MODEL:  # the drawings go with dlib's descriptor
+                    self._index, self.missing_drawings = with_drawings(
+                        self.gallery, loaded_rev, ids, vecs)
+                else:
+                    self._index = EmbeddingIndex(vecs, ids)
             self._revision = loaded_rev
             self.last_load_ms = (time.perf_counter() - t0) * 1000
             log.debug("search index: %d faces at revision %d (%.0f ms)", len(ids), loaded_rev,
@@ -212,6 +270,11 @@ class Snapshot:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    @property
+    def two_way(self) -> bool:
+        """Whether a two-way pair can be searched (every face has its drawing)."""
+        return bool(getattr(self.index, "two_way", False))
 
     def sample(self, n: int) -> np.ndarray:
         return self.index.sample(n)

@@ -148,6 +148,7 @@ class _Task:
     cached: FaceScan | None
     largest_face: bool
     batched: bool = True
+    drawn: np.ndarray | None = None  # the face's drawing's descriptor, if cached (core.drawn)
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class _Result:
     height: int = 0
     thumbnail: bytes = b""
     chip: np.ndarray | None = None  # the face chip still to embed (batched descriptor)
+    drawn: np.ndarray | None = None  # the chip's drawing's descriptor, computed here
 
 
 def _die_with_parent(parent: int) -> None:
@@ -272,6 +274,12 @@ def process(task: _Task) -> _Result:
         return _Result(task.index, task.sha256, "multi_face",
                        f"{scan.n_faces} faces found; crop it to one person, or enrol its "
                        "largest face", scan=fresh, chip=chip)
+    if chip is None and task.drawn is None:  # the chip is drawn and embedded in the parent
+        try:
+            chip = face_chip(np.ascontiguousarray(rgb), scan.box)
+        except Exception as exc:
+            return _Result(task.index, task.sha256, "unreadable",
+                           f"face landmarks failed: {exc}", scan=fresh)
     return _Result(task.index, task.sha256, "enrolled", scan=fresh, width=w, height=h,
                    thumbnail=face_thumbnail(rgb, scan.box), chip=chip)
 
@@ -288,6 +296,7 @@ class EnrolledPhoto:
     width: int
     height: int
     thumbnail: bytes
+    drawn: np.ndarray | None = None  # the face drawn as a sketch, its descriptor (core.drawn)
 
 
 ProgressFn = Callable[[EnrollProgress], None]
@@ -329,6 +338,7 @@ class _Enrolment:
         self.by_index: dict[int, EnrollItem] = {}
         self.pending: list[EnrolledPhoto] = []  # enrolled, not yet committed
         self.pending_scans: list[tuple[str, FaceScan]] = []  # to write to the cache
+        self.pending_drawn: list[tuple[str, np.ndarray]] = []  # drawings' descriptors, too
         self.to_embed: list[_Result] = []  # chips waiting for a descriptor batch
         self.committed = 0
         self.done = 0
@@ -395,7 +405,7 @@ class _Enrolment:
                 idx = len(self.tasks)
                 self.by_index[idx] = item
                 self.tasks.append(_Task(idx, str(item.path), sha, self._cached(sha),
-                                        largest_face, self.batched))
+                                        largest_face, self.batched, self._cached_drawn(sha)))
 
     def _hash(self, item: EnrollItem) -> str | None:
         try:
@@ -413,6 +423,11 @@ class _Enrolment:
         if hit and cached is not None and cached.n_faces is None:
             cached = FaceScan(cached.vector, None, None)  # vector known, box not
         return cached
+
+    def _cached_drawn(self, sha: str) -> np.ndarray | None:
+        from sketchlab.core.drawn import DRAWN_MODEL
+
+        return None if self.cache is None else self.cache.get(sha, None, DRAWN_MODEL)[1]
 
     def fresh(self, task: _Task) -> _Task:
         """Look the cache up again just before dispatch: another process (the trainer's
@@ -475,20 +490,32 @@ class _Enrolment:
 
     # ---- step 3: descriptors for the chips, in batches ----------------------------------
     def embed_pending(self) -> None:
+        """The photo descriptors still unknown, and the drawings' of faces enrolled."""
         if not self.to_embed:
             return
         # deferred: torch loads only when an enrolment embeds
+        from sketchlab.core.drawn import drawn_descriptors
         from sketchlab.core.matching import embed_chips
 
         ready, self.to_embed = self.to_embed, []
         # With a worker per core busy detecting, one torch thread here (more oversubscribe).
         workers = self.summary.workers
         threads = max(1, default_workers() - workers + 1) if workers > 1 else None
-        vecs = embed_chips([r.chip for r in ready], EMBED_BATCH,  # type: ignore[misc]
-                           threads=threads)
-        for r, v in zip(ready, vecs, strict=True):
-            assert r.scan is not None
-            self.finish(replace(r, scan=replace(r.scan, vector=v), chip=None), counted=True)
+        need = [i for i, r in enumerate(ready) if r.scan is not None and r.scan.vector is None]
+        draw = [i for i, r in enumerate(ready) if r.status == "enrolled"
+                and self.tasks[r.index].drawn is None]
+        if need:
+            vecs = embed_chips([ready[i].chip for i in need], EMBED_BATCH,  # type: ignore[misc]
+                               threads=threads)
+            for i, v in zip(need, vecs, strict=True):
+                ready[i] = replace(ready[i], scan=replace(ready[i].scan, vector=v))
+        if draw:
+            drawn = drawn_descriptors([ready[i].chip for i in draw], EMBED_BATCH,  # type: ignore[misc]
+                                      threads=threads)
+            for i, v in zip(draw, drawn, strict=True):
+                ready[i] = replace(ready[i], drawn=v)
+        for r in ready:
+            self.finish(replace(r, chip=None), counted=True)
 
     # ---- step 4: record the outcome; commit in batches ----------------------------------
     def finish(self, res: _Result, counted: bool = False) -> None:
@@ -500,8 +527,11 @@ class _Enrolment:
         if res.status == "enrolled":
             scan = res.scan if res.scan is not None else self.tasks[res.index].cached
             assert scan is not None
+            drawn = res.drawn if res.drawn is not None else self.tasks[res.index].drawn
+            if res.drawn is not None:
+                self.pending_drawn.append((res.sha256, res.drawn))
             self.pending.append(EnrolledPhoto(item, res.sha256, scan, res.width, res.height,
-                                              res.thumbnail))
+                                              res.thumbnail, drawn))
             if not counted:
                 self.summary.enrolled += 1
                 self._step(str(item.path))
@@ -523,9 +553,15 @@ class _Enrolment:
             # Photos another process inserted meanwhile are its enrolments, not ours.
             summary.enrolled -= len(self.pending) - len(inserted)
             summary.duplicates += len(self.pending) - len(inserted)
-        if self.pending_scans and self.cache is not None:
-            self.cache.put_scans(self.pending_scans)
-        self.pending, self.pending_scans = [], []
+        if self.cache is not None:
+            if self.pending_scans:
+                self.cache.put_scans(self.pending_scans)
+            if self.pending_drawn:
+                from sketchlab.core.drawn import DRAWN_MODEL
+
+                self.cache.put_many([(sha, v, None) for sha, v in self.pending_drawn],
+                                    DRAWN_MODEL)
+        self.pending, self.pending_scans, self.pending_drawn = [], [], []
 
 
 def _run_pool(tasks: list[_Task], n_workers: int, handle: Callable[[_Result], None],

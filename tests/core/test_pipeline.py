@@ -196,3 +196,57 @@ def test_a_model_that_reads_lighter_shading_inverts_and_records_it(calibrated_ti
     for got, want in zip(res.variant_sketches, expected, strict=True):
         assert np.array_equal(got, want)
     assert not np.array_equal(res.variant_sketches[0], res.sketch)  # the sketch as drawn
+
+
+class TwoWayMemoryGallery(MemoryGallery):
+    """A gallery of two-way pairs (photo | drawing descriptors, `core.drawn.pair`)."""
+
+    def __init__(self, pairs: np.ndarray, names: Sequence[str], two_way: bool = True) -> None:
+        super().__init__(pairs, names)
+        self.two_way = two_way
+
+    def nearest(self, embedding: np.ndarray, k: int, distinct_subjects: bool = True
+                ) -> list[tuple[int, float]]:
+        from sketchlab.core.drawn import search_distances
+
+        query = np.asarray(embedding, np.float32)
+        gallery = self.vectors if query.shape[-1] == 256 else self.vectors[:, :128]
+        d = search_distances(query, gallery)
+        order = [int(i) for i in np.argsort(d, kind="stable")][:k]
+        return [(i, float(d[i])) for i in order]
+
+
+def test_a_gallery_with_drawings_is_searched_two_ways_with_its_own_rates(
+        calibrated_tiny_model, face_sketch) -> None:
+    """When every gallery face has its drawing and the model has two-way tables, the search
+    adds the sketch-against-drawing distance, reads the two-way tables and says so; with
+    either missing it searches one way, as before."""
+    from sketchlab.core.drawn import TWO_WAY, pair, search_distances
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.matching import embed_aligned
+    from sketchlab.core.model_catalog import read_calibration
+    from sketchlab.core.pipeline import TWO_WAY_WORDS
+
+    model, _ = calibrated_tiny_model
+    kinds, fields = read_calibration(model)
+    one, two = _flat_rates(0.4), _flat_rates(0.6)
+    rng = np.random.default_rng(3)
+    pairs = rng.normal(0, 0.1, (40, 256)).astype(np.float32)
+    names = [f"p{i}" for i in range(40)]
+    inv = Inverter(model, device="cpu", warmup=False)
+    search = {"variants": one, "variants" + TWO_WAY: two}
+    res = match_sketch(face_sketch, inv, TwoWayMemoryGallery(pairs, names), k=5,
+                       thumbnails=False, calibration=(kinds, {**fields, "search": search}))
+    assert res.two_way and res.kind == "variants" + TWO_WAY
+    assert res.rule.threshold == pytest.approx(0.6, abs=1e-6)  # the two-way table's
+    assert TWO_WAY_WORDS in res.calibration and res.as_json()["two_way"] is True
+    query = pair(res.embedding, embed_aligned(res.sketch))  # searched + the raw sketch's
+    want = np.argsort(search_distances(query, pairs), kind="stable")[:5]
+    assert [c.photo_id for c in res.candidates] == want.tolist()
+    for gallery, tables in ((TwoWayMemoryGallery(pairs, names, two_way=False), search),
+                            (TwoWayMemoryGallery(pairs, names), {"variants": one})):
+        res = match_sketch(face_sketch, inv, gallery, k=5, thumbnails=False,
+                           calibration=(kinds, {**fields, "search": tables}))
+        assert not res.two_way and res.kind == "variants"
+        assert TWO_WAY_WORDS not in res.calibration
+        assert res.rule.threshold == pytest.approx(0.4, abs=1e-6)

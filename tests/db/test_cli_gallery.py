@@ -19,7 +19,9 @@ def test_gallery_cli_roundtrip(cufs_photos, tmp_path, capsys):
     assert summary["duplicates"] == 3 and summary["enrolled"] == 0
     assert main(["gallery", "stats", "--db", db, "--json"]) == 0
     st = json.loads(capsys.readouterr().out)
-    assert (st["subjects"], st["photos"], st["embeddings"]) == (3, 3, 3)
+    assert (st["subjects"], st["photos"], st["embeddings"], st["drawn"]) == (3, 3, 3, 3)
+    assert main(["gallery", "draw", "--db", db]) == 0  # nothing left to draw
+    assert "Drew 0 faces. Every face has its drawing" in capsys.readouterr().out
     assert main(["gallery", "list", "--db", db, "--json"]) == 0
     subjects = json.loads(capsys.readouterr().out)
     assert [s["name"] for s in subjects] == [p.stem for p in cufs_photos[:3]]
@@ -33,7 +35,8 @@ def test_gallery_cli_roundtrip(cufs_photos, tmp_path, capsys):
     assert len(photos) == 2
     assert main(["gallery", "remove", "--db", db, "--photo", photos[0]["sha256"][:10]]) == 0
     assert main(["gallery", "stats", "--db", db]) == 0
-    assert "photos    1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "photos    1" in out and "search    two ways" in out
 
 
 def test_match_cli(cufs_gallery, cufs_photos, shared_data, tiny_model, tmp_path, capsys):

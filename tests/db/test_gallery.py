@@ -272,3 +272,51 @@ def test_batched_descriptors_are_interchangeable_with_dlibs(cufs_photos, tmp_pat
             got[batched] = (g.load_embeddings()[2], [p.box for p in g.photos()])
     assert got[True][1] == got[False][1]
     assert np.abs(got[True][0] - got[False][0]).max() < 1e-4
+
+
+def test_enrolment_keeps_each_face_drawn_as_a_sketch(cufs_gallery, cufs_photos):
+    """Every enrolled face also gets its drawing's descriptor (core.drawn), cut from the
+    same chip as its photo descriptor, so the gallery is searched two ways."""
+    from sketchlab.core.drawn import DRAWN_MODEL, drawn_descriptors
+    from sketchlab.core.matching import face_chip
+
+    _, ids, _ = cufs_gallery.load_embeddings()
+    _, drawn_ids, drawn = cufs_gallery.load_embeddings(DRAWN_MODEL)
+    assert sorted(drawn_ids.tolist()) == sorted(ids.tolist())
+    st = cufs_gallery.stats()
+    assert st.embeddings == st.drawn == len(cufs_photos)
+    p = cufs_gallery.photos()[0]
+    want = drawn_descriptors([face_chip(load_image(p.source_path), p.box)])[0]
+    assert np.allclose(drawn[drawn_ids.tolist().index(p.id)], want, atol=1e-4)
+    assert Matcher(cufs_gallery).snapshot().two_way
+
+
+def test_a_gallery_enrolled_before_drawings_gets_them_from_its_files(cufs_gallery,
+                                                                      cufs_photos, tmp_path):
+    """An older gallery (faces, no drawings) searches one way; `add_drawings` draws its
+    faces from their files, reports a file that has moved, and the search turns two-way
+    once every face has a drawing."""
+    import shutil
+
+    from sqlalchemy import delete
+
+    from sketchlab.core.drawn import DRAWN_MODEL
+    from sketchlab.db.tables import Embedding
+
+    with cufs_gallery.session() as s:
+        s.execute(delete(Embedding).where(Embedding.model == DRAWN_MODEL))
+        cufs_gallery._bump(s)
+    m = Matcher(cufs_gallery)
+    assert not m.snapshot().two_way and m.missing_drawings == len(cufs_photos)
+    moved = cufs_gallery.photos()[2]
+    away = tmp_path / "away.jpg"
+    shutil.move(moved.source_path, away)
+    summary = cufs_gallery.add_drawings(batch=5)
+    assert summary.drawn == len(cufs_photos) - 1
+    assert summary.left == [(moved.source_path, "no longer at its enrolled path")]
+    assert "searched one way" in summary.line()
+    assert not m.snapshot().two_way and m.missing_drawings == 1
+    shutil.move(away, moved.source_path)
+    again = cufs_gallery.add_drawings()
+    assert (again.drawn, again.left) == (1, []) and "two ways" in again.line()
+    assert m.snapshot().two_way and cufs_gallery.stats().drawn == len(cufs_photos)

@@ -35,6 +35,10 @@ RESULT = {
               "sketches": 8, "stages_ms": {"align": 60.1, "invert": 420.5, "embed": 300.2},
               "engine": "CPU, PyTorch (2 threads, bf16)", "precision": "bf16",
               "model": "sketchlab-default"},
+    "search_1m": {"median_ms": 27.7, "p90_ms": 30.6, "matrix_mb": 524.0, "n": 1_000_000,
+                  "k": 10, "load_avg_1m": 0.7},
+    "search_1m_two_way": {"median_ms": 55.1, "p90_ms": 60.2, "matrix_mb": 1048.0,
+                          "n": 1_000_000, "k": 10, "load_avg_1m": 0.7},
     "new_section": {"x": 1},
 }
 
@@ -52,6 +56,8 @@ def test_sections_render_their_figures():
     assert "| CPU flags that matter here | avx2 fma avx512f avx512_bf16 |" in page
     assert "| options | `--only invert,case --quick` |" in page
     assert "2026-12-04 22:40 UTC" in page and "AMD EPYC, 2 CPUs, no GPU" in page
+    assert "| one way | 1,000,000 | 524.0 MB | 27.7 ms | 30.6 ms | 0.7 |" in page
+    assert "| two ways | 1,000,000 | 1,048.0 MB | 55.1 ms | 60.2 ms | 0.7 |" in page
     assert '## new_section' in page and '"x": 1' in page  # unknown keys are not dropped
     assert "## Enrolment" not in page  # sections the run left out are absent
 

@@ -22,6 +22,17 @@ def test_rank_hits_hand_example() -> None:
     assert hits == {1: pytest.approx(1 / 3), 2: 1.0, 3: 1.0}
 
 
+def test_two_way_ranks_add_the_drawn_direction() -> None:
+    """A query nearer a stranger's photo but much nearer its own person's drawing ranks
+    its person first two ways (weight 1: the plain sum of the two distances)."""
+    gallery = np.array([[0.0, 0.0], [1.0, 0.0]], np.float32)  # photos
+    drawn = np.array([[5.0, 0.0], [0.0, 0.0]], np.float32)  # their drawings
+    queries = np.array([[0.4, 0.0]], np.float32)  # nearer photo 0 (0.4 against 0.6)
+    raw = np.array([[0.1, 0.0]], np.float32)  # the sketch: near drawing 1 (0.1 against 4.9)
+    assert rank_hits(queries, gallery, [1], ks=(1,)) == {1: 0.0}
+    assert rank_hits(queries, gallery, [1], ks=(1,), drawn=(raw, drawn)) == {1: 1.0}
+
+
 def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_path) -> None:
     # The synthetic source trains with an artist augmentation, which the card records.
     synth = replace(tiny_config.sources[1], artist_augment=("paper",), artist_augment_p=1.0)

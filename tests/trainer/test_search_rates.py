@@ -363,3 +363,25 @@ def test_absent_person_rates_come_from_the_hand_drawn_searches_only() -> None:
     with pytest.raises(ValueError, match="none of the searches"):
         measure(data, {"variants": queries}, synthetic, rows=np.flatnonzero(
             np.asarray(groups) == "lfw_synth"))
+
+
+
+def test_two_way_tables_reduce_to_one_way_when_the_drawings_say_nothing() -> None:
+    """Two-way tables are the same computation on pairs (`core.drawn`): with every drawing
+    and every raw sketch the same, the drawn distance is 0 and the tables are the one-way
+    ones; the source says which search they describe."""
+    from sketchlab.core.drawn import pair
+    from trainer.search_rates import measure
+
+    rng = np.random.default_rng(6)
+    groups = ["fs2k_train"] * 12 + ["cufs_train"] * 4 + ["lfw_synth"] * 16
+    data, queries = _train_data(rng, groups, dim=128)
+    synthetic = rng.normal(size=(2_000, 128)) * 0.1
+    one = measure(data, {"adapted": queries}, synthetic, reference_rank=2)["adapted"]
+    same = np.zeros((1, 128))  # exactly 0 apart (no rounding in |a|^2 - 2ab + |b|^2)
+    two = measure(data, {"adapted+drawn": pair(queries, np.repeat(same, len(groups), 0))},
+                  pair(synthetic, np.repeat(same, len(synthetic), 0)), reference_rank=2,
+                  bank=pair(data.bank, np.repeat(same, len(data.bank), 0)))["adapted+drawn"]
+    for field in ("fpir", "tpir", "hit_rates"):
+        np.testing.assert_allclose(getattr(two, field), getattr(one, field), atol=1e-6)
+    assert "two-way" in two.source and "two-way" not in one.source

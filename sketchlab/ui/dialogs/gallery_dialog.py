@@ -175,7 +175,10 @@ class GalleryDialog(QDialog):
         self.listing = listing
         st = listing.stats
         self.summary.setText(f"{st.subjects} subjects, {st.photos} photos, "
-                             f"{st.embeddings} face descriptors")
+                             f"{st.embeddings} face descriptors" + (
+                                 "" if st.drawn >= st.embeddings else
+                                 f"; {st.embeddings - st.drawn} without a drawing, so "
+                                 "searched one way (sketchlab gallery draw)"))
         self.tree.setSortingEnabled(False)  # sorting while inserting costs O(n^2)
         self.tree.clear()
         for subj in listing.subjects:

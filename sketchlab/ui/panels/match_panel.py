@@ -458,6 +458,8 @@ class MatchPanel(QWidget):
             made_by = outcome.queries[0].model if outcome.queries else None
             if outcome.query is not None and made_by not in (None, outcome.query.model):
                 how += f" by the search model {made_by}"
+            if outcome.two_way:  # also against each gallery face drawn as a sketch
+                how += ", searched two ways"
             verdict = (NOTHING_PASSES if outcome.nothing_passes
                        else f"{within} within the threshold.")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "

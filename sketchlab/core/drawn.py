@@ -1,0 +1,109 @@
+"""The search's second direction: each gallery photo drawn as a pencil sketch, and compared
+with the sketch as drawn.
+
+The network turns a sketch into a photo and searches photos with it. A sketch can also
+be compared the other way: draw every gallery photo as a sketch and compare sketches. The
+two directions err differently (the photo carries the generator's habits, the drawing the
+gap between a filter and an artist), so the search distance adds them:
+
+    two_way = d(searched descriptor, photo) + WEIGHT * d(raw sketch descriptor, drawn photo)
+
+The drawing is a colour dodge of the face chip's luma by its blurred inverse, at a fixed
+scale of dlib's 150x150 chip: every gallery photo, whatever its size, is drawn alike, and
+enrolment already cuts that chip. It uses luma only, so a colour and a grey copy of one
+photo draw the same. No randomness: a photo always draws to the same descriptor.
+
+SIGMA and WEIGHT were chosen on train sketches only (models/sketchlab-default-lab.md,
+"Gallery photos drawn as sketches"): the drawing by how often a raw CUFS or FS2K train
+sketch finds its own photo's drawing among 10,671 train photos, the weight on CUFS train
+sketches searched through a generator that never saw CUFS.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL, distances, embed_chips
+
+SIGMA = 8.0  # blur of the inverse, in pixels of the 150x150 chip
+WEIGHT = 1.0  # share of the drawn direction in the two-way distance
+# The descriptor of a drawn photo, named with its drawing so a change of drawing is a new
+# model in the embedding cache and the gallery, never mixed with the old.
+DRAWN_MODEL = f"{EMBEDDING_MODEL}+pencil-dodge-s{SIGMA:g}"
+# A query kind searched two ways has its own 1:N tables, under its name + TWO_WAY
+# ("adapted+drawn"), stored beside the one-way ones with `two_way_fields()`.
+TWO_WAY = "+drawn"
+
+
+def two_way_fields() -> dict[str, object]:
+    """What a two-way table was measured with: a table measured with another drawing or
+    weight does not describe this code's search (`model_catalog.read_search_rates`)."""
+    return {"drawn_model": DRAWN_MODEL, "weight": WEIGHT}
+
+
+def draw_chip(chip: np.ndarray, sigma: float = SIGMA, tone: float = 0.0) -> np.ndarray:
+    """A (H, W, 3) uint8 face chip drawn as a pencil sketch, (H, W, 3) uint8 grey. `sigma`
+    and `tone` (the share of the photo's own shade kept) are the search's drawing unless
+    the trainer tries others (`trainer.two_way`)."""
+    rgb = np.ascontiguousarray(chip)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 chip, got {rgb.shape} {rgb.dtype}")
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    blur = cv2.GaussianBlur(255.0 - grey, (0, 0), sigma)
+    drawn = np.minimum(1.0, grey / np.maximum(255.0 - blur, 1.0))
+    if tone:
+        drawn = drawn * (1.0 - tone) + tone * drawn * (grey / 255.0)
+    out = (drawn * 255.0 + 0.5).astype(np.uint8)
+    return np.repeat(out[..., None], 3, axis=2)
+
+
+def drawn_descriptors(chips: list[np.ndarray], batch: int = 32, threads: int | None = None
+                      ) -> np.ndarray:
+    """(N, 128) descriptors of face chips drawn as sketches (`draw_chip`)."""
+    return embed_chips([draw_chip(c) for c in chips], batch, threads)
+
+
+def two_way(photo_distance: np.ndarray, drawn_distance: np.ndarray) -> np.ndarray:
+    """The two-way search distance from the two directions' distances (any shape)."""
+    return (np.asarray(photo_distance, np.float32)
+            + np.float32(WEIGHT) * np.asarray(drawn_distance, np.float32))
+
+
+def two_way_distances(searched: np.ndarray, raw: np.ndarray, photos: np.ndarray,
+                      drawn: np.ndarray) -> np.ndarray:
+    """Two-way distances of (D,) or (Q, D) queries to N gallery faces: `searched` against
+    the (N, D) photo descriptors, the raw sketch's `raw` against the (N, D) drawn ones."""
+    return two_way(distances(searched, photos), distances(raw, drawn))
+
+
+def pair(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Two-way vectors: (..., 128) + (..., 128) -> (..., 256), the photo side first. A
+    query pairs its searched descriptor with the raw sketch's, a gallery face its photo's
+    descriptor with its drawing's, so one array carries both directions."""
+    return np.concatenate([np.asarray(first, np.float32), np.asarray(second, np.float32)],
+                          axis=-1)
+
+
+def is_pair(vectors: np.ndarray) -> bool:
+    return np.shape(vectors)[-1] == 2 * EMBEDDING_DIM
+
+
+def search_distances(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """`matching.distances` for one-way (128-d) vectors, the two-way distance for pairs
+    (256-d, `pair`): the one definition the search and its measured rates share."""
+    if not is_pair(query):
+        return distances(query, gallery)
+    d = EMBEDDING_DIM
+    q, g = np.asarray(query, np.float32), np.asarray(gallery, np.float32)
+    return two_way_distances(q[..., :d], q[..., d:], g[:, :d], g[:, d:])
+
+
+def row_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance of each row of (Q, D) `a` to the same row of `b` (one-way or pairs)."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    if not is_pair(a):
+        return np.linalg.norm(a - b, axis=-1)
+    d = EMBEDDING_DIM
+    return two_way(np.linalg.norm(a[..., :d] - b[..., :d], axis=-1),
+                   np.linalg.norm(a[..., d:] - b[..., d:], axis=-1))

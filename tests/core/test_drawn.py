@@ -1,0 +1,86 @@
+"""The search's second direction (`core.drawn`): the drawing of a face chip, and the
+two-way distance the search, the trainer's rates and its evaluation share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sketchlab.core import drawn
+from sketchlab.core.matching import distances
+
+
+def _chip(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    chip = np.full((150, 150, 3), 200, np.uint8)
+    chip[40:60, 30:70] = 40  # an "eye"
+    chip[100:110, 50:100] = 60  # a "mouth"
+    return np.clip(chip + rng.integers(-5, 6, chip.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_chip_draws_the_same_every_time_in_grey_on_white_paper() -> None:
+    chip = _chip()
+    a, b = drawn.draw_chip(chip), drawn.draw_chip(chip.copy())
+    assert a.shape == chip.shape and a.dtype == np.uint8
+    assert np.array_equal(a, b)  # no randomness: one photo, one descriptor
+    assert np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2])
+    assert np.median(a) > 240  # flat skin goes to paper
+    assert a[45:55, 35:65].mean() < a[5:25, 100:140].mean() - 30  # the dark shape is inked
+
+
+def test_colour_and_its_grey_copy_draw_alike() -> None:
+    from sketchlab.core.query import to_grey
+
+    colour = _chip()
+    colour[..., 0] = np.clip(colour[..., 0].astype(int) + 30, 0, 255)  # a warm cast
+    diff = np.abs(drawn.draw_chip(colour).astype(int) - drawn.draw_chip(to_grey(colour)))
+    assert diff.max() <= 1
+
+
+@pytest.mark.parametrize("bad", [np.zeros((150, 150), np.uint8),
+                                 np.zeros((150, 150, 3), np.float32),
+                                 np.zeros((150, 150, 4), np.uint8)])
+def test_a_chip_that_is_not_rgb_bytes_is_refused(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="uint8 chip"):
+        drawn.draw_chip(bad)
+
+
+def test_two_way_distance_adds_the_directions() -> None:
+    rng = np.random.default_rng(1)
+    photos, drawings = rng.normal(0, 0.1, (2, 40, 128)).astype(np.float32)
+    searched, raw = rng.normal(0, 0.1, (2, 128)).astype(np.float32)
+    want = distances(searched, photos) + drawn.WEIGHT * distances(raw, drawings)
+    got = drawn.two_way_distances(searched, raw, photos, drawings)
+    assert np.allclose(got, want, atol=1e-5)
+    pairs = drawn.pair(photos, drawings)
+    query = drawn.pair(searched, raw)
+    assert pairs.shape == (40, 256) and drawn.is_pair(query) and not drawn.is_pair(searched)
+    assert np.allclose(drawn.search_distances(query, pairs), want, atol=1e-5)
+    # a one-way query is plain L2, and row by row agrees with the matrix form
+    assert np.allclose(drawn.search_distances(searched, photos), distances(searched, photos))
+    rows = drawn.row_distances(np.repeat(query[None], 40, 0), pairs)
+    assert np.allclose(rows, want, atol=1e-5)
+    batch = drawn.search_distances(np.stack([query, query]), pairs)
+    assert batch.shape == (2, 40) and np.allclose(batch[1], want, atol=1e-5)
+
+
+def test_a_drawing_is_a_model_of_its_own_and_tables_name_it() -> None:
+    from sketchlab.core.matching import EMBEDDING_MODEL
+
+    assert drawn.DRAWN_MODEL.startswith(EMBEDDING_MODEL + "+") and drawn.DRAWN_MODEL != \
+        EMBEDDING_MODEL
+    assert drawn.two_way_fields() == {"drawn_model": drawn.DRAWN_MODEL, "weight": drawn.WEIGHT}
+
+
+def test_synthetic_faces_can_be_fitted_to_two_way_pairs() -> None:
+    """The 1:N rates past the real photos need synthetic faces whose drawing goes with
+    their photo: the two-level fit takes 256-d pairs as it takes 128-d descriptors."""
+    from sketchlab.core import synthetic_descriptors as syn
+
+    rng = np.random.default_rng(2)
+    centres = rng.normal(0, 0.1, (60, 256))
+    vecs = np.repeat(centres, 3, 0) + rng.normal(0, 0.02, (180, 256))
+    model = syn.fit(vecs, [str(i // 3) for i in range(180)])
+    faces = syn.generate(model, 1_000, seed=0)
+    assert faces.shape == (1_000, 256) and faces.dtype == np.float32
+    assert syn.probes(model, faces, 5).shape == (5, 256)
