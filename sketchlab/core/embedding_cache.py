@@ -132,15 +132,7 @@ class EmbeddingCache:
         rows = [(sha, model, self._box_key(box),
                  None if v is None else np.asarray(v, np.float32).tobytes())
                 for sha, v, box in items]
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany("INSERT OR REPLACE INTO emb (sha, model, box, vec) "
-                                     "VALUES (?,?,?,?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        self._insert_many("sha, model, box, vec", rows)
 
     def get_scan(self, sha: str, model: str = EMBEDDING_MODEL) -> tuple[bool, FaceScan | None]:
         """(hit, scan) for the detected-face row. A scan whose `n_faces` is None came from
@@ -162,11 +154,16 @@ class EmbeddingCache:
                  None if s.vector is None else np.asarray(s.vector, np.float32).tobytes(),
                  None if s.box is None else ",".join(str(int(v)) for v in s.box), s.n_faces)
                 for sha, s in items]
+        self._insert_many("sha, model, box, vec, face_box, n_faces", rows)
+
+    def _insert_many(self, columns: str, rows: list[tuple[object, ...]]) -> None:
+        """INSERT OR REPLACE the rows into `columns` in one transaction."""
+        marks = ",".join("?" * (columns.count(",") + 1))
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO emb (sha, model, box, vec, "
-                                     "face_box, n_faces) VALUES (?,?,?,?,?,?)", rows)
+                self._db.executemany(f"INSERT OR REPLACE INTO emb ({columns}) VALUES ({marks})",
+                                     rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

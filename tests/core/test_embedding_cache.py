@@ -54,3 +54,15 @@ def test_a_cache_from_a_newer_version_is_set_aside(tmp_path):
     assert cache.get("x") == (True, None)
     cache.close()
     assert (tmp_path / "c.sqlite.unreadable").is_file()
+
+
+def test_many_vectors_are_stored_in_one_go(tmp_path):
+    """`put_many` (enrolment's drawings) writes what `put` would, each under its model."""
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    v = np.arange(128, dtype=np.float32)
+    cache.put_many([("a", v, None), ("b", None, (1, 2, 3, 4))], "drawn-model")
+    hit, got = cache.get("a", None, "drawn-model")
+    assert hit and np.array_equal(got, v)
+    assert cache.get("b", (1, 2, 3, 4), "drawn-model") == (True, None)
+    assert cache.get("a") == (False, None)  # another model's row is not this one
+    cache.close()
