@@ -178,8 +178,12 @@ def run_draw(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        summary = g.add_drawings(progress=progress)
-        bar.close()
+        try:
+            summary = g.add_drawings(progress=progress)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        finally:
+            bar.close()
     print(summary.line())
     for path, why in summary.left[:20]:
         print(f"  {path}: {why}")

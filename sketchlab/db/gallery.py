@@ -418,7 +418,9 @@ class Gallery:
                     model=EMBEDDING_MODEL, model_version=version, dim=int(b.scan.vector.size),
                     vector=np.asarray(b.scan.vector, "<f4").tobytes(), box_top=t, box_right=r,
                     box_bottom=bt, box_left=lf))
-                if b.drawn is not None:  # the face drawn as a sketch (core.drawn)
+                # the face drawn as a sketch (core.drawn); a server gallery searches one
+                # way (pgvector ranks plain L2), so its index is not doubled for nothing
+                if b.drawn is not None and not self.on_server:
                     photo.embeddings.append(Embedding(
                         model=DRAWN_MODEL, model_version=version, dim=int(b.drawn.size),
                         vector=np.asarray(b.drawn, "<f4").tobytes(), box_top=t,
@@ -439,6 +441,9 @@ class Gallery:
         from sketchlab.core.imageio import load_image
         from sketchlab.core.matching import face_chip
 
+        if self.on_server:
+            raise ValueError("a gallery on a PostgreSQL server is searched one way (by its "
+                             "pgvector index); its faces are not drawn")
         with self.session() as s:
             has = select(Embedding.photo_id).where(Embedding.model == DRAWN_MODEL)
             rows = s.execute(

@@ -70,6 +70,10 @@ def test_gallery_on_postgresql(pg_url, cufs_photos):
         st = g.stats()
         assert (st.subjects, st.photos, st.embeddings, st.db_bytes) == (4, 4, 4, None)
         assert "postgresql" in st.url
+        # a server gallery searches one way: no drawings stored, and none drawn later
+        assert st.drawn == 0 and not m.snapshot().two_way
+        with pytest.raises(ValueError, match="searched one way"):
+            g.add_drawings()
     with open_gallery(pg_url) as g:  # reopen: already at head, no migration
         assert g.stats().photos == 4
 
