@@ -105,6 +105,48 @@ def test_gallery_manager_lists_enrols_and_removes(qtbot, gallery_url, cufs_photo
     handle.close()
 
 
+def test_the_bundled_model_searches_a_drawn_gallery_two_ways(qtbot, gallery_url, tmp_path):
+    """The shipped model carries two-way tables and a freshly enrolled gallery has every
+    face's drawing: the panel's search goes two ways and says so."""
+    from sketchlab.core.model_catalog import resolve_model
+    from sketchlab.core.pipeline import TWO_WAY_WORDS
+
+    w = open_searchable_window(qtbot, resolve_model(None), gallery_url, tmp_path / "autosave",
+                               wait_ms=WAIT_MS)
+    draw_line(w)
+    done: list = []
+    w.match_done.connect(done.append)
+    outcome = search_and_wait(qtbot, w, done, WAIT_MS)
+    assert outcome.two_way and outcome.kind == "adapted+drawn"
+    assert "searched two ways" in w.match_panel.status.text()
+    assert TWO_WAY_WORDS in outcome.calibration and "two-way" in outcome.rule.describe()
+
+
+def test_gallery_window_says_how_many_faces_are_searched_one_way(qtbot, gallery_url):
+    """A gallery enrolled before drawings (here: its drawings deleted) is searched one way,
+    and the gallery window says how many faces lack one and what adds them."""
+    from sqlalchemy import delete
+
+    from sketchlab.core.drawn import DRAWN_MODEL
+    from sketchlab.db.gallery import open_gallery
+    from sketchlab.db.tables import Embedding
+
+    with open_gallery(gallery_url) as g:
+        assert g.stats().drawn == N_PHOTOS  # enrolled now: every face drawn
+        with g.session() as s:
+            s.execute(delete(Embedding).where(Embedding.model == DRAWN_MODEL))
+    handle = GalleryHandle(gallery_url)
+    dlg = GalleryDialog(handle)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitUntil(lambda: dlg.listing is not None, timeout=WAIT_MS)
+    text = dlg.summary.text()
+    assert f"{N_PHOTOS} without a drawing, so searched one way" in text
+    assert "sketchlab gallery draw" in text
+    dlg.close()
+    handle.close()
+
+
 def test_enrolment_cancel_says_at_once_that_it_stops(qtbot, shared_data, tmp_path):
     handle = GalleryHandle(f"sqlite:///{tmp_path / 'g.sqlite'}")
     dlg = GalleryDialog(handle)
