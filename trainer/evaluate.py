@@ -514,13 +514,19 @@ def format_table(details: dict[str, Any]) -> str:
                     pct(s[f"rank{k}_two_way{suffix}"]) for k in (1, 10, 50)) + " | " + " / ".join(
                     pct(s[f"rank{k}_raw_sketch_two_way{suffix}"]) for k in (1, 10, 50)) + " |")
     if details.get("groups"):
+        two = any("rank1_two_way" in r for r in details["groups"].values())
         lines += ["", "By group (same searches; sex from CUFS file names, FS2K drawing style):",
-                  "", "| group | n | rank-1 | rank-10 | rank-50 | rank-1 grey | raw rank-1 |",
-                  "|" + "---|" * 7]
+                  "", "| group | n | rank-1 | rank-10 | rank-50 | rank-1 grey | raw rank-1 |"
+                  + (" two ways: rank-1 / 10 / 50 | two ways, grey |" if two else ""),
+                  "|" + "---|" * (9 if two else 7)]
         for name, r in details["groups"].items():
-            lines.append(f"| {name} | {r['n']} | {pct(r['rank1'])} | {pct(r['rank10'])} | "
-                         f"{pct(r['rank50'])} | {pct(r['rank1_grey'])} | "
-                         f"{pct(r['rank1_raw_sketch'])} |")
+            row = (f"| {name} | {r['n']} | {pct(r['rank1'])} | {pct(r['rank10'])} | "
+                   f"{pct(r['rank50'])} | {pct(r['rank1_grey'])} | "
+                   f"{pct(r['rank1_raw_sketch'])} |")
+            if two:
+                row += "".join(" " + " / ".join(pct(r[f"rank{k}_two_way{g}"]) for k in (1, 10, 50))
+                               + " |" for g in ("", "_grey"))
+            lines.append(row)
     g = details["summary"]["gallery_size"]
     lines.append(f"\nGallery: {g} photos (test photos + distractors: "
                  f"{', '.join(Path(d).parent.name for d in details['distractors']) or 'none'}).")

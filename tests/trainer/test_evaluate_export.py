@@ -9,7 +9,7 @@ import pytest
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.model_catalog import list_models
 from trainer.data.datasets import Source
-from trainer.evaluate import JSON_KEYS, format_table, rank_hits
+from trainer.evaluate import JSON_KEYS, QUALITY_KEYS, format_table, rank_hits
 from trainer.export import export
 from trainer.train import Trainer
 
@@ -31,6 +31,22 @@ def test_two_way_ranks_add_the_drawn_direction() -> None:
     raw = np.array([[0.1, 0.0]], np.float32)  # the sketch: near drawing 1 (0.1 against 4.9)
     assert rank_hits(queries, gallery, [1], ks=(1,)) == {1: 0.0}
     assert rank_hits(queries, gallery, [1], ks=(1,), drawn=(raw, drawn)) == {1: 1.0}
+
+
+def test_the_table_shows_two_way_ranks_beside_one_way_ones() -> None:
+    r = {k: 0.5 for k in ("rank1", "rank10", "rank50", "rank1_grey", "rank1_raw_sketch",
+                          "rank10_raw_sketch", "rank50_raw_sketch", "rank1_no_adapter",
+                          "rank10_no_adapter", "landmarks_found")}
+    two = {f"rank{k}{raw}_two_way{g}": 0.25 for k in (1, 10, 50) for g in ("", "_grey")
+           for raw in ("", "_raw_sketch")}
+    row = {**r, **{k + "_grey": v for k, v in r.items()}, **two}
+    details = {"sets": [{"name": "cufs", "n": 4, **dict.fromkeys(QUALITY_KEYS, 0.5), **row}],
+               "groups": {"cufs female": {"n": 4, **row}},
+               "summary": {"gallery_size": 10}, "distractors": []}
+    text = format_table(details)
+    assert "| cufs | as is | 25.0% / 25.0% / 25.0% |" in text
+    assert "| cufs female | 4 | 50.0% | 50.0% | 50.0% | 50.0% | 50.0% | 25.0% / 25.0% / 25.0% |" \
+        " 25.0% / 25.0% / 25.0% |" in text
 
 
 def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_path) -> None:
