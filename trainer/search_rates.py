@@ -749,12 +749,10 @@ def main(args: argparse.Namespace) -> int:
     extra = {"model_sha256": loaded.sha256,
              "adapter_sha256": adapter.sha256 if adapter is not None else ""}
     if args.two_way:  # the same searches, the gallery drawn as sketches too (core.drawn)
-        del synthetic  # ~0.5 GB; the pairs' pool is twice that
-        pools = {TWO_WAY: synthetic_pool(data, two_way=True)}
+        pools[TWO_WAY] = synthetic_pool(data, two_way=True)
         kinds.update(measure(data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
                              pools[TWO_WAY], rows, sets, reference_rank, absent_sets,
                              bank=pair(data.bank, data.drawn)))
-        pools[""] = synthetic_pool(data)
         extra["two_way"] = two_way_fields()
     if args.write:
         update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})

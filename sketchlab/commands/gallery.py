@@ -202,10 +202,13 @@ def run_stats(args: argparse.Namespace) -> int:
     print(f"photos    {st.photos}")
     for model, n in st.models.items():
         print(f"faces     {n}  ({model})")
-    print("search    " + ("two ways (every face also drawn as a sketch)"
-                          if st.embeddings and st.drawn == st.embeddings else
-                          f"one way: {st.embeddings - st.drawn} faces have no drawing "
-                          "(`sketchlab gallery draw` adds them)" if st.embeddings else "-"))
+    if not st.embeddings:
+        print("search    -")
+    elif st.drawn == st.embeddings:
+        print("search    two ways (every face also drawn as a sketch)")
+    else:
+        print(f"search    one way: {st.embeddings - st.drawn} faces have no drawing "
+              "(`sketchlab gallery draw` adds them)")
     if st.db_bytes is not None:
         print(f"size      {st.db_bytes / 1e6:.1f} MB")
     return 0

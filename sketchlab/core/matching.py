@@ -223,11 +223,18 @@ def rank(query: np.ndarray, gallery: np.ndarray, k: int = 10,
     nsq = norms_sq if norms_sq is not None else np.einsum("ij,ij->i", g, g)
     # |q|^2, a constant, is added to the k winners only.
     key = _sq_less_q(q, g, nsq)
-    k = min(k, n)
-    idx = np.argpartition(key, k - 1)[:k] if k < n else np.arange(n)
-    idx = idx[np.argsort(key[idx], kind="stable")]
+    idx = k_smallest(key, k)
     d = np.sqrt(np.maximum(key[idx] + np.float32(q @ q), 0.0))
     return idx.astype(np.int64), d.astype(np.float32)
+
+
+def k_smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k smallest of (N,) `values`, smallest first (ties in index order):
+    one argpartition, then a sort of the k only."""
+    n = len(values)
+    k = min(k, n)
+    idx = np.argpartition(values, k - 1)[:k] if k < n else np.arange(n)
+    return idx[np.argsort(values[idx], kind="stable")]
 
 
 # Logistic fit of P(same person | distance) on LFW View-1 pairsDevTrain (2,141 photo

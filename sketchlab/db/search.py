@@ -34,6 +34,7 @@ from sketchlab.core.matching import (
     EMBEDDING_DIM,
     EMBEDDING_MODEL,
     distances,
+    k_smallest,
     rank,
 )
 from sketchlab.core.pipeline import Candidate, PhotoInfo
@@ -134,9 +135,7 @@ class TwoWayIndex(EmbeddingIndex):
         q = np.asarray(query, np.float32).reshape(-1)
         d = two_way(distances(q[:EMBEDDING_DIM], self.vectors, self.norms_sq),
                     distances(q[EMBEDDING_DIM:], self.drawn, self.drawn_norms_sq))
-        k = min(k, n)
-        idx = np.argpartition(d, k - 1)[:k] if k < n else np.arange(n)
-        idx = idx[np.argsort(d[idx], kind="stable")]
+        idx = k_smallest(d, k)
         return self.ids[idx], d[idx]
 
 
@@ -146,11 +145,13 @@ def with_drawings(gallery: GalleryRows, rev: int, ids: np.ndarray, vecs: np.ndar
     drawing's descriptor (enrolled by this version, or `sketchlab gallery draw`), else
     one-way. Also how many photos lack a drawing."""
     drawn_rev, drawn_ids, drawn = gallery.load_embeddings(DRAWN_MODEL)
-    row = {int(p): i for i, p in enumerate(drawn_ids.tolist())}
-    missing = sum(int(p) not in row for p in ids.tolist())
+    by_id = np.argsort(drawn_ids, kind="stable")
+    pos = np.minimum(np.searchsorted(drawn_ids, ids, sorter=by_id), max(len(by_id) - 1, 0))
+    order = by_id[pos] if len(by_id) else pos
+    found = drawn_ids[order] == ids if len(by_id) else np.zeros(len(ids), bool)
+    missing = int((~found).sum())
     if missing or drawn_rev != rev or not len(ids):
         return EmbeddingIndex(vecs, ids), missing
-    order = np.fromiter((row[int(p)] for p in ids.tolist()), np.int64, len(ids))
     return TwoWayIndex(vecs, ids, drawn[order]), 0
 
 
