@@ -255,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--by-set", action="store_true",
                    help="also each train set's own rates at the stated thresholds (synthetic "
                         "LFW split by whether the generator trained on the photo)")
+    r.add_argument("--unseen-artist", action="store_true",
+                   help="also measure the rates for an artist the model never saw: the "
+                        "hand-drawn train sketches, each set read through the protocol "
+                        "generator that never saw it (trainer/protocol, with its own "
+                        "adapter); stored as their own kinds with --write, and each set's "
+                        "own with --by-set")
     r.add_argument("--two-way", action="store_true",
                    help="also measure the two-way search (each gallery face drawn as a sketch "
                         "too) and store its tables beside the one-way ones")

@@ -479,10 +479,12 @@ def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: 
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             rows: np.ndarray | None = None, sets: Sequence[str] = tuple(SET_WORDS),
             reference_rank: int = 0, absent_sets: Sequence[str] | None = ABSENT_SETS,
-            bank: np.ndarray | None = None) -> dict[str, sr.SearchCalibration]:
+            bank: np.ndarray | None = None, read_by: str = ""
+            ) -> dict[str, sr.SearchCalibration]:
     """The tables of each query kind from the train searches `rows`: absent-person rates
     from those of `absent_sets` (None: all of them), present-person rates from all.
-    `bank`: the faces searched, if not `data.bank` (two-way pairs, `core.drawn.pair`)."""
+    `bank`: the faces searched, if not `data.bank` (two-way pairs, `core.drawn.pair`).
+    `read_by`: how the sketches were read, if not by the model (for the source text)."""
     idx = np.arange(len(data.target)) if rows is None else rows
     bank = data.bank if bank is None else bank
     searched = ("; two-way: each face also drawn as a sketch and compared with the sketch "
@@ -512,7 +514,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             kind, np.array(SIZES, np.float64), grid.astype(np.float64), fpir, tpir,
             hits, len(idx), len(idx) if absent is None else len(absent),
             f"{len(idx):,} train sketch searches ({_and(SET_WORDS[x] for x in sets)} "
-            f"sketches; colour and grey){absent_words}, galleries of real photos then "
+            f"sketches; colour and grey){read_by}{absent_words}, galleries of real photos then "
             f"synthetic faces{searched}",
             reference_rank=reference_rank, **grouped)
         t13 = out[kind].threshold_for(0.05, 13_000)
@@ -557,9 +559,19 @@ def by_query_set(data: Any, stated: sr.SearchCalibration, queries: np.ndarray,
     seen = np.array([p in trained for p in sketched[rows]])
     group[lfw & seen] = "lfw_synth, photo trained on"
     group[lfw & ~seen] = "lfw_synth, photo not trained on"
+    return rates_at_stated(data, stated, queries, synthetic, rows, group)
+
+
+def rates_at_stated(data: Any, stated: sr.SearchCalibration, queries: np.ndarray,
+                    synthetic: np.ndarray, rows: np.ndarray, group: np.ndarray,
+                    bank: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """The rates of each `group` (a label per row of `rows`) of train searches at the
+    thresholds `stated` gives at 1k, 13k and 1M faces (FPIR 5 %). `bank`: the faces
+    searched, if not `data.bank` (two-way pairs)."""
+    bank = data.bank if bank is None else bank
     names = sorted(set(group))
     codes = np.array([names.index(g) for g in group])
-    grid, _, _, _, parts = _tables(queries[rows], data.bank[data.target[rows]], data.bank,
+    grid, _, _, _, parts = _tables(queries[rows], bank[data.target[rows]], bank,
                                    _non_mates(data, rows), synthetic, stated.reference_rank,
                                    data.bank_id, TEST_SIZES, groups=codes,
                                    n_groups=len(names))
@@ -572,6 +584,58 @@ def by_query_set(data: Any, stated: sr.SearchCalibration, queries: np.ndarray,
                         "tpir": round(float(np.interp(t, grid, tpir[si])), 4),
                         "top10": round(float(hits[si][1]), 4)})
     return out
+
+
+# The unseen-artist reading (`--unseen-artist`): each hand-drawn train sketch read through
+# the protocol generator that never saw its set (trainer/protocol), with that generator's
+# own adapter, fitted without the set too. Neither part has seen the artist or the person,
+# as with a new artist's sketch, so the stated rates can be read against such searches.
+PROTOCOL = Path(__file__).parent / "protocol"
+PROTOCOL_GENERATORS = {"cufs_train": "leave-out-cufs-10k.safetensors",
+                 "fs2k_train": "leave-out-fs2k.safetensors"}
+
+
+def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
+                          root: Path = Path("runs/descriptors")
+                          ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
+    """({"variants", "adapted"} descriptors, rows, what read them): the rows of `data` of
+    each hand-drawn set in `models` (default PROTOCOL_GENERATORS), read through that set's
+    generator from its descriptor pack (`trainer.adapter describe`); other rows are NaN.
+    The packs must list the same sketches, in the same order, as `data`'s."""
+    from sketchlab.core.checkpoint import load_generator
+    from sketchlab.core.model_catalog import read_calibration
+    from sketchlab.core.query import fuse
+    from trainer.adapter import model_ink_gamma, pack_dir
+    from trainer.descriptors import load_pack
+    from trainer.evaluate import adapter_of
+
+    models = models or {k: PROTOCOL / v for k, v in PROTOCOL_GENERATORS.items()}
+    group = np.asarray(data.group)
+    out = {k: np.full_like(data.fused, np.nan) for k in ("variants", "adapted")}
+    made_by: dict[str, Any] = {}
+    for name, path in models.items():
+        loaded = load_generator(path)
+        adapter = adapter_of(loaded)
+        if adapter is None:
+            raise ValueError(f"{path} carries no query adapter: `adapter write` stores one")
+        pack = pack_dir(loaded.sha256, root, model_ink_gamma(loaded.path)) / f"{name}.npz"
+        if not pack.is_file():
+            raise FileNotFoundError(f"{pack} is missing: describe {name} with {path.name}")
+        d = load_pack(pack, loaded.sha256)[0][name]
+        # as `evaluate` and the app read this file (its raw-sketch share, else none)
+        w = float(read_calibration(loaded.path)[1].get("raw_weight", 0.0))
+        made_by[name] = {"model": path.name, "model_sha256": loaded.sha256,
+                         "adapter_sha256": adapter.sha256}
+        for grey, var, raw in ((False, d.variants, d.raw), (True, d.variants_grey, d.raw_grey)):
+            rows = np.flatnonzero((group == name) & (data.grey == grey))
+            if len(rows) != len(raw) or not np.allclose(raw, data.raw[rows], atol=1e-4):
+                raise ValueError(f"{pack} does not list {name}'s sketches as the model's "
+                                 "packs do")
+            fused = fuse(var, raw, w)
+            out["variants"][rows] = fused
+            out["adapted"][rows] = adapter(fused, var.mean(axis=1), raw)
+    rows = np.flatnonzero(np.isin(group, list(models)))
+    return out, rows, made_by
 
 
 def _interp_13k(table: np.ndarray) -> np.ndarray:
@@ -587,8 +651,8 @@ TEST_SIZES = (1_000, 13_000, 1_000_000)
 
 
 def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
-               pools: dict[str, np.ndarray], workers: int = 2, fpir: float = sr.DEFAULT_FPIR
-               ) -> list[dict[str, Any]]:
+               pools: dict[str, np.ndarray], workers: int = 2, fpir: float = sr.DEFAULT_FPIR,
+               unseen: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The stated rates against the same rates measured on held-out test searches: CUFS
     and FS2K test sketches (the app's searched descriptor), each set against its own test
     photos + every LFW photo (colour with colour, grey with grey), mated and with the
@@ -596,57 +660,99 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
     A stated present-person rate is the mean of what each search is told (its own spread
     group's figure, when the tables are grouped); `by_spread` compares group by group. `pools`:
     the synthetic faces by search ("" one-way; TWO_WAY pairs, checked when the tables
-    hold that kind)."""
+    hold that kind). `unseen` (test set -> the loaded generator that never saw it): the
+    rates stated for an artist never seen (`sr.UNSEEN_ARTIST` kinds) against that set's
+    test sketches read through it, with its own adapter, at this model's thresholds
+    (read with fp32 PyTorch, as `evaluate` reads the protocol generators)."""
     from sketchlab.core.manifest import read_manifest
     from trainer.adapter import LFW, embed_gallery_photos
-    from trainer.evaluate import adapter_of, identification_queries
+    from trainer.evaluate import adapter_of
 
     lfw = read_manifest(LFW)
     out = []
     for name, manifest in (("cufs_cuhk", "$DATA/cufs_cuhk/manifest.csv"),
                            ("fs2k", "$DATA/fs2k/manifest.csv")):
         rows = [r for r in read_manifest(manifest, "test") if r.sketch is not None]
-        found = identification_queries(loaded, rows, f"{name}_test", workers,
-                                       adapter_of(loaded))
         one_way = "adapted" if adapter_of(loaded) is not None else "variants"
         searches = [w for w in pools if one_way + w in kinds]
         files = [r.photo for r in rows] + [r.photo for r in lfw]
         photos = embed_gallery_photos(files, workers, drawn=TWO_WAY in searches)
         ids = np.array([f"{name}/{r.identity}" for r in rows] + [f"lfw/{r.identity}"
                                                                  for r in lfw])
-        for way, grey in ((w, g) for w in searches for g in (False, True)):
-            kind, synthetic = one_way + way, pools[way]
-            bank = photos["grey" if grey else "colour"]
-            q = found["searched_grey" if grey else "searched"]
-            spread = found["spread_grey" if grey else "spread"]
-            if way:
-                bank = pair(bank, photos["drawn"])
-                q = pair(q, found["raw_grey" if grey else "raw"])
-            qid = ids[:len(rows)]
-            non_mate = ids[None, :] != qid[:, None]
-            stated = kinds[kind]
-            groups = (None if stated.spread_edges is None else
-                      sr.spread_groups(stated.spread_edges, spread))
-            n_groups = 0 if stated.spread_edges is None else len(stated.spread_edges) + 1
-            grid, fpir_m, tpir_m, hits_m, by_group = _tables(
-                q, bank[:len(rows)], bank, non_mate, synthetic, stated.reference_rank, ids,
-                TEST_SIZES, seed=1, groups=groups, n_groups=n_groups)
-            for si, n in enumerate(TEST_SIZES):
-                t = stated.threshold_for(fpir, n)
-                row = {"set": name, "images": "grey" if grey else "colour", "gallery": n,
-                       "search": "two-way" if way else "one-way",
-                       "threshold": round(t, 4),
-                       "fpir_stated": round(stated.fpir_at(t, n), 4),
-                       "fpir_measured": round(float(np.interp(t, grid, fpir_m[si])), 4),
-                       **_present_rates(stated, t, n, spread, grid, tpir_m[si], hits_m[si]),
-                       "n": len(rows)}
-                if groups is not None:
-                    row["by_spread"] = [
-                        {"group": g + 1, "n": int((groups == g).sum()),
-                         **_present_rates(stated, t, n, spread[groups == g], grid,
-                                          tpir_g[si], hits_g[si])}
-                        for g, (_, tpir_g, hits_g) in enumerate(by_group) if (groups == g).any()]
-                out.append(_with_intervals(row))
+        readers = [("", loaded)]
+        if unseen and name in unseen:
+            readers.append((sr.UNSEEN_ARTIST, unseen[name]))
+        for suffix, reader in readers:
+            found = _read_test(reader, rows, f"{name}_test", workers, fp32=bool(suffix))
+            out += _check_set(name, found, photos, ids, len(rows), kinds, pools, one_way,
+                              [w for w in searches if one_way + w + suffix in kinds], suffix,
+                              fpir)
+    return out
+
+
+def _read_test(loaded: Any, rows: list[Any], pack: str, workers: int, fp32: bool
+               ) -> dict[str, Any]:
+    """The app's descriptors of test sketches through `loaded` (with its adapter); `fp32`:
+    read with fp32 PyTorch, the environment restored after."""
+    import os
+
+    from trainer.evaluate import adapter_of, identification_queries, use_engine
+
+    keys = ("SKETCHLAB_ENGINE", "SKETCHLAB_PRECISION")
+    before = {k: os.environ.get(k) for k in keys}
+    try:
+        if fp32:
+            use_engine("torch", "fp32")
+        return identification_queries(loaded, rows, pack, workers, adapter_of(loaded))
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
+               ids: np.ndarray, n_rows: int, kinds: dict[str, sr.SearchCalibration],
+               pools: dict[str, np.ndarray], one_way: str, searches: list[str], suffix: str,
+               fpir: float) -> list[dict[str, Any]]:
+    """One test set's check rows: for each search (one-way, two-way) and colour/grey, the
+    rates stated by `kind + suffix` at the threshold `kind` sets, against those measured."""
+    out = []
+    qid = ids[:n_rows]
+    non_mate = ids[None, :] != qid[:, None]
+    for way, grey in ((w, g) for w in searches for g in (False, True)):
+        kind, synthetic = one_way + way, pools[way]
+        bank = photos["grey" if grey else "colour"]
+        q = found["searched_grey" if grey else "searched"]
+        spread = found["spread_grey" if grey else "spread"]
+        if way:
+            bank = pair(bank, photos["drawn"])
+            q = pair(q, found["raw_grey" if grey else "raw"])
+        sets_threshold, stated = kinds[kind], kinds[kind + suffix]
+        groups = (None if stated.spread_edges is None else
+                  sr.spread_groups(stated.spread_edges, spread))
+        n_groups = 0 if stated.spread_edges is None else len(stated.spread_edges) + 1
+        grid, fpir_m, tpir_m, hits_m, by_group = _tables(
+            q, bank[:n_rows], bank, non_mate, synthetic, stated.reference_rank, ids,
+            TEST_SIZES, seed=1, groups=groups, n_groups=n_groups)
+        for si, n in enumerate(TEST_SIZES):
+            t = sets_threshold.threshold_for(fpir, n)
+            row = {"set": name, "images": "grey" if grey else "colour", "gallery": n,
+                   "search": ("two-way" if way else "one-way") + (
+                       ", unseen artist" if suffix else ""),
+                   "threshold": round(t, 4),
+                   "fpir_stated": round(stated.fpir_at(t, n), 4),
+                   "fpir_measured": round(float(np.interp(t, grid, fpir_m[si])), 4),
+                   **_present_rates(stated, t, n, spread, grid, tpir_m[si], hits_m[si]),
+                   "n": n_rows}
+            if groups is not None:
+                row["by_spread"] = [
+                    {"group": g + 1, "n": int((groups == g).sum()),
+                     **_present_rates(stated, t, n, spread[groups == g], grid,
+                                      tpir_g[si], hits_g[si])}
+                    for g, (_, tpir_g, hits_g) in enumerate(by_group) if (groups == g).any()]
+            out.append(_with_intervals(row))
     return out
 
 
@@ -701,11 +807,13 @@ def format_check(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def format_by_set(rows: list[dict[str, Any]]) -> str:
-    lines = ["| train set | n | gallery | absent person marked | present person marked | "
-             "true person in top 10 |", "|" + "---|" * 6]
+def format_by_set(rows: list[dict[str, Any]], kinds: bool = False) -> str:
+    lines = ["| " + ("search | " if kinds else "") + "train set | n | gallery | absent person "
+             "marked | present person marked | true person in top 10 |",
+             "|" + "---|" * (7 if kinds else 6)]
     for r in rows:
-        lines.append(f"| {r['set']} | {r['n']} | {r['gallery']:,} | {100 * r['fpir']:.1f} % | "
+        lines.append("| " + (f"{r['kind']} | " if kinds else "") +
+                     f"{r['set']} | {r['n']} | {r['gallery']:,} | {100 * r['fpir']:.1f} % | "
                      f"{100 * r['tpir']:.1f} % | {100 * r['top10']:.1f} % |")
     return "\n".join(lines)
 
@@ -754,6 +862,17 @@ def main(args: argparse.Namespace) -> int:
                              pools[TWO_WAY], rows, sets, reference_rank, absent_sets,
                              bank=pair(data.bank, data.drawn)))
         extra["two_way"] = two_way_fields()
+    if args.unseen_artist:  # the same searches by an artist never seen: their own kinds
+        unseen, hand, extra["unseen_artist"] = unseen_artist_queries(data)
+        plain = dataclasses.replace(data, spread=None)  # the model's own readings' groups
+        for way, synth in pools.items():
+            kinds.update(measure(
+                plain, {k + way + sr.UNSEEN_ARTIST: pair(q, data.raw) if way else q
+                        for k, q in unseen.items() if k + way in kinds},
+                synth, hand, tuple(PROTOCOL_GENERATORS), reference_rank, None,
+                bank=pair(data.bank, data.drawn) if way else None,
+                read_by=", each read through a generator of this recipe that never saw its "
+                        "set (and its own query adapter, fitted without it)"))
     if args.write:
         update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
     report = {k: {"threshold_at_5pct": {n: round(c.threshold_for(0.05, n), 4)
@@ -768,14 +887,28 @@ def main(args: argparse.Namespace) -> int:
         kind = "adapted" if "adapted" in kinds else "variants"
         report["by_set"] = by_query_set(data, kinds[kind], queries[kind], pools[""], rows,
                                         data.sketched, trained_lfw_photos())
+    if args.unseen_artist and args.by_set:  # each set's own, at the stated thresholds
+        label = np.asarray(data.group, object)[hand]
+        report["unseen_artist_by_set"] = []
+        for kind, q in unseen.items():
+            for way in (w for w in pools if kind + w in kinds):
+                report["unseen_artist_by_set"] += [
+                    {"kind": kind + way, **r} for r in rates_at_stated(
+                        data, kinds[kind + way], pair(q, data.raw) if way else q, pools[way],
+                        hand, label, pair(data.bank, data.drawn) if way else None)]
     if args.test:
-        report["test"] = test_check(loaded, kinds, pools, args.workers)
+        report["test"] = test_check(loaded, kinds, pools, args.workers, unseen={
+            test: load_generator(PROTOCOL / PROTOCOL_GENERATORS[train])
+            for test, train in (("cufs_cuhk", "cufs_train"), ("fs2k", "fs2k_train"))
+        } if args.unseen_artist else None)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in report.items() if k not in ("test", "by_set")},
-                     indent=2))
+    print(json.dumps({k: v for k, v in report.items()
+                      if k not in ("test", "by_set", "unseen_artist_by_set")}, indent=2))
     if args.by_set:
         print(format_by_set(report["by_set"]))
+    if "unseen_artist_by_set" in report:
+        print(format_by_set(report["unseen_artist_by_set"], kinds=True))
     if args.test:
         print(format_check(report["test"]))
     return 0

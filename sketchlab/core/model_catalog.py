@@ -158,7 +158,8 @@ def read_search_rates(meta: dict[str, str], name: str
         kinds.pop("adapted", None)
         kinds.pop("adapted" + drawn.TWO_WAY, None)
     if extra.get("two_way") != drawn.two_way_fields():  # another drawing or weight
-        kinds = {k: v for k, v in kinds.items() if not k.endswith(drawn.TWO_WAY)}
+        kinds = {k: v for k, v in kinds.items()
+                 if not k.removesuffix(search_rates.UNSEEN_ARTIST).endswith(drawn.TWO_WAY)}
     return kinds
 
 

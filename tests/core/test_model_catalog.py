@@ -26,3 +26,24 @@ def test_resolve_by_name_path_and_default(tmp_path, tiny_model, monkeypatch):
         resolve_model("absent")
     with pytest.raises(CheckpointError, match="not found"):
         resolve_model(tmp_path / "gone.safetensors")
+
+
+def test_two_way_tables_of_another_drawing_are_dropped_with_their_unseen_artist_kinds():
+    """The unseen-artist kinds follow their search's kind: a two-way one measured with
+    another drawing is left out with it; one-way ones stay."""
+    import numpy as np
+
+    from sketchlab.core import drawn
+    from sketchlab.core import search_rates as sr
+    from sketchlab.core.model_catalog import read_search_rates
+
+    t = np.linspace(0.7, 1.0, 4)
+    table = {k: sr.SearchCalibration(k, np.array([100.0]), t, np.zeros((1, 4)),
+                                     np.zeros((1, 4)), np.zeros((1, 3)), 1, 1, "t")
+             for k in ("adapted", "adapted" + sr.UNSEEN_ARTIST, "adapted" + drawn.TWO_WAY,
+                       "adapted" + drawn.TWO_WAY + sr.UNSEEN_ARTIST)}
+    extra = {"model_sha256": "m", "two_way": drawn.two_way_fields()}
+    meta = {"sha256": "m", sr.METADATA_KEY: sr.dumps(table, extra)}
+    assert set(read_search_rates(meta, "x")) == set(table)
+    meta[sr.METADATA_KEY] = sr.dumps(table, {**extra, "two_way": {"weight": 2.0}})
+    assert set(read_search_rates(meta, "x")) == {"adapted", "adapted" + sr.UNSEEN_ARTIST}

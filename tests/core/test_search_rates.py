@@ -183,3 +183,32 @@ def _sure_of_top10(c: sr.SearchCalibration, top10: float) -> sr.SearchCalibratio
     hits[:, 1] = top10
     return dataclasses.replace(c, hit_rates=hits, spread_edges=None, tpir_by_spread=None,
                                hits_by_spread=None)
+
+
+def test_a_search_also_states_the_rates_for_an_artist_the_model_never_saw() -> None:
+    """Where the tables hold the unseen-artist kind, the rule reads it at its own one
+    threshold and states both; a table read against another candidate is not mixed in."""
+    c = _calibration()
+    u = sr.SearchCalibration(c.query + sr.UNSEEN_ARTIST, c.sizes, c.thresholds,
+                             np.clip(c.fpir * 2, 0, 1), c.tpir / 4,
+                             np.array([[0.3, 0.5, 0.7], [0.1, 0.25, 0.4]]), 40, 40,
+                             "unit pairs, read by a generator that never saw them")
+    both = {"adapted": c, "adapted" + sr.UNSEEN_ARTIST: u}
+    rule = sr.search_rule(both, "adapted", 10_000)
+    alone = sr.search_rule({"adapted": c}, "adapted", 10_000)
+    assert rule is not None and alone is not None
+    assert rule.threshold == alone.threshold  # the model's own tables set it
+    seen, new = rule.rates(), rule.rates()["unseen_artist"]
+    assert "unseen_artist" not in alone.rates()
+    assert new["fpir"] == pytest.approx(u.fpir_at(rule.threshold, 10_000), abs=1e-4)
+    assert new["tpir"] == pytest.approx(seen["tpir"] / 4, abs=1e-4)
+    assert (new["top1"], new["top10"], new["top50"]) == (0.1, 0.25, 0.4)
+    assert new["n_searches"] == 40
+    text = rule.describe()
+    assert "For sketches by an artist the model never saw, at this threshold an absent " \
+           "person's search marked a candidate 10 % of the time" in text
+    assert "in the top 10 in 25 %" in text and "never saw" not in alone.describe()
+    other = sr.SearchCalibration(u.query, u.sizes, u.thresholds, u.fpir, u.tpir, u.hit_rates,
+                                 40, 40, u.source, reference_rank=2)
+    mixed = sr.search_rule({"adapted": c, u.query: other}, "adapted", 10_000)
+    assert mixed is not None and mixed.unseen is None

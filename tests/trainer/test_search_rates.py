@@ -385,3 +385,92 @@ def test_two_way_tables_reduce_to_one_way_when_the_drawings_say_nothing() -> Non
     for field in ("fpir", "tpir", "hit_rates"):
         np.testing.assert_allclose(getattr(two, field), getattr(one, field), atol=1e-6)
     assert "two-way" in two.source and "two-way" not in one.source
+
+
+def test_unseen_artist_readings_replace_each_hand_drawn_sets_rows(tiny_model, tmp_path):
+    """Each hand-drawn set's rows, colour and grey, are read from its protocol generator's
+    own pack and moved by that generator's own adapter; a pack that lists other sketches,
+    or a generator without an adapter, is refused."""
+    import shutil
+    from types import SimpleNamespace
+
+    from sketchlab.core.adapter import DIM, QueryAdapter
+    from sketchlab.core.checkpoint import load_generator, update_metadata
+    from sketchlab.core.query import fuse
+    from trainer.adapter import pack_dir
+    from trainer.descriptors import QueryDescriptors, save_pack
+    from trainer.search_rates import unseen_artist_queries
+
+    rng = np.random.default_rng(5)
+    model = tmp_path / "protocol.safetensors"
+    shutil.copy(tiny_model, model)
+    sha = load_generator(model).sha256
+    raw = rng.normal(size=(6, DIM)).astype(np.float32)
+    data = SimpleNamespace(group=["cufs_train"] * 4 + ["lfw_synth"] * 2,
+                           grey=np.array([False, False, True, True, False, True]), raw=raw,
+                           fused=np.zeros((6, DIM), np.float32))
+    var = rng.normal(size=(2, 3, DIM)).astype(np.float32)
+    var_grey = rng.normal(size=(2, 3, DIM)).astype(np.float32)
+    pack = pack_dir(sha, tmp_path) / "cufs_train.npz"
+
+    def save(raw_colour: np.ndarray) -> None:
+        save_pack(pack, sha, {"cufs_train": QueryDescriptors(
+            var, raw_colour, var_grey, raw[2:4], ["landmarks"] * 2)}, {
+            "targets": np.array(["a", "b"]), "identities": np.array(["1", "2"]),
+            "specs": np.array(["s/a.jpg||0", "s/b.jpg||0"])})
+
+    save(raw[:2])
+    models = {"cufs_train": model}
+    with pytest.raises(ValueError, match="no query adapter"):
+        unseen_artist_queries(data, models, tmp_path)
+    h = 4
+    b2 = np.full(DIM, 0.5, np.float32)
+    adapter = QueryAdapter(np.zeros((DIM, 2 * DIM), np.float32), np.zeros((h, 2 * DIM),
+                           np.float32), np.zeros(h, np.float32), np.zeros((DIM, h), np.float32),
+                           b2, sha)
+    update_metadata(model, adapter.metadata())
+    out, rows, made_by = unseen_artist_queries(data, models, tmp_path)
+    assert made_by["cufs_train"]["model_sha256"] == sha
+    assert rows.tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(out["variants"][:2], fuse(var, raw[:2], 0.0), atol=1e-6)
+    np.testing.assert_allclose(out["variants"][2:4], fuse(var_grey, raw[2:4], 0.0), atol=1e-6)
+    np.testing.assert_allclose(out["adapted"][:4], out["variants"][:4] + 0.5, atol=1e-6)
+    assert np.isnan(out["adapted"][4:]).all()  # the synthetic rows are not read again
+    save(raw[:2] + 0.1)  # another set's sketches under the same name
+    with pytest.raises(ValueError, match="does not list"):
+        unseen_artist_queries(data, models, tmp_path)
+
+
+def test_the_unseen_artist_check_states_its_rates_at_the_models_own_threshold():
+    """The check of the unseen-artist kind reads the stated rates from that kind's tables
+    at the threshold the model's own tables set, and measures them on the searches given."""
+    from trainer.search_rates import RATIOS, _check_set
+
+    rng = np.random.default_rng(8)
+    n, dim = 20, 16
+    q = (rng.normal(size=(n, dim)) * 0.1).astype(np.float32)
+    photos = np.concatenate([q + rng.normal(size=(n, dim)).astype(np.float32) * 0.03,
+                             (rng.normal(size=(300, dim)) * 0.1).astype(np.float32)])
+    ids = np.array([f"t/{i}" for i in range(n)] + [f"lfw/{i}" for i in range(300)])
+    found = {"searched": q, "searched_grey": q, "spread": np.zeros(n),
+             "spread_grey": np.zeros(n)}
+    ramp = np.tile(np.linspace(0, 1, len(RATIOS)), (2, 1))
+    sizes = np.array([100.0, 1e6])
+
+    def table(kind: str, fpir: np.ndarray, tpir: float) -> sr.SearchCalibration:
+        return sr.SearchCalibration(kind, sizes, RATIOS.astype(float), fpir,
+                                    np.full_like(ramp, tpir), np.full((2, 3), 0.5), 9, 9, "t",
+                                    reference_rank=2)
+
+    kinds = {"adapted": table("adapted", ramp, 0.6),
+             "adapted" + sr.UNSEEN_ARTIST: table("adapted" + sr.UNSEEN_ARTIST,
+                                                  np.full_like(ramp, 0.3), 0.2)}
+    synthetic = (rng.normal(size=(2_000, dim)) * 0.1).astype(np.float32)
+    rows = _check_set("t", found, {"colour": photos, "grey": photos}, ids, n, kinds,
+                      {"": synthetic}, "adapted", [""], sr.UNSEEN_ARTIST, 0.05)
+    assert len(rows) == 2 * 3  # colour and grey, three gallery sizes
+    for r in rows:
+        assert r["threshold"] == round(kinds["adapted"].threshold_for(0.05, r["gallery"]), 4)
+        assert r["fpir_stated"] == 0.3 and r["fnir_stated"] == 0.8
+        assert r["search"] == "one-way, unseen artist" and r["n"] == n
+        assert 0.0 <= r["fpir_measured"] <= 1.0
