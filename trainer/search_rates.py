@@ -600,12 +600,12 @@ def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
                           ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """({"variants", "adapted"} descriptors, rows, what read them): the rows of `data` of
     each hand-drawn set in `models` (default PROTOCOL_GENERATORS), read through that set's
-    generator from its descriptor pack (`trainer.adapter describe`); other rows are NaN.
+    generator from its descriptor pack (described first when missing); other rows are NaN.
     The packs must list the same sketches, in the same order, as `data`'s."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.model_catalog import read_calibration
     from sketchlab.core.query import fuse
-    from trainer.adapter import model_ink_gamma, pack_dir
+    from trainer.adapter import describe, model_ink_gamma, pack_dir, train_sets
     from trainer.descriptors import load_pack
     from trainer.evaluate import adapter_of
 
@@ -619,8 +619,8 @@ def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
         if adapter is None:
             raise ValueError(f"{path} carries no query adapter: `adapter write` stores one")
         pack = pack_dir(loaded.sha256, root, model_ink_gamma(loaded.path)) / f"{name}.npz"
-        if not pack.is_file():
-            raise FileNotFoundError(f"{pack} is missing: describe {name} with {path.name}")
+        if not pack.is_file():  # described once, then read from the pack
+            describe(str(path), [s for s in train_sets() if s.name == name], root=root)
         d = load_pack(pack, loaded.sha256)[0][name]
         # as `evaluate` and the app read this file (its raw-sketch share, else none)
         w = float(read_calibration(loaded.path)[1].get("raw_weight", 0.0))
