@@ -592,7 +592,7 @@ def rates_at_stated(data: Any, stated: sr.SearchCalibration, queries: np.ndarray
 # as with a new artist's sketch, so the stated rates can be read against such searches.
 PROTOCOL = Path(__file__).parent / "protocol"
 PROTOCOL_GENERATORS = {"cufs_train": "leave-out-cufs-10k.safetensors",
-                 "fs2k_train": "leave-out-fs2k.safetensors"}
+                       "fs2k_train": "leave-out-fs2k.safetensors"}
 
 
 def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
@@ -854,13 +854,15 @@ def main(args: argparse.Namespace) -> int:
     synthetic = synthetic_pool(data)
     kinds = measure(data, queries, synthetic, rows, sets, reference_rank, absent_sets)
     pools = {"": synthetic}
+    banks = {"": data.bank}  # the faces each search compares with, by way
     extra = {"model_sha256": loaded.sha256,
              "adapter_sha256": adapter.sha256 if adapter is not None else ""}
     if args.two_way:  # the same searches, the gallery drawn as sketches too (core.drawn)
         pools[TWO_WAY] = synthetic_pool(data, two_way=True)
+        banks[TWO_WAY] = pair(data.bank, data.drawn)
         kinds.update(measure(data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
                              pools[TWO_WAY], rows, sets, reference_rank, absent_sets,
-                             bank=pair(data.bank, data.drawn)))
+                             bank=banks[TWO_WAY]))
         extra["two_way"] = two_way_fields()
     if args.unseen_artist:  # the same searches by an artist never seen: their own kinds
         unseen, hand, extra["unseen_artist"] = unseen_artist_queries(data)
@@ -870,7 +872,7 @@ def main(args: argparse.Namespace) -> int:
                 plain, {k + way + sr.UNSEEN_ARTIST: pair(q, data.raw) if way else q
                         for k, q in unseen.items() if k + way in kinds},
                 synth, hand, tuple(PROTOCOL_GENERATORS), reference_rank, None,
-                bank=pair(data.bank, data.drawn) if way else None,
+                bank=banks[way],
                 read_by=", each read through a generator of this recipe that never saw its "
                         "set (and its own query adapter, fitted without it)"))
     if args.write:
@@ -895,7 +897,7 @@ def main(args: argparse.Namespace) -> int:
                 report["unseen_artist_by_set"] += [
                     {"kind": kind + way, **r} for r in rates_at_stated(
                         data, kinds[kind + way], pair(q, data.raw) if way else q, pools[way],
-                        hand, label, pair(data.bank, data.drawn) if way else None)]
+                        hand, label, banks[way])]
     if args.test:
         report["test"] = test_check(loaded, kinds, pools, args.workers, unseen={
             test: load_generator(PROTOCOL / PROTOCOL_GENERATORS[train])

@@ -24,11 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from trainer import search_rates
+
 log = logging.getLogger(__name__)
 
 DRAWINGS = ((2.0, 0.0), (4.0, 0.0), (8.0, 0.0), (4.0, 0.3))  # (blur px, tone)
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5)
-PROTOCOL = Path(__file__).parent / "protocol" / "leave-out-cufs-10k.safetensors"
+# the protocol generator that never saw CUFS (`trainer.search_rates.PROTOCOL_GENERATORS`)
+PROTOCOL = search_rates.PROTOCOL / search_rates.PROTOCOL_GENERATORS["cufs_train"]
 RANKS = (1, 10, 50)
 
 
