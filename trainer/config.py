@@ -97,6 +97,9 @@ class LossConfig:
         return min(1.0, (step - self.adv_start + 1) / self.adv_ramp)
 
 
+DIRECTIONS = ("sketch_to_photo", "photo_to_sketch")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     name: str = "run"
@@ -135,6 +138,10 @@ class TrainConfig:
     augment_rotate: float = 5.0  # degrees
     augment_scale: float = 0.05
     augment_shift: float = 0.04  # fraction of the frame
+    # "sketch_to_photo" trains the inversion network; "photo_to_sketch" the other way, a
+    # drawing network for the gallery side of the two-way search (paired sources only: a
+    # synthetic sketch would teach it the filter that made it).
+    direction: str = "sketch_to_photo"
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     sources: tuple[SourceConfig, ...] = ()
@@ -144,6 +151,12 @@ class TrainConfig:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
         if not self.sources:
             raise ValueError("a training config needs at least one [[sources]] entry")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, not {self.direction!r}")
+        if self.direction == "photo_to_sketch" and any(s.kind != "paired"
+                                                       for s in self.sources):
+            raise ValueError("direction photo_to_sketch learns hand-drawn sketches: every "
+                             "source must be 'paired'")
 
     @property
     def frame(self) -> tuple[int, int]:

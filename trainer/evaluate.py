@@ -28,8 +28,9 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,14 @@ from tqdm import tqdm
 from sketchlab.core import paths
 from sketchlab.core.adapter import QueryAdapter, model_adapter, read_adapter
 from sketchlab.core.checkpoint import load_generator
-from sketchlab.core.drawn import DRAWN_MODEL, WEIGHT, draw_chip, two_way
+from sketchlab.core.drawn import (
+    DRAWN_MODEL,
+    WEIGHT,
+    draw_chip,
+    network_drawn_descriptors,
+    network_drawn_model,
+    two_way,
+)
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.frame import face_box
 from sketchlab.core.hashing import sha256_file
@@ -83,23 +91,42 @@ def model_path(spec: str | None) -> Path:
 
 
 # --- embedding, in worker processes ------------------------------------------------------
-def _embed_files(jobs: list[tuple[str, bool, bool]]) -> list[np.ndarray | None]:
-    """Detected-face descriptors of a chunk of files (path, grey, drawn), batched through
-    the PyTorch port (`embed_batch`, interchangeable with face_recognition's `embed`);
-    drawn: of the face drawn as a sketch (`core.drawn`)."""
+def _embed_files(jobs: list[tuple[str, bool, bool, str]]) -> list[np.ndarray | None]:
+    """Detected-face descriptors of a chunk of files (path, grey, drawn, drawer), batched
+    through the PyTorch port (`embed_batch`, interchangeable with face_recognition's
+    `embed`); drawn: of the face drawn as a sketch (`core.drawn`), by the pencil filter,
+    or with a drawer (a photo-to-sketch model file) by that network from the photo's
+    canonical frame."""
     import torch
 
     from sketchlab.core.imageio import load_image
+    from sketchlab.core.preprocess import prepare_photo
 
     torch.set_num_threads(1)  # one process per core
+    kinds = {(d, w) for _, _, d, w in jobs}
+    if len(kinds) != 1:
+        raise ValueError("a chunk is all drawn (by one drawer) or all photo descriptors")
+    drawn, drawer = kinds.pop()
+    net = _drawer(drawer) if drawer else None
     images = []
-    for path, grey, _ in jobs:
-        rgb = load_image(path)
+    for path, grey, _, _ in jobs:
+        rgb = prepare_photo(path, net.resolution).image if net else load_image(path)
         images.append(to_grey(rgb) if grey else rgb)
-    drawn = {d for _, _, d in jobs}
-    if len(drawn) != 1:
-        raise ValueError("a chunk is all drawn or all photo descriptors")
-    return embed_batch(images, chip_transform=draw_chip if drawn.pop() else None)
+    if net is not None:
+        return list(network_drawn_descriptors(images, net))
+    return embed_batch(images, chip_transform=draw_chip if drawn else None)
+
+
+_DRAWERS: dict[str, Any] = {}
+
+
+def _drawer(path: str) -> Any:
+    """A worker's photo-to-sketch network, loaded once."""
+    if path not in _DRAWERS:
+        from sketchlab.core.inference import Inverter
+
+        _DRAWERS[path] = Inverter(path, device="cpu", warmup=False, engine="torch")
+    return _DRAWERS[path]
 
 
 _QUERY_INVERTER: Any = None
@@ -172,7 +199,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     gamma = model_ink_gamma(loaded.path, ink_gamma)
     # An engine or precision asked for explicitly gets packs of its own (the default
     # packs hold what `trainer adapter describe` made).
-    asked = [os.environ.get(k, "") for k in ("SKETCHLAB_ENGINE", "SKETCHLAB_PRECISION")]
+    asked = [os.environ.get(k, "") for k in ENGINE_ENV]
     tag = "@" + "-".join(a or "auto" for a in asked) if any(asked) else ""
     if asked[1] == "int8":  # one pack per int8 export: a new one is other arithmetic
         from sketchlab.core.int8_export import find_export
@@ -229,23 +256,32 @@ def _is_grey_file(path: Path) -> bool:
 
 def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int = 2,
                       desc: str = "embedding gallery", grey: bool = False,
-                      drawn: bool = False) -> list[np.ndarray]:
+                      drawn: bool = False, drawer: str = "") -> list[np.ndarray]:
     """Descriptors of photo files (detected face), from the cache or computed and cached;
     files with no detectable face are embedded from their aligned frame (canonical box).
     `grey` embeds each photo's luma; a photo that is grey already keeps its descriptor.
-    `drawn` embeds each face drawn as a sketch (`core.drawn`: luma only, so not grey too)."""
+    `drawn` embeds each face drawn as a sketch (`core.drawn`: luma only, so not grey too);
+    with `drawer` (a photo-to-sketch model file) drawn by that network from the photo's
+    canonical frame, which sees colour, so `grey` draws the luma."""
     from sketchlab.core.preprocess import prepare_photo
 
-    if grey and drawn:
+    if grey and drawn and not drawer:
         raise ValueError("a drawn descriptor is colour-blind already: ask for drawn alone")
-    model = DRAWN_MODEL if drawn else GREY_MODEL if grey else EMBEDDING_MODEL
+    if drawer and not drawn:
+        raise ValueError("a drawer draws: ask for drawn descriptors")
+    if drawer:
+        colour_model = network_drawn_model(load_generator(drawer).sha256)
+    else:
+        colour_model = DRAWN_MODEL if drawn else EMBEDDING_MODEL
+    model = colour_model + "+grey" if grey and drawer else GREY_MODEL if grey else colour_model
     shas = [sha256_file(f) for f in files]
     out: list[np.ndarray | None] = [None] * len(files)
     todo = []
     for i, sha in enumerate(shas):
         hit, vec = cache.get(sha, None, model)
         if not hit and grey:
-            hit, vec = cache.get(sha, None)  # the colour descriptor, valid if grey already
+            # the colour descriptor, valid if grey already
+            hit, vec = cache.get(sha, None, colour_model)
             hit = hit and _is_grey_file(files[i])
         if hit:
             out[i] = vec
@@ -255,7 +291,7 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
     chunk = 2048  # write to the cache as we go so an interrupted run keeps its work
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        jobs = [(str(files[i]), grey, drawn) for i in part]
+        jobs = [(str(files[i]), grey, drawn, str(drawer)) for i in part]
         chunks = _pmap(_embed_files, [jobs[j:j + 16] for j in range(0, len(jobs), 16)],
                        workers, f"{desc} {start + len(part)}/{len(todo)}")
         vecs = [v for c in chunks for v in c]
@@ -342,10 +378,14 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              distractors: Sequence[str] = (), max_distractors: int = 0, device: str = "auto",
              workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
              quality: bool = True, ink_gamma: float | None = None,
-             two_way_search: bool = False) -> dict[str, Any]:
+             two_way_search: bool = False, drawer: str = "") -> dict[str, Any]:
     """Quality of the photos the search makes (sketches read with the model's shading
     reading, or `ink_gamma`) and identification on the app's path; `two_way_search` also
-    ranks by the two-way distance (`core.drawn`: the gallery drawn as sketches too)."""
+    ranks by the two-way distance (`core.drawn`: the gallery drawn as sketches too, by
+    the pencil filter, or by the photo-to-sketch network `drawer`)."""
+    if drawer and not two_way_search:
+        raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
+    drawer = str(model_path(drawer)) if drawer else ""
     from trainer.adapter import model_ink_gamma
 
     t0 = time.time()
@@ -405,9 +445,15 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     galleries = {"": np.stack(embed_photo_files(gallery_files, cache, workers)),
                  "_grey": np.stack(embed_photo_files(gallery_files, cache, workers,
                                                      "embedding gallery (grey)", grey=True))}
-    drawn = (np.stack(embed_photo_files(gallery_files, cache, workers,
-                                        "embedding gallery (drawn)", drawn=True))
-             if two_way_search else None)
+    drawn: dict[str, np.ndarray] | None = None
+    if two_way_search:
+        drawn = {"": np.stack(embed_photo_files(gallery_files, cache, workers,
+                                                "embedding gallery (drawn)", drawn=True,
+                                                drawer=drawer))}
+        # the pencil filter reads luma only; a network draws a grey photo its own way
+        drawn["_grey"] = (np.stack(embed_photo_files(
+            gallery_files, cache, workers, "embedding gallery (drawn, grey)", grey=True,
+            drawn=True, drawer=drawer)) if drawer else drawn[""])
     index: dict[tuple[str, str], int] = {}
     for i, key in enumerate(gallery_keys):
         index.setdefault(key, i)
@@ -426,7 +472,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                 if drawn is not None and kind != "fused":  # the sketch drawn both ways
                     raw = np.stack(queries["raw" + suffix])[rows]
                     hits = rank_hits(q, g, [truth[i] for i in rows], RANKS,
-                                     drawn=(raw, drawn))
+                                     drawn=(raw, drawn[suffix]))
                     for k in RANKS:
                         out[f"rank{k}{label}_two_way{suffix}"] = hits[k]
         aligned = [methods[i] for i in rows]
@@ -465,7 +511,9 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                    + ")",
         "adapter_sha256": moved.sha256 if moved else "",
         "ink_gamma": gamma,
-        "two_way": {"drawn_model": DRAWN_MODEL, "weight": WEIGHT} if two_way_search else None,
+        "two_way": {"drawn_model": (network_drawn_model(load_generator(drawer).sha256)
+                                    if drawer else DRAWN_MODEL),
+                    "drawer": str(drawer), "weight": WEIGHT} if two_way_search else None,
         "ranks": everything,
         "groups": by_group,
         "colour": {k: mean_of(k) for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
@@ -533,12 +581,30 @@ def format_table(details: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ENGINE_ENV = ("SKETCHLAB_ENGINE", "SKETCHLAB_PRECISION")
+
+
 def use_engine(engine: str | None, precision: str | None) -> None:
     """Through the environment, so the spawned query workers run the same engine (and
     the descriptor packs are tagged with it)."""
-    for env, value in (("SKETCHLAB_ENGINE", engine), ("SKETCHLAB_PRECISION", precision)):
+    for env, value in zip(ENGINE_ENV, (engine, precision), strict=True):
         if value:
             os.environ[env] = value
+
+
+@contextmanager
+def engine_env(engine: str | None, precision: str | None) -> Iterator[None]:
+    """`use_engine` for one block of a longer command; the environment restored after."""
+    before = {k: os.environ.get(k) for k in ENGINE_ENV}
+    try:
+        use_engine(engine, precision)
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def main(args: argparse.Namespace) -> int:
@@ -550,7 +616,7 @@ def main(args: argparse.Namespace) -> int:
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",
                        quality=not args.identification_only, ink_gamma=args.ink_gamma,
-                       two_way_search=args.two_way)
+                       two_way_search=args.two_way, drawer=args.drawer)
     details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
                          for k in ("engine", "precision")}
     if args.out:

@@ -694,22 +694,10 @@ def _read_test(loaded: Any, rows: list[Any], pack: str, workers: int, fp32: bool
                ) -> dict[str, Any]:
     """The app's descriptors of test sketches through `loaded` (with its adapter); `fp32`:
     read with fp32 PyTorch, the environment restored after."""
-    import os
+    from trainer.evaluate import adapter_of, engine_env, identification_queries
 
-    from trainer.evaluate import adapter_of, identification_queries, use_engine
-
-    keys = ("SKETCHLAB_ENGINE", "SKETCHLAB_PRECISION")
-    before = {k: os.environ.get(k) for k in keys}
-    try:
-        if fp32:
-            use_engine("torch", "fp32")
+    with engine_env("torch", "fp32") if fp32 else engine_env(None, None):
         return identification_queries(loaded, rows, pack, workers, adapter_of(loaded))
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],

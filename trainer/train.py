@@ -368,7 +368,8 @@ class Trainer:
     # --- previews -------------------------------------------------------------------
     def _preview_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._preview is None:
-            ds = MixedDataset(self.sources, self.cfg.seed + 1, augment=False)
+            ds = MixedDataset(self.sources, self.cfg.seed + 1, augment=False,
+                              reverse=self.cfg.direction == "photo_to_sketch")
             sketch, photo, _, _ = torch.utils.data.default_collate(
                 [ds[i] for i in range(self.cfg.sample_count)])
             self._preview = (sketch, photo)

@@ -21,6 +21,8 @@ sketches searched through a generator that never saw CUFS.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -40,6 +42,27 @@ def two_way_fields() -> dict[str, object]:
     """What a two-way table was measured with: a table measured with another drawing or
     weight does not describe this code's search (`model_catalog.read_search_rates`)."""
     return {"drawn_model": DRAWN_MODEL, "weight": WEIGHT}
+
+
+def network_drawn_model(drawer_sha256: str) -> str:
+    """The descriptor name of faces drawn by a photo-to-sketch network (`trainer`'s
+    `direction = "photo_to_sketch"`), by the network's weights: a new drawer is a new
+    model in the embedding cache, never mixed with the pencil filter's."""
+    return f"{EMBEDDING_MODEL}+drawn-by-{drawer_sha256[:12]}"
+
+
+def network_drawn_descriptors(frames: list[np.ndarray], drawer: Any) -> np.ndarray:
+    """(N, 128) descriptors of canonical-frame photos (`preprocess.prepare_photo`) drawn
+    by `drawer` (an `inference.Inverter` over a photo-to-sketch network), each embedded in
+    the frame's face box as a sketch is (`matching.embed_aligned`)."""
+    from sketchlab.core.frame import face_box
+    from sketchlab.core.matching import embed_batch
+
+    if not frames:
+        return np.zeros((0, EMBEDDING_DIM), np.float32)
+    drawn = drawer.invert_batch(frames)
+    box = face_box(drawn[0].shape[:2])
+    return np.stack(embed_batch(drawn, [box] * len(drawn))).astype(np.float32)
 
 
 def draw_chip(chip: np.ndarray, sigma: float = SIGMA, tone: float = 0.0) -> np.ndarray:

@@ -119,3 +119,24 @@ def test_an_ablation_config_says_only_what_differs(tmp_path: Path) -> None:
     (tmp_path / "d.toml").write_text(f'extends = "{CONFIGS / "default.toml"}"\n[loss]\ntv = 0\n')
     with pytest.raises(ValueError, match="its own `name`"):
         load_config(tmp_path / "d.toml")
+
+
+def test_drawing_configs_learn_hand_drawn_pairs_only_and_leave_their_set_out() -> None:
+    full = load_config(CONFIGS / "drawing.toml")
+    assert full.direction == "photo_to_sketch"
+    assert {s.name for s in full.sources} == {"cufs", "fs2k"}
+    for left_out in ("cufs", "fs2k"):
+        cfg = load_config(CONFIGS / f"drawing-leave-out-{left_out}.toml")
+        assert cfg.direction == "photo_to_sketch"
+        assert left_out not in " ".join(s.manifest for s in cfg.sources)
+        assert dataclasses.replace(cfg, name=full.name, sources=full.sources) == full
+
+
+def test_a_drawing_network_refuses_synthetic_sketches_and_unknown_directions() -> None:
+    synthetic = [{"name": "lfw", "manifest": "m", "kind": "synthetic"}]
+    with pytest.raises(ValueError, match="paired"):
+        TrainConfig.from_dict({"direction": "photo_to_sketch", "sources": synthetic})
+    with pytest.raises(ValueError, match="direction"):
+        TrainConfig.from_dict({"direction": "sideways",
+                               "sources": [{"name": "a", "manifest": "m"}]})
+    assert TrainConfig.from_dict({"sources": synthetic}).direction == "sketch_to_photo"

@@ -103,3 +103,14 @@ def test_artist_augmentations_change_only_the_sketch(tiny_sources) -> None:
     # Previews (augment=False) show the sketches as drawn.
     assert np.array_equal(MixedDataset(on, seed=3, augment=False).draw(5)[0],
                           MixedDataset(tiny_sources, seed=3, augment=False).draw(5)[0])
+
+
+def test_a_drawing_network_reads_the_photo_and_learns_the_sketch(tiny_sources) -> None:
+    forward = MixedDataset(tiny_sources, seed=4)
+    reverse = MixedDataset(tiny_sources, seed=4, reverse=True)
+    for i in (0, 7):
+        sketch, photo, k, person = forward[i]
+        inp, target, k2, person2 = reverse[i]
+        assert np.array_equal(inp.numpy(), photo.numpy())
+        assert np.array_equal(target.numpy(), sketch.numpy())
+        assert (k, person) == (k2, person2)

@@ -82,3 +82,53 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
     assert (models / "unit-model-losses.png").is_file()
     assert [m.name for m in list_models([models])] == ["unit-model"]
     assert "rank-1" in format_table(json.loads(ev.read_text()))
+
+
+def test_a_drawing_network_draws_the_gallery_under_its_own_name(shared_data, tiny_model,
+                                                                 monkeypatch) -> None:
+    """`evaluate --two-way --drawer`: each photo is drawn by the network from its canonical
+    frame, cached under the drawer's own name (never the pencil filter's), and a colour
+    photo's grey copy is drawn from its luma."""
+    from sketchlab.core.drawn import DRAWN_MODEL, network_drawn_model
+    from sketchlab.core.manifest import read_manifest
+    from trainer import evaluate as ev
+
+    files = [r.photo for r in read_manifest(shared_data / "cufs_cuhk" / "manifest.csv",
+                                            "test")[:2]]
+    cache = ev.embedding_cache()
+    try:
+        net = np.stack(ev.embed_photo_files(files, cache, 1, drawn=True, drawer=str(tiny_model)))
+        grey = np.stack(ev.embed_photo_files(files, cache, 1, grey=True, drawn=True,
+                                             drawer=str(tiny_model)))
+        pencil = np.stack(ev.embed_photo_files(files, cache, 1, drawn=True))
+        name = network_drawn_model(load_generator(tiny_model).sha256)
+        assert name != DRAWN_MODEL
+        sha = ev.sha256_file(files[0])
+        assert cache.get(sha, None, name)[0] and cache.get(sha, None, name + "+grey")[0]
+        monkeypatch.setattr(ev, "_embed_files", None)  # a second call reads the cache only
+        again = np.stack(ev.embed_photo_files(files, cache, 1, drawn=True,
+                                              drawer=str(tiny_model)))
+    finally:
+        cache.close()
+    assert net.shape == grey.shape == (2, 128) and np.isfinite(net).all()
+    assert np.array_equal(net, again)
+    assert not np.allclose(net, pencil) and not np.allclose(net, grey)
+    with pytest.raises(ValueError, match="drawer draws"):
+        ev.embed_photo_files(files, ev.embedding_cache(), 1, drawer=str(tiny_model))
+
+
+def test_engine_env_restores_what_was_there(monkeypatch) -> None:
+    import os
+
+    from trainer.evaluate import engine_env
+
+    monkeypatch.setenv("SKETCHLAB_ENGINE", "onnxruntime")
+    monkeypatch.delenv("SKETCHLAB_PRECISION", raising=False)
+    with engine_env("torch", "fp32"):
+        assert (os.environ["SKETCHLAB_ENGINE"], os.environ["SKETCHLAB_PRECISION"]) == \
+            ("torch", "fp32")
+    assert os.environ["SKETCHLAB_ENGINE"] == "onnxruntime"
+    assert "SKETCHLAB_PRECISION" not in os.environ
+    with pytest.raises(RuntimeError), engine_env("torch", None):
+        raise RuntimeError("a failed read")
+    assert os.environ["SKETCHLAB_ENGINE"] == "onnxruntime"

@@ -52,7 +52,7 @@ class MixedDataset(Dataset):
 
     def __init__(self, sources: Sequence[Source], seed: int, augment: bool = True,
                  rotate: float = 5.0, scale: float = 0.05, shift: float = 0.04,
-                 length: int = 2**62) -> None:
+                 length: int = 2**62, reverse: bool = False) -> None:
         self.sources = list(sources)
         w = np.array([s.config.weight for s in self.sources], np.float64)
         self.cum = np.cumsum(w / w.sum())
@@ -60,6 +60,7 @@ class MixedDataset(Dataset):
         self.augment = augment
         self.rotate, self.scale, self.shift = rotate, scale, shift
         self.length = length
+        self.reverse = reverse  # items as (photo, sketch): a drawing network's input first
 
     def __len__(self) -> int:
         return self.length
@@ -88,7 +89,10 @@ class MixedDataset(Dataset):
         return sketch, photo, k, person_code(src.config.name, src.data.rows[j].identity)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """(network input, target, source number, person code)."""
         sketch, photo, k, person = self.draw(int(index))
+        if self.reverse:
+            sketch, photo = photo, sketch
         return (torch.from_numpy(to_tensor_array(sketch)),
                 torch.from_numpy(to_tensor_array(photo)), k, person)
 
@@ -113,4 +117,5 @@ class StepSampler(Sampler[int]):
 
 def build_dataset(cfg: TrainConfig, sources: Sequence[Source]) -> MixedDataset:
     return MixedDataset(sources, cfg.seed, augment=True, rotate=cfg.augment_rotate,
-                        scale=cfg.augment_scale, shift=cfg.augment_shift)
+                        scale=cfg.augment_scale, shift=cfg.augment_shift,
+                        reverse=cfg.direction == "photo_to_sketch")
