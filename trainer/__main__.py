@@ -166,10 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--two-way", action="store_true",
                    help="also rank by the two-way distance: the searched photo against the "
                         "gallery photos plus the sketch against each photo drawn as a sketch")
-    e.add_argument("--drawer", default="", metavar="MODEL",
+    e.add_argument("--drawer", action="append", metavar="MODEL",
                    help="with --two-way: draw the gallery faces with this photo-to-sketch "
                         "network (a run folder or .safetensors trained with direction = "
-                        "\"photo_to_sketch\") instead of the pencil filter")
+                        "\"photo_to_sketch\"), or 'pencil' (the pencil filter, the "
+                        "default); given more than once, the sketch's distance to a face's "
+                        "drawings is their mean")
     e.set_defaults(func=_evaluate)
 
     x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")

@@ -45,6 +45,7 @@ from sketchlab.core.drawn import (
     DRAWN_MODEL,
     WEIGHT,
     draw_chip,
+    drawn_distance,
     network_drawn_descriptors,
     network_drawn_model,
     two_way,
@@ -73,6 +74,7 @@ JSON_KEYS = ("fsim", "ssim", "pearson_r", "rank1", "rank5", "rank10", "rank50",
              "rank1_no_adapter_grey", "rank10_no_adapter_grey", "rank1_raw_sketch_grey",
              "rank10_raw_sketch_grey", "landmarks_found", "n_queries", "gallery_size",
              "model_sha256")
+PENCIL = "pencil"  # `--drawer pencil`: the pencil filter of `core.drawn`
 GREY_MODEL = EMBEDDING_MODEL + "+grey"  # cache key of descriptors of luma-only images
 
 
@@ -349,16 +351,16 @@ QUALITY_KEYS = ("fsim", "fsim_colour", "ssim", "ssim_colour", "pearson_r", "pear
 
 def truth_ranks(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
                 penalty: np.ndarray | None = None,
-                drawn: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                drawn: tuple[np.ndarray, Any] | None = None) -> np.ndarray:
     """1-based rank of each query's true gallery row (ties favourable), by distance plus
     an optional per-row `penalty` (e.g. `trainer.hubness`'s discount). `drawn`: (raw
-    sketch descriptors, drawn gallery descriptors), to rank by the two-way distance
-    (`core.drawn`)."""
+    sketch descriptors, drawn gallery descriptors or a list of them, one a drawing), to
+    rank by the two-way distance (`core.drawn`)."""
     ranks = []
     for i, (q, t) in enumerate(zip(queries, truth, strict=True)):
         d = distances(q, gallery)
         if drawn is not None:
-            d = two_way(d, distances(drawn[0][i], drawn[1]))
+            d = two_way(d, drawn_distance(drawn[0][i], drawn[1]))
         if penalty is not None:
             d = d + penalty
         ranks.append(int((d < d[t]).sum()) + 1)
@@ -367,7 +369,7 @@ def truth_ranks(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
 
 def rank_hits(queries: np.ndarray, gallery: np.ndarray, truth: Sequence[int],
               ks: Sequence[int] = RANKS, penalty: np.ndarray | None = None,
-              drawn: tuple[np.ndarray, np.ndarray] | None = None) -> dict[int, float]:
+              drawn: tuple[np.ndarray, Any] | None = None) -> dict[int, float]:
     """Share of queries whose true gallery row is within the k nearest (ties favourable);
     `drawn` as `truth_ranks`."""
     r = truth_ranks(queries, gallery, truth, penalty, drawn)
@@ -378,14 +380,18 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              distractors: Sequence[str] = (), max_distractors: int = 0, device: str = "auto",
              workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
              quality: bool = True, ink_gamma: float | None = None,
-             two_way_search: bool = False, drawer: str = "") -> dict[str, Any]:
+             two_way_search: bool = False, drawers: Sequence[str] = (PENCIL,)
+             ) -> dict[str, Any]:
     """Quality of the photos the search makes (sketches read with the model's shading
     reading, or `ink_gamma`) and identification on the app's path; `two_way_search` also
     ranks by the two-way distance (`core.drawn`: the gallery drawn as sketches too, by
-    the pencil filter, or by the photo-to-sketch network `drawer`)."""
-    if drawer and not two_way_search:
+    each of `drawers`: PENCIL, the pencil filter, or a photo-to-sketch network's model;
+    with several, the sketch's mean distance to a face's drawings)."""
+    if tuple(drawers) != (PENCIL,) and not two_way_search:
         raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
-    drawer = str(model_path(drawer)) if drawer else ""
+    if not drawers:
+        raise ValueError("the two-way search needs at least one drawer")
+    drawers = [d if d == PENCIL else str(model_path(d)) for d in drawers]
     from trainer.adapter import model_ink_gamma
 
     t0 = time.time()
@@ -445,15 +451,19 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     galleries = {"": np.stack(embed_photo_files(gallery_files, cache, workers)),
                  "_grey": np.stack(embed_photo_files(gallery_files, cache, workers,
                                                      "embedding gallery (grey)", grey=True))}
-    drawn: dict[str, np.ndarray] | None = None
+    drawn: dict[str, list[np.ndarray]] | None = None
     if two_way_search:
-        drawn = {"": np.stack(embed_photo_files(gallery_files, cache, workers,
-                                                "embedding gallery (drawn)", drawn=True,
-                                                drawer=drawer))}
-        # the pencil filter reads luma only; a network draws a grey photo its own way
-        drawn["_grey"] = (np.stack(embed_photo_files(
-            gallery_files, cache, workers, "embedding gallery (drawn, grey)", grey=True,
-            drawn=True, drawer=drawer)) if drawer else drawn[""])
+        drawn = {"": [], "_grey": []}
+        for d in drawers:
+            net = "" if d == PENCIL else d
+            colour = np.stack(embed_photo_files(gallery_files, cache, workers,
+                                                f"drawing gallery ({Path(d).name})",
+                                                drawn=True, drawer=net))
+            drawn[""].append(colour)
+            # the pencil filter reads luma only; a network draws a grey photo its own way
+            drawn["_grey"].append(np.stack(embed_photo_files(
+                gallery_files, cache, workers, f"drawing gallery ({Path(d).name}, grey)",
+                grey=True, drawn=True, drawer=net)) if net else colour)
     index: dict[tuple[str, str], int] = {}
     for i, key in enumerate(gallery_keys):
         index.setdefault(key, i)
@@ -511,9 +521,10 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                    + ")",
         "adapter_sha256": moved.sha256 if moved else "",
         "ink_gamma": gamma,
-        "two_way": {"drawn_model": (network_drawn_model(load_generator(drawer).sha256)
-                                    if drawer else DRAWN_MODEL),
-                    "drawer": str(drawer), "weight": WEIGHT} if two_way_search else None,
+        "two_way": {"drawn_model": [DRAWN_MODEL if d == PENCIL else
+                                    network_drawn_model(load_generator(d).sha256)
+                                    for d in drawers],
+                    "drawers": list(drawers), "weight": WEIGHT} if two_way_search else None,
         "ranks": everything,
         "groups": by_group,
         "colour": {k: mean_of(k) for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
@@ -616,7 +627,7 @@ def main(args: argparse.Namespace) -> int:
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",
                        quality=not args.identification_only, ink_gamma=args.ink_gamma,
-                       two_way_search=args.two_way, drawer=args.drawer)
+                       two_way_search=args.two_way, drawers=args.drawer or (PENCIL,))
     details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
                          for k in ("engine", "precision")}
     if args.out:

@@ -87,6 +87,17 @@ def drawn_descriptors(chips: list[np.ndarray], batch: int = 32, threads: int | N
     return embed_chips([draw_chip(c) for c in chips], batch, threads)
 
 
+def drawn_distance(raw: np.ndarray, drawings: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """The raw sketch's distance to each face's drawing; with several drawings of each
+    face (the pencil filter's, a drawing network's: lists of (N, D) arrays), the mean of
+    its distances to them, since each drawing errs its own way."""
+    if isinstance(drawings, np.ndarray):
+        return distances(raw, drawings)
+    if not drawings:
+        raise ValueError("no drawings to compare the sketch with")
+    return np.mean([distances(raw, d) for d in drawings], axis=0).astype(np.float32)
+
+
 def two_way(photo_distance: np.ndarray, drawn_distance: np.ndarray) -> np.ndarray:
     """The two-way search distance from the two directions' distances (any shape)."""
     return (np.asarray(photo_distance, np.float32)

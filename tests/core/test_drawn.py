@@ -84,3 +84,19 @@ def test_synthetic_faces_can_be_fitted_to_two_way_pairs() -> None:
     faces = syn.generate(model, 1_000, seed=0)
     assert faces.shape == (1_000, 256) and faces.dtype == np.float32
     assert syn.probes(model, faces, 5).shape == (5, 256)
+
+
+def test_several_drawings_of_a_face_count_by_their_mean_distance() -> None:
+    raw = np.array([[0.0, 0.0]], np.float32)
+    pencil = np.array([[3.0, 0.0], [1.0, 0.0]], np.float32)
+    network = np.array([[1.0, 0.0], [5.0, 0.0]], np.float32)
+    assert np.allclose(drawn.drawn_distance(raw, pencil), distances(raw, pencil))
+    assert np.allclose(drawn.drawn_distance(raw, [pencil, network]), [[2.0, 3.0]])
+    with pytest.raises(ValueError, match="no drawings"):
+        drawn.drawn_distance(raw, [])
+
+
+def test_a_drawing_network_names_its_descriptors_by_its_weights() -> None:
+    a, b = drawn.network_drawn_model("a" * 64), drawn.network_drawn_model("b" * 64)
+    assert a != b and drawn.DRAWN_MODEL not in (a, b)
+    assert drawn.network_drawn_descriptors([], None).shape == (0, 128)

@@ -132,3 +132,13 @@ def test_engine_env_restores_what_was_there(monkeypatch) -> None:
     with pytest.raises(RuntimeError), engine_env("torch", None):
         raise RuntimeError("a failed read")
     assert os.environ["SKETCHLAB_ENGINE"] == "onnxruntime"
+
+
+def test_two_way_ranks_read_the_mean_of_a_faces_drawings() -> None:
+    queries = np.array([[0.0, 0.0]], np.float32)
+    gallery = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)  # photos tie
+    raw = np.array([[0.0, 0.0]], np.float32)
+    pencil = np.array([[0.0, 0.0], [2.0, 0.0]], np.float32)  # pencil: face 0 nearer
+    network = np.array([[4.0, 0.0], [0.0, 0.0]], np.float32)  # network: face 1, by more
+    assert rank_hits(queries, gallery, [1], ks=(1,), drawn=(raw, [pencil])) == {1: 0.0}
+    assert rank_hits(queries, gallery, [1], ks=(1,), drawn=(raw, [pencil, network])) == {1: 1.0}
