@@ -97,8 +97,8 @@ def _embed_files(jobs: list[tuple[str, bool, bool, str]]) -> list[np.ndarray | N
     """Detected-face descriptors of a chunk of files (path, grey, drawn, drawer), batched
     through the PyTorch port (`embed_batch`, interchangeable with face_recognition's
     `embed`); drawn: of the face drawn as a sketch (`core.drawn`), by the pencil filter,
-    or with a drawer (a photo-to-sketch model file) by that network from the photo's
-    canonical frame."""
+    or with a drawer (a photo-to-sketch model file) by that network from the luma of the
+    photo's canonical frame."""
     import torch
 
     from sketchlab.core.imageio import load_image
@@ -263,27 +263,23 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
     files with no detectable face are embedded from their aligned frame (canonical box).
     `grey` embeds each photo's luma; a photo that is grey already keeps its descriptor.
     `drawn` embeds each face drawn as a sketch (`core.drawn`: luma only, so not grey too);
-    with `drawer` (a photo-to-sketch model file) drawn by that network from the photo's
-    canonical frame, which sees colour, so `grey` draws the luma."""
+    with `drawer` (a photo-to-sketch model file) drawn by that network from the luma of the
+    photo's canonical frame."""
     from sketchlab.core.preprocess import prepare_photo
 
-    if grey and drawn and not drawer:
+    if grey and drawn:
         raise ValueError("a drawn descriptor is colour-blind already: ask for drawn alone")
     if drawer and not drawn:
         raise ValueError("a drawer draws: ask for drawn descriptors")
-    if drawer:
-        colour_model = network_drawn_model(load_generator(drawer).sha256)
-    else:
-        colour_model = DRAWN_MODEL if drawn else EMBEDDING_MODEL
-    model = colour_model + "+grey" if grey and drawer else GREY_MODEL if grey else colour_model
+    model = (network_drawn_model(load_generator(drawer).sha256) if drawer
+             else DRAWN_MODEL if drawn else GREY_MODEL if grey else EMBEDDING_MODEL)
     shas = [sha256_file(f) for f in files]
     out: list[np.ndarray | None] = [None] * len(files)
     todo = []
     for i, sha in enumerate(shas):
         hit, vec = cache.get(sha, None, model)
         if not hit and grey:
-            # the colour descriptor, valid if grey already
-            hit, vec = cache.get(sha, None, colour_model)
+            hit, vec = cache.get(sha, None)  # the colour descriptor, valid if grey already
             hit = hit and _is_grey_file(files[i])
         if hit:
             out[i] = vec
@@ -454,16 +450,12 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     drawn: dict[str, list[np.ndarray]] | None = None
     if two_way_search:
         drawn = {"": [], "_grey": []}
-        for d in drawers:
-            net = "" if d == PENCIL else d
-            colour = np.stack(embed_photo_files(gallery_files, cache, workers,
-                                                f"drawing gallery ({Path(d).name})",
-                                                drawn=True, drawer=net))
-            drawn[""].append(colour)
-            # the pencil filter reads luma only; a network draws a grey photo its own way
-            drawn["_grey"].append(np.stack(embed_photo_files(
-                gallery_files, cache, workers, f"drawing gallery ({Path(d).name}, grey)",
-                grey=True, drawn=True, drawer=net)) if net else colour)
+        for d in drawers:  # luma only, whoever draws: one drawing for colour and grey
+            faces = np.stack(embed_photo_files(gallery_files, cache, workers,
+                                               f"drawing gallery ({d})", drawn=True,
+                                               drawer="" if d == PENCIL else d))
+            drawn[""].append(faces)
+            drawn["_grey"].append(faces)
     index: dict[tuple[str, str], int] = {}
     for i, key in enumerate(gallery_keys):
         index.setdefault(key, i)

@@ -54,13 +54,16 @@ def network_drawn_model(drawer_sha256: str) -> str:
 def network_drawn_descriptors(frames: list[np.ndarray], drawer: Any) -> np.ndarray:
     """(N, 128) descriptors of canonical-frame photos (`preprocess.prepare_photo`) drawn
     by `drawer` (an `inference.Inverter` over a photo-to-sketch network), each embedded in
-    the frame's face box as a sketch is (`matching.embed_aligned`)."""
+    the frame's face box as a sketch is (`matching.embed_aligned`). The network reads the
+    photo's luma, as it was trained to: a colour photo and its grey copy draw alike, so a
+    gallery's colour cannot favour its colour faces."""
     from sketchlab.core.frame import face_box
     from sketchlab.core.matching import embed_batch
+    from sketchlab.core.query import to_grey
 
     if not frames:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
-    drawn = drawer.invert_batch(frames)
+    drawn = drawer.invert_batch([to_grey(f) for f in frames])
     box = face_box(drawn[0].shape[:2])
     return np.stack(embed_batch(drawn, [box] * len(drawn))).astype(np.float32)
 

@@ -100,3 +100,19 @@ def test_a_drawing_network_names_its_descriptors_by_its_weights() -> None:
     a, b = drawn.network_drawn_model("a" * 64), drawn.network_drawn_model("b" * 64)
     assert a != b and drawn.DRAWN_MODEL not in (a, b)
     assert drawn.network_drawn_descriptors([], None).shape == (0, 128)
+
+
+def test_a_drawing_network_draws_a_colour_face_and_its_grey_copy_alike(tiny_model,
+                                                                      face_sketch) -> None:
+    """It reads luma, so a gallery's colour cannot favour its colour faces."""
+    import cv2
+
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.query import to_grey
+
+    net = Inverter(tiny_model, device="cpu", warmup=False, engine="torch")
+    colour = cv2.resize(face_sketch, net.resolution[::-1]).copy()
+    colour[..., 0] = colour[..., 0] // 2  # a tint: the colour frame differs from its luma
+    a = drawn.network_drawn_descriptors([colour], net)
+    b = drawn.network_drawn_descriptors([to_grey(colour)], net)
+    assert a.shape == (1, 128) and np.array_equal(a, b)

@@ -87,8 +87,7 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
 def test_a_drawing_network_draws_the_gallery_under_its_own_name(shared_data, tiny_model,
                                                                  monkeypatch) -> None:
     """`evaluate --two-way --drawer`: each photo is drawn by the network from its canonical
-    frame, cached under the drawer's own name (never the pencil filter's), and a colour
-    photo's grey copy is drawn from its luma."""
+    frame, cached under the drawer's own name (never the pencil filter's)."""
     from sketchlab.core.drawn import DRAWN_MODEL, network_drawn_model
     from sketchlab.core.manifest import read_manifest
     from trainer import evaluate as ev
@@ -98,23 +97,24 @@ def test_a_drawing_network_draws_the_gallery_under_its_own_name(shared_data, tin
     cache = ev.embedding_cache()
     try:
         net = np.stack(ev.embed_photo_files(files, cache, 1, drawn=True, drawer=str(tiny_model)))
-        grey = np.stack(ev.embed_photo_files(files, cache, 1, grey=True, drawn=True,
-                                             drawer=str(tiny_model)))
         pencil = np.stack(ev.embed_photo_files(files, cache, 1, drawn=True))
         name = network_drawn_model(load_generator(tiny_model).sha256)
         assert name != DRAWN_MODEL
         sha = ev.sha256_file(files[0])
-        assert cache.get(sha, None, name)[0] and cache.get(sha, None, name + "+grey")[0]
+        assert cache.get(sha, None, name)[0]
         monkeypatch.setattr(ev, "_embed_files", None)  # a second call reads the cache only
         again = np.stack(ev.embed_photo_files(files, cache, 1, drawn=True,
                                               drawer=str(tiny_model)))
     finally:
         cache.close()
-    assert net.shape == grey.shape == (2, 128) and np.isfinite(net).all()
+    assert net.shape == (2, 128) and np.isfinite(net).all()
     assert np.array_equal(net, again)
-    assert not np.allclose(net, pencil) and not np.allclose(net, grey)
+    assert not np.allclose(net, pencil)
     with pytest.raises(ValueError, match="drawer draws"):
         ev.embed_photo_files(files, ev.embedding_cache(), 1, drawer=str(tiny_model))
+    with pytest.raises(ValueError, match="colour-blind"):
+        ev.embed_photo_files(files, ev.embedding_cache(), 1, grey=True, drawn=True,
+                             drawer=str(tiny_model))
 
 
 def test_engine_env_restores_what_was_there(monkeypatch) -> None:

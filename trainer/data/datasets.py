@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from sketchlab.core.preprocess import to_tensor_array
+from sketchlab.core.query import to_grey
 from trainer.config import SourceConfig, TrainConfig
 from trainer.data.align_cache import AlignedSet, load_aligned
 from trainer.data.artist_augment import artist_augment
@@ -60,7 +61,7 @@ class MixedDataset(Dataset):
         self.augment = augment
         self.rotate, self.scale, self.shift = rotate, scale, shift
         self.length = length
-        self.reverse = reverse  # items as (photo, sketch): a drawing network's input first
+        self.reverse = reverse  # items as (photo's luma, sketch): a drawing network's
 
     def __len__(self) -> int:
         return self.length
@@ -91,8 +92,8 @@ class MixedDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
         """(network input, target, source number, person code)."""
         sketch, photo, k, person = self.draw(int(index))
-        if self.reverse:
-            sketch, photo = photo, sketch
+        if self.reverse:  # a drawing network reads the photo's luma (core.drawn)
+            sketch, photo = to_grey(photo), sketch
         return (torch.from_numpy(to_tensor_array(sketch)),
                 torch.from_numpy(to_tensor_array(photo)), k, person)
 
