@@ -447,15 +447,11 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     galleries = {"": np.stack(embed_photo_files(gallery_files, cache, workers)),
                  "_grey": np.stack(embed_photo_files(gallery_files, cache, workers,
                                                      "embedding gallery (grey)", grey=True))}
-    drawn: dict[str, list[np.ndarray]] | None = None
-    if two_way_search:
-        drawn = {"": [], "_grey": []}
-        for d in drawers:  # luma only, whoever draws: one drawing for colour and grey
-            faces = np.stack(embed_photo_files(gallery_files, cache, workers,
-                                               f"drawing gallery ({d})", drawn=True,
-                                               drawer="" if d == PENCIL else d))
-            drawn[""].append(faces)
-            drawn["_grey"].append(faces)
+    # luma only, whoever draws: one drawing of each face serves colour and grey searches
+    drawn = [np.stack(embed_photo_files(gallery_files, cache, workers,
+                                        f"drawing gallery ({d})", drawn=True,
+                                        drawer="" if d == PENCIL else d))
+             for d in drawers] if two_way_search else None
     index: dict[tuple[str, str], int] = {}
     for i, key in enumerate(gallery_keys):
         index.setdefault(key, i)
@@ -474,7 +470,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                 if drawn is not None and kind != "fused":  # the sketch drawn both ways
                     raw = np.stack(queries["raw" + suffix])[rows]
                     hits = rank_hits(q, g, [truth[i] for i in rows], RANKS,
-                                     drawn=(raw, drawn[suffix]))
+                                     drawn=(raw, drawn))
                     for k in RANKS:
                         out[f"rank{k}{label}_two_way{suffix}"] = hits[k]
         aligned = [methods[i] for i in rows]
