@@ -169,9 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--drawer", action="append", metavar="MODEL",
                    help="with --two-way: draw the gallery faces with this photo-to-sketch "
                         "network (a run folder or .safetensors trained with direction = "
-                        "\"photo_to_sketch\"), or 'pencil' (the pencil filter, the "
-                        "default); given more than once, the sketch's distance to a face's "
-                        "drawings is their mean")
+                        "\"photo_to_sketch\"), or 'pencil' (the pencil filter); given "
+                        "more than once, the sketch's distance to a face's drawings is their "
+                        "mean (default: as the app's search draws for the model)")
     e.set_defaults(func=_evaluate)
 
     x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")
@@ -270,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--two-way", action="store_true",
                    help="also measure the two-way search (each gallery face drawn as a sketch "
                         "too) and store its tables beside the one-way ones")
+    r.add_argument("--drawer", default=None, metavar="MODEL",
+                   help="with --two-way: draw the gallery with this photo-to-sketch network "
+                        "(a run folder or .safetensors), or 'pencil' (the pencil filter, the "
+                        "default); with --unseen-artist the gallery of each set's searches is "
+                        "drawn by the network that never saw the set (trainer/protocol)")
     r.add_argument("--out", help="also write the report JSON here")
     r.add_argument("--workers", type=int, default=2)
     r.set_defaults(func=_search_rates)

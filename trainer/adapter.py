@@ -92,10 +92,11 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
     return out
 
 
-def embed_gallery_photos(files: list[Path], workers: int = 2, drawn: bool = False
-                         ) -> dict[str, np.ndarray]:
+def embed_gallery_photos(files: list[Path], workers: int = 2, drawn: bool = False,
+                         drawer: str = "") -> dict[str, np.ndarray]:
     """Colour and grey descriptors of photo files (shared EmbeddingCache, as evaluate), and
-    with `drawn` those of each face drawn as a sketch (`core.drawn`)."""
+    with `drawn` those of each face drawn as a sketch (`core.drawn`): by the pencil
+    filter, or by `drawer` (a photo-to-sketch model file)."""
     from trainer.evaluate import embed_photo_files, embedding_cache
 
     cache = embedding_cache()
@@ -105,7 +106,8 @@ def embed_gallery_photos(files: list[Path], workers: int = 2, drawn: bool = Fals
                                                   grey=True))}
         if drawn:
             out["drawn"] = np.stack(embed_photo_files(files, cache, workers,
-                                                      "embedding (drawn)", drawn=True))
+                                                      "embedding (drawn)", drawn=True,
+                                                      drawer=drawer))
     finally:
         cache.close()
     return out
@@ -134,6 +136,16 @@ class TrainData:
     # pack's own query list
     sketched: np.ndarray | None = None
     drawn: np.ndarray | None = None  # (M, 128) the bank's faces drawn as sketches (core.drawn)
+    files: list[str] | None = None  # (M / 2,) the bank's photo files (each block's rows)
+
+
+def drawn_bank(data: TrainData, drawer: str, workers: int = 2) -> np.ndarray:
+    """(M, 128): `data`'s bank drawn by `drawer` (a photo-to-sketch model file, "" the
+    pencil filter), row for row as `TrainData.drawn`."""
+    if data.files is None:
+        raise ValueError("this TrainData does not list its bank's files")
+    d = embed_gallery_photos([Path(f) for f in data.files], workers, True, drawer)["drawn"]
+    return np.concatenate([d, d])
 
 
 def lfw_train_photos() -> tuple[list[Path], list[str]]:
@@ -144,10 +156,10 @@ def lfw_train_photos() -> tuple[list[Path], list[str]]:
 
 
 def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers: int = 2,
-                    drawn: bool = False) -> TrainData:
+                    drawn: bool = False, drawer: str = "") -> TrainData:
     """The named train packs, against a bank of their target photos + every LFW train
     photo (the gallery-like faces that supply hard negatives); `drawn`: with the bank's
-    faces drawn as sketches too."""
+    faces drawn as sketches too (by `drawer`, a photo-to-sketch model file, if given)."""
     from sketchlab.core.query import fuse, reading_spread
     from trainer.descriptors import is_current, load_pack
 
@@ -175,7 +187,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
         ukeys[uniq[str(f)]] = k
     ids: dict[str, int] = {}
     bank_id = np.array([ids.setdefault(k, len(ids)) for k in ukeys])
-    photos = embed_gallery_photos([Path(f) for f in ufiles], workers, drawn)
+    photos = embed_gallery_photos([Path(f) for f in ufiles], workers, drawn, drawer)
     m = len(ufiles)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("mean", "raw", "fused", "target",
                                                           "qid", "grey", "spread",
@@ -201,7 +213,7 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
                      np.concatenate([photos["colour"], photos["grey"]]),
                      np.concatenate([bank_id, bank_id]), cat["grey"], cat["spread"],
                      cat["sketched"],
-                     np.concatenate([photos["drawn"]] * 2) if drawn else None)
+                     np.concatenate([photos["drawn"]] * 2) if drawn else None, ufiles)
 
 
 def _drawn_from(spec: str) -> str:

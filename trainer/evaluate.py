@@ -123,12 +123,24 @@ _DRAWERS: dict[str, Any] = {}
 
 
 def _drawer(path: str) -> Any:
-    """A worker's photo-to-sketch network, loaded once."""
+    """A worker's photo-to-sketch network, loaded once (`core.drawn.load_drawer`, as the
+    app's gallery draws)."""
     if path not in _DRAWERS:
-        from sketchlab.core.inference import Inverter
+        from sketchlab.core.drawn import load_drawer
 
-        _DRAWERS[path] = Inverter(path, device="cpu", warmup=False, engine="torch")
+        _DRAWERS[path] = load_drawer(path)
     return _DRAWERS[path]
+
+
+def model_drawers(path: str | os.PathLike[str]) -> list[str]:
+    """The drawing the model's two-way search compares with, as `--drawer` names it: the
+    drawing network its rates were measured with (`model_catalog.search_drawing`), else
+    the pencil filter."""
+    from sketchlab.core.model_catalog import search_drawing
+    from sketchlab.core.model_file import read_metadata
+
+    drawing = search_drawing(read_metadata(Path(path)))
+    return [PENCIL if drawing is None or drawing.drawer is None else str(drawing.drawer)]
 
 
 _QUERY_INVERTER: Any = None
@@ -376,22 +388,24 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              distractors: Sequence[str] = (), max_distractors: int = 0, device: str = "auto",
              workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
              quality: bool = True, ink_gamma: float | None = None,
-             two_way_search: bool = False, drawers: Sequence[str] = (PENCIL,)
+             two_way_search: bool = False, drawers: Sequence[str] | None = None
              ) -> dict[str, Any]:
     """Quality of the photos the search makes (sketches read with the model's shading
     reading, or `ink_gamma`) and identification on the app's path; `two_way_search` also
     ranks by the two-way distance (`core.drawn`: the gallery drawn as sketches too, by
     each of `drawers`: PENCIL, the pencil filter, or a photo-to-sketch network's model;
-    with several, the sketch's mean distance to a face's drawings)."""
-    if tuple(drawers) != (PENCIL,) and not two_way_search:
+    with several, the sketch's mean distance to a face's drawings; None: as the app's
+    search draws for this model, `model_drawers`)."""
+    if drawers is not None and not two_way_search:
         raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
-    if not drawers:
+    if drawers is not None and not drawers:
         raise ValueError("the two-way search needs at least one drawer")
-    drawers = [d if d == PENCIL else str(model_path(d)) for d in drawers]
     from trainer.adapter import model_ink_gamma
 
     t0 = time.time()
     loaded = load_generator(model_path(model))
+    drawers = [d if d == PENCIL else str(model_path(d))
+               for d in (drawers if drawers is not None else model_drawers(loaded.path))]
     moved = resolve_adapter(loaded, adapter)
     gamma = model_ink_gamma(loaded.path, ink_gamma)
     frame = loaded.config.resolution
@@ -615,7 +629,7 @@ def main(args: argparse.Namespace) -> int:
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",
                        quality=not args.identification_only, ink_gamma=args.ink_gamma,
-                       two_way_search=args.two_way, drawers=args.drawer or (PENCIL,))
+                       two_way_search=args.two_way, drawers=args.drawer)
     details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
                          for k in ("engine", "precision")}
     if args.out:

@@ -593,6 +593,12 @@ def rates_at_stated(data: Any, stated: sr.SearchCalibration, queries: np.ndarray
 PROTOCOL = Path(__file__).parent / "protocol"
 PROTOCOL_GENERATORS = {"cufs_train": "leave-out-cufs-10k.safetensors",
                        "fs2k_train": "leave-out-fs2k.safetensors"}
+# When the search draws the gallery with a network, the unseen-artist rates draw it with
+# one that never saw the set either (trainer/configs/drawing-leave-out-*.toml): a drawer
+# trained on an artist's pairs draws the train photos as that artist drew them.
+PROTOCOL_DRAWERS = {"cufs_train": "drawing-leave-out-cufs.safetensors",
+                    "fs2k_train": "drawing-leave-out-fs2k.safetensors"}
+TEST_OF = {"cufs_train": "cufs_cuhk", "fs2k_train": "fs2k"}  # each train set's test set
 
 
 def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
@@ -638,6 +644,44 @@ def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
     return out, rows, made_by
 
 
+def measure_by_set(data: Any, queries: dict[str, np.ndarray], rows: np.ndarray,
+                   drawings: dict[str, tuple[np.ndarray, np.ndarray]], reference_rank: int,
+                   read_by: str = "") -> dict[str, sr.SearchCalibration]:
+    """Two-way tables of searches whose gallery is drawn differently for each query set:
+    `drawings` maps a set to (the bank drawn for its searches, (M, 128); the synthetic
+    two-way faces fitted to that bank). Each set's tables are measured as `measure` does
+    (every search an absent-person one too), then pooled search for search: every rate
+    is a mean over searches, so the pooled table is the mean weighted by searches."""
+    group = np.asarray(data.group)
+    parts = []
+    for name, (drawn, synthetic) in drawings.items():
+        mine = rows[group[rows] == name]
+        if len(mine):
+            parts.append(measure(data, queries, synthetic, mine, (name,), reference_rank, None,
+                                 bank=pair(data.bank, drawn), read_by=read_by))
+    if not parts:
+        raise ValueError("none of the searches is of a set with a drawing")
+    out = {}
+    for kind in parts[0]:
+        tables = [p[kind] for p in parts]
+        w = np.array([t.n_mated for t in tables], np.float64)
+        share = w / w.sum()
+        pooled = {f: np.tensordot(share, np.stack([getattr(t, f) for t in tables]), 1)
+                  for f in ("fpir", "tpir", "hit_rates")}
+        first = tables[0]
+        if first.spread_edges is not None:
+            raise ValueError("tables grouped by reading spread are not pooled")
+        sets = _and(SET_WORDS[n] for n in drawings)
+        out[kind] = dataclasses.replace(
+            first, **pooled,
+            n_mated=int(w.sum()), n_nonmated=int(w.sum()),
+            source=f"{int(w.sum()):,} train sketch searches ({sets} sketches; colour and "
+                   f"grey){read_by}, galleries of real photos then synthetic faces; two-way: "
+                   "each face also drawn as a sketch, for each set's searches by a drawing "
+                   "network that never saw that set, and compared with the sketch as drawn")
+    return out
+
+
 def _interp_13k(table: np.ndarray) -> np.ndarray:
     return sr.interp_size(table, np.array(SIZES, np.float64), 13_000)
 
@@ -652,7 +696,9 @@ TEST_SIZES = (1_000, 13_000, 1_000_000)
 
 def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
                pools: dict[str, np.ndarray], workers: int = 2, fpir: float = sr.DEFAULT_FPIR,
-               unseen: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+               unseen: dict[str, Any] | None = None, drawer: str = "",
+               unseen_drawn: dict[str, tuple[str, np.ndarray]] | None = None
+               ) -> list[dict[str, Any]]:
     """The stated rates against the same rates measured on held-out test searches: CUFS
     and FS2K test sketches (the app's searched descriptor), each set against its own test
     photos + every LFW photo (colour with colour, grey with grey), mated and with the
@@ -663,7 +709,10 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
     hold that kind). `unseen` (test set -> the loaded generator that never saw it): the
     rates stated for an artist never seen (`sr.UNSEEN_ARTIST` kinds) against that set's
     test sketches read through it, with its own adapter, at this model's thresholds
-    (read with fp32 PyTorch, as `evaluate` reads the protocol generators)."""
+    (read with fp32 PyTorch, as `evaluate` reads the protocol generators). `drawer`: the
+    network that draws the gallery for the two-way search ("" the pencil filter);
+    `unseen_drawn` (test set -> (drawer file, synthetic two-way faces)): for the
+    unseen-artist searches, the gallery drawn by a network that never saw the set."""
     from sketchlab.core.manifest import read_manifest
     from trainer.adapter import LFW, embed_gallery_photos
     from trainer.evaluate import adapter_of
@@ -676,7 +725,8 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
         one_way = "adapted" if adapter_of(loaded) is not None else "variants"
         searches = [w for w in pools if one_way + w in kinds]
         files = [r.photo for r in rows] + [r.photo for r in lfw]
-        photos = embed_gallery_photos(files, workers, drawn=TWO_WAY in searches)
+        photos = embed_gallery_photos(files, workers, drawn=TWO_WAY in searches,
+                                      drawer=drawer)
         ids = np.array([f"{name}/{r.identity}" for r in rows] + [f"lfw/{r.identity}"
                                                                  for r in lfw])
         readers = [("", loaded)]
@@ -684,7 +734,13 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
             readers.append((sr.UNSEEN_ARTIST, unseen[name]))
         for suffix, reader in readers:
             found = _read_test(reader, rows, f"{name}_test", workers, fp32=bool(suffix))
-            out += _check_set(name, found, photos, ids, len(rows), kinds, pools, one_way,
+            seen_by, pools_by = photos, pools
+            if suffix and unseen_drawn and name in unseen_drawn and TWO_WAY in searches:
+                file, synthetic = unseen_drawn[name]
+                seen_by = {**photos, "drawn": embed_gallery_photos(files, workers, True,
+                                                                   file)["drawn"]}
+                pools_by = {**pools, TWO_WAY: synthetic}
+            out += _check_set(name, found, seen_by, ids, len(rows), kinds, pools_by, one_way,
                               [w for w in searches if one_way + w + suffix in kinds], suffix,
                               fpir)
     return out
@@ -808,9 +864,16 @@ def format_by_set(rows: list[dict[str, Any]], kinds: bool = False) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import load_generator, update_metadata
-    from sketchlab.core.drawn import two_way_fields
+    from sketchlab.core.drawn import PENCIL, Drawing, two_way_fields
     from sketchlab.core.model_catalog import read_calibration
-    from trainer.adapter import TRAIN_SETS, FitConfig, load_train_data, model_ink_gamma, pack_dir
+    from trainer.adapter import (
+        TRAIN_SETS,
+        FitConfig,
+        drawn_bank,
+        load_train_data,
+        model_ink_gamma,
+        pack_dir,
+    )
     from trainer.evaluate import adapter_of, model_path
 
     # the options first: the descriptors take minutes to load
@@ -826,11 +889,15 @@ def main(args: argparse.Namespace) -> int:
         else 0
     if reference_rank:
         check_reference_rank(reference_rank)
+    if args.drawer not in (None, "pencil") and not args.two_way:
+        raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
+    drawer = "" if args.drawer in (None, "pencil") else str(model_path(args.drawer))
+    drawing = Drawing.by_network(drawer) if drawer else PENCIL
     path = model_path(args.model)
     loaded = load_generator(path)
     w = float(read_calibration(path)[1].get("raw_weight", 0.2))
     data = load_train_data(pack_dir(loaded.sha256, ink_gamma=model_ink_gamma(loaded.path)),
-                           TRAIN_SETS, w, args.workers, drawn=args.two_way)
+                           TRAIN_SETS, w, args.workers, drawn=args.two_way, drawer=drawer)
     pool = np.flatnonzero(np.isin(np.asarray(data.group), sets))
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(pool, min(args.max_queries, len(pool)), replace=False))
@@ -851,20 +918,38 @@ def main(args: argparse.Namespace) -> int:
         kinds.update(measure(data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
                              pools[TWO_WAY], rows, sets, reference_rank, absent_sets,
                              bank=banks[TWO_WAY]))
-        extra["two_way"] = two_way_fields()
+        extra["two_way"] = two_way_fields(drawing.model)
+    unseen_drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if args.unseen_artist:  # the same searches by an artist never seen: their own kinds
         unseen, hand, extra["unseen_artist"] = unseen_artist_queries(data)
         plain = dataclasses.replace(data, spread=None)  # the model's own readings' groups
+        read_by = (", each read through a generator of this recipe that never saw its set "
+                   "(and its own query adapter, fitted without it)")
+        if args.two_way and drawer:  # each set's gallery drawn by a network that never saw it
+            for name, file in PROTOCOL_DRAWERS.items():
+                d = drawn_bank(data, str(PROTOCOL / file), args.workers)
+                unseen_drawn[name] = (d, synthetic_pool(dataclasses.replace(data, drawn=d),
+                                                        two_way=True))
+                extra["unseen_artist"][name]["drawer"] = file
+                extra["unseen_artist"][name]["drawn_model"] = Drawing.by_network(
+                    PROTOCOL / file).model
         for way, synth in pools.items():
-            kinds.update(measure(
-                plain, {k + way + sr.UNSEEN_ARTIST: pair(q, data.raw) if way else q
-                        for k, q in unseen.items() if k + way in kinds},
-                synth, hand, tuple(PROTOCOL_GENERATORS), reference_rank, None,
-                bank=banks[way],
-                read_by=", each read through a generator of this recipe that never saw its "
-                        "set (and its own query adapter, fitted without it)"))
+            queries_u = {k + way + sr.UNSEEN_ARTIST: pair(q, data.raw) if way else q
+                         for k, q in unseen.items() if k + way in kinds}
+            if way and unseen_drawn:
+                kinds.update(measure_by_set(plain, queries_u, hand, unseen_drawn,
+                                            reference_rank, read_by))
+                continue
+            kinds.update(measure(plain, queries_u, synth, hand, tuple(PROTOCOL_GENERATORS),
+                                 reference_rank, None, bank=banks[way], read_by=read_by))
     if args.write:
         update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
+        from sketchlab.core.model_catalog import DRAWERS, find_drawer, search_dirs
+
+        if args.two_way and find_drawer(drawing.model) is None:
+            log.warning("%s is not installed in a %r folder beside the models (%s): the app "
+                        "searches one way with this model until it is", drawer, DRAWERS,
+                        ", ".join(map(str, search_dirs())))
     report = {k: {"threshold_at_5pct": {n: round(c.threshold_for(0.05, n), 4)
                                         for n in (1_000, 13_000, 1_000_000)},
                   "hits": {n: c.hits(n) for n in (1_000, 13_000, 1_000_000)},
@@ -880,17 +965,26 @@ def main(args: argparse.Namespace) -> int:
     if args.unseen_artist and args.by_set:  # each set's own, at the stated thresholds
         label = np.asarray(data.group, object)[hand]
         report["unseen_artist_by_set"] = []
+        group = np.asarray(data.group)[hand]
         for kind, q in unseen.items():
             for way in (w for w in pools if kind + w in kinds):
-                report["unseen_artist_by_set"] += [
-                    {"kind": kind + way, **r} for r in rates_at_stated(
-                        data, kinds[kind + way], pair(q, data.raw) if way else q, pools[way],
-                        hand, label, banks[way])]
+                q_way = pair(q, data.raw) if way else q
+                parts = ([(hand[group == n], label[group == n], pair(data.bank, d), s)
+                          for n, (d, s) in unseen_drawn.items()] if way and unseen_drawn else
+                         [(hand, label, banks[way], pools[way])])
+                for rows_s, label_s, bank_s, synth_s in parts:
+                    report["unseen_artist_by_set"] += [
+                        {"kind": kind + way, **r} for r in rates_at_stated(
+                            data, kinds[kind + way], q_way, synth_s, rows_s, label_s,
+                            bank_s)]
     if args.test:
-        report["test"] = test_check(loaded, kinds, pools, args.workers, unseen={
-            test: load_generator(PROTOCOL / PROTOCOL_GENERATORS[train])
-            for test, train in (("cufs_cuhk", "cufs_train"), ("fs2k", "fs2k_train"))
-        } if args.unseen_artist else None)
+        report["test"] = test_check(
+            loaded, kinds, pools, args.workers, unseen={
+                TEST_OF[train]: load_generator(PROTOCOL / file)
+                for train, file in PROTOCOL_GENERATORS.items()} if args.unseen_artist else None,
+            drawer=drawer, unseen_drawn={
+                TEST_OF[train]: (str(PROTOCOL / PROTOCOL_DRAWERS[train]), s)
+                for train, (_, s) in unseen_drawn.items()})
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items()

@@ -55,14 +55,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(handler=run_remove)
 
     dr = gsub.add_parser("draw", help="draw the faces of a gallery enrolled before drawings "
-                         "were kept, so it is searched two ways")
+                         "were kept, or before the model drew them with a network, so it "
+                         "is searched two ways")
     add_db_argument(dr)
+    dr.add_argument("--model", default=None,
+                    help="draw as this model's two-way search does (default: the bundled "
+                         "model)")
     dr.set_defaults(handler=run_draw)
 
     st = gsub.add_parser("stats", help="counts, size and schema of the gallery")
     add_db_argument(st)
     st.add_argument("--json", action="store_true")
     st.set_defaults(handler=run_stats)
+
+
+def _model_drawing(model: str | None = None):
+    """How the model's two-way search draws the gallery (`model_catalog.model_drawing`);
+    deferred: `sketchlab --help` starts without numpy and cv2."""
+    from sketchlab.core.model_catalog import model_drawing
+
+    return model_drawing(model)
 
 
 def _subject_ids(g, key: str) -> list[int]:
@@ -94,7 +106,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         summary = g.enroll(args.paths, subject=args.subject, rule=args.subject_from,
                            workers=args.workers,
                            batch_size=max(1, args.batch_size), largest_face=args.largest_face,
-                           use_cache=not args.no_cache, progress=progress)
+                           use_cache=not args.no_cache, progress=progress,
+                           drawing=_model_drawing())
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -170,7 +183,9 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_draw(args: argparse.Namespace) -> int:
-    """Each face drawn as a sketch from its source file (`Gallery.add_drawings`)."""
+    """Each face drawn as a sketch from its source file, as the model's two-way search
+    draws it (`Gallery.add_drawings`)."""
+    drawing = _model_drawing(args.model)
     with open_gallery(args) as g:
         bar = tqdm(total=0, unit="photo", disable=not sys.stderr.isatty(), leave=False)
 
@@ -179,7 +194,7 @@ def run_draw(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         try:
-            summary = g.add_drawings(progress=progress)
+            summary = g.add_drawings(progress=progress, drawing=drawing)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         finally:
@@ -193,6 +208,9 @@ def run_draw(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     with open_gallery(args) as g:
         st = g.stats()
+    drawing = _model_drawing()
+    from sketchlab.core.drawn import drawing_words
+
     if args.json:
         print(json.dumps(st.as_dict(), indent=2))
         return 0
@@ -204,11 +222,12 @@ def run_stats(args: argparse.Namespace) -> int:
         print(f"faces     {n}  ({model})")
     if not st.embeddings:
         print("search    -")
-    elif st.drawn == st.embeddings:
-        print("search    two ways (every face also drawn as a sketch)")
+    elif st.drawn_by(drawing.model) == st.embeddings:
+        print("search    two ways (every face also drawn as a sketch; "
+              f"{drawing_words(drawing.model).lower().removesuffix('.')})")
     else:
-        print(f"search    one way: {st.embeddings - st.drawn} faces have no drawing "
-              "(`sketchlab gallery draw` adds them)")
+        print(f"search    one way: {st.embeddings - st.drawn_by(drawing.model)} faces have "
+              "no drawing as the model draws them (`sketchlab gallery draw` adds them)")
     if st.db_bytes is not None:
         print(f"size      {st.db_bytes / 1e6:.1f} MB")
     return 0

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     # deferred: `sketchlab --help` and the other commands start without numpy/cv2/torch
     from sketchlab.core.calibration import DEFAULT_FMR
     from sketchlab.core.checkpoint import CheckpointError
+    from sketchlab.core.drawn import drawing_words
     from sketchlab.core.imageio import save_image
     from sketchlab.core.model_catalog import read_calibration, resolve_model
     from sketchlab.core.pipeline import (
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         if g.stats().embeddings == 0:
             raise UserError("the gallery is empty; add photos with "
                             "`sketchlab gallery enroll PATH...`")
-        result = match_sketch(args.sketch, inverter, Matcher(g), k=args.top,
+        matcher = Matcher(g)
+        result = match_sketch(args.sketch, inverter, matcher, k=args.top,
                               threshold=args.threshold, raw=args.raw, fmr=args.fmr or DEFAULT_FMR,
                               fpir=args.fpir or DEFAULT_FPIR,
                               variants=args.variants, calibration=calibration,
@@ -122,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
           f"{result.search_ms:.1f} ms", file=sys.stderr)
     print(result.rule.describe(), file=sys.stderr)
     if result.two_way:
-        print(TWO_WAY_WORDS, file=sys.stderr)
+        print(TWO_WAY_WORDS, drawing_words(result.drawing), file=sys.stderr)
+    elif matcher.missing_drawings and calibration[1].get("drawing") is not None:
+        print(f"{matcher.missing_drawings} gallery faces are not drawn as this model's two-way "
+              "search draws them, so it searched one way: `sketchlab gallery draw` draws "
+              "them.", file=sys.stderr)
     if result.alignment_unsure:
         print(ALIGNMENT_UNSURE, file=sys.stderr)
     if result.nothing_passes:

@@ -21,6 +21,9 @@ sketches searched through a generator that never saw CUFS.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -38,10 +41,11 @@ DRAWN_MODEL = f"{EMBEDDING_MODEL}+pencil-dodge-s{SIGMA:g}"
 TWO_WAY = "+drawn"
 
 
-def two_way_fields() -> dict[str, object]:
-    """What a two-way table was measured with: a table measured with another drawing or
-    weight does not describe this code's search (`model_catalog.read_search_rates`)."""
-    return {"drawn_model": DRAWN_MODEL, "weight": WEIGHT}
+def two_way_fields(drawn_model: str = DRAWN_MODEL) -> dict[str, object]:
+    """What a two-way table was measured with: the gallery's drawing (`Drawing.model`) and
+    the weight. A table measured with another weight, or a drawing this app cannot make,
+    does not describe its search (`model_catalog.read_search_rates`)."""
+    return {"drawn_model": drawn_model, "weight": WEIGHT}
 
 
 def network_drawn_model(drawer_sha256: str) -> str:
@@ -49,6 +53,46 @@ def network_drawn_model(drawer_sha256: str) -> str:
     `direction = "photo_to_sketch"`), by the network's weights: a new drawer is a new
     model in the embedding cache, never mixed with the pencil filter's."""
     return f"{EMBEDDING_MODEL}+drawn-by-{drawer_sha256[:12]}"
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """How the two-way search draws each gallery face: the pencil filter (`drawer` None),
+    or a photo-to-sketch network (its model file), which draws as the artists it learned
+    from. `model` names the drawings' descriptors in the gallery and the embedding cache,
+    so faces drawn one way are never compared with a sketch's tables measured another."""
+
+    model: str = DRAWN_MODEL
+    drawer: Path | None = None
+
+    @classmethod
+    def by_network(cls, path: str | os.PathLike[str]) -> Drawing:
+        """The drawing of the photo-to-sketch model file at `path` (read from its header)."""
+        from sketchlab.core.model_file import read_metadata
+
+        return cls(network_drawn_model(read_metadata(Path(path))["sha256"]), Path(path))
+
+
+
+def drawing_words(drawn_model: str) -> str:
+    """How the gallery faces of a two-way search were drawn, in the words the panel, the
+    report and the case record use."""
+    if drawn_model == DRAWN_MODEL:
+        return "Gallery faces drawn by the pencil filter."
+    return (f"Gallery faces drawn by the drawing network {drawn_model.rsplit('-', 1)[-1]}, "
+            "as the artists it learned from draw.")
+
+
+PENCIL = Drawing()  # the pencil filter (`draw_chip`)
+
+
+def load_drawer(path: str | os.PathLike[str]) -> Any:
+    """The `inference.Inverter` that draws with a photo-to-sketch model file: PyTorch in
+    fp32 on the CPU, so a face draws to the same descriptor on every machine (a gallery's
+    drawings are made once and kept, and its rates were measured on them)."""
+    from sketchlab.core.inference import Inverter
+
+    return Inverter(path, device="cpu", warmup=False, engine="torch", precision="fp32")
 
 
 def network_drawn_descriptors(frames: list[np.ndarray], drawer: Any) -> np.ndarray:

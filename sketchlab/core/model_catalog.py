@@ -117,26 +117,75 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
                           f"models are looked for in {', '.join(map(str, search_dirs()))}")
 
 
+DRAWERS = "drawers"  # beside the models: photo-to-sketch networks, never listed as models
+
+
+def find_drawer(drawn_model: str, dirs: Iterable[Path] | None = None) -> drawn.Drawing | None:
+    """The drawing whose descriptors are named `drawn_model`: the pencil filter, or a
+    drawing network in a `drawers` folder beside the models (found by its weights' SHA-256,
+    which the name carries); None when no such network is installed."""
+    if drawn_model == drawn.DRAWN_MODEL:
+        return drawn.PENCIL
+    for d in dirs if dirs is not None else search_dirs():
+        for path in sorted((Path(d) / DRAWERS).glob(f"*{SUFFIX}")):
+            try:
+                found = drawn.Drawing.by_network(path)
+            except (CheckpointError, KeyError) as exc:
+                log.info("unusable drawing network %s: %s", path, exc)
+                continue
+            if found.model == drawn_model:
+                return found
+    return None
+
+
+def search_drawing(meta: dict[str, str]) -> drawn.Drawing | None:
+    """The drawing the model's two-way rates were measured with, when this app can make
+    it (`find_drawer`) and they used this code's weight; else None (the search is one way)."""
+    text = meta.get(search_rates.METADATA_KEY)
+    if not text:
+        return None
+    try:
+        return _drawing_of(search_rates.loads(text)[1].get("two_way"))
+    except search_rates.SearchCalibrationError:
+        return None
+
+
+def model_drawing(name_or_path: str | os.PathLike[str] | None = None) -> drawn.Drawing:
+    """How the gallery is drawn for a model's two-way search (default model: the bundled
+    one); the pencil filter when the model states no drawing or is not installed."""
+    try:
+        return search_drawing(read_metadata(resolve_model(name_or_path))) or drawn.PENCIL
+    except CheckpointError:
+        return drawn.PENCIL
+
+
+def _drawing_of(two_way: Any) -> drawn.Drawing | None:
+    if not isinstance(two_way, dict) or two_way.get("weight") != drawn.WEIGHT:
+        return None
+    return find_drawer(str(two_way.get("drawn_model", "")))
+
+
 def read_calibration(path: str | os.PathLike[str]
                      ) -> tuple[dict[str, calibration.ScoreCalibration], dict[str, Any]]:
     """The model's per-pair score calibration by query kind, and its recorded fields
-    (raw_weight, variants, model_sha256, and "search": the 1:N search rates by query kind,
-    `read_search_rates`); ({}, {"error": why, ...}) when it has none or it does not fit."""
+    (raw_weight, variants, model_sha256, "search": the 1:N search rates by query kind,
+    `read_search_rates`, and "drawing": how the gallery is drawn for its two-way rates,
+    `search_drawing`); ({}, {"error": why, ...}) when it has none or it does not fit."""
     meta = read_metadata(Path(path))
     search = read_search_rates(meta, Path(path).name)
+    found = {"search": search, "drawing": search_drawing(meta)}
     text = meta.get(calibration.METADATA_KEY)
     if not text:
-        return {}, {"error": "no score calibration in the model file", "search": search}
+        return {}, {"error": "no score calibration in the model file", **found}
     try:
         kinds, extra = calibration.loads(text)
     except calibration.CalibrationError as exc:
         log.warning("%s: ignoring its score calibration: %s", Path(path).name, exc)
-        return {}, {"error": str(exc), "search": search}
+        return {}, {"error": str(exc), **found}
     if extra.get("model_sha256") != meta.get("sha256"):
         log.warning("%s: its score calibration was made for other weights", Path(path).name)
-        return {}, {"error": "the score calibration was made for other weights",
-                    "search": search}
-    return kinds, {**extra, "search": search}
+        return {}, {"error": "the score calibration was made for other weights", **found}
+    return kinds, {**extra, **found}
 
 
 def read_search_rates(meta: dict[str, str], name: str
@@ -157,7 +206,7 @@ def read_search_rates(meta: dict[str, str], name: str
     if extra.get("adapter_sha256", "") != meta.get("query_adapter_sha256", ""):
         kinds.pop("adapted", None)
         kinds.pop("adapted" + drawn.TWO_WAY, None)
-    if extra.get("two_way") != drawn.two_way_fields():  # another drawing or weight
+    if _drawing_of(extra.get("two_way")) is None:  # another weight, or a drawing not here
         kinds = {k: v for k, v in kinds.items()
                  if not k.removesuffix(search_rates.UNSEEN_ARTIST).endswith(drawn.TWO_WAY)}
     return kinds

@@ -42,7 +42,7 @@ from sketchlab.core.calibration import (
     gallery_norm,
     score_rule,
 )
-from sketchlab.core.drawn import TWO_WAY, is_pair, pair
+from sketchlab.core.drawn import DRAWN_MODEL, PENCIL, TWO_WAY, drawing_words, is_pair, pair
 from sketchlab.core.matching import DEFAULT_THRESHOLD, distances
 from sketchlab.core.model_catalog import read_calibration
 from sketchlab.core.query import sketch_query
@@ -119,7 +119,9 @@ class GallerySnapshot(Protocol):
 
 
 class Searchable(Protocol):
-    def snapshot(self) -> GallerySnapshot: ...
+    def snapshot(self, drawing: str | None = None) -> GallerySnapshot:
+        """The gallery as it is now; `drawing` (`core.drawn.Drawing.model`): the faces'
+        drawings a two-way search compares the sketch with."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ class MatchResult:
     stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)  # where time went
     reading_spread: float | None = None  # how closely the variants agreed (query.reading_spread)
     two_way: bool = False  # each gallery face also drawn as a sketch and compared (core.drawn)
+    drawing: str = ""  # how those faces were drawn (`core.drawn.Drawing.model`)
 
     @property
     def timing_text(self) -> str:
@@ -221,7 +224,7 @@ class MatchResult:
         query adapter that moved the searched descriptor, if one did."""
         text = self.rule.describe()
         if self.two_way:
-            text += " " + TWO_WAY_WORDS
+            text += " " + TWO_WAY_WORDS + " " + drawing_words(self.drawing or DRAWN_MODEL)
         if self.adapter_sha256:
             text += f" Query adapter {self.adapter_sha256[:12]} applied."
         return text
@@ -255,6 +258,7 @@ class MatchResult:
                 "alignment": self.alignment, "alignment_unsure": self.alignment_unsure,
                 "nothing_passes": self.nothing_passes, "adapter_sha256": self.adapter_sha256,
                 "ink_gamma": self.ink_gamma, "two_way": self.two_way,
+                "drawing": self.drawing if self.two_way else None,
                 "candidates": [c.as_json() for c in self.candidates]}
 
     @property
@@ -394,13 +398,16 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
                      raw_weight=plan.raw_weight, adapter=plan.adapter,
                      ink_gamma=plan.ink_gamma)
     spread = q.spread  # how closely the variants agreed: the reading's "sketches like this"
-    snap = gallery.snapshot()  # (re)loads the index outside the timed search
+    drawing = fields.get("drawing", PENCIL)  # the drawings the two-way rates were read with
+    # (re)loads the index outside the timed search
+    snap = gallery.snapshot(drawing.model if drawing is not None else None)
     search = fields.get("search") or {}
     embedding, variant_embeddings = q.embedding, q.variant_embeddings
     # Two ways when the gallery has every face's drawing and the model has the rates of
     # that search: the raw sketch's descriptor goes with the searched one (core.drawn).
     raw_descriptor = q.embedding if raw else q.raw_embedding
-    two = (bool(getattr(snap, "two_way", False)) and kind + TWO_WAY in search
+    two = (drawing is not None and getattr(snap, "drawing", DRAWN_MODEL) == drawing.model
+           and bool(getattr(snap, "two_way", False)) and kind + TWO_WAY in search
            and raw_descriptor is not None)
     if two:
         kind += TWO_WAY
@@ -412,7 +419,8 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
             "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
             "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms),
-            "reading_spread": spread, "ink_gamma": plan.ink_gamma, "two_way": two}
+            "reading_spread": spread, "ink_gamma": plan.ink_gamma, "two_way": two,
+            "drawing": drawing.model if two and drawing is not None else ""}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,

@@ -37,7 +37,7 @@ from sqlalchemy import Float, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from sketchlab.core import paths
-from sketchlab.core.drawn import DRAWN_MODEL
+from sketchlab.core.drawn import DRAWN_MODEL, PENCIL, Drawing
 from sketchlab.core.embedding_cache import EmbeddingCache
 from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL
 from sketchlab.db.engine import (
@@ -113,9 +113,13 @@ class GalleryStats:
 
     @property
     def drawn(self) -> int:
-        """Faces with their drawing's descriptor: a gallery searches two ways when every
-        face has one (`core.drawn`)."""
-        return self.models.get(DRAWN_MODEL, 0)
+        """Faces drawn by the pencil filter (`core.drawn`); `drawn_by` for another drawing."""
+        return self.drawn_by(DRAWN_MODEL)
+
+    def drawn_by(self, drawing: str) -> int:
+        """Faces with their descriptor drawn by `drawing` (`core.drawn.Drawing.model`): a
+        gallery searches two ways when every face has the model's drawing."""
+        return self.models.get(drawing, 0)
 
     def as_dict(self) -> dict[str, object]:
         return {"url": self.url, "subjects": self.subjects, "photos": self.photos,
@@ -431,21 +435,28 @@ class Gallery:
         return new_subjects, inserted
 
     def add_drawings(self, batch: int = 64,
-                     progress: Callable[[int, int], None] | None = None) -> DrawingSummary:
-        """Draw every enrolled face that has no drawing yet (a gallery enrolled before
-        drawings were kept; `core.drawn`), from its source file, at its stored face box, the
-        chip cut as enrolment cuts it. A file that has moved, changed (another SHA-256) or
-        cannot be read is reported and its face keeps no drawing. `progress(done, total)`."""
-        from sketchlab.core.drawn import drawn_descriptors
+                     progress: Callable[[int, int], None] | None = None,
+                     drawing: Drawing = PENCIL, cancel: threading.Event | None = None
+                     ) -> DrawingSummary:
+        """Draw every enrolled face that has no drawing by `drawing` yet (a gallery
+        enrolled before drawings were kept, or before the model drew with a network;
+        `core.drawn`), from its source file: the pencil filter at its stored face box, the
+        chip cut as enrolment cuts it; a drawing network from the photo's canonical frame.
+        A file that has moved, changed (another SHA-256) or cannot be read is reported and
+        its face keeps no drawing. `progress(done, total)`; `cancel` stops it after the
+        batch being drawn (what was drawn is kept)."""
+        from sketchlab.core.drawn import drawn_descriptors, load_drawer, network_drawn_descriptors
         from sketchlab.core.hashing import sha256_file
         from sketchlab.core.imageio import load_image
         from sketchlab.core.matching import face_chip
+        from sketchlab.core.preprocess import prepare_photo
 
         if self.on_server:
             raise ValueError("a gallery on a PostgreSQL server is searched one way (by its "
                              "pgvector index); its faces are not drawn")
+        net = load_drawer(drawing.drawer) if drawing.drawer is not None else None
         with self.session() as s:
-            has = select(Embedding.photo_id).where(Embedding.model == DRAWN_MODEL)
+            has = select(Embedding.photo_id).where(Embedding.model == drawing.model)
             rows = s.execute(
                 select(Photo.id, Photo.sha256, Photo.source_path, Embedding.box_top,
                        Embedding.box_right, Embedding.box_bottom, Embedding.box_left)
@@ -457,10 +468,11 @@ class Gallery:
         chips: list[tuple[int, tuple[int, int, int, int], np.ndarray]] = []
 
         def write() -> None:
-            vecs = drawn_descriptors([c for _, _, c in chips])
+            vecs = (drawn_descriptors([c for _, _, c in chips]) if net is None else
+                    network_drawn_descriptors([c for _, _, c in chips], net))
             with self.session() as s:
                 for (pid, (t, r, b, left), _), v in zip(chips, vecs, strict=True):
-                    s.add(Embedding(photo_id=pid, model=DRAWN_MODEL, model_version=version,
+                    s.add(Embedding(photo_id=pid, model=drawing.model, model_version=version,
                                     dim=int(v.size), vector=np.asarray(v, "<f4").tobytes(),
                                     box_top=t, box_right=r, box_bottom=b, box_left=left))
                 self._bump(s)
@@ -468,12 +480,16 @@ class Gallery:
             chips.clear()
 
         for n, (pid, sha, source, *box) in enumerate(rows, 1):
+            if cancel is not None and cancel.is_set():
+                break
             try:
                 if sha256_file(source) != sha:
                     out.left.append((source, "changed since it was enrolled"))
                 else:
                     rgb = np.ascontiguousarray(load_image(source))
-                    chips.append((pid, tuple(box), face_chip(rgb, tuple(box))))  # type: ignore[arg-type]
+                    chips.append((pid, tuple(box),  # type: ignore[arg-type]
+                                  face_chip(rgb, tuple(box)) if net is None else  # type: ignore[arg-type]
+                                  prepare_photo(rgb, net.resolution).image))
             except FileNotFoundError:
                 out.left.append((source, "no longer at its enrolled path"))
             except Exception as exc:  # an unreadable or damaged file: report, go on
@@ -493,34 +509,42 @@ class Gallery:
                largest_face: bool = False, use_cache: bool = True,
                progress: ProgressFn | None = None,
                cancel: threading.Event | None = None, batched: bool = True,
-               nice: int = 0) -> EnrollSummary:
+               nice: int = 0, drawing: Drawing = PENCIL) -> EnrollSummary:
         """Enrol folders (recursive), image files and manifest.csv files; see
         sketchlab.enrol. Blocks; commits every `batch_size` photos."""
         return self.enroll_items(iter_items(paths_, subject, rule), workers=workers,
                                  batch_size=batch_size, largest_face=largest_face,
                                  use_cache=use_cache, progress=progress, cancel=cancel,
-                                 batched=batched, nice=nice)
+                                 batched=batched, nice=nice, drawing=drawing)
 
     def enroll_items(self, items: Iterable[EnrollItem | SkippedFile], *,
                      workers: int | None = None, batch_size: int = DEFAULT_BATCH,
                      largest_face: bool = False, use_cache: bool = True,
                      progress: ProgressFn | None = None,
                      cancel: threading.Event | None = None, batched: bool = True,
-                     nice: int = 0) -> EnrollSummary:
+                     nice: int = 0, drawing: Drawing = PENCIL) -> EnrollSummary:
         """Enrol work items as they are: a summary's skipped multi-face photos, retried
-        with `largest_face`, keep the subjects their first run gave them."""
+        with `largest_face`, keep the subjects their first run gave them. Each face is
+        drawn by the pencil filter as it is enrolled; with a drawing network (`drawing`,
+        the model's: `model_catalog.model_drawing`) the new faces are then drawn by it too
+        (`add_drawings`), so the gallery is searched two ways as the model's rates were
+        measured."""
         cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
             else None
         version = embedding_model_version()
         try:
-            return run_enrolment(items, existing=self.known_sha256,
-                                 write=lambda b: self.write_batch(b, version), cache=cache,
-                                 workers=workers, batch_size=batch_size,
-                                 largest_face=largest_face, progress=progress, cancel=cancel,
-                                 batched=batched, nice=nice)
+            summary = run_enrolment(items, existing=self.known_sha256,
+                                    write=lambda b: self.write_batch(b, version), cache=cache,
+                                    workers=workers, batch_size=batch_size,
+                                    largest_face=largest_face, progress=progress,
+                                    cancel=cancel, batched=batched, nice=nice)
         finally:
             if cache is not None:
                 cache.close()
+        if drawing.drawer is not None and not self.on_server and summary.enrolled \
+                and not (cancel is not None and cancel.is_set()):
+            summary.drawings = self.add_drawings(drawing=drawing, cancel=cancel)
+        return summary
 
 
 @dataclass

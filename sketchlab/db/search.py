@@ -109,12 +109,15 @@ class EmbeddingIndex:
 class TwoWayIndex(EmbeddingIndex):
     """Photo descriptors with the descriptor of each face drawn as a sketch
     (`core.drawn`), row for row: a one-way query (128-d) searches the photos, a two-way
-    pair (256-d, `core.drawn.pair`) both, by the two-way distance. Exact, in memory."""
+    pair (256-d, `core.drawn.pair`) both, by the two-way distance. Exact, in memory.
+    `drawing`: how the faces were drawn (`core.drawn.Drawing.model`)."""
 
     two_way = True
 
-    def __init__(self, vectors: np.ndarray, ids: np.ndarray, drawn: np.ndarray) -> None:
+    def __init__(self, vectors: np.ndarray, ids: np.ndarray, drawn: np.ndarray,
+                 drawing: str = DRAWN_MODEL) -> None:
         super().__init__(vectors, ids)
+        self.drawing = drawing
         d = np.ascontiguousarray(drawn, dtype=np.float32)
         if d.shape != self.vectors.shape:
             raise ValueError(f"expected one drawing per photo, {self.vectors.shape}, "
@@ -139,12 +142,12 @@ class TwoWayIndex(EmbeddingIndex):
         return self.ids[idx], d[idx]
 
 
-def with_drawings(gallery: GalleryRows, rev: int, ids: np.ndarray, vecs: np.ndarray
-                  ) -> tuple[EmbeddingIndex, int]:
+def with_drawings(gallery: GalleryRows, rev: int, ids: np.ndarray, vecs: np.ndarray,
+                  drawing: str = DRAWN_MODEL) -> tuple[EmbeddingIndex, int]:
     """The in-memory index of these photo rows: a TwoWayIndex when every photo has its
-    drawing's descriptor (enrolled by this version, or `sketchlab gallery draw`), else
-    one-way. Also how many photos lack a drawing."""
-    drawn_rev, drawn_ids, drawn = gallery.load_embeddings(DRAWN_MODEL)
+    descriptor drawn by `drawing` (enrolled by this version, or `sketchlab gallery
+    draw`), else one-way. Also how many photos lack that drawing."""
+    drawn_rev, drawn_ids, drawn = gallery.load_embeddings(drawing)
     by_id = np.argsort(drawn_ids, kind="stable")
     pos = np.minimum(np.searchsorted(drawn_ids, ids, sorter=by_id), max(len(by_id) - 1, 0))
     order = by_id[pos] if len(by_id) else pos
@@ -152,7 +155,7 @@ def with_drawings(gallery: GalleryRows, rev: int, ids: np.ndarray, vecs: np.ndar
     missing = int((~found).sum())
     if missing or drawn_rev != rev or not len(ids):
         return EmbeddingIndex(vecs, ids), missing
-    return TwoWayIndex(vecs, ids, drawn[order]), 0
+    return TwoWayIndex(vecs, ids, drawn[order], drawing), 0
 
 
 class ServerIndex:
@@ -201,6 +204,7 @@ class Matcher:
         self.ann_min_faces = ANN_MIN_FACES
         self.last_load_ms = 0.0
         self.missing_drawings = 0  # photos without a drawing: the search is one-way
+        self.drawing = DRAWN_MODEL  # the drawings loaded with the photos (core.drawn)
 
     @property
     def index(self) -> EmbeddingIndex | ServerIndex | AnnIndex:
@@ -230,7 +234,7 @@ class Matcher:
                 loaded_rev, ids, vecs = self.gallery.load_embeddings(self.model)
                 if self.model == EMBEDDING_MODEL:  # the drawings go with dlib's descriptor
                     self._index, self.missing_drawings = with_drawings(
-                        self.gallery, loaded_rev, ids, vecs)
+                        self.gallery, loaded_rev, ids, vecs, self.drawing)
                 else:
                     self._index = EmbeddingIndex(vecs, ids)
             self._revision = loaded_rev
@@ -239,9 +243,14 @@ class Matcher:
                       self.last_load_ms)
             return True
 
-    def snapshot(self) -> Snapshot:
-        """This search's view: the index at the gallery's current revision."""
-        self.refresh()
+    def snapshot(self, drawing: str | None = None) -> Snapshot:
+        """This search's view: the index at the gallery's current revision, with the faces'
+        drawings by `drawing` (`core.drawn.Drawing.model`; None: those loaded last)."""
+        with self._lock:
+            switch = drawing is not None and drawing != self.drawing
+            if switch:
+                self.drawing = drawing  # type: ignore[assignment]
+        self.refresh(force=switch)
         return Snapshot(self.gallery, self._index)
 
     def search(self, embedding: np.ndarray, k: int = 10, *,
@@ -276,6 +285,11 @@ class Snapshot:
     def two_way(self) -> bool:
         """Whether a two-way pair can be searched (every face has its drawing)."""
         return bool(getattr(self.index, "two_way", False))
+
+    @property
+    def drawing(self) -> str | None:
+        """How the faces of a two-way index were drawn (`core.drawn.Drawing.model`)."""
+        return getattr(self.index, "drawing", None)
 
     def sample(self, n: int) -> np.ndarray:
         return self.index.sample(n)

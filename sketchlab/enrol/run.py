@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -86,6 +86,8 @@ class EnrollSummary:
     computed: int = 0  # descriptors computed (not from the cache)
     workers: int = 1
     committed_sha256: list[str] = field(default_factory=list)  # photos written by this run
+    # the faces then drawn by the model's drawing network (`db.gallery.DrawingSummary`)
+    drawings: Any = None
 
     @property
     def faces_per_s(self) -> float:
@@ -125,7 +127,8 @@ class EnrollSummary:
         return (f"{state} after {self.done} of {self.total} files in {self.seconds:.1f} s: "
                 f"{self.enrolled} enrolled ({self.new_subjects} new subjects) · "
                 f"{self.duplicates} already in the gallery · {len(skipped)} skipped"
-                f"{why(skipped)} · {len(self.failed)} failed{why(self.failed)}.")
+                f"{why(skipped)} · {len(self.failed)} failed{why(self.failed)}."
+                + (f" {self.drawings.line()}" if self.drawings is not None else ""))
 
     def as_dict(self) -> dict[str, object]:
         return {"total": self.total, "enrolled": self.enrolled, "duplicates": self.duplicates,
@@ -133,6 +136,7 @@ class EnrollSummary:
                 "cancelled": self.cancelled, "seconds": round(self.seconds, 2),
                 "faces_per_s": round(self.faces_per_s, 2), "computed": self.computed,
                 "workers": self.workers,
+                "drawn": self.drawings.drawn if self.drawings is not None else 0,
                 "skipped_files": [{"path": s.path, "status": s.status, "reason": s.reason}
                                   for s in self.skipped]}
 

@@ -70,6 +70,11 @@ def test_a_drawing_is_a_model_of_its_own_and_tables_name_it() -> None:
     assert drawn.DRAWN_MODEL.startswith(EMBEDDING_MODEL + "+") and drawn.DRAWN_MODEL != \
         EMBEDDING_MODEL
     assert drawn.two_way_fields() == {"drawn_model": drawn.DRAWN_MODEL, "weight": drawn.WEIGHT}
+    assert drawn.two_way_fields("x")["drawn_model"] == "x"
+    assert drawn.PENCIL.model == drawn.DRAWN_MODEL and drawn.PENCIL.drawer is None
+    assert "pencil filter" in drawn.drawing_words(drawn.DRAWN_MODEL)
+    words = drawn.drawing_words(drawn.network_drawn_model("0123456789ab" + "c" * 52))
+    assert "drawing network 0123456789ab" in words
 
 
 def test_synthetic_faces_can_be_fitted_to_two_way_pairs() -> None:
@@ -100,6 +105,16 @@ def test_a_drawing_network_names_its_descriptors_by_its_weights() -> None:
     a, b = drawn.network_drawn_model("a" * 64), drawn.network_drawn_model("b" * 64)
     assert a != b and drawn.DRAWN_MODEL not in (a, b)
     assert drawn.network_drawn_descriptors([], None).shape == (0, 128)
+
+
+def test_a_drawing_network_is_named_by_its_file_s_weights(tiny_model) -> None:
+    from sketchlab.core.checkpoint import load_generator
+
+    d = drawn.Drawing.by_network(tiny_model)
+    assert d.drawer == tiny_model
+    assert d.model == drawn.network_drawn_model(load_generator(tiny_model).sha256)
+    net = drawn.load_drawer(tiny_model)  # fp32 PyTorch on the CPU: the same drawing anywhere
+    assert net.engine.name == "torch" and net.precision == "fp32"
 
 
 def test_a_drawing_network_draws_a_colour_face_and_its_grey_copy_alike(tiny_model,

@@ -47,3 +47,47 @@ def test_two_way_tables_of_another_drawing_are_dropped_with_their_unseen_artist_
     assert set(read_search_rates(meta, "x")) == set(table)
     meta[sr.METADATA_KEY] = sr.dumps(table, {**extra, "two_way": {"weight": 2.0}})
     assert set(read_search_rates(meta, "x")) == {"adapted", "adapted" + sr.UNSEEN_ARTIST}
+
+
+def test_two_way_rates_stay_only_where_their_drawing_network_is_installed(tmp_path,
+                                                                          tiny_model,
+                                                                          monkeypatch):
+    """Two-way rates read on faces drawn by a network describe the search only where that
+    network is installed (a `drawers` folder beside the models, found by its weights);
+    the network is never listed as a model to invert with."""
+    import shutil
+
+    import numpy as np
+
+    from sketchlab.core import drawn
+    from sketchlab.core import search_rates as sr
+    from sketchlab.core.model_catalog import (
+        find_drawer,
+        read_search_rates,
+        scan_models,
+        search_drawing,
+    )
+    from sketchlab.core.model_file import read_metadata
+
+    models = tmp_path / "models"
+    (models / "drawers").mkdir(parents=True)
+    net = models / "drawers" / "net.safetensors"
+    shutil.copy(tiny_model, net)
+    drawing = drawn.Drawing.by_network(net)
+    assert drawing.model == drawn.network_drawn_model(read_metadata(net)["sha256"])
+    assert find_drawer(drawing.model, [models]) == drawing
+    assert find_drawer(drawing.model, [tmp_path / "elsewhere"]) is None
+    assert find_drawer(drawn.DRAWN_MODEL, []) == drawn.PENCIL
+    assert scan_models([models]) == ([], [])  # not a model to pick
+
+    t = np.linspace(0.7, 1.0, 4)
+    table = {k: sr.SearchCalibration(k, np.array([100.0]), t, np.zeros((1, 4)),
+                                     np.zeros((1, 4)), np.zeros((1, 3)), 1, 1, "t")
+             for k in ("adapted", "adapted" + drawn.TWO_WAY)}
+    meta = {"sha256": "m", sr.METADATA_KEY: sr.dumps(
+        table, {"model_sha256": "m", "two_way": drawn.two_way_fields(drawing.model)})}
+    monkeypatch.setenv("SKETCHLAB_MODELS", str(tmp_path / "elsewhere"))
+    assert set(read_search_rates(meta, "x")) == {"adapted"} and search_drawing(meta) is None
+    monkeypatch.setenv("SKETCHLAB_MODELS", str(models))
+    assert set(read_search_rates(meta, "x")) == set(table)
+    assert search_drawing(meta) == drawing

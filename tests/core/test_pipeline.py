@@ -20,7 +20,7 @@ class MemoryGallery:
         self.vectors = np.asarray(vectors, np.float32)
         self.names = list(names)
 
-    def snapshot(self) -> MemoryGallery:
+    def snapshot(self, drawing: str | None = None) -> MemoryGallery:
         return self
 
     def __len__(self) -> int:
@@ -220,8 +220,17 @@ def test_a_gallery_with_drawings_is_searched_two_ways_with_its_own_rates(
         calibrated_tiny_model, face_sketch) -> None:
     """When every gallery face has its drawing and the model has two-way tables, the search
     adds the sketch-against-drawing distance, reads the two-way tables and says so; with
-    either missing it searches one way, as before."""
-    from sketchlab.core.drawn import TWO_WAY, pair, search_distances
+    either missing, or the gallery drawn otherwise than the tables were read, it searches
+    one way, as before."""
+    from sketchlab.core.drawn import (
+        DRAWN_MODEL,
+        PENCIL,
+        TWO_WAY,
+        Drawing,
+        drawing_words,
+        pair,
+        search_distances,
+    )
     from sketchlab.core.inference import Inverter
     from sketchlab.core.matching import embed_aligned
     from sketchlab.core.model_catalog import read_calibration
@@ -236,17 +245,25 @@ def test_a_gallery_with_drawings_is_searched_two_ways_with_its_own_rates(
     inv = Inverter(model, device="cpu", warmup=False)
     search = {"variants": one, "variants" + TWO_WAY: two}
     res = match_sketch(face_sketch, inv, TwoWayMemoryGallery(pairs, names), k=5,
-                       thumbnails=False, calibration=(kinds, {**fields, "search": search}))
+                       thumbnails=False,
+                       calibration=(kinds, {**fields, "search": search, "drawing": PENCIL}))
     assert res.two_way and res.kind == "variants" + TWO_WAY
     assert res.rule.threshold == pytest.approx(0.6, abs=1e-6)  # the two-way table's
     assert TWO_WAY_WORDS in res.calibration and res.as_json()["two_way"] is True
+    assert drawing_words(DRAWN_MODEL) in res.calibration
+    assert res.as_json()["drawing"] == DRAWN_MODEL
     query = pair(res.embedding, embed_aligned(res.sketch))  # searched + the raw sketch's
     want = np.argsort(search_distances(query, pairs), kind="stable")[:5]
     assert [c.photo_id for c in res.candidates] == want.tolist()
-    for gallery, tables in ((TwoWayMemoryGallery(pairs, names, two_way=False), search),
-                            (TwoWayMemoryGallery(pairs, names), {"variants": one})):
+    network = Drawing("dlib+drawn-by-0123456789ab", None)  # tables read on other drawings
+    for gallery, tables, drawing in (
+            (TwoWayMemoryGallery(pairs, names, two_way=False), search, PENCIL),
+            (TwoWayMemoryGallery(pairs, names), {"variants": one}, PENCIL),
+            (TwoWayMemoryGallery(pairs, names), search, network),
+            (TwoWayMemoryGallery(pairs, names), search, None)):
         res = match_sketch(face_sketch, inv, gallery, k=5, thumbnails=False,
-                           calibration=(kinds, {**fields, "search": tables}))
+                           calibration=(kinds, {**fields, "search": tables,
+                                                "drawing": drawing}))
         assert not res.two_way and res.kind == "variants"
         assert TWO_WAY_WORDS not in res.calibration
         assert res.rule.threshold == pytest.approx(0.4, abs=1e-6)

@@ -320,3 +320,54 @@ def test_a_gallery_enrolled_before_drawings_gets_them_from_its_files(cufs_galler
     again = cufs_gallery.add_drawings()
     assert (again.drawn, again.left) == (1, []) and "two ways" in again.line()
     assert m.snapshot().two_way and cufs_gallery.stats().drawn == len(cufs_photos)
+
+
+def test_a_drawing_network_draws_the_gallery_beside_the_pencil_drawings(cufs_gallery,
+                                                                       cufs_photos,
+                                                                       tiny_model):
+    """A model whose two-way rates were read on faces drawn by a network: `add_drawings`
+    draws each face with it from the photo's canonical frame, as `trainer evaluate` does,
+    under the network's own name and beside the pencil drawings; the Matcher searches two
+    ways with the drawings a search asks for, once every face has them."""
+    from sketchlab.core.drawn import (
+        DRAWN_MODEL,
+        Drawing,
+        load_drawer,
+        network_drawn_descriptors,
+    )
+    from sketchlab.core.preprocess import prepare_photo
+
+    drawing = Drawing.by_network(tiny_model)
+    m = Matcher(cufs_gallery)
+    snap = m.snapshot(drawing.model)
+    assert not snap.two_way and snap.drawing is None
+    assert m.missing_drawings == len(cufs_photos)
+    summary = cufs_gallery.add_drawings(batch=3, drawing=drawing)
+    assert (summary.drawn, summary.left) == (len(cufs_photos), [])
+    st = cufs_gallery.stats()
+    assert st.drawn_by(drawing.model) == st.drawn == st.embeddings == len(cufs_photos)
+    snap = m.snapshot(drawing.model)
+    assert snap.two_way and snap.drawing == drawing.model
+    _, ids, vecs = cufs_gallery.load_embeddings(drawing.model)
+    p = cufs_gallery.photos()[1]
+    net = load_drawer(tiny_model)
+    want = network_drawn_descriptors([prepare_photo(p.source_path, net.resolution).image], net)
+    assert np.allclose(vecs[ids.tolist().index(p.id)], want[0], atol=1e-4)
+    assert m.snapshot(DRAWN_MODEL).drawing == DRAWN_MODEL  # the pencil ones are kept
+    assert cufs_gallery.add_drawings(drawing=drawing).drawn == 0  # nothing left to draw
+
+
+def test_enrolment_with_a_drawing_network_draws_the_new_faces_too(tmp_path, cufs_photos,
+                                                                  tiny_model):
+    """Enrolling for a model that draws with a network leaves a gallery searched two ways
+    as that model's rates were read: every new face drawn by the network too."""
+    from sketchlab.core.drawn import Drawing
+    from sketchlab.db.gallery import open_gallery
+
+    drawing = Drawing.by_network(tiny_model)
+    with open_gallery(tmp_path / "g.sqlite") as g:
+        summary = g.enroll(cufs_photos[:3], workers=1, use_cache=False, drawing=drawing)
+        assert summary.enrolled == 3 and summary.drawings.drawn == 3
+        assert "Drew 3 faces" in summary.line() and summary.as_dict()["drawn"] == 3
+        assert g.stats().drawn_by(drawing.model) == 3
+        assert Matcher(g).snapshot(drawing.model).two_way

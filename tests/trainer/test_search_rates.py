@@ -474,3 +474,40 @@ def test_the_unseen_artist_check_states_its_rates_at_the_models_own_threshold():
         assert r["fpir_stated"] == 0.3 and r["fnir_stated"] == 0.8
         assert r["search"] == "one-way, unseen artist" and r["n"] == n
         assert 0.0 <= r["fpir_measured"] <= 1.0
+
+
+def test_tables_of_galleries_drawn_for_each_set_pool_their_searches() -> None:
+    """With each set's gallery drawn by its own network (`measure_by_set`), each set's
+    searches are measured against its own drawings and the tables pooled search for
+    search: with drawings that agree, exactly the tables of all those searches at once."""
+    from sketchlab.core.drawn import pair
+    from trainer.search_rates import measure, measure_by_set
+
+    rng = np.random.default_rng(8)
+    groups = ["fs2k_train"] * 12 + ["cufs_train"] * 6 + ["lfw_synth"] * 14
+    data, queries = _train_data(rng, groups, dim=128)
+    zero = np.zeros((len(data.bank), 128))
+    synthetic = pair(rng.normal(size=(1_500, 128)) * 0.1, np.zeros((1_500, 128)))
+    q = {"adapted+drawn": pair(queries, np.zeros((len(groups), 128)))}
+    hand = np.flatnonzero(np.isin(groups, ["fs2k_train", "cufs_train"]))
+    sets = ("cufs_train", "fs2k_train")
+    pooled = measure_by_set(data, q, hand, {s: (zero, synthetic) for s in sets}, 0)
+    at_once = measure(data, q, synthetic, hand, sets, 0, None, bank=pair(data.bank, zero))
+    for field in ("fpir", "tpir", "hit_rates"):
+        np.testing.assert_allclose(getattr(pooled["adapted+drawn"], field),
+                                   getattr(at_once["adapted+drawn"], field), atol=1e-9)
+    t = pooled["adapted+drawn"]
+    assert (t.n_mated, t.n_nonmated) == (18, 18)
+    assert "for each set's searches by a drawing network that never saw that set" in t.source
+    # each set against its own drawings: FS2K's gallery drawn otherwise moves FS2K's
+    # searches only, and the pooled table is the two sets' tables weighted by searches
+    far = rng.normal(size=zero.shape) * 0.3
+    mixed = measure_by_set(data, q, hand, {"cufs_train": (zero, synthetic),
+                                           "fs2k_train": (far, synthetic)}, 0)["adapted+drawn"]
+    alone = {s: measure(data, q, synthetic, hand[np.asarray(groups)[hand] == s], (s,), 0,
+                        None, bank=pair(data.bank, d))["adapted+drawn"]
+             for s, d in (("cufs_train", zero), ("fs2k_train", far))}
+    np.testing.assert_allclose(
+        mixed.hit_rates, (6 * alone["cufs_train"].hit_rates + 12 * alone["fs2k_train"].hit_rates)
+        / 18, atol=1e-9)
+    assert not np.allclose(mixed.hit_rates, t.hit_rates)

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
+from sketchlab.core.drawn import DRAWN_MODEL
+from sketchlab.core.model_catalog import model_drawing
 from sketchlab.enrol.inputs import EnrollItem
 from sketchlab.ui.dialogs.enrol_dialog import EnrolPreviewDialog
 from sketchlab.ui.dialogs.enrol_run_dialog import EnrolRunDialog
@@ -40,6 +42,7 @@ class GalleryListing:
     stats: object  # GalleryStats
     subjects: list  # list[SubjectInfo]
     photos: dict  # subject id -> list[PhotoInfo]
+    drawing: str = DRAWN_MODEL  # how the model's two-way search draws the faces
 
 
 def load_listing(handle: GalleryHandle) -> GalleryListing:
@@ -47,7 +50,7 @@ def load_listing(handle: GalleryHandle) -> GalleryListing:
     by_subject: dict[int, list] = {}
     for p in g.photos():
         by_subject.setdefault(p.subject_id, []).append(p)
-    return GalleryListing(g.stats(), g.subjects(), by_subject)
+    return GalleryListing(g.stats(), g.subjects(), by_subject, model_drawing().model)
 
 
 BACKGROUND_NICE = 10  # enrolment processes yield the cores to the pen and the live photo
@@ -55,12 +58,13 @@ BACKGROUND_NICE = 10  # enrolment processes yield the cores to the pen and the l
 
 def enrol_paths(handle: GalleryHandle, paths: list[Path], rule: str, progress, cancel):
     return handle.get().enroll(paths, rule=rule, progress=progress, cancel=cancel,
-                               nice=BACKGROUND_NICE)
+                               nice=BACKGROUND_NICE, drawing=model_drawing())
 
 
 def enrol_largest_face(handle: GalleryHandle, items: list[EnrollItem], progress, cancel):
     return handle.get().enroll_items(items, largest_face=True, progress=progress,
-                                     cancel=cancel, nice=BACKGROUND_NICE)
+                                     cancel=cancel, nice=BACKGROUND_NICE,
+                                     drawing=model_drawing())
 
 
 def photo_source(paths: list[str]) -> str:
@@ -174,10 +178,11 @@ class GalleryDialog(QDialog):
             return
         self.listing = listing
         st = listing.stats
+        drawn = st.drawn_by(listing.drawing)
         self.summary.setText(f"{st.subjects} subjects, {st.photos} photos, "
                              f"{st.embeddings} face descriptors" + (
-                                 "" if st.drawn >= st.embeddings else
-                                 f"; {st.embeddings - st.drawn} without a drawing, so "
+                                 "" if drawn >= st.embeddings else
+                                 f"; {st.embeddings - drawn} without a drawing, so "
                                  "searched one way (sketchlab gallery draw)"))
         self.tree.setSortingEnabled(False)  # sorting while inserting costs O(n^2)
         self.tree.clear()
