@@ -144,9 +144,12 @@ def test_train_data_knows_which_photo_each_synthetic_sketch_was_drawn_from(tmp_p
     pack("cufs_train", ["s/a.jpg||0", "s/b.jpg||0"], ["p/a.jpg", "p/b.jpg"])
     pack("lfw_synth", ["lfw/x_1.jpg|pencil|3"], ["lfw/x_2.jpg"])
     monkeypatch.setattr(ta, "lfw_train_photos", lambda: ([], []))
-    monkeypatch.setattr(ta, "embed_gallery_photos", lambda files, workers=2, drawn=False: {
-        "colour": np.zeros((len(files), DIM)), "grey": np.zeros((len(files), DIM))})
+    monkeypatch.setattr(ta, "embed_gallery_photos",
+                        lambda files, workers=2, drawn=False, drawer="": {
+                            "colour": np.zeros((len(files), DIM)),
+                            "grey": np.zeros((len(files), DIM))})
     data = ta.load_train_data(tmp_path, ["cufs_train", "lfw_synth"], 0.2)
+    assert data.files == ["p/a.jpg", "p/b.jpg", "lfw/x_2.jpg"]  # the bank's, once each
     # each set's colour rows, then its grey rows
     assert data.group == ["cufs_train"] * 4 + ["lfw_synth"] * 2
     assert data.grey.tolist() == [False, False, True, True, False, True]
