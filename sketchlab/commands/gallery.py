@@ -125,6 +125,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         if summary.retry_with_largest_face() and not args.largest_face:
             print("  photos with several faces: rerun with --largest-face to enrol the "
                   "largest face of each")
+        if summary.drawings is not None:
+            print(f"  {summary.drawings.line()}")
         if summary.cancelled:
             print("cancelled: committed photos are kept; rerun to continue")
     return 0
