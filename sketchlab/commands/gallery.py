@@ -208,11 +208,11 @@ def run_draw(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
+    from sketchlab.core.drawn import drawing_words
+
     with open_gallery(args) as g:
         st = g.stats()
     drawing = _model_drawing()
-    from sketchlab.core.drawn import drawing_words
-
     if args.json:
         print(json.dumps(st.as_dict(), indent=2))
         return 0

@@ -73,7 +73,6 @@ class Drawing:
         return cls(network_drawn_model(read_metadata(Path(path))["sha256"]), Path(path))
 
 
-
 def drawing_words(drawn_model: str) -> str:
     """How the gallery faces of a two-way search were drawn, in the words the panel, the
     report and the case record use."""

@@ -487,9 +487,10 @@ class Gallery:
                     out.left.append((source, "changed since it was enrolled"))
                 else:
                     rgb = np.ascontiguousarray(load_image(source))
-                    chips.append((pid, tuple(box),  # type: ignore[arg-type]
-                                  face_chip(rgb, tuple(box)) if net is None else  # type: ignore[arg-type]
-                                  prepare_photo(rgb, net.resolution).image))
+                    face = tuple(box)  # what the pencil cuts; a network reads the frame
+                    image = (face_chip(rgb, face) if net is None  # type: ignore[arg-type]
+                             else prepare_photo(rgb, net.resolution).image)
+                    chips.append((pid, face, image))  # type: ignore[arg-type]
             except FileNotFoundError:
                 out.left.append((source, "no longer at its enrolled path"))
             except Exception as exc:  # an unreadable or damaged file: report, go on
