@@ -104,13 +104,24 @@ def embed_gallery_photos(files: list[Path], workers: int = 2, drawn: bool = Fals
         out = {"colour": np.stack(embed_photo_files(files, cache, workers)),
                "grey": np.stack(embed_photo_files(files, cache, workers, "embedding (grey)",
                                                   grey=True))}
-        if drawn:
-            out["drawn"] = np.stack(embed_photo_files(files, cache, workers,
-                                                      "embedding (drawn)", drawn=True,
-                                                      drawer=drawer))
     finally:
         cache.close()
+    if drawn:
+        out["drawn"] = embed_drawn(files, workers, drawer)
     return out
+
+
+def embed_drawn(files: list[Path], workers: int = 2, drawer: str = "") -> np.ndarray:
+    """(N, 128) descriptors of photo files' faces drawn as sketches (`core.drawn`), by the
+    pencil filter or by `drawer` (a photo-to-sketch model file); shared EmbeddingCache."""
+    from trainer.evaluate import embed_photo_files, embedding_cache
+
+    cache = embedding_cache()
+    try:
+        return np.stack(embed_photo_files(files, cache, workers, "embedding (drawn)",
+                                          drawn=True, drawer=drawer))
+    finally:
+        cache.close()
 
 
 # --- fitting --------------------------------------------------------------------------------
@@ -144,7 +155,7 @@ def drawn_bank(data: TrainData, drawer: str, workers: int = 2) -> np.ndarray:
     pencil filter), row for row as `TrainData.drawn`."""
     if data.files is None:
         raise ValueError("this TrainData does not list its bank's files")
-    d = embed_gallery_photos([Path(f) for f in data.files], workers, True, drawer)["drawn"]
+    d = embed_drawn([Path(f) for f in data.files], workers, drawer)
     return np.concatenate([d, d])
 
 

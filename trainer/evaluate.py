@@ -44,10 +44,10 @@ from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.drawn import (
     DRAWN_MODEL,
     WEIGHT,
+    Drawing,
     draw_chip,
     drawn_distance,
     network_drawn_descriptors,
-    network_drawn_model,
     two_way,
 )
 from sketchlab.core.embedding_cache import EmbeddingCache
@@ -283,7 +283,7 @@ def embed_photo_files(files: Sequence[Path], cache: EmbeddingCache, workers: int
         raise ValueError("a drawn descriptor is colour-blind already: ask for drawn alone")
     if drawer and not drawn:
         raise ValueError("a drawer draws: ask for drawn descriptors")
-    model = (network_drawn_model(load_generator(drawer).sha256) if drawer
+    model = (Drawing.by_network(drawer).model if drawer
              else DRAWN_MODEL if drawn else GREY_MODEL if grey else EMBEDDING_MODEL)
     shas = [sha256_file(f) for f in files]
     out: list[np.ndarray | None] = [None] * len(files)
@@ -524,8 +524,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         "adapter_sha256": moved.sha256 if moved else "",
         "ink_gamma": gamma,
         "two_way": {"drawn_model": [DRAWN_MODEL if d == PENCIL else
-                                    network_drawn_model(load_generator(d).sha256)
-                                    for d in drawers],
+                                    Drawing.by_network(d).model for d in drawers],
                     "drawers": list(drawers), "weight": WEIGHT} if two_way_search else None,
         "ranks": everything,
         "groups": by_group,

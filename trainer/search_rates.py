@@ -714,7 +714,7 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
     `unseen_drawn` (test set -> (drawer file, synthetic two-way faces)): for the
     unseen-artist searches, the gallery drawn by a network that never saw the set."""
     from sketchlab.core.manifest import read_manifest
-    from trainer.adapter import LFW, embed_gallery_photos
+    from trainer.adapter import LFW, embed_drawn, embed_gallery_photos
     from trainer.evaluate import adapter_of
 
     lfw = read_manifest(LFW)
@@ -737,8 +737,7 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
             seen_by, pools_by = photos, pools
             if suffix and unseen_drawn and name in unseen_drawn and TWO_WAY in searches:
                 file, synthetic = unseen_drawn[name]
-                seen_by = {**photos, "drawn": embed_gallery_photos(files, workers, True,
-                                                                   file)["drawn"]}
+                seen_by = {**photos, "drawn": embed_drawn(files, workers, file)}
                 pools_by = {**pools, TWO_WAY: synthetic}
             out += _check_set(name, found, seen_by, ids, len(rows), kinds, pools_by, one_way,
                               [w for w in searches if one_way + w + suffix in kinds], suffix,
@@ -965,11 +964,10 @@ def main(args: argparse.Namespace) -> int:
     if args.unseen_artist and args.by_set:  # each set's own, at the stated thresholds
         label = np.asarray(data.group, object)[hand]
         report["unseen_artist_by_set"] = []
-        group = np.asarray(data.group)[hand]
         for kind, q in unseen.items():
             for way in (w for w in pools if kind + w in kinds):
                 q_way = pair(q, data.raw) if way else q
-                parts = ([(hand[group == n], label[group == n], pair(data.bank, d), s)
+                parts = ([(hand[label == n], label[label == n], pair(data.bank, d), s)
                           for n, (d, s) in unseen_drawn.items()] if way and unseen_drawn else
                          [(hand, label, banks[way], pools[way])])
                 for rows_s, label_s, bank_s, synth_s in parts:

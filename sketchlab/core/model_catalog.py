@@ -172,8 +172,8 @@ def read_calibration(path: str | os.PathLike[str]
     `read_search_rates`, and "drawing": how the gallery is drawn for its two-way rates,
     `search_drawing`); ({}, {"error": why, ...}) when it has none or it does not fit."""
     meta = read_metadata(Path(path))
-    search = read_search_rates(meta, Path(path).name)
-    found = {"search": search, "drawing": search_drawing(meta)}
+    search, drawing = _search_tables(meta, Path(path).name)
+    found = {"search": search, "drawing": drawing}
     text = meta.get(calibration.METADATA_KEY)
     if not text:
         return {}, {"error": "no score calibration in the model file", **found}
@@ -192,24 +192,31 @@ def read_search_rates(meta: dict[str, str], name: str
                       ) -> dict[str, search_rates.SearchCalibration]:
     """The 1:N search rates stored with the model, by query kind; a table made for other
     weights, or for the adapted kind with another query adapter, is left out."""
+    return _search_tables(meta, name)[0]
+
+
+def _search_tables(meta: dict[str, str], name: str
+                   ) -> tuple[dict[str, search_rates.SearchCalibration], drawn.Drawing | None]:
+    """`read_search_rates` and `search_drawing` from one reading of the tables."""
     text = meta.get(search_rates.METADATA_KEY)
     if not text:
-        return {}
+        return {}, None
     try:
         kinds, extra = search_rates.loads(text)
     except search_rates.SearchCalibrationError as exc:
         log.warning("%s: ignoring its search rates: %s", name, exc)
-        return {}
+        return {}, None
+    drawing = _drawing_of(extra.get("two_way"))
     if extra.get("model_sha256") != meta.get("sha256"):
         log.warning("%s: its search rates were measured for other weights", name)
-        return {}
+        return {}, drawing
     if extra.get("adapter_sha256", "") != meta.get("query_adapter_sha256", ""):
         kinds.pop("adapted", None)
         kinds.pop("adapted" + drawn.TWO_WAY, None)
-    if _drawing_of(extra.get("two_way")) is None:  # another weight, or a drawing not here
+    if drawing is None:  # another weight, or a drawing not installed here
         kinds = {k: v for k, v in kinds.items()
                  if not k.removesuffix(search_rates.UNSEEN_ARTIST).endswith(drawn.TWO_WAY)}
-    return kinds
+    return kinds, drawing
 
 
 def write_calibration(path: str | os.PathLike[str],
