@@ -275,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a run folder or .safetensors), or 'pencil' (the pencil filter, the "
                         "default); with --unseen-artist the gallery of each set's searches is "
                         "drawn by the network that never saw the set (trainer/protocol)")
+    r.add_argument("--present-from", default=None, metavar="MODEL",
+                   help="re-read the stored tables' present-person rates (marked, top 1 / 10 "
+                        "/ 50) from the sketches MODEL's run held out (a source's `folds`), "
+                        "read through MODEL: sketches by known artists the generator never "
+                        "trained on; thresholds and absent-person rates stay as stored")
     r.add_argument("--out", help="also write the report JSON here")
     r.add_argument("--workers", type=int, default=2)
     r.set_defaults(func=_search_rates)

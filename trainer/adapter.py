@@ -148,6 +148,7 @@ class TrainData:
     sketched: np.ndarray | None = None
     drawn: np.ndarray | None = None  # (M, 128) the bank's faces drawn as sketches (core.drawn)
     files: list[str] | None = None  # (M / 2,) the bank's photo files (each block's rows)
+    identity: np.ndarray | None = None  # (N,) each query's person, as its manifest names them
 
 
 def drawn_bank(data: TrainData, drawer: str, workers: int = 2) -> np.ndarray:
@@ -157,6 +158,28 @@ def drawn_bank(data: TrainData, drawer: str, workers: int = 2) -> np.ndarray:
         raise ValueError("this TrainData does not list its bank's files")
     d = embed_drawn([Path(f) for f in data.files], workers, drawer)
     return np.concatenate([d, d])
+
+
+PAIRED_TRAIN = {"cufs_train": CUFS, "fs2k_train": FS2K}  # the hand-drawn train sets' manifests
+
+
+def held_out_rows(data: TrainData, metadata: dict[str, str]) -> np.ndarray:
+    """(N,) bool: the queries of people the model's run held out (`trainer.data.folds`).
+    An adapter for such a model is fitted without them, so their sketches stay new to
+    both parts, as a new sketch by a known artist is to the shipped model."""
+    from trainer.data.folds import held_out_of, is_held_out
+
+    held = held_out_of(metadata)
+    out = np.zeros(len(data.target), bool)
+    if not held:
+        return out
+    if data.identity is None:
+        raise ValueError("this TrainData does not list its queries' people")
+    group = np.asarray(data.group)
+    for name, manifest in PAIRED_TRAIN.items():
+        for r in np.flatnonzero(group == name):
+            out[r] = is_held_out(manifest, "train", str(data.identity[r]), held)
+    return out
 
 
 def lfw_train_photos() -> tuple[list[Path], list[str]]:
@@ -183,7 +206,8 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
             stale.append(n)
         parts.append((n, sets[n], [Path(t) for t in extra["targets"]],
                       [_key(n, str(i)) for i in extra["identities"]],
-                      [_drawn_from(str(q)) for q in extra["specs"]]))
+                      [_drawn_from(str(q)) for q in extra["specs"]],
+                      [str(i) for i in extra["identities"]]))
         files += parts[-1][2]
         keys += parts[-1][3]
     if stale:  # still read: refitting on them reproduces what was fitted before
@@ -202,9 +226,9 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
     m = len(ufiles)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("mean", "raw", "fused", "target",
                                                           "qid", "grey", "spread",
-                                                          "sketched")}
+                                                          "sketched", "identity")}
     group: list[str] = []
-    for n, d, targets, qkeys, sketched in parts:
+    for n, d, targets, qkeys, sketched, who in parts:
         t = np.array([uniq[str(f)] for f in targets])
         q = np.array([ids[k] for k in qkeys])
         for grey, (var, raw) in ((False, (d.variants, d.raw)),
@@ -218,13 +242,15 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
             cols["qid"].append(q)
             cols["grey"].append(np.full(len(t), grey))
             cols["sketched"].append(np.array(sketched, object))
+            cols["identity"].append(np.array(who, object))
             group += [n] * len(t)
     cat = {k: np.concatenate(v) for k, v in cols.items()}
     return TrainData(cat["mean"], cat["raw"], cat["fused"], cat["target"], cat["qid"], group,
                      np.concatenate([photos["colour"], photos["grey"]]),
                      np.concatenate([bank_id, bank_id]), cat["grey"], cat["spread"],
                      cat["sketched"],
-                     np.concatenate([photos["drawn"]] * 2) if drawn else None, ufiles)
+                     np.concatenate([photos["drawn"]] * 2) if drawn else None, ufiles,
+                     cat["identity"])
 
 
 def _drawn_from(spec: str) -> str:
@@ -349,9 +375,12 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
         raise ValueError(f"--validate-on {validate_on}: not among the sets fitted ({names})")
     gamma = model_ink_gamma(path, ink_gamma)
     data = load_train_data(pack_dir(loaded.sha256, ink_gamma=gamma), names, w, workers)
+    unseen = held_out_rows(data, loaded.metadata)  # never fitted on, nor validated with
     held = (np.asarray(data.group) == validate_on) if validate_on else _held_out(data, 0.15, seed)
+    held &= ~unseen
     val = np.flatnonzero(held & ~data.grey)
     report: dict = {"sets": names, "left_out": list(leave_out), "raw_weight": w,
+                    "held_out_queries": int(unseen.sum()),
                     "ink_gamma": gamma,
                     "validated_on": validate_on or "held-out people of every set",
                     "queries": len(data.target), "bank": int(len(data.bank) // 2),
@@ -360,15 +389,16 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
                     "grid": []}
     best, best_score = grid[0], -1.0
     for cfg in grid:
-        a = fit(data, cfg, np.flatnonzero(~held))
+        a = fit(data, cfg, np.flatnonzero(~held & ~unseen))
         r = _summary(ranks_in_bank(a(data.fused[val], data.mean[val], data.raw[val]), data,
                                    val))
         report["grid"].append({"fit": cfg.__dict__, **r})
         log.info("validation %s: %s", cfg, r)
         if r["rank1"] + r["rank10"] > best_score:
             best, best_score = cfg, r["rank1"] + r["rank10"]
-    final = fit(data, best, None)
-    info = {"fit": best.__dict__, "train_sets": names, "queries": len(data.target),
+    final = fit(data, best, np.flatnonzero(~unseen) if unseen.any() else None)
+    info = {"fit": best.__dict__, "train_sets": names, "queries": int((~unseen).sum()),
+            "held_out_queries": int(unseen.sum()),
             "ink_gamma": gamma,
             "validation": report["grid"][list(grid).index(best)],
             "validation_without_adapter": report["without_adapter"]}

@@ -40,6 +40,10 @@ class SourceConfig:
     # trainer.data.artist_augment.ARTIST_AUGMENTS), each applied with probability p.
     artist_augment: tuple[str, ...] = ()
     artist_augment_p: float = 0.5
+    # Hold one identity fold out of the run (`trainer.data.folds`): folds >= 2 splits the
+    # set by person, and the people of fold `held_out_fold` are never trained on.
+    folds: int = 0
+    held_out_fold: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in ("paired", "synthetic"):
@@ -58,6 +62,10 @@ class SourceConfig:
             raise ValueError(f"source {self.name}: {exc}") from None
         if not 0.0 < self.artist_augment_p <= 1.0:
             raise ValueError(f"source {self.name}: artist_augment_p must be in (0, 1]")
+        if self.folds == 1 or self.folds < 0 or (
+                self.folds and not 0 <= self.held_out_fold < self.folds):
+            raise ValueError(f"source {self.name}: folds must be 0 (off) or >= 2, and "
+                             f"held_out_fold one of them")
 
 
 @dataclass(frozen=True)

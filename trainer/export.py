@@ -28,6 +28,7 @@ from sketchlab.core.checkpoint import save_generator
 from sketchlab.core.frame import SKETCH_STYLES
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters
 from trainer.config import TrainConfig
+from trainer.data.folds import HELD_OUT_KEY, held_out_metadata
 from trainer.evaluate import format_table
 from trainer.train import latest_checkpoint
 
@@ -125,6 +126,8 @@ def export(run: str | Path, name: str, summary: str = "", evals: list[Path] | No
     sha = save_generator(weights, generator, extra={
         "name": name, "summary": summary, "styles": ",".join(styles), "step": str(step),
         "trained_on": ",".join(f"{s.name}:{s.split}" for s in cfg.sources),
+        **({HELD_OUT_KEY: held_out_metadata(cfg.sources)}
+           if any(s.folds for s in cfg.sources) else {}),
         "exported": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
 
     calibration_report = None
@@ -200,6 +203,8 @@ def _card(name: str, summary: str, cfg: TrainConfig, state: dict[str, Any], sha:
                      f"p {s.artist_augment_p}")
         used = "all" if not s.max_items else f"{s.max_items} (seeded subset)"
         sub = f" `{s.subset}`" if s.subset else ""
+        if s.folds:
+            used += f"; people of fold {s.held_out_fold} of {s.folds} held out"
         lines.append(f"| {s.name} | `{s.manifest}`{sub} | {s.split} | {kind} | "
                      f"{100 * s.weight / total_w:.0f}% | {used} |")
     lines += ["", "## Evaluation", ""]

@@ -434,6 +434,13 @@ SET_WORDS = {"cufs_train": "CUFS", "fs2k_train": "FS2K", "lfw_synth": "synthetic
              "celeba_synth": "synthetic CelebA"}
 
 
+def set_words(name: str) -> str:
+    """A query set in words; a held-out fold of one (`trainer.held_out_rates`) says so."""
+    base, _, fold = name.partition("_fold")
+    return SET_WORDS[base] + (f" (held-out people, fold {fold.replace('of', ' of ')})"
+                              if fold else "")
+
+
 def _rows(per_query: Any, rows: np.ndarray) -> Any:
     """`Counts` or `Nearest` of only these queries (every array field is per query)."""
     return dataclasses.replace(per_query, **{
@@ -496,7 +503,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
         if not len(absent):
             raise ValueError(f"none of the searches is of {', '.join(absent_sets)}")
         absent_words = (f"; absent-person rates from the {len(absent):,} "
-                        f"{_and(SET_WORDS[x] for x in absent_sets)} ones")
+                        f"{_and(set_words(x) for x in absent_sets)} ones")
     non_mate = _non_mates(data, idx)
     edges = groups = None
     if data.spread is not None:
@@ -513,7 +520,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
         out[kind] = sr.SearchCalibration(
             kind, np.array(SIZES, np.float64), grid.astype(np.float64), fpir, tpir,
             hits, len(idx), len(idx) if absent is None else len(absent),
-            f"{len(idx):,} train sketch searches ({_and(SET_WORDS[x] for x in sets)} "
+            f"{len(idx):,} train sketch searches ({_and(set_words(x) for x in sets)} "
             f"sketches; colour and grey){read_by}{absent_words}, galleries of real photos then "
             f"synthetic faces{searched}",
             reference_rank=reference_rank, **grouped)
@@ -697,8 +704,8 @@ TEST_SIZES = (1_000, 13_000, 1_000_000)
 def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
                pools: dict[str, np.ndarray], workers: int = 2, fpir: float = sr.DEFAULT_FPIR,
                unseen: dict[str, Any] | None = None, drawer: str = "",
-               unseen_drawn: dict[str, tuple[str, np.ndarray]] | None = None
-               ) -> list[dict[str, Any]]:
+               unseen_drawn: dict[str, tuple[str, np.ndarray]] | None = None,
+               query_kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The stated rates against the same rates measured on held-out test searches: CUFS
     and FS2K test sketches (the app's searched descriptor), each set against its own test
     photos + every LFW photo (colour with colour, grey with grey), mated and with the
@@ -712,7 +719,8 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
     (read with fp32 PyTorch, as `evaluate` reads the protocol generators). `drawer`: the
     network that draws the gallery for the two-way search ("" the pencil filter);
     `unseen_drawn` (test set -> (drawer file, synthetic two-way faces)): for the
-    unseen-artist searches, the gallery drawn by a network that never saw the set."""
+    unseen-artist searches, the gallery drawn by a network that never saw the set.
+    `query_kinds`: the query kinds checked (default: the one the app searches with)."""
     from sketchlab.core.manifest import read_manifest
     from trainer.adapter import LFW, embed_drawn, embed_gallery_photos
     from trainer.evaluate import adapter_of
@@ -722,8 +730,9 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
     for name, manifest in (("cufs_cuhk", "$DATA/cufs_cuhk/manifest.csv"),
                            ("fs2k", "$DATA/fs2k/manifest.csv")):
         rows = [r for r in read_manifest(manifest, "test") if r.sketch is not None]
-        one_way = "adapted" if adapter_of(loaded) is not None else "variants"
-        searches = [w for w in pools if one_way + w in kinds]
+        app_kind = "adapted" if adapter_of(loaded) is not None else "variants"
+        checked = list(query_kinds) or [app_kind]
+        searches = [w for w in pools if any(k + w in kinds for k in checked)]
         files = [r.photo for r in rows] + [r.photo for r in lfw]
         photos = embed_gallery_photos(files, workers, drawn=TWO_WAY in searches,
                                       drawer=drawer)
@@ -739,9 +748,10 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
                 file, synthetic = unseen_drawn[name]
                 seen_by = {**photos, "drawn": embed_drawn(files, workers, file)}
                 pools_by = {**pools, TWO_WAY: synthetic}
-            out += _check_set(name, found, seen_by, ids, len(rows), kinds, pools_by, one_way,
-                              [w for w in searches if one_way + w + suffix in kinds], suffix,
-                              fpir)
+            for one_way in checked:
+                out += _check_set(name, found, seen_by, ids, len(rows), kinds, pools_by,
+                                  one_way, [w for w in searches if one_way + w + suffix in kinds],
+                                  suffix, fpir)
     return out
 
 
@@ -753,6 +763,11 @@ def _read_test(loaded: Any, rows: list[Any], pack: str, workers: int, fp32: bool
 
     with engine_env("torch", "fp32") if fp32 else engine_env(None, None):
         return identification_queries(loaded, rows, pack, workers, adapter_of(loaded))
+
+
+# Which of the test searches' descriptors (`trainer.evaluate.identification_queries`) each
+# query kind searches with.
+FOUND_KEY = {"adapted": "searched", "variants": "fused", "raw": "raw"}
 
 
 def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
@@ -767,7 +782,7 @@ def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
     for way, grey in ((w, g) for w in searches for g in (False, True)):
         kind, synthetic = one_way + way, pools[way]
         bank = photos["grey" if grey else "colour"]
-        q = found["searched_grey" if grey else "searched"]
+        q = found[FOUND_KEY[one_way] + ("_grey" if grey else "")]
         spread = found["spread_grey" if grey else "spread"]
         if way:
             bank = pair(bank, photos["drawn"])
@@ -782,6 +797,7 @@ def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
         for si, n in enumerate(TEST_SIZES):
             t = sets_threshold.threshold_for(fpir, n)
             row = {"set": name, "images": "grey" if grey else "colour", "gallery": n,
+                   "kind": one_way,
                    "search": ("two-way" if way else "one-way") + (
                        ", unseen artist" if suffix else ""),
                    "threshold": round(t, 4),
@@ -828,10 +844,12 @@ def _present_rates(stated: sr.SearchCalibration, t: float, n: int, spread: np.nd
 def format_check(rows: list[dict[str, Any]]) -> str:
     """The check as a Markdown table: each measured FPIR and FNIR with its 95 % interval
     and whether the stated rate is within 2 points, inside that interval, or outside."""
-    lines = ["| set | images | search | gallery | threshold (distance, or ratio to the k-th "
-             "row) | FPIR stated / measured (95 % interval) | FNIR stated / measured (95 % "
-             "interval) | top-10 stated / measured | top-50 stated / measured |",
-             "|" + "---|" * 9]
+    kinds = len({r.get("kind") for r in rows}) > 1
+    lines = ["| set | images | search | " + ("query | " if kinds else "") + "gallery | "
+             "threshold (distance, or ratio to the k-th row) | FPIR stated / measured (95 % "
+             "interval) | FNIR stated / measured (95 % interval) | top-10 stated / measured | "
+             "top-50 stated / measured |",
+             "|" + "---|" * (10 if kinds else 9)]
 
     def p(x: float) -> str:
         return f"{100 * x:.1f} %"
@@ -843,7 +861,8 @@ def format_check(rows: list[dict[str, Any]]) -> str:
 
     for r in rows:
         lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | "
-                     f"{r.get('search', 'one-way')} | {r['gallery']:,} | "
+                     f"{r.get('search', 'one-way')} | "
+                     + (f"{r.get('kind', '')} | " if kinds else "") + f"{r['gallery']:,} | "
                      f"{r['threshold']:.3f} | {rate(r, 'fpir')} | {rate(r, 'fnir')} | "
                      f"{p(r['top10_stated'])} / {p(r['top10_measured'])} | "
                      f"{p(r['top50_stated'])} / {p(r['top50_measured'])} |")
@@ -875,6 +894,8 @@ def main(args: argparse.Namespace) -> int:
     )
     from trainer.evaluate import adapter_of, model_path
 
+    if args.present_from:
+        return present_from_main(args)
     # the options first: the descriptors take minutes to load
     sets = tuple(args.query_sets or TRAIN_SETS)
     absent_sets = None if args.absent_sets == ["all"] else tuple(args.absent_sets or ABSENT_SETS)
@@ -993,4 +1014,39 @@ def main(args: argparse.Namespace) -> int:
         print(format_by_set(report["unseen_artist_by_set"], kinds=True))
     if args.test:
         print(format_check(report["test"]))
+    return 0
+
+
+def present_from_main(args: argparse.Namespace) -> int:
+    """`search-rates --present-from MODEL`: the stored tables, their present-person half
+    re-read from the sketches MODEL's run held out (`trainer.held_out_rates`)."""
+    from sketchlab.core.checkpoint import load_generator, update_metadata
+    from trainer.evaluate import model_path
+    from trainer.held_out_rates import present_from
+
+    clash = [o for o, on in (("--unseen-artist", args.unseen_artist), ("--by-set", args.by_set),
+                             ("--query-sets", args.query_sets), ("--drawer", args.drawer),
+                             ("--absent-sets", args.absent_sets)) if on]
+    if clash:
+        raise ValueError(f"--present-from re-reads the stored tables: drop {', '.join(clash)}")
+    path = model_path(args.model)
+    kinds, extra, pools, read_by = present_from(path, model_path(args.present_from),
+                                                args.two_way, args.workers)
+    if args.write:
+        update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
+    report: dict[str, Any] = {"present_from": read_by, "hits": {
+        k: {n: kinds[k].hits(n) for n in TEST_SIZES} for k in read_by["kinds"]}}
+    if args.test:  # the same test searches against the tables before and after
+        loaded = load_generator(path)
+        checked = sorted({k.removesuffix(TWO_WAY) for k in read_by["kinds"]})
+        stored = sr.loads(loaded.metadata[sr.METADATA_KEY])[0]
+        report["test_stored"] = test_check(loaded, stored, pools, args.workers,
+                                           query_kinds=checked)
+        report["test"] = test_check(loaded, kinds, pools, args.workers, query_kinds=checked)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in report.items() if not k.startswith("test")}, indent=2))
+    if args.test:
+        print("Stored tables:\n" + format_check(report["test_stored"]))
+        print("\nPresent-person rates re-read:\n" + format_check(report["test"]))
     return 0

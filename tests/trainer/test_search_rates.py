@@ -476,6 +476,36 @@ def test_the_unseen_artist_check_states_its_rates_at_the_models_own_threshold():
         assert 0.0 <= r["fpir_measured"] <= 1.0
 
 
+
+def test_each_query_kind_is_checked_with_its_own_test_descriptors():
+    """`query_kinds`: the variants kind is checked on the fused descriptors, the adapted
+    one on what the app searches with, so a re-read table meets the searches it states."""
+    from trainer.search_rates import RATIOS, _check_set, format_check
+
+    rng = np.random.default_rng(9)
+    n, dim = 20, 16
+    q = (rng.normal(size=(n, dim)) * 0.1).astype(np.float32)
+    far = (rng.normal(size=(n, dim)) * 0.1).astype(np.float32)
+    photos = np.concatenate([q + rng.normal(size=(n, dim)).astype(np.float32) * 0.01,
+                             (rng.normal(size=(300, dim)) * 0.1).astype(np.float32)])
+    ids = np.array([f"t/{i}" for i in range(n)] + [f"lfw/{i}" for i in range(300)])
+    found = {"searched": far, "searched_grey": far, "fused": q, "fused_grey": q,
+             "spread": np.zeros(n), "spread_grey": np.zeros(n)}
+    ramp = np.tile(np.linspace(0, 1, len(RATIOS)), (2, 1))
+    kinds = {k: sr.SearchCalibration(k, np.array([100.0, 1e6]), RATIOS.astype(float), ramp,
+                                     ramp, np.full((2, 3), 0.5), 9, 9, "t", reference_rank=2)
+             for k in ("adapted", "variants")}
+    synthetic = (rng.normal(size=(2_000, dim)) * 0.1).astype(np.float32)
+    rows = {k: _check_set("t", found, {"colour": photos, "grey": photos}, ids, n, kinds,
+                          {"": synthetic}, k, [""], "", 0.05) for k in kinds}
+    assert all(r["kind"] == "variants" for r in rows["variants"])
+    # the fused descriptors sit on their photos: every person ranks first; the far ones not
+    assert all(r["top10_measured"] == 1.0 for r in rows["variants"])
+    assert any(r["top10_measured"] < 1.0 for r in rows["adapted"])
+    table = format_check(rows["adapted"] + rows["variants"])
+    assert "| query |" in table and "| variants |" in table
+
+
 def test_tables_of_galleries_drawn_for_each_set_pool_their_searches() -> None:
     """With each set's gallery drawn by its own network (`measure_by_set`), each set's
     searches are measured against its own drawings and the tables pooled search for

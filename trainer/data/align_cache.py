@@ -40,6 +40,12 @@ class AlignedSet:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def take(self, index: list[int]) -> AlignedSet:
+        """The rows at `index`, frames copied out of the memory map."""
+        return AlignedSet(tuple(self.rows[i] for i in index), self.photos[index],
+                          None if self.sketches is None else self.sketches[index],
+                          tuple(self.methods[i] for i in index))
+
 
 def _align_one(args: tuple[Row, tuple[int, int], bool]) -> tuple[np.ndarray, np.ndarray | None,
                                                                  str]:

@@ -23,6 +23,7 @@ from trainer.config import SourceConfig, TrainConfig
 from trainer.data.align_cache import AlignedSet, load_aligned
 from trainer.data.artist_augment import artist_augment
 from trainer.data.augment import apply_pair, random_affine
+from trainer.data.folds import fold_rows
 from trainer.data.styles import synthesize
 from trainer.negatives import person_code
 
@@ -41,6 +42,8 @@ def load_sources(cfg: TrainConfig, progress: bool = True) -> list[Source]:
         data = load_aligned(s.manifest, s.split, cfg.frame, paired=s.kind == "paired",
                             max_items=s.max_items, workers=cfg.align_workers,
                             cache=cfg.cache_dir, progress=progress, subset=s.subset)
+        if s.folds:
+            data = data.take(fold_rows(data.rows, s.folds, s.held_out_fold, held_out=False))
         log.info("source %s: %d images (%s, weight %.2f)", s.name, len(data), s.kind, s.weight)
         out.append(Source(s, data))
     return out

@@ -1,0 +1,61 @@
+"""Identity folds: a stable split of a train set by person, for sketches kept out of a run.
+
+The 1:N rates the app states are read from train searches, but a generator makes the
+people of the sketches it trained on easier to find than a new sketch's. A run that
+holds one fold out (`SourceConfig.folds`, `held_out_fold`) leaves sketches by the same
+artists that it never saw, and `search-rates` can read them. The fold is a hash of the
+identity, so the run and the reading agree on every machine without a stored list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from sketchlab.core.manifest import Row
+
+
+def identity_fold(identity: str, folds: int) -> int:
+    """Which of `folds` folds a person falls in (stable across runs, machines, orders)."""
+    if folds < 2:
+        raise ValueError("folds must be at least 2")
+    return int(hashlib.sha256(identity.encode()).hexdigest()[:12], 16) % folds
+
+
+def fold_rows(rows: Sequence[Row], folds: int, fold: int, held_out: bool) -> list[int]:
+    """Indices of the rows in `fold` (held_out=True) or in every other fold (False)."""
+    return [i for i, r in enumerate(rows) if (identity_fold(r.identity, folds) == fold) == held_out]
+
+
+HELD_OUT_KEY = "held_out"  # model-file metadata: the identity folds its run never trained on
+
+
+def held_out_metadata(sources: Sequence[object]) -> str:
+    """What a run held out (`SourceConfig` with folds), as the model file stores it."""
+    return json.dumps([{"manifest": s.manifest, "split": s.split, "folds": s.folds,
+                         "fold": s.held_out_fold}
+                       for s in sources if getattr(s, "folds", 0)])
+
+
+def held_out_of(metadata: dict[str, str]) -> list[dict[str, object]]:
+    """The folds a model's run held out ([] for a model trained on every person)."""
+    text = metadata.get(HELD_OUT_KEY, "")
+    if not text:
+        return []
+    out = json.loads(text)
+    if not isinstance(out, list) or not all(
+            isinstance(h, dict) and {"manifest", "split", "folds", "fold"} <= set(h)
+            for h in out):
+        raise ValueError(f"malformed {HELD_OUT_KEY!r} metadata")
+    return out
+
+
+def is_held_out(manifest: str, split: str, identity: str,
+                held: Sequence[dict[str, object]]) -> bool:
+    """Whether a train person of `manifest`/`split` is one the run never trained on."""
+    from sketchlab.core.manifest import resolve_manifest
+
+    target = resolve_manifest(manifest).resolve()
+    return any(h["split"] == split and resolve_manifest(str(h["manifest"])).resolve() == target
+               and identity_fold(identity, int(h["folds"])) == int(h["fold"]) for h in held)
