@@ -275,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a run folder or .safetensors), or 'pencil' (the pencil filter, the "
                         "default); with --unseen-artist the gallery of each set's searches is "
                         "drawn by the network that never saw the set (trainer/protocol)")
+    r.add_argument("--stored", action="store_true",
+                   help="with --test: check the tables already stored in the model file "
+                        "against the test searches, reading no train search")
     r.add_argument("--present-from", default=None, metavar="MODEL",
                    help="re-read the stored tables' present-person rates (marked, top 1 / 10 "
                         "/ 50) from the sketches MODEL's run held out (a source's `folds`), "

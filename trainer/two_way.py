@@ -65,7 +65,7 @@ def _sha(path: Path) -> str:
     return str(read_metadata(path)["sha256"])
 
 
-def drawn_bank(files: list[Path], sigma: float, tone: float) -> np.ndarray:
+def pencil_drawings(files: list[Path], sigma: float, tone: float) -> np.ndarray:
     """(N, 128) descriptors of each file's face drawn as (sigma, tone), at the face box
     enrolment finds (the embedding cache's, else detected again)."""
     from sketchlab.core.drawn import draw_chip
@@ -114,7 +114,7 @@ def choose(workers: int = 2) -> dict[str, Any]:
     banks = {}
     for sigma, tone in DRAWINGS:
         key = f"blur {sigma:g} px, tone {tone:g}"
-        banks[key] = drawn_bank(files, sigma, tone)
+        banks[key] = pencil_drawings(files, sigma, tone)
         for name, (d, truth) in sets.items():
             out["drawings"].setdefault(key, {})[name] = _hits(
                 _ranks(distances(d.raw, banks[key]), truth))

@@ -4,6 +4,7 @@ actually drawn at random."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -541,3 +542,55 @@ def test_tables_of_galleries_drawn_for_each_set_pool_their_searches() -> None:
         mixed.hit_rates, (6 * alone["cufs_train"].hit_rates + 12 * alone["fs2k_train"].hit_rates)
         / 18, atol=1e-9)
     assert not np.allclose(mixed.hit_rates, t.hit_rates)
+
+
+def test_the_stored_tables_are_checked_without_reading_a_train_search(tiny_model, tmp_path,
+                                                                      monkeypatch):
+    """`search-rates --stored --test`: the model file's own tables go to the test check,
+    with synthetic faces fitted to LFW train's photos (and their pencil drawings for the
+    two-way tables); a model without tables, or no --test, is refused."""
+    import argparse
+    import shutil
+
+    import trainer.adapter as ta
+    import trainer.search_rates as tsr
+    from sketchlab.core.checkpoint import update_metadata
+    from sketchlab.core.drawn import TWO_WAY, two_way_fields
+
+    model = tmp_path / "m.safetensors"
+    shutil.copyfile(tiny_model, model)
+    args = argparse.Namespace(model=str(model), test=True, workers=1, out=None, stored=True)
+    with pytest.raises(ValueError, match="holds no 1:N tables"):
+        tsr.stored_check_main(args)
+    grid = tsr.RATIOS.astype(float)
+    ramp = np.tile(np.linspace(0, 1, len(grid)), (2, 1))
+    kinds = {k: sr.SearchCalibration(k, np.array([100.0, 1e6]), grid, ramp, ramp,
+                                     np.full((2, 3), 0.5), 9, 9, "t", reference_rank=2)
+             for k in ("adapted", "adapted" + TWO_WAY)}
+    update_metadata(model, {sr.METADATA_KEY: sr.dumps(kinds, {"two_way": two_way_fields()})})
+    rng = np.random.default_rng(0)
+    keys = [f"lfw/p{i // 2}" for i in range(40)]
+    monkeypatch.setattr(ta, "lfw_train_photos", lambda: ([Path(f"{k}.jpg") for k in keys], keys))
+    asked = {}
+
+    def embed(files, workers, drawn=False, drawer=""):
+        asked.update(drawn=drawn, drawer=drawer)
+        return {k: rng.normal(0, 0.1, (len(files), 128)).astype(np.float32)
+                for k in ("colour", "grey", "drawn")}
+
+    seen = {}
+
+    def check(loaded, stated, pools, workers, drawer=""):
+        seen.update(kinds=sorted(stated), pools={k: v.shape for k, v in pools.items()},
+                    drawer=drawer)
+        return []
+
+    monkeypatch.setattr(ta, "embed_gallery_photos", embed)
+    monkeypatch.setattr(tsr, "test_check", check)
+    monkeypatch.setattr(tsr.lfw_like_faces, "__defaults__", (500, 7))
+    assert tsr.stored_check_main(args) == 0
+    assert asked == {"drawn": True, "drawer": ""}  # the pencil filter's drawings
+    assert seen["kinds"] == sorted(kinds) and seen["drawer"] == ""
+    assert seen["pools"][""][1] == 128 and seen["pools"][TWO_WAY][1] == 256
+    with pytest.raises(ValueError, match="add --test"):
+        tsr.stored_check_main(argparse.Namespace(**{**vars(args), "test": False}))

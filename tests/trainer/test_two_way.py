@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.two_way import DRAWINGS, WEIGHTS, drawn_bank, format_tables
+from trainer.two_way import DRAWINGS, WEIGHTS, format_tables, pencil_drawings
 
 
 def test_the_table_lists_every_drawing_and_weight() -> None:
@@ -24,7 +24,7 @@ def test_the_table_lists_every_drawing_and_weight() -> None:
 
 def test_each_drawing_gives_its_own_descriptor(shared_data) -> None:
     files = sorted((shared_data / "cufs_cuhk" / "test" / "photos").glob("*.jpg"))[:2]
-    soft, sharp = drawn_bank(files, 8.0, 0.0), drawn_bank(files, 2.0, 0.0)
+    soft, sharp = pencil_drawings(files, 8.0, 0.0), pencil_drawings(files, 2.0, 0.0)
     assert soft.shape == sharp.shape == (2, 128)
     assert np.all(np.abs(np.linalg.norm(soft, axis=1) - 1.0) < 0.5)
     assert not np.allclose(soft, sharp, atol=1e-3)
