@@ -95,9 +95,14 @@ def run_enroll(args: argparse.Namespace) -> int:
                ncols=min(size.columns or 100, 120), nrows=size.lines or 20, disable=None)
 
     def progress(p: EnrollProgress) -> None:
-        if bar.total != p.total:
-            bar.total = p.total
-        bar.n = p.done
+        drawing = p.phase == "drawing"  # after the files: the new faces, by the network
+        if drawing and bar.desc != "drawing":
+            bar.set_description("drawing", refresh=False)
+            bar.unit = "face"
+        total, done = (p.to_draw, p.checked) if drawing else (p.total, p.done)
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
         bar.set_postfix(enrolled=p.enrolled, dup=p.duplicates, skipped=p.skipped,
                         refresh=False)
         bar.refresh()

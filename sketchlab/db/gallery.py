@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +57,7 @@ from sketchlab.enrol.run import (
     EnrolledPhoto,
     EnrollSummary,
     ProgressFn,
+    drawing_progress,
     run_enrolment,
 )
 
@@ -530,6 +532,7 @@ class Gallery:
         the model's: `model_catalog.model_drawing`) the new faces are then drawn by it too
         (`add_drawings`), so the gallery is searched two ways as the model's rates were
         measured."""
+        t0 = time.perf_counter()
         cache = EmbeddingCache(paths.user_cache_dir() / "embeddings.sqlite") if use_cache \
             else None
         version = embedding_model_version()
@@ -544,7 +547,10 @@ class Gallery:
                 cache.close()
         if drawing.drawer is not None and not self.on_server and summary.enrolled \
                 and not (cancel is not None and cancel.is_set()):
-            summary.drawings = self.add_drawings(drawing=drawing, cancel=cancel)
+            summary.drawings = self.add_drawings(
+                drawing=drawing, cancel=cancel, progress=None if progress is None else (
+                    lambda done, total: progress(drawing_progress(
+                        summary, done, total, time.perf_counter() - t0))))
         return summary
 
 

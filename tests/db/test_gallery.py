@@ -365,9 +365,15 @@ def test_enrolment_with_a_drawing_network_draws_the_new_faces_too(tmp_path, cufs
     from sketchlab.db.gallery import open_gallery
 
     drawing = Drawing.by_network(tiny_model)
+    seen = []
     with open_gallery(tmp_path / "g.sqlite") as g:
-        summary = g.enroll(cufs_photos[:3], workers=1, use_cache=False, drawing=drawing)
+        summary = g.enroll(cufs_photos[:3], workers=1, use_cache=False, drawing=drawing,
+                           progress=seen.append)
         assert summary.enrolled == 3 and summary.drawings.drawn == 3
+        # the drawing is reported after the files, face by face, with the run's counts
+        drawn = [p for p in seen if p.phase == "drawing"]
+        assert drawn and seen[-1] is drawn[-1] and drawn[-1].checked == drawn[-1].to_draw == 3
+        assert all(p.done == p.total == 3 and p.enrolled == 3 for p in drawn)
         assert "Drew 3 faces" in summary.line() and summary.as_dict()["drawn"] == 3
         assert g.stats().drawn_by(drawing.model) == 3
         assert Matcher(g).snapshot(drawing.model).two_way

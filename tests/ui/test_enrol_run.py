@@ -67,3 +67,30 @@ def test_enrolment_summary_skipped_files_and_retry(qtbot, gallery_dialog, enrol_
     assert child.text(2).startswith(str(enrol_folder) + "/")
     run.close_button.click()
     assert not run.isVisible()
+
+
+def test_a_model_that_draws_with_a_network_shows_the_drawing(qtbot, gallery_dialog,
+                                                             enrol_folder, tiny_model,
+                                                             monkeypatch):
+    """After the files, the new faces are drawn by the model's network: the window says
+    so and its bar follows the faces, rather than sitting full and silent."""
+    import sketchlab.ui.dialogs.gallery_dialog as gd
+    from sketchlab.core.drawn import Drawing
+
+    monkeypatch.setattr(gd, "model_drawing", lambda: Drawing.by_network(tiny_model))
+    dlg = gallery_dialog
+    preview = dlg.preview(enrol_folder)
+    preview.rule_combo.setCurrentIndex(preview.rule_combo.findData("filename"))
+    reports, shown = [], []
+    with qtbot.waitSignal(dlg.enrolment_finished, timeout=WAIT_MS) as got:
+        preview.accept()
+        run = dlg.run_dialog
+        dlg._enrol.yielded.connect(reports.append)
+        dlg._enrol.yielded.connect(
+            lambda p: shown.append((run.heading.text(), run.bar.maximum(), run.bar.value())))
+    assert got.args[0].drawings.drawn == 2
+    drawing = [(r, s) for r, s in zip(reports, shown, strict=True) if r.phase == "drawing"]
+    assert drawing and drawing[-1][0].checked == drawing[-1][0].to_draw == 2
+    heading, maximum, value = drawing[-1][1]
+    assert heading.startswith("Drawing the new faces") and "2 of 2" in heading
+    assert (maximum, value) == (2, 2)

@@ -36,6 +36,8 @@ from sketchlab.enrol.run import EnrollProgress, EnrollSummary
 PHASE_TEXT = {
     "checking": "Checking {checked} of {total} files against the gallery…",
     "starting": "Loading the face detector…",
+    "drawing": "Drawing the new faces as sketches with the model's drawing network: "
+               "{checked} of {to_draw}…",
 }
 
 
@@ -142,13 +144,15 @@ class EnrolRunDialog(QDialog):
     def show_progress(self, p: EnrollProgress) -> None:
         if not self.running:
             return
-        self.bar.setRange(0, max(p.total, 1))
-        self.bar.setValue(p.done)
+        drawing = p.phase == "drawing"  # the files are done; the bar follows the faces
+        self.bar.setRange(0, max(p.to_draw if drawing else p.total, 1))
+        self.bar.setValue(p.checked if drawing else p.done)
         self.counts.setText(counts_line(p.done, p.total, p.enrolled, p.duplicates,
                                         p.skipped - p.failed, p.failed))
         if not self.stopping:
             text = PHASE_TEXT.get(p.phase)
-            self.heading.setText(text.format(checked=p.checked, total=p.total) if text
+            self.heading.setText(text.format(checked=p.checked, total=p.total,
+                                             to_draw=p.to_draw) if text
                                  else f"Enrolling {self.label}…")
         if p.path:
             name = Path(p.path).name
