@@ -398,7 +398,7 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
             best, best_score = cfg, r["rank1"] + r["rank10"]
     final = fit(data, best, np.flatnonzero(~unseen) if unseen.any() else None)
     info = {"fit": best.__dict__, "train_sets": names, "queries": int((~unseen).sum()),
-            "held_out_queries": int(unseen.sum()),
+            "held_out_queries": int(unseen.sum()), "raw_weight": w,
             "ink_gamma": gamma,
             "validation": report["grid"][list(grid).index(best)],
             "validation_without_adapter": report["without_adapter"]}

@@ -97,12 +97,14 @@ def present_from(model: Path, fold_model: Path, two_way: bool, workers: int = 2
     data = load_train_data(root, [s.name for s in sets], w, workers, drawn=two_way)
     queries = {"variants": data.fused, "raw": data.raw}
     adapter = adapter_of(reader)
-    if adapter is not None and adapter.info.get("held_out_queries"):
+    if adapter is not None and adapter.info.get("held_out_queries") and \
+            float(adapter.info.get("raw_weight", -1)) == w:
         queries["adapted"] = adapter(data.fused, data.mean, data.raw)
     else:
-        log.warning("%s carries no query adapter fitted without its held-out people "
-                    "(`adapter fit --write` on it fits one): the adapted tables keep their "
-                    "stored present-person rates", fold_model.name)
+        log.warning("%s carries no query adapter fitted without its held-out people on "
+                    "readings fused as this model fuses them (raw-sketch share %g; `adapter "
+                    "fit --write` on it fits one): the adapted tables keep their stored "
+                    "present-person rates", fold_model.name, w)
     rank = next(iter(kinds.values())).reference_rank
     names = tuple(s.name for s in sets)
     pools = {"": synthetic_pool(data)}
