@@ -204,7 +204,8 @@ def _card(name: str, summary: str, cfg: TrainConfig, state: dict[str, Any], sha:
         used = "all" if not s.max_items else f"{s.max_items} (seeded subset)"
         sub = f" `{s.subset}`" if s.subset else ""
         if s.folds:
-            used += f"; people of fold {s.held_out_fold} of {s.folds} held out"
+            used = ("all but" if used == "all" else f"{used}, less") + (
+                f" the people of identity fold {s.held_out_fold} of {s.folds}")
         lines.append(f"| {s.name} | `{s.manifest}`{sub} | {s.split} | {kind} | "
                      f"{100 * s.weight / total_w:.0f}% | {used} |")
     lines += ["", "## Evaluation", ""]

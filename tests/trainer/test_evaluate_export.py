@@ -9,6 +9,7 @@ import pytest
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.model_catalog import list_models
 from trainer.data.datasets import Source
+from trainer.data.folds import held_out_of
 from trainer.evaluate import JSON_KEYS, QUALITY_KEYS, format_table, rank_hits
 from trainer.export import export
 from trainer.train import Trainer
@@ -51,9 +52,11 @@ def test_the_table_shows_two_way_ranks_beside_one_way_ones() -> None:
 
 def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_path) -> None:
     # The synthetic source trains with an artist augmentation, which the card records.
+    # The pairs hold an identity fold out, which the card and the model file record.
     synth = replace(tiny_config.sources[1], artist_augment=("paper",), artist_augment_p=1.0)
-    cfg = tiny_config.replace(steps=2, sources=(tiny_config.sources[0], synth))
-    sources = [tiny_sources[0], Source(synth, tiny_sources[1].data)]
+    pairs = replace(tiny_config.sources[0], folds=3, held_out_fold=1)
+    cfg = tiny_config.replace(steps=2, sources=(pairs, synth))
+    sources = [Source(pairs, tiny_sources[0].data), Source(synth, tiny_sources[1].data)]
     t = Trainer(cfg, sources=sources, progress=False)
     t.fit()
     ev = tmp_path / "eval" / "cufs.json"
@@ -79,6 +82,9 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
     assert "synthetic (line, pencil, colour); artist augmentations (paper), each with p 1.0" \
         in card
     assert "| cufs_cuhk | all grey | 50.0% |" in card
+    assert "| all but the people of identity fold 1 of 3 |" in card
+    assert held_out_of(loaded.metadata) == [{"manifest": "pairs.csv", "split": "train",
+                                             "folds": 3, "fold": 1}]
     assert (models / "unit-model-losses.png").is_file()
     assert [m.name for m in list_models([models])] == ["unit-model"]
     assert "rank-1" in format_table(json.loads(ev.read_text()))
