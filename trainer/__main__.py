@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "leave-one-dataset-out protocol; describe then computes only the "
                         "train sets kept")
     a.add_argument("--write", action="store_true", help="store the adapter in the model file")
+    a.add_argument("--train-only", action="store_true",
+                   help="describe: the train sets only (what `fit` reads), not the test sets")
     a.add_argument("--hidden", type=int, default=0,
                    help="fit this hidden width only (default: choose from a small grid)")
     a.add_argument("--temperature", type=float, default=0.0,

@@ -412,8 +412,9 @@ def main(args: argparse.Namespace) -> int:
     import json
 
     if args.action == "describe":
-        out = describe(args.model, protocol_sets(args.leave_out), args.workers,
-                       ink_gamma=args.ink_gamma)
+        sets = train_sets() if args.train_only and not args.leave_out else \
+            protocol_sets(args.leave_out)
+        out = describe(args.model, sets, args.workers, ink_gamma=args.ink_gamma)
         print(f"descriptor packs in {out}")
         return 0
     if args.action == "write":  # an adapter fitted before (`fit --out`), checked, stored
