@@ -190,10 +190,13 @@ def lfw_train_photos() -> tuple[list[Path], list[str]]:
 
 
 def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers: int = 2,
-                    drawn: bool = False, drawer: str = "") -> TrainData:
+                    drawn: bool = False, drawer: str = "",
+                    bank_sets: Sequence[QuerySet] = ()) -> TrainData:
     """The named train packs, against a bank of their target photos + every LFW train
     photo (the gallery-like faces that supply hard negatives); `drawn`: with the bank's
-    faces drawn as sketches too (by `drawer`, a photo-to-sketch model file, if given)."""
+    faces drawn as sketches too (by `drawer`, a photo-to-sketch model file, if given).
+    `bank_sets`: query sets whose target photos join the bank too, so a few packs'
+    searches meet as many faces of their own group as the whole train bank holds."""
     from sketchlab.core.query import fuse, reading_spread
     from trainer.descriptors import is_current, load_pack
 
@@ -210,6 +213,9 @@ def load_train_data(pack: Path, names: Sequence[str], raw_weight: float, workers
                       [str(i) for i in extra["identities"]]))
         files += parts[-1][2]
         keys += parts[-1][3]
+    for s in bank_sets:
+        files += list(s.targets)
+        keys += [_key(s.name, i) for i in s.identities]
     if stale:  # still read: refitting on them reproduces what was fitted before
         log.warning("packs %s in %s were made by an older query path than the app's: "
                     "`python -m trainer adapter describe` remakes them", stale, pack)

@@ -80,7 +80,7 @@ def present_from(model: Path, fold_model: Path, two_way: bool, workers: int = 2
     with their present-person rates re-read from `fold_model`'s held-out sketches."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.model_catalog import read_calibration
-    from trainer.adapter import describe, load_train_data, model_ink_gamma
+    from trainer.adapter import describe, load_train_data, model_ink_gamma, train_sets
     from trainer.evaluate import adapter_of
     from trainer.search_rates import measure, synthetic_pool
 
@@ -94,7 +94,10 @@ def present_from(model: Path, fold_model: Path, two_way: bool, workers: int = 2
     root = describe(str(fold_model), sets, workers, ink_gamma=gamma)
     w = float(read_calibration(model)[1].get("raw_weight", 0.0))
     two_way = two_way and any(k.endswith(TWO_WAY) for k in kinds)
-    data = load_train_data(root, [s.name for s in sets], w, workers, drawn=two_way)
+    # the bank the stored tables were read against (every train set's photos + LFW
+    # train): a search's rates depend on how many faces of its own group it meets
+    data = load_train_data(root, [s.name for s in sets], w, workers, drawn=two_way,
+                           bank_sets=train_sets())
     queries = {"variants": data.fused, "raw": data.raw}
     adapter = adapter_of(reader)
     if adapter is not None and adapter.info.get("held_out_queries") and \

@@ -154,3 +154,13 @@ def test_train_data_knows_which_photo_each_synthetic_sketch_was_drawn_from(tmp_p
     assert data.group == ["cufs_train"] * 4 + ["lfw_synth"] * 2
     assert data.grey.tolist() == [False, False, True, True, False, True]
     assert data.sketched.tolist() == ["", "", "", "", "lfw/x_1.jpg", "lfw/x_1.jpg"]
+    assert data.identity.tolist() == ["0", "1", "0", "1", "0", "0"]
+
+    # `bank_sets`: other sets' photos join the bank (a photo already there once), the
+    # searches stay the packs'
+    from trainer.descriptors import QuerySet
+
+    more = QuerySet("cufs_train", [], [Path("p/b.jpg"), Path("p/c.jpg")], ["1", "2"])
+    data = ta.load_train_data(tmp_path, ["cufs_train"], 0.2, bank_sets=[more])
+    assert data.files == ["p/a.jpg", "p/b.jpg", "p/c.jpg"] and len(data.target) == 4
+    assert len(set(data.bank_id[:3].tolist())) == 3
