@@ -35,18 +35,17 @@ def fold_sets(metadata: dict[str, str]) -> list[Any]:
     from trainer.data.folds import held_out_of, is_held_out
     from trainer.descriptors import QuerySet, paired_set
 
-    held = held_out_of(metadata)
     out = []
-    for name, manifest in PAIRED_TRAIN.items():
-        full = paired_set(name, manifest, "train")
-        keep = [i for i, who in enumerate(full.identities)
-                if is_held_out(manifest, "train", who, held)]
-        if keep:
-            h = next(h for h in held if is_held_out(manifest, "train", full.identities[keep[0]],
-                                                    [h]))
-            out.append(QuerySet(f"{name}_fold{h['fold']}of{h['folds']}",
-                                [full.specs[i] for i in keep], [full.targets[i] for i in keep],
-                                [full.identities[i] for i in keep]))
+    for h in held_out_of(metadata):
+        for name, manifest in PAIRED_TRAIN.items():
+            full = paired_set(name, manifest, "train")
+            keep = [i for i, who in enumerate(full.identities)
+                    if is_held_out(manifest, "train", who, [h])]
+            if keep:
+                out.append(QuerySet(f"{name}_fold{h['fold']}of{h['folds']}",
+                                    [full.specs[i] for i in keep],
+                                    [full.targets[i] for i in keep],
+                                    [full.identities[i] for i in keep]))
     if not out:
         raise ValueError("the model's run held no train people out: train one with a "
                          "source's `folds` and `held_out_fold` (trainer/configs/"
