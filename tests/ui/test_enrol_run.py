@@ -87,10 +87,11 @@ def test_a_model_that_draws_with_a_network_shows_the_drawing(qtbot, gallery_dial
         run = dlg.run_dialog
         dlg._enrol.yielded.connect(reports.append)
         dlg._enrol.yielded.connect(
-            lambda p: shown.append((run.heading.text(), run.bar.maximum(), run.bar.value())))
+            lambda p: shown.append((run.heading.text(), run.bar.maximum(), run.bar.value(),
+                                    run.bar.text())))
     assert got.args[0].drawings.drawn == 2
     drawing = [(r, s) for r, s in zip(reports, shown, strict=True) if r.phase == "drawing"]
     assert drawing and drawing[-1][0].checked == drawing[-1][0].to_draw == 2
-    heading, maximum, value = drawing[-1][1]
+    heading, maximum, value, text = drawing[-1][1]
     assert heading.startswith("Drawing the new faces") and "2 of 2" in heading
-    assert (maximum, value) == (2, 2)
+    assert (maximum, value, text) == (2, 2, "2 of 2 faces")

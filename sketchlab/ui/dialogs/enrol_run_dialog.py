@@ -36,8 +36,7 @@ from sketchlab.enrol.run import EnrollProgress, EnrollSummary
 PHASE_TEXT = {
     "checking": "Checking {checked} of {total} files against the gallery…",
     "starting": "Loading the face detector…",
-    "drawing": "Drawing the new faces as sketches with the model's drawing network: "
-               "{checked} of {to_draw}…",
+    "drawing": "Drawing the new faces as sketches: {checked} of {to_draw}…",
 }
 
 
@@ -126,6 +125,7 @@ class EnrolRunDialog(QDialog):
         self.running, self.stopping, self.label = True, False, label
         self._retry = []
         self.heading.setText(f"Enrolling {label}…")
+        self.bar.setFormat("%v of %m files")  # a run before may have ended drawing faces
         if total is None:
             self.bar.setRange(0, 0)  # busy until the first report says how many
             self.counts.setText("Listing files…")
@@ -145,6 +145,7 @@ class EnrolRunDialog(QDialog):
         if not self.running:
             return
         drawing = p.phase == "drawing"  # the files are done; the bar follows the faces
+        self.bar.setFormat("%v of %m faces" if drawing else "%v of %m files")
         self.bar.setRange(0, max(p.to_draw if drawing else p.total, 1))
         self.bar.setValue(p.checked if drawing else p.done)
         self.counts.setText(counts_line(p.done, p.total, p.enrolled, p.duplicates,
