@@ -72,21 +72,20 @@ def reread(kinds: dict[str, sr.SearchCalibration], fresh: dict[str, sr.SearchCal
     return out
 
 
-def present_from(model: Path, fold_model: Path, two_way: bool, workers: int = 2
+def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dict[str, Any],
+                 fold_model: Path, two_way: bool, workers: int = 2
                  ) -> tuple[dict[str, sr.SearchCalibration], dict[str, Any],
                             dict[str, np.ndarray], dict[str, Any]]:
-    """(tables, extra, synthetic pools by way, what read them): the model's stored tables
-    with their present-person rates re-read from `fold_model`'s held-out sketches."""
+    """(tables, extra, synthetic pools by way, what read them): a loaded model's stored
+    tables `kinds` (read with `extra`, `search_rates.stored_tables`) with their
+    present-person rates re-read from `fold_model`'s held-out sketches."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.model_catalog import read_calibration
     from trainer.adapter import describe, load_train_data, model_ink_gamma, train_sets
     from trainer.evaluate import adapter_of
     from trainer.search_rates import measure, synthetic_pool
 
-    loaded = load_generator(model)
-    if sr.METADATA_KEY not in loaded.metadata:
-        raise ValueError(f"{model} holds no 1:N tables: `search-rates --write` measures them")
-    kinds, extra = sr.loads(loaded.metadata[sr.METADATA_KEY])
+    model = loaded.path
     reader = load_generator(fold_model)
     sets = fold_sets(reader.metadata)
     gamma = model_ink_gamma(model)

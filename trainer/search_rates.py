@@ -441,6 +441,14 @@ SET_WORDS = {"cufs_train": "CUFS", "fs2k_train": "FS2K", "lfw_synth": "synthetic
              "celeba_synth": "synthetic CelebA"}
 
 
+def stored_tables(loaded: Any) -> tuple[dict[str, sr.SearchCalibration], dict[str, Any]]:
+    """The 1:N tables a loaded model file carries, and what they were read with."""
+    if sr.METADATA_KEY not in loaded.metadata:
+        raise ValueError(f"{loaded.path} holds no 1:N tables: `search-rates --write` "
+                         "measures them")
+    return sr.loads(loaded.metadata[sr.METADATA_KEY])
+
+
 def set_words(name: str) -> str:
     """A query set in words; a held-out fold of one (`trainer.held_out_rates`) says so."""
     base, _, fold = name.partition("_fold")
@@ -1039,16 +1047,16 @@ def present_from_main(args: argparse.Namespace) -> int:
              if on]
     if clash:
         raise ValueError(f"--present-from re-reads the stored tables: drop {', '.join(clash)}")
-    path = model_path(args.model)
-    kinds, extra, pools, read_by = present_from(path, model_path(args.present_from),
-                                                args.two_way, args.workers)
+    loaded = load_generator(model_path(args.model))
+    stored, extra = stored_tables(loaded)
+    kinds, extra, pools, read_by = present_from(loaded, stored, extra,
+                                                model_path(args.present_from), args.two_way,
+                                                args.workers)
     if args.write:
-        update_metadata(path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
+        update_metadata(loaded.path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
     report: dict[str, Any] = {"present_from": read_by, "hits": {
         k: {n: kinds[k].hits(n) for n in TEST_SIZES} for k in read_by["kinds"]}}
     if args.test:  # the same test searches against the tables before and after
-        loaded = load_generator(path)
-        stored = sr.loads(loaded.metadata[sr.METADATA_KEY])[0]
         reread = {k.removesuffix(TWO_WAY) for k in read_by["kinds"]} - {"raw"}
         report["test_stored"] = test_check(loaded, stored, pools, args.workers,
                                            query_kinds=sorted(reread | ({"adapted"} & set(
@@ -1076,10 +1084,7 @@ def stored_check_main(args: argparse.Namespace) -> int:
     if not args.test:
         raise ValueError("--stored checks the stored tables: add --test")
     loaded = load_generator(model_path(args.model))
-    if sr.METADATA_KEY not in loaded.metadata:
-        raise ValueError(f"{loaded.path} holds no 1:N tables: `search-rates --write` "
-                         "measures them")
-    kinds, extra = sr.loads(loaded.metadata[sr.METADATA_KEY])
+    kinds, extra = stored_tables(loaded)
     two_way = any(k.endswith(TWO_WAY) for k in kinds)
     drawing = find_drawer(extra.get("two_way", {}).get("drawn_model", DRAWN_MODEL))
     if two_way and drawing is None:

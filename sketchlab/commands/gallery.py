@@ -96,7 +96,7 @@ def run_enroll(args: argparse.Namespace) -> int:
 
     def progress(p: EnrollProgress) -> None:
         drawing = p.phase == "drawing"  # after the files: the new faces, by the network
-        if drawing and bar.desc != "drawing":
+        if drawing and bar.unit != "face":
             bar.set_description("drawing", refresh=False)
             bar.unit = "face"
         total, done = (p.to_draw, p.checked) if drawing else (p.total, p.done)

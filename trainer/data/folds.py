@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 
 from sketchlab.core.manifest import Row
+from trainer.config import SourceConfig
 
 
 def identity_fold(identity: str, folds: int) -> int:
@@ -31,11 +34,10 @@ def fold_rows(rows: Sequence[Row], folds: int, fold: int, held_out: bool) -> lis
 HELD_OUT_KEY = "held_out"  # model-file metadata: the identity folds its run never trained on
 
 
-def held_out_metadata(sources: Sequence[object]) -> str:
-    """What a run held out (`SourceConfig` with folds), as the model file stores it."""
+def held_out_metadata(sources: Sequence[SourceConfig]) -> str:
+    """What a run held out (sources with folds), as the model file stores it."""
     return json.dumps([{"manifest": s.manifest, "split": s.split, "folds": s.folds,
-                         "fold": s.held_out_fold}
-                       for s in sources if getattr(s, "folds", 0)])
+                         "fold": s.held_out_fold} for s in sources if s.folds])
 
 
 def held_out_of(metadata: dict[str, str]) -> list[dict[str, object]]:
@@ -54,8 +56,15 @@ def held_out_of(metadata: dict[str, str]) -> list[dict[str, object]]:
 def is_held_out(manifest: str, split: str, identity: str,
                 held: Sequence[dict[str, object]]) -> bool:
     """Whether a train person of `manifest`/`split` is one the run never trained on."""
+    target = _manifest_file(manifest)
+    return any(h["split"] == split and _manifest_file(str(h["manifest"])) == target
+               and identity_fold(identity, int(h["folds"])) == int(h["fold"]) for h in held)
+
+
+@cache
+def _manifest_file(spec: str) -> Path:
+    """The file a manifest spec names (`$DATA/...`, a folder, a path), found once: the
+    callers ask for every person of a set."""
     from sketchlab.core.manifest import resolve_manifest
 
-    target = resolve_manifest(manifest).resolve()
-    return any(h["split"] == split and resolve_manifest(str(h["manifest"])).resolve() == target
-               and identity_fold(identity, int(h["folds"])) == int(h["fold"]) for h in held)
+    return resolve_manifest(spec).resolve()
