@@ -277,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a run folder or .safetensors), or 'pencil' (the pencil filter, the "
                         "default); with --unseen-artist the gallery of each set's searches is "
                         "drawn by the network that never saw the set (trainer/protocol)")
+    r.add_argument("--by-group", action="store_true",
+                   help="with --test: also check each group's searches alone (CUFS by sex, "
+                        "FS2K by drawing style)")
     r.add_argument("--stored", action="store_true",
                    help="with --test: check the tables already stored in the model file "
                         "against the test searches, reading no train search")

@@ -44,10 +44,16 @@ class SourceConfig:
     # set by person, and the people of fold `held_out_fold` are never trained on.
     folds: int = 0
     held_out_fold: int = 0
+    # Keep only the manifest rows of these drawing styles (its `style` column; () = all):
+    # a run that never sees one of a set's styles stands in for an artist it never saw.
+    manifest_styles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("paired", "synthetic"):
             raise ValueError(f"source {self.name}: kind must be 'paired' or 'synthetic'")
+        if self.manifest_styles and self.kind != "paired":
+            raise ValueError(f"source {self.name}: manifest_styles picks hand-drawn sketches "
+                             f"by style; it needs kind 'paired'")
         if self.weight <= 0:
             raise ValueError(f"source {self.name}: weight must be > 0")
         if self.split == "test":
@@ -193,7 +199,7 @@ class TrainConfig:
         sources = []
         for s in data.pop("sources", []) or []:
             s = dict(s)
-            for key in ("styles", "artist_augment"):
+            for key in ("styles", "artist_augment", "manifest_styles"):
                 if key in s:
                     s[key] = tuple(s[key])
             sources.append(SourceConfig(**s))

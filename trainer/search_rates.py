@@ -477,25 +477,37 @@ def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: 
     (reference_rank 0), or ratios to the search's reference_rank-th person. `groups`
     (Q,) in 0..n_groups-1: the same (FPIR, TPIR, hits) of each group's searches alone.
     `absent` (indices into the queries): the FPIR is read from these searches only."""
+    grid, table = _reading(queries, mates, bank, non_mate, synthetic, reference_rank,
+                           bank_person, sizes, seed)
+    by_group = ([] if groups is None else
+                [table(np.flatnonzero(groups == g)) for g in range(n_groups)])
+    fpir, tpir, hits = table(None)
+    if absent is not None:
+        fpir = table(np.asarray(absent))[0]
+    return grid, fpir, tpir, hits, by_group
+
+
+def _reading(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: np.ndarray,
+             synthetic: np.ndarray, reference_rank: int, bank_person: np.ndarray,
+             sizes: Sequence[int] = SIZES, seed: int = 0) -> tuple[np.ndarray, Any]:
+    """The grid of one reading and `table(rows)`: (FPIR, TPIR, hits) of those searches
+    (None: all), the faces counted once however many ways the searches are grouped."""
     if reference_rank:
         per_query: Any = nearest_strangers(queries, mates, bank, non_mate, synthetic,
                                            bank_person=bank_person)
-        grid = RATIOS
 
-        def table(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def rates_of(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return relative_rates(c, sizes, reference_rank, seed=seed)
     else:
         per_query = count_faces(queries, mates, bank, non_mate, synthetic, bank_person)
-        grid = THRESHOLDS
 
-        def table(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def rates_of(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return rates(c, sizes)
-    by_group = ([] if groups is None else
-                [table(_rows(per_query, np.flatnonzero(groups == g))) for g in range(n_groups)])
-    fpir, tpir, hits = table(per_query)
-    if absent is not None:
-        fpir = table(_rows(per_query, np.asarray(absent)))[0]
-    return grid, fpir, tpir, hits, by_group
+
+    def table(rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return rates_of(per_query if rows is None else _rows(per_query, rows))
+
+    return (RATIOS if reference_rank else THRESHOLDS), table
 
 
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
@@ -720,7 +732,8 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
                pools: dict[str, np.ndarray], workers: int = 2, fpir: float = sr.DEFAULT_FPIR,
                unseen: dict[str, Any] | None = None, drawer: str = "",
                unseen_drawn: dict[str, tuple[str, np.ndarray]] | None = None,
-               query_kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
+               query_kinds: Sequence[str] = (), by_group: bool = False
+               ) -> list[dict[str, Any]]:
     """The stated rates against the same rates measured on held-out test searches: CUFS
     and FS2K test sketches (the app's searched descriptor), each set against its own test
     photos + every LFW photo (colour with colour, grey with grey), mated and with the
@@ -735,16 +748,19 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
     network that draws the gallery for the two-way search ("" the pencil filter);
     `unseen_drawn` (test set -> (drawer file, synthetic two-way faces)): for the
     unseen-artist searches, the gallery drawn by a network that never saw the set.
-    `query_kinds`: the query kinds checked (default: the one the app searches with)."""
+    `query_kinds`: the query kinds checked (default: the one the app searches with).
+    `by_group`: each row also checked group by group (`evaluate.group_of`: CUFS by sex,
+    FS2K by drawing style), since a set's rates hide groups that differ several-fold."""
     from sketchlab.core.manifest import read_manifest
     from trainer.adapter import LFW, embed_drawn, embed_gallery_photos
-    from trainer.evaluate import adapter_of
+    from trainer.evaluate import adapter_of, group_of
 
     lfw = read_manifest(LFW)
     out = []
     for name, manifest in (("cufs_cuhk", "$DATA/cufs_cuhk/manifest.csv"),
                            ("fs2k", "$DATA/fs2k/manifest.csv")):
         rows = [r for r in read_manifest(manifest, "test") if r.sketch is not None]
+        labels = np.array([group_of(r) for r in rows]) if by_group else None
         app_kind = "adapted" if adapter_of(loaded) is not None else "variants"
         checked = list(query_kinds) or [app_kind]
         searches = [w for w in pools if any(k + w in kinds for k in checked)]
@@ -766,7 +782,7 @@ def test_check(loaded: Any, kinds: dict[str, sr.SearchCalibration],
             for one_way in checked:
                 out += _check_set(name, found, seen_by, ids, len(rows), kinds, pools_by,
                                   one_way, [w for w in searches if one_way + w + suffix in kinds],
-                                  suffix, fpir)
+                                  suffix, fpir, labels)
     return out
 
 
@@ -788,9 +804,11 @@ FOUND_KEY = {"adapted": "searched", "variants": "fused", "raw": "raw"}
 def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
                ids: np.ndarray, n_rows: int, kinds: dict[str, sr.SearchCalibration],
                pools: dict[str, np.ndarray], one_way: str, searches: list[str], suffix: str,
-               fpir: float) -> list[dict[str, Any]]:
+               fpir: float, labels: np.ndarray | None = None) -> list[dict[str, Any]]:
     """One test set's check rows: for each search (one-way, two-way) and colour/grey, the
-    rates stated by `kind + suffix` at the threshold `kind` sets, against those measured."""
+    rates stated by `kind + suffix` at the threshold `kind` sets, against those measured.
+    `labels` (one per search): the same check of each group's searches alone (`by_group`:
+    what those searches were told, and what they found)."""
     out = []
     qid = ids[:n_rows]
     non_mate = ids[None, :] != qid[:, None]
@@ -805,10 +823,13 @@ def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
         sets_threshold, stated = kinds[kind], kinds[kind + suffix]
         groups = (None if stated.spread_edges is None else
                   sr.spread_groups(stated.spread_edges, spread))
-        n_groups = 0 if stated.spread_edges is None else len(stated.spread_edges) + 1
-        grid, fpir_m, tpir_m, hits_m, by_group = _tables(
-            q, bank[:n_rows], bank, non_mate, synthetic, stated.reference_rank, ids,
-            TEST_SIZES, seed=1, groups=groups, n_groups=n_groups)
+        grid, table = _reading(q, bank[:n_rows], bank, non_mate, synthetic,
+                               stated.reference_rank, ids, TEST_SIZES, seed=1)
+        fpir_m, tpir_m, hits_m = table(None)
+        by_spread = [] if groups is None else [
+            table(np.flatnonzero(groups == g)) for g in range(len(stated.spread_edges) + 1)]
+        by_label = {} if labels is None else {
+            str(g): (labels == g, table(np.flatnonzero(labels == g))) for g in np.unique(labels)}
         for si, n in enumerate(TEST_SIZES):
             t = sets_threshold.threshold_for(fpir, n)
             row = {"set": name, "images": "grey" if grey else "colour", "gallery": n,
@@ -825,7 +846,13 @@ def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
                     {"group": g + 1, "n": int((groups == g).sum()),
                      **_present_rates(stated, t, n, spread[groups == g], grid,
                                       tpir_g[si], hits_g[si])}
-                    for g, (_, tpir_g, hits_g) in enumerate(by_group) if (groups == g).any()]
+                    for g, (_, tpir_g, hits_g) in enumerate(by_spread) if (groups == g).any()]
+            if by_label:
+                row["by_group"] = [_with_intervals({
+                    "group": g, "n": int(m.sum()), "fpir_stated": row["fpir_stated"],
+                    "fpir_measured": round(float(np.interp(t, grid, fpir_g[si])), 4),
+                    **_present_rates(stated, t, n, spread[m], grid, tpir_g[si], hits_g[si])})
+                    for g, (m, (fpir_g, tpir_g, hits_g)) in by_label.items()]
             out.append(_with_intervals(row))
     return out
 
@@ -865,15 +892,7 @@ def format_check(rows: list[dict[str, Any]]) -> str:
              "interval) | FNIR stated / measured (95 % interval) | top-10 stated / measured | "
              "top-50 stated / measured |",
              "|" + "---|" * (10 if kinds else 9)]
-
-    def p(x: float) -> str:
-        return f"{100 * x:.1f} %"
-
-    def rate(r: dict[str, Any], k: str) -> str:
-        low, high = r[f"{k}_interval"]
-        return (f"{p(r[f'{k}_stated'])} / {p(r[f'{k}_measured'])} "
-                f"({100 * low:.1f}-{100 * high:.1f}, {r[f'{k}_agreement']})")
-
+    p, rate = _p, _rate
     for r in rows:
         lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | "
                      f"{r.get('search', 'one-way')} | "
@@ -882,6 +901,33 @@ def format_check(rows: list[dict[str, Any]]) -> str:
                      f"{p(r['top10_stated'])} / {p(r['top10_measured'])} | "
                      f"{p(r['top50_stated'])} / {p(r['top50_measured'])} |")
     return "\n".join(lines)
+
+
+def format_by_group(rows: list[dict[str, Any]]) -> str:
+    """The check's rows group by group (`test_check(by_group=True)`), as a Markdown table:
+    one threshold per row, so the FPIR stated is the set's; the rest is what each group's
+    searches were told against what they found."""
+    lines = ["| set | images | search | gallery | group | FPIR stated / measured (95 % "
+             "interval) | FNIR stated / measured (95 % interval) | top-10 stated / measured |",
+             "|" + "---|" * 8]
+    for r in rows:
+        for g in r.get("by_group", []):
+            lines.append(
+                f"| {r['set']} | {r['images']} | {r.get('search', 'one-way')} | "
+                f"{r['gallery']:,} | {g['group']} (n={g['n']}) | {_rate(g, 'fpir')} | "
+                f"{_rate(g, 'fnir')} | {_p(g['top10_stated'])} / {_p(g['top10_measured'])} |")
+    return "\n".join(lines)
+
+
+def _p(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _rate(r: dict[str, Any], k: str) -> str:
+    """A stated / measured rate with the measured one's 95 % interval and the agreement."""
+    low, high = r[f"{k}_interval"]
+    return (f"{_p(r[f'{k}_stated'])} / {_p(r[f'{k}_measured'])} "
+            f"({100 * low:.1f}-{100 * high:.1f}, {r[f'{k}_agreement']})")
 
 
 def format_by_set(rows: list[dict[str, Any]], kinds: bool = False) -> str:
@@ -1020,7 +1066,7 @@ def main(args: argparse.Namespace) -> int:
                 for train, file in PROTOCOL_GENERATORS.items()} if args.unseen_artist else None,
             drawer=drawer, unseen_drawn={
                 TEST_OF[train]: (str(PROTOCOL / PROTOCOL_DRAWERS[train]), s)
-                for train, (_, s) in unseen_drawn.items()})
+                for train, (_, s) in unseen_drawn.items()}, by_group=args.by_group)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items()
@@ -1031,6 +1077,7 @@ def main(args: argparse.Namespace) -> int:
         print(format_by_set(report["unseen_artist_by_set"], kinds=True))
     if args.test:
         print(format_check(report["test"]))
+        _print_by_group(args, report["test"])
     return 0
 
 
@@ -1060,15 +1107,16 @@ def present_from_main(args: argparse.Namespace) -> int:
         reread = {k.removesuffix(TWO_WAY) for k in read_by["kinds"]} - {"raw"}
         report["test_stored"] = test_check(loaded, stored, pools, args.workers,
                                            query_kinds=sorted(reread | ({"adapted"} & set(
-                                               stored))))
+                                               stored))), by_group=args.by_group)
         report["test"] = test_check(loaded, kinds, pools, args.workers,
-                                    query_kinds=sorted(reread))
+                                    query_kinds=sorted(reread), by_group=args.by_group)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if not k.startswith("test")}, indent=2))
     if args.test:
         print("Stored tables:\n" + format_check(report["test_stored"]))
         print("\nPresent-person rates re-read:\n" + format_check(report["test"]))
+        _print_by_group(args, report["test"])
     return 0
 
 
@@ -1096,8 +1144,16 @@ def stored_check_main(args: argparse.Namespace) -> int:
     pools = {"": lfw_like_faces(lfw["colour"], keys)}
     if two_way:
         pools[TWO_WAY] = lfw_like_faces(pair(lfw["colour"], lfw["drawn"]), keys)
-    report = {"test": test_check(loaded, kinds, pools, args.workers, drawer=drawer)}
+    report = {"test": test_check(loaded, kinds, pools, args.workers, drawer=drawer,
+                                 by_group=args.by_group)}
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_check(report["test"]))
+    _print_by_group(args, report["test"])
     return 0
+
+
+def _print_by_group(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    if args.by_group:
+        print("\nGroup by group (CUFS by sex, FS2K by drawing style):\n"
+              + format_by_group(rows))

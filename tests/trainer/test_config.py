@@ -140,3 +140,34 @@ def test_a_drawing_network_refuses_synthetic_sketches_and_unknown_directions() -
         TrainConfig.from_dict({"direction": "sideways",
                                "sources": [{"name": "a", "manifest": "m"}]})
     assert TrainConfig.from_dict({"sources": synthetic}).direction == "sketch_to_photo"
+
+
+def test_a_style_left_out_is_never_drawn_from(monkeypatch, tiny_config) -> None:
+    import numpy as np
+
+    from sketchlab.core.manifest import Row
+    from trainer.data import datasets
+    from trainer.data.align_cache import AlignedSet
+
+    rows = tuple(Row(Path(f"s{i}.png"), Path(f"p{i}.png"), f"id{i}", "train", str(i % 3))
+                 for i in range(12))
+    photos = np.arange(12, dtype=np.uint8).reshape(12, 1, 1, 1).repeat(3, axis=3)
+    monkeypatch.setattr(datasets, "load_aligned", lambda *a, **k: AlignedSet(
+        rows, photos, 255 - photos, ("landmarks",) * 12))
+    cfg = TrainConfig.from_dict({**tiny_config.to_dict(), "sources": [
+        {"name": "pairs", "manifest": "pairs.csv", "manifest_styles": ["1", "2"]}]})
+    (src,) = datasets.load_sources(cfg, progress=False)
+    assert [r.style for r in src.data.rows] == ["1", "2"] * 4
+    kept = [int(r.identity[2:]) for r in src.data.rows]
+    assert [int(p[0, 0, 0]) for p in src.data.photos] == kept  # frames follow their rows
+    with pytest.raises(ValueError, match="manifest_styles"):
+        SourceConfig("lfw", "m", kind="synthetic", manifest_styles=("0",))
+
+
+def test_the_style_out_drawer_is_the_drawer_less_fs2k_style_0() -> None:
+    full = load_config(CONFIGS / "drawing.toml")
+    cfg = load_config(CONFIGS / "drawing-leave-out-fs2k-style0.toml")
+    fs2k = next(s for s in cfg.sources if s.name == "fs2k")
+    assert fs2k.manifest_styles == ("1", "2")
+    assert dataclasses.replace(cfg, name=full.name, sources=full.sources) == full
+    assert [dataclasses.replace(s, manifest_styles=()) for s in cfg.sources] == list(full.sources)

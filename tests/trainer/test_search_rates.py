@@ -507,6 +507,44 @@ def test_each_query_kind_is_checked_with_its_own_test_descriptors():
     assert "| query |" in table and "| variants |" in table
 
 
+def test_the_check_group_by_group_is_each_groups_searches_alone():
+    """`labels`: each row is checked again for each group's searches: the FPIR stated is
+    the set's (one threshold), the rest what those searches were told and found; counted
+    exactly, the set's measured rates are the groups' weighted by their searches."""
+    from trainer.search_rates import THRESHOLDS, _check_set, format_by_group
+
+    rng = np.random.default_rng(11)
+    n, dim = 30, 16
+    q = (rng.normal(size=(n, dim)) * 0.1).astype(np.float32)
+    noise = rng.normal(size=(n, dim)).astype(np.float32)
+    noise[:10] *= 0.01  # style "a": mates right on the sketch; style "b": far off
+    photos = np.concatenate([q + noise * 0.05, (rng.normal(size=(300, dim)) * 0.1
+                                                ).astype(np.float32)])
+    ids = np.array([f"t/{i}" for i in range(n)] + [f"lfw/{i}" for i in range(300)])
+    found = {"fused": q, "fused_grey": q, "spread": np.zeros(n), "spread_grey": np.zeros(n)}
+    ramp = np.tile(np.linspace(0, 1, len(THRESHOLDS)), (2, 1))
+    kinds = {"variants": sr.SearchCalibration("variants", np.array([100.0, 1e6]),
+                                              THRESHOLDS.astype(float), ramp, ramp,
+                                              np.full((2, 3), 0.5), 9, 9, "t")}
+    labels = np.array(["style a"] * 10 + ["style b"] * 20)
+    synthetic = (rng.normal(size=(2_000, dim)) * 0.1).astype(np.float32)
+    rows = _check_set("t", found, {"colour": photos, "grey": photos}, ids, n, kinds,
+                      {"": synthetic}, "variants", [""], "", 0.05, labels)
+    for r in rows:
+        a, b = r["by_group"]
+        assert (a["group"], a["n"], b["group"], b["n"]) == ("style a", 10, "style b", 20)
+        assert a["fpir_stated"] == b["fpir_stated"] == r["fpir_stated"]
+        assert a["top10_measured"] == 1.0 > b["top10_measured"]
+        for k in ("fpir_measured", "fnir_measured", "top10_measured"):
+            assert r[k] == pytest.approx((10 * a[k] + 20 * b[k]) / 30, abs=2e-4)
+        assert {"fnir_interval", "fnir_agreement"} <= set(a)
+    table = format_by_group(rows)
+    assert table.count("style b (n=20)") == len(rows)
+    assert "by_group" not in _check_set("t", found, {"colour": photos, "grey": photos}, ids,
+                                        n, kinds, {"": synthetic}, "variants", [""], "",
+                                        0.05)[0]
+
+
 def test_tables_of_galleries_drawn_for_each_set_pool_their_searches() -> None:
     """With each set's gallery drawn by its own network (`measure_by_set`), each set's
     searches are measured against its own drawings and the tables pooled search for
@@ -559,7 +597,8 @@ def test_the_stored_tables_are_checked_without_reading_a_train_search(tiny_model
 
     model = tmp_path / "m.safetensors"
     shutil.copyfile(tiny_model, model)
-    args = argparse.Namespace(model=str(model), test=True, workers=1, out=None, stored=True)
+    args = argparse.Namespace(model=str(model), test=True, workers=1, out=None, stored=True,
+                              by_group=False)
     with pytest.raises(ValueError, match="holds no 1:N tables"):
         tsr.stored_check_main(args)
     grid = tsr.RATIOS.astype(float)
@@ -580,7 +619,7 @@ def test_the_stored_tables_are_checked_without_reading_a_train_search(tiny_model
 
     seen = {}
 
-    def check(loaded, stated, pools, workers, drawer=""):
+    def check(loaded, stated, pools, workers, drawer="", by_group=False):
         seen.update(kinds=sorted(stated), pools={k: v.shape for k, v in pools.items()},
                     drawer=drawer)
         return []

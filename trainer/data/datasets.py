@@ -44,6 +44,8 @@ def load_sources(cfg: TrainConfig, progress: bool = True) -> list[Source]:
                             cache=cfg.cache_dir, progress=progress, subset=s.subset)
         if s.folds:
             data = data.take(fold_rows(data.rows, s.folds, s.held_out_fold, held_out=False))
+        if s.manifest_styles:
+            data = data.take([i for i, r in enumerate(data.rows) if r.style in s.manifest_styles])
         log.info("source %s: %d images (%s, weight %.2f)", s.name, len(data), s.kind, s.weight)
         out.append(Source(s, data))
     return out
