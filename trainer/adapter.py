@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +63,28 @@ def model_ink_gamma(path: str | Path, override: float | None = None) -> float:
 
     return ink_gamma_of({INK_GAMMA_FIELD: override} if override
                         else read_calibration(path)[1])
+
+
+# The raw sketch's share the default recipe's model is searched with (its calibration's,
+# chosen by `trainer calibrate`'s sweep): a model with no calibration of its own, such as
+# a protocol generator standing in for that model, is read as that model is searched.
+RECIPE_RAW_WEIGHT = 0.2
+
+
+def model_raw_weight(loaded: Any) -> float:
+    """The raw sketch's share a loaded model is searched, measured and fitted with: its
+    calibration's; without one, the share its query adapter was fitted at (an adapter
+    moves the descriptor it was fitted on), else the recipe's."""
+    from sketchlab.core.model_catalog import read_calibration
+    from sketchlab.core.query import RAW_WEIGHT_FIELD, raw_weight_of
+    from trainer.evaluate import adapter_of
+
+    fields = read_calibration(loaded.path)[1]
+    if RAW_WEIGHT_FIELD in fields:
+        return raw_weight_of(fields)
+    adapter = adapter_of(loaded)
+    fitted = {} if adapter is None else adapter.info
+    return raw_weight_of({RAW_WEIGHT_FIELD: fitted.get(RAW_WEIGHT_FIELD, RECIPE_RAW_WEIGHT)})
 
 
 def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
@@ -370,12 +393,11 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
     `validate_on` (a train set): validate on all of that set's sketches instead, fitted
     without them: a choice by an artist the fit did not see, as an unseen artist is."""
     from sketchlab.core.checkpoint import load_generator
-    from sketchlab.core.model_catalog import read_calibration
     from trainer.evaluate import model_path
 
     path = model_path(model)
     loaded = load_generator(path)
-    w = float(read_calibration(path)[1].get("raw_weight", 0.2))
+    w = model_raw_weight(loaded)
     names = [n for n in TRAIN_SETS if not any(n.startswith(x) for x in leave_out)]
     if validate_on and validate_on not in names:
         raise ValueError(f"--validate-on {validate_on}: not among the sets fitted ({names})")

@@ -37,7 +37,7 @@ from sketchlab.core import calibration as cal
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.manifest import read_manifest, resolve_manifest
 from sketchlab.core.matching import distances
-from sketchlab.core.query import fuse
+from sketchlab.core.query import fuse, raw_weight_of
 from sketchlab.core.variants import DEFAULT_VARIANTS
 from trainer import evaluate
 from trainer.evaluate import _SPAWN, embed_photo_files, embedding_cache, model_path
@@ -334,7 +334,7 @@ def test_report(model: str | None, workers: int = 2, max_per_set: int = 0,
                                 _study_cache(loaded.sha256, "test"))
     gallery = _gallery(files, workers)
     q_keys = np.asarray([q.key for q in queries])
-    w = float(extra.get("raw_weight", 0.0))
+    w = raw_weight_of(extra)
     # Rates only where the row is exactly a query kind the model is calibrated for.
     modes = {"one photo": ("single", mode_queries(var, raw, "single")),
              "variants, mean descriptor": (None if w else "variants",

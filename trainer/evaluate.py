@@ -199,7 +199,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     grey), from the model's descriptor pack when it holds this set (`trainer.descriptors`:
     the same `sketch_query` call), else computed and stored there. `ink_gamma`: another
     shading reading than the model's own."""
-    from trainer.adapter import model_ink_gamma, pack_dir
+    from trainer.adapter import model_ink_gamma, model_raw_weight, pack_dir
     from trainer.descriptors import (
         QuerySpec,
         describe_queries,
@@ -208,8 +208,7 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
         save_pack,
     )
 
-    fields = read_calibration(loaded.path)[1]
-    w = float(fields.get("raw_weight", 0.0))
+    w = model_raw_weight(loaded)
     gamma = model_ink_gamma(loaded.path, ink_gamma)
     # An engine or precision asked for explicitly gets packs of its own (the default
     # packs hold what `trainer adapter describe` made).

@@ -80,8 +80,13 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
     tables `kinds` (read with `extra`, `search_rates.stored_tables`) with their
     present-person rates re-read from `fold_model`'s held-out sketches."""
     from sketchlab.core.checkpoint import load_generator
-    from sketchlab.core.model_catalog import read_calibration
-    from trainer.adapter import describe, load_train_data, model_ink_gamma, train_sets
+    from trainer.adapter import (
+        describe,
+        load_train_data,
+        model_ink_gamma,
+        model_raw_weight,
+        train_sets,
+    )
     from trainer.evaluate import adapter_of
     from trainer.search_rates import measure, synthetic_pool
 
@@ -90,7 +95,7 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
     sets = fold_sets(reader.metadata)
     gamma = model_ink_gamma(model)
     root = describe(str(fold_model), sets, workers, ink_gamma=gamma)
-    w = float(read_calibration(model)[1].get("raw_weight", 0.0))
+    w = model_raw_weight(loaded)
     two_way = two_way and any(k.endswith(TWO_WAY) for k in kinds)
     # the bank the stored tables were read against (every train set's photos + LFW
     # train): a search's rates depend on how many faces of its own group it meets

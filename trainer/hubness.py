@@ -28,7 +28,6 @@ import numpy as np
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.manifest import read_manifest, resolve_manifest
 from sketchlab.core.matching import distances
-from sketchlab.core.model_catalog import read_calibration
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ def reference_descriptors(model: str | None, loaded: Any, set_name: str, n: int,
                           adapter: Any, workers: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Searched descriptors (colour, grey) of `n` seeded train sketches of one set, from
     a pack of their own under runs/descriptors (described once)."""
-    from trainer.adapter import describe, train_sets
+    from trainer.adapter import describe, model_raw_weight, train_sets
     from trainer.descriptors import QuerySet, load_pack
     from trainer.evaluate import searched_descriptors
 
@@ -65,7 +64,7 @@ def reference_descriptors(model: str | None, loaded: Any, set_name: str, n: int,
                    [base.targets[i] for i in pick], [base.identities[i] for i in pick])
     parts, _ = load_pack(describe(model, [sub], workers) / f"{sub.name}.npz", loaded.sha256)
     d = parts[sub.name]
-    w = float(read_calibration(loaded.path)[1].get("raw_weight", 0.0))
+    w = model_raw_weight(loaded)
     return {"": searched_descriptors(d.variants, d.raw, w, adapter)[1],
             "_grey": searched_descriptors(d.variants_grey, d.raw_grey, w, adapter)[1]}
 

@@ -643,9 +643,14 @@ def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
     generator from its descriptor pack (described first when missing); other rows are NaN.
     The packs must list the same sketches, in the same order, as `data`'s."""
     from sketchlab.core.checkpoint import load_generator
-    from sketchlab.core.model_catalog import read_calibration
     from sketchlab.core.query import fuse
-    from trainer.adapter import describe, model_ink_gamma, pack_dir, train_sets
+    from trainer.adapter import (
+        describe,
+        model_ink_gamma,
+        model_raw_weight,
+        pack_dir,
+        train_sets,
+    )
     from trainer.descriptors import load_pack
     from trainer.evaluate import adapter_of
 
@@ -662,8 +667,7 @@ def unseen_artist_queries(data: Any, models: dict[str, Path] | None = None,
         if not pack.is_file():  # described once, then read from the pack
             describe(str(path), [s for s in train_sets() if s.name == name], root=root)
         d = load_pack(pack, loaded.sha256)[0][name]
-        # as `evaluate` and the app read this file (its raw-sketch share, else none)
-        w = float(read_calibration(loaded.path)[1].get("raw_weight", 0.0))
+        w = model_raw_weight(loaded)  # as `evaluate` reads it
         made_by[name] = {"model": path.name, "model_sha256": loaded.sha256,
                          "adapter_sha256": adapter.sha256}
         for grey, var, raw in ((False, d.variants, d.raw), (True, d.variants_grey, d.raw_grey)):
@@ -944,13 +948,13 @@ def format_by_set(rows: list[dict[str, Any]], kinds: bool = False) -> str:
 def main(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import load_generator, update_metadata
     from sketchlab.core.drawn import PENCIL, Drawing, two_way_fields
-    from sketchlab.core.model_catalog import read_calibration
     from trainer.adapter import (
         TRAIN_SETS,
         FitConfig,
         drawn_bank,
         load_train_data,
         model_ink_gamma,
+        model_raw_weight,
         pack_dir,
     )
     from trainer.evaluate import adapter_of, model_path
@@ -978,7 +982,7 @@ def main(args: argparse.Namespace) -> int:
     drawing = Drawing.by_network(drawer) if drawer else PENCIL
     path = model_path(args.model)
     loaded = load_generator(path)
-    w = float(read_calibration(path)[1].get("raw_weight", 0.2))
+    w = model_raw_weight(loaded)
     data = load_train_data(pack_dir(loaded.sha256, ink_gamma=model_ink_gamma(loaded.path)),
                            TRAIN_SETS, w, args.workers, drawn=args.two_way, drawer=drawer)
     pool = np.flatnonzero(np.isin(np.asarray(data.group), sets))

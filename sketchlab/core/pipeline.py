@@ -45,7 +45,7 @@ from sketchlab.core.calibration import (
 from sketchlab.core.drawn import DRAWN_MODEL, PENCIL, TWO_WAY, drawing_words, is_pair, pair
 from sketchlab.core.matching import DEFAULT_THRESHOLD, distances
 from sketchlab.core.model_catalog import read_calibration
-from sketchlab.core.query import sketch_query
+from sketchlab.core.query import raw_weight_of, sketch_query
 from sketchlab.core.search_rates import (
     DEFAULT_FPIR,
     SearchCalibration,
@@ -363,7 +363,7 @@ def plan_query(inverter: Inverter | None, fields: dict[str, Any], *, raw: bool =
     if raw:
         return QueryPlan("raw", 1, 0.0, None)
     n = int(variants if variants is not None else fields.get("variants", 1))
-    w = float(fields.get("raw_weight", 0.0)) if n > 1 else 0.0
+    w = raw_weight_of(fields) if n > 1 else 0.0
     gamma = ink_gamma_of(fields)
     if n <= 1:
         return QueryPlan("single", n, w, None, gamma)

@@ -85,6 +85,19 @@ def fuse(variant_embeddings: np.ndarray, raw_embedding: np.ndarray | None = None
     return e.astype(np.float32)
 
 
+RAW_WEIGHT_FIELD = "raw_weight"  # calibration field: the raw sketch's share of the search
+
+
+def raw_weight_of(fields: dict[str, object]) -> float:
+    """The raw sketch's share of the searched descriptor a model's calibration `fields`
+    record (none when they record none): the one reading of the field, so the app, its
+    evaluation and its 1:N tables search with the same descriptor."""
+    w = float(fields.get(RAW_WEIGHT_FIELD, 0.0) or 0.0)  # type: ignore[arg-type]
+    if not 0.0 <= w < 1.0:
+        raise ValueError(f"{RAW_WEIGHT_FIELD} {w} is outside 0-1")
+    return w
+
+
 def reading_spread(variant_embeddings: np.ndarray) -> np.ndarray:
     """How much the N readings of a sketch disagree: the mean distance of their descriptors
     to their mean ((N, 128) -> scalar, (Q, N, 128) -> (Q,)). Where the network reads a

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sketchlab.core.adapter import DIM
 from trainer.adapter import FitConfig, TrainData, fit, ranks_in_bank
@@ -164,3 +165,34 @@ def test_train_data_knows_which_photo_each_synthetic_sketch_was_drawn_from(tmp_p
     data = ta.load_train_data(tmp_path, ["cufs_train"], 0.2, bank_sets=[more])
     assert data.files == ["p/a.jpg", "p/b.jpg", "p/c.jpg"] and len(data.target) == 4
     assert len(set(data.bank_id[:3].tolist())) == 3
+
+
+def test_a_models_raw_sketch_share_is_read_one_way(tiny_model, calibrated_tiny_model,
+                                                   tmp_path) -> None:
+    """`model_raw_weight`: the calibration's share; without one, the share the query
+    adapter was fitted at (it moves the descriptor it was fitted on), else the recipe's;
+    the app's plan reads the same field the same way."""
+    import shutil
+
+    from sketchlab.core.adapter import QueryAdapter
+    from sketchlab.core.checkpoint import load_generator, update_metadata
+    from sketchlab.core.pipeline import plan_query
+    from sketchlab.core.query import raw_weight_of
+    from trainer.adapter import RECIPE_RAW_WEIGHT, model_raw_weight
+
+    assert model_raw_weight(load_generator(calibrated_tiny_model[0])) == 0.2
+    assert model_raw_weight(load_generator(tiny_model)) == RECIPE_RAW_WEIGHT
+    bare = tmp_path / "bare.safetensors"
+    for info, expected in (({"raw_weight": 0.35}, 0.35), ({}, RECIPE_RAW_WEIGHT)):
+        shutil.copy(tiny_model, bare)
+        loaded = load_generator(bare)
+        rng = np.random.default_rng(0)
+        adapter = QueryAdapter(rng.normal(0, 0.01, (128, 256)), rng.normal(0, 0.01, (8, 256)),
+                               np.zeros(8), rng.normal(0, 0.01, (128, 8)), np.zeros(128),
+                               loaded.sha256, info)
+        update_metadata(bare, adapter.metadata())
+        assert model_raw_weight(load_generator(bare)) == expected
+    assert plan_query(None, {"variants": 8, "raw_weight": 0.3}, adapter=False).raw_weight == 0.3
+    assert plan_query(None, {"variants": 8}, adapter=False).raw_weight == 0.0
+    with pytest.raises(ValueError, match="raw_weight"):
+        raw_weight_of({"raw_weight": 1.5})
