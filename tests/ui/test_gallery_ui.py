@@ -124,7 +124,8 @@ def test_the_bundled_model_searches_a_drawn_gallery_two_ways(qtbot, gallery_url,
 
 def test_gallery_window_says_how_many_faces_are_searched_one_way(qtbot, gallery_url):
     """A gallery enrolled before drawings (here: its drawings deleted) is searched one way,
-    and the gallery window says how many faces lack one and what adds them."""
+    the gallery window says how many faces lack one, and its button draws them: the
+    progress is shown, and after it the gallery is searched two ways again."""
     from sqlalchemy import delete
 
     from sketchlab.core.drawn import DRAWN_MODEL
@@ -143,6 +144,21 @@ def test_gallery_window_says_how_many_faces_are_searched_one_way(qtbot, gallery_
     text = dlg.summary.text()
     assert f"{N_PHOTOS} without a drawing, so searched one way" in text
     assert "sketchlab gallery draw" in text
+    assert dlg.draw_button.isVisible()
+    assert dlg.draw_button.text() == f"Draw {N_PHOTOS} missing face(s)"
+    seen: list[str] = []
+    show = dlg._show_drawing
+    dlg._show_drawing = lambda p: (show(p), seen.append(dlg.summary.text()))
+    dlg.draw_missing()
+    assert dlg.draw_button.text() == "Stop drawing" and not dlg.enrol_button.isEnabled()
+    qtbot.waitUntil(lambda: dlg._drawing is None and not dlg.draw_button.isVisible(),
+                    timeout=WAIT_MS)  # the listing read after the drawing has none to draw
+    assert any(f"of {N_PHOTOS}…" in t for t in seen)
+    assert f"Drew {N_PHOTOS} faces" in dlg.last_run.text()
+    assert "searched two ways" in dlg.last_run.text()
+    assert "without a drawing" not in dlg.summary.text() and dlg.enrol_button.isEnabled()
+    with open_gallery(gallery_url) as g:
+        assert g.stats().drawn == N_PHOTOS
     dlg.close()
     handle.close()
 

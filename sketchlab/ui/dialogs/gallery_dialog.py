@@ -1,4 +1,5 @@
-"""Gallery manager: list subjects and photos, enrol a folder (with progress and Cancel), remove.
+"""Gallery manager: list subjects and photos, enrol a folder (with progress and Cancel),
+draw the faces the two-way search still lacks, remove.
 
 All database work runs on worker threads; enrolment reports progress per file in an
 EnrolRunDialog and stops cooperatively at Cancel (what was already committed stays
@@ -67,6 +68,13 @@ def enrol_largest_face(handle: GalleryHandle, items: list[EnrollItem], progress,
                                      drawing=model_drawing())
 
 
+def draw_missing(handle: GalleryHandle, progress, cancel):
+    """Draw every face that lacks the model's drawing (`Gallery.add_drawings`), so the
+    gallery is searched two ways; progress reports (done, total) faces."""
+    return handle.get().add_drawings(progress=lambda done, total: progress((done, total)),
+                                     drawing=model_drawing(), cancel=cancel)
+
+
 def photo_source(paths: list[str]) -> str:
     """Where a subject's photos came from, in a column: their folder, or how many."""
     folders = sorted({str(Path(p).parent) for p in paths})
@@ -99,6 +107,7 @@ class GalleryDialog(QDialog):
         self._workers: list[Job] = []
         self.run_dialog: EnrolRunDialog | None = None
         self._enrol: Job | None = None
+        self._drawing: Job | None = None
         self.partial_box: QMessageBox | None = None
         self._closed = False
         self._listing_asked = 0  # the newest listing asked for; an older one is stale
@@ -124,12 +133,18 @@ class GalleryDialog(QDialog):
         self.enrol_button.clicked.connect(self.choose_folder)
         self.remove_button = QPushButton("Remove selected")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.draw_button = QPushButton("Draw missing faces")
+        self.draw_button.setToolTip("Draw the faces that have no drawing yet, as the model "
+                                    "draws them, so the gallery is searched two ways "
+                                    "(photo and drawing)")
+        self.draw_button.clicked.connect(self._draw_clicked)
+        self.draw_button.hide()
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)
         buttons = QHBoxLayout()
-        for b in (self.enrol_button, self.remove_button, refresh):
+        for b in (self.enrol_button, self.remove_button, self.draw_button, refresh):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(close)
@@ -179,11 +194,18 @@ class GalleryDialog(QDialog):
         self.listing = listing
         st = listing.stats
         drawn = st.drawn_by(listing.drawing)
+        missing = max(st.embeddings - drawn, 0)
         self.summary.setText(f"{st.subjects} subjects, {st.photos} photos, "
                              f"{st.embeddings} face descriptors" + (
-                                 "" if drawn >= st.embeddings else
-                                 f"; {st.embeddings - drawn} without a drawing, so "
-                                 "searched one way (sketchlab gallery draw)"))
+                                 f"; {missing} without a drawing, so searched one way "
+                                 "(Draw missing faces, or sketchlab gallery draw)"
+                                 if missing else ""))
+        # a server gallery is searched one way by its index: its faces are never drawn
+        self.draw_button.setVisible(self._drawing is not None or (
+            bool(missing) and st.db_bytes is not None))
+        if self._drawing is None:
+            self.draw_button.setText(f"Draw {missing} missing face(s)" if missing
+                                     else "Draw missing faces")
         self.tree.setSortingEnabled(False)  # sorting while inserting costs O(n^2)
         self.tree.clear()
         for subj in listing.subjects:
@@ -245,6 +267,7 @@ class GalleryDialog(QDialog):
         run = self.run_dialog
         run.start(label, total)
         self.enrol_button.setEnabled(False)
+        self.draw_button.setEnabled(False)  # enrolment draws its own new faces
         self._enrol = self._run(fn, *args, yielded=run.show_progress,
                                 returned=self._on_enrolled,
                                 errored=lambda e: self._enrol_error(label, e),
@@ -306,7 +329,44 @@ class GalleryDialog(QDialog):
 
     def _enrol_finished(self) -> None:
         self._enrol = None
-        self.enrol_button.setEnabled(True)
+        self.enrol_button.setEnabled(self._drawing is None)
+        self.draw_button.setEnabled(True)
+        self.refresh()
+
+    # --- drawing ----------------------------------------------------------------------
+    def _draw_clicked(self) -> None:
+        if self._drawing is not None:
+            self._drawing.quit()  # stops after the batch being drawn; what is drawn stays
+            self.draw_button.setEnabled(False)
+            self.draw_button.setText("Stopping…")
+            return
+        self.draw_missing()
+
+    def draw_missing(self) -> Job:
+        """Draw the faces without the model's drawing on a worker; the button stops it."""
+        self.draw_button.setText("Stop drawing")
+        self.enrol_button.setEnabled(False)  # one writer at a time
+        self.summary.setText("Drawing the faces as sketches…")
+        self._drawing = self._run(
+            draw_missing, self.handle,
+            yielded=self._show_drawing,
+            returned=self._on_drawn,
+            errored=lambda e: self._error("Drawing the faces", e),
+            finished=self._drawing_finished)
+        return self._drawing
+
+    def _show_drawing(self, progress: tuple[int, int]) -> None:
+        done, total = progress
+        self.summary.setText(f"Drawing the faces as sketches: {done} of {total}…")
+
+    def _on_drawn(self, summary) -> None:
+        self.last_run.setText(summary.line())
+        self.last_run.show()
+
+    def _drawing_finished(self) -> None:
+        self._drawing = None
+        self.draw_button.setEnabled(True)
+        self.enrol_button.setEnabled(self._enrol is None)
         self.refresh()
 
     # --- removal ----------------------------------------------------------------------
