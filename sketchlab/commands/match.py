@@ -125,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
     print(result.rule.describe(), file=sys.stderr)
     if result.two_way:
         print(TWO_WAY_WORDS, drawing_words(result.drawing), file=sys.stderr)
-    elif matcher.missing_drawings and calibration[1].get("drawing") is not None:
-        print(f"{matcher.missing_drawings} gallery faces are not drawn as this model's two-way "
+    elif result.undrawn:
+        print(f"{result.undrawn} gallery faces are not drawn as this model's two-way "
               "search draws them, so it searched one way: `sketchlab gallery draw` draws "
               "them.", file=sys.stderr)
     if result.alignment_unsure:

@@ -202,6 +202,9 @@ class MatchResult:
     reading_spread: float | None = None  # how closely the variants agreed (query.reading_spread)
     two_way: bool = False  # each gallery face also drawn as a sketch and compared (core.drawn)
     drawing: str = ""  # how those faces were drawn (`core.drawn.Drawing.model`)
+    # Faces that lack the model's drawing, when that alone kept the search one way (a
+    # gallery enrolled before the model drew this way): drawing them makes it two-way.
+    undrawn: int = 0
 
     @property
     def timing_text(self) -> str:
@@ -259,6 +262,7 @@ class MatchResult:
                 "nothing_passes": self.nothing_passes, "adapter_sha256": self.adapter_sha256,
                 "ink_gamma": self.ink_gamma, "two_way": self.two_way,
                 "drawing": self.drawing if self.two_way else None,
+                "undrawn_faces": self.undrawn,
                 "candidates": [c.as_json() for c in self.candidates]}
 
     @property
@@ -420,7 +424,9 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
             "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
             "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms),
             "reading_spread": spread, "ink_gamma": plan.ink_gamma, "two_way": two,
-            "drawing": drawing.model if two and drawing is not None else ""}
+            "drawing": drawing.model if two and drawing is not None else "",
+            "undrawn": 0 if two or drawing is None or kind + TWO_WAY not in search
+            else int(getattr(snap, "missing_drawings", 0))}
     if q.prepared.empty:
         rule = ScoreRule(DEFAULT_THRESHOLD if threshold is None else threshold)
         return MatchResult([], search_ms=0.0, rule=rule, empty=True,

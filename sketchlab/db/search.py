@@ -251,7 +251,8 @@ class Matcher:
             if switch:
                 self.drawing = drawing  # type: ignore[assignment]
         self.refresh(force=switch)
-        return Snapshot(self.gallery, self._index)
+        with self._lock:
+            return Snapshot(self.gallery, self._index, self.missing_drawings)
 
     def search(self, embedding: np.ndarray, k: int = 10, *,
                threshold: float = DEFAULT_THRESHOLD, distinct_subjects: bool = True,
@@ -270,10 +271,11 @@ class Snapshot:
     """One search's fixed view of a gallery (`core.pipeline.GallerySnapshot`): the index
     as loaded at one revision, and photo details read at most once per photo."""
 
-    def __init__(self, gallery: GalleryRows, index: EmbeddingIndex | ServerIndex | AnnIndex
-                 ) -> None:
+    def __init__(self, gallery: GalleryRows, index: EmbeddingIndex | ServerIndex | AnnIndex,
+                 missing_drawings: int = 0) -> None:
         self.gallery = gallery
         self.index = index
+        self.missing_drawings = missing_drawings  # faces without the drawing asked for
         self._info: dict[int, PhotoInfo] = {}
         self._gone: set[int] = set()  # removed since the index was loaded
         self._thumbs: set[int] = set()  # ids whose thumbnail was read

@@ -308,6 +308,7 @@ def test_a_gallery_enrolled_before_drawings_gets_them_from_its_files(cufs_galler
         cufs_gallery._bump(s)
     m = Matcher(cufs_gallery)
     assert not m.snapshot().two_way and m.missing_drawings == len(cufs_photos)
+    assert m.snapshot().missing_drawings == len(cufs_photos)  # what a search is told
     moved = cufs_gallery.photos()[2]
     away = tmp_path / "away.jpg"
     shutil.move(moved.source_path, away)

@@ -57,12 +57,14 @@ def cufs_photos(shared_data):
 
 @pytest.fixture
 def gallery_url(tmp_path, cufs_photos):
-    """A fresh gallery with a few real CUFS test photos, enrolled through the real API."""
+    """A fresh gallery with a few real CUFS test photos, enrolled through the real API and
+    drawn as the bundled model's two-way search draws them (as the app enrols)."""
+    from sketchlab.core.model_catalog import model_drawing
     from sketchlab.db.gallery import open_gallery
 
     url = f"sqlite:///{tmp_path / 'gallery.sqlite'}"
     with open_gallery(url) as g:
-        summary = g.enroll(cufs_photos, workers=1)
+        summary = g.enroll(cufs_photos, workers=1, drawing=model_drawing())
     assert summary.enrolled == N_GALLERY_PHOTOS
     return url
 

@@ -122,20 +122,47 @@ def test_the_bundled_model_searches_a_drawn_gallery_two_ways(qtbot, gallery_url,
     assert TWO_WAY_WORDS in outcome.calibration and "two-way" in outcome.rule.describe()
 
 
+def test_a_search_says_when_undrawn_faces_kept_it_one_way(qtbot, gallery_url, tmp_path):
+    """Faces without the model's drawing (a gallery enrolled before it drew this way)
+    keep the search one way: the panel and `match --json` say how many, and where to
+    draw them."""
+    from sqlalchemy import delete
+
+    from sketchlab.core.matching import EMBEDDING_MODEL
+    from sketchlab.core.model_catalog import resolve_model
+    from sketchlab.db.gallery import open_gallery
+    from sketchlab.db.tables import Embedding
+
+    with open_gallery(gallery_url) as g, g.session() as s:  # the faces stay, undrawn
+        s.execute(delete(Embedding).where(Embedding.model != EMBEDDING_MODEL))
+    w = open_searchable_window(qtbot, resolve_model(None), gallery_url, tmp_path / "autosave",
+                               wait_ms=WAIT_MS)
+    draw_line(w)
+    done: list = []
+    w.match_done.connect(done.append)
+    outcome = search_and_wait(qtbot, w, done, WAIT_MS)
+    assert not outcome.two_way and outcome.undrawn == N_PHOTOS
+    assert outcome.as_json()["undrawn_faces"] == N_PHOTOS
+    status = w.match_panel.status.text()
+    assert f"searched one way: {N_PHOTOS} faces are not drawn yet" in status
+    assert "Draw missing faces" in status
+
+
 def test_gallery_window_says_how_many_faces_are_searched_one_way(qtbot, gallery_url):
     """A gallery enrolled before drawings (here: its drawings deleted) is searched one way,
     the gallery window says how many faces lack one, and its button draws them: the
     progress is shown, and after it the gallery is searched two ways again."""
     from sqlalchemy import delete
 
-    from sketchlab.core.drawn import DRAWN_MODEL
+    from sketchlab.core.model_catalog import model_drawing
     from sketchlab.db.gallery import open_gallery
     from sketchlab.db.tables import Embedding
 
+    drawing = model_drawing().model  # as the bundled model draws them
     with open_gallery(gallery_url) as g:
-        assert g.stats().drawn == N_PHOTOS  # enrolled now: every face drawn
+        assert g.stats().drawn_by(drawing) == N_PHOTOS  # enrolled now: every face drawn
         with g.session() as s:
-            s.execute(delete(Embedding).where(Embedding.model == DRAWN_MODEL))
+            s.execute(delete(Embedding).where(Embedding.model == drawing))
     handle = GalleryHandle(gallery_url)
     dlg = GalleryDialog(handle)
     qtbot.addWidget(dlg)
@@ -158,7 +185,7 @@ def test_gallery_window_says_how_many_faces_are_searched_one_way(qtbot, gallery_
     assert "searched two ways" in dlg.last_run.text()
     assert "without a drawing" not in dlg.summary.text() and dlg.enrol_button.isEnabled()
     with open_gallery(gallery_url) as g:
-        assert g.stats().drawn == N_PHOTOS
+        assert g.stats().drawn_by(drawing) == N_PHOTOS
     dlg.close()
     handle.close()
 

@@ -460,6 +460,9 @@ class MatchPanel(QWidget):
                 how += f" by the search model {made_by}"
             if outcome.two_way:  # also against each gallery face drawn as a sketch
                 how += ", searched two ways"
+            elif outcome.undrawn:
+                how += (f", searched one way: {outcome.undrawn} faces are not drawn yet "
+                        "(Gallery > Manage gallery > Draw missing faces)")
             verdict = (NOTHING_PASSES if outcome.nothing_passes
                        else f"{within} within the threshold.")
             self.status.setText(f"Top {len(cands)} of {outcome.gallery_size} faces for {how} "
