@@ -105,18 +105,25 @@ def test_gallery_manager_lists_enrols_and_removes(qtbot, gallery_url, cufs_photo
     handle.close()
 
 
-def test_the_bundled_model_searches_a_drawn_gallery_two_ways(qtbot, gallery_url, tmp_path):
-    """The shipped model carries two-way tables and a freshly enrolled gallery has every
-    face's drawing: the panel's search goes two ways and says so."""
+def _search_with_the_bundled_model(qtbot, gallery_url, tmp_path):
+    """(window, outcome): a stroke drawn in the app's window with the shipped model, and
+    the search of the gallery it ran."""
     from sketchlab.core.model_catalog import resolve_model
-    from sketchlab.core.pipeline import TWO_WAY_WORDS
 
     w = open_searchable_window(qtbot, resolve_model(None), gallery_url, tmp_path / "autosave",
                                wait_ms=WAIT_MS)
     draw_line(w)
     done: list = []
     w.match_done.connect(done.append)
-    outcome = search_and_wait(qtbot, w, done, WAIT_MS)
+    return w, search_and_wait(qtbot, w, done, WAIT_MS)
+
+
+def test_the_bundled_model_searches_a_drawn_gallery_two_ways(qtbot, gallery_url, tmp_path):
+    """The shipped model carries two-way tables and a freshly enrolled gallery has every
+    face's drawing: the panel's search goes two ways and says so."""
+    from sketchlab.core.pipeline import TWO_WAY_WORDS
+
+    w, outcome = _search_with_the_bundled_model(qtbot, gallery_url, tmp_path)
     assert outcome.two_way and outcome.kind == "adapted+drawn"
     assert "searched two ways" in w.match_panel.status.text()
     assert TWO_WAY_WORDS in outcome.calibration and "two-way" in outcome.rule.describe()
@@ -129,18 +136,12 @@ def test_a_search_says_when_undrawn_faces_kept_it_one_way(qtbot, gallery_url, tm
     from sqlalchemy import delete
 
     from sketchlab.core.matching import EMBEDDING_MODEL
-    from sketchlab.core.model_catalog import resolve_model
     from sketchlab.db.gallery import open_gallery
     from sketchlab.db.tables import Embedding
 
     with open_gallery(gallery_url) as g, g.session() as s:  # the faces stay, undrawn
         s.execute(delete(Embedding).where(Embedding.model != EMBEDDING_MODEL))
-    w = open_searchable_window(qtbot, resolve_model(None), gallery_url, tmp_path / "autosave",
-                               wait_ms=WAIT_MS)
-    draw_line(w)
-    done: list = []
-    w.match_done.connect(done.append)
-    outcome = search_and_wait(qtbot, w, done, WAIT_MS)
+    w, outcome = _search_with_the_bundled_model(qtbot, gallery_url, tmp_path)
     assert not outcome.two_way and outcome.undrawn == N_PHOTOS
     assert outcome.as_json()["undrawn_faces"] == N_PHOTOS
     status = w.match_panel.status.text()
