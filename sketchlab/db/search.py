@@ -220,6 +220,7 @@ class Matcher:
             if self._server:  # the server searches: only the size is kept here
                 self._index = ServerIndex(self.gallery, self.model,
                                           self.gallery.count_embeddings(self.model))
+                self.missing_drawings = 0  # searched one way by its index: never drawn
                 self._revision = rev
                 return True
             path = sqlite_path(self.gallery.url)
@@ -228,6 +229,7 @@ class Matcher:
                 if not isinstance(self._index, AnnIndex):
                     self._index = AnnIndex(self.gallery, path, self.model)
                 loaded_rev = rev
+                self.missing_drawings = 0  # the IVF index searches one way: never drawn
                 self._index.sync()
                 ids = self._index.photo_ids
             else:
