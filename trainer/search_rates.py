@@ -896,14 +896,13 @@ def format_check(rows: list[dict[str, Any]]) -> str:
              "interval) | FNIR stated / measured (95 % interval) | top-10 stated / measured | "
              "top-50 stated / measured |",
              "|" + "---|" * (10 if kinds else 9)]
-    p, rate = _p, _rate
     for r in rows:
         lines.append(f"| {r['set']} (n={r['n']}) | {r['images']} | "
                      f"{r.get('search', 'one-way')} | "
                      + (f"{r.get('kind', '')} | " if kinds else "") + f"{r['gallery']:,} | "
-                     f"{r['threshold']:.3f} | {rate(r, 'fpir')} | {rate(r, 'fnir')} | "
-                     f"{p(r['top10_stated'])} / {p(r['top10_measured'])} | "
-                     f"{p(r['top50_stated'])} / {p(r['top50_measured'])} |")
+                     f"{r['threshold']:.3f} | {_rate(r, 'fpir')} | {_rate(r, 'fnir')} | "
+                     f"{_p(r['top10_stated'])} / {_p(r['top10_measured'])} | "
+                     f"{_p(r['top50_stated'])} / {_p(r['top50_measured'])} |")
     return "\n".join(lines)
 
 
