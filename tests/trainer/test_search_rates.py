@@ -390,15 +390,16 @@ def test_two_way_tables_reduce_to_one_way_when_the_drawings_say_nothing() -> Non
 
 def test_unseen_artist_readings_replace_each_hand_drawn_sets_rows(tiny_model, tmp_path):
     """Each hand-drawn set's rows, colour and grey, are read from its protocol generator's
-    own pack and moved by that generator's own adapter; a pack that lists other sketches,
-    or a generator without an adapter, is refused."""
+    own pack, fused at the raw-sketch share its adapter was fitted at (this one records
+    none: the recipe's) and moved by that adapter; a pack that lists other sketches, or a
+    generator without an adapter, is refused."""
     import shutil
     from types import SimpleNamespace
 
     from sketchlab.core.adapter import DIM, QueryAdapter
     from sketchlab.core.checkpoint import load_generator, update_metadata
     from sketchlab.core.query import fuse
-    from trainer.adapter import pack_dir
+    from trainer.adapter import RECIPE_RAW_WEIGHT, pack_dir
     from trainer.descriptors import QueryDescriptors, save_pack
     from trainer.search_rates import unseen_artist_queries
 
@@ -433,8 +434,9 @@ def test_unseen_artist_readings_replace_each_hand_drawn_sets_rows(tiny_model, tm
     out, rows, made_by = unseen_artist_queries(data, models, tmp_path)
     assert made_by["cufs_train"]["model_sha256"] == sha
     assert rows.tolist() == [0, 1, 2, 3]
-    np.testing.assert_allclose(out["variants"][:2], fuse(var, raw[:2], 0.0), atol=1e-6)
-    np.testing.assert_allclose(out["variants"][2:4], fuse(var_grey, raw[2:4], 0.0), atol=1e-6)
+    w = RECIPE_RAW_WEIGHT
+    np.testing.assert_allclose(out["variants"][:2], fuse(var, raw[:2], w), atol=1e-6)
+    np.testing.assert_allclose(out["variants"][2:4], fuse(var_grey, raw[2:4], w), atol=1e-6)
     np.testing.assert_allclose(out["adapted"][:4], out["variants"][:4] + 0.5, atol=1e-6)
     assert np.isnan(out["adapted"][4:]).all()  # the synthetic rows are not read again
     save(raw[:2] + 0.1)  # another set's sketches under the same name
