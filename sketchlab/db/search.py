@@ -217,10 +217,12 @@ class Matcher:
             if not force and rev == self._revision:
                 return False
             t0 = time.perf_counter()
+            # Only the in-memory index of dlib's descriptors carries drawings; a server or
+            # IVF index, or another model's, is searched one way and never drawn.
+            self.missing_drawings = 0
             if self._server:  # the server searches: only the size is kept here
                 self._index = ServerIndex(self.gallery, self.model,
                                           self.gallery.count_embeddings(self.model))
-                self.missing_drawings = 0  # searched one way by its index: never drawn
                 self._revision = rev
                 return True
             path = sqlite_path(self.gallery.url)
@@ -229,7 +231,6 @@ class Matcher:
                 if not isinstance(self._index, AnnIndex):
                     self._index = AnnIndex(self.gallery, path, self.model)
                 loaded_rev = rev
-                self.missing_drawings = 0  # the IVF index searches one way: never drawn
                 self._index.sync()
                 ids = self._index.photo_ids
             else:
