@@ -91,3 +91,18 @@ def test_two_way_rates_stay_only_where_their_drawing_network_is_installed(tmp_pa
     monkeypatch.setenv("SKETCHLAB_MODELS", str(models))
     assert set(read_search_rates(meta, "x")) == set(table)
     assert search_drawing(meta) == drawing
+
+
+def test_the_bundled_model_searches_two_ways_with_the_drawer_that_ships_beside_it():
+    """The bundled model's two-way tables were measured on faces drawn by a network: that
+    network must ship in models/drawers (the bundle copies that folder), or every gallery
+    would be searched one way."""
+    from sketchlab.core import drawn, paths
+    from sketchlab.core.model_catalog import model_drawing, read_calibration
+
+    drawing = model_drawing()
+    assert drawing.drawer is not None and drawing != drawn.PENCIL
+    assert drawing.drawer.parent == paths.models_dir() / "drawers"
+    fields = read_calibration(resolve_model(DEFAULT_MODEL))[1]
+    assert fields["drawing"] == drawing
+    assert any(k.endswith(drawn.TWO_WAY) for k in fields["search"])
