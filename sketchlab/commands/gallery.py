@@ -94,9 +94,12 @@ def run_enroll(args: argparse.Namespace) -> int:
     bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr,
                ncols=min(size.columns or 100, 120), nrows=size.lines or 20, disable=None)
 
+    phase = ["files"]  # a disabled bar (no terminal) keeps no `unit` to compare with
+
     def progress(p: EnrollProgress) -> None:
         drawing = p.phase == "drawing"  # after the files: the new faces, by the network
-        if drawing and bar.unit != "face":
+        if drawing and phase[0] != "drawing":
+            phase[0] = "drawing"
             bar.set_description("drawing", refresh=False)
             bar.unit = "face"
         total, done = (p.to_draw, p.checked) if drawing else (p.total, p.done)

@@ -13,6 +13,7 @@ import pytest
 
 from sketchlab.core.drawn import DRAWN_MODEL
 from sketchlab.core.matching import EMBEDDING_MODEL
+from sketchlab.core.model_catalog import model_drawing
 
 REPO = Path(__file__).resolve().parents[2]
 N_PHOTOS = 40  # enough that both runs use the process pool (>= MIN_POOL_JOBS to compute)
@@ -72,8 +73,10 @@ def test_kill_9_during_enrolment(shared_data, tmp_path):
     assert f"{len(after_kill)} already in the gallery" in rerun.stdout
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM photo").fetchone()[0] == n_photos
-    # each photo with its descriptor and its drawing's (core.drawn), none lost to the kill
+    # each photo with its descriptor, its pencil drawing's and the model's drawing's
+    # (core.drawn), none lost to the kill
     by_model = dict(con.execute("SELECT model, count(*) FROM embedding GROUP BY model"))
-    assert by_model == {EMBEDDING_MODEL: n_photos, DRAWN_MODEL: n_photos}
+    assert by_model == {EMBEDDING_MODEL: n_photos, DRAWN_MODEL: n_photos,
+                        model_drawing().model: n_photos}
     assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     con.close()
