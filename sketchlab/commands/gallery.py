@@ -94,12 +94,13 @@ def run_enroll(args: argparse.Namespace) -> int:
     bar = tqdm(total=0, unit="photo", desc="enrolling", file=sys.stderr,
                ncols=min(size.columns or 100, 120), nrows=size.lines or 20, disable=None)
 
-    phase = ["files"]  # a disabled bar (no terminal) keeps no `unit` to compare with
+    relabelled = False  # kept here: a disabled bar (no terminal) has no `unit` to read
 
     def progress(p: EnrollProgress) -> None:
+        nonlocal relabelled
         drawing = p.phase == "drawing"  # after the files: the new faces, by the network
-        if drawing and phase[0] != "drawing":
-            phase[0] = "drawing"
+        if drawing and not relabelled:
+            relabelled = True
             bar.set_description("drawing", refresh=False)
             bar.unit = "face"
         total, done = (p.to_draw, p.checked) if drawing else (p.total, p.done)
