@@ -277,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(a run folder or .safetensors), or 'pencil' (the pencil filter, the "
                         "default); with --unseen-artist the gallery of each set's searches is "
                         "drawn by the network that never saw the set (trainer/protocol)")
+    r.add_argument("--groups", choices=("spread", "hand"), default="spread",
+                   help="how the present-person rates of 'sketches like this' are cut: by how "
+                        "closely the sketch's readings agree (quartiles, the default), or by "
+                        "the hand (train set, FS2K style) its raw descriptor lies nearest")
     r.add_argument("--by-group", action="store_true",
                    help="with --test: also check each group's searches alone (CUFS by sex, "
                         "FS2K by drawing style)")

@@ -25,7 +25,8 @@ from sketchlab.core.drawn import TWO_WAY, pair
 
 log = logging.getLogger(__name__)
 
-PRESENT_FIELDS = ("tpir", "hit_rates", "spread_edges", "tpir_by_spread", "hits_by_spread")
+PRESENT_FIELDS = ("tpir", "hit_rates", "spread_edges", "tpir_by_spread", "hits_by_spread",
+                  "hand_centroids", "hand_names")
 
 
 def fold_sets(metadata: dict[str, str]) -> list[Any]:
@@ -112,6 +113,9 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
                     "fit --write` on it fits one): the adapted tables keep their stored "
                     "present-person rates", fold_model.name, w)
     rank = next(iter(kinds.values())).reference_rank
+    if any(c.hand_names for c in kinds.values()):
+        raise ValueError("the stored tables are grouped by hand; only tables grouped by "
+                         "reading spread are re-read from held-out sketches")
     names = tuple(s.name for s in sets)
     pools = {"": synthetic_pool(data)}
     words = (f"of {', '.join(names)}: sketches the generator never trained on, read "

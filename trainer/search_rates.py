@@ -35,10 +35,13 @@ the time on CUFS and FS2K at 1k, 13k and 1M faces; k = 10 marked CUFS ones 14 % 
 time at 1k (a few CUFS photos among LFW ones stand out from the 10th), and the distance
 tables 0.0-2.5 %.
 
-Sketches like this (`SPREAD_GROUPS`). The present-person rates (marked, top 1 / 10 / 50)
-are also measured in groups of searches cut at the quartiles of how closely each train
-sketch's readings agree (`core.query.reading_spread`), and each group's table is the
-same computation on its searches alone. A search is then told its own group's figures.
+Sketches like this (`GROUPINGS`). The present-person rates (marked, top 1 / 10 / 50)
+are also measured in groups of searches, each group's table the same computation on its
+searches alone, and a search is told its own group's figures. The groups are cut at the
+quartiles of how closely each train sketch's readings agree (`core.query.reading_spread`),
+or, with `--groups hand`, by the hand each raw sketch's descriptor lies nearest (the mean
+descriptor of each train set's sketches, FS2K by drawing style, the synthetic styles as
+one; `hand_labels`). The lab record compares the two on test searches.
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ RATIOS = np.round(np.arange(0.70, 1.0001, 0.002), 3)
 DEPTH = 4_000  # nearest strangers kept per query and pool: enough for 10 in a 1% sample
 REPLICATES = 32
 SPREAD_GROUPS = 4  # present-person rates by quartile of how closely the readings agree
+GROUPINGS = ("spread", "hand")  # how "sketches like this" are cut (`measure`)
+# The hands train searches are grouped by (`hand_labels`), as a search is told them.
+HAND_NAMES = {"cufs_train": "CUFS", "fs2k_train": "FS2K style {style}",
+              "lfw_synth": "synthetic", "celeba_synth": "synthetic"}
 # Absent-person rates (FPIR, and so the threshold) are read from the hand-drawn train
 # sketches: people search hand-drawn sketches, and at one threshold synthetic sketches
 # marked absent people 5.3-7.1 % of the time where hand-drawn ones marked them 0.8-4.4 %
@@ -463,6 +470,27 @@ def _rows(per_query: Any, rows: np.ndarray) -> Any:
         if isinstance(getattr(per_query, f.name), np.ndarray)})
 
 
+def hand_labels(data: Any, styles: dict[str, str] | None = None) -> np.ndarray:
+    """(N,) the hand of each train search, as users are told it: its set's name
+    (`HAND_NAMES`), FS2K's by the drawing style of each person (`styles`, default: as
+    FS2K's manifest gives them)."""
+    if styles is None and "fs2k_train" in data.group:
+        from sketchlab.core.manifest import read_manifest
+        from trainer.adapter import FS2K
+
+        styles = {str(r.identity): r.style for r in read_manifest(FS2K, "train")}
+    style = styles or {}
+    ids = data.identity if data.identity is not None else [""] * len(data.group)
+    return np.array([HAND_NAMES.get(g, g).format(style=style.get(str(i), "?"))
+                     for g, i in zip(data.group, ids, strict=True)], dtype=object)
+
+
+def hand_centroids(raw: np.ndarray, labels: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """The hands (names, sorted) and the mean raw-sketch descriptor of each one's searches."""
+    names = tuple(sorted({str(x) for x in labels}))
+    return names, np.stack([np.asarray(raw, np.float64)[labels == n].mean(0) for n in names])
+
+
 def spread_edges(spread: np.ndarray, groups: int = SPREAD_GROUPS) -> np.ndarray:
     """The cuts between `groups` equal shares of the searches by reading spread."""
     return np.quantile(spread, np.arange(1, groups) / groups)
@@ -513,10 +541,12 @@ def _reading(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate:
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             rows: np.ndarray | None = None, sets: Sequence[str] = tuple(SET_WORDS),
             reference_rank: int = 0, absent_sets: Sequence[str] | None = ABSENT_SETS,
-            bank: np.ndarray | None = None, read_by: str = ""
+            bank: np.ndarray | None = None, read_by: str = "", groups_by: str = "spread"
             ) -> dict[str, sr.SearchCalibration]:
     """The tables of each query kind from the train searches `rows`: absent-person rates
-    from those of `absent_sets` (None: all of them), present-person rates from all.
+    from those of `absent_sets` (None: all of them), present-person rates from all, and,
+    when the searches are the model's own readings (`data.spread` set), by group of
+    sketches like this: cut by `groups_by` ("spread" or "hand", `GROUPINGS`).
     `bank`: the faces searched, if not `data.bank` (two-way pairs, `core.drawn.pair`).
     `read_by`: how the sketches were read, if not by the model (for the source text)."""
     idx = np.arange(len(data.target)) if rows is None else rows
@@ -532,17 +562,27 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
         absent_words = (f"; absent-person rates from the {len(absent):,} "
                         f"{_and(set_words(x) for x in absent_sets)} ones")
     non_mate = _non_mates(data, idx)
-    edges = groups = None
-    if data.spread is not None:
+    if groups_by not in GROUPINGS:
+        raise ValueError(f"groups_by must be one of {GROUPINGS}, not {groups_by!r}")
+    names: tuple[str, ...] = ()
+    cut: dict[str, Any] = {}
+    groups = None
+    if data.spread is not None and groups_by == "hand":
+        names, centroids = hand_centroids(data.raw[idx], hand_labels(data)[idx])
+        groups = sr.hand_groups(centroids, data.raw[idx])
+        cut = {"hand_centroids": centroids, "hand_names": names}
+    elif data.spread is not None:
         edges = spread_edges(data.spread[idx])
         groups = sr.spread_groups(edges, data.spread[idx])
+        names = tuple(f"spread group {g + 1}" for g in range(SPREAD_GROUPS))
+        cut = {"spread_edges": edges}
     out = {}
     for kind, q in queries.items():
         grid, fpir, tpir, hits, by_group = _tables(
             q[idx], bank[data.target[idx]], bank, non_mate, synthetic,
-            reference_rank, data.bank_id, groups=groups, n_groups=SPREAD_GROUPS, absent=absent)
-        grouped = {} if edges is None else {
-            "spread_edges": edges, "tpir_by_spread": np.stack([g[1] for g in by_group], 1),
+            reference_rank, data.bank_id, groups=groups, n_groups=len(names), absent=absent)
+        grouped = {} if groups is None else {
+            **cut, "tpir_by_spread": np.stack([g[1] for g in by_group], 1),
             "hits_by_spread": np.stack([g[2] for g in by_group], 1)}
         out[kind] = sr.SearchCalibration(
             kind, np.array(SIZES, np.float64), grid.astype(np.float64), fpir, tpir,
@@ -555,7 +595,8 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
         log.info("%s (reference rank %d): FPIR 5%% threshold at 13k = %.3f", kind,
                  reference_rank, t13)
         for g, (f_g, _, h_g) in enumerate(by_group):  # the FPIR stays one table: shown here
-            log.info("  spread group %d: FPIR at that threshold %.3f, top 10 at 13k %.3f", g,
+            log.info("  %s (%d searches): FPIR at that threshold %.3f, top 10 at 13k %.3f",
+                     names[g], int((groups == g).sum()),  # type: ignore[union-attr]
                      float(np.interp(t13, grid, _interp_13k(f_g))), float(_interp_13k(h_g)[1]))
     return out
 
@@ -707,8 +748,8 @@ def measure_by_set(data: Any, queries: dict[str, np.ndarray], rows: np.ndarray,
         pooled = {f: np.tensordot(share, np.stack([getattr(t, f) for t in tables]), 1)
                   for f in ("fpir", "tpir", "hit_rates")}
         first = tables[0]
-        if first.spread_edges is not None:
-            raise ValueError("tables grouped by reading spread are not pooled")
+        if first.n_groups:
+            raise ValueError("grouped tables are not pooled")
         sets = _and(SET_WORDS[n] for n in drawings)
         out[kind] = dataclasses.replace(
             first, **pooled,
@@ -821,17 +862,17 @@ def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
         bank = photos["grey" if grey else "colour"]
         q = found[FOUND_KEY[one_way] + ("_grey" if grey else "")]
         spread = found["spread_grey" if grey else "spread"]
+        raw = found["raw_grey" if grey else "raw"]
         if way:
             bank = pair(bank, photos["drawn"])
             q = pair(q, found["raw_grey" if grey else "raw"])
         sets_threshold, stated = kinds[kind], kinds[kind + suffix]
-        groups = (None if stated.spread_edges is None else
-                  sr.spread_groups(stated.spread_edges, spread))
+        groups = stated.groups_of(spread, raw)
         grid, table = _reading(q, bank[:n_rows], bank, non_mate, synthetic,
                                stated.reference_rank, ids, TEST_SIZES, seed=1)
         fpir_m, tpir_m, hits_m = table(None)
         by_spread = [] if groups is None else [
-            table(np.flatnonzero(groups == g)) for g in range(len(stated.spread_edges) + 1)]
+            table(np.flatnonzero(groups == g)) for g in range(stated.n_groups)]
         by_label = {} if labels is None else {
             str(g): (labels == g, table(np.flatnonzero(labels == g))) for g in np.unique(labels)}
         for si, n in enumerate(TEST_SIZES):
@@ -843,19 +884,20 @@ def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
                    "threshold": round(t, 4),
                    "fpir_stated": round(stated.fpir_at(t, n), 4),
                    "fpir_measured": round(float(np.interp(t, grid, fpir_m[si])), 4),
-                   **_present_rates(stated, t, n, spread, grid, tpir_m[si], hits_m[si]),
+                   **_present_rates(stated, t, n, spread, raw, grid, tpir_m[si], hits_m[si]),
                    "n": n_rows}
             if groups is not None:
                 row["by_spread"] = [
-                    {"group": g + 1, "n": int((groups == g).sum()),
-                     **_present_rates(stated, t, n, spread[groups == g], grid,
-                                      tpir_g[si], hits_g[si])}
+                    {"group": stated.group_name(g), "n": int((groups == g).sum()),
+                     **_present_rates(stated, t, n, spread[groups == g], raw[groups == g],
+                                      grid, tpir_g[si], hits_g[si])}
                     for g, (_, tpir_g, hits_g) in enumerate(by_spread) if (groups == g).any()]
             if by_label:
                 row["by_group"] = [_with_intervals({
                     "group": g, "n": int(m.sum()), "fpir_stated": row["fpir_stated"],
                     "fpir_measured": round(float(np.interp(t, grid, fpir_g[si])), 4),
-                    **_present_rates(stated, t, n, spread[m], grid, tpir_g[si], hits_g[si])})
+                    **_present_rates(stated, t, n, spread[m], raw[m], grid, tpir_g[si],
+                                     hits_g[si])})
                     for g, (m, (fpir_g, tpir_g, hits_g)) in by_label.items()]
             out.append(_with_intervals(row))
     return out
@@ -874,11 +916,14 @@ def _with_intervals(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _present_rates(stated: sr.SearchCalibration, t: float, n: int, spread: np.ndarray,
-                   grid: np.ndarray, tpir_m: np.ndarray, hits_m: np.ndarray
+                   raw: np.ndarray, grid: np.ndarray, tpir_m: np.ndarray, hits_m: np.ndarray
                    ) -> dict[str, float]:
-    """FNIR and top 10 / 50, stated (the mean of what each search is told) and measured."""
-    told_tpir = np.mean([stated.tpir_at(t, n, float(s)) for s in spread])
-    told = np.mean([[stated.hits(n, float(s))[k] for k in (10, 50)] for s in spread], axis=0)
+    """FNIR and top 10 / 50, stated (the mean of what each search is told: its group's
+    figure, by its spread and raw descriptor) and measured."""
+    told_tpir = np.mean([stated.tpir_at(t, n, float(s), r) for s, r in zip(spread, raw,
+                                                                           strict=True)])
+    told = np.mean([[stated.hits(n, float(s), r)[k] for k in (10, 50)]
+                    for s, r in zip(spread, raw, strict=True)], axis=0)
     return {"fnir_stated": round(1 - float(told_tpir), 4),
             "fnir_measured": round(1 - float(np.interp(t, grid, tpir_m)), 4),
             "top10_stated": round(float(told[0]), 4),
@@ -993,7 +1038,8 @@ def main(args: argparse.Namespace) -> int:
         cfg = FitConfig(**adapter.info["fit"])
         queries["adapted"] = out_of_fold_adapted(data, cfg)
     synthetic = synthetic_pool(data)
-    kinds = measure(data, queries, synthetic, rows, sets, reference_rank, absent_sets)
+    kinds = measure(data, queries, synthetic, rows, sets, reference_rank, absent_sets,
+                    groups_by=args.groups)
     pools = {"": synthetic}
     banks = {"": data.bank}  # the faces each search compares with, by way
     extra = {"model_sha256": loaded.sha256,
@@ -1003,7 +1049,7 @@ def main(args: argparse.Namespace) -> int:
         banks[TWO_WAY] = pair(data.bank, data.drawn)
         kinds.update(measure(data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
                              pools[TWO_WAY], rows, sets, reference_rank, absent_sets,
-                             bank=banks[TWO_WAY]))
+                             bank=banks[TWO_WAY], groups_by=args.groups))
         extra["two_way"] = two_way_fields(drawing.model)
     unseen_drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if args.unseen_artist:  # the same searches by an artist never seen: their own kinds
@@ -1039,9 +1085,9 @@ def main(args: argparse.Namespace) -> int:
     report = {k: {"threshold_at_5pct": {n: round(c.threshold_for(0.05, n), 4)
                                         for n in (1_000, 13_000, 1_000_000)},
                   "hits": {n: c.hits(n) for n in (1_000, 13_000, 1_000_000)},
-                  **({} if c.spread_edges is None else {
-                      "spread_edges": c.spread_edges.round(4).tolist(),
-                      "hits_by_spread_13k": sr.interp_size(
+                  **({} if not c.n_groups else {
+                      "groups": [c.group_name(g) for g in range(c.n_groups)],
+                      "hits_by_group_13k": sr.interp_size(
                           c.hits_by_spread, c.sizes, 13_000).round(4).tolist()})}
               for k, c in kinds.items()}
     if args.by_set:

@@ -200,6 +200,9 @@ class MatchResult:
     alignment: str = ""  # how the sketch was put in the frame (`AlignTransform.method`)
     stages_ms: dict[str, float] = dataclasses.field(default_factory=dict)  # where time went
     reading_spread: float | None = None  # how closely the variants agreed (query.reading_spread)
+    # the raw sketch's own descriptor: which hand's rates a hand-grouped table tells it
+    raw_descriptor: np.ndarray | None = dataclasses.field(default=None, compare=False,
+                                                          repr=False)
     two_way: bool = False  # each gallery face also drawn as a sketch and compared (core.drawn)
     drawing: str = ""  # how those faces were drawn (`core.drawn.Drawing.model`)
     # Faces that lack the model's drawing, when that alone kept the search one way (a
@@ -275,7 +278,7 @@ class MatchResult:
         """The same candidates under another rate or threshold (settings changed)."""
         rule = choose_rule(self.search_rates, self.calibrations, self.kind,
                            self.gallery_size, fpir, fmr, threshold, self.rule.norm,
-                           self.rule.scale, self.reading_spread)
+                           self.rule.scale, self.reading_spread, self.raw_descriptor)
         return dataclasses.replace(self, rule=rule,
                                    candidates=[c.scored(rule) for c in self.candidates])
 
@@ -292,11 +295,12 @@ def norm(embedding: np.ndarray, snap: GallerySnapshot) -> GalleryNorm | None:
 def choose_rule(search: dict[str, SearchCalibration], calibrations: dict[str, ScoreCalibration],
                 kind: str, size: int, fpir: float | None, fmr: float | None,
                 threshold: float | None, gallery: GalleryNorm | None, scale: float = 1.0,
-                spread: float | None = None) -> Rule:
+                spread: float | None = None, raw: np.ndarray | None = None) -> Rule:
     """The 1:N reading when the model has search rates for this kind of query (the
     threshold set at `fpir` for this gallery's size; its rates for sketches whose readings
-    agree as `spread`), else the per-pair reading."""
-    rule = search_rule(search, kind, size, fpir, threshold, scale, spread)
+    agree as `spread`, or drawn like the raw sketch's descriptor `raw`), else the per-pair
+    reading."""
+    rule = search_rule(search, kind, size, fpir, threshold, scale, spread, raw)
     if rule is not None:
         return rule
     return score_rule(calibrations, kind, fmr, threshold, gallery)
@@ -307,7 +311,8 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
          fmr: float | None = DEFAULT_FMR, threshold: float | None = None,
          variant_embeddings: np.ndarray | None = None, distinct_subjects: bool = True,
          thumbnails: bool = True, search: dict[str, SearchCalibration] | None = None,
-         fpir: float | None = DEFAULT_FPIR, spread: float | None = None
+         fpir: float | None = DEFAULT_FPIR, spread: float | None = None,
+         raw: np.ndarray | None = None
          ) -> tuple[list[Candidate], Rule]:
     """The k nearest gallery photos of `embedding`, scored by the rule for this gallery
     and query kind, each with its stability over `variant_embeddings` when given."""
@@ -321,7 +326,7 @@ def rank(embedding: np.ndarray, snap: GallerySnapshot, k: int, *,
     people = near if distinct_subjects or not ref else snap.nearest(embedding, ref, True)
     scale = float(people[min(ref, len(people)) - 1][1]) if ref and people else 1.0
     rule = choose_rule(search, calibrations or {}, kind, len(snap), fpir, fmr, threshold, gnorm,
-                       scale, spread)
+                       scale, spread, raw)
     chosen = near[:k]
     info = snap.photo_info([p for p, _ in chosen], thumbnails=thumbnails)
     tops: list[set[int]] = []
@@ -423,7 +428,8 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
             "embedding": q.embedding, "k": k, "invert_ms": q.invert_ms,
             "gallery_size": len(snap), "calibrations": kinds, "search_rates": search,
             "alignment": q.prepared.transform.method, "stages_ms": dict(q.stages_ms),
-            "reading_spread": spread, "ink_gamma": plan.ink_gamma, "two_way": two,
+            "reading_spread": spread, "raw_descriptor": raw_descriptor,
+            "ink_gamma": plan.ink_gamma, "two_way": two,
             "drawing": drawing.model if two and drawing is not None else "",
             "undrawn": 0 if two or drawing is None or kind + TWO_WAY not in search
             else int(getattr(snap, "missing_drawings", 0))}
@@ -435,6 +441,7 @@ def match_sketch(sketch: ImageSource | Prepared, inverter: Inverter | None,
     cands, rule = rank(embedding, snap, k, calibrations=kinds, kind=kind, fmr=fmr,
                        threshold=threshold, search=search, fpir=fpir,
                        variant_embeddings=variant_embeddings, spread=spread,
+                       raw=raw_descriptor,
                        distinct_subjects=distinct_subjects, thumbnails=thumbnails)
     t2 = time.perf_counter()
     base["stages_ms"]["rank"] = (t2 - t1) * 1000

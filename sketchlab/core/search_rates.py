@@ -30,12 +30,15 @@ candidate 2.3-4.7 % of the time at 1k, 13k and 1M faces, where the 10th person's
 CUFS ones 14 % at 1k (a few look-alikes in a crowd of strangers stand out from it).
 
 "Sketches like this." How often a present person is marked, and how far down the list
-they are, depend on how well the network reads the sketch: CUFS test sketches had their
-person in the top 10 in 91 % of searches, FS2K ones in 47 %, and one figure stated for
-both was 37 points off for one of them. Where a model's tables hold them, these rates are
-also stated by how closely the sketch's readings agree (`core.query.reading_spread`, in
-groups cut at the train searches' quartiles), and a search is told the figures of its
-own group. The FPIR, and so the threshold, stays one table: it is about strangers.
+they are, depend on how the sketch is drawn: CUFS test sketches had their person in the
+top 10 in 91 % of searches, FS2K ones in 47 %, and FS2K's three styles differ as much
+among themselves. Where a model's tables hold them, these rates are also stated by group,
+and a search is told the figures of its own group. Groups are cut one of two ways:
+by the hand the raw sketch's own descriptor lies nearest (`hand_centroids`: the mean
+descriptor of each train set's sketches, FS2K by style), or, in older tables, by how
+closely the sketch's readings agree (`core.query.reading_spread`, cut at the train
+searches' quartiles). The FPIR, and so the threshold, stays one table: it is about
+strangers.
 
 "An artist the model never saw." The train sketches the tables are read from were drawn
 by the artists the model trained on, and a search is as likely to hold a new artist's
@@ -48,7 +51,7 @@ UNSEEN_ARTIST`, and a search states both at its one threshold.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -85,6 +88,15 @@ def spread_groups(edges: np.ndarray, spread: np.ndarray | float) -> np.ndarray:
     return np.searchsorted(edges, spread, side="right")
 
 
+def hand_groups(centroids: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """The group of each raw sketch descriptor ((128,) or (Q, 128)): the hand (row of
+    (G, 128) `centroids`) it lies nearest. The one rule by which hand-grouped tables are
+    measured and a search is told its figures."""
+    r = np.asarray(raw, np.float64)
+    d = np.linalg.norm(r[..., None, :] - np.asarray(centroids, np.float64), axis=-1)
+    return np.argmin(d, axis=-1)
+
+
 @dataclass(frozen=True)
 class SearchCalibration:
     """Rates of one query kind by gallery size (rows) and distance threshold (columns)."""
@@ -104,15 +116,51 @@ class SearchCalibration:
     # Optional, by how closely a sketch's readings agree (`core.query.reading_spread`):
     # the group edges (G - 1,), and the present-person rates of each group.
     spread_edges: np.ndarray | None = None
-    tpir_by_spread: np.ndarray | None = None  # (S, G, T)
-    hits_by_spread: np.ndarray | None = None  # (S, G, 3)
+    tpir_by_spread: np.ndarray | None = None  # (S, G, T): the present-person rates by group
+    hits_by_spread: np.ndarray | None = None  # (S, G, 3), whichever way the groups are cut
+    # Or groups by hand (instead of spread_edges): the (G, 128) mean raw-sketch descriptor
+    # of each hand's train searches and its name, e.g. "FS2K style 0".
+    hand_centroids: np.ndarray | None = None
+    hand_names: tuple[str, ...] = ()
 
     def spread_group(self, spread: float | None) -> int | None:
         """The group (0 = the readings agree most) a search's spread falls in, or None
-        when the tables are not grouped or the search has no spread."""
+        when the tables are not grouped by spread or the search has no spread."""
         if self.spread_edges is None or spread is None or not math.isfinite(spread):
             return None
         return int(spread_groups(self.spread_edges, spread))
+
+    def hand_group(self, raw: np.ndarray | None) -> int | None:
+        """The hand a search's raw sketch descriptor lies nearest, or None when the tables
+        are not grouped by hand or the search has no raw descriptor."""
+        if self.hand_centroids is None or raw is None:
+            return None
+        r = np.asarray(raw, np.float64)
+        if r.shape != (self.hand_centroids.shape[1],) or not np.isfinite(r).all():
+            return None
+        return int(hand_groups(self.hand_centroids, r))
+
+    def group(self, spread: float | None = None, raw: np.ndarray | None = None) -> int | None:
+        """The group of "sketches like this" a search falls in (None: pooled figures)."""
+        if self.hand_centroids is not None:
+            return self.hand_group(raw)
+        return self.spread_group(spread)
+
+    def groups_of(self, spread: np.ndarray, raw: np.ndarray) -> np.ndarray | None:
+        """`group` of many searches ((Q,) spreads, (Q, 128) raw descriptors), None when the
+        tables are not grouped."""
+        if self.hand_centroids is not None:
+            return hand_groups(self.hand_centroids, raw)
+        if self.spread_edges is not None:
+            return spread_groups(self.spread_edges, spread)
+        return None
+
+    @property
+    def n_groups(self) -> int:
+        return 0 if self.tpir_by_spread is None else int(self.tpir_by_spread.shape[1])
+
+    def group_name(self, g: int) -> str:
+        return self.hand_names[g] if self.hand_names else f"spread group {g + 1}"
 
     def within_range(self, n: int) -> bool:
         return bool(self.sizes[0] <= n <= self.sizes[-1])
@@ -122,10 +170,12 @@ class SearchCalibration:
         row = interp_size(self.fpir, self.sizes, n)
         return float(np.interp(distance, self.thresholds, row, left=0.0, right=1.0))
 
-    def tpir_at(self, distance: float, n: int, spread: float | None = None) -> float:
+    def tpir_at(self, distance: float, n: int, spread: float | None = None,
+                raw: np.ndarray | None = None) -> float:
         """Share of present-person searches of n faces that mark their person, for
-        sketches whose readings agree as `spread` when the tables are grouped."""
-        row = interp_size(self._of_group(self.tpir, self.tpir_by_spread, spread), self.sizes, n)
+        sketches like this one (`group`) when the tables are grouped."""
+        row = interp_size(self._of_group(self.tpir, self.tpir_by_spread, spread, raw),
+                          self.sizes, n)
         return float(np.interp(distance, self.thresholds, row, left=0.0, right=row[-1]))
 
     def threshold_for(self, fpir: float, n: int) -> float:
@@ -142,18 +192,19 @@ class SearchCalibration:
             return float(self.thresholds[i] + f * (self.thresholds[i + 1] - self.thresholds[i]))
         return float(self.thresholds[i])
 
-    def hits(self, n: int, spread: float | None = None) -> dict[int, float]:
+    def hits(self, n: int, spread: float | None = None,
+             raw: np.ndarray | None = None) -> dict[int, float]:
         """Share of mated searches with the mate at rank 1, in the top 10, top 50 (of
-        sketches whose readings agree as `spread`, when the tables are grouped)."""
-        row = interp_size(self._of_group(self.hit_rates, self.hits_by_spread, spread),
+        sketches like this one, `group`, when the tables are grouped)."""
+        row = interp_size(self._of_group(self.hit_rates, self.hits_by_spread, spread, raw),
                           self.sizes, n)
         return {1: float(row[0]), 10: float(row[1]), 50: float(row[2])}
 
-    def _of_group(self, pooled: np.ndarray, by_spread: np.ndarray | None,
-                  spread: float | None) -> np.ndarray:
-        """The table of the searches whose readings agree as `spread` does, else `pooled`."""
-        g = self.spread_group(spread)
-        return pooled if g is None or by_spread is None else by_spread[:, g]
+    def _of_group(self, pooled: np.ndarray, by_group: np.ndarray | None,
+                  spread: float | None, raw: np.ndarray | None) -> np.ndarray:
+        """The table of the searches like this one (`group`), else `pooled`."""
+        g = self.group(spread, raw)
+        return pooled if g is None or by_group is None else by_group[:, g]
 
     # --- storage -------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -165,9 +216,12 @@ class SearchCalibration:
                 "hit_rates": r(self.hit_rates), "n_mated": self.n_mated,
                 "n_nonmated": self.n_nonmated, "source": self.source,
                 "reference_rank": self.reference_rank,
-                **({} if self.spread_edges is None else {
-                    "spread_edges": r(self.spread_edges),
-                    "tpir_by_spread": r(self.tpir_by_spread),  # type: ignore[arg-type]
+                **({} if self.spread_edges is None else {"spread_edges": r(self.spread_edges)}),
+                **({} if self.hand_centroids is None else {
+                    "hand_centroids": np.round(self.hand_centroids, 6).tolist(),
+                    "hand_names": list(self.hand_names)}),
+                **({} if self.tpir_by_spread is None else {
+                    "tpir_by_spread": r(self.tpir_by_spread),
                     "hits_by_spread": r(self.hits_by_spread)})}  # type: ignore[arg-type]
 
     @classmethod
@@ -178,22 +232,29 @@ class SearchCalibration:
             fpir, tpir = (np.asarray(obj[k], np.float64) for k in ("fpir", "tpir"))
             hits = np.asarray(obj["hit_rates"], np.float64)
             grouped = [None if obj.get(k) is None else np.asarray(obj[k], np.float64)
-                       for k in ("spread_edges", "tpir_by_spread", "hits_by_spread")]
+                       for k in ("spread_edges", "tpir_by_spread", "hits_by_spread",
+                                 "hand_centroids")]
+            names = tuple(str(x)[:60] for x in obj.get("hand_names") or ())[:16]
             c = cls(str(obj["query"]), sizes, t, fpir, tpir, hits, int(obj["n_mated"]),
                     int(obj["n_nonmated"]), str(obj["source"])[:500],
-                    int(obj.get("reference_rank", 0)), *grouped)
+                    int(obj.get("reference_rank", 0)), *grouped, hand_names=names)
         except (KeyError, TypeError, ValueError) as exc:
             raise SearchCalibrationError(f"malformed search calibration: {exc}") from exc
         s, n = len(sizes), len(t)
-        edges, tg, hg = grouped
+        edges, tg, hg, hands = grouped
+        g = (len(edges) + 1 if edges is not None and edges.ndim == 1 else
+             len(hands) if hands is not None and hands.ndim == 2 else 0)
+        cut_ok = ((edges is not None and hands is None and 2 <= g <= 17
+                   and np.isfinite(edges).all() and (np.diff(edges) > 0).all())
+                  or (hands is not None and edges is None and 2 <= g <= 16
+                      and hands.shape[1] == 128 and np.isfinite(hands).all()
+                      and len(names) == g))
         if not (all(a is None for a in grouped) or (
-                edges is not None and tg is not None and hg is not None
-                and edges.ndim == 1 and 1 <= len(edges) <= 16
-                and np.isfinite(edges).all() and (np.diff(edges) > 0).all()
-                and tg.shape == (s, len(edges) + 1, n) and hg.shape == (s, len(edges) + 1, 3)
+                cut_ok and tg is not None and hg is not None
+                and tg.shape == (s, g, n) and hg.shape == (s, g, 3)
                 and all(np.isfinite(a).all() and (a >= 0).all() and (a <= 1).all()
                         for a in (tg, hg)))):
-            raise SearchCalibrationError("malformed search calibration: bad spread groups")
+            raise SearchCalibrationError("malformed search calibration: bad groups")
         ok = (s >= 1 and n >= 2 and fpir.shape == (s, n) and tpir.shape == (s, n)
               and hits.shape == (s, 3) and (np.diff(sizes) > 0).all() and sizes[0] >= 1
               and 0 <= c.reference_rank <= 1000
@@ -237,6 +298,8 @@ class SearchRule:
     scale: float = 1.0  # relative tables: this search's k-th nearest person's distance
     spread: float | None = None  # how closely the sketch's readings agreed (None: unknown)
     unseen: SearchCalibration | None = None  # the same rates for an artist never seen
+    # the raw sketch's own descriptor (None: unknown): which hand it was drawn most like
+    raw: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     calibrated = True
     norm = None
@@ -255,17 +318,20 @@ class SearchRule:
     def rates(self) -> dict[str, Any]:
         """The figures `describe` states, for `match --json` and the case record."""
         c, n = self.calibration, self.size
-        hits = c.hits(n, self.spread)
+        hits = c.hits(n, self.spread, self.raw)
         out = {"reading": "1:N", "gallery_size": n, "threshold": round(self.threshold, 4),
                 "fpir": round(self.fmr(self.threshold), 4),
-                "tpir": round(c.tpir_at(self.threshold / self.scale, n, self.spread), 4),
+                "tpir": round(c.tpir_at(self.threshold / self.scale, n, self.spread,
+                                        self.raw), 4),
                 "top1": round(hits[1], 4), "top10": round(hits[10], 4),
                 "top50": round(hits[50], 4), "query_kind": c.query,
                 "measured_sizes": [int(c.sizes[0]), int(c.sizes[-1])]}
-        group = c.spread_group(self.spread)
-        if group is not None:
+        group = c.group(self.spread, self.raw)
+        if group is not None and c.hand_names:
+            out.update(drawn_like=c.hand_names[group], hand_groups=len(c.hand_names))
+        elif group is not None:
             out.update(reading_spread=round(float(self.spread), 4),  # type: ignore[arg-type]
-                       spread_group=group + 1, spread_groups=len(c.spread_edges) + 1)  # type: ignore[arg-type]
+                       spread_group=group + 1, spread_groups=c.n_groups)
         if c.reference_rank:
             out.update(reference_rank=c.reference_rank, reference_distance=round(self.scale, 4),
                        ratio=round(self.threshold / self.scale, 4))
@@ -317,7 +383,11 @@ class SearchRule:
 
     @staticmethod
     def _alike(r: dict) -> str:
-        """Which sketches "like this" are: those whose readings agree as closely."""
+        """Which sketches "like this" are: those drawn most like the same hand, or (older
+        tables) those whose readings agree as closely."""
+        if "drawn_like" in r:
+            return (f" (drawn most like the {r['drawn_like']} sketches, of the "
+                    f"{r['hand_groups']} kinds measured)")
         if "spread_group" not in r:
             return ""
         g, n = r["spread_group"], r["spread_groups"]
@@ -369,11 +439,13 @@ def reference_rank(calibrations: dict[str, SearchCalibration], query: str) -> in
 
 def search_rule(calibrations: dict[str, SearchCalibration], query: str, size: int,
                 fpir: float | None = DEFAULT_FPIR, threshold: float | None = None,
-                scale: float = 1.0, spread: float | None = None) -> SearchRule | None:
+                scale: float = 1.0, spread: float | None = None,
+                raw: np.ndarray | None = None) -> SearchRule | None:
     """The 1:N rule for a search of `size` faces, or None when the model has no search
     calibration for this kind of query. `scale`: the search's distance to its k-th nearest
-    person when the tables are relative (`reference_rank`); `spread`: how closely the
-    sketch's readings agreed (`core.query.reading_spread`), for the grouped rates."""
+    person when the tables are relative (`reference_rank`); `spread` (how closely the
+    sketch's readings agreed, `core.query.reading_spread`) and `raw` (the raw sketch's
+    descriptor): which group's rates it is told, when the tables are grouped."""
     c = calibrations.get(query)
     if c is None or size < 1:
         return None
@@ -383,7 +455,7 @@ def search_rule(calibrations: dict[str, SearchCalibration], query: str, size: in
         unseen = None  # read against another candidate: not the same threshold
     if threshold is not None:
         return SearchRule(float(threshold), c, size, None, scale=scale, spread=spread,
-                          unseen=unseen)
+                          unseen=unseen, raw=raw)
     target = DEFAULT_FPIR if fpir is None else fpir
     return SearchRule(c.threshold_for(target, size) * scale, c, size, target, scale=scale,
-                      spread=spread, unseen=unseen)
+                      spread=spread, unseen=unseen, raw=raw)

@@ -367,6 +367,47 @@ def test_absent_person_rates_come_from_the_hand_drawn_searches_only() -> None:
 
 
 
+def test_present_person_rates_are_grouped_by_the_hand_each_sketch_is_drawn_most_like() -> None:
+    """Asked to (`groups_by="hand"`), with the model's own readings, each train search
+    goes to the hand its raw sketch's descriptor lies nearest; each hand's table is its
+    searches alone, and a search drawn like a hand is told that hand's figures. The
+    threshold stays one."""
+    from trainer.search_rates import hand_labels, measure
+
+    rng = np.random.default_rng(8)
+    groups = ["fs2k_train"] * 16 + ["cufs_train"] * 8 + ["lfw_synth"] * 8
+    data, queries = _train_data(rng, groups)
+    data.identity = np.array([f"p{i % 8}" for i in range(len(groups))])
+    styles = {f"p{i}": str(i % 2) for i in range(8)}  # FS2K people in styles 0 and 1
+    labels = hand_labels(data, styles)
+    assert sorted(set(labels)) == ["CUFS", "FS2K style 0", "FS2K style 1", "synthetic"]
+    # each hand's raw sketches sit apart; FS2K style 0's mates are far off (hard to find)
+    names = sorted(set(labels))
+    data.raw = np.stack([np.eye(32)[names.index(x)] + rng.normal(size=32) * 0.01
+                         for x in labels])
+    far = labels == "FS2K style 0"
+    data.bank[data.target[far]] = queries[far] + rng.normal(size=(far.sum(), 32)) * 0.2
+    data.spread = rng.uniform(0.05, 0.2, len(groups))
+    synthetic = rng.normal(size=(1_000, 32)) * 0.1
+    from unittest import mock
+
+    with mock.patch("trainer.search_rates.hand_labels", lambda d: labels):
+        c = measure(data, {"variants": queries}, synthetic, groups_by="hand")["variants"]
+    by_spread = measure(data, {"variants": queries}, synthetic)["variants"]
+    plain = measure(_train_data(np.random.default_rng(8), groups)[0],
+                    {"variants": queries}, synthetic, groups_by="hand")["variants"]
+    assert c.hand_names == tuple(names) and c.spread_edges is None
+    np.testing.assert_allclose(c.fpir, measure(data.__class__(**{**vars(data), "spread": None}),
+                                               {"variants": queries}, synthetic)["variants"].fpir)
+    top10 = {n: c.hits(1_000, raw=np.eye(32)[i])[10] for i, n in enumerate(names)}
+    assert top10["FS2K style 0"] < top10["CUFS"] - 0.3
+    assert plain.n_groups == 0  # not the model's own readings: pooled only
+    assert by_spread.hand_names == () and by_spread.n_groups == 4  # the default cut
+    np.testing.assert_allclose(by_spread.fpir, c.fpir)
+    with pytest.raises(ValueError, match="groups_by"):
+        measure(data, {"variants": queries}, synthetic, groups_by="style")
+
+
 def test_two_way_tables_reduce_to_one_way_when_the_drawings_say_nothing() -> None:
     """Two-way tables are the same computation on pairs (`core.drawn`): with every drawing
     and every raw sketch the same, the drawn distance is 0 and the tables are the one-way
@@ -456,7 +497,7 @@ def test_the_unseen_artist_check_states_its_rates_at_the_models_own_threshold():
                              (rng.normal(size=(300, dim)) * 0.1).astype(np.float32)])
     ids = np.array([f"t/{i}" for i in range(n)] + [f"lfw/{i}" for i in range(300)])
     found = {"searched": q, "searched_grey": q, "spread": np.zeros(n),
-             "spread_grey": np.zeros(n)}
+             "spread_grey": np.zeros(n), "raw": q, "raw_grey": q}
     ramp = np.tile(np.linspace(0, 1, len(RATIOS)), (2, 1))
     sizes = np.array([100.0, 1e6])
 
@@ -493,7 +534,7 @@ def test_each_query_kind_is_checked_with_its_own_test_descriptors():
                              (rng.normal(size=(300, dim)) * 0.1).astype(np.float32)])
     ids = np.array([f"t/{i}" for i in range(n)] + [f"lfw/{i}" for i in range(300)])
     found = {"searched": far, "searched_grey": far, "fused": q, "fused_grey": q,
-             "spread": np.zeros(n), "spread_grey": np.zeros(n)}
+             "spread": np.zeros(n), "spread_grey": np.zeros(n), "raw": q, "raw_grey": q}
     ramp = np.tile(np.linspace(0, 1, len(RATIOS)), (2, 1))
     kinds = {k: sr.SearchCalibration(k, np.array([100.0, 1e6]), RATIOS.astype(float), ramp,
                                      ramp, np.full((2, 3), 0.5), 9, 9, "t", reference_rank=2)
@@ -523,7 +564,8 @@ def test_the_check_group_by_group_is_each_groups_searches_alone():
     photos = np.concatenate([q + noise * 0.05, (rng.normal(size=(300, dim)) * 0.1
                                                 ).astype(np.float32)])
     ids = np.array([f"t/{i}" for i in range(n)] + [f"lfw/{i}" for i in range(300)])
-    found = {"fused": q, "fused_grey": q, "spread": np.zeros(n), "spread_grey": np.zeros(n)}
+    found = {"fused": q, "fused_grey": q, "spread": np.zeros(n), "spread_grey": np.zeros(n),
+             "raw": q, "raw_grey": q}
     ramp = np.tile(np.linspace(0, 1, len(THRESHOLDS)), (2, 1))
     kinds = {"variants": sr.SearchCalibration("variants", np.array([100.0, 1e6]),
                                               THRESHOLDS.astype(float), ramp, ramp,
