@@ -140,6 +140,9 @@ def test_shipped_model_marks_nobody_when_the_person_is_absent() -> None:
     assert len(res.candidates) == 10 and res.nothing_passes
     # the rates it states are those of sketches whose readings agree as this one's
     assert res.reading_spread is not None and res.rule.spread == res.reading_spread
+    # and the raw sketch's own descriptor, which hand-grouped tables are read by
+    assert res.raw_descriptor is not None and res.rule.raw is res.raw_descriptor
+    assert res.rescored(fpir=0.1).rule.raw is res.raw_descriptor
     assert "spread_group" in res.as_json()["reading"] and "consistent quarter" in res.calibration
 
 
