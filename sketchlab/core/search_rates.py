@@ -33,12 +33,12 @@ CUFS ones 14 % at 1k (a few look-alikes in a crowd of strangers stand out from i
 they are, depend on how the sketch is drawn: CUFS test sketches had their person in the
 top 10 in 91 % of searches, FS2K ones in 47 %, and FS2K's three styles differ as much
 among themselves. Where a model's tables hold them, these rates are also stated by group,
-and a search is told the figures of its own group. Groups are cut one of two ways:
-by the hand the raw sketch's own descriptor lies nearest (`hand_centroids`: the mean
-descriptor of each train set's sketches, FS2K by style), or, in older tables, by how
-closely the sketch's readings agree (`core.query.reading_spread`, cut at the train
-searches' quartiles). The FPIR, and so the threshold, stays one table: it is about
-strangers.
+and a search is told the figures of its own group. Groups are cut one of two ways: by
+how closely the sketch's readings agree (`core.query.reading_spread`, cut at the train
+searches' quartiles; the bundled model's tables), or by the hand the raw sketch's own
+descriptor lies nearest (`hand_centroids`: the mean descriptor of each train set's
+sketches, FS2K by style; `search-rates --groups hand`). The FPIR, and so the threshold,
+stays one table: it is about strangers.
 
 "An artist the model never saw." The train sketches the tables are read from were drawn
 by the artists the model trained on, and a search is as likely to hold a new artist's
