@@ -564,23 +564,22 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
     non_mate = _non_mates(data, idx)
     if groups_by not in GROUPINGS:
         raise ValueError(f"groups_by must be one of {GROUPINGS}, not {groups_by!r}")
-    names: tuple[str, ...] = ()
     cut: dict[str, Any] = {}
     groups = None
+    n_groups = 0
     if data.spread is not None and groups_by == "hand":
         names, centroids = hand_centroids(data.raw[idx], hand_labels(data)[idx])
         groups = sr.hand_groups(centroids, data.raw[idx])
-        cut = {"hand_centroids": centroids, "hand_names": names}
+        cut, n_groups = {"hand_centroids": centroids, "hand_names": names}, len(names)
     elif data.spread is not None:
         edges = spread_edges(data.spread[idx])
         groups = sr.spread_groups(edges, data.spread[idx])
-        names = tuple(f"spread group {g + 1}" for g in range(SPREAD_GROUPS))
-        cut = {"spread_edges": edges}
+        cut, n_groups = {"spread_edges": edges}, SPREAD_GROUPS
     out = {}
     for kind, q in queries.items():
         grid, fpir, tpir, hits, by_group = _tables(
             q[idx], bank[data.target[idx]], bank, non_mate, synthetic,
-            reference_rank, data.bank_id, groups=groups, n_groups=len(names), absent=absent)
+            reference_rank, data.bank_id, groups=groups, n_groups=n_groups, absent=absent)
         grouped = {} if groups is None else {
             **cut, "tpir_by_spread": np.stack([g[1] for g in by_group], 1),
             "hits_by_spread": np.stack([g[2] for g in by_group], 1)}
@@ -596,7 +595,7 @@ def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
                  reference_rank, t13)
         for g, (f_g, _, h_g) in enumerate(by_group):  # the FPIR stays one table: shown here
             log.info("  %s (%d searches): FPIR at that threshold %.3f, top 10 at 13k %.3f",
-                     names[g], int((groups == g).sum()),  # type: ignore[union-attr]
+                     out[kind].group_name(g), int((groups == g).sum()),  # type: ignore[union-attr]
                      float(np.interp(t13, grid, _interp_13k(f_g))), float(_interp_13k(h_g)[1]))
     return out
 
@@ -865,7 +864,7 @@ def _check_set(name: str, found: dict[str, Any], photos: dict[str, np.ndarray],
         raw = found["raw_grey" if grey else "raw"]
         if way:
             bank = pair(bank, photos["drawn"])
-            q = pair(q, found["raw_grey" if grey else "raw"])
+            q = pair(q, raw)
         sets_threshold, stated = kinds[kind], kinds[kind + suffix]
         groups = stated.groups_of(spread, raw)
         grid, table = _reading(q, bank[:n_rows], bank, non_mate, synthetic,

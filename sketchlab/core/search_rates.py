@@ -383,8 +383,8 @@ class SearchRule:
 
     @staticmethod
     def _alike(r: dict) -> str:
-        """Which sketches "like this" are: those drawn most like the same hand, or (older
-        tables) those whose readings agree as closely."""
+        """Which sketches "like this" are: those whose readings agree as closely (spread
+        groups), or those drawn most like the same hand (hand groups)."""
         if "drawn_like" in r:
             return (f" (drawn most like the {r['drawn_like']} sketches, of the "
                     f"{r['hand_groups']} kinds measured)")
