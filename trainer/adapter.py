@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sketchlab.core.adapter import QueryAdapter
-from trainer.descriptors import QuerySet, paired_set, synthetic_set
+from trainer.descriptors import QueryDescriptors, QuerySet, paired_set, synthetic_set
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ def model_raw_weight(loaded: Any) -> float:
 def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
              root: Path = Path("runs/descriptors"), ink_gamma: float | None = None) -> Path:
     """Compute each set's pack unless it is there already (a set is the unit of resume),
-    read with the model's shading reading or `ink_gamma`."""
+    read with the model's shading reading or `ink_gamma`. A held-out fold of a set
+    (`cufs_train_fold0of3`) is cut from its set's pack when that one is there."""
     from sketchlab.core.checkpoint import load_generator
     from trainer.descriptors import describe_queries, pack_is_current, save_pack
     from trainer.evaluate import model_path
@@ -106,13 +107,38 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
                 log.info("%s: already described", target)
                 continue
             log.info("%s: made by an older query path; describing again", target)
-        log.info("describing %s: %d queries", s.name, len(s.specs))
-        d = describe_queries(path, s.specs, workers=workers, desc=s.name, ink_gamma=gamma)
+        specs = [_spec_key(q) for q in s.specs]
+        d = _cut_from_whole_set(out / f"{s.name.partition('_fold')[0]}.npz", specs)
+        if d is None:
+            log.info("describing %s: %d queries", s.name, len(s.specs))
+            d = describe_queries(path, s.specs, workers=workers, desc=s.name, ink_gamma=gamma)
         save_pack(target, sha, {s.name: d}, {
             "targets": np.array([str(t) for t in s.targets]),
-            "identities": np.array(s.identities),
-            "specs": np.array([f"{q.path}|{q.style}|{q.seed}" for q in s.specs])})
+            "identities": np.array(s.identities), "specs": np.array(specs)})
     return out
+
+
+def _spec_key(q: Any) -> str:
+    """A query as a pack lists it: the sketch file, its style and seed."""
+    return f"{q.path}|{q.style}|{q.seed}"
+
+
+def _cut_from_whole_set(whole: Path, specs: list[str]) -> QueryDescriptors | None:
+    """These queries' descriptors from the pack of the set they are a part of, when it is
+    there, current and holds every one of them (else None: describe them)."""
+    from trainer.descriptors import load_pack, pack_is_current
+
+    if not whole.is_file() or not pack_is_current(whole):
+        return None
+    parts, extra = load_pack(whole)
+    (d,) = parts.values()
+    at = {str(k): i for i, k in enumerate(extra["specs"])}
+    if not all(k in at for k in specs):
+        return None
+    rows = [at[k] for k in specs]
+    log.info("%s: %d queries cut from %s", whole.stem, len(rows), whole.name)
+    return QueryDescriptors(d.variants[rows], d.raw[rows], d.variants_grey[rows],
+                            d.raw_grey[rows], [d.methods[i] for i in rows])
 
 
 def embed_gallery_photos(files: list[Path], workers: int = 2, drawn: bool = False,

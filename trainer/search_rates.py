@@ -456,6 +456,12 @@ def stored_tables(loaded: Any) -> tuple[dict[str, sr.SearchCalibration], dict[st
     return sr.loads(loaded.metadata[sr.METADATA_KEY])
 
 
+def base_set(name: str) -> str:
+    """The train set a query set is cut from: a held-out fold (`cufs_train_fold0of3`,
+    `trainer.held_out_rates`) is its set's people, drawn by the same hand."""
+    return name.partition("_fold")[0]
+
+
 def set_words(name: str) -> str:
     """A query set in words; a held-out fold of one (`trainer.held_out_rates`) says so."""
     base, _, fold = name.partition("_fold")
@@ -474,14 +480,14 @@ def hand_labels(data: Any, styles: dict[str, str] | None = None) -> np.ndarray:
     """(N,) the hand of each train search, as users are told it: its set's name
     (`HAND_NAMES`), FS2K's by the drawing style of each person (`styles`, default: as
     FS2K's manifest gives them)."""
-    if styles is None and "fs2k_train" in data.group:
+    if styles is None and any(base_set(g) == "fs2k_train" for g in data.group):
         from sketchlab.core.manifest import read_manifest
         from trainer.adapter import FS2K
 
         styles = {str(r.identity): r.style for r in read_manifest(FS2K, "train")}
     style = styles or {}
     ids = data.identity if data.identity is not None else [""] * len(data.group)
-    return np.array([HAND_NAMES.get(g, g).format(style=style.get(str(i), "?"))
+    return np.array([HAND_NAMES.get(base_set(g), g).format(style=style.get(str(i), "?"))
                      for g, i in zip(data.group, ids, strict=True)], dtype=object)
 
 
@@ -1137,26 +1143,32 @@ def present_from_main(args: argparse.Namespace) -> int:
     from trainer.held_out_rates import present_from
 
     clash = [o for o, on in (("--unseen-artist", args.unseen_artist), ("--by-set", args.by_set),
-                             ("--query-sets", args.query_sets), ("--drawer", args.drawer),
-                             ("--absent-sets", args.absent_sets), ("--stored", args.stored))
-             if on]
+                             ("--query-sets", args.query_sets), ("--absent-sets", args.absent_sets),
+                             ("--stored", args.stored)) if on]
     if clash:
         raise ValueError(f"--present-from re-reads the stored tables: drop {', '.join(clash)}")
+    if args.drawer not in (None, "pencil") and not args.two_way:
+        raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
+    fold_drawer = "" if args.drawer in (None, "pencil") else str(model_path(args.drawer))
     loaded = load_generator(model_path(args.model))
     stored, extra = stored_tables(loaded)
     kinds, extra, pools, read_by = present_from(loaded, stored, extra,
                                                 model_path(args.present_from), args.two_way,
-                                                args.workers)
+                                                args.workers, drawer=fold_drawer,
+                                                groups_by=args.groups)
     if args.write:
         update_metadata(loaded.path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
     report: dict[str, Any] = {"present_from": read_by, "hits": {
         k: {n: kinds[k].hits(n) for n in TEST_SIZES} for k in read_by["kinds"]}}
-    if args.test:  # the same test searches against the tables before and after
+    if args.test:  # the same test searches against the tables before and after, the test
+        # galleries drawn as the app draws them (not by the fold's drawer)
         reread = {k.removesuffix(TWO_WAY) for k in read_by["kinds"]} - {"raw"}
-        report["test_stored"] = test_check(loaded, stored, pools, args.workers,
+        drawer = stored_drawer(extra)
+        pools = test_pools(bool(read_by["two_way"]), drawer, args.workers)
+        report["test_stored"] = test_check(loaded, stored, pools, args.workers, drawer=drawer,
                                            query_kinds=sorted(reread | ({"adapted"} & set(
                                                stored))), by_group=args.by_group)
-        report["test"] = test_check(loaded, kinds, pools, args.workers,
+        report["test"] = test_check(loaded, kinds, pools, args.workers, drawer=drawer,
                                     query_kinds=sorted(reread), by_group=args.by_group)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -1168,13 +1180,37 @@ def present_from_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def stored_drawer(extra: dict[str, Any]) -> str:
+    """The drawing network stored two-way tables were read on, as installed beside the
+    models ("" for the pencil filter, or tables with no two-way kind)."""
+    from sketchlab.core.model_catalog import find_drawer
+
+    if "two_way" not in extra:
+        return ""
+    drawing = find_drawer(extra["two_way"]["drawn_model"])
+    if drawing is None:
+        raise ValueError("the drawing network the two-way tables were read on is not "
+                         "installed in a `drawers` folder beside the models")
+    return str(drawing.drawer) if drawing.drawer else ""
+
+
+def test_pools(two_way: bool, drawer: str, workers: int) -> dict[str, np.ndarray]:
+    """The synthetic faces test searches meet beyond the real ones, by way, fitted to every
+    LFW train photo (and its drawing by `drawer`, "" the pencil filter)."""
+    from trainer.adapter import embed_gallery_photos, lfw_train_photos
+
+    files, keys = lfw_train_photos()
+    lfw = embed_gallery_photos(files, workers, drawn=two_way, drawer=drawer)
+    pools = {"": lfw_like_faces(lfw["colour"], keys)}
+    if two_way:
+        pools[TWO_WAY] = lfw_like_faces(pair(lfw["colour"], lfw["drawn"]), keys)
+    return pools
+
+
 def stored_check_main(args: argparse.Namespace) -> int:
     """`search-rates --stored --test`: the tables stored in the model file against the
     held-out test searches, with no train search read (minutes, not an hour)."""
     from sketchlab.core.checkpoint import load_generator
-    from sketchlab.core.drawn import DRAWN_MODEL
-    from sketchlab.core.model_catalog import find_drawer
-    from trainer.adapter import embed_gallery_photos, lfw_train_photos
     from trainer.evaluate import model_path
 
     if not args.test:
@@ -1182,16 +1218,8 @@ def stored_check_main(args: argparse.Namespace) -> int:
     loaded = load_generator(model_path(args.model))
     kinds, extra = stored_tables(loaded)
     two_way = any(k.endswith(TWO_WAY) for k in kinds)
-    drawing = find_drawer(extra.get("two_way", {}).get("drawn_model", DRAWN_MODEL))
-    if two_way and drawing is None:
-        raise ValueError("the drawing network the two-way tables were read on is not "
-                         "installed in a `drawers` folder beside the models")
-    drawer = str(drawing.drawer) if two_way and drawing and drawing.drawer else ""
-    files, keys = lfw_train_photos()
-    lfw = embed_gallery_photos(files, args.workers, drawn=two_way, drawer=drawer)
-    pools = {"": lfw_like_faces(lfw["colour"], keys)}
-    if two_way:
-        pools[TWO_WAY] = lfw_like_faces(pair(lfw["colour"], lfw["drawn"]), keys)
+    drawer = stored_drawer(extra) if two_way else ""
+    pools = test_pools(two_way, drawer, args.workers)
     report = {"test": test_check(loaded, kinds, pools, args.workers, drawer=drawer,
                                  by_group=args.by_group)}
     if args.out:

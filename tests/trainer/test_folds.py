@@ -170,3 +170,101 @@ def test_the_held_out_sketches_are_those_the_run_skipped(shared_data) -> None:
     assert len(s.specs) == len(s.targets) == len(skipped) > 0
     with pytest.raises(ValueError, match="held no train people out"):
         fold_sets({})
+
+
+def test_a_held_out_folds_sketches_are_grouped_by_their_hand() -> None:
+    """A fold's searches (`cufs_train_fold0of3`) are told apart by hand as their whole
+    set's are: CUFS, and FS2K by each person's drawing style."""
+    from trainer.search_rates import base_set, hand_labels, set_words
+
+    assert base_set("fs2k_train_fold0of3") == "fs2k_train" == base_set("fs2k_train")
+    assert "fold 0 of 3" in set_words("cufs_train_fold0of3")
+    z = np.zeros((4, 4), np.float32)
+    data = TrainData(z, z, z, np.arange(4), np.arange(4),
+                     ["cufs_train_fold0of3", "fs2k_train_fold0of3", "fs2k_train_fold0of3",
+                      "lfw_synth"], z, np.arange(4), np.zeros(4, bool),
+                     identity=np.array(["f1-001", "p1", "p2", "x"], object))
+    labels = hand_labels(data, {"p1": "0", "p2": "2"})
+    assert labels.tolist() == ["CUFS", "FS2K style 0", "FS2K style 2", "synthetic"]
+
+
+def _with_held_out(model: Path, tmp_path: Path, name: str, *folds: tuple[str, int]) -> Path:
+    import shutil
+
+    from sketchlab.core.checkpoint import update_metadata
+
+    out = tmp_path / f"{name}.safetensors"
+    shutil.copyfile(model, out)
+    update_metadata(out, {HELD_OUT_KEY: held_out_metadata(tuple(
+        SourceConfig(s, PAIRED_TRAIN[s], folds=3, held_out_fold=f) for s, f in folds))})
+    return out
+
+
+def test_the_fold_gallery_is_drawn_by_a_drawer_that_never_drew_those_people(
+        tiny_model, tmp_path) -> None:
+    """Tables read on a drawing network's drawings are re-read only with a drawer whose
+    run held out every fold the generator's did; the pencil filter needs none."""
+    from sketchlab.core.drawn import PENCIL, two_way_fields
+    from trainer.held_out_rates import check_drawer
+
+    both = (("cufs_train", 0), ("fs2k_train", 0))
+    gen_held = held_out_of(load_meta(_with_held_out(tiny_model, tmp_path, "gen", *both)))
+    network = {"two_way": two_way_fields("dlib+drawn-by-0123456789ab")}
+    same = _with_held_out(tiny_model, tmp_path, "same", *both)
+    drew = check_drawer(network, gen_held, str(same))
+    assert drew["drawer"] == "same.safetensors" and len(drew["drawer_sha256"]) == 64
+    assert check_drawer({"two_way": two_way_fields(PENCIL.model)}, gen_held, "") == {}
+    assert check_drawer({}, gen_held, "") == {}  # tables older than the drawing field
+    with pytest.raises(ValueError, match="--drawer"):
+        check_drawer(network, gen_held, "")
+    for bad in (_with_held_out(tiny_model, tmp_path, "fs2k-only", ("fs2k_train", 0)),
+                _with_held_out(tiny_model, tmp_path, "other", ("cufs_train", 1),
+                               ("fs2k_train", 0)),
+                tiny_model):
+        with pytest.raises(ValueError, match="held out"):
+            check_drawer(network, gen_held, str(bad))
+
+
+def load_meta(path: Path) -> dict[str, str]:
+    from sketchlab.core.checkpoint import load_generator
+
+    return load_generator(path).metadata
+
+
+def test_a_folds_pack_is_cut_from_its_whole_sets_pack(tiny_model, tmp_path, monkeypatch) -> None:
+    """A held-out fold's sketches were described with the whole set: they are cut from
+    that pack, row for row, not described again; a fold the pack lacks is described."""
+    import trainer.adapter as ta
+    import trainer.descriptors as td
+    from sketchlab.core.checkpoint import load_generator
+    from trainer.descriptors import QueryDescriptors, QuerySet, QuerySpec, load_pack, save_pack
+
+    rng = np.random.default_rng(3)
+    n = 6
+    whole = QueryDescriptors(*(rng.normal(size=shape).astype(np.float32) for shape in (
+        (n, 8, 128), (n, 128), (n, 8, 128), (n, 128))), methods=[f"m{i}" for i in range(n)])
+    specs = [QuerySpec(f"s{i}.png") for i in range(n)]
+    root = ta.pack_dir(load_generator(tiny_model).sha256, tmp_path, 1.0)
+    root.mkdir(parents=True)
+    save_pack(root / "cufs_train.npz", load_generator(tiny_model).sha256, {"cufs_train": whole},
+              {"targets": np.array([f"p{i}.png" for i in range(n)]),
+               "identities": np.array([f"id{i}" for i in range(n)]),
+               "specs": np.array([f"{q.path}|{q.style}|{q.seed}" for q in specs])})
+
+    def no_describing(*a, **k):
+        raise AssertionError("described again")
+
+    monkeypatch.setattr(td, "describe_queries", no_describing)
+    keep = [4, 1]
+    fold = QuerySet("cufs_train_fold0of3", [specs[i] for i in keep],
+                    [Path(f"p{i}.png") for i in keep], [f"id{i}" for i in keep])
+    out = ta.describe(str(tiny_model), [fold], root=tmp_path, ink_gamma=1.0)
+    assert out == root
+    parts, extra = load_pack(root / "cufs_train_fold0of3.npz")
+    cut = parts["cufs_train_fold0of3"]
+    for field in ("variants", "raw", "variants_grey", "raw_grey"):
+        np.testing.assert_array_equal(getattr(cut, field), getattr(whole, field)[keep])
+    assert cut.methods == ["m4", "m1"] and extra["identities"].tolist() == ["id4", "id1"]
+    other = QuerySet("cufs_train_fold1of3", [QuerySpec("new.png")], [Path("p.png")], ["x"])
+    with pytest.raises(AssertionError, match="described again"):
+        ta.describe(str(tiny_model), [other], root=tmp_path, ink_gamma=1.0)

@@ -61,6 +61,13 @@ def is_held_out(manifest: str, split: str, identity: str,
                and identity_fold(identity, int(h["folds"])) == int(h["fold"]) for h in held)
 
 
+def same_fold(a: dict[str, object], b: dict[str, object]) -> bool:
+    """Whether two held-out entries (`held_out_of`) hold out the same people."""
+    return (a["split"] == b["split"] and int(a["folds"]) == int(b["folds"])
+            and int(a["fold"]) == int(b["fold"])
+            and _manifest_file(str(a["manifest"])) == _manifest_file(str(b["manifest"])))
+
+
 @cache
 def _manifest_file(spec: str) -> Path:
     """The file a manifest spec names (`$DATA/...`, a folder, a path), found once: the
