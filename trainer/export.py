@@ -28,7 +28,7 @@ from sketchlab.core.checkpoint import save_generator
 from sketchlab.core.frame import SKETCH_STYLES
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters
 from trainer.config import TrainConfig
-from trainer.data.folds import HELD_OUT_KEY, held_out_metadata
+from trainer.data.folds import held_out_fields
 from trainer.evaluate import format_table
 from trainer.train import latest_checkpoint
 
@@ -126,8 +126,7 @@ def export(run: str | Path, name: str, summary: str = "", evals: list[Path] | No
     sha = save_generator(weights, generator, extra={
         "name": name, "summary": summary, "styles": ",".join(styles), "step": str(step),
         "trained_on": ",".join(f"{s.name}:{s.split}" for s in cfg.sources),
-        **({HELD_OUT_KEY: held_out_metadata(cfg.sources)}
-           if any(s.folds for s in cfg.sources) else {}),
+        **held_out_fields(cfg.sources),
         "exported": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
 
     calibration_report = None

@@ -41,6 +41,7 @@ from sketchlab.core.network import Generator, unwrap
 from trainer import losses
 from trainer.config import TrainConfig
 from trainer.data.datasets import MixedDataset, Source, StepSampler, build_dataset, load_sources
+from trainer.data.folds import held_out_fields
 from trainer.deepen import can_deepen, deepen_into
 from trainer.discriminator import PatchDiscriminator
 from trainer.history import History
@@ -347,7 +348,8 @@ class Trainer:
             stale.unlink(missing_ok=True)
         save_generator(self.run_dir / "generator.safetensors", self.G,
                        extra={"name": self.cfg.name, "step": str(self.step),
-                              "summary": f"training snapshot at step {self.step}"})
+                              "summary": f"training snapshot at step {self.step}",
+                              **held_out_fields(self.cfg.sources)})
         save_loss_plot(self.history, self.run_dir / "losses.png")
         self.save_preview()
         log.info("checkpoint %s", path)

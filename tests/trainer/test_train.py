@@ -132,3 +132,21 @@ def test_a_drawing_network_trains_from_photo_to_sketch(tiny_config, tiny_sources
     sketch_mean = float(sketches.mean()) / 127.5 - 1
     assert abs(mean_in - photo_mean) < abs(mean_in - sketch_mean)
     assert t.step == 1
+
+
+def test_a_runs_snapshot_names_the_people_it_held_out(tiny_config, tiny_sources) -> None:
+    """`adapter fit` and `search-rates --present-from` read a run folder's snapshot as they
+    read an exported file: it must say which identity folds the run never trained on."""
+    from trainer.data.folds import held_out_of
+
+    t = Trainer(tiny_config.replace(steps=1), sources=tiny_sources, progress=False)
+    t.fit()
+    run = Path(tiny_config.out_dir) / "tiny"
+    assert held_out_of(load_generator(run / "generator.safetensors").metadata) == []
+    folded = tiny_config.from_dict({**tiny_config.to_dict(), "name": "folded", "sources": [
+        {"name": "pairs", "manifest": "pairs.csv", "folds": 3, "held_out_fold": 1},
+        {"name": "synth", "manifest": "synth.csv", "kind": "synthetic"}]})
+    Trainer(folded.replace(steps=1), sources=tiny_sources, progress=False).fit()
+    snapshot = load_generator(Path(tiny_config.out_dir) / "folded" / "generator.safetensors")
+    assert held_out_of(snapshot.metadata) == [
+        {"manifest": "pairs.csv", "split": "train", "folds": 3, "fold": 1}]

@@ -40,6 +40,13 @@ def held_out_metadata(sources: Sequence[SourceConfig]) -> str:
                          "fold": s.held_out_fold} for s in sources if s.folds])
 
 
+def held_out_fields(sources: Sequence[SourceConfig]) -> dict[str, str]:
+    """The model-file metadata of a run that held people out ({} for one that did not):
+    every file the run writes carries it, its training snapshots too, so an adapter fitted
+    on a snapshot (`adapter fit`) leaves those people out as one fitted on the export."""
+    return {HELD_OUT_KEY: held_out_metadata(sources)} if any(s.folds for s in sources) else {}
+
+
 def held_out_of(metadata: dict[str, str]) -> list[dict[str, object]]:
     """The folds a model's run held out ([] for a model trained on every person)."""
     text = metadata.get(HELD_OUT_KEY, "")
