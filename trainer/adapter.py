@@ -93,6 +93,7 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
     read with the model's shading reading or `ink_gamma`. A held-out fold of a set
     (`cufs_train_fold0of3`) is cut from its set's pack when that one is there."""
     from sketchlab.core.checkpoint import load_generator
+    from trainer.data.folds import base_set
     from trainer.descriptors import describe_queries, pack_is_current, save_pack
     from trainer.evaluate import model_path
 
@@ -108,7 +109,7 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
                 continue
             log.info("%s: made by an older query path; describing again", target)
         specs = [_spec_key(q) for q in s.specs]
-        d = _cut_from_whole_set(out / f"{s.name.partition('_fold')[0]}.npz", specs)
+        d = _cut_from_whole_set(out / f"{base_set(s.name)}.npz", specs)
         if d is None:
             log.info("describing %s: %d queries", s.name, len(s.specs))
             d = describe_queries(path, s.specs, workers=workers, desc=s.name, ink_gamma=gamma)

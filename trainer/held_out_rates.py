@@ -36,7 +36,7 @@ def fold_sets(metadata: dict[str, str]) -> list[Any]:
     """The query sets of a model's held-out people: each hand-drawn train set the run held
     a fold out of, cut to that fold (named `<set>_fold<k>of<n>`)."""
     from trainer.adapter import PAIRED_TRAIN
-    from trainer.data.folds import held_out_of, is_held_out
+    from trainer.data.folds import fold_set_name, held_out_of, is_held_out
     from trainer.descriptors import QuerySet, paired_set
 
     out = []
@@ -46,7 +46,7 @@ def fold_sets(metadata: dict[str, str]) -> list[Any]:
             keep = [i for i, who in enumerate(full.identities)
                     if is_held_out(manifest, "train", who, [h])]
             if keep:
-                out.append(QuerySet(f"{name}_fold{h['fold']}of{h['folds']}",
+                out.append(QuerySet(fold_set_name(name, h["fold"], h["folds"]),
                                     [full.specs[i] for i in keep],
                                     [full.targets[i] for i in keep],
                                     [full.identities[i] for i in keep]))
@@ -104,9 +104,8 @@ def check_drawer(extra: dict[str, Any], generator_held: list[dict[str, object]],
 def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dict[str, Any],
                  fold_model: Path, two_way: bool, workers: int = 2, drawer: str = "",
                  groups_by: str = "spread"
-                 ) -> tuple[dict[str, sr.SearchCalibration], dict[str, Any],
-                            dict[str, np.ndarray], dict[str, Any]]:
-    """(tables, extra, synthetic pools by way, what read them): a loaded model's stored
+                 ) -> tuple[dict[str, sr.SearchCalibration], dict[str, Any], dict[str, Any]]:
+    """(tables, extra, what read them): a loaded model's stored
     tables `kinds` (read with `extra`, `search_rates.stored_tables`) with their
     present-person rates re-read from `fold_model`'s held-out sketches, cut into
     sketches like this by `groups_by` (`search_rates.GROUPINGS`). `drawer`: the network
@@ -147,20 +146,19 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
                     "present-person rates", fold_model.name, w)
     rank = next(iter(kinds.values())).reference_rank
     names = tuple(s.name for s in sets)
-    pools = {"": synthetic_pool(data)}
+    synthetic = synthetic_pool(data)
     words = (f"of {', '.join(names)}: sketches the generator never trained on, read "
              f"through {fold_model.name}, a generator of this recipe whose run held their "
              f"people out" + (f" (the gallery drawn by {drew['drawer']}, which never drew "
                               f"them)" if drew else ""))
-    fresh = measure(data, queries, pools[""], None, names, rank, None, groups_by=groups_by)
+    fresh = measure(data, queries, synthetic, None, names, rank, None, groups_by=groups_by)
     if two_way:
-        pools[TWO_WAY] = synthetic_pool(data, two_way=True)
         fresh.update(measure(data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
-                             pools[TWO_WAY], None, names, rank, None,
+                             synthetic_pool(data, two_way=True), None, names, rank, None,
                              bank=pair(data.bank, data.drawn), groups_by=groups_by))
     read_by = {"model": fold_model.name, "model_sha256": reader.sha256,
                "adapter_sha256": adapter.sha256 if "adapted" in queries else "",
                **drew, "two_way": two_way, "groups": groups_by,
                "sets": {s.name: len(s.specs) for s in sets},
                "kinds": sorted(k for k in fresh if k in kinds)}
-    return reread(kinds, fresh, words), {**extra, "present_from": read_by}, pools, read_by
+    return reread(kinds, fresh, words), {**extra, "present_from": read_by}, read_by

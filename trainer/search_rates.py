@@ -456,15 +456,11 @@ def stored_tables(loaded: Any) -> tuple[dict[str, sr.SearchCalibration], dict[st
     return sr.loads(loaded.metadata[sr.METADATA_KEY])
 
 
-def base_set(name: str) -> str:
-    """The train set a query set is cut from: a held-out fold (`cufs_train_fold0of3`,
-    `trainer.held_out_rates`) is its set's people, drawn by the same hand."""
-    return name.partition("_fold")[0]
-
-
 def set_words(name: str) -> str:
     """A query set in words; a held-out fold of one (`trainer.held_out_rates`) says so."""
-    base, _, fold = name.partition("_fold")
+    from trainer.data.folds import FOLD_MARK
+
+    base, _, fold = name.partition(FOLD_MARK)
     return SET_WORDS[base] + (f" (held-out people, fold {fold.replace('of', ' of ')})"
                               if fold else "")
 
@@ -480,6 +476,8 @@ def hand_labels(data: Any, styles: dict[str, str] | None = None) -> np.ndarray:
     """(N,) the hand of each train search, as users are told it: its set's name
     (`HAND_NAMES`), FS2K's by the drawing style of each person (`styles`, default: as
     FS2K's manifest gives them)."""
+    from trainer.data.folds import base_set
+
     if styles is None and any(base_set(g) == "fs2k_train" for g in data.group):
         from sketchlab.core.manifest import read_manifest
         from trainer.adapter import FS2K
@@ -994,6 +992,18 @@ def format_by_set(rows: list[dict[str, Any]], kinds: bool = False) -> str:
     return "\n".join(lines)
 
 
+def drawer_arg(args: argparse.Namespace) -> str:
+    """`--drawer` as a model file ("" for the pencil filter, its default); it draws the
+    gallery of the two-way search only."""
+    from trainer.evaluate import model_path
+
+    if args.drawer in (None, "pencil"):
+        return ""
+    if not args.two_way:
+        raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
+    return str(model_path(args.drawer))
+
+
 def main(args: argparse.Namespace) -> int:
     from sketchlab.core.checkpoint import load_generator, update_metadata
     from sketchlab.core.drawn import PENCIL, Drawing, two_way_fields
@@ -1025,9 +1035,7 @@ def main(args: argparse.Namespace) -> int:
         else 0
     if reference_rank:
         check_reference_rank(reference_rank)
-    if args.drawer not in (None, "pencil") and not args.two_way:
-        raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
-    drawer = "" if args.drawer in (None, "pencil") else str(model_path(args.drawer))
+    drawer = drawer_arg(args)
     drawing = Drawing.by_network(drawer) if drawer else PENCIL
     path = model_path(args.model)
     loaded = load_generator(path)
@@ -1147,15 +1155,12 @@ def present_from_main(args: argparse.Namespace) -> int:
                              ("--stored", args.stored)) if on]
     if clash:
         raise ValueError(f"--present-from re-reads the stored tables: drop {', '.join(clash)}")
-    if args.drawer not in (None, "pencil") and not args.two_way:
-        raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
-    fold_drawer = "" if args.drawer in (None, "pencil") else str(model_path(args.drawer))
+    fold_drawer = drawer_arg(args)
     loaded = load_generator(model_path(args.model))
     stored, extra = stored_tables(loaded)
-    kinds, extra, pools, read_by = present_from(loaded, stored, extra,
-                                                model_path(args.present_from), args.two_way,
-                                                args.workers, drawer=fold_drawer,
-                                                groups_by=args.groups)
+    kinds, extra, read_by = present_from(loaded, stored, extra, model_path(args.present_from),
+                                         args.two_way, args.workers, drawer=fold_drawer,
+                                         groups_by=args.groups)
     if args.write:
         update_metadata(loaded.path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
     report: dict[str, Any] = {"present_from": read_by, "hits": {

@@ -175,7 +175,8 @@ def test_the_held_out_sketches_are_those_the_run_skipped(shared_data) -> None:
 def test_a_held_out_folds_sketches_are_grouped_by_their_hand() -> None:
     """A fold's searches (`cufs_train_fold0of3`) are told apart by hand as their whole
     set's are: CUFS, and FS2K by each person's drawing style."""
-    from trainer.search_rates import base_set, hand_labels, set_words
+    from trainer.data.folds import base_set
+    from trainer.search_rates import hand_labels, set_words
 
     assert base_set("fs2k_train_fold0of3") == "fs2k_train" == base_set("fs2k_train")
     assert "fold 0 of 3" in set_words("cufs_train_fold0of3")

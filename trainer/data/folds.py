@@ -31,6 +31,20 @@ def fold_rows(rows: Sequence[Row], folds: int, fold: int, held_out: bool) -> lis
     return [i for i, r in enumerate(rows) if (identity_fold(r.identity, folds) == fold) == held_out]
 
 
+FOLD_MARK = "_fold"  # a held-out fold's query set is named <set>_fold<k>of<n>
+
+
+def fold_set_name(name: str, fold: object, folds: object) -> str:
+    """The query set of a train set's people in one held-out fold (`cufs_train_fold0of3`)."""
+    return f"{name}{FOLD_MARK}{fold}of{folds}"
+
+
+def base_set(name: str) -> str:
+    """The train set a query set is cut from: a held-out fold is its set's people, drawn
+    by the same hand."""
+    return name.partition(FOLD_MARK)[0]
+
+
 HELD_OUT_KEY = "held_out"  # model-file metadata: the identity folds its run never trained on
 
 
