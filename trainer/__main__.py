@@ -272,11 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--two-way", action="store_true",
                    help="also measure the two-way search (each gallery face drawn as a sketch "
                         "too) and store its tables beside the one-way ones")
-    r.add_argument("--drawer", default=None, metavar="MODEL",
+    r.add_argument("--drawer", nargs="+", default=None, metavar="MODEL",
                    help="with --two-way: draw the gallery with this photo-to-sketch network "
                         "(a run folder or .safetensors), or 'pencil' (the pencil filter, the "
                         "default); with --unseen-artist the gallery of each set's searches is "
-                        "drawn by the network that never saw the set (trainer/protocol)")
+                        "drawn by the network that never saw the set (trainer/protocol); with "
+                        "--present-from, one for each fold: each fold's gallery is drawn by "
+                        "the one whose run held out its people")
     r.add_argument("--groups", choices=("spread", "hand"), default="spread",
                    help="how the present-person rates of 'sketches like this' are cut: by how "
                         "closely the sketch's readings agree (quartiles, the default), or by "
@@ -287,11 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stored", action="store_true",
                    help="with --test: check the tables already stored in the model file "
                         "against the test searches, reading no train search")
-    r.add_argument("--present-from", default=None, metavar="MODEL",
+    r.add_argument("--present-from", nargs="+", default=None, metavar="MODEL",
                    help="re-read the stored tables' present-person rates (marked, top 1 / 10 "
-                        "/ 50) from the sketches MODEL's run held out (a source's `folds`), "
-                        "read through MODEL: sketches by known artists the generator never "
-                        "trained on; thresholds and absent-person rates stay as stored")
+                        "/ 50) from the sketches each MODEL's run held out (a source's "
+                        "`folds`), read through that MODEL, all folds' searches as one set: "
+                        "sketches by known artists the generator never trained on; "
+                        "thresholds and absent-person rates stay as stored")
     r.add_argument("--out", help="also write the report JSON here")
     r.add_argument("--workers", type=int, default=2)
     r.set_defaults(func=_search_rates)

@@ -1,5 +1,5 @@
-"""`search-rates --present-from MODEL`: a model's present-person rates read from sketches
-its generator never trained on, by artists it knows.
+"""`search-rates --present-from MODEL [MODEL ...]`: a model's present-person rates read
+from sketches its generator never trained on, by artists it knows.
 
 The stored tables read how often a present person is marked (and how far down the list
 they are) off train searches, and the generator trained on those very sketches: their
@@ -11,13 +11,18 @@ present-person half of every stored table it can from those searches; the absent
 half (FPIR, and so the threshold) and its searches are kept as stored. A two-way search
 also compares the sketch with each gallery face's drawing, so the gallery is drawn by a
 drawer whose run held the same people out (`trainer/configs/drawing-held-out-fold0.toml`):
-the bundled drawer drew those very train pairs.
+the bundled drawer drew those very train pairs. With one generator (and drawer) per fold
+(`held-out-fold0/1/2.toml`), every train person is read once, each by the networks that
+never saw them, and all the folds' searches are measured as one set
+(`search_rates.measure_pooled`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,7 @@ import numpy as np
 
 from sketchlab.core import search_rates as sr
 from sketchlab.core.drawn import TWO_WAY, pair
+from trainer import search_rates as sr_train
 
 log = logging.getLogger(__name__)
 
@@ -77,39 +83,46 @@ def reread(kinds: dict[str, sr.SearchCalibration], fresh: dict[str, sr.SearchCal
 
 
 def check_drawer(extra: dict[str, Any], generator_held: list[dict[str, object]],
-                 drawer: str) -> dict[str, str]:
-    """What draws the fold's two-way gallery ({} for the pencil filter). The stored tables
+                 drawers: Sequence[str]) -> dict[str, str]:
+    """What draws a fold's two-way gallery ({} for the pencil filter). The stored tables
     name the drawing they were read on: a network there needs a drawer of its kind here,
-    one whose run held out every fold the generator's did (`trainer.data.folds`)."""
+    one of `drawers` whose run held out every fold the generator's did
+    (`trainer.data.folds`)."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.drawn import PENCIL
     from trainer.data.folds import held_out_of, same_fold
 
-    stored = extra.get("two_way", {}).get("drawn_model", PENCIL.model)
-    if not drawer:
-        if stored != PENCIL.model:
+    if not drawers:
+        if sr_train.stored_drawing(extra) != PENCIL.model:
             raise ValueError("the stored two-way tables were read on a drawing network's "
                              "drawings: pass --drawer, a drawer whose run held out the same "
                              "people (trainer/configs/drawing-held-out-fold0.toml)")
         return {}
-    d = load_generator(drawer)
-    drew = held_out_of(d.metadata)
-    unheld = [h for h in generator_held if not any(same_fold(h, x) for x in drew)]
-    if unheld:
-        raise ValueError(f"{Path(drawer).name} drew people the generator held out "
-                         f"({unheld}): its run must hold out the same folds")
-    return {"drawer": Path(drawer).name, "drawer_sha256": d.sha256}
+    for drawer in drawers:
+        d = load_generator(drawer)
+        drew = held_out_of(d.metadata)
+        if all(any(same_fold(h, x) for x in drew) for h in generator_held):
+            return {"drawer": Path(drawer).name, "drawer_sha256": d.sha256}
+    raise ValueError(f"none of the drawers ({', '.join(Path(x).name for x in drawers)}) held "
+                     f"out every fold the generator did ({generator_held}): each fold's "
+                     "gallery needs a drawer that never drew its people")
 
 
-def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dict[str, Any],
-                 fold_model: Path, two_way: bool, workers: int = 2, drawer: str = "",
-                 groups_by: str = "spread"
-                 ) -> tuple[dict[str, sr.SearchCalibration], dict[str, Any], dict[str, Any]]:
-    """(tables, extra, what read them): a loaded model's stored
-    tables `kinds` (read with `extra`, `search_rates.stored_tables`) with their
-    present-person rates re-read from `fold_model`'s held-out sketches, cut into
-    sketches like this by `groups_by` (`search_rates.GROUPINGS`). `drawer`: the network
-    that draws the two-way gallery ("" the pencil filter), one that never drew them."""
+@dataclass
+class Fold:
+    """One held-out fold's train searches, read as the shipped model reads a new sketch
+    by a known artist: through the fold's generator (and its adapter), against a gallery
+    drawn by the fold's drawer."""
+
+    blocks: list[sr_train.Searches]
+    made_by: dict[str, Any]
+
+
+def read_fold(loaded: Any, extra: dict[str, Any], fold_model: Path, kinds: set[str],
+              two_way: bool, drawers: Sequence[str], workers: int) -> Fold:
+    """The searches of the people `fold_model`'s run held out, one block a way, as query
+    kinds `kinds` ("variants", "raw", "adapted": the last only from a model whose adapter
+    was fitted without them; a warning otherwise)."""
     from sketchlab.core.checkpoint import load_generator
     from trainer.adapter import (
         describe,
@@ -120,45 +133,85 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
     )
     from trainer.data.folds import held_out_of
     from trainer.evaluate import adapter_of
-    from trainer.search_rates import measure, synthetic_pool
 
-    model = loaded.path
     reader = load_generator(fold_model)
     sets = fold_sets(reader.metadata)
-    gamma = model_ink_gamma(model)
-    root = describe(str(fold_model), sets, workers, ink_gamma=gamma)
+    root = describe(str(fold_model), sets, workers, ink_gamma=model_ink_gamma(loaded.path))
     w = model_raw_weight(loaded)
-    two_way = two_way and any(k.endswith(TWO_WAY) for k in kinds)
-    drew = check_drawer(extra, held_out_of(reader.metadata), drawer) if two_way else {}
+    drew = check_drawer(extra, held_out_of(reader.metadata), drawers) if two_way else {}
+    drawer = next((x for x in drawers if Path(x).name == drew.get("drawer")), "")
     # the bank the stored tables were read against (every train set's photos + LFW
     # train): a search's rates depend on how many faces of its own group it meets
     data = load_train_data(root, [s.name for s in sets], w, workers, drawn=two_way,
-                           drawer=drawer if two_way else "", bank_sets=train_sets())
+                           drawer=drawer, bank_sets=train_sets())
     queries = {"variants": data.fused, "raw": data.raw}
     adapter = adapter_of(reader)
-    if adapter is not None and adapter.info.get("held_out_queries") and \
-            float(adapter.info.get("raw_weight", -1)) == w:
+    if "adapted" in kinds and adapter is not None and adapter.info.get("held_out_queries") \
+            and float(adapter.info.get("raw_weight", -1)) == w:
         queries["adapted"] = adapter(data.fused, data.mean, data.raw)
-    else:
+    elif "adapted" in kinds:
         log.warning("%s carries no query adapter fitted without its held-out people on "
                     "readings fused as this model fuses them (raw-sketch share %g; `adapter "
                     "fit --write` on it fits one): the adapted tables keep their stored "
                     "present-person rates", fold_model.name, w)
-    rank = next(iter(kinds.values())).reference_rank
-    names = tuple(s.name for s in sets)
-    synthetic = synthetic_pool(data)
-    words = (f"of {', '.join(names)}: sketches the generator never trained on, read "
-             f"through {fold_model.name}, a generator of this recipe whose run held their "
-             f"people out" + (f" (the gallery drawn by {drew['drawer']}, which never drew "
-                              f"them)" if drew else ""))
-    fresh = measure(data, queries, synthetic, None, names, rank, None, groups_by=groups_by)
+    queries = {k: q for k, q in queries.items() if k in kinds}
+    blocks = [sr_train.Searches(data, queries, sr_train.synthetic_pool(data))]
     if two_way:
-        fresh.update(measure(data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
-                             synthetic_pool(data, two_way=True), None, names, rank, None,
-                             bank=pair(data.bank, data.drawn), groups_by=groups_by))
-    read_by = {"model": fold_model.name, "model_sha256": reader.sha256,
-               "adapter_sha256": adapter.sha256 if "adapted" in queries else "",
-               **drew, "two_way": two_way, "groups": groups_by,
-               "sets": {s.name: len(s.specs) for s in sets},
+        blocks.append(sr_train.Searches(
+            data, {k + TWO_WAY: pair(q, data.raw) for k, q in queries.items()},
+            sr_train.synthetic_pool(data, two_way=True), bank=pair(data.bank, data.drawn)))
+    return Fold(blocks, {"model": fold_model.name, "model_sha256": reader.sha256,
+                         "adapter_sha256": adapter.sha256 if "adapted" in queries else "",
+                         **drew, "sets": {s.name: len(s.specs) for s in sets}})
+
+
+def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dict[str, Any],
+                 fold_models: Sequence[Path], two_way: bool, workers: int = 2,
+                 drawers: Sequence[str] = (), groups_by: str = "spread"
+                 ) -> tuple[dict[str, sr.SearchCalibration], dict[str, Any], dict[str, Any]]:
+    """(tables, extra, what read them): a loaded model's stored tables `kinds` (read with
+    `extra`, `search_rates.stored_tables`) with their present-person rates re-read from
+    the sketches each of `fold_models` held out, read through it, all folds' searches
+    measured as one set and cut into sketches like this by `groups_by`
+    (`search_rates.GROUPINGS`). `drawers`: the networks that draw each fold's two-way
+    gallery (none: the pencil filter), one that never drew its people."""
+    from sketchlab.core.checkpoint import load_generator
+    from trainer.data.folds import held_out_of, same_fold
+
+    if not fold_models:
+        raise ValueError("no held-out-fold generator to read the present-person rates with")
+    helds = [held_out_of(load_generator(m).metadata) for m in fold_models]
+    for i, a in enumerate(helds):
+        for b in helds[:i]:
+            if any(same_fold(x, y) for x in a for y in b):
+                raise ValueError("two of the generators held out the same people: each "
+                                 "person's searches would be read twice")
+    two_way = two_way and any(k.endswith(TWO_WAY) for k in kinds)
+    wanted = {k.removesuffix(TWO_WAY) for k in kinds} & {"variants", "raw", "adapted"}
+    folds = [read_fold(loaded, extra, Path(m), wanted, two_way, drawers, workers)
+             for m in fold_models]
+    common = set.intersection(*(set(f.blocks[0].queries) for f in folds))
+    if any(set(f.blocks[0].queries) != common for f in folds):
+        log.warning("the adapted tables keep their stored present-person rates: not every "
+                    "fold's generator carries an adapter fitted without its people")
+        for f in folds:
+            for b in f.blocks:
+                b.queries = {k: q for k, q in b.queries.items()
+                             if k.removesuffix(TWO_WAY) in common}
+    rank = next(iter(kinds.values())).reference_rank
+    names = tuple(n for f in folds for n in f.made_by["sets"])
+    models = sr_train.listed(f.made_by["model"] for f in folds)
+    drawn = sr_train.listed(f.made_by["drawer"] for f in folds if "drawer" in f.made_by) \
+        if two_way and drawers else ""
+    many = len(folds) > 1
+    words = (f"of {', '.join(names)}: sketches the generator{'s' * many} never trained on, "
+             f"each read through {models}, {'generators' if many else 'a generator'} of "
+             f"this recipe whose run{'s' * many} held their people out"
+             + (f" (the gallery drawn by {drawn}, which never drew them)" if drawn else ""))
+    fresh: dict[str, sr.SearchCalibration] = {}
+    for way in range(1 + two_way):
+        fresh.update(sr_train.measure_pooled([f.blocks[way] for f in folds], names, rank,
+                                             None, groups_by=groups_by))
+    read_by = {"folds": [f.made_by for f in folds], "two_way": two_way, "groups": groups_by,
                "kinds": sorted(k for k in fresh if k in kinds)}
     return reread(kinds, fresh, words), {**extra, "present_from": read_by}, read_by

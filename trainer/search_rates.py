@@ -472,6 +472,20 @@ def _rows(per_query: Any, rows: np.ndarray) -> Any:
         if isinstance(getattr(per_query, f.name), np.ndarray)})
 
 
+def joined(parts: Sequence[Any]) -> Any:
+    """`Counts` or `Nearest` of several blocks of searches, one after the other: each
+    search keeps its own faces, so searches against different galleries (each fold's
+    drawings) read as one set of searches. Their synthetic pools must be as large."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    if len({p.n_syn for p in parts}) != 1 or len({type(p) for p in parts}) != 1:
+        raise ValueError("searches joined must be of one kind against as many synthetic faces")
+    return dataclasses.replace(first, **{
+        f.name: np.concatenate([getattr(p, f.name) for p in parts])
+        for f in dataclasses.fields(first) if isinstance(getattr(first, f.name), np.ndarray)})
+
+
 def hand_labels(data: Any, styles: dict[str, str] | None = None) -> np.ndarray:
     """(N,) the hand of each train search, as users are told it: its set's name
     (`HAND_NAMES`), FS2K's by the drawing style of each person (`styles`, default: as
@@ -500,17 +514,15 @@ def spread_edges(spread: np.ndarray, groups: int = SPREAD_GROUPS) -> np.ndarray:
     return np.quantile(spread, np.arange(1, groups) / groups)
 
 
-def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: np.ndarray,
-            synthetic: np.ndarray, reference_rank: int, bank_person: np.ndarray,
-            sizes: Sequence[int] = SIZES, seed: int = 0, groups: np.ndarray | None = None,
-            n_groups: int = 0, absent: np.ndarray | None = None
+def _tables(per_query: Any, reference_rank: int, sizes: Sequence[int] = SIZES,
+            seed: int = 0, groups: np.ndarray | None = None, n_groups: int = 0,
+            absent: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
-    """(grid, FPIR, TPIR, hits, by group) of one reading: distance thresholds
-    (reference_rank 0), or ratios to the search's reference_rank-th person. `groups`
-    (Q,) in 0..n_groups-1: the same (FPIR, TPIR, hits) of each group's searches alone.
-    `absent` (indices into the queries): the FPIR is read from these searches only."""
-    grid, table = _reading(queries, mates, bank, non_mate, synthetic, reference_rank,
-                           bank_person, sizes, seed)
+    """(grid, FPIR, TPIR, hits, by group) of searches' faces (`faces_near`): distance
+    thresholds (reference_rank 0), or ratios to the search's reference_rank-th person.
+    `groups` (Q,) in 0..n_groups-1: the same (FPIR, TPIR, hits) of each group's searches
+    alone. `absent` (indices into the queries): the FPIR is read from these searches only."""
+    grid, table = _reader(per_query, reference_rank, sizes, seed)
     by_group = ([] if groups is None else
                 [table(np.flatnonzero(groups == g)) for g in range(n_groups)])
     fpir, tpir, hits = table(None)
@@ -519,22 +531,32 @@ def _tables(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: 
     return grid, fpir, tpir, hits, by_group
 
 
+def faces_near(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
+               non_mate: np.ndarray, synthetic: np.ndarray, reference_rank: int,
+               bank_person: np.ndarray) -> Counts | Nearest:
+    """What each search meets, as a reading needs it: faces within each distance
+    threshold (reference_rank 0, `count_faces`), or its nearest strangers."""
+    if reference_rank:
+        return nearest_strangers(queries, mates, bank, non_mate, synthetic,
+                                 bank_person=bank_person)
+    return count_faces(queries, mates, bank, non_mate, synthetic, bank_person)
+
+
 def _reading(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate: np.ndarray,
              synthetic: np.ndarray, reference_rank: int, bank_person: np.ndarray,
              sizes: Sequence[int] = SIZES, seed: int = 0) -> tuple[np.ndarray, Any]:
     """The grid of one reading and `table(rows)`: (FPIR, TPIR, hits) of those searches
     (None: all), the faces counted once however many ways the searches are grouped."""
-    if reference_rank:
-        per_query: Any = nearest_strangers(queries, mates, bank, non_mate, synthetic,
-                                           bank_person=bank_person)
+    return _reader(faces_near(queries, mates, bank, non_mate, synthetic, reference_rank,
+                              bank_person), reference_rank, sizes, seed)
 
-        def rates_of(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            return relative_rates(c, sizes, reference_rank, seed=seed)
-    else:
-        per_query = count_faces(queries, mates, bank, non_mate, synthetic, bank_person)
 
-        def rates_of(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            return rates(c, sizes)
+def _reader(per_query: Any, reference_rank: int, sizes: Sequence[int] = SIZES, seed: int = 0
+            ) -> tuple[np.ndarray, Any]:
+    """`_reading` of faces already found (`faces_near`, or several blocks `joined`)."""
+    def rates_of(c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return relative_rates(c, sizes, reference_rank, seed=seed) if reference_rank else \
+            rates(c, sizes)
 
     def table(rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return rates_of(per_query if rows is None else _rows(per_query, rows))
@@ -542,55 +564,100 @@ def _reading(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray, non_mate:
     return (RATIOS if reference_rank else THRESHOLDS), table
 
 
+@dataclass
+class Searches:
+    """A block of train searches read one way: `data`'s rows `rows` (None: all) as
+    `queries` (kind -> (N, D) descriptors), against `bank` (None: `data.bank`) then the
+    synthetic faces `synthetic`. Blocks read by different networks (each held-out fold's
+    generator and drawer) are measured as one set of searches (`measure_pooled`)."""
+
+    data: Any
+    queries: dict[str, np.ndarray]
+    synthetic: np.ndarray
+    rows: np.ndarray | None = None
+    bank: np.ndarray | None = None
+
+    @property
+    def idx(self) -> np.ndarray:
+        return np.arange(len(self.data.target)) if self.rows is None else self.rows
+
+    @property
+    def searched(self) -> np.ndarray:
+        return self.data.bank if self.bank is None else self.bank
+
+    def faces(self, kind: str, reference_rank: int) -> Counts | Nearest:
+        idx, bank = self.idx, self.searched
+        return faces_near(self.queries[kind][idx], bank[self.data.target[idx]], bank,
+                          _non_mates(self.data, idx), self.synthetic, reference_rank,
+                          self.data.bank_id)
+
+
 def measure(data: Any, queries: dict[str, np.ndarray], synthetic: np.ndarray,
             rows: np.ndarray | None = None, sets: Sequence[str] = tuple(SET_WORDS),
             reference_rank: int = 0, absent_sets: Sequence[str] | None = ABSENT_SETS,
             bank: np.ndarray | None = None, read_by: str = "", groups_by: str = "spread"
             ) -> dict[str, sr.SearchCalibration]:
-    """The tables of each query kind from the train searches `rows`: absent-person rates
+    """The tables of each query kind from the train searches `rows` (`measure_pooled` of
+    one block). `bank`: the faces searched, if not `data.bank` (two-way pairs,
+    `core.drawn.pair`)."""
+    return measure_pooled([Searches(data, queries, synthetic, rows, bank)], sets,
+                          reference_rank, absent_sets, read_by, groups_by)
+
+
+def measure_pooled(blocks: Sequence[Searches], sets: Sequence[str] = tuple(SET_WORDS),
+                   reference_rank: int = 0, absent_sets: Sequence[str] | None = ABSENT_SETS,
+                   read_by: str = "", groups_by: str = "spread", drawn_by: str = ""
+                   ) -> dict[str, sr.SearchCalibration]:
+    """The tables of each query kind from the searches of every block: absent-person rates
     from those of `absent_sets` (None: all of them), present-person rates from all, and,
     when the searches are the model's own readings (`data.spread` set), by group of
-    sketches like this: cut by `groups_by` ("spread" or "hand", `GROUPINGS`).
-    `bank`: the faces searched, if not `data.bank` (two-way pairs, `core.drawn.pair`).
-    `read_by`: how the sketches were read, if not by the model (for the source text)."""
-    idx = np.arange(len(data.target)) if rows is None else rows
-    bank = data.bank if bank is None else bank
-    searched = ("; two-way: each face also drawn as a sketch and compared with the sketch "
-                "as drawn" if bank.shape[1] != data.bank.shape[1] else "")
+    sketches like this: cut by `groups_by` ("spread" or "hand", `GROUPINGS`), the cut
+    set by every block's searches together. `read_by`: how the sketches were read, if
+    not by the model; `drawn_by`: who drew a two-way gallery, if not the model's drawer
+    (for the source text)."""
+    if not blocks or len({tuple(b.queries) for b in blocks}) != 1:
+        raise ValueError("every block of searches must be read as the same kinds")
+    if groups_by not in GROUPINGS:
+        raise ValueError(f"groups_by must be one of {GROUPINGS}, not {groups_by!r}")
+    group = np.concatenate([np.asarray(b.data.group, object)[b.idx] for b in blocks])
+    n = len(group)
+    searched = ("; two-way: each face also drawn as a sketch" + drawn_by
+                + " and compared with the sketch as drawn"
+                if any(b.searched.shape[1] != b.data.bank.shape[1] for b in blocks) else "")
     absent = None
     absent_words = ""
     if absent_sets is not None and not set(sets) <= set(absent_sets):
-        absent = np.flatnonzero(np.isin(np.asarray(data.group)[idx], list(absent_sets)))
+        absent = np.flatnonzero(np.isin(group, list(absent_sets)))
         if not len(absent):
             raise ValueError(f"none of the searches is of {', '.join(absent_sets)}")
         absent_words = (f"; absent-person rates from the {len(absent):,} "
-                        f"{_and(set_words(x) for x in absent_sets)} ones")
-    non_mate = _non_mates(data, idx)
-    if groups_by not in GROUPINGS:
-        raise ValueError(f"groups_by must be one of {GROUPINGS}, not {groups_by!r}")
+                        f"{listed(set_words(x) for x in absent_sets)} ones")
     cut: dict[str, Any] = {}
     groups = None
     n_groups = 0
-    if data.spread is not None and groups_by == "hand":
-        names, centroids = hand_centroids(data.raw[idx], hand_labels(data)[idx])
-        groups = sr.hand_groups(centroids, data.raw[idx])
+    if all(b.data.spread is not None for b in blocks) and groups_by == "hand":
+        raw = np.concatenate([b.data.raw[b.idx] for b in blocks])
+        names, centroids = hand_centroids(
+            raw, np.concatenate([hand_labels(b.data)[b.idx] for b in blocks]))
+        groups = sr.hand_groups(centroids, raw)
         cut, n_groups = {"hand_centroids": centroids, "hand_names": names}, len(names)
-    elif data.spread is not None:
-        edges = spread_edges(data.spread[idx])
-        groups = sr.spread_groups(edges, data.spread[idx])
+    elif all(b.data.spread is not None for b in blocks):
+        spread = np.concatenate([b.data.spread[b.idx] for b in blocks])
+        edges = spread_edges(spread)
+        groups = sr.spread_groups(edges, spread)
         cut, n_groups = {"spread_edges": edges}, SPREAD_GROUPS
     out = {}
-    for kind, q in queries.items():
+    for kind in blocks[0].queries:
         grid, fpir, tpir, hits, by_group = _tables(
-            q[idx], bank[data.target[idx]], bank, non_mate, synthetic,
-            reference_rank, data.bank_id, groups=groups, n_groups=n_groups, absent=absent)
+            joined([b.faces(kind, reference_rank) for b in blocks]), reference_rank,
+            groups=groups, n_groups=n_groups, absent=absent)
         grouped = {} if groups is None else {
             **cut, "tpir_by_spread": np.stack([g[1] for g in by_group], 1),
             "hits_by_spread": np.stack([g[2] for g in by_group], 1)}
         out[kind] = sr.SearchCalibration(
             kind, np.array(SIZES, np.float64), grid.astype(np.float64), fpir, tpir,
-            hits, len(idx), len(idx) if absent is None else len(absent),
-            f"{len(idx):,} train sketch searches ({_and(set_words(x) for x in sets)} "
+            hits, n, n if absent is None else len(absent),
+            f"{n:,} train sketch searches ({listed(set_words(x) for x in sets)} "
             f"sketches; colour and grey){read_by}{absent_words}, galleries of real photos then "
             f"synthetic faces{searched}",
             reference_rank=reference_rank, **grouped)
@@ -646,12 +713,11 @@ def rates_at_stated(data: Any, stated: sr.SearchCalibration, queries: np.ndarray
     """The rates of each `group` (a label per row of `rows`) of train searches at the
     thresholds `stated` gives at 1k, 13k and 1M faces (FPIR 5 %). `bank`: the faces
     searched, if not `data.bank` (two-way pairs)."""
-    bank = data.bank if bank is None else bank
     names = sorted(set(group))
     codes = np.array([names.index(g) for g in group])
-    grid, _, _, _, parts = _tables(queries[rows], bank[data.target[rows]], bank,
-                                   _non_mates(data, rows), synthetic, stated.reference_rank,
-                                   data.bank_id, TEST_SIZES, groups=codes,
+    faces = Searches(data, {"": queries}, synthetic, rows, bank).faces(
+        "", stated.reference_rank)
+    grid, _, _, _, parts = _tables(faces, stated.reference_rank, TEST_SIZES, groups=codes,
                                    n_groups=len(names))
     thresholds = [stated.threshold_for(sr.DEFAULT_FPIR, n) for n in TEST_SIZES]
     out = []
@@ -731,44 +797,24 @@ def measure_by_set(data: Any, queries: dict[str, np.ndarray], rows: np.ndarray,
                    read_by: str = "") -> dict[str, sr.SearchCalibration]:
     """Two-way tables of searches whose gallery is drawn differently for each query set:
     `drawings` maps a set to (the bank drawn for its searches, (M, 128); the synthetic
-    two-way faces fitted to that bank). Each set's tables are measured as `measure` does
-    (every search an absent-person one too), then pooled search for search: every rate
-    is a mean over searches, so the pooled table is the mean weighted by searches."""
+    two-way faces fitted to that bank). Each set's searches meet their own drawings and
+    are measured together (`measure_pooled`; every search an absent-person one too)."""
     group = np.asarray(data.group)
-    parts = []
-    for name, (drawn, synthetic) in drawings.items():
-        mine = rows[group[rows] == name]
-        if len(mine):
-            parts.append(measure(data, queries, synthetic, mine, (name,), reference_rank, None,
-                                 bank=pair(data.bank, drawn), read_by=read_by))
-    if not parts:
+    blocks = [Searches(data, queries, synthetic, rows[group[rows] == name],
+                       pair(data.bank, drawn))
+              for name, (drawn, synthetic) in drawings.items() if (group[rows] == name).any()]
+    if not blocks:
         raise ValueError("none of the searches is of a set with a drawing")
-    out = {}
-    for kind in parts[0]:
-        tables = [p[kind] for p in parts]
-        w = np.array([t.n_mated for t in tables], np.float64)
-        share = w / w.sum()
-        pooled = {f: np.tensordot(share, np.stack([getattr(t, f) for t in tables]), 1)
-                  for f in ("fpir", "tpir", "hit_rates")}
-        first = tables[0]
-        if first.n_groups:
-            raise ValueError("grouped tables are not pooled")
-        sets = _and(SET_WORDS[n] for n in drawings)
-        out[kind] = dataclasses.replace(
-            first, **pooled,
-            n_mated=int(w.sum()), n_nonmated=int(w.sum()),
-            source=f"{int(w.sum()):,} train sketch searches ({sets} sketches; colour and "
-                   f"grey){read_by}, galleries of real photos then synthetic faces; two-way: "
-                   "each face also drawn as a sketch, for each set's searches by a drawing "
-                   "network that never saw that set, and compared with the sketch as drawn")
-    return out
+    return measure_pooled(blocks, tuple(drawings), reference_rank, None, read_by,
+                          drawn_by=", for each set's searches by a drawing network that "
+                                   "never saw that set,")
 
 
 def _interp_13k(table: np.ndarray) -> np.ndarray:
     return sr.interp_size(table, np.array(SIZES, np.float64), 13_000)
 
 
-def _and(words: Any) -> str:
+def listed(words: Any) -> str:
     w = list(words)
     return w[0] if len(w) == 1 else ", ".join(w[:-1]) + " and " + w[-1]
 
@@ -992,16 +1038,21 @@ def format_by_set(rows: list[dict[str, Any]], kinds: bool = False) -> str:
     return "\n".join(lines)
 
 
-def drawer_arg(args: argparse.Namespace) -> str:
-    """`--drawer` as a model file ("" for the pencil filter, its default); it draws the
-    gallery of the two-way search only."""
+def drawer_args(args: argparse.Namespace) -> list[str]:
+    """`--drawer` as model files ([] for the pencil filter, its default); a drawer draws
+    the gallery of the two-way search only, and only `--present-from` takes several
+    (one for each fold)."""
     from trainer.evaluate import model_path
 
-    if args.drawer in (None, "pencil"):
-        return ""
+    given = [x for x in args.drawer or [] if x != "pencil"]
+    if not given:
+        return []
     if not args.two_way:
         raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
-    return str(model_path(args.drawer))
+    if len(given) > 1 and not args.present_from:
+        raise ValueError("one --drawer draws the gallery (several only with --present-from, "
+                         "one for each fold)")
+    return [str(model_path(x)) for x in given]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -1035,7 +1086,7 @@ def main(args: argparse.Namespace) -> int:
         else 0
     if reference_rank:
         check_reference_rank(reference_rank)
-    drawer = drawer_arg(args)
+    drawer = next(iter(drawer_args(args)), "")
     drawing = Drawing.by_network(drawer) if drawer else PENCIL
     path = model_path(args.model)
     loaded = load_generator(path)
@@ -1155,11 +1206,12 @@ def present_from_main(args: argparse.Namespace) -> int:
                              ("--stored", args.stored)) if on]
     if clash:
         raise ValueError(f"--present-from re-reads the stored tables: drop {', '.join(clash)}")
-    fold_drawer = drawer_arg(args)
+    fold_drawers = drawer_args(args)
     loaded = load_generator(model_path(args.model))
     stored, extra = stored_tables(loaded)
-    kinds, extra, read_by = present_from(loaded, stored, extra, model_path(args.present_from),
-                                         args.two_way, args.workers, drawer=fold_drawer,
+    kinds, extra, read_by = present_from(loaded, stored, extra,
+                                         [model_path(m) for m in args.present_from],
+                                         args.two_way, args.workers, drawers=fold_drawers,
                                          groups_by=args.groups)
     if args.write:
         update_metadata(loaded.path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
@@ -1185,6 +1237,14 @@ def present_from_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def stored_drawing(extra: dict[str, Any]) -> str:
+    """The drawing (`core.drawn.Drawing.model`) stored two-way tables were read on: the
+    pencil filter's for tables with no two-way kind, or older than the field."""
+    from sketchlab.core.drawn import PENCIL
+
+    return str(extra.get("two_way", {}).get("drawn_model", PENCIL.model))
+
+
 def stored_drawer(extra: dict[str, Any]) -> str:
     """The drawing network stored two-way tables were read on, as installed beside the
     models ("" for the pencil filter, or tables with no two-way kind)."""
@@ -1192,7 +1252,7 @@ def stored_drawer(extra: dict[str, Any]) -> str:
 
     if "two_way" not in extra:
         return ""
-    drawing = find_drawer(extra["two_way"]["drawn_model"])
+    drawing = find_drawer(stored_drawing(extra))
     if drawing is None:
         raise ValueError("the drawing network the two-way tables were read on is not "
                          "installed in a `drawers` folder beside the models")

@@ -173,16 +173,20 @@ def test_the_style_out_drawer_is_the_drawer_less_fs2k_style_0() -> None:
     assert [dataclasses.replace(s, manifest_styles=()) for s in cfg.sources] == list(full.sources)
 
 
-def test_the_held_out_fold_twins_hold_out_the_same_people_and_change_nothing_else() -> None:
-    """The fold-0 generator and drawer read the present-person rates together
-    (`search-rates --present-from --drawer`): both hold out fold 0 of 3 of CUFS and of
+@pytest.mark.parametrize("fold", [0, 1, 2])
+def test_the_held_out_fold_twins_hold_out_the_same_people_and_change_nothing_else(
+        fold: int) -> None:
+    """A fold's generator and drawer read the present-person rates together
+    (`search-rates --present-from --drawer`): both hold out fold k of 3 of CUFS and of
     FS2K, and each is its recipe otherwise (the drawer `drawing.toml`; the generator the
-    default's sources, trained from scratch as `leave-out-cufs.toml`)."""
-    gen = load_config(CONFIGS / "held-out-fold0.toml")
-    drawer = load_config(CONFIGS / "drawing-held-out-fold0.toml")
+    default's sources, trained from scratch as `leave-out-cufs.toml`). The three folds
+    together hold every train person out once."""
+    gen = load_config(CONFIGS / f"held-out-fold{fold}.toml")
+    drawer = load_config(CONFIGS / f"drawing-held-out-fold{fold}.toml")
     for cfg in (gen, drawer):
         held = {s.name: (s.folds, s.held_out_fold) for s in cfg.sources if s.folds}
-        assert held == {"cufs": (3, 0), "fs2k": (3, 0)}
+        assert held == {"cufs": (3, fold), "fs2k": (3, fold)}
+    assert (gen.name, drawer.name) == (f"held-out-fold{fold}", f"drawing-held-out-fold{fold}")
 
     def unfolded(cfg):
         return tuple(dataclasses.replace(s, folds=0, held_out_fold=0) for s in cfg.sources)

@@ -204,7 +204,8 @@ def _with_held_out(model: Path, tmp_path: Path, name: str, *folds: tuple[str, in
 def test_the_fold_gallery_is_drawn_by_a_drawer_that_never_drew_those_people(
         tiny_model, tmp_path) -> None:
     """Tables read on a drawing network's drawings are re-read only with a drawer whose
-    run held out every fold the generator's did; the pencil filter needs none."""
+    run held out every fold the generator's did: of several given (one for each fold),
+    that one draws the fold's gallery. The pencil filter needs none."""
     from sketchlab.core.drawn import PENCIL, two_way_fields
     from trainer.held_out_rates import check_drawer
 
@@ -212,18 +213,23 @@ def test_the_fold_gallery_is_drawn_by_a_drawer_that_never_drew_those_people(
     gen_held = held_out_of(load_meta(_with_held_out(tiny_model, tmp_path, "gen", *both)))
     network = {"two_way": two_way_fields("dlib+drawn-by-0123456789ab")}
     same = _with_held_out(tiny_model, tmp_path, "same", *both)
-    drew = check_drawer(network, gen_held, str(same))
+    drew = check_drawer(network, gen_held, [str(same)])
     assert drew["drawer"] == "same.safetensors" and len(drew["drawer_sha256"]) == 64
-    assert check_drawer({"two_way": two_way_fields(PENCIL.model)}, gen_held, "") == {}
-    assert check_drawer({}, gen_held, "") == {}  # tables older than the drawing field
+    assert check_drawer({"two_way": two_way_fields(PENCIL.model)}, gen_held, []) == {}
+    assert check_drawer({}, gen_held, []) == {}  # tables older than the drawing field
     with pytest.raises(ValueError, match="--drawer"):
-        check_drawer(network, gen_held, "")
-    for bad in (_with_held_out(tiny_model, tmp_path, "fs2k-only", ("fs2k_train", 0)),
-                _with_held_out(tiny_model, tmp_path, "other", ("cufs_train", 1),
-                               ("fs2k_train", 0)),
-                tiny_model):
-        with pytest.raises(ValueError, match="held out"):
-            check_drawer(network, gen_held, str(bad))
+        check_drawer(network, gen_held, [])
+    bad = [_with_held_out(tiny_model, tmp_path, "fs2k-only", ("fs2k_train", 0)),
+           _with_held_out(tiny_model, tmp_path, "other", ("cufs_train", 1), ("fs2k_train", 0)),
+           tiny_model]
+    for b in bad:
+        with pytest.raises(ValueError, match="held"):
+            check_drawer(network, gen_held, [str(b)])
+    fold1 = _with_held_out(tiny_model, tmp_path, "fold1", ("cufs_train", 1), ("fs2k_train", 1))
+    assert check_drawer(network, gen_held, [str(fold1), str(same)])["drawer"] == \
+        "same.safetensors"
+    with pytest.raises(ValueError, match="never drew its people"):
+        check_drawer(network, gen_held, [str(b) for b in bad] + [str(fold1)])
 
 
 def load_meta(path: Path) -> dict[str, str]:
@@ -269,3 +275,49 @@ def test_a_folds_pack_is_cut_from_its_whole_sets_pack(tiny_model, tmp_path, monk
     other = QuerySet("cufs_train_fold1of3", [QuerySpec("new.png")], [Path("p.png")], ["x"])
     with pytest.raises(AssertionError, match="described again"):
         ta.describe(str(tiny_model), [other], root=tmp_path, ink_gamma=1.0)
+
+
+def test_the_present_person_rates_pool_every_folds_searches(tiny_model, tmp_path,
+                                                            monkeypatch, caplog) -> None:
+    """`--present-from` with one generator per fold reads each fold's searches through its
+    own networks and measures them as one set: the re-read tables are those pooled
+    searches' rates. A kind one fold cannot read (no adapter fitted without its people)
+    keeps its stored rates; two generators that held out the same people are refused."""
+    import trainer.held_out_rates as hr
+    from sketchlab.core.checkpoint import load_generator
+    from tests.trainer.test_search_rates import _train_data
+    from trainer.search_rates import Searches, measure, measure_pooled
+
+    rng = np.random.default_rng(3)
+    data, queries = _train_data(rng, ["cufs_train"] * 6 + ["fs2k_train"] * 10)
+    synthetic = rng.normal(size=(1_000, 32)) * 0.1
+    stored = measure(data, {"variants": queries, "adapted": queries * 1.1}, synthetic,
+                     absent_sets=None)
+    halves = {"f0": np.arange(8), "f1": np.arange(8, 16)}
+
+    def read_fold(loaded, extra, model, kinds, two_way, drawers, workers):
+        q = {"variants": queries * 0.9} if model.stem == "f1" else \
+            {"variants": queries * 0.9, "adapted": queries}
+        k = model.stem[1]
+        return hr.Fold([Searches(data, q, synthetic, halves[model.stem])],
+                       {"model": model.name, "sets": {f"cufs_train_fold{k}of3": 3,
+                                                      f"fs2k_train_fold{k}of3": 5}})
+
+    monkeypatch.setattr(hr, "read_fold", read_fold)
+    f0 = _with_held_out(tiny_model, tmp_path, "f0", ("cufs_train", 0), ("fs2k_train", 0))
+    f1 = _with_held_out(tiny_model, tmp_path, "f1", ("cufs_train", 1), ("fs2k_train", 1))
+    loaded = load_generator(tiny_model)
+    kinds, extra, read_by = hr.present_from(loaded, stored, {}, [f0, f1], False)
+    pooled = measure_pooled([Searches(data, {"variants": queries * 0.9}, synthetic, h)
+                             for h in halves.values()], absent_sets=None)["variants"]
+    np.testing.assert_allclose(kinds["variants"].hit_rates, pooled.hit_rates)
+    np.testing.assert_allclose(kinds["variants"].fpir, stored["variants"].fpir)  # kept
+    np.testing.assert_allclose(kinds["adapted"].hit_rates, stored["adapted"].hit_rates)
+    assert "not every fold's generator carries an adapter" in caplog.text
+    assert read_by["kinds"] == ["variants"] and len(read_by["folds"]) == 2
+    assert extra["present_from"] == read_by
+    assert "each read through f0.safetensors and f1.safetensors, generators" in \
+        kinds["variants"].source
+    again = _with_held_out(tiny_model, tmp_path, "again", ("cufs_train", 0))
+    with pytest.raises(ValueError, match="held out the same people"):
+        hr.present_from(loaded, stored, {}, [f0, again], False)

@@ -244,7 +244,7 @@ def test_rates_by_spread_group_are_each_groups_searches_alone(reference_rank: in
     """The grouped present-person tables are the same computation on each group's
     searches; where a group's mates sit nearer, it finds them more often, and (counted
     exactly) the whole is the groups' mean weighted by their size."""
-    from trainer.search_rates import _tables
+    from trainer.search_rates import _tables, faces_near
 
     rng = np.random.default_rng(5)
     w = _world(rng, 40, 48, 600, 0.08, (1, 4), 2_000)
@@ -252,9 +252,10 @@ def test_rates_by_spread_group_are_each_groups_searches_alone(reference_rank: in
     mates = w.mates.copy()
     mates[20:] = w.queries[20:] + (w.mates[20:] - w.queries[20:]) * 2.5  # group 1: far
     bank = np.concatenate([mates, w.strangers])
-    _, _, tpir, hits, by_group = _tables(
-        w.queries, mates, bank, w.non_mate, w.synthetic, reference_rank, w.bank_person,
-        sizes=(300, 3_000), groups=groups, n_groups=2)
+    faces = faces_near(w.queries, mates, bank, w.non_mate, w.synthetic, reference_rank,
+                       w.bank_person)
+    _, _, tpir, hits, by_group = _tables(faces, reference_rank, sizes=(300, 3_000),
+                                         groups=groups, n_groups=2)
     assert len(by_group) == 2
     (_, tpir0, hits0), (_, tpir1, hits1) = by_group
     assert (hits0[:, 1] > hits1[:, 1] + 0.2).all()
@@ -262,8 +263,7 @@ def test_rates_by_spread_group_are_each_groups_searches_alone(reference_rank: in
     if reference_rank == 0:  # exact counts: the whole is the mean of its halves
         np.testing.assert_allclose(hits, (hits0 + hits1) / 2, atol=1e-12)
         np.testing.assert_allclose(tpir, (tpir0 + tpir1) / 2, atol=1e-12)
-    assert _tables(w.queries, mates, bank, w.non_mate, w.synthetic, reference_rank,
-                   w.bank_person, sizes=(300,))[-1] == []
+    assert _tables(faces, reference_rank, sizes=(300,))[-1] == []
 
 
 def test_the_check_reads_each_measured_rate_against_its_interval():
@@ -624,6 +624,50 @@ def test_tables_of_galleries_drawn_for_each_set_pool_their_searches() -> None:
         mixed.hit_rates, (6 * alone["cufs_train"].hit_rates + 12 * alone["fs2k_train"].hit_rates)
         / 18, atol=1e-9)
     assert not np.allclose(mixed.hit_rates, t.hit_rates)
+
+
+@pytest.mark.parametrize("reference_rank", [0, 2])
+def test_searches_read_by_each_folds_networks_are_measured_as_one_set(reference_rank) -> None:
+    """Each held-out fold's searches are read by its own generator against its own
+    drawings (`measure_pooled`): split into blocks that search the same gallery, they
+    give exactly the tables of all those searches at once, groups included; a block
+    whose gallery is drawn otherwise moves only its own searches."""
+    from sketchlab.core.drawn import pair
+    from trainer.search_rates import Searches, measure, measure_pooled
+
+    rng = np.random.default_rng(9)
+    groups = (["fs2k_train"] * 8 + ["cufs_train"] * 4) * 2 + ["lfw_synth"] * 8
+    data, queries = _train_data(rng, groups, dim=64)
+    data.spread = rng.uniform(0.05, 0.2, len(groups))
+    zero = np.zeros((len(data.bank), 64))
+    synthetic = pair(rng.normal(size=(1_200, 64)) * 0.1, np.zeros((1_200, 64)))
+    q = {"variants+drawn": pair(queries, np.zeros((len(groups), 64)))}
+    first, second = np.arange(12), np.arange(12, len(groups))
+    at_once = measure(data, q, synthetic, None, reference_rank=reference_rank,
+                      bank=pair(data.bank, zero))["variants+drawn"]
+    pooled = measure_pooled([Searches(data, q, synthetic, first, pair(data.bank, zero)),
+                             Searches(data, q, synthetic, second, pair(data.bank, zero))],
+                            reference_rank=reference_rank)["variants+drawn"]
+    for field in ("fpir", "tpir", "hit_rates", "tpir_by_spread", "hits_by_spread",
+                  "spread_edges"):
+        np.testing.assert_allclose(getattr(pooled, field), getattr(at_once, field), atol=1e-9)
+    assert (pooled.n_mated, pooled.n_nonmated) == (at_once.n_mated, at_once.n_nonmated)
+    # the second fold's gallery drawn otherwise: the first fold's searches read as before
+    far = rng.normal(size=zero.shape) * 0.3
+    mixed = measure_pooled([Searches(data, q, synthetic, first, pair(data.bank, zero)),
+                            Searches(data, q, synthetic, second, pair(data.bank, far))],
+                           reference_rank=0, absent_sets=None)["variants+drawn"]
+    alone = {rows[0]: measure(data, q, synthetic, rows, reference_rank=0, absent_sets=None,
+                              bank=pair(data.bank, d))["variants+drawn"]
+             for rows, d in ((first, zero), (second, far))}
+    np.testing.assert_allclose(mixed.hit_rates, (12 * alone[0].hit_rates
+                                                 + 20 * alone[12].hit_rates) / 32, atol=1e-9)
+    with pytest.raises(ValueError, match="same kinds"):
+        measure_pooled([Searches(data, q, synthetic, first),
+                        Searches(data, {"raw": queries}, synthetic, second)])
+    with pytest.raises(ValueError, match="as many synthetic faces"):
+        measure_pooled([Searches(data, q, synthetic, first, pair(data.bank, zero)),
+                        Searches(data, q, synthetic[:600], second, pair(data.bank, zero))])
 
 
 def test_the_stored_tables_are_checked_without_reading_a_train_search(tiny_model, tmp_path,
