@@ -88,6 +88,12 @@ def _hubness(args: argparse.Namespace) -> int:
     return hubness_main(args)
 
 
+def _split_shift(args: argparse.Namespace) -> int:
+    from trainer.split_shift import main as split_shift_main
+
+    return split_shift_main(args)
+
+
 def _two_way(args: argparse.Namespace) -> int:
     from trainer.two_way import main as two_way_main
 
@@ -333,6 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--workers", type=int, default=2)
     tw.add_argument("--out", help="also write the results JSON here")
     tw.set_defaults(func=_two_way)
+
+    ss = sub.add_parser("split-shift", help="a set's train and test sketches searched alike, "
+                        "group by group: is its test split harder, or mixed otherwise?")
+    ss.add_argument("--set", choices=("fs2k", "cufs"), default="fs2k")
+    ss.add_argument("--model", default=None, help="model name or .safetensors file (default: "
+                    "the bundled model) whose descriptor packs are read")
+    ss.add_argument("--workers", type=int, default=2)
+    ss.add_argument("--out", help="also write the report JSON here")
+    ss.set_defaults(func=_split_shift)
 
     q = sub.add_parser("quantize", help="int8 export of a model (static, calibrated on train "
                        "sketches), then --verdict: offered only if it holds against fp32")
