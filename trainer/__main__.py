@@ -345,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--set", choices=("fs2k", "cufs"), default="fs2k")
     ss.add_argument("--model", default=None, help="model name or .safetensors file (default: "
                     "the bundled model) whose descriptor packs are read")
+    ss.add_argument("--by-source", action="store_true",
+                    help="group by the folder of each sketch's photo too (FS2K's photo sources)")
     ss.add_argument("--workers", type=int, default=2)
     ss.add_argument("--out", help="also write the report JSON here")
     ss.set_defaults(func=_split_shift)

@@ -100,12 +100,21 @@ def split_queries(loaded: Any, manifest: str, name: str, split: str, workers: in
     return out, rows
 
 
-def measure(model: str | None, set_name: str, workers: int = 2) -> dict[str, Any]:
+def group_label(row: Any, by_source: bool = False) -> str:
+    """`evaluate.group_of`, and with `by_source` the folder of the row's photo too (FS2K's
+    photos come from three sources, which its split pairs with the styles otherwise)."""
+    from trainer.evaluate import group_of
+
+    return group_of(row) + (f", {Path(row.photo).parent.name}" if by_source else "")
+
+
+def measure(model: str | None, set_name: str, workers: int = 2, by_source: bool = False
+            ) -> dict[str, Any]:
     """Each kind's rates, colour and grey, group by group, train and test, and the train
     split's reweighted to the test split's mix: see the module's docstring."""
     from sketchlab.core.checkpoint import load_generator
     from trainer.adapter import CUFS, FS2K, embed_gallery_photos, lfw_train_photos
-    from trainer.evaluate import group_of, model_path
+    from trainer.evaluate import model_path
 
     manifest = {"fs2k": FS2K, "cufs": CUFS}[set_name]
     loaded = load_generator(model_path(model))
@@ -120,7 +129,7 @@ def measure(model: str | None, set_name: str, workers: int = 2) -> dict[str, Any
         photo_files = sorted({str(r.photo) for r in rows})
         photos = embed_gallery_photos([Path(f) for f in photo_files], workers)
         mate = np.array([photo_files.index(str(r.photo)) for r in rows])
-        groups = np.array([group_of(r) for r in rows])
+        groups = np.array([group_label(r, by_source) for r in rows])
         read[split] = (queries, photos, mate, groups)
         out[f"{split}_photos"] = len(photo_files)
     for way in ("colour", "grey"):
@@ -164,7 +173,7 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    report = measure(args.model, args.set, args.workers)
+    report = measure(args.model, args.set, args.workers, args.by_source)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_report(report))
