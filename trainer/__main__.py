@@ -71,6 +71,10 @@ def _adapter(args: argparse.Namespace) -> int:
 
 
 def _search_rates(args: argparse.Namespace) -> int:
+    if args.present_from:
+        from trainer.held_out_rates import main as present_main
+
+        return present_main(args)
     from trainer.search_rates import main as rates_main
 
     return rates_main(args)

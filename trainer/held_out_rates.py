@@ -19,7 +19,9 @@ never saw them, and all the folds' searches are measured as one set
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -215,3 +217,45 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
     read_by = {"folds": [f.made_by for f in folds], "two_way": two_way, "groups": groups_by,
                "kinds": sorted(k for k in fresh if k in kinds)}
     return reread(kinds, fresh, words), {**extra, "present_from": read_by}, read_by
+
+
+def main(args: argparse.Namespace) -> int:
+    """`search-rates --present-from MODEL [MODEL ...]`: the stored tables, their
+    present-person half re-read from the sketches each MODEL's run held out."""
+    from sketchlab.core.checkpoint import load_generator, update_metadata
+    from trainer.evaluate import model_path
+
+    clash = [o for o, on in (("--unseen-artist", args.unseen_artist), ("--by-set", args.by_set),
+                             ("--query-sets", args.query_sets), ("--absent-sets", args.absent_sets),
+                             ("--stored", args.stored)) if on]
+    if clash:
+        raise ValueError(f"--present-from re-reads the stored tables: drop {', '.join(clash)}")
+    fold_drawers = sr_train.drawer_args(args)
+    loaded = load_generator(model_path(args.model))
+    stored, extra = sr_train.stored_tables(loaded)
+    kinds, extra, read_by = present_from(loaded, stored, extra,
+                                         [model_path(m) for m in args.present_from],
+                                         args.two_way, args.workers, drawers=fold_drawers,
+                                         groups_by=args.groups)
+    if args.write:
+        update_metadata(loaded.path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
+    report: dict[str, Any] = {"present_from": read_by, "hits": {
+        k: {n: kinds[k].hits(n) for n in sr_train.TEST_SIZES} for k in read_by["kinds"]}}
+    if args.test:  # the same test searches against the tables before and after, the test
+        # galleries drawn as the app draws them (not by the fold's drawer)
+        reread = {k.removesuffix(TWO_WAY) for k in read_by["kinds"]} - {"raw"}
+        drawer = sr_train.stored_drawer(extra)
+        pools = sr_train.test_pools(bool(read_by["two_way"]), drawer, args.workers)
+        report["test_stored"] = sr_train.test_check(
+            loaded, stored, pools, args.workers, drawer=drawer,
+            query_kinds=sorted(reread | ({"adapted"} & set(stored))), by_group=args.by_group)
+        report["test"] = sr_train.test_check(loaded, kinds, pools, args.workers, drawer=drawer,
+                                             query_kinds=sorted(reread), by_group=args.by_group)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in report.items() if not k.startswith("test")}, indent=2))
+    if args.test:
+        print("Stored tables:\n" + sr_train.format_check(report["test_stored"]))
+        print("\nPresent-person rates re-read:\n" + sr_train.format_check(report["test"]))
+        sr_train.print_by_group(args, report["test"])
+    return 0

@@ -1069,8 +1069,6 @@ def main(args: argparse.Namespace) -> int:
     )
     from trainer.evaluate import adapter_of, model_path
 
-    if args.present_from:
-        return present_from_main(args)
     if args.stored:
         return stored_check_main(args)
     # the options first: the descriptors take minutes to load
@@ -1190,50 +1188,7 @@ def main(args: argparse.Namespace) -> int:
         print(format_by_set(report["unseen_artist_by_set"], kinds=True))
     if args.test:
         print(format_check(report["test"]))
-        _print_by_group(args, report["test"])
-    return 0
-
-
-def present_from_main(args: argparse.Namespace) -> int:
-    """`search-rates --present-from MODEL`: the stored tables, their present-person half
-    re-read from the sketches MODEL's run held out (`trainer.held_out_rates`)."""
-    from sketchlab.core.checkpoint import load_generator, update_metadata
-    from trainer.evaluate import model_path
-    from trainer.held_out_rates import present_from
-
-    clash = [o for o, on in (("--unseen-artist", args.unseen_artist), ("--by-set", args.by_set),
-                             ("--query-sets", args.query_sets), ("--absent-sets", args.absent_sets),
-                             ("--stored", args.stored)) if on]
-    if clash:
-        raise ValueError(f"--present-from re-reads the stored tables: drop {', '.join(clash)}")
-    fold_drawers = drawer_args(args)
-    loaded = load_generator(model_path(args.model))
-    stored, extra = stored_tables(loaded)
-    kinds, extra, read_by = present_from(loaded, stored, extra,
-                                         [model_path(m) for m in args.present_from],
-                                         args.two_way, args.workers, drawers=fold_drawers,
-                                         groups_by=args.groups)
-    if args.write:
-        update_metadata(loaded.path, {sr.METADATA_KEY: sr.dumps(kinds, extra)})
-    report: dict[str, Any] = {"present_from": read_by, "hits": {
-        k: {n: kinds[k].hits(n) for n in TEST_SIZES} for k in read_by["kinds"]}}
-    if args.test:  # the same test searches against the tables before and after, the test
-        # galleries drawn as the app draws them (not by the fold's drawer)
-        reread = {k.removesuffix(TWO_WAY) for k in read_by["kinds"]} - {"raw"}
-        drawer = stored_drawer(extra)
-        pools = test_pools(bool(read_by["two_way"]), drawer, args.workers)
-        report["test_stored"] = test_check(loaded, stored, pools, args.workers, drawer=drawer,
-                                           query_kinds=sorted(reread | ({"adapted"} & set(
-                                               stored))), by_group=args.by_group)
-        report["test"] = test_check(loaded, kinds, pools, args.workers, drawer=drawer,
-                                    query_kinds=sorted(reread), by_group=args.by_group)
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in report.items() if not k.startswith("test")}, indent=2))
-    if args.test:
-        print("Stored tables:\n" + format_check(report["test_stored"]))
-        print("\nPresent-person rates re-read:\n" + format_check(report["test"]))
-        _print_by_group(args, report["test"])
+        print_by_group(args, report["test"])
     return 0
 
 
@@ -1290,11 +1245,11 @@ def stored_check_main(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_check(report["test"]))
-    _print_by_group(args, report["test"])
+    print_by_group(args, report["test"])
     return 0
 
 
-def _print_by_group(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+def print_by_group(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     if args.by_group:
         print("\nGroup by group (CUFS by sex, FS2K by drawing style):\n"
               + format_by_group(rows))

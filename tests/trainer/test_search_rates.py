@@ -188,12 +188,14 @@ def test_reference_rank_stays_in_the_list(k: int) -> None:
     (["--query-sets", "cufs_test"], "unknown query set"),
     (["--absent-sets", "fs2k_test"], "unknown query set"),
     (["--query-sets", "lfw_synth", "--absent-sets", "cufs_train"], "none of the query sets"),
+    (["--two-way", "--drawer", "a", "b"], "one --drawer draws the gallery"),
+    (["--present-from", "g0", "g1", "--stored"], "drop --stored"),
+    (["--present-from", "g0", "--drawer", "d0"], "add --two-way"),
 ])
 def test_search_rates_refuses_bad_options_before_loading_anything(argv, says, monkeypatch):
     """A typo is reported at once, not after minutes of loading descriptors."""
     import trainer.adapter
     from trainer.__main__ import build_parser
-    from trainer.search_rates import main
 
     def must_not_load(*a, **k):
         raise AssertionError("loaded the descriptors before checking the options")
@@ -201,7 +203,7 @@ def test_search_rates_refuses_bad_options_before_loading_anything(argv, says, mo
     monkeypatch.setattr(trainer.adapter, "load_train_data", must_not_load)
     args = build_parser().parse_args(["search-rates", *argv])
     with pytest.raises(ValueError, match=says):
-        main(args)
+        args.func(args)
 
 
 def test_rank_rates_count_people_as_the_list_shows_them() -> None:
