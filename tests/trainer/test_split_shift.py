@@ -35,3 +35,19 @@ def test_the_train_split_is_restated_at_the_test_splits_mix() -> None:
     test["c"] = {"n": 5, "top1": 0.0, "top10": 0.0, "top50": 0.0}
     assert reweighted(train, test)["missing"] == ["c"]
     assert reweighted(train, test)["top10"] == pytest.approx(0.4)
+
+
+def test_groups_are_the_evaluations_and_by_source_the_photos_folder_too() -> None:
+    """FS2K by style, CUFS by sex (`evaluate.group_of`); `--by-source` adds the folder
+    of the photo, where FS2K's three photo sources part."""
+    from pathlib import Path
+
+    from sketchlab.core.manifest import Row
+    from trainer.split_shift import group_label
+
+    fs2k = Row(Path("sketch/sketch3/s1.jpg"), Path("photo/photo3/image1.jpg"), "photo3/image1",
+               "test", "0")
+    cufs = Row(Path("sketches/f-005-01.jpg"), Path("photos/f-005-01.jpg"), "f-005-01", "test")
+    assert group_label(fs2k) == "style 0"
+    assert group_label(fs2k, by_source=True) == "style 0, photo3"
+    assert group_label(cufs) == "female"
