@@ -85,11 +85,11 @@ def reread(kinds: dict[str, sr.SearchCalibration], fresh: dict[str, sr.SearchCal
 
 
 def check_drawer(extra: dict[str, Any], generator_held: list[dict[str, object]],
-                 drawers: Sequence[str]) -> dict[str, str]:
-    """What draws a fold's two-way gallery ({} for the pencil filter). The stored tables
-    name the drawing they were read on: a network there needs a drawer of its kind here,
-    one of `drawers` whose run held out every fold the generator's did
-    (`trainer.data.folds`)."""
+                 drawers: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """(the drawer's file, what it is) that draws a fold's two-way gallery ("", {} for the
+    pencil filter). The stored tables name the drawing they were read on: a network there
+    needs a drawer of its kind here, one of `drawers` whose run held out every fold the
+    generator's did (`trainer.data.folds`)."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.drawn import PENCIL
     from trainer.data.folds import held_out_of, same_fold
@@ -99,12 +99,12 @@ def check_drawer(extra: dict[str, Any], generator_held: list[dict[str, object]],
             raise ValueError("the stored two-way tables were read on a drawing network's "
                              "drawings: pass --drawer, a drawer whose run held out the same "
                              "people (trainer/configs/drawing-held-out-fold0.toml)")
-        return {}
+        return "", {}
     for drawer in drawers:
         d = load_generator(drawer)
         drew = held_out_of(d.metadata)
         if all(any(same_fold(h, x) for x in drew) for h in generator_held):
-            return {"drawer": Path(drawer).name, "drawer_sha256": d.sha256}
+            return drawer, {"drawer": Path(drawer).name, "drawer_sha256": d.sha256}
     raise ValueError(f"none of the drawers ({', '.join(Path(x).name for x in drawers)}) held "
                      f"out every fold the generator did ({generator_held}): each fold's "
                      "gallery needs a drawer that never drew its people")
@@ -140,8 +140,8 @@ def read_fold(loaded: Any, extra: dict[str, Any], fold_model: Path, kinds: set[s
     sets = fold_sets(reader.metadata)
     root = describe(str(fold_model), sets, workers, ink_gamma=model_ink_gamma(loaded.path))
     w = model_raw_weight(loaded)
-    drew = check_drawer(extra, held_out_of(reader.metadata), drawers) if two_way else {}
-    drawer = next((x for x in drawers if Path(x).name == drew.get("drawer")), "")
+    drawer, drew = check_drawer(extra, held_out_of(reader.metadata), drawers) if two_way \
+        else ("", {})
     # the bank the stored tables were read against (every train set's photos + LFW
     # train): a search's rates depend on how many faces of its own group it meets
     data = load_train_data(root, [s.name for s in sets], w, workers, drawn=two_way,

@@ -213,10 +213,11 @@ def test_the_fold_gallery_is_drawn_by_a_drawer_that_never_drew_those_people(
     gen_held = held_out_of(load_meta(_with_held_out(tiny_model, tmp_path, "gen", *both)))
     network = {"two_way": two_way_fields("dlib+drawn-by-0123456789ab")}
     same = _with_held_out(tiny_model, tmp_path, "same", *both)
-    drew = check_drawer(network, gen_held, [str(same)])
+    path, drew = check_drawer(network, gen_held, [str(same)])
+    assert path == str(same)
     assert drew["drawer"] == "same.safetensors" and len(drew["drawer_sha256"]) == 64
-    assert check_drawer({"two_way": two_way_fields(PENCIL.model)}, gen_held, []) == {}
-    assert check_drawer({}, gen_held, []) == {}  # tables older than the drawing field
+    assert check_drawer({"two_way": two_way_fields(PENCIL.model)}, gen_held, []) == ("", {})
+    assert check_drawer({}, gen_held, []) == ("", {})  # tables older than the drawing field
     with pytest.raises(ValueError, match="--drawer"):
         check_drawer(network, gen_held, [])
     bad = [_with_held_out(tiny_model, tmp_path, "fs2k-only", ("fs2k_train", 0)),
@@ -225,9 +226,14 @@ def test_the_fold_gallery_is_drawn_by_a_drawer_that_never_drew_those_people(
     for b in bad:
         with pytest.raises(ValueError, match="held"):
             check_drawer(network, gen_held, [str(b)])
+    # drawers in run folders share a file name: the one that held the fold out is chosen
     fold1 = _with_held_out(tiny_model, tmp_path, "fold1", ("cufs_train", 1), ("fs2k_train", 1))
-    assert check_drawer(network, gen_held, [str(fold1), str(same)])["drawer"] == \
-        "same.safetensors"
+    runs = []
+    for name, src in (("run1", fold1), ("run0", same)):
+        (tmp_path / name).mkdir()
+        runs.append(tmp_path / name / "generator.safetensors")
+        runs[-1].write_bytes(src.read_bytes())
+    assert check_drawer(network, gen_held, [str(r) for r in runs])[0] == str(runs[1])
     with pytest.raises(ValueError, match="never drew its people"):
         check_drawer(network, gen_held, [str(b) for b in bad] + [str(fold1)])
 
