@@ -26,7 +26,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 RANKS = (1, 10, 50)
-SETS = {"fs2k": ("fs2k_train", "fs2k_test"), "cufs": ("cufs_train", "cufs_cuhk_test")}
+# each set's query sets by split, named as `adapter describe` names their packs
+SETS = {"fs2k": {"train": "fs2k_train", "test": "fs2k_test"},
+        "cufs": {"train": "cufs_train", "test": "cufs_cuhk_test"}}
 
 
 def mate_ranks(queries: np.ndarray, photos: np.ndarray, mate: np.ndarray,
@@ -113,10 +115,11 @@ def measure(model: str | None, set_name: str, workers: int = 2, by_source: bool 
     """Each kind's rates, colour and grey, group by group, train and test, and the train
     split's reweighted to the test split's mix: see the module's docstring."""
     from sketchlab.core.checkpoint import load_generator
-    from trainer.adapter import CUFS, FS2K, embed_gallery_photos, lfw_train_photos
+    from trainer.adapter import PAIRED_TRAIN, embed_gallery_photos, lfw_train_photos
     from trainer.evaluate import model_path
 
-    manifest = {"fs2k": FS2K, "cufs": CUFS}[set_name]
+    names = SETS[set_name]
+    manifest = PAIRED_TRAIN[names["train"]]
     loaded = load_generator(model_path(model))
     files, _ = lfw_train_photos()
     lfw = embed_gallery_photos(files, workers)
@@ -124,8 +127,7 @@ def measure(model: str | None, set_name: str, workers: int = 2, by_source: bool 
                            "set": set_name, "distractors": len(files), "kinds": {}}
     read = {}
     for split in ("train", "test"):
-        queries, rows = split_queries(loaded, manifest, SETS[set_name][split == "test"],
-                                      split, workers)
+        queries, rows = split_queries(loaded, manifest, names[split], split, workers)
         photo_files = sorted({str(r.photo) for r in rows})
         photos = embed_gallery_photos([Path(f) for f in photo_files], workers)
         mate = np.array([photo_files.index(str(r.photo)) for r in rows])
