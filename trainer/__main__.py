@@ -289,10 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "drawn by the network that never saw the set (trainer/protocol); with "
                         "--present-from, one for each fold: each fold's gallery is drawn by "
                         "the one whose run held out its people")
-    r.add_argument("--groups", choices=("spread", "hand"), default="spread",
+    r.add_argument("--groups", choices=("spread", "hand", "set"), default="spread",
                    help="how the present-person rates of 'sketches like this' are cut: by how "
-                        "closely the sketch's readings agree (quartiles, the default), or by "
-                        "the hand (train set, FS2K style) its raw descriptor lies nearest")
+                        "closely the sketch's readings agree (quartiles, the default), by "
+                        "the hand (train set, FS2K style) its raw descriptor lies nearest, or "
+                        "by the set it lies nearest, at the rates of the set's hardest hand")
     r.add_argument("--by-group", action="store_true",
                    help="with --test: also check each group's searches alone (CUFS by sex, "
                         "FS2K by drawing style)")

@@ -41,7 +41,13 @@ searches alone, and a search is told its own group's figures. The groups are cut
 quartiles of how closely each train sketch's readings agree (`core.query.reading_spread`),
 or, with `--groups hand`, by the hand each raw sketch's descriptor lies nearest (the mean
 descriptor of each train set's sketches, FS2K by drawing style, the synthetic styles as
-one; `hand_labels`). The lab record compares the two on test searches.
+one; `hand_labels`). With `--groups set` a sketch is told the set it lies nearest (CUFS,
+FS2K, synthetic), at the rates of that set's hardest hand among the searches like it
+(`hardest_parts`): FS2K's styles cannot be told apart from a sketch (the nearest style is
+right for two in three of its style-0 test sketches, and a style the train split never
+pairs with a photo source is taken for the easiest), and a set's hardest style bounds its
+rates whatever mix of styles a new artist's sketches hold. The lab record compares the
+three on test searches.
 """
 
 from __future__ import annotations
@@ -73,10 +79,13 @@ RATIOS = np.round(np.arange(0.70, 1.0001, 0.002), 3)
 DEPTH = 4_000  # nearest strangers kept per query and pool: enough for 10 in a 1% sample
 REPLICATES = 32
 SPREAD_GROUPS = 4  # present-person rates by quartile of how closely the readings agree
-GROUPINGS = ("spread", "hand")  # how "sketches like this" are cut (`measure`)
+GROUPINGS = ("spread", "hand", "set")  # how "sketches like this" are cut (`measure`)
 # The hands train searches are grouped by (`hand_labels`), as a search is told them.
 HAND_NAMES = {"cufs_train": "CUFS", "fs2k_train": "FS2K style {style}",
               "lfw_synth": "synthetic", "celeba_synth": "synthetic"}
+# Fewer searches of a hand than this are too few to bound a set's rates with
+# (`hardest_parts`): about +-10 points at a 50 % rate.
+MIN_HAND_SEARCHES = 20
 # Absent-person rates (FPIR, and so the threshold) are read from the hand-drawn train
 # sketches: people search hand-drawn sketches, and at one threshold synthetic sketches
 # marked absent people 5.3-7.1 % of the time where hand-drawn ones marked them 0.8-4.4 %
@@ -503,6 +512,25 @@ def hand_labels(data: Any, styles: dict[str, str] | None = None) -> np.ndarray:
                      for g, i in zip(data.group, ids, strict=True)], dtype=object)
 
 
+def set_labels(data: Any) -> np.ndarray:
+    """(N,) the set of each train search's hand, FS2K's styles as one (`HAND_NAMES`)."""
+    from trainer.data.folds import base_set
+
+    return np.array([HAND_NAMES.get(base_set(g), g).partition(" style")[0]
+                     for g in data.group], dtype=object)
+
+
+def hardest_parts(rows: np.ndarray, sets: np.ndarray, hands: np.ndarray, name: str,
+                  least: int = MIN_HAND_SEARCHES) -> list[np.ndarray]:
+    """The searches a group of sketches drawn most like set `name` (`rows`) is stated at:
+    each of the set's own hands among them (`sets`, `hands`: every search's labels) with
+    `least` searches or more, the group told the least rates of any (`_tables`); all of
+    `rows` when none has so many."""
+    mine = rows[sets[rows] == name]
+    parts = [mine[hands[mine] == h] for h in sorted({str(x) for x in hands[mine]})]
+    return [p for p in parts if len(p) >= least] or [rows]
+
+
 def hand_centroids(raw: np.ndarray, labels: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     """The hands (names, sorted) and the mean raw-sketch descriptor of each one's searches."""
     names = tuple(sorted({str(x) for x in labels}))
@@ -516,19 +544,31 @@ def spread_edges(spread: np.ndarray, groups: int = SPREAD_GROUPS) -> np.ndarray:
 
 def _tables(per_query: Any, reference_rank: int, sizes: Sequence[int] = SIZES,
             seed: int = 0, groups: np.ndarray | None = None, n_groups: int = 0,
-            absent: np.ndarray | None = None
+            absent: np.ndarray | None = None,
+            parts: Sequence[Sequence[np.ndarray]] | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
     """(grid, FPIR, TPIR, hits, by group) of searches' faces (`faces_near`): distance
     thresholds (reference_rank 0), or ratios to the search's reference_rank-th person.
     `groups` (Q,) in 0..n_groups-1: the same (FPIR, TPIR, hits) of each group's searches
-    alone. `absent` (indices into the queries): the FPIR is read from these searches only."""
+    alone; or `parts`, each group's sets of searches (`hardest_parts`), the group's
+    table the worst of theirs (the most FPIR, the least TPIR and hits). `absent` (indices
+    into the queries): the FPIR is read from these searches only."""
     grid, table = _reader(per_query, reference_rank, sizes, seed)
-    by_group = ([] if groups is None else
-                [table(np.flatnonzero(groups == g)) for g in range(n_groups)])
+    if parts is None and groups is not None:
+        parts = [[np.flatnonzero(groups == g)] for g in range(n_groups)]
+    by_group = [] if parts is None else [_worst([table(p) for p in ps]) for ps in parts]
     fpir, tpir, hits = table(None)
     if absent is not None:
         fpir = table(np.asarray(absent))[0]
     return grid, fpir, tpir, hits, by_group
+
+
+def _worst(tables: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """The least hopeful of several (FPIR, TPIR, hits) tables, entry by entry."""
+    if len(tables) == 1:
+        return tables[0]
+    fpir, tpir, hits = zip(*tables, strict=True)
+    return np.max(fpir, 0), np.min(tpir, 0), np.min(hits, 0)
 
 
 def faces_near(queries: np.ndarray, mates: np.ndarray, bank: np.ndarray,
@@ -611,8 +651,8 @@ def measure_pooled(blocks: Sequence[Searches], sets: Sequence[str] = tuple(SET_W
     """The tables of each query kind from the searches of every block: absent-person rates
     from those of `absent_sets` (None: all of them), present-person rates from all, and,
     when the searches are the model's own readings (`data.spread` set), by group of
-    sketches like this: cut by `groups_by` ("spread" or "hand", `GROUPINGS`), the cut
-    set by every block's searches together. `read_by`: how the sketches were read, if
+    sketches like this: cut by `groups_by` ("spread", "hand" or "set", `GROUPINGS`), the
+    cut set by every block's searches together. `read_by`: how the sketches were read, if
     not by the model; `drawn_by`: who drew a two-way gallery, if not the model's drawer
     (for the source text)."""
     if not blocks or len({tuple(b.queries) for b in blocks}) != 1:
@@ -635,12 +675,20 @@ def measure_pooled(blocks: Sequence[Searches], sets: Sequence[str] = tuple(SET_W
     cut: dict[str, Any] = {}
     groups = None
     n_groups = 0
-    if all(b.data.spread is not None for b in blocks) and groups_by == "hand":
+    parts = None
+    bound = ""
+    if all(b.data.spread is not None for b in blocks) and groups_by in ("hand", "set"):
         raw = np.concatenate([b.data.raw[b.idx] for b in blocks])
-        names, centroids = hand_centroids(
-            raw, np.concatenate([hand_labels(b.data)[b.idx] for b in blocks]))
+        hands = np.concatenate([hand_labels(b.data)[b.idx] for b in blocks])
+        sets_ = np.concatenate([set_labels(b.data)[b.idx] for b in blocks])
+        names, centroids = hand_centroids(raw, hands if groups_by == "hand" else sets_)
         groups = sr.hand_groups(centroids, raw)
         cut, n_groups = {"hand_centroids": centroids, "hand_names": names}, len(names)
+        if groups_by == "set":
+            parts = [hardest_parts(np.flatnonzero(groups == g), sets_, hands, name)
+                     for g, name in enumerate(names)]
+            bound = ("; sketches like this: those drawn most like the same set, each set's "
+                     "present-person rates those of its hardest hand")
     elif all(b.data.spread is not None for b in blocks):
         spread = np.concatenate([b.data.spread[b.idx] for b in blocks])
         edges = spread_edges(spread)
@@ -650,7 +698,7 @@ def measure_pooled(blocks: Sequence[Searches], sets: Sequence[str] = tuple(SET_W
     for kind in blocks[0].queries:
         grid, fpir, tpir, hits, by_group = _tables(
             joined([b.faces(kind, reference_rank) for b in blocks]), reference_rank,
-            groups=groups, n_groups=n_groups, absent=absent)
+            groups=groups, n_groups=n_groups, absent=absent, parts=parts)
         grouped = {} if groups is None else {
             **cut, "tpir_by_spread": np.stack([g[1] for g in by_group], 1),
             "hits_by_spread": np.stack([g[2] for g in by_group], 1)}
@@ -659,7 +707,7 @@ def measure_pooled(blocks: Sequence[Searches], sets: Sequence[str] = tuple(SET_W
             hits, n, n if absent is None else len(absent),
             f"{n:,} train sketch searches ({listed(set_words(x) for x in sets)} "
             f"sketches; colour and grey){read_by}{absent_words}, galleries of real photos then "
-            f"synthetic faces{searched}",
+            f"synthetic faces{searched}{bound}",
             reference_rank=reference_rank, **grouped)
         t13 = out[kind].threshold_for(0.05, 13_000)
         log.info("%s (reference rank %d): FPIR 5%% threshold at 13k = %.3f", kind,

@@ -410,6 +410,54 @@ def test_present_person_rates_are_grouped_by_the_hand_each_sketch_is_drawn_most_
         measure(data, {"variants": queries}, synthetic, groups_by="style")
 
 
+def test_a_set_is_told_the_rates_of_its_hardest_hand() -> None:
+    """With `groups_by="set"` a search is told the set its raw sketch lies nearest (FS2K's
+    styles as one, since a sketch's style cannot be told), at the least rates any of the
+    set's hands measured among the searches drawn like it: a bound whatever mix of styles
+    a new artist draws in. A hand with too few searches to bound with is left out."""
+    from trainer.search_rates import MIN_HAND_SEARCHES, hardest_parts, measure
+
+    rng = np.random.default_rng(11)
+    n = MIN_HAND_SEARCHES
+    groups = ["fs2k_train"] * (2 * n + 6) + ["cufs_train"] * n + ["lfw_synth"] * 8
+    data, queries = _train_data(rng, groups)
+    labels = np.array(["FS2K style 0"] * n + ["FS2K style 1"] * n + ["FS2K style 2"] * 6
+                      + ["CUFS"] * n + ["synthetic"] * 8, dtype=object)
+    hands = ["CUFS", "FS2K style 0", "FS2K style 1", "FS2K style 2", "synthetic"]
+    data.raw = np.stack([np.eye(32)[hands.index(x)] + rng.normal(size=32) * 0.01
+                         for x in labels])
+    hard = labels == "FS2K style 0"  # its mates far off: a style that rarely finds its person
+    data.bank[data.target[hard]] = queries[hard] + rng.normal(size=(hard.sum(), 32)) * 0.2
+    data.spread = rng.uniform(0.05, 0.2, len(groups))
+    synthetic = rng.normal(size=(1_000, 32)) * 0.1
+    from unittest import mock
+
+    with mock.patch("trainer.search_rates.hand_labels", lambda d: labels):
+        by_set = measure(data, {"variants": queries}, synthetic, groups_by="set")["variants"]
+        by_hand = measure(data, {"variants": queries}, synthetic, groups_by="hand")["variants"]
+    assert by_set.hand_names == ("CUFS", "FS2K", "synthetic")
+    np.testing.assert_allclose(by_set.fpir, by_hand.fpir)  # one threshold, however cut
+    np.testing.assert_allclose(by_set.hit_rates, by_hand.hit_rates)
+    fs2k, style = by_set.hand_names.index("FS2K"), by_hand.hand_names.index
+    least = np.minimum(by_hand.hits_by_spread[:, style("FS2K style 0")],
+                       by_hand.hits_by_spread[:, style("FS2K style 1")])  # style 2: too few
+    np.testing.assert_allclose(by_set.hits_by_spread[:, fs2k], least)
+    np.testing.assert_allclose(by_set.tpir_by_spread[:, fs2k], np.minimum(
+        by_hand.tpir_by_spread[:, style("FS2K style 0")],
+        by_hand.tpir_by_spread[:, style("FS2K style 1")]))
+    assert least[2, 1] < by_hand.hits_by_spread[2, style("FS2K style 1"), 1]
+    np.testing.assert_allclose(by_set.hits_by_spread[:, 0],
+                               by_hand.hits_by_spread[:, style("CUFS")])
+    # a search is told its set's figures: an easy style-1 sketch gets style 0's
+    assert by_set.hits(1_000, raw=np.eye(32)[2])[10] == pytest.approx(
+        by_hand.hits(1_000, raw=np.eye(32)[1])[10], abs=1e-9)
+    assert "each set's present-person rates those of its hardest hand" in by_set.source
+    # a set none of whose hands has enough searches is stated at all its searches
+    rows = np.arange(5)
+    sets_ = np.array(["FS2K"] * 5, dtype=object)
+    assert [list(p) for p in hardest_parts(rows, sets_, labels[:5], "FS2K")] == [list(rows)]
+
+
 def test_two_way_tables_reduce_to_one_way_when_the_drawings_say_nothing() -> None:
     """Two-way tables are the same computation on pairs (`core.drawn`): with every drawing
     and every raw sketch the same, the drawn distance is 0 and the tables are the one-way
