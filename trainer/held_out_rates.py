@@ -120,12 +120,11 @@ class Fold:
     made_by: dict[str, Any]
 
 
-def read_fold(loaded: Any, extra: dict[str, Any], fold_model: Path, kinds: set[str],
+def read_fold(loaded: Any, extra: dict[str, Any], reader: Any, kinds: set[str],
               two_way: bool, drawers: Sequence[str], workers: int) -> Fold:
-    """The searches of the people `fold_model`'s run held out, one block a way, as query
-    kinds `kinds` ("variants", "raw", "adapted": the last only from a model whose adapter
-    was fitted without them; a warning otherwise)."""
-    from sketchlab.core.checkpoint import load_generator
+    """The searches of the people the fold generator `reader` (loaded) held out of its
+    run, one block a way, as query kinds `kinds` ("variants", "raw", "adapted": the last
+    only from a model whose adapter was fitted without them; a warning otherwise)."""
     from trainer.adapter import (
         describe,
         load_train_data,
@@ -136,7 +135,7 @@ def read_fold(loaded: Any, extra: dict[str, Any], fold_model: Path, kinds: set[s
     from trainer.data.folds import held_out_of
     from trainer.evaluate import adapter_of
 
-    reader = load_generator(fold_model)
+    fold_model = Path(reader.path)
     sets = fold_sets(reader.metadata)
     root = describe(str(fold_model), sets, workers, ink_gamma=model_ink_gamma(loaded.path))
     w = model_raw_weight(loaded)
@@ -182,7 +181,8 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
 
     if not fold_models:
         raise ValueError("no held-out-fold generator to read the present-person rates with")
-    helds = [held_out_of(load_generator(m).metadata) for m in fold_models]
+    readers = [load_generator(m) for m in fold_models]
+    helds = [held_out_of(r.metadata) for r in readers]
     for i, a in enumerate(helds):
         for b in helds[:i]:
             if any(same_fold(x, y) for x in a for y in b):
@@ -190,8 +190,7 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
                                  "person's searches would be read twice")
     two_way = two_way and any(k.endswith(TWO_WAY) for k in kinds)
     wanted = {k.removesuffix(TWO_WAY) for k in kinds} & {"variants", "raw", "adapted"}
-    folds = [read_fold(loaded, extra, Path(m), wanted, two_way, drawers, workers)
-             for m in fold_models]
+    folds = [read_fold(loaded, extra, r, wanted, two_way, drawers, workers) for r in readers]
     common = set.intersection(*(set(f.blocks[0].queries) for f in folds))
     if any(set(f.blocks[0].queries) != common for f in folds):
         log.warning("the adapted tables keep their stored present-person rates: not every "

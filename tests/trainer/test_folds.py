@@ -301,7 +301,8 @@ def test_the_present_person_rates_pool_every_folds_searches(tiny_model, tmp_path
                      absent_sets=None)
     halves = {"f0": np.arange(8), "f1": np.arange(8, 16)}
 
-    def read_fold(loaded, extra, model, kinds, two_way, drawers, workers):
+    def read_fold(loaded, extra, reader, kinds, two_way, drawers, workers):
+        model = reader.path
         q = {"variants": queries * 0.9} if model.stem == "f1" else \
             {"variants": queries * 0.9, "adapted": queries}
         k = model.stem[1]
