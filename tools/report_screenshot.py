@@ -51,12 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="sketchlab-report-"))
     os.environ["SKETCHLAB_HOME"] = str(home)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from sketchlab.core.model_catalog import model_drawing
     from sketchlab.db.gallery import open_gallery
 
     photos = sorted(args.photos.glob("*.jpg"))[: args.gallery_size]
     url = f"sqlite:///{home / 'gallery.sqlite'}"
-    with open_gallery(url) as g:
-        g.enroll(photos, workers=1)
+    with open_gallery(url) as g:  # drawn as the app enrols, so the search is two-way
+        g.enroll(photos, workers=1, drawing=model_drawing(args.model))
         print(f"gallery: {g.stats().photos} CUFS test photos")
 
     from PySide6.QtWidgets import QApplication

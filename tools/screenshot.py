@@ -48,12 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     os.environ["SKETCHLAB_HOME"] = str(args.home or tempfile.mkdtemp(prefix="sketchlab-shot-"))
+    from sketchlab.core.model_catalog import model_drawing
     from sketchlab.db.gallery import open_gallery
 
     url = f"sqlite:///{Path(os.environ['SKETCHLAB_HOME']) / 'screenshot-gallery.sqlite'}"
     t0 = time.time()
-    with open_gallery(url) as g:
-        summary = g.enroll([args.photos])
+    with open_gallery(url) as g:  # drawn as the app enrols, so the search is two-way
+        summary = g.enroll([args.photos], drawing=model_drawing(args.model))
         n = g.stats().photos
     print(f"gallery: {n} photos ({summary.enrolled} newly enrolled in {time.time() - t0:.0f} s)")
 

@@ -97,13 +97,13 @@ def report_pages(folder: Path, home: Path, pages: int = 3) -> None:
     from sketchlab.cases.bundle import export_bundle
     from sketchlab.cases.gallery_link import search_sketch
     from sketchlab.core.inference import Inverter
-    from sketchlab.core.model_catalog import resolve_model
+    from sketchlab.core.model_catalog import model_drawing, resolve_model
     from sketchlab.db.gallery import open_gallery
     from sketchlab.report.pdf import render_report
 
     url = f"sqlite:///{home / 'gallery.sqlite'}"
-    with open_gallery(url) as g:
-        g.enroll([DATA / "cufs_cuhk" / "test" / "photos"])
+    with open_gallery(url) as g:  # drawn as the app enrols, so the search is two-way
+        g.enroll([DATA / "cufs_cuhk" / "test" / "photos"], drawing=model_drawing())
     store = CaseStore(home / "cases")
     info = store.create_case(number="2026-0042", title="Street robbery, Mill Lane",
                              artist="A. Artist", investigator="DI Example",

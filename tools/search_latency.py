@@ -45,13 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="sketchlab-search-"))
     home.mkdir(parents=True, exist_ok=True)
     os.environ["SKETCHLAB_HOME"] = str(home)
+    from sketchlab.core.model_catalog import model_drawing
     from sketchlab.db.gallery import open_gallery
 
     url = f"sqlite:///{home / 'gallery.sqlite'}"
     folders = [data / "photos"] + ([shared_data_dir() / "lfw" / "images"] if args.lfw else [])
     with open_gallery(url) as g:
         # one subject per person (LFW's Name_0001.jpg); enrolled photos are skipped
-        g.enroll(folders, rule="filename")
+        # drawn as the app enrols: the search timed is the model's two-way one
+        g.enroll(folders, rule="filename", drawing=model_drawing(args.model))
         size = g.stats().photos
 
     from PySide6.QtWidgets import QApplication
