@@ -208,7 +208,8 @@ def present_from(loaded: Any, kinds: dict[str, sr.SearchCalibration], extra: dic
     words = (f"of {', '.join(names)}: sketches the generator{'s' * many} never trained on, "
              f"each read through {models}, {'generators' if many else 'a generator'} of "
              f"this recipe whose run{'s' * many} held their people out"
-             + (f" (the gallery drawn by {drawn}, which never drew them)" if drawn else ""))
+             + (f" (the gallery drawn by {drawn}, which never drew them)" if drawn else "")
+             + (sr_train.SET_BOUND_WORDS if groups_by == "set" else ""))
     fresh: dict[str, sr.SearchCalibration] = {}
     for way in range(1 + two_way):
         fresh.update(sr_train.measure_pooled([f.blocks[way] for f in folds], names, rank,

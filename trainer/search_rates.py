@@ -86,6 +86,9 @@ HAND_NAMES = {"cufs_train": "CUFS", "fs2k_train": "FS2K style {style}",
 # Fewer searches of a hand than this are too few to bound a set's rates with
 # (`hardest_parts`): about +-10 points at a 50 % rate.
 MIN_HAND_SEARCHES = 20
+# How tables cut by set say so in their source text (`measure_pooled`, `held_out_rates`).
+SET_BOUND_WORDS = ("; sketches like this: those drawn most like the same set, each set's "
+                   "present-person rates those of its hardest hand")
 # Absent-person rates (FPIR, and so the threshold) are read from the hand-drawn train
 # sketches: people search hand-drawn sketches, and at one threshold synthetic sketches
 # marked absent people 5.3-7.1 % of the time where hand-drawn ones marked them 0.8-4.4 %
@@ -687,8 +690,7 @@ def measure_pooled(blocks: Sequence[Searches], sets: Sequence[str] = tuple(SET_W
         if groups_by == "set":
             parts = [hardest_parts(np.flatnonzero(groups == g), sets_, hands, name)
                      for g, name in enumerate(names)]
-            bound = ("; sketches like this: those drawn most like the same set, each set's "
-                     "present-person rates those of its hardest hand")
+            bound = SET_BOUND_WORDS
     elif all(b.data.spread is not None for b in blocks):
         spread = np.concatenate([b.data.spread[b.idx] for b in blocks])
         edges = spread_edges(spread)

@@ -325,6 +325,9 @@ def test_the_present_person_rates_pool_every_folds_searches(tiny_model, tmp_path
     assert extra["present_from"] == read_by
     assert "each read through f0.safetensors and f1.safetensors, generators" in \
         kinds["variants"].source
+    by_set, _, _ = hr.present_from(loaded, stored, {}, [f0, f1], False, groups_by="set")
+    assert by_set["variants"].source.endswith("each set's present-person rates those of its "
+                                              "hardest hand")
     again = _with_held_out(tiny_model, tmp_path, "again", ("cufs_train", 0))
     with pytest.raises(ValueError, match="held out the same people"):
         hr.present_from(loaded, stored, {}, [f0, again], False)
