@@ -135,7 +135,7 @@ def read_fold(loaded: Any, extra: dict[str, Any], reader: Any, kinds: set[str],
     from trainer.data.folds import held_out_of
     from trainer.evaluate import adapter_of
 
-    fold_model = Path(reader.path)
+    fold_model = reader.path
     sets = fold_sets(reader.metadata)
     root = describe(str(fold_model), sets, workers, ink_gamma=model_ink_gamma(loaded.path))
     w = model_raw_weight(loaded)

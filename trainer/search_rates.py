@@ -683,12 +683,13 @@ def measure_pooled(blocks: Sequence[Searches], sets: Sequence[str] = tuple(SET_W
     if all(b.data.spread is not None for b in blocks) and groups_by in ("hand", "set"):
         raw = np.concatenate([b.data.raw[b.idx] for b in blocks])
         hands = np.concatenate([hand_labels(b.data)[b.idx] for b in blocks])
-        sets_ = np.concatenate([set_labels(b.data)[b.idx] for b in blocks])
-        names, centroids = hand_centroids(raw, hands if groups_by == "hand" else sets_)
+        labels = hands if groups_by == "hand" else \
+            np.concatenate([set_labels(b.data)[b.idx] for b in blocks])
+        names, centroids = hand_centroids(raw, labels)
         groups = sr.hand_groups(centroids, raw)
         cut, n_groups = {"hand_centroids": centroids, "hand_names": names}, len(names)
         if groups_by == "set":
-            parts = [hardest_parts(np.flatnonzero(groups == g), sets_, hands, name)
+            parts = [hardest_parts(np.flatnonzero(groups == g), labels, hands, name)
                      for g, name in enumerate(names)]
             bound = SET_BOUND_WORDS
     elif all(b.data.spread is not None for b in blocks):
