@@ -80,6 +80,7 @@ class LossConfig:
     adversarial: float = 1.0
     feature_matching: float = 10.0
     tv: float = 0.05
+    ssim: float = 0.0  # weight of 1 - SSIM of the luma (`losses.ssim_loss`); 0 = off
     gan_mode: str = "hinge"  # "hinge" or "lsgan"
     # Adversarial and feature-matching terms are off before adv_start and ramp linearly to
     # full weight over adv_ramp steps: with few steps, L1 first gets the layout right.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-LOSS_KEYS = ("g_l1", "g_adv", "g_fm", "g_tv", "g_id", "g_perc", "g_con", "g_total", "d")
+LOSS_KEYS = ("g_l1", "g_adv", "g_fm", "g_tv", "g_ssim", "g_id", "g_perc", "g_con", "g_total", "d")
 
 
 @dataclass

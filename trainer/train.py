@@ -249,6 +249,11 @@ class Trainer:
             l1 = torch.nn.functional.l1_loss(fake.float(), real)
             tv = losses.total_variation(fake.float())
             total = lc.l1 * l1 + lc.tv * tv
+            if lc.ssim > 0:
+                with torch.autocast(self.device.type, enabled=False):
+                    ssim = losses.ssim_loss(fake, real)
+                total = total + lc.ssim * ssim
+                out.update(g_ssim=float(ssim.detach()))
             if self.face_net is not None:
                 with torch.autocast(self.device.type, enabled=False):
                     ident, perc, fake_d, real_d = self._face_terms(real, fake)

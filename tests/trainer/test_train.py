@@ -150,3 +150,35 @@ def test_a_runs_snapshot_names_the_people_it_held_out(tiny_config, tiny_sources)
     snapshot = load_generator(Path(tiny_config.out_dir) / "folded" / "generator.safetensors")
     assert held_out_of(snapshot.metadata) == [
         {"manifest": "pairs.csv", "split": "train", "folds": 3, "fold": 1}]
+
+
+def test_the_ssim_term_is_the_metric_it_sharpens() -> None:
+    """The training term is 1 - the SSIM that `trainer evaluate` reports (luma, 11 x 11
+    Gaussian window), so a lower loss is a better score, not a look-alike of one."""
+    import numpy as np
+
+    from trainer.losses import ssim_loss
+    from trainer.metrics import ssim
+
+    rng = np.random.default_rng(0)
+    a = rng.random((40, 32, 3), dtype=np.float32) * 255
+    b = np.clip(a * 0.6 + rng.random((40, 32, 3), dtype=np.float32) * 100, 0, 255)
+
+    def tensor(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x / 127.5 - 1).permute(2, 0, 1)[None].float()
+
+    assert abs((1 - float(ssim_loss(tensor(a), tensor(b)))) - ssim(a, b)) < 1e-4
+    assert float(ssim_loss(tensor(a), tensor(a))) < 1e-5
+
+
+def test_an_ssim_term_alone_moves_the_generator(tiny_config, tiny_sources) -> None:
+    import dataclasses
+
+    loss = dataclasses.replace(tiny_config.loss, l1=0.0, tv=0.0, adv_start=10**6, ssim=1.0)
+    t = Trainer(tiny_config.replace(steps=1, loss=loss), sources=tiny_sources,
+                progress=False)
+    before = _params(t)
+    t.fit()
+    assert 0 < t.history.values["g_ssim"][0] <= 2
+    after = _params(t)
+    assert any(not torch.equal(before[k], after[k]) for k in before if not k.startswith("D."))
