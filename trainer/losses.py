@@ -54,9 +54,10 @@ def ssim_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     a = ((fake.float() * w).sum(1, keepdim=True) + 1) / 2
     b = ((real.float() * w).sum(1, keepdim=True) + 1) / 2
     win = _gaussian_window().to(fake.device)
+    pad = (win.shape[-1] // 2,) * 4
 
     def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.pad(x, (5, 5, 5, 5), mode="reflect"), win)
+        return F.conv2d(F.pad(x, pad, mode="reflect"), win)
 
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     mu_a, mu_b = blur(a), blur(b)
