@@ -168,8 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="search without the model's query adapter (the ablation)")
     e.add_argument("--adapter", default=None, metavar="JSON",
                    help="search with this adapter (from `adapter fit --out`) instead")
-    e.add_argument("--identification-only", action="store_true",
-                   help="skip the image-quality metrics (FSIM, SSIM)")
+    only = e.add_mutually_exclusive_group()
+    only.add_argument("--identification-only", action="store_true",
+                      help="skip the image-quality metrics (FSIM, SSIM)")
+    only.add_argument("--quality-only", action="store_true",
+                      help="only the image-quality metrics: no gallery, no searches "
+                           "(minutes instead of half an hour on FS2K)")
     e.add_argument("--ink-gamma", type=float, default=None, metavar="G",
                    help="invert the sketches with their shading lightened (ink darkness to "
                         "the power G; default: the model's own reading)")

@@ -387,10 +387,12 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              distractors: Sequence[str] = (), max_distractors: int = 0, device: str = "auto",
              workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
              quality: bool = True, ink_gamma: float | None = None,
-             two_way_search: bool = False, drawers: Sequence[str] | None = None
-             ) -> dict[str, Any]:
+             two_way_search: bool = False, drawers: Sequence[str] | None = None,
+             identification: bool = True) -> dict[str, Any]:
     """Quality of the photos the search makes (sketches read with the model's shading
-    reading, or `ink_gamma`) and identification on the app's path; `two_way_search` also
+    reading, or `ink_gamma`) and identification on the app's path, either one alone when
+    the other is switched off (`quality`, `identification`: the gallery is the slow part,
+    and a fidelity check needs none); `two_way_search` also
     ranks by the two-way distance (`core.drawn`: the gallery drawn as sketches too, by
     each of `drawers`: PENCIL, the pencil filter, or a photo-to-sketch network's model;
     with several, the sketch's mean distance to a face's drawings; None: as the app's
@@ -399,6 +401,10 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
     if drawers is not None and not drawers:
         raise ValueError("the two-way search needs at least one drawer")
+    if not (quality or identification):
+        raise ValueError("nothing to evaluate: both quality and identification are off")
+    if two_way_search and not identification:
+        raise ValueError("the two-way search is part of identification: drop --quality-only")
     from trainer.adapter import model_ink_gamma
 
     t0 = time.time()
@@ -431,17 +437,17 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         else:
             figures = dict.fromkeys(QUALITY_KEYS, float("nan"))
         sets.append(SetResult(name, len(data), figures))
-        # Identification: the sketch file on the app's own path (variants, fused, adapted).
-        found = identification_queries(loaded, data.rows, f"{name}_{split}", workers,
-                                       moved, gamma)
-        for k in QUERY_KINDS:
-            queries[k].extend(found[k])
-        truth_keys.extend((name, r.identity) for r in data.rows)
-        groups.extend(f"{name} {group_of(r)}" for r in data.rows)
-        methods.extend(found["methods"])
-        for r in data.rows:
-            gallery_files.append(r.photo)
-            gallery_keys.append((name, r.identity))
+        if identification:  # the sketch file on the app's own path (variants, fused, adapted)
+            found = identification_queries(loaded, data.rows, f"{name}_{split}", workers,
+                                           moved, gamma)
+            for k in QUERY_KINDS:
+                queries[k].extend(found[k])
+            truth_keys.extend((name, r.identity) for r in data.rows)
+            groups.extend(f"{name} {group_of(r)}" for r in data.rows)
+            methods.extend(found["methods"])
+            for r in data.rows:
+                gallery_files.append(r.photo)
+                gallery_keys.append((name, r.identity))
         if out_dir is not None and preds is not None:
             from trainer.plots import grid, save_png
 
@@ -450,7 +456,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                      grid([[np.asarray(data.sketches[i]) for i in range(k)],
                            [preds[i] for i in range(k)],
                            [np.asarray(data.photos[i]) for i in range(k)]]))
-    for spec in distractors:
+    for spec in distractors if identification else ():
         mpath = resolve_manifest(spec)
         rows = read_manifest(mpath)
         if max_distractors:
@@ -459,7 +465,8 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         gallery_keys.extend((f"distractor:{mpath.parent.name}", r.identity) for r in rows)
     galleries = {"": np.stack(embed_photo_files(gallery_files, cache, workers)),
                  "_grey": np.stack(embed_photo_files(gallery_files, cache, workers,
-                                                     "embedding gallery (grey)", grey=True))}
+                                                     "embedding gallery (grey)", grey=True))
+                 } if identification else {}
     # luma only, whoever draws: one drawing of each face serves colour and grey searches
     drawn = [np.stack(embed_photo_files(gallery_files, cache, workers,
                                         f"drawing gallery ({d})", drawn=True,
@@ -492,10 +499,12 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         return out
 
     start = 0
-    for s in sets:  # per set, against the same full gallery
-        s.ranks = ranks(slice(start, start + s.n))
-        start += s.n
-    everything = ranks(slice(0, len(truth)))
+    everything: dict[str, float] = {}
+    if identification:
+        for s in sets:  # per set, against the same full gallery
+            s.ranks = ranks(slice(start, start + s.n))
+            start += s.n
+        everything = ranks(slice(0, len(truth)))
     by_group = {g: {"n": int(sum(x == g for x in groups)),
                     **ranks(np.flatnonzero(np.array(groups) == g))}
                 for g in sorted(set(groups))}
@@ -505,10 +514,10 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     summary = {
         "fsim": mean_of("fsim"), "ssim": mean_of("ssim"), "pearson_r": mean_of("pearson_r"),
         **{k: everything[k] for k in JSON_KEYS if k in everything},
-        "n_queries": len(truth), "gallery_size": len(gallery_files),
+        "n_queries": sum(s.n for s in sets), "gallery_size": len(gallery_files),
         "model_sha256": loaded.sha256,
     }
-    summary = {k: summary[k] for k in JSON_KEYS}
+    summary = {k: summary.get(k) for k in JSON_KEYS}  # None: not measured (quality only)
     details = {
         "summary": summary,
         "model": str(loaded.path), "model_name": loaded.name, "split": split,
@@ -542,6 +551,8 @@ def format_table(details: dict[str, Any]) -> str:
             f"| {s['name']} | {s['n']} | {s['fsim']:.3f} | {s['fsim_colour']:.3f} | "
             f"{s['ssim']:.3f} | {s['ssim_colour']:.3f} | {s['pearson_r']:.3f} | "
             f"{s['pearson_r_colour']:.3f} |")
+    if not all("rank1" in s for s in details["sets"]):
+        return "\n".join([*lines, "", "Identification not measured (quality only)."])
     lines += ["", "Identification on the app's path (each sketch aligned on its own, inverted "
               "as 8 variants fused with the raw sketch, as `sketchlab match`):", "",
               "| set | images | rank-1 | rank-10 | rank-50 | without adapter rank-1 / 10 | "
@@ -627,7 +638,8 @@ def main(args: argparse.Namespace) -> int:
                        args.max_distractors, args.device, args.workers, out_dir,
                        adapter="none" if args.no_adapter else args.adapter or "model",
                        quality=not args.identification_only, ink_gamma=args.ink_gamma,
-                       two_way_search=args.two_way, drawers=args.drawer)
+                       two_way_search=args.two_way, drawers=args.drawer,
+                       identification=not args.quality_only)
     details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
                          for k in ("engine", "precision")}
     if args.out:

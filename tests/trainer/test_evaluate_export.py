@@ -148,3 +148,36 @@ def test_two_way_ranks_read_the_mean_of_a_faces_drawings() -> None:
     network = np.array([[4.0, 0.0], [0.0, 0.0]], np.float32)  # network: face 1, by more
     assert rank_hits(queries, gallery, [1], ks=(1,), drawn=(raw, [pencil])) == {1: 0.0}
     assert rank_hits(queries, gallery, [1], ks=(1,), drawn=(raw, [pencil, network])) == {1: 1.0}
+
+
+def test_quality_only_measures_the_photos_and_searches_nothing(shared_data, tiny_model,
+                                                                tmp_path, monkeypatch) -> None:
+    """`evaluate --quality-only`: FSIM and SSIM of real test pairs, with no gallery embedded
+    and no sketch searched (the slow part of a fidelity check)."""
+    from sketchlab.core.manifest import read_manifest
+    from trainer import evaluate as ev
+
+    rows = read_manifest(shared_data / "cufs_cuhk" / "manifest.csv", "test")[:3]
+    manifest = tmp_path / "three" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("sketch,photo,identity,split\n" + "".join(
+        f"{r.sketch},{r.photo},{r.identity},test\n" for r in rows))
+
+    def searched(*_a, **_k):
+        raise AssertionError("a quality-only evaluation searched or embedded a gallery")
+
+    monkeypatch.setattr(ev, "identification_queries", searched)
+    monkeypatch.setattr(ev, "embed_photo_files", searched)
+    details = ev.evaluate(str(tiny_model), [str(manifest)], distractors=[str(manifest)],
+                          workers=1, identification=False)
+    summary = details["summary"]
+    assert 0.0 < summary["fsim"] <= 1.0 and -1.0 <= summary["ssim"] <= 1.0
+    assert summary["rank1"] is None and summary["n_queries"] == 3
+    assert summary["gallery_size"] == 0
+    text = ev.format_table(details)
+    assert "| three | 3 |" in text and "Identification not measured" in text
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        ev.evaluate(str(tiny_model), [str(manifest)], quality=False, identification=False)
+    with pytest.raises(ValueError, match="two-way"):
+        ev.evaluate(str(tiny_model), [str(manifest)], identification=False,
+                    two_way_search=True)
