@@ -121,6 +121,19 @@ def test_an_ablation_config_says_only_what_differs(tmp_path: Path) -> None:
         load_config(tmp_path / "d.toml")
 
 
+def test_the_unseen_artist_ssim_pair_differs_by_the_ssim_term_alone() -> None:
+    """`leave-out-cufs-fidelity` and its twin continue the kept leave-CUFS-out generator
+    with the leave-CUFS-out sources; the SSIM weight is their one difference."""
+    base = load_config(CONFIGS / "leave-out-cufs.toml")
+    twin = load_config(CONFIGS / "leave-out-cufs-continued.toml")
+    ssim = load_config(CONFIGS / "leave-out-cufs-fidelity.toml")
+    assert ssim.loss.ssim == 10.0 and twin.loss.ssim == 0.0
+    assert dataclasses.replace(ssim, name=twin.name,
+                               loss=dataclasses.replace(ssim.loss, ssim=0.0)) == twin
+    assert twin.sources == base.sources and twin.steps == 2400
+    start = CONFIGS.parents[1] / twin.init_generator
+    assert start.is_file() and start.parent.name == "protocol"
+
 def test_drawing_configs_learn_hand_drawn_pairs_only_and_leave_their_set_out() -> None:
     full = load_config(CONFIGS / "drawing.toml")
     assert full.direction == "photo_to_sketch"
