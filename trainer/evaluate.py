@@ -498,9 +498,9 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                                   if aligned else 0.0)
         return out
 
-    start = 0
     everything: dict[str, float] = {}
     if identification:
+        start = 0
         for s in sets:  # per set, against the same full gallery
             s.ranks = ranks(slice(start, start + s.n))
             start += s.n

@@ -134,6 +134,7 @@ def test_the_unseen_artist_ssim_pair_differs_by_the_ssim_term_alone() -> None:
     start = CONFIGS.parents[1] / twin.init_generator
     assert start.is_file() and start.parent.name == "protocol"
 
+
 def test_drawing_configs_learn_hand_drawn_pairs_only_and_leave_their_set_out() -> None:
     full = load_config(CONFIGS / "drawing.toml")
     assert full.direction == "photo_to_sketch"
