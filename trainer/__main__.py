@@ -189,7 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_evaluate)
 
     x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")
-    x.add_argument("run", help="run directory (runs/NAME) or a training checkpoint .pt")
+    x.add_argument("run", help="run directory (runs/NAME), a training checkpoint .pt, or a "
+                   "generator .safetensors to install as it is, with the adapter and tables "
+                   "measured on it (give --config)")
+    x.add_argument("--config", default=None, metavar="TOML",
+                   help="installing a .safetensors: the recipe that trained it")
     x.add_argument("--name", required=True)
     x.add_argument("--summary", default="")
     x.add_argument("--eval", action="append", default=[],

@@ -26,8 +26,9 @@ import torch
 from sketchlab.core import paths
 from sketchlab.core.checkpoint import save_generator
 from sketchlab.core.frame import SKETCH_STYLES
+from sketchlab.core.model_file import read_metadata
 from sketchlab.core.network import Generator, GeneratorConfig, count_parameters
-from trainer.config import TrainConfig
+from trainer.config import TrainConfig, load_config
 from trainer.data.folds import held_out_fields
 from trainer.evaluate import format_table
 from trainer.train import latest_checkpoint
@@ -104,6 +105,41 @@ def _png(path: Path, rgb: np.ndarray, max_width: int = 800) -> None:
     path.write_bytes(buf.tobytes())
 
 
+def model_fields(cfg: TrainConfig, name: str, summary: str, step: int) -> dict[str, str]:
+    """The metadata that names an exported model and says what it was trained on."""
+    styles = sorted({st for s in cfg.sources for st in s.styles if s.kind == "synthetic"}
+                    | {"pencil"})
+    return {"name": name,
+            "summary": summary or (f"Sketch-to-photo generator, {step} steps on "
+                                   f"{', '.join(s.name for s in cfg.sources)}"),
+            "styles": ",".join(styles), "step": str(step),
+            "trained_on": ",".join(f"{s.name}:{s.split}" for s in cfg.sources),
+            **held_out_fields(cfg.sources),
+            "exported": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def install(model: str | Path, name: str, config: str | Path, summary: str = "",
+            models_dir: Path | None = None) -> Path:
+    """Install a generator file (a candidate carrying its query adapter and the tables
+    measured on its photos) as NAME in models/. Weights, config text and so the hash are
+    copied as they are, so every table keyed by that hash stays valid; the fields that name
+    the model and its training come anew from its recipe `config`. Its card is the lab's
+    to write from the runs that measured it, so NAME.md is left as it is."""
+    from sketchlab.core.checkpoint import load_generator, update_metadata
+
+    loaded = load_generator(model)  # every check a model file must pass
+    cfg = load_config(config)
+    if loaded.config != cfg.generator:
+        raise ValueError(f"{Path(model).name} was not made by {Path(config).name}: its "
+                         "network differs from the recipe's")
+    out_dir = Path(models_dir) if models_dir else paths.models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dest = out_dir / f"{name}.safetensors"
+    step = int(loaded.metadata.get("step", "0"))
+    update_metadata(loaded.path, model_fields(cfg, name, summary, step), dest=dest)
+    return dest
+
+
 def export(run: str | Path, name: str, summary: str = "", evals: list[Path] | None = None,
            command: str = "", notes: str = "", models_dir: Path | None = None,
            calibrate: bool = True, workers: int = 2) -> Path:
@@ -119,15 +155,7 @@ def export(run: str | Path, name: str, summary: str = "", evals: list[Path] | No
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / f"{name}.safetensors"
     step = int(state["step"])
-    summary = summary or (f"Sketch-to-photo generator, {step} steps on "
-                          f"{', '.join(s.name for s in cfg.sources)}")
-    styles = sorted({st for s in cfg.sources for st in s.styles if s.kind == "synthetic"}
-                    | {"pencil"})
-    sha = save_generator(weights, generator, extra={
-        "name": name, "summary": summary, "styles": ",".join(styles), "step": str(step),
-        "trained_on": ",".join(f"{s.name}:{s.split}" for s in cfg.sources),
-        **held_out_fields(cfg.sources),
-        "exported": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    sha = save_generator(weights, generator, extra=model_fields(cfg, name, summary, step))
 
     calibration_report = None
     if calibrate:
@@ -236,6 +264,16 @@ def _card(name: str, summary: str, cfg: TrainConfig, state: dict[str, Any], sha:
 
 
 def main(args: argparse.Namespace) -> int:
+    if Path(args.run).suffix == ".safetensors":
+        if not args.config:
+            raise SystemExit("installing a generator file needs --config, the recipe that "
+                             "trained it (for the fields that say what it was trained on)")
+        path = install(args.run, args.name, args.config, args.summary,
+                       Path(args.models_dir) if args.models_dir else None)
+        print(f"installed {path} (SHA-256 {read_metadata(path)['sha256'][:12]}, as "
+              f"{Path(args.run).name}); its card {path.with_suffix('.md').name} was left as "
+              "it is")
+        return 0
     path = export(args.run, args.name, args.summary, [Path(e) for e in args.eval],
                   args.train_command, args.notes,
                   Path(args.models_dir) if args.models_dir else None,

@@ -35,7 +35,7 @@ from sketchlab.core.network import Generator, GeneratorConfig, unwrap
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointError", "LoadedModel", "check_model",
            "load_generator",
-           "read_metadata", "save_generator", "weights_sha256"]
+           "read_metadata", "save_generator", "update_metadata", "weights_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +142,11 @@ def load_generator(path: str | os.PathLike[str], device: str | torch.device = "c
     return LoadedModel(generator=generator, config=config, sha256=sha, path=path, metadata=meta)
 
 
-def update_metadata(path: str | os.PathLike[str], updates: dict[str, str]) -> None:
-    """Rewrite a model file's metadata (e.g. its score calibration), weights untouched;
-    refuses a file whose weights do not match their recorded hash."""
+def update_metadata(path: str | os.PathLike[str], updates: dict[str, str],
+                    dest: str | os.PathLike[str] | None = None) -> None:
+    """Rewrite a model file's metadata (e.g. its score calibration), weights and config
+    text untouched, so its hash and whatever was measured under it stay valid; into `dest`
+    when given, else in place. Refuses a file whose weights do not match their hash."""
     path = Path(path)
     meta = read_metadata(path)
     model_config(meta, path.name)
@@ -153,5 +155,5 @@ def update_metadata(path: str | os.PathLike[str], updates: dict[str, str]) -> No
         raise CheckpointError(f"{path.name}: weights or config do not match their recorded "
                               "SHA-256")
     meta.update(updates)
-    with atomic_write(path) as fh:
+    with atomic_write(Path(dest) if dest is not None else path) as fh:
         fh.write(safetensors_bytes(state, metadata=meta))

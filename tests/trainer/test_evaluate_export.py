@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import replace
 
@@ -88,6 +89,48 @@ def test_export_writes_loadable_model_and_card(tiny_config, tiny_sources, tmp_pa
     assert (models / "unit-model-losses.png").is_file()
     assert [m.name for m in list_models([models])] == ["unit-model"]
     assert "rank-1" in format_table(json.loads(ev.read_text()))
+
+
+def test_install_keeps_the_weights_and_what_was_measured_on_them(tiny_config, tmp_path
+                                                                  ) -> None:
+    """A candidate goes into models/ under the bundled name with its hash, adapter and
+    tables as they were measured, and the fields saying what it is come from its recipe;
+    the hand-written card beside it is left alone."""
+    import torch
+
+    from sketchlab.core.checkpoint import save_generator
+    from sketchlab.core.network import Generator
+    from trainer.export import main as export_main
+
+    torch.manual_seed(0)
+    candidate = tmp_path / "candidate.safetensors"
+    sha = save_generator(candidate, Generator(tiny_config.generator), extra={
+        "name": "candidate", "step": "7", "query_adapter": "{adapter}",
+        "query_adapter_sha256": "a" * 64, "search_calibration": "{tables}"})
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(tiny_config.to_toml())
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "bundled.md").write_text("the lab's card")
+    args = argparse.Namespace(run=str(candidate), name="bundled", config=str(recipe),
+                              summary="a better photo", models_dir=str(models))
+    assert export_main(args) == 0
+    loaded = load_generator(models / "bundled.safetensors")
+    meta = loaded.metadata
+    assert loaded.sha256 == sha
+    assert (meta["query_adapter"], meta["search_calibration"]) == ("{adapter}", "{tables}")
+    assert (meta["name"], meta["summary"], meta["step"]) == ("bundled", "a better photo", "7")
+    assert meta["trained_on"] == "pairs:train,synth:train"
+    assert meta["styles"] == "colour,line,pencil" and meta["exported"]
+    assert (models / "bundled.md").read_text() == "the lab's card"
+    assert load_generator(candidate).metadata["name"] == "candidate"  # the source stays
+
+    other = tiny_config.replace(generator=replace(tiny_config.generator, n_residual=2))
+    recipe.write_text(other.to_toml())
+    with pytest.raises(ValueError, match="its network differs"):
+        export_main(args)
+    with pytest.raises(SystemExit, match="needs --config"):
+        export_main(argparse.Namespace(**{**vars(args), "config": None}))
 
 
 def test_a_drawing_network_draws_the_gallery_under_its_own_name(shared_data, tiny_model,
