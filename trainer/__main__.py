@@ -235,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit without this train set (cufs, fs2k, lfw, celeba): the "
                         "leave-one-dataset-out protocol; describe then computes only the "
                         "train sets kept")
-    a.add_argument("--write", action="store_true", help="store the adapter in the model file")
+    a.add_argument("--write", action="store_true",
+                   help="store the adapter in the model file (with --leave-out, only in a "
+                        "generator whose file says it never saw those sets)")
     a.add_argument("--train-only", action="store_true",
                    help="describe: the train sets only (what `fit` reads), not the test sets")
     a.add_argument("--hidden", type=int, default=0,

@@ -463,6 +463,27 @@ def fit_command(model: str | None, leave_out: Sequence[str] = (), workers: int =
     return adapter, report
 
 
+def check_left_out(model: str | None, leave_out: Sequence[str]) -> None:
+    """An adapter fitted without some sets belongs only in a generator that never saw them
+    either (the unseen-artist protocol's); stored in one that did, the app would search
+    with an adapter that lacks the sets its photos were made from. Raises ValueError."""
+    from sketchlab.core.model_file import read_metadata
+    from trainer.evaluate import model_path
+
+    path = model_path(model)
+    trained = read_metadata(path).get("trained_on", "")
+    if not trained:
+        raise ValueError(f"{path.name} does not record what it was trained on, so an adapter "
+                         "fitted without some sets cannot be stored in it: `fit --out`, then "
+                         "`adapter write`, if its generator never saw them")
+    sources = [s.split(":")[0] for s in trained.split(",")]
+    seen = [x for x in leave_out if any(s.startswith(x) for s in sources)]
+    if seen:
+        raise ValueError(f"{path.name} was trained on {', '.join(seen)}: --write stores only an "
+                         "adapter fitted on every set its generator saw; drop --leave-out, or "
+                         "use `fit --out` to keep this one aside")
+
+
 def main(args: argparse.Namespace) -> int:
     import json
 
@@ -487,6 +508,8 @@ def main(args: argparse.Namespace) -> int:
         update_metadata(path, adapter.metadata())
         print(f"stored query adapter {adapter.sha256[:12]} in {path}")
         return 0
+    if args.write and args.leave_out:
+        check_left_out(args.model, args.leave_out)  # before minutes of fitting, not after
     grid = WIDE_GRID if args.grid == "wide" else GRID
     if args.hidden or args.temperature:  # one setting, e.g. the one chosen with every set
         grid = (FitConfig(hidden=args.hidden or FitConfig.hidden,
@@ -497,8 +520,6 @@ def main(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(adapter.metadata()) + "\n", encoding="utf-8")
     if args.write:
-        if args.leave_out:
-            raise ValueError("--write stores the adapter trained on every set; drop --leave-out")
         from sketchlab.core.checkpoint import update_metadata
         from trainer.evaluate import model_path
 

@@ -182,6 +182,12 @@ class TrainConfig:
         """Whether a loss term needs dlib's face network (else it is never loaded)."""
         return self.loss.identity > 0 or self.loss.perceptual > 0 or self.loss.contrast > 0
 
+    @property
+    def trained_on(self) -> str:
+        """The model-file field naming the sources and splits trained on (`cufs:train,...`),
+        so a tool reading only the file knows which sets its generator never saw."""
+        return ",".join(f"{s.name}:{s.split}" for s in self.sources)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -113,7 +113,7 @@ def model_fields(cfg: TrainConfig, name: str, summary: str, step: int) -> dict[s
             "summary": summary or (f"Sketch-to-photo generator, {step} steps on "
                                    f"{', '.join(s.name for s in cfg.sources)}"),
             "styles": ",".join(styles), "step": str(step),
-            "trained_on": ",".join(f"{s.name}:{s.split}" for s in cfg.sources),
+            "trained_on": cfg.trained_on,
             **held_out_fields(cfg.sources),
             "exported": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 

@@ -354,6 +354,7 @@ class Trainer:
         save_generator(self.run_dir / "generator.safetensors", self.G,
                        extra={"name": self.cfg.name, "step": str(self.step),
                               "summary": f"training snapshot at step {self.step}",
+                              "trained_on": self.cfg.trained_on,
                               **held_out_fields(self.cfg.sources)})
         save_loss_plot(self.history, self.run_dir / "losses.png")
         self.save_preview()

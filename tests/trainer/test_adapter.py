@@ -196,3 +196,44 @@ def test_a_models_raw_sketch_share_is_read_one_way(tiny_model, calibrated_tiny_m
     assert plan_query(None, {"variants": 8}, adapter=False).raw_weight == 0.0
     with pytest.raises(ValueError, match="raw_weight"):
         raw_weight_of({"raw_weight": 1.5})
+
+
+def test_fit_write_leave_out_stores_only_where_the_generator_never_saw_the_set(
+        tiny_model, tmp_path, monkeypatch) -> None:
+    """`fit --write --leave-out cufs` stores the adapter in a generator whose file says it
+    trained without CUFS, and refuses, before fitting, one trained on CUFS or one that does
+    not say what it was trained on."""
+    import argparse
+    import shutil
+
+    import trainer.adapter as adapter_mod
+    from sketchlab.core.adapter import QueryAdapter
+    from sketchlab.core.checkpoint import load_generator, update_metadata
+
+    def fake_fit(model, leave_out, *a, **k):  # the fitting itself: tested above
+        rng = np.random.default_rng(0)
+        return QueryAdapter(rng.normal(0, 0.01, (DIM, 2 * DIM)), rng.normal(0, 0.01, (8, 2 * DIM)),
+                            np.zeros(8), rng.normal(0, 0.01, (DIM, 8)), np.zeros(DIM),
+                            load_generator(model).sha256, {"left_out": list(leave_out)}), {}
+
+    fitted = []
+    monkeypatch.setattr(adapter_mod, "fit_command",
+                        lambda *a, **k: fitted.append(a) or fake_fit(*a, **k))
+    model = tmp_path / "m.safetensors"
+
+    def run(trained_on: str | None):
+        shutil.copy(tiny_model, model)
+        if trained_on is not None:
+            update_metadata(model, {"trained_on": trained_on})
+        return adapter_mod.main(argparse.Namespace(
+            action="fit", model=str(model), leave_out=["cufs"], write=True, out=None,
+            grid="small", hidden=0, temperature=0.0, validate_on=None, ink_gamma=None,
+            workers=1))
+
+    assert run("fs2k:train,celeba:train,lfw:train") == 0
+    assert "query_adapter" in load_generator(model).metadata and len(fitted) == 1
+    with pytest.raises(ValueError, match="was trained on cufs"):
+        run("cufs:train,fs2k:train")
+    with pytest.raises(ValueError, match="does not record what it was trained on"):
+        run(None)
+    assert len(fitted) == 1  # both refused before any fitting

@@ -136,13 +136,15 @@ def test_a_drawing_network_trains_from_photo_to_sketch(tiny_config, tiny_sources
 
 def test_a_runs_snapshot_names_the_people_it_held_out(tiny_config, tiny_sources) -> None:
     """`adapter fit` and `search-rates --present-from` read a run folder's snapshot as they
-    read an exported file: it must say which identity folds the run never trained on."""
+    read an exported file: it must say which identity folds and which sources the run
+    trained on (`adapter fit --write --leave-out` reads the sources)."""
     from trainer.data.folds import held_out_of
 
     t = Trainer(tiny_config.replace(steps=1), sources=tiny_sources, progress=False)
     t.fit()
     run = Path(tiny_config.out_dir) / "tiny"
-    assert held_out_of(load_generator(run / "generator.safetensors").metadata) == []
+    meta = load_generator(run / "generator.safetensors").metadata
+    assert held_out_of(meta) == [] and meta["trained_on"] == "pairs:train,synth:train"
     folded = tiny_config.from_dict({**tiny_config.to_dict(), "name": "folded", "sources": [
         {"name": "pairs", "manifest": "pairs.csv", "folds": 3, "held_out_fold": 1},
         {"name": "synth", "manifest": "synth.csv", "kind": "synthetic"}]})
