@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sketchlab.core.engines import ENGINES
 from sketchlab.core.precision import PRECISIONS
+from trainer.split_shift import SETS as SPLIT_SETS
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -357,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ss = sub.add_parser("split-shift", help="a set's train and test sketches searched alike, "
                         "group by group: is its test split harder, or mixed otherwise?")
-    ss.add_argument("--set", choices=("fs2k", "cufs"), default="fs2k")
+    ss.add_argument("--set", choices=tuple(SPLIT_SETS), default="fs2k")
     ss.add_argument("--model", default=None, help="model name or .safetensors file (default: "
                     "the bundled model) whose descriptor packs are read")
     ss.add_argument("--by-source", action="store_true",
