@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from sketchlab.core import luma
+
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mode: str) -> torch.Tensor:
     if mode == "hinge":
@@ -50,7 +52,7 @@ def ssim_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     uncertain edge into a smear; SSIM rewards the local contrast and structure that FSIM
     and a viewer read (Zhao et al., "Loss Functions for Image Restoration with Neural
     Networks", 2017)."""
-    w = torch.tensor([0.299, 0.587, 0.114], device=fake.device).view(1, 3, 1, 1)
+    w = torch.tensor(luma.WEIGHTS, device=fake.device).view(1, 3, 1, 1)
     a = ((fake.float() * w).sum(1, keepdim=True) + 1) / 2
     b = ((real.float() * w).sum(1, keepdim=True) + 1) / 2
     win = _gaussian_window().to(fake.device)

@@ -20,7 +20,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_LUMA = np.array([0.299, 0.587, 0.114])
+from sketchlab.core import luma
+
+_LUMA = np.array(luma.WEIGHTS)
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:

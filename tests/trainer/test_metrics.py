@@ -137,3 +137,13 @@ def test_fsim_matches_piq(shape) -> None:
     assert 0.5 < ref[0] < 0.99  # a pair the metric can tell apart from identical
     assert ours[0] == pytest.approx(ref[0], abs=5e-4)
     assert ours[1] == pytest.approx(ref[1], abs=5e-4)
+
+
+def test_grey_means_one_luma_for_the_app_and_the_metrics() -> None:
+    """The app greys a search with OpenCV; the grey metrics use `core.luma`: both must
+    weigh the channels alike, or a "grey" figure would describe another search."""
+    import cv2
+
+    rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    opencv = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    assert np.abs(metrics.to_gray(rgb) - opencv).max() <= 0.5 + 1e-9  # rounding only
