@@ -435,7 +435,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
             per_pair.extend(q)
             figures = {k: float(np.mean([m[k] for m in q])) for k in q[0]}
         else:
-            figures = dict.fromkeys(QUALITY_KEYS, float("nan"))
+            figures = dict.fromkeys(QUALITY_KEYS)  # None: not measured (identification only)
         sets.append(SetResult(name, len(data), figures))
         if identification:  # the sketch file on the app's own path (variants, fused, adapted)
             found = identification_queries(loaded, data.rows, f"{name}_{split}", workers,
@@ -508,8 +508,8 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     by_group = {g: {"n": int(sum(x == g for x in groups)),
                     **ranks(np.flatnonzero(np.array(groups) == g))}
                 for g in sorted(set(groups))}
-    def mean_of(key: str) -> float:
-        return float(np.mean([m[key] for m in per_pair])) if per_pair else float("nan")
+    def mean_of(key: str) -> float | None:
+        return float(np.mean([m[key] for m in per_pair])) if per_pair else None
 
     summary = {
         "fsim": mean_of("fsim"), "ssim": mean_of("ssim"), "pearson_r": mean_of("pearson_r"),
@@ -544,13 +544,14 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
 
 
 def format_table(details: dict[str, Any]) -> str:
-    lines = ["| set | n | FSIM | FSIMc | SSIM | SSIM (colour) | R | R (colour) |",
-             "|" + "---|" * 8]
-    for s in details["sets"]:
-        lines.append(
-            f"| {s['name']} | {s['n']} | {s['fsim']:.3f} | {s['fsim_colour']:.3f} | "
-            f"{s['ssim']:.3f} | {s['ssim_colour']:.3f} | {s['pearson_r']:.3f} | "
-            f"{s['pearson_r_colour']:.3f} |")
+    if all(s.get("fsim") is not None for s in details["sets"]):
+        lines = ["| set | n | FSIM | FSIMc | SSIM | SSIM (colour) | R | R (colour) |",
+                 "|" + "---|" * 8]
+        lines += [f"| {s['name']} | {s['n']} | "
+                  + " | ".join(f"{s[k]:.3f}" for k in QUALITY_KEYS) + " |"
+                  for s in details["sets"]]
+    else:
+        lines = ["Image quality not measured (identification only)."]
     if not all("rank1" in s for s in details["sets"]):
         return "\n".join([*lines, "", "Identification not measured (quality only)."])
     lines += ["", "Identification on the app's path (each sketch aligned on its own, inverted "

@@ -47,6 +47,12 @@ def test_the_table_shows_two_way_ranks_beside_one_way_ones() -> None:
                "summary": {"gallery_size": 10}, "distractors": []}
     text = format_table(details)
     assert "| cufs | as is | 25.0% / 25.0% / 25.0% |" in text
+    assert "| cufs | 4 | 0.500 | 0.500 | 0.500 | 0.500 | 0.500 | 0.500 |" in text
+    # Identification only: no quality table of blanks, and JSON-safe blanks (not NaN).
+    details["sets"][0].update(dict.fromkeys(QUALITY_KEYS))
+    text = format_table(details)
+    assert "Image quality not measured" in text and "FSIM" not in text
+    assert "| cufs | as is | 25.0% / 25.0% / 25.0% |" in text
     assert "| cufs female | 4 | 50.0% | 50.0% | 50.0% | 50.0% | 50.0% | 25.0% / 25.0% / 25.0% |" \
         " 25.0% / 25.0% / 25.0% |" in text
 
