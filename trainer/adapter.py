@@ -108,7 +108,7 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
                 log.info("%s: already described", target)
                 continue
             log.info("%s: made by an older query path; describing again", target)
-        specs = [_spec_key(q) for q in s.specs]
+        specs = [q.key for q in s.specs]
         d = _cut_from_whole_set(out / f"{base_set(s.name)}.npz", specs)
         if d is None:
             log.info("describing %s: %d queries", s.name, len(s.specs))
@@ -117,11 +117,6 @@ def describe(model: str | None, sets: list[QuerySet], workers: int = 2,
             "targets": np.array([str(t) for t in s.targets]),
             "identities": np.array(s.identities), "specs": np.array(specs)})
     return out
-
-
-def _spec_key(q: Any) -> str:
-    """A query as a pack lists it: the sketch file, its style and seed."""
-    return f"{q.path}|{q.style}|{q.seed}"
 
 
 def _cut_from_whole_set(whole: Path, specs: list[str]) -> QueryDescriptors | None:

@@ -110,6 +110,52 @@ def query_embeddings(model_file: Path, queries: Sequence[Query], workers: int, c
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
+def described_sketches(loaded: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Colour (variant descriptors, raw-sketch descriptor) of every sketch file in the
+    model's descriptor packs (`trainer adapter describe`, `trainer evaluate`), by file. The
+    packs hold the same `sketch_query` call as `_query_embeddings`, so a sketch found there
+    is not inverted again (most of a calibration's half hour)."""
+    from trainer.adapter import model_ink_gamma, pack_dir
+    from trainer.descriptors import QuerySpec, is_current, load_pack
+
+    tag = evaluate.pack_tag(loaded)
+    folder = pack_dir(loaded.sha256, ink_gamma=model_ink_gamma(loaded.path))
+    found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for f in sorted(folder.glob("*.npz")):
+        if not (f.stem.endswith(tag) if tag else "@" not in f.stem):
+            continue  # made under another engine or precision
+        parts, extra = load_pack(f, loaded.sha256)
+        specs = [str(s) for s in extra.get("specs", [])]
+        if len(parts) != 1 or not is_current(extra):
+            continue
+        (d,) = parts.values()
+        if len(specs) != len(d) or d.variants.shape[1] != DEFAULT_VARIANTS:
+            continue
+        for i, key in enumerate(specs):
+            path = key.split("|", 1)[0]
+            if key == QuerySpec(path).key:  # a sketch file, not a synthetic sketch
+                found[path] = (d.variants[i], d.raw[i])
+    return found
+
+
+def study_embeddings(loaded: Any, queries: Sequence[Query], workers: int, cache: Path
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """`query_embeddings` of the queries, reading the sketch files the model's packs hold
+    (`described_sketches`) and inverting only the rest."""
+    stored = described_sketches(loaded)
+    rest = [i for i, q in enumerate(queries) if q.sketch not in stored]
+    log.info("%d of %d queries read from the model's descriptor packs",
+             len(queries) - len(rest), len(queries))
+    computed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if rest:
+        var, raw = query_embeddings(loaded.path, [queries[i] for i in rest], workers, cache)
+        computed = {i: (var[j], raw[j]) for j, i in enumerate(rest)}
+    rows = [computed[i] if i in computed else stored[str(q.sketch)]
+            for i, q in enumerate(queries)]
+    return (np.stack([r[0] for r in rows]).astype(np.float32),
+            np.stack([r[1] for r in rows]).astype(np.float32))
+
+
 def _tag(queries: Sequence[Query]) -> str:
     from sketchlab.core.hashing import sha256_bytes
 
@@ -275,8 +321,7 @@ def calibrate(model: str | None, lfw_queries: int = 300, workers: int = 2,
     t0 = time.time()
     loaded = load_generator(model_path(model))
     queries, files, g_keys = build_sets("train", lfw_queries, max_per_set)
-    var, raw = query_embeddings(loaded.path, queries, workers,
-                                _study_cache(loaded.sha256, "train"))
+    var, raw = study_embeddings(loaded, queries, workers, _study_cache(loaded.sha256, "train"))
     gallery = _gallery(files, workers)
     q_keys = [q.key for q in queries]
     # The raw sketch's share of the fused descriptor: chosen on these train pairs.
@@ -330,8 +375,7 @@ def test_report(model: str | None, workers: int = 2, max_per_set: int = 0,
     if not kinds:
         raise SystemExit("the model has no score calibration: run with --write first")
     queries, files, g_keys = build_sets("test", 0, max_per_set)
-    var, raw = query_embeddings(loaded.path, queries, workers,
-                                _study_cache(loaded.sha256, "test"))
+    var, raw = study_embeddings(loaded, queries, workers, _study_cache(loaded.sha256, "test"))
     gallery = _gallery(files, workers)
     q_keys = np.asarray([q.key for q in queries])
     w = raw_weight_of(extra)

@@ -41,6 +41,11 @@ class QuerySpec:
     style: str = ""  # "" = a sketch file; else the synthetic style drawn from the photo
     seed: int = 0
 
+    @property
+    def key(self) -> str:
+        """The query as a pack lists it (`specs`): the file, its style and seed."""
+        return f"{self.path}|{self.style}|{self.seed}"
+
 
 @dataclass
 class QueryDescriptors:

@@ -210,28 +210,19 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
 
     w = model_raw_weight(loaded)
     gamma = model_ink_gamma(loaded.path, ink_gamma)
-    # An engine or precision asked for explicitly gets packs of its own (the default
-    # packs hold what `trainer adapter describe` made).
-    asked = [os.environ.get(k, "") for k in ENGINE_ENV]
-    tag = "@" + "-".join(a or "auto" for a in asked) if any(asked) else ""
-    if asked[1] == "int8":  # one pack per int8 export: a new one is other arithmetic
-        from sketchlab.core.int8_export import find_export
-
-        found = find_export(loaded.path, loaded.sha256)
-        tag += "-" + (found.record["onnx_sha256"][:12] if found else "none")
-    pack = pack_dir(loaded.sha256, ink_gamma=gamma) / f"{pack_name}{tag}.npz"
+    pack = pack_dir(loaded.sha256, ink_gamma=gamma) / f"{pack_name}{pack_tag(loaded)}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
     stored = None
     if pack.is_file():
         parts, extra = load_pack(pack, loaded.sha256)
-        same = [str(x) for x in extra.get("specs", [])] == [f"{q.path}||0" for q in specs]
+        same = [str(x) for x in extra.get("specs", [])] == [q.key for q in specs]
         if same and is_current(extra):  # a pack from an older query path is remade
             stored = parts[pack_name]
     if stored is None:
         stored = describe_queries(loaded.path, specs, loaded_variants(loaded), workers,
                                   pack_name, gamma)
         save_pack(pack, loaded.sha256, {pack_name: stored},
-                  {"specs": np.array([f"{q.path}||0" for q in specs])})
+                  {"specs": np.array([q.key for q in specs])})
     out: dict[str, Any] = {"methods": stored.methods}
     for suffix, var, raw in (("", stored.variants, stored.raw),
                              ("_grey", stored.variants_grey, stored.raw_grey)):
@@ -240,6 +231,20 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
         out["spread" + suffix] = reading_spread(var)
         out["raw" + suffix] = raw
     return out
+
+
+def pack_tag(loaded: Any) -> str:
+    """How the descriptor packs made under the engine or precision asked for in the
+    environment are told apart: an explicit request gets packs of its own, and the default
+    packs ("") hold what `trainer adapter describe` made."""
+    asked = [os.environ.get(k, "") for k in ENGINE_ENV]
+    tag = "@" + "-".join(a or "auto" for a in asked) if any(asked) else ""
+    if asked[1] == "int8":  # one pack per int8 export: a new one is other arithmetic
+        from sketchlab.core.int8_export import find_export
+
+        found = find_export(loaded.path, loaded.sha256)
+        tag += "-" + (found.record["onnx_sha256"][:12] if found else "none")
+    return tag
 
 
 def searched_descriptors(variants: np.ndarray, raw: np.ndarray, raw_weight: float,

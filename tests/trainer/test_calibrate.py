@@ -74,3 +74,53 @@ def test_build_sets_keeps_test_data_out(shared_data):
         assert q.key in keys
     with pytest.raises(ValueError):
         tc.mode_queries(np.zeros((2, 0, 128)), np.zeros((2, 128)), "variants")
+
+
+def test_calibration_reads_the_sketches_the_model_packs_hold(tiny_model, tmp_path,
+                                                            monkeypatch) -> None:
+    """A sketch file `adapter describe` already put through the app's path is read from the
+    model's pack; only the queries the packs lack are inverted, and the rows come back in
+    the order asked. Synthetic sketches and packs of another engine are not taken."""
+    from sketchlab.core.checkpoint import load_generator
+    from trainer.adapter import model_ink_gamma, pack_dir
+    from trainer.descriptors import QueryDescriptors, QuerySpec, save_pack
+
+    monkeypatch.chdir(tmp_path)  # packs live under runs/descriptors
+    monkeypatch.delenv("SKETCHLAB_ENGINE", raising=False)  # the default engine's packs
+    monkeypatch.delenv("SKETCHLAB_PRECISION", raising=False)
+    loaded = load_generator(tiny_model)
+    folder = pack_dir(loaded.sha256, ink_gamma=model_ink_gamma(loaded.path))
+    rng = np.random.default_rng(0)
+
+    def pack(name: str, specs: list[QuerySpec]) -> QueryDescriptors:
+        n = len(specs)
+        d = QueryDescriptors(rng.normal(size=(n, 8, 128)).astype(np.float32),
+                             rng.normal(size=(n, 128)).astype(np.float32),
+                             np.zeros((n, 8, 128), np.float32), np.zeros((n, 128), np.float32),
+                             ["landmarks"] * n)
+        save_pack(folder / f"{name}.npz", loaded.sha256, {name: d},
+                  {"specs": np.array([s.key for s in specs])})
+        return d
+
+    held = pack("cufs_train", [QuerySpec("a.jpg"), QuerySpec("b.jpg")])
+    pack("lfw_synth", [QuerySpec("c.jpg", "pencil", 3)])  # a synthetic sketch of c.jpg
+    pack("cufs_train@openvino-auto", [QuerySpec("d.jpg")])  # another engine's arithmetic
+
+    inverted: list[list[str]] = []
+
+    def invert(_model, queries, _workers, _cache):
+        inverted.append([q.key for q in queries])
+        n = len(queries)
+        return np.full((n, 8, 128), 7.0, np.float32), np.full((n, 128), 7.0, np.float32)
+
+    monkeypatch.setattr(tc, "query_embeddings", invert)
+    queries = [tc.Query("cufs/b", "b.jpg"), tc.Query("cufs/c", "c.jpg"),
+               tc.Query("cufs/a", "a.jpg"), tc.Query("cufs/d", "d.jpg")]
+    var, raw = tc.study_embeddings(loaded, queries, 1, tmp_path / "cache.npz")
+    assert inverted == [["cufs/c", "cufs/d"]]
+    assert np.array_equal(var[0], held.variants[1]) and np.array_equal(raw[2], held.raw[0])
+    assert (var[1] == 7).all() and (raw[3] == 7).all()
+
+    monkeypatch.setenv("SKETCHLAB_ENGINE", "openvino")  # that engine's pack only
+    tc.study_embeddings(loaded, queries, 1, tmp_path / "cache.npz")
+    assert inverted[1] == ["cufs/b", "cufs/c", "cufs/a"]
