@@ -51,3 +51,14 @@ def test_about_without_a_card_shows_the_summary(qtbot, tiny_model):
     qtbot.addWidget(dlg)
     plain = dlg.text.document().toPlainText()
     assert "test model" in plain and "tiny" in plain and "(in use)" not in plain
+
+
+def test_the_bundled_card_reads_without_scrolling_sideways(qtbot):
+    """At the size the About dialog opens, every table and figure of the bundled card fits
+    its width: a reader scrolls down, never sideways."""
+    models = [m for m in list_models() if m.name == "sketchlab-default"]
+    dlg = about_dialog(models, loaded=models[0].name)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    assert dlg.text.horizontalScrollBar().maximum() == 0
