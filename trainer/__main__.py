@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "\"photo_to_sketch\"), or 'pencil' (the pencil filter); given "
                         "more than once, the sketch's distance to a face's drawings is their "
                         "mean (default: as the app's search draws for the model)")
+    e.add_argument("--redraw", action="store_true",
+                   help="with --two-way and one drawing network: also rank with the searched "
+                        "photos redrawn by it, mixed with the sketch for the drawn direction")
     e.set_defaults(func=_evaluate)
 
     x = sub.add_parser("export", help="copy a run's generator into models/ with a model card")
@@ -353,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     tw = sub.add_parser("two-way", help="choose the two-way search's drawing and weight on "
                         "train sketches (nothing is written)")
     tw.add_argument("--workers", type=int, default=2)
+    tw.add_argument("--redrawn-share", action="store_true",
+                    help="only the share of the searched photo redrawn by the gallery's "
+                         "drawer in the drawn direction (core.drawn.REDRAWN_SHARE)")
     tw.add_argument("--out", help="also write the results JSON here")
     tw.set_defaults(func=_two_way)
 

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 _SPAWN = multiprocessing.get_context("spawn")  # see evaluate: forked torch pools deadlock
 _INVERTER: Any = None
 _VARIANTS = 8
+_REDRAW: Any = None  # `core.drawn.redrawer` of a drawing network, when asked to redraw
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class QueryDescriptors:
     variants_grey: np.ndarray
     raw_grey: np.ndarray
     methods: list[str]
+    # (N, V, 128) the variants' photos drawn by a drawing network, when asked for
+    # (`describe_queries(drawer=)`); kept in a pack of their own, never in these
+    redrawn: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -64,11 +68,13 @@ class QueryDescriptors:
     def take(self, idx: Sequence[int] | np.ndarray) -> QueryDescriptors:
         i = np.asarray(idx, int)
         return QueryDescriptors(self.variants[i], self.raw[i], self.variants_grey[i],
-                                self.raw_grey[i], [self.methods[j] for j in i])
+                                self.raw_grey[i], [self.methods[j] for j in i],
+                                None if self.redrawn is None else self.redrawn[i])
 
 
-def _init(model_file: str, variants: int, ink_gamma: float = 1.0) -> None:
-    global _INVERTER, _VARIANTS, _INK_GAMMA
+def _init(model_file: str, variants: int, ink_gamma: float = 1.0, drawer: str = "") -> None:
+    global _INVERTER, _VARIANTS, _INK_GAMMA, _REDRAW
+    from sketchlab.core.drawn import load_drawer, redrawer
     from sketchlab.core.engine_torch import configure_cpu_threads
     from sketchlab.core.inference import Inverter
 
@@ -76,6 +82,7 @@ def _init(model_file: str, variants: int, ink_gamma: float = 1.0) -> None:
     _INVERTER = Inverter(model_file, device="cpu", warmup=False)
     _VARIANTS = variants
     _INK_GAMMA = ink_gamma
+    _REDRAW = redrawer(load_drawer(drawer)) if drawer else None
 
 
 def _sketch_of(spec: QuerySpec) -> Any:
@@ -90,36 +97,47 @@ def _sketch_of(spec: QuerySpec) -> Any:
     return as_prepared(sketch, colour=spec.style == "colour")
 
 
-def _describe(spec: QuerySpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+def _describe(spec: QuerySpec) -> tuple[Any, ...]:
     from sketchlab.core.frame import face_box
     from sketchlab.core.matching import embed_aligned, embed_batch
     from sketchlab.core.query import sketch_query, to_grey
 
-    q = sketch_query(_sketch_of(spec), _INVERTER, variants=_VARIANTS, ink_gamma=_INK_GAMMA)
+    q = sketch_query(_sketch_of(spec), _INVERTER, variants=_VARIANTS, ink_gamma=_INK_GAMMA,
+                     redraw=_REDRAW)
     box = face_box(q.prepared.image.shape[:2])
     grey = np.stack(embed_batch([to_grey(p) for p in q.variant_photos],
                                 [box] * len(q.variant_photos)))  # type: ignore[arg-type]
     raw_grey = embed_aligned(to_grey(q.prepared.image))
     assert q.variant_embeddings is not None and q.raw_embedding is not None
     return (q.variant_embeddings, q.raw_embedding, grey, raw_grey,
-            q.prepared.transform.method)
+            q.prepared.transform.method, q.redrawn_embeddings)
+
+
+def _each(fn: Any, specs: Sequence[QuerySpec], initargs: tuple[Any, ...], workers: int,
+          desc: str) -> list[Any]:
+    """`fn` of every query, in `workers` processes set up by `_init(*initargs)`."""
+    if workers <= 1:
+        _init(*initargs)
+        return [fn(s) for s in tqdm(specs, desc=desc, leave=False)]
+    with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init,
+                             initargs=initargs) as pool:
+        return list(tqdm(pool.map(fn, specs, chunksize=4), total=len(specs), desc=desc,
+                         leave=False))
 
 
 def describe_queries(model_file: Path, specs: Sequence[QuerySpec], variants: int = 8,
-                     workers: int = 2, desc: str = "queries", ink_gamma: float = 1.0
-                     ) -> QueryDescriptors:
+                     workers: int = 2, desc: str = "queries", ink_gamma: float = 1.0,
+                     drawer: Path | None = None) -> QueryDescriptors:
     """The app-path descriptors of every query, one process per worker, read with the
-    shading reading `ink_gamma` (`core.variants.lighten_shading`)."""
-    if workers <= 1:
-        _init(str(model_file), variants, ink_gamma)
-        rows = [_describe(s) for s in tqdm(specs, desc=desc, leave=False)]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init,
-                                 initargs=(str(model_file), variants, ink_gamma)) as pool:
-            rows = list(tqdm(pool.map(_describe, specs, chunksize=4), total=len(specs),
-                             desc=desc, leave=False))
+    shading reading `ink_gamma` (`core.variants.lighten_shading`); with a `drawer`
+    network, also each query's searched photos drawn by it (`redrawn`, for the two-way
+    search's drawn side, `core.drawn.drawn_query`), in the same pass."""
+    rows = _each(_describe, specs, (str(model_file), variants, ink_gamma, str(drawer or "")),
+                 workers, desc)
     return QueryDescriptors(*(np.stack([r[i] for r in rows]).astype(np.float32)
-                              for i in range(4)), methods=[r[4] for r in rows])
+                              for i in range(4)), methods=[r[4] for r in rows],
+                            redrawn=None if drawer is None
+                            else np.stack([r[5] for r in rows]).astype(np.float32))
 
 
 def save_pack(path: Path, model_sha256: str, parts: dict[str, QueryDescriptors],

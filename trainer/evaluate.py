@@ -43,10 +43,12 @@ from sketchlab.core.adapter import QueryAdapter, model_adapter, read_adapter
 from sketchlab.core.checkpoint import load_generator
 from sketchlab.core.drawn import (
     DRAWN_MODEL,
+    REDRAWN_SHARE,
     WEIGHT,
     Drawing,
     draw_chip,
     drawn_distance,
+    drawn_query,
     network_drawn_descriptors,
     two_way,
 )
@@ -193,12 +195,13 @@ def resolve_adapter(loaded: Any, spec: str = "model") -> QueryAdapter | None:
 
 
 def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, workers: int,
-                           adapter: QueryAdapter | None, ink_gamma: float | None = None
-                           ) -> dict[str, Any]:
+                           adapter: QueryAdapter | None, ink_gamma: float | None = None,
+                           redraw_with: str = "") -> dict[str, Any]:
     """Every sketch's descriptors as `sketchlab match` makes them (QUERY_KINDS, colour and
     grey), from the model's descriptor pack when it holds this set (`trainer.descriptors`:
     the same `sketch_query` call), else computed and stored there. `ink_gamma`: another
-    shading reading than the model's own."""
+    shading reading than the model's own. `redraw_with` (a drawing network's file): also
+    "redrawn", each sketch's searched photos drawn by it (a pack of their own)."""
     from trainer.adapter import model_ink_gamma, model_raw_weight, pack_dir
     from trainer.descriptors import (
         QuerySpec,
@@ -212,17 +215,24 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     gamma = model_ink_gamma(loaded.path, ink_gamma)
     pack = pack_dir(loaded.sha256, ink_gamma=gamma) / f"{pack_name}{pack_tag(loaded)}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
+    keys = np.array([q.key for q in specs])
     stored = None
     if pack.is_file():
         parts, extra = load_pack(pack, loaded.sha256)
-        same = [str(x) for x in extra.get("specs", [])] == [q.key for q in specs]
+        same = [str(x) for x in extra.get("specs", [])] == list(keys)
         if same and is_current(extra):  # a pack from an older query path is remade
             stored = parts[pack_name]
-    if stored is None:
-        stored = describe_queries(loaded.path, specs, loaded_variants(loaded), workers,
-                                  pack_name, gamma)
-        save_pack(pack, loaded.sha256, {pack_name: stored},
-                  {"specs": np.array([q.key for q in specs])})
+    redrawn_pack = _redrawn_pack(pack, redraw_with) if redraw_with else None
+    redrawn = _read_redrawn(redrawn_pack, loaded.sha256, keys) if redrawn_pack else None
+    if stored is None or (redrawn_pack and redrawn is None):  # one pass makes both
+        fresh = describe_queries(loaded.path, specs, loaded_variants(loaded), workers,
+                                 pack_name, gamma, Path(redraw_with) if redrawn_pack else None)
+        if stored is None:
+            stored = fresh
+            save_pack(pack, loaded.sha256, {pack_name: stored}, {"specs": keys})
+        if redrawn_pack:
+            redrawn = fresh.redrawn
+            save_pack(redrawn_pack, loaded.sha256, {}, {"specs": keys, "redrawn": redrawn})
     out: dict[str, Any] = {"methods": stored.methods}
     for suffix, var, raw in (("", stored.variants, stored.raw),
                              ("_grey", stored.variants_grey, stored.raw_grey)):
@@ -230,7 +240,30 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
                                                                               adapter)
         out["spread" + suffix] = reading_spread(var)
         out["raw" + suffix] = raw
+    if redraw_with:
+        out["redrawn"] = redrawn
     return out
+
+
+def _redrawn_pack(pack: Path, drawer: str) -> Path:
+    """Where the queries' searched photos drawn by `drawer` are kept: beside their pack,
+    named by the drawer's weights (another drawer draws other descriptors)."""
+    from sketchlab.core.model_file import read_metadata
+
+    by = str(read_metadata(Path(drawer))["sha256"])
+    return pack.with_name(f"{pack.stem}-redrawn-{by[:12]}.npz")
+
+
+def _read_redrawn(path: Path, model_sha256: str, keys: np.ndarray) -> np.ndarray | None:
+    """The stored (Q, V, 128) redrawn descriptors, or None when absent, made for other
+    queries or by an older query path."""
+    from trainer.descriptors import is_current, load_pack
+
+    if not path.is_file():
+        return None
+    _, extra = load_pack(path, model_sha256)
+    same = [str(x) for x in extra.get("specs", [])] == list(keys)
+    return extra["redrawn"] if same and is_current(extra) else None
 
 
 def pack_tag(loaded: Any) -> str:
@@ -393,7 +426,7 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
              workers: int = 2, out_dir: Path | None = None, adapter: str = "model",
              quality: bool = True, ink_gamma: float | None = None,
              two_way_search: bool = False, drawers: Sequence[str] | None = None,
-             identification: bool = True) -> dict[str, Any]:
+             identification: bool = True, redraw: bool = False) -> dict[str, Any]:
     """Quality of the photos the search makes (sketches read with the model's shading
     reading, or `ink_gamma`) and identification on the app's path, either one alone when
     the other is switched off (`quality`, `identification`: the gallery is the slow part,
@@ -401,7 +434,8 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     ranks by the two-way distance (`core.drawn`: the gallery drawn as sketches too, by
     each of `drawers`: PENCIL, the pencil filter, or a photo-to-sketch network's model;
     with several, the sketch's mean distance to a face's drawings; None: as the app's
-    search draws for this model, `model_drawers`)."""
+    search draws for this model, `model_drawers`). `redraw` also ranks two ways with the
+    searched photos redrawn by the one drawing network (`core.drawn.drawn_query`)."""
     if drawers is not None and not two_way_search:
         raise ValueError("a drawer draws the gallery for the two-way search: add --two-way")
     if drawers is not None and not drawers:
@@ -416,12 +450,15 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
     loaded = load_generator(model_path(model))
     drawers = [d if d == PENCIL else str(model_path(d))
                for d in (drawers if drawers is not None else model_drawers(loaded.path))]
+    if redraw and not (two_way_search and len(drawers) == 1 and drawers[0] != PENCIL):
+        raise ValueError("redrawing the searched photo needs the two-way search with one "
+                         "drawing network (--two-way --drawer MODEL)")
     moved = resolve_adapter(loaded, adapter)
     gamma = model_ink_gamma(loaded.path, ink_gamma)
     frame = loaded.config.resolution
     cache = embedding_cache()
     sets: list[SetResult] = []
-    queries: dict[str, list[np.ndarray]] = {k: [] for k in QUERY_KINDS}
+    queries: dict[str, list[np.ndarray]] = {k: [] for k in (*QUERY_KINDS, "redrawn")}
     truth_keys: list[tuple[str, str]] = []
     gallery_files: list[Path] = []
     gallery_keys: list[tuple[str, str]] = []
@@ -444,8 +481,8 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         sets.append(SetResult(name, len(data), figures))
         if identification:  # the sketch file on the app's own path (variants, fused, adapted)
             found = identification_queries(loaded, data.rows, f"{name}_{split}", workers,
-                                           moved, gamma)
-            for k in QUERY_KINDS:
+                                           moved, gamma, drawers[0] if redraw else "")
+            for k in QUERY_KINDS + (("redrawn",) if redraw else ()):
                 queries[k].extend(found[k])
             truth_keys.extend((name, r.identity) for r in data.rows)
             groups.extend(f"{name} {group_of(r)}" for r in data.rows)
@@ -498,6 +535,12 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
                                      drawn=(raw, drawn))
                     for k in RANKS:
                         out[f"rank{k}{label}_two_way{suffix}"] = hits[k]
+                if drawn is not None and redraw and kind == "searched":
+                    side = drawn_query(np.stack(queries["raw" + suffix])[rows],
+                                       np.stack(queries["redrawn"])[rows])
+                    hits = rank_hits(q, g, [truth[i] for i in rows], RANKS, drawn=(side, drawn))
+                    for k in RANKS:
+                        out[f"rank{k}_two_way_redrawn{suffix}"] = hits[k]
         aligned = [methods[i] for i in rows]
         out["landmarks_found"] = (sum(m == "landmarks" for m in aligned) / len(aligned)
                                   if aligned else 0.0)
@@ -538,7 +581,9 @@ def evaluate(model: str | None, manifests: Sequence[str], split: str = "test",
         "ink_gamma": gamma,
         "two_way": {"drawn_model": [DRAWN_MODEL if d == PENCIL else
                                     Drawing.by_network(d).model for d in drawers],
-                    "drawers": list(drawers), "weight": WEIGHT} if two_way_search else None,
+                    "drawers": list(drawers), "weight": WEIGHT,
+                    "redrawn_share": REDRAWN_SHARE if redraw else None}
+        if two_way_search else None,
         "ranks": everything,
         "groups": by_group,
         "colour": {k: mean_of(k) for k in ("fsim_colour", "ssim_colour", "pearson_r_colour")},
@@ -580,15 +625,23 @@ def format_table(details: dict[str, Any]) -> str:
                 f"{pct(s[f'rank50_raw_sketch{suffix}'])} | {ratio} | "
                 f"{pct(s['landmarks_found'])} |")
     if any("rank1_two_way" in s for s in details["sets"]):
+        redrawn = all("rank1_two_way_redrawn" in s for s in details["sets"])
         lines += ["", "Two-way search (each gallery photo also drawn as a sketch and compared "
                   "with the sketch as drawn, `sketchlab.core.drawn`):", "",
-                  "| set | images | rank-1 / 10 / 50 | raw sketch both ways, rank-1 / 10 / 50 |",
-                  "|" + "---|" * 4]
+                  "| set | images | rank-1 / 10 / 50 | raw sketch both ways, rank-1 / 10 / 50 |"
+                  + (" with the searched photo redrawn, rank-1 / 10 / 50 |" if redrawn else ""),
+                  "|" + "---|" * (5 if redrawn else 4)]
+
+        def three(s: dict[str, Any], key: str) -> str:
+            return " / ".join(pct(s[key.format(k=k)]) for k in (1, 10, 50))
+
         for s in details["sets"]:
             for suffix, label in (("", "as is"), ("_grey", "all grey")):
-                lines.append(f"| {s['name']} | {label} | " + " / ".join(
-                    pct(s[f"rank{k}_two_way{suffix}"]) for k in (1, 10, 50)) + " | " + " / ".join(
-                    pct(s[f"rank{k}_raw_sketch_two_way{suffix}"]) for k in (1, 10, 50)) + " |")
+                lines.append(f"| {s['name']} | {label} | "
+                             f"{three(s, 'rank{k}_two_way' + suffix)} | "
+                             f"{three(s, 'rank{k}_raw_sketch_two_way' + suffix)} |"
+                             + (f" {three(s, 'rank{k}_two_way_redrawn' + suffix)} |"
+                                if redrawn else ""))
     if details.get("groups"):
         two = any("rank1_two_way" in r for r in details["groups"].values())
         lines += ["", "By group (same searches; sex from CUFS file names, FS2K drawing style):",
@@ -645,7 +698,7 @@ def main(args: argparse.Namespace) -> int:
                        adapter="none" if args.no_adapter else args.adapter or "model",
                        quality=not args.identification_only, ink_gamma=args.ink_gamma,
                        two_way_search=args.two_way, drawers=args.drawer,
-                       identification=not args.quality_only)
+                       identification=not args.quality_only, redraw=args.redraw)
     details["engine"] = {k: os.environ.get(f"SKETCHLAB_{k.upper()}", "auto")
                          for k in ("engine", "precision")}
     if args.out:

@@ -9,6 +9,10 @@
 2. The weight. CUFS train sketches are searched two ways through the protocol generator
    that never saw CUFS (`trainer/protocol`, with its own adapter): the searched photo's
    distance plus `weight` x the raw sketch's distance to the drawing, for each weight.
+3. The redrawn photo's share (`--redrawn-share`, alone). The same CUFS train sketches,
+   the train bank drawn by the protocol drawer that never saw CUFS either, and the
+   sketch's side of the drawn direction mixed with its searched photos redrawn by that
+   drawer (`core.drawn.drawn_query`), for each share.
 
 Nothing is written: the chosen values are constants in `core.drawn`, and the lab record
 keeps this command's output beside them.
@@ -30,8 +34,10 @@ log = logging.getLogger(__name__)
 
 DRAWINGS = ((2.0, 0.0), (4.0, 0.0), (8.0, 0.0), (4.0, 0.3))  # (blur px, tone)
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5)
-# the protocol generator that never saw CUFS (`trainer.search_rates.PROTOCOL_GENERATORS`)
+SHARES = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)  # of the redrawn photo (0: the app's search)
+# the protocol generator and drawer that never saw CUFS (`trainer.search_rates`)
 PROTOCOL = search_rates.PROTOCOL / search_rates.PROTOCOL_GENERATORS["cufs_train"]
+PROTOCOL_DRAWER = search_rates.PROTOCOL / search_rates.PROTOCOL_DRAWERS["cufs_train"]
 RANKS = (1, 10, 50)
 
 
@@ -99,11 +105,8 @@ def _ranks(d: np.ndarray, truth: list[int]) -> np.ndarray:
 
 
 def choose(workers: int = 2) -> dict[str, Any]:
-    from sketchlab.core.checkpoint import load_generator
-    from sketchlab.core.manifest import read_manifest, resolve_manifest
     from sketchlab.core.matching import distances
     from trainer.adapter import embed_gallery_photos
-    from trainer.evaluate import adapter_of, identification_queries, use_engine
 
     files, sets = _bank(workers)
     photos = embed_gallery_photos(files, workers)
@@ -120,12 +123,7 @@ def choose(workers: int = 2) -> dict[str, Any]:
                 _ranks(distances(d.raw, banks[key]), truth))
         log.info("%s: %s", key, out["drawings"][key])
     # The weight: CUFS train sketches through the generator that never saw CUFS.
-    use_engine("torch", "fp32")  # as its lab-record figures were made
-    loaded = load_generator(PROTOCOL)
-    adapter = adapter_of(loaded)
-    mpath = resolve_manifest("$DATA/cufs_cuhk/manifest.csv")
-    rows = [r for r in read_manifest(mpath, "train") if r.sketch is not None]
-    found = identification_queries(loaded, rows, "cufs_cuhk_train", workers, adapter)
+    rows, found = _cufs_train(workers)
     index = {f: i for i, f in reversed(list(enumerate(files)))}
     truth = [index[Path(r.photo)] for r in rows]
     for suffix, gallery in (("", photos["colour"]), ("_grey", photos["grey"])):
@@ -138,8 +136,65 @@ def choose(workers: int = 2) -> dict[str, Any]:
             table["one way" + suffix] = one_way
             for w in WEIGHTS:
                 table[f"{w:g}{suffix}"] = _hits(_ranks(searched + np.float32(w) * drawn, truth))
-    out["adapter_sha256"] = adapter.sha256 if adapter is not None else ""
+    out["adapter_sha256"] = found["adapter_sha256"]
     return out
+
+
+def _cufs_train(workers: int, redraw_with: str = "") -> tuple[list[Any], dict[str, Any]]:
+    """CUFS's train sketch rows and their app-path queries through the protocol generator
+    (fp32 PyTorch, as its lab-record figures were made), with its own adapter."""
+    from sketchlab.core.checkpoint import load_generator
+    from sketchlab.core.manifest import read_manifest, resolve_manifest
+    from trainer.evaluate import adapter_of, identification_queries, use_engine
+
+    use_engine("torch", "fp32")
+    loaded = load_generator(PROTOCOL)
+    rows = [r for r in read_manifest(resolve_manifest("$DATA/cufs_cuhk/manifest.csv"), "train")
+            if r.sketch is not None]
+    found = identification_queries(loaded, rows, "cufs_cuhk_train", workers, adapter_of(loaded),
+                                   redraw_with=redraw_with)
+    found["adapter_sha256"] = getattr(adapter_of(loaded), "sha256", "")
+    return rows, found
+
+
+def choose_share(workers: int = 2) -> dict[str, Any]:
+    """Step 3: rank 1 / 10 / 50 of CUFS train sketches searched two ways against the train
+    bank (CUFS's and FS2K's train photos and LFW train, drawn by the protocol drawer), for
+    each share of the redrawn photo in the drawn direction."""
+    from sketchlab.core.drawn import WEIGHT, drawn_query
+    from sketchlab.core.manifest import read_manifest, resolve_manifest
+    from sketchlab.core.matching import distances
+    from trainer.adapter import embed_gallery_photos, lfw_train_photos
+
+    files = [r.photo for m in ("cufs_cuhk", "fs2k")
+             for r in read_manifest(resolve_manifest(f"$DATA/{m}/manifest.csv"), "train")
+             if r.sketch is not None] + list(lfw_train_photos()[0])
+    bank = embed_gallery_photos(files, workers, drawn=True, drawer=str(PROTOCOL_DRAWER))
+    rows, found = _cufs_train(workers, str(PROTOCOL_DRAWER))
+    index = {Path(f): i for i, f in reversed(list(enumerate(files)))}
+    truth = [index[Path(r.photo)] for r in rows]
+    out: dict[str, Any] = {"bank": len(files), "drawer": str(PROTOCOL_DRAWER),
+                           "adapter_sha256": found["adapter_sha256"], "shares": {}}
+    for suffix, gallery in (("", bank["colour"]), ("_grey", bank["grey"])):
+        searched = distances(np.asarray(found["searched" + suffix]), gallery)
+        for share in SHARES:
+            side = drawn_query(found["raw" + suffix], found["redrawn"], share)
+            d = searched + np.float32(WEIGHT) * distances(side, bank["drawn"])
+            out["shares"].setdefault(f"{share:g}", {})["colour" if not suffix else "grey"] = \
+                _hits(_ranks(d, truth))
+    return out
+
+
+def format_shares(res: dict[str, Any]) -> str:
+    lines = [f"CUFS train sketches (88) searched two ways through the generator and drawer "
+             f"that never saw CUFS, the train bank ({res['bank']:,} faces) drawn by that "
+             "drawer; the drawn direction's sketch side mixed with its searched photos "
+             "redrawn, rank 1 / 10 / 50 %:", "", "| redrawn share | colour | grey |",
+             "|---|---|---|"]
+    for share, r in res["shares"].items():
+        lines.append(f"| {share} | " + " | ".join(" / ".join(f"{100 * x:.1f}" for x in r[c])
+                                                  for c in ("colour", "grey")) + " |")
+    return "\n".join(lines)
 
 
 def format_tables(res: dict[str, Any]) -> str:
@@ -161,8 +216,8 @@ def format_tables(res: dict[str, Any]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    res = choose(args.workers)
+    res = choose_share(args.workers) if args.redrawn_share else choose(args.workers)
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    print(format_tables(res))
+    print(format_shares(res) if args.redrawn_share else format_tables(res))
     return 0

@@ -22,6 +22,7 @@ sketches searched through a generator that never saw CUFS.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ from sketchlab.core.matching import EMBEDDING_DIM, EMBEDDING_MODEL, distances, e
 
 SIGMA = 8.0  # blur of the inverse, in pixels of the 150x150 chip
 WEIGHT = 1.0  # share of the drawn direction in the two-way distance
+# Share of the searched photo redrawn by the gallery's drawer in the sketch's side of the
+# drawn direction (`drawn_query`), chosen on CUFS train sketches through the generator and
+# drawer that never saw CUFS (`python -m trainer two-way --redrawn-share`).
+REDRAWN_SHARE = 0.5
 # The descriptor of a drawn photo, named with its drawing so a change of drawing is a new
 # model in the embedding cache and the gallery, never mixed with the old.
 DRAWN_MODEL = f"{EMBEDDING_MODEL}+pencil-dodge-s{SIGMA:g}"
@@ -109,6 +114,30 @@ def network_drawn_descriptors(frames: list[np.ndarray], drawer: Any) -> np.ndarr
     drawn = drawer.invert_batch([to_grey(f) for f in frames])
     box = face_box(drawn[0].shape[:2])
     return np.stack(embed_batch(drawn, [box] * len(drawn))).astype(np.float32)
+
+
+def drawn_query(raw: np.ndarray, redrawn: np.ndarray | None = None,
+                share: float = REDRAWN_SHARE) -> np.ndarray:
+    """The sketch's descriptor for the drawn direction: the raw sketch's own, or, when the
+    searched photo's readings were redrawn by the gallery's drawer (`redrawn`, (..., V, D)),
+    its mix with their mean. A new artist's sketch and the drawer's drawings differ in
+    hand; the redrawn photo is in the drawer's hand, so it meets the gallery's drawings
+    on their own terms, and the raw sketch keeps what the generator lost."""
+    raw = np.asarray(raw, np.float32)
+    if redrawn is None:
+        return raw
+    r = np.asarray(redrawn, np.float32)
+    if r.ndim != raw.ndim + 1 or r.shape[-1] != raw.shape[-1] or r.shape[-2] == 0:
+        raise ValueError(f"expected (..., V >= 1, {raw.shape[-1]}) redrawn descriptors for "
+                         f"raw {raw.shape}, got {r.shape}")
+    return ((1.0 - share) * raw + share * r.mean(axis=-2)).astype(np.float32)
+
+
+def redrawer(drawer: Any) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """`core.query.sketch_query`'s `redraw`: the searched photos drawn by `drawer` (an
+    `inference.Inverter` over the gallery's drawing network) and embedded as its faces'
+    drawings are (`network_drawn_descriptors`)."""
+    return lambda frames: network_drawn_descriptors(frames, drawer)
 
 
 def draw_chip(chip: np.ndarray, sigma: float = SIGMA, tone: float = 0.0) -> np.ndarray:

@@ -14,6 +14,7 @@ so the search can say how stable each candidate is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from sketchlab.core.imageio import ImageSource
     from sketchlab.core.inference import Inverter
 
+
+# Photos in the canonical frame -> (N, 128) descriptors of them drawn as the gallery's faces
+# are (`drawn.redrawer`); passed in, so this stage knows no drawing network.
+Redraw = Callable[[list[np.ndarray]], np.ndarray]
 
 # The version of this path's arithmetic: decoding, alignment, variants, embedding. The
 # trainer's descriptor packs record it and remake or flag a pack made under another, so
@@ -56,6 +61,8 @@ class SketchQuery:
     raw_embedding: np.ndarray | None = None  # the raw sketch's own descriptor (variants)
     adapter_sha256: str = ""  # the query adapter that moved `embedding` ("" = none)
     stages_ms: dict[str, float] = field(default_factory=dict)  # align, invert, embed
+    # each variant's photo drawn by the gallery's drawer (`sketch_query(redraw=)`), (N, 128)
+    redrawn_embeddings: np.ndarray | None = None
 
     @property
     def spread(self) -> float | None:
@@ -110,13 +117,16 @@ def reading_spread(variant_embeddings: np.ndarray) -> np.ndarray:
 
 def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw: bool = False,
                  grey: bool = False, variants: int = 1, raw_weight: float = 0.0,
-                 adapter: QueryAdapter | None = None, ink_gamma: float = 1.0) -> SketchQuery:
+                 adapter: QueryAdapter | None = None, ink_gamma: float = 1.0,
+                 redraw: Redraw | None = None) -> SketchQuery:
     """Align (unless already Prepared), invert (unless `raw`), embed. `grey` embeds the
     luma of the searched image (evaluation's colour-blind variant). `variants` > 1 inverts
     that many readings of the sketch in one batch and searches with their fused
     descriptor, moved by the model's query `adapter` when given. `ink_gamma` lightens the
     shading of what is inverted (`variants.lighten_shading`, the model's `ink_gamma`
-    field); the raw sketch's own descriptor is always of the sketch as drawn."""
+    field); the raw sketch's own descriptor is always of the sketch as drawn. `redraw`
+    (`drawn.redrawer` of the gallery's drawing network) also draws each variant's photo
+    as the gallery's faces are drawn, for the two-way search (`drawn.drawn_query`)."""
     if inverter is None and not raw:
         raise ValueError("an Inverter is needed unless raw=True")
     t0 = time.perf_counter()
@@ -139,7 +149,8 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
         t2 = time.perf_counter()
         emb = embed_aligned(to_grey(photo) if grey else photo)
         stages.update(invert=(t2 - t1) * 1000, embed=(time.perf_counter() - t2) * 1000)
-        return SketchQuery(prepared, photo, emb, stages["invert"], stages_ms=stages)
+        return SketchQuery(prepared, photo, emb, stages["invert"], stages_ms=stages,
+                           redrawn_embeddings=_redrawn([photo], redraw, stages))
     inputs = sketch_variants(network_input, variants)
     photos = inverter.invert_batch(inputs)  # one run of the network for all variants
     t2 = time.perf_counter()
@@ -154,4 +165,14 @@ def sketch_query(sketch: ImageSource | Prepared, inverter: Inverter | None, raw:
     return SketchQuery(prepared, photos[0], emb, stages["invert"],
                        tuple(variant_names(variants)), tuple(inputs), tuple(photos), embs,
                        raw_weight, raw_emb, adapter.sha256 if adapter is not None else "",
-                       stages)
+                       stages, _redrawn(photos, redraw, stages))
+
+
+def _redrawn(photos: list[np.ndarray], redraw: Redraw | None,
+             stages: dict[str, float]) -> np.ndarray | None:
+    if redraw is None:
+        return None
+    t = time.perf_counter()
+    out = np.asarray(redraw(list(photos)), np.float32)
+    stages["redraw"] = (time.perf_counter() - t) * 1000
+    return out

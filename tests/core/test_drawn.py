@@ -131,3 +131,51 @@ def test_a_drawing_network_draws_a_colour_face_and_its_grey_copy_alike(tiny_mode
     a = drawn.network_drawn_descriptors([colour], net)
     b = drawn.network_drawn_descriptors([to_grey(colour)], net)
     assert a.shape == (1, 128) and np.array_equal(a, b)
+
+
+def test_the_drawn_side_mixes_the_sketch_with_its_redrawn_photos() -> None:
+    raw = np.zeros((2, 128), np.float32)
+    redrawn = np.stack([np.full((3, 128), 1.0), np.full((3, 128), 3.0)]).astype(np.float32)
+    assert np.array_equal(drawn.drawn_query(raw), raw)  # nothing redrawn: the sketch alone
+    side = drawn.drawn_query(raw, redrawn)
+    assert side.shape == (2, 128)
+    assert np.allclose(side[0], drawn.REDRAWN_SHARE * 1.0)
+    assert np.allclose(side[1], drawn.REDRAWN_SHARE * 3.0)
+    assert np.allclose(drawn.drawn_query(raw[0], redrawn[1]), side[1])  # one query alike
+    with pytest.raises(ValueError, match="redrawn"):
+        drawn.drawn_query(raw, redrawn[:, :0])
+    with pytest.raises(ValueError, match="redrawn"):
+        drawn.drawn_query(raw, redrawn[0])
+
+
+def test_a_sketch_far_from_its_drawing_is_found_by_its_redrawn_photo() -> None:
+    """A new artist's sketch lies far from the drawer's drawing of its person; the searched
+    photo, redrawn in the drawer's hand, lies near it, and the mix ranks the person first."""
+    photos = np.zeros((2, 128), np.float32)  # the photo direction ties
+    drawings = np.zeros((2, 128), np.float32)
+    drawings[1, 0] = 1.0  # face 1 is the person
+    raw = np.zeros(128, np.float32)
+    raw[:2] = 0.3, 0.9  # the sketch: off in a direction of its own, nearer face 0
+    redrawn = np.zeros((4, 128), np.float32)
+    redrawn[:, 0] = 1.0  # every reading redrawn lands on the person's drawing
+    searched = np.zeros(128, np.float32)
+    assert np.argmin(drawn.two_way_distances(searched, raw, photos, drawings)) == 0
+    side = drawn.drawn_query(raw, redrawn)
+    assert np.argmin(drawn.two_way_distances(searched, side, photos, drawings)) == 1
+
+
+def test_the_searched_photos_are_redrawn_as_the_gallery_s_faces_are(tiny_model,
+                                                                   face_sketch) -> None:
+    from sketchlab.core.inference import Inverter
+    from sketchlab.core.query import sketch_query
+
+    inv = Inverter(tiny_model, device="cpu", warmup=False, engine="torch")
+    net = drawn.load_drawer(tiny_model)
+    q = sketch_query(face_sketch, inv, variants=3, redraw=drawn.redrawer(net))
+    assert q.redrawn_embeddings is not None and q.redrawn_embeddings.shape == (3, 128)
+    again = drawn.network_drawn_descriptors(list(q.variant_photos), net)
+    assert np.allclose(q.redrawn_embeddings, again, atol=1e-5)
+    assert q.stages_ms["redraw"] > 0
+    plain = sketch_query(face_sketch, inv, variants=3)
+    assert plain.redrawn_embeddings is None and "redraw" not in plain.stages_ms
+    assert np.array_equal(plain.embedding, q.embedding)  # the searched descriptor is untouched

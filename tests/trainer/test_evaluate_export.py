@@ -230,3 +230,45 @@ def test_quality_only_measures_the_photos_and_searches_nothing(shared_data, tiny
     with pytest.raises(ValueError, match="two-way"):
         ev.evaluate(str(tiny_model), [str(manifest)], identification=False,
                     two_way_search=True)
+
+
+def test_redraw_ranks_with_the_searched_photos_drawn_by_the_gallery_s_drawer(
+        shared_data, tiny_model, tmp_path, monkeypatch) -> None:
+    """`evaluate --two-way --drawer M --redraw`: the drawn direction also read with the
+    searched photos redrawn by M, kept in a pack of their own and read back."""
+    from sketchlab.core.drawn import REDRAWN_SHARE
+    from sketchlab.core.manifest import read_manifest
+    from trainer import descriptors
+    from trainer import evaluate as ev
+
+    monkeypatch.chdir(tmp_path)  # packs live under runs/descriptors
+    rows = read_manifest(shared_data / "cufs_cuhk" / "manifest.csv", "test")[:3]
+    manifest = tmp_path / "three" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("sketch,photo,identity,split\n" + "".join(
+        f"{r.sketch},{r.photo},{r.identity},test\n" for r in rows))
+    run = dict(workers=1, quality=False, two_way_search=True, drawers=[str(tiny_model)])
+    details = ev.evaluate(str(tiny_model), [str(manifest)], redraw=True, **run)
+    s = details["sets"][0]
+    for g in ("", "_grey"):
+        assert all(0.0 <= s[f"rank{k}_two_way_redrawn{g}"] <= 1.0 for k in (1, 10, 50))
+        assert s[f"rank50_two_way_redrawn{g}"] == 1.0  # three faces
+    assert details["two_way"]["redrawn_share"] == REDRAWN_SHARE
+    packs = list((tmp_path / "runs" / "descriptors").rglob("*-redrawn-*.npz"))
+    assert len(packs) == 1
+    assert "with the searched photo redrawn" in ev.format_table(details)
+
+    def described_again(*_a, **_k):
+        raise AssertionError("the query and redrawn packs were not read back")
+
+    monkeypatch.setattr(descriptors, "describe_queries", described_again)
+    again = ev.evaluate(str(tiny_model), [str(manifest)], redraw=True, **run)
+    assert again["sets"][0] == s
+    plain = ev.evaluate(str(tiny_model), [str(manifest)], **run)["sets"][0]
+    assert "rank1_two_way_redrawn" not in plain
+    assert plain["rank1_two_way"] == s["rank1_two_way"]  # the app's reading is untouched
+    with pytest.raises(ValueError, match="one drawing network"):
+        ev.evaluate(str(tiny_model), [str(manifest)], redraw=True,
+                    **{**run, "drawers": ["pencil"]})
+    with pytest.raises(ValueError, match="one drawing network"):
+        ev.evaluate(str(tiny_model), [str(manifest)], redraw=True, workers=1, quality=False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.two_way import DRAWINGS, WEIGHTS, format_tables, pencil_drawings
+from sketchlab.core.drawn import REDRAWN_SHARE
+from trainer.two_way import DRAWINGS, SHARES, WEIGHTS, format_shares, format_tables, pencil_drawings
 
 
 def test_the_table_lists_every_drawing_and_weight() -> None:
@@ -28,3 +29,13 @@ def test_each_drawing_gives_its_own_descriptor(shared_data) -> None:
     assert soft.shape == sharp.shape == (2, 128)
     assert np.all(np.abs(np.linalg.norm(soft, axis=1) - 1.0) < 0.5)
     assert not np.allclose(soft, sharp, atol=1e-3)
+
+
+def test_the_share_table_lists_every_redrawn_share() -> None:
+    res = {"bank": 10_671, "shares": {f"{x:g}": {"colour": [0.25, 0.5, 0.75],
+                                                  "grey": [0.5, 0.5, 1.0]} for x in SHARES}}
+    text = format_shares(res)
+    assert "(10,671 faces)" in text
+    for x in SHARES:
+        assert f"| {x:g} | 25.0 / 50.0 / 75.0 | 50.0 / 50.0 / 100.0 |" in text
+    assert 0.0 in SHARES and REDRAWN_SHARE in SHARES  # the app's search and the chosen share
