@@ -644,16 +644,18 @@ def format_table(details: dict[str, Any]) -> str:
                                 if redrawn else ""))
     if details.get("groups"):
         two = any("rank1_two_way" in r for r in details["groups"].values())
+        again = two and all("rank1_two_way_redrawn" in r for r in details["groups"].values())
         lines += ["", "By group (same searches; sex from CUFS file names, FS2K drawing style):",
                   "", "| group | n | rank-1 | rank-10 | rank-50 | rank-1 grey | raw rank-1 |"
-                  + (" two ways: rank-1 / 10 / 50 | two ways, grey |" if two else ""),
-                  "|" + "---|" * (9 if two else 7)]
+                  + (" two ways: rank-1 / 10 / 50 | two ways, grey |" if two else "")
+                  + (" redrawn | redrawn, grey |" if again else ""),
+                  "|" + "---|" * (7 + 2 * two + 2 * again)]
         for name, r in details["groups"].items():
             row = (f"| {name} | {r['n']} | {pct(r['rank1'])} | {pct(r['rank10'])} | "
                    f"{pct(r['rank50'])} | {pct(r['rank1_grey'])} | "
                    f"{pct(r['rank1_raw_sketch'])} |")
-            if two:
-                row += "".join(" " + " / ".join(pct(r[f"rank{k}_two_way{g}"]) for k in (1, 10, 50))
+            for way in ("_two_way",) * two + ("_two_way_redrawn",) * again:
+                row += "".join(" " + " / ".join(pct(r[f"rank{k}{way}{g}"]) for k in (1, 10, 50))
                                + " |" for g in ("", "_grey"))
             lines.append(row)
     g = details["summary"]["gallery_size"]

@@ -256,7 +256,12 @@ def test_redraw_ranks_with_the_searched_photos_drawn_by_the_gallery_s_drawer(
     assert details["two_way"]["redrawn_share"] == REDRAWN_SHARE
     packs = list((tmp_path / "runs" / "descriptors").rglob("*-redrawn-*.npz"))
     assert len(packs) == 1
-    assert "with the searched photo redrawn" in ev.format_table(details)
+    table = ev.format_table(details)
+    assert "with the searched photo redrawn" in table
+    group = next(line for line in table.split("By group")[1].splitlines()
+                 if line.startswith("| three "))
+    assert group.count("|") == 12  # two ways and redrawn, colour and grey
+    assert "redrawn, grey |" in table
 
     def described_again(*_a, **_k):
         raise AssertionError("the query and redrawn packs were not read back")
