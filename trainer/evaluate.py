@@ -203,27 +203,18 @@ def identification_queries(loaded: Any, rows: Sequence[Any], pack_name: str, wor
     shading reading than the model's own. `redraw_with` (a drawing network's file): also
     "redrawn", each sketch's searched photos drawn by it (a pack of their own)."""
     from trainer.adapter import model_ink_gamma, model_raw_weight, pack_dir
-    from trainer.descriptors import (
-        QuerySpec,
-        describe_queries,
-        is_current,
-        load_pack,
-        save_pack,
-    )
+    from trainer.descriptors import QuerySpec, describe_queries, save_pack
 
     w = model_raw_weight(loaded)
     gamma = model_ink_gamma(loaded.path, ink_gamma)
     pack = pack_dir(loaded.sha256, ink_gamma=gamma) / f"{pack_name}{pack_tag(loaded)}.npz"
     specs = [QuerySpec(str(r.sketch)) for r in rows]
     keys = np.array([q.key for q in specs])
-    stored = None
-    if pack.is_file():
-        parts, extra = load_pack(pack, loaded.sha256)
-        same = [str(x) for x in extra.get("specs", [])] == list(keys)
-        if same and is_current(extra):  # a pack from an older query path is remade
-            stored = parts[pack_name]
+    held = _current_pack(pack, loaded.sha256, keys)
+    stored = held[0][pack_name] if held else None
     redrawn_pack = _redrawn_pack(pack, redraw_with) if redraw_with else None
-    redrawn = _read_redrawn(redrawn_pack, loaded.sha256, keys) if redrawn_pack else None
+    held = _current_pack(redrawn_pack, loaded.sha256, keys) if redrawn_pack else None
+    redrawn = held[1]["redrawn"] if held else None
     if stored is None or (redrawn_pack and redrawn is None):  # one pass makes both
         fresh = describe_queries(loaded.path, specs, loaded_variants(loaded), workers,
                                  pack_name, gamma, Path(redraw_with) if redrawn_pack else None)
@@ -254,16 +245,17 @@ def _redrawn_pack(pack: Path, drawer: str) -> Path:
     return pack.with_name(f"{pack.stem}-redrawn-{by[:12]}.npz")
 
 
-def _read_redrawn(path: Path, model_sha256: str, keys: np.ndarray) -> np.ndarray | None:
-    """The stored (Q, V, 128) redrawn descriptors, or None when absent, made for other
-    queries or by an older query path."""
+def _current_pack(path: Path, model_sha256: str, keys: np.ndarray
+                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """A pack's (query sets, extras) when it holds exactly these queries and comes from
+    today's query path; None when it is absent or must be remade."""
     from trainer.descriptors import is_current, load_pack
 
     if not path.is_file():
         return None
-    _, extra = load_pack(path, model_sha256)
+    parts, extra = load_pack(path, model_sha256)
     same = [str(x) for x in extra.get("specs", [])] == list(keys)
-    return extra["redrawn"] if same and is_current(extra) else None
+    return (parts, extra) if same and is_current(extra) else None
 
 
 def pack_tag(loaded: Any) -> str:
@@ -613,6 +605,10 @@ def format_table(details: dict[str, Any]) -> str:
     def pct(v: float) -> str:
         return f"{100 * v:.1f}%"
 
+    def three(s: dict[str, Any], key: str) -> str:
+        """Rank 1 / 10 / 50 of `key` ("rank{k}..." with k to fill in)."""
+        return " / ".join(pct(s[key.format(k=k)]) for k in (1, 10, 50))
+
     for s in details["sets"]:
         for suffix, label in (("", "as is"), ("_grey", "all grey")):
             inv, raw = s[f"rank1{suffix}"], s[f"rank1_raw_sketch{suffix}"]
@@ -631,10 +627,6 @@ def format_table(details: dict[str, Any]) -> str:
                   "| set | images | rank-1 / 10 / 50 | raw sketch both ways, rank-1 / 10 / 50 |"
                   + (" with the searched photo redrawn, rank-1 / 10 / 50 |" if redrawn else ""),
                   "|" + "---|" * (5 if redrawn else 4)]
-
-        def three(s: dict[str, Any], key: str) -> str:
-            return " / ".join(pct(s[key.format(k=k)]) for k in (1, 10, 50))
-
         for s in details["sets"]:
             for suffix, label in (("", "as is"), ("_grey", "all grey")):
                 lines.append(f"| {s['name']} | {label} | "
@@ -655,8 +647,7 @@ def format_table(details: dict[str, Any]) -> str:
                    f"{pct(r['rank50'])} | {pct(r['rank1_grey'])} | "
                    f"{pct(r['rank1_raw_sketch'])} |")
             for way in ("_two_way",) * two + ("_two_way_redrawn",) * again:
-                row += "".join(" " + " / ".join(pct(r[f"rank{k}{way}{g}"]) for k in (1, 10, 50))
-                               + " |" for g in ("", "_grey"))
+                row += "".join(f" {three(r, 'rank{k}' + way + g)} |" for g in ("", "_grey"))
             lines.append(row)
     g = details["summary"]["gallery_size"]
     lines.append(f"\nGallery: {g} photos (test photos + distractors: "

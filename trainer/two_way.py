@@ -123,7 +123,7 @@ def choose(workers: int = 2) -> dict[str, Any]:
                 _ranks(distances(d.raw, banks[key]), truth))
         log.info("%s: %s", key, out["drawings"][key])
     # The weight: CUFS train sketches through the generator that never saw CUFS.
-    rows, found = _cufs_train(workers)
+    rows, found, adapter_sha256 = _cufs_train(workers)
     index = {f: i for i, f in reversed(list(enumerate(files)))}
     truth = [index[Path(r.photo)] for r in rows]
     for suffix, gallery in (("", photos["colour"]), ("_grey", photos["grey"])):
@@ -136,13 +136,13 @@ def choose(workers: int = 2) -> dict[str, Any]:
             table["one way" + suffix] = one_way
             for w in WEIGHTS:
                 table[f"{w:g}{suffix}"] = _hits(_ranks(searched + np.float32(w) * drawn, truth))
-    out["adapter_sha256"] = found["adapter_sha256"]
+    out["adapter_sha256"] = adapter_sha256
     return out
 
 
-def _cufs_train(workers: int, redraw_with: str = "") -> tuple[list[Any], dict[str, Any]]:
-    """CUFS's train sketch rows and their app-path queries through the protocol generator
-    (fp32 PyTorch, as its lab-record figures were made), with its own adapter."""
+def _cufs_train(workers: int, redraw_with: str = "") -> tuple[list[Any], dict[str, Any], str]:
+    """CUFS's train sketch rows, their app-path queries through the protocol generator
+    (fp32 PyTorch, as its lab-record figures were made) and its own adapter's hash."""
     from sketchlab.core.checkpoint import load_generator
     from sketchlab.core.manifest import read_manifest, resolve_manifest
     from trainer.evaluate import adapter_of, identification_queries, use_engine
@@ -151,10 +151,10 @@ def _cufs_train(workers: int, redraw_with: str = "") -> tuple[list[Any], dict[st
     loaded = load_generator(PROTOCOL)
     rows = [r for r in read_manifest(resolve_manifest("$DATA/cufs_cuhk/manifest.csv"), "train")
             if r.sketch is not None]
-    found = identification_queries(loaded, rows, "cufs_cuhk_train", workers, adapter_of(loaded),
+    adapter = adapter_of(loaded)
+    found = identification_queries(loaded, rows, "cufs_cuhk_train", workers, adapter,
                                    redraw_with=redraw_with)
-    found["adapter_sha256"] = getattr(adapter_of(loaded), "sha256", "")
-    return rows, found
+    return rows, found, adapter.sha256 if adapter is not None else ""
 
 
 def choose_share(workers: int = 2) -> dict[str, Any]:
@@ -170,11 +170,11 @@ def choose_share(workers: int = 2) -> dict[str, Any]:
              for r in read_manifest(resolve_manifest(f"$DATA/{m}/manifest.csv"), "train")
              if r.sketch is not None] + list(lfw_train_photos()[0])
     bank = embed_gallery_photos(files, workers, drawn=True, drawer=str(PROTOCOL_DRAWER))
-    rows, found = _cufs_train(workers, str(PROTOCOL_DRAWER))
+    rows, found, adapter_sha256 = _cufs_train(workers, str(PROTOCOL_DRAWER))
     index = {Path(f): i for i, f in reversed(list(enumerate(files)))}
     truth = [index[Path(r.photo)] for r in rows]
     out: dict[str, Any] = {"bank": len(files), "drawer": str(PROTOCOL_DRAWER),
-                           "adapter_sha256": found["adapter_sha256"], "shares": {}}
+                           "adapter_sha256": adapter_sha256, "shares": {}}
     for suffix, gallery in (("", bank["colour"]), ("_grey", bank["grey"])):
         searched = distances(np.asarray(found["searched" + suffix]), gallery)
         for share in SHARES:
